@@ -1,0 +1,144 @@
+/**
+ * The two ports all I/O goes through, plus the journal store. The runner never touches a process,
+ * a pod or a socket directly: it asks a {@link Platform} where members run and to replace them, and
+ * an {@link Engine} what the database thinks of them. Any engine runs on any platform.
+ */
+import type { Clock } from './clock.js';
+import type { Logger } from './logger.js';
+import type {
+  ClusterHealth,
+  EngineMemberState,
+  MemberView,
+  PlatformMember,
+  PrecheckResult,
+  Snapshot,
+  UpgradeSpec,
+  UpgradeStatus,
+} from './types.js';
+import type { EngineRules } from '../engines/rules.js';
+
+/** Things every port call may use; passed in, never imported. */
+export interface PortContext {
+  clock: Clock;
+  logger: Logger;
+  /** Aborted when the runner is shutting down; long calls should give up promptly. */
+  signal?: AbortSignal;
+}
+
+/** Options for replacing a member. */
+export interface ReplaceOptions {
+  /**
+   * Engine-specific settings the new member must start with (e.g. PostgreSQL: `primary_conninfo`
+   * of the primary to follow). Platforms pass them to the engine's member configuration.
+   */
+  settings?: Record<string, string>;
+}
+
+/** Where members run: processes, pods, or a simulation. */
+export interface Platform {
+  readonly name: string;
+  /** Every member of the cluster, in no particular order. */
+  listMembers(ctx: PortContext): Promise<PlatformMember[]>;
+  /**
+   * Replace one member so that it runs `version`: stop it gracefully and start it on the target
+   * version with the same data. Returns once the replacement is under way (the member may not be
+   * ready yet). Idempotent: a member already running (or starting) `version` is left alone, so a
+   * call repeated after a crash never restarts a member twice.
+   */
+  replaceMember(name: string, version: string, opts: ReplaceOptions, ctx: PortContext): Promise<void>;
+  /**
+   * Stop a member without starting it again (PostgreSQL switchover stops the old primary before
+   * promoting a standby). Idempotent. Platforms that cannot stop without replacing omit it.
+   */
+  stopMember?(name: string, ctx: PortContext): Promise<void>;
+  /** The durable store of this cluster's upgrades. */
+  readonly journal: JournalStore;
+}
+
+/** What an engine reports about the whole cluster in one observation. */
+export interface EngineObservation {
+  /** State per member name; a member the engine could not reach is absent. */
+  members: Record<string, EngineMemberState>;
+  health: ClusterHealth;
+}
+
+/** Result of asking an engine to move leadership away from a member. */
+export interface DrainResult {
+  /** Member that now (or soon) holds what the drained member held, when there is one. */
+  movedTo?: string;
+  /** What was done, for history ("moved etcd leadership from etcd-0 to etcd-2"). */
+  message: string;
+}
+
+/**
+ * What a database knows: roles and health through its own admin API, how to move leadership away,
+ * whether a restarted member has caught up, prechecks, version rules and finalization.
+ */
+export interface Engine {
+  readonly name: string;
+  /** Pure knowledge: components, topology, version rules, prechecks, finalization. */
+  readonly rules: EngineRules;
+  /** Roles, lag and health of the given members. Must not throw for an unreachable member. */
+  observe(members: PlatformMember[], ctx: PortContext): Promise<EngineObservation>;
+  /** Run every named precheck in `rules.prechecks` against the observed cluster. */
+  prechecks(snapshot: Snapshot, spec: UpgradeSpec, ctx: PortContext): Promise<PrecheckResult[]>;
+  /**
+   * Move leadership/primaries away from `member` before it stops, preferring `target` (the most
+   * caught-up healthy member chosen by the planner). Idempotent: a member that holds nothing is a
+   * no-op. Returns once the move is requested; the runner observes until it has happened.
+   */
+  drain(member: MemberView, target: MemberView | undefined, snapshot: Snapshot, ctx: EngineActionContext): Promise<DrainResult>;
+  /**
+   * Settings the replacement of `member` must start with (e.g. the primary a PostgreSQL standby
+   * follows). Optional.
+   */
+  replaceOptions?(member: MemberView, snapshot: Snapshot, ctx: PortContext): Promise<ReplaceOptions>;
+  /** Undo per-member preparation after the member is back (TiKV: remove evict-leader scheduler). */
+  restore?(member: MemberView, snapshot: Snapshot, ctx: PortContext): Promise<void>;
+  /**
+   * Named hooks around the roll: `beforeUpgrade` (CockroachDB preserve_downgrade_option),
+   * `beforeComponent`/`afterComponent` (TiDB DDL pause), `afterUpgrade` (sweep leftovers).
+   * Idempotent. Only hook names listed in `rules.hooks` are called.
+   */
+  hook?(name: string, component: string | undefined, snapshot: Snapshot, ctx: EngineActionContext): Promise<string>;
+  /** Make the upgrade permanent (CockroachDB: reset preserve_downgrade_option). Idempotent. */
+  finalize?(snapshot: Snapshot, ctx: PortContext): Promise<string>;
+  /** Release connections and timers. */
+  close?(): Promise<void>;
+}
+
+/** Context for engine actions that may need the platform (PostgreSQL switchover stops a member). */
+export interface EngineActionContext extends PortContext {
+  platform: Platform;
+  spec: UpgradeSpec;
+}
+
+/** A stored upgrade: the user's spec and Baton's status, each with its own revision. */
+export interface UpgradeRecord {
+  spec: UpgradeSpec;
+  status: UpgradeStatus;
+  /** Opaque revision of the status for optimistic concurrency (resourceVersion on Kubernetes). */
+  revision: string;
+}
+
+/**
+ * Durable store of upgrades. Spec and status are written separately so a control verb (spec) and
+ * the runner (status) never overwrite each other. Status writes are atomic and conditional.
+ */
+export interface JournalStore {
+  /** Create a new upgrade; fails with BadInputError if one with that name exists and is not terminal. */
+  create(spec: UpgradeSpec, status: UpgradeStatus): Promise<UpgradeRecord>;
+  /** The upgrade by name, or undefined. */
+  get(name: string): Promise<UpgradeRecord | undefined>;
+  /** Every upgrade of this cluster. */
+  list(): Promise<UpgradeRecord[]>;
+  /**
+   * Replace the status if its revision is still `revision`; throws ConflictError otherwise.
+   * Returns the new revision.
+   */
+  writeStatus(name: string, status: UpgradeStatus, revision: string): Promise<string>;
+  /** Apply `change` to the spec (read-modify-write; bumps `generation`). */
+  updateSpec(name: string, change: (spec: UpgradeSpec) => UpgradeSpec): Promise<UpgradeSpec>;
+  /** Remove an upgrade record (cluster deletion). */
+  delete?(name: string): Promise<void>;
+}

@@ -1,0 +1,296 @@
+/**
+ * The vocabulary every layer shares: what a member is, what an observation of a cluster holds, what
+ * a user asks for (the spec) and what Baton records (the status, which is also the journal).
+ *
+ * These shapes are persisted (journal files, the `Upgrade` resource's spec and status), so fields
+ * are added, never renamed; everything is plain JSON (numbers are milliseconds since the epoch).
+ */
+
+/** Lifecycle of an upgrade. Terminal phases: Completed, Failed, Cancelled, Expired. */
+export type Phase =
+  | 'Pending'
+  | 'Prechecking'
+  | 'Running'
+  | 'Paused'
+  | 'AwaitingFinalization'
+  | 'Completed'
+  | 'Failed'
+  | 'Cancelled'
+  | 'Expired';
+
+export const TERMINAL_PHASES: readonly Phase[] = ['Completed', 'Failed', 'Cancelled', 'Expired'];
+
+/** True when nothing more will ever happen to an upgrade in this phase. */
+export function isTerminal(phase: Phase): boolean {
+  return TERMINAL_PHASES.includes(phase);
+}
+
+/**
+ * A member's role as its database sees it. `leader`/`follower` for raft groups (etcd, PD),
+ * `primary`/`replica` for replication (PostgreSQL, Redis), `none` for stateless tiers (TiDB SQL).
+ */
+export type Role = 'leader' | 'follower' | 'primary' | 'replica' | 'learner' | 'none';
+
+/** True for the role that must go last and be handed over first. */
+export function isLeaderRole(role: Role | undefined): boolean {
+  return role === 'leader' || role === 'primary';
+}
+
+/** What a Platform knows about one member: where it runs and whether it is up. */
+export interface PlatformMember {
+  /** Unique within the cluster, e.g. `etcd-2`, `tikv-0`. */
+  name: string;
+  /** The component (tier) the member belongs to, e.g. `pd`, `tikv`, `etcd`. */
+  component: string;
+  /** Position within the component; StatefulSet ordinal or creation order. */
+  ordinal: number;
+  /** The version the member runs now (for a member being replaced: the version it is starting). */
+  version: string;
+  /** The process is up / the pod is Ready. Says nothing about replication. */
+  ready: boolean;
+  /** The member exists (process alive or pod present), ready or not. */
+  running: boolean;
+  /** Admin endpoint the engine talks to, e.g. `127.0.0.1:2379`. */
+  endpoint?: string;
+  /** Platform detail worth showing ("CrashLoopBackOff", "exited with code 1"). */
+  detail?: string;
+}
+
+/** What an Engine knows about one member, read through the database's own admin API. */
+export interface EngineMemberState {
+  role: Role;
+  /** The database considers this member healthy (serving, raft member, replication link up). */
+  healthy: boolean;
+  /** Replicated state is within the engine's threshold of the leader/primary. */
+  caughtUp: boolean;
+  /**
+   * How far behind the leader/primary the member is, in engine units (raft entries, WAL bytes,
+   * replication offset). 0 for the leader. Larger means more lagging.
+   */
+  lag: number;
+  /** Leaderships or primaries this member holds (TiKV region leaders, Redis primary shards). */
+  leaderCount?: number;
+  /** Human-readable detail, e.g. "raft index 1200, leader at 1250". */
+  detail?: string;
+}
+
+/** A member as the runner sees it: platform facts plus, when reachable, engine facts. */
+export interface MemberView extends PlatformMember {
+  /** Absent when the engine could not reach the member. */
+  engine?: EngineMemberState;
+}
+
+/** Cluster-wide facts an engine reports alongside per-member states. */
+export interface ClusterHealth {
+  /** The database as a whole serves reads and writes. */
+  healthy: boolean;
+  /** Why it is or is not healthy, in one line. */
+  detail: string;
+  /** Engine-specific figures (under-replicated ranges, slots served...). */
+  facts?: Record<string, number | string | boolean>;
+}
+
+/** One observation of a cluster; the only input (with the status) to the runner's decisions. */
+export interface Snapshot {
+  observedAt: number;
+  members: MemberView[];
+  health: ClusterHealth;
+}
+
+/** Result of one named precheck. */
+export interface PrecheckResult {
+  name: string;
+  ok: boolean;
+  reason: string;
+  /** Set when the check failed and `force` named it, so it did not block. */
+  forced?: boolean;
+}
+
+/** How many members go at once. */
+export type BatchPolicy =
+  | { kind: 'serial' }
+  | { kind: 'fixed'; size: number }
+  | { kind: 'percent'; percent: number }
+  /** 1, 2, 4, ... never more than `capPercent` of the members (at least 1); 1 again after a pause. */
+  | { kind: 'exponential'; capPercent: number };
+
+/** What to do when a step outlives its timeout. `proceed` applies only where the engine says it is safe. */
+export type TimeoutPolicy = 'pause' | 'proceed';
+
+/** Per-step time limits in seconds, with the policy applied when one runs out. */
+export interface TimeoutsSpec {
+  /** Moving leadership/primaries away from a member. */
+  drainSeconds: number;
+  drainPolicy: TimeoutPolicy;
+  /** From replacement to ready and caught up. */
+  readySeconds: number;
+  readyPolicy: TimeoutPolicy;
+}
+
+/** How the roll proceeds. */
+export interface StrategySpec {
+  batch: BatchPolicy;
+  /** Most members of one component that may be unavailable at once (the disruption budget). */
+  maxUnavailable: number;
+  /** Time to wait after a batch is ready before the next starts. */
+  soakSeconds: number;
+  pauseAfterFirstBatch: boolean;
+  pauseAfterEachBatch: boolean;
+  timeouts: TimeoutsSpec;
+}
+
+/** A component of the cluster and where it sits in the order. */
+export interface ComponentSpec {
+  name: string;
+  /** Stage the component belongs to (operator -> cluster -> databases). Default `cluster`. */
+  stage?: string;
+  /** Components that must be fully upgraded and healthy before this one starts. */
+  prerequisites?: string[];
+  /** Target version for this component when it differs from the upgrade's. */
+  version?: string;
+}
+
+/** Whether finalization happens by itself once every member runs the target version. */
+export type FinalizeMode = 'auto' | 'manual';
+
+/**
+ * What the user asks for. Control fields (`paused`, `cancel`, `finalize...`, `rollback`) are
+ * flipped by `baton pause|resume|cancel|finalize|rollback` or `kubectl patch`; the runner only
+ * reads the spec, never writes it.
+ */
+export interface UpgradeSpec {
+  /** Name of this upgrade (unique per cluster). */
+  name: string;
+  /** Name of the cluster as the platform knows it. */
+  cluster: string;
+  engine: string;
+  /** Target version for every component without its own. */
+  version: string;
+  components?: ComponentSpec[];
+  strategy: StrategySpec;
+  paused: boolean;
+  cancel: boolean;
+  /** Names of prechecks whose failure does not block; `*` skips every failing check. */
+  force: string[];
+  finalize: FinalizeMode;
+  /** Set by `baton finalize` when `finalize` is manual. */
+  finalizeRequested: boolean;
+  /** Set by `baton rollback`: roll every upgraded member back to its original version. */
+  rollback: boolean;
+  /** Pause before the leader/primary of each component is touched until resumed. */
+  supervised: boolean;
+  /** A paused upgrade ends Expired after this long. Default 15 days. */
+  pausedExpirySeconds: number;
+  /** Bumped on every spec change (the Kubernetes `metadata.generation` where there is one). */
+  generation: number;
+}
+
+/** Where a member is in its own replacement. */
+export type MemberState = 'pending' | 'draining' | 'replacing' | 'verifying' | 'done';
+
+/** Progress of one member within the current pass. */
+export interface MemberProgress {
+  component: string;
+  state: MemberState;
+  /** Version the member ran before this upgrade touched it (the rollback target). */
+  from: string;
+  /** Version this pass takes it to. */
+  to: string;
+  /** When the member entered its current state. */
+  since: number;
+  /** Batch number (1-based, across the pass) the member went in. */
+  batch?: number;
+  /** The member was the leader/primary when it was drained; target it was handed to. */
+  leadershipMovedTo?: string;
+  /** Number of times `replace` was issued (1 normally; recorded to prove nothing restarts twice). */
+  replaceCalls: number;
+  finishedAt?: number;
+}
+
+/** Kinds of step; also the keys of observed step durations used for the ETA. */
+export type StepKind = 'precheck' | 'hook' | 'drain' | 'replace' | 'verify' | 'soak' | 'finalize';
+
+/** One line of history: a phase transition, a step, a control, or a block. */
+export interface HistoryEntry {
+  at: number;
+  /** `phase`, `step`, `control`, `block`, `error`, `force`, `summary`. */
+  type: 'phase' | 'step' | 'control' | 'block' | 'error' | 'force' | 'summary';
+  message: string;
+  member?: string;
+  phase?: Phase;
+}
+
+/** A step that is blocked by a named check. */
+export interface BlockedBy {
+  check: string;
+  reason: string;
+  since: number;
+}
+
+/** Where the upgrade stands, in the terms the CLI and printer columns show. */
+export interface ProgressSummary {
+  /** Members at the target of the current pass, over all members. */
+  done: number;
+  total: number;
+  stage?: string;
+  component?: string;
+  /** "member i of n" within the component. */
+  memberIndex?: number;
+  memberTotal?: number;
+  batchIndex?: number;
+  batchTotal?: number;
+  /** The step in progress, e.g. "replace etcd-1 with 3.5.9". */
+  step?: string;
+  /** Estimated remaining time in ms, from observed step durations. */
+  etaMs?: number;
+}
+
+/** Direction of the current pass. */
+export type Direction = 'forward' | 'rollback';
+
+/**
+ * Everything Baton records about an upgrade. It is the journal: the runner persists it atomically
+ * after every decision and before every disruptive step, and resumes from it after a crash.
+ */
+export interface UpgradeStatus {
+  phase: Phase;
+  /** Reason of the last decision, verbatim. */
+  reason: string;
+  /** The spec generation this status reflects. */
+  observedGeneration: number;
+  direction: Direction;
+  /** Index into the plan's version path (multi-step upgrades). */
+  hop: number;
+  /** The plan computed when the upgrade started (shown by `baton plan`). */
+  plan?: import('../plan/types.js').Plan;
+  prechecks: PrecheckResult[];
+  /** Precheck names skipped by force, reported while `force` stays set. */
+  forced: string[];
+  /** Per member progress of the current pass. */
+  members: Record<string, MemberProgress>;
+  /** Engine hooks already run in this pass (`beforeUpgrade`, `beforeComponent:tikv`, ...). */
+  hooksDone: string[];
+  /** Batches started in the current pass, and since the last pause (exponential sizing). */
+  batchesStarted: number;
+  batchesSincePause: number;
+  /** Members of the batch in flight, if any. */
+  currentBatch: string[];
+  /** When the current batch became fully ready (soak starts here). */
+  batchReadyAt?: number;
+  blockedBy?: BlockedBy;
+  /** Auto-pause cause; cleared on resume. */
+  pauseCause?: string;
+  pausedAt?: number;
+  /** The pause was a supervised stop before this member (cleared on resume). */
+  supervisedGate?: string;
+  /** The pause was a pause-after-batch stop for this batch number. */
+  batchGate?: number;
+  finalized: boolean;
+  /** Recent durations per step kind, newest last, capped; feeds the ETA. */
+  stepDurations: Partial<Record<StepKind, number[]>>;
+  progress: ProgressSummary;
+  history: HistoryEntry[];
+  startedAt?: number;
+  finishedAt?: number;
+  updatedAt: number;
+}
