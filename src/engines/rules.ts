@@ -70,6 +70,11 @@ export interface EngineRules {
   /** Hook names the engine implements (see Engine.hook). */
   hooks: string[];
   finalization?: FinalizationRule;
+  /**
+   * Set when every component must end on the same version (TiDB); the text is the engine's own
+   * rule, quoted when a spec gives components different targets. Absent: versions may differ.
+   */
+  uniformVersion?: string;
   /** Whether proceeding after a drain timeout is safe (the member then stops still leading). */
   drainTimeoutProceedSafe: boolean;
   /** Typical duration of each step in ms, used for plan estimates before any is observed. */
