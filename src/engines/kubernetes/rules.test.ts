@@ -1,0 +1,52 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { kubernetesRules } from './rules.js';
+import { parseVersion } from '../../plan/version.js';
+
+const v = parseVersion;
+const { versions } = kubernetesRules;
+
+describe('kubernetes rules', () => {
+  const directCases: [string, string, boolean, RegExp?][] = [
+    ['1.30.4', '1.31.1', true],
+    ['v1.30.4', 'v1.30.9', true],
+    ['1.30.1-aliyun.1', '1.31.1-aliyun.1', true],
+    ['1.30.5-gke.1014001', '1.31.2-gke.1000', true],
+    ['1.30.4', '1.32.0', false, /one minor version at a time: 1\.30 -> 1\.32 must go through 1\.31/],
+    ['1.31.1', '1.30.4', false, /cannot be downgraded/],
+    ['1.30.9', '1.30.4', false, /cannot be downgraded/],
+  ];
+  for (const [from, to, ok, reason] of directCases) {
+    it(`direct ${from} -> ${to} is ${ok ? 'allowed' : 'refused'}`, () => {
+      const verdict = versions.direct(v(from), v(to));
+      assert.equal(verdict.ok, ok);
+      if (!verdict.ok && reason) assert.match(verdict.reason, reason);
+    });
+  }
+
+  it('never allows a downgrade', () => {
+    assert.equal(versions.allowDowngrade(v('1.31.1'), v('1.30.4')).ok, false);
+    assert.equal(versions.allowDowngrade(v('1.30.9'), v('1.30.4')).ok, false);
+  });
+
+  it('offers every minor as an intermediate hop, and notes per minor', () => {
+    const releases = versions.releases ?? [];
+    assert.ok(releases.includes('1.31') && releases.includes('1.32'));
+    assert.match(versions.notes?.(v('1.31'))?.[0] ?? '', /Urgent Upgrade Notes.*1\.31.*CHANGELOG-1\.31\.md/);
+    assert.deepEqual(versions.notes?.(v('1.31.2')), []);
+  });
+
+  it('upgrades the control plane (quorum) before the workers', () => {
+    assert.deepEqual(
+      kubernetesRules.components.map((c) => [c.name, c.stage, c.topology, c.quorum, c.prerequisites]),
+      [
+        ['control-plane', 'control-plane', 'raft', true, []],
+        ['workers', 'nodes', 'stateless', false, ['control-plane']],
+      ],
+    );
+    assert.deepEqual(
+      kubernetesRules.prechecks.map((p) => p.name),
+      ['nodes-ready', 'pdb-allows-eviction', 'api-server-healthy'],
+    );
+  });
+});

@@ -1,0 +1,73 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  REDIS_ENTERPRISE_K8S_MATRIX,
+  REDIS_ENTERPRISE_SERIES,
+  redisEnterpriseCompatibility,
+  redisEnterpriseRules,
+} from './rules.js';
+import { compareVersions, parseVersion } from '../../plan/version.js';
+
+const v = parseVersion;
+const { versions } = redisEnterpriseRules;
+
+describe('redis-enterprise rules', () => {
+  const directCases: [string, string, boolean, RegExp?][] = [
+    ['7.4.2-2', '7.4.6-2', true],
+    ['7.4.6-2', '7.4.6-6', true],
+    ['7.2.4-12', '7.4.6-2', true],
+    ['7.4.6-2', '7.8.2-6', true],
+    ['7.8.4-8', '7.22.0-7', true],
+    ['7.2.4-12', '7.8.2-6', false, /one release series at a time: 7\.2 -> 7\.8 must go through 7\.4/],
+    ['6.2.18-3', '7.4.6-2', false, /must go through 6\.4/],
+    ['7.4.6-6', '7.4.6-2', false, /does not support downgrades/],
+    ['7.4.6-2', '7.3.0-1', false, /does not support downgrades/],
+    ['7.4.6-2', '7.9.0-1', false, /7\.9 is not a known release series/],
+  ];
+  for (const [from, to, ok, reason] of directCases) {
+    it(`direct ${from} -> ${to} is ${ok ? 'allowed' : 'refused'}`, () => {
+      const verdict = versions.direct(v(from), v(to));
+      assert.equal(verdict.ok, ok);
+      if (!verdict.ok && reason) assert.match(verdict.reason, reason);
+    });
+  }
+
+  it('never allows a downgrade', () => {
+    assert.equal(versions.allowDowngrade(v('7.4.6-6'), v('7.4.6-2')).ok, false);
+  });
+
+  it('orders stages operator -> cluster -> databases', () => {
+    assert.deepEqual(
+      redisEnterpriseRules.components.map((c) => [c.name, c.stage, c.topology, c.quorum, c.prerequisites]),
+      [
+        ['operator', 'operator', 'stateless', false, []],
+        ['rec', 'cluster', 'sharded', true, ['operator']],
+        ['redb', 'databases', 'sharded', false, ['rec']],
+      ],
+    );
+  });
+
+  it('notes the release notes of each series passed through', () => {
+    assert.match(versions.notes?.(v('7.8'))?.[0] ?? '', /7\.8 release notes/);
+    assert.deepEqual(versions.notes?.(v('7.8.2-6')), []);
+  });
+
+  it('exports a compatibility matrix with overlapping Kubernetes windows between adjacent series', () => {
+    for (let i = 0; i < REDIS_ENTERPRISE_K8S_MATRIX.length; i++) {
+      const row = REDIS_ENTERPRISE_K8S_MATRIX[i]!;
+      assert.ok(REDIS_ENTERPRISE_SERIES.includes(row.operator));
+      assert.ok(compareVersions(row.kubernetes.min, row.kubernetes.max) < 0);
+      const next = REDIS_ENTERPRISE_K8S_MATRIX[i + 1];
+      // Without overlap no path could ever cross from one series to the next.
+      if (next) assert.ok(compareVersions(next.kubernetes.min, row.kubernetes.max) <= 0, row.operator);
+    }
+    const constraints = redisEnterpriseCompatibility();
+    const c74 = constraints.find((c) => c.versions.startsWith('>=7.4 '));
+    assert.deepEqual(c74, {
+      track: 'operator',
+      versions: '>=7.4 <7.8',
+      requires: { track: 'kubernetes', min: '1.25', max: '1.30.999' },
+    });
+    assert.equal(constraints.at(-1)?.versions, '>=8.0');
+  });
+});

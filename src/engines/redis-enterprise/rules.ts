@@ -1,0 +1,137 @@
+/**
+ * Redis Enterprise for Kubernetes: the operator first, then the Redis Enterprise cluster (REC, one
+ * pod at a time; before a pod goes, replicas on other pods are promoted for every primary shard it
+ * hosts), then the databases (REDB). Versions are `MAJOR.MINOR.PATCH-BUILD` (operator `7.4.6-2`).
+ *
+ * Version rules: one release series (`major.minor`) at a time over {@link REDIS_ENTERPRISE_SERIES},
+ * no downgrade, and "both your Kubernetes version and Redis operator version need to be supported at
+ * all times", which {@link REDIS_ENTERPRISE_K8S_MATRIX} records for the planner's multi-track path.
+ */
+import type { EngineRules, RuleVerdict } from '../rules.js';
+import { compareVersions, series, type Version } from '../../plan/version.js';
+
+/** Release series of Redis Enterprise (Software and the Kubernetes operator), ascending. */
+export const REDIS_ENTERPRISE_SERIES: readonly string[] = [
+  '6.0',
+  '6.2',
+  '6.4',
+  '7.2',
+  '7.4',
+  '7.8',
+  '7.22',
+  '8.0',
+];
+
+function seriesIndex(v: Version): number {
+  return REDIS_ENTERPRISE_SERIES.indexOf(series(v));
+}
+
+function direct(from: Version, to: Version): RuleVerdict {
+  if (compareVersions(from, to) > 0) {
+    return {
+      ok: false,
+      reason: `Redis Enterprise does not support downgrades (${from.raw} -> ${to.raw}); restore the databases from a backup on a cluster of the older version instead`,
+    };
+  }
+  if (series(from) === series(to)) return { ok: true };
+  const i = seriesIndex(from);
+  const j = seriesIndex(to);
+  if (i < 0 || j < 0) {
+    const unknown = i < 0 ? series(from) : series(to);
+    return {
+      ok: false,
+      reason: `Redis Enterprise ${unknown} is not a known release series (known: ${REDIS_ENTERPRISE_SERIES.join(', ')})`,
+    };
+  }
+  if (j === i + 1) return { ok: true };
+  return {
+    ok: false,
+    reason: `Redis Enterprise upgrades one release series at a time: ${series(from)} -> ${series(to)} must go through ${REDIS_ENTERPRISE_SERIES[i + 1]}`,
+  };
+}
+
+function allowDowngrade(from: Version, to: Version): RuleVerdict {
+  return {
+    ok: false,
+    reason: `Redis Enterprise does not support downgrades (${from.raw} -> ${to.raw}); restore the databases from a backup on a cluster of the older version instead`,
+  };
+}
+
+function notes(v: Version): string[] {
+  const s = series(v);
+  if (!REDIS_ENTERPRISE_SERIES.includes(s) || v.patch !== 0 || v.build !== 0) return [];
+  return [
+    `read the Redis Enterprise for Kubernetes ${s} release notes (breaking changes, supported distributions, known limitations): https://redis.io/docs/latest/operate/kubernetes/release-notes/`,
+  ];
+}
+
+/** Redis Enterprise for Kubernetes: operator -> cluster (REC) -> databases (REDB). */
+export const redisEnterpriseRules: EngineRules = {
+  name: 'redis-enterprise',
+  title: 'Redis Enterprise for Kubernetes',
+  components: [
+    { name: 'operator', topology: 'stateless', stage: 'operator', prerequisites: [], quorum: false },
+    { name: 'rec', topology: 'sharded', stage: 'cluster', prerequisites: ['operator'], quorum: true },
+    { name: 'redb', topology: 'sharded', stage: 'databases', prerequisites: ['rec'], quorum: false },
+  ],
+  versions: {
+    direct,
+    allowDowngrade,
+    releases: [...REDIS_ENTERPRISE_SERIES],
+    notes,
+  },
+  prechecks: [
+    { name: 'all-pods-ready', description: 'the operator and every REC pod are Ready' },
+    { name: 'cluster-quorum', description: 'the REC has a master node and a healthy majority of nodes' },
+    { name: 'databases-active', description: 'every REDB is active with all shards and replicas in sync' },
+  ],
+  hooks: [],
+  // A pod stopped while it still hosts primary shards loses writes to them until the cluster
+  // fails them over; never proceed after a failover timeout.
+  drainTimeoutProceedSafe: false,
+  stepEstimatesMs: { precheck: 5_000, drain: 20_000, replace: 120_000, verify: 60_000 },
+};
+
+/** Kubernetes minor versions one operator release series supports (both ends inclusive). */
+export interface OperatorKubernetesSupport {
+  /** Operator release series, e.g. `7.4`. */
+  operator: string;
+  /** Oldest and newest supported Kubernetes minor, e.g. `1.26` and `1.30`. */
+  kubernetes: { min: string; max: string };
+}
+
+/**
+ * Which Kubernetes minors each operator series supports, abridged from the "Supported Kubernetes
+ * distributions" table of Redis Enterprise for Kubernetes (community Kubernetes column). Keep it in
+ * step with that page; the planner only needs it to be a faithful matrix, not complete.
+ */
+export const REDIS_ENTERPRISE_K8S_MATRIX: readonly OperatorKubernetesSupport[] = [
+  { operator: '6.2', kubernetes: { min: '1.20', max: '1.24' } },
+  { operator: '6.4', kubernetes: { min: '1.22', max: '1.26' } },
+  { operator: '7.2', kubernetes: { min: '1.23', max: '1.27' } },
+  { operator: '7.4', kubernetes: { min: '1.25', max: '1.30' } },
+  { operator: '7.8', kubernetes: { min: '1.27', max: '1.31' } },
+  { operator: '7.22', kubernetes: { min: '1.29', max: '1.33' } },
+  { operator: '8.0', kubernetes: { min: '1.30', max: '1.34' } },
+];
+
+/**
+ * The matrix as constraints for the planner's multi-track path (`findCompatiblePath` in
+ * src/plan/path.ts): "while the `operator` track is in series S, the `kubernetes` track must be
+ * within [min, max]". The shape is the planner's `CompatibilityConstraint`. `max` names a minor and
+ * covers all its patches, so it is written as the last version below the next minor.
+ */
+export function redisEnterpriseCompatibility(
+  tracks: { operator: string; kubernetes: string } = { operator: 'operator', kubernetes: 'kubernetes' },
+): { track: string; versions: string; requires: { track: string; min?: string; max?: string } }[] {
+  return REDIS_ENTERPRISE_K8S_MATRIX.map((row) => {
+    const i = REDIS_ENTERPRISE_SERIES.indexOf(row.operator);
+    const next = REDIS_ENTERPRISE_SERIES[i + 1];
+    const [maj, min] = row.kubernetes.max.split('.').map(Number) as [number, number];
+    return {
+      track: tracks.operator,
+      versions: next ? `>=${row.operator} <${next}` : `>=${row.operator}`,
+      requires: { track: tracks.kubernetes, min: row.kubernetes.min, max: `${maj}.${min}.999` },
+    };
+  });
+}

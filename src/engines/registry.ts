@@ -1,0 +1,38 @@
+/**
+ * The engines Baton knows by name. Front ends resolve `--engine NAME` / `spec.engine` here; only
+ * pure rules live in this registry (adapters that talk to a database are wired by the front ends).
+ */
+import { BadInputError } from '../core/errors.js';
+import type { EngineRules } from './rules.js';
+import { cockroachdbRules } from './cockroachdb/rules.js';
+import { kubernetesRules } from './kubernetes/rules.js';
+import { redisEnterpriseRules } from './redis-enterprise/rules.js';
+import { simRules } from './sim/rules.js';
+import { tidbRules } from './tidb/rules.js';
+
+const RULES: ReadonlyMap<string, EngineRules> = new Map<string, EngineRules>([
+  // Engines with local processes (etcd, postgres, redis) are registered here by the lead:
+  // import their `engines/<name>/rules.js` and add `[rules.name, rules]` entries.
+  [cockroachdbRules.name, cockroachdbRules],
+  [tidbRules.name, tidbRules],
+  [kubernetesRules.name, kubernetesRules],
+  [redisEnterpriseRules.name, redisEnterpriseRules],
+  [simRules.name, simRules],
+]);
+
+/** Names of every registered engine, sorted. */
+export function knownEngines(): string[] {
+  return [...RULES.keys()].sort();
+}
+
+/** The rules of engine `name`; BadInputError `unknown-engine` listing the known engines otherwise. */
+export function engineRules(name: string): EngineRules {
+  const rules = RULES.get(name);
+  if (!rules) {
+    throw new BadInputError(
+      'unknown-engine',
+      `unknown engine "${name}": use one of ${knownEngines().join(', ')}`,
+    );
+  }
+  return rules;
+}

@@ -1,0 +1,78 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { TIDB_NO_DOWNGRADE, TIDB_RELEASES, tidbRules } from './rules.js';
+import { compareVersions, parseVersion } from '../../plan/version.js';
+
+const v = parseVersion;
+const { versions } = tidbRules;
+
+describe('tidb rules', () => {
+  const directCases: [string, string, boolean, RegExp?][] = [
+    ['v6.4.0', 'v6.5.2', true],
+    ['v6.5.2', 'v8.1.0', true],
+    ['v7.5.0', 'v7.5.1', true],
+    ['v8.1.0', 'v8.1.0', true],
+    ['v6.5.2', 'v6.5.1', false, /including patch versions/],
+    ['v8.1.0', 'v7.5.0', false, /do not support downgrade or rollback/],
+    ['v3.0.20', 'v6.5.0', false, /older than v4\.0: upgrade it to v4\.0 first/],
+    ['v3.0.20', 'v4.0.16', true],
+  ];
+  for (const [from, to, ok, reason] of directCases) {
+    it(`direct ${from} -> ${to} is ${ok ? 'allowed' : 'refused'}`, () => {
+      const verdict = versions.direct(v(from), v(to));
+      assert.equal(verdict.ok, ok);
+      if (!verdict.ok && reason) assert.match(verdict.reason, reason);
+    });
+  }
+
+  it('refuses every downgrade, quoting the TiDB rule', () => {
+    for (const [from, to] of [
+      ['v6.5.2', 'v6.5.1'],
+      ['v8.1.0', 'v7.5.0'],
+    ] as const) {
+      const verdict = versions.allowDowngrade(v(from), v(to));
+      assert.equal(verdict.ok, false);
+      if (!verdict.ok) assert.ok(verdict.reason.includes(TIDB_NO_DOWNGRADE));
+    }
+  });
+
+  it('asks to read the compatibility changes of every intermediate release (v6.4.0 -> v6.5.2)', () => {
+    const between = TIDB_RELEASES.filter(
+      (r) => compareVersions(r, 'v6.4.0') > 0 && compareVersions(r, 'v6.5.2') <= 0,
+    );
+    assert.deepEqual(between, ['v6.5.0', 'v6.5.1', 'v6.5.2']);
+    const notes = between.flatMap((r) => versions.notes?.(v(r)) ?? []);
+    assert.deepEqual(notes, [
+      'read the compatibility changes of v6.5.0: https://docs.pingcap.com/tidb/stable/release-6.5.0#compatibility-changes',
+      'read the deprecated features of v6.5.0: https://docs.pingcap.com/tidb/stable/release-6.5.0#deprecated-features',
+      'read the compatibility changes of v6.5.1: https://docs.pingcap.com/tidb/stable/release-6.5.1#compatibility-changes',
+      'read the compatibility changes of v6.5.2: https://docs.pingcap.com/tidb/stable/release-6.5.2#compatibility-changes',
+    ]);
+  });
+
+  it('orders PD, TiFlash, TiKV, TiDB, TiCDC with their topologies', () => {
+    assert.deepEqual(
+      tidbRules.components.map((c) => [c.name, c.topology, c.quorum, c.prerequisites]),
+      [
+        ['pd', 'raft', true, []],
+        ['tiflash', 'multi-raft', false, ['pd']],
+        ['tikv', 'multi-raft', true, ['pd', 'tiflash']],
+        ['tidb', 'stateless', false, ['tikv']],
+        ['ticdc', 'stateless', false, ['tidb']],
+      ],
+    );
+    assert.match(tidbRules.uniformVersion ?? '', /same version/);
+    assert.deepEqual(tidbRules.hooks, ['beforeComponent', 'afterComponent', 'afterUpgrade']);
+    assert.deepEqual(
+      tidbRules.prechecks.map((p) => p.name),
+      ['pd-quorum', 'all-stores-up', 'no-ddl-running'],
+    );
+    assert.equal(tidbRules.finalization, undefined);
+  });
+
+  it('lists releases in ascending order', () => {
+    for (let i = 1; i < TIDB_RELEASES.length; i++) {
+      assert.ok(compareVersions(TIDB_RELEASES[i - 1] as string, TIDB_RELEASES[i] as string) < 0);
+    }
+  });
+});
