@@ -46,6 +46,12 @@ export interface PlannedComponent {
   batches: PlannedBatch[];
   /** Members already at the target: nothing to do for them. */
   upToDate: string[];
+  /**
+   * This component's own rolling passes, from its lowest member version not at the target (may
+   * be shorter than the plan's `path`, which is the widest component's). Absent in plans stored
+   * before this field existed.
+   */
+  path?: VersionHop[];
 }
 
 /** A stage and its components in order. */

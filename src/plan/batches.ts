@@ -1,0 +1,107 @@
+/**
+ * How many members go at once: serial, a fixed count, a percent of the component, or exponential
+ * (1, 2, 4, ... capped at a percent, back to 1 after every pause, as ACK rolls node pools).
+ */
+import { BadInputError } from '../core/errors.js';
+import type { BatchPolicy } from '../core/types.js';
+
+/** Cap of exponential batches when a user asks for exponential without one (ACK: 10%). */
+export const DEFAULT_EXPONENTIAL_CAP_PERCENT = 10;
+
+/** Where pauses fall, so exponential sizing restarts at 1 after each (see {@link splitBatches}). */
+export interface PauseSchedule {
+  /** A pause follows the first batch. */
+  afterFirst?: boolean;
+  /** A pause follows every batch. */
+  afterEach?: boolean;
+}
+
+/**
+ * Size of the next batch of a component with `memberCount` members (the basis of percents), when
+ * `batchesSincePause` batches have started since the upgrade started or was last resumed.
+ *
+ * serial: 1. fixed: min(size, memberCount). percent: max(1, floor(memberCount * percent / 100)).
+ * exponential: 2^batchesSincePause capped at max(1, floor(memberCount * capPercent / 100)).
+ * Never below 1, so a caller always makes progress; the caller takes at most what remains.
+ */
+export function batchSize(policy: BatchPolicy, memberCount: number, batchesSincePause: number): number {
+  const count = Math.max(0, Math.floor(memberCount));
+  switch (policy.kind) {
+    case 'serial':
+      return 1;
+    case 'fixed':
+      return Math.max(1, Math.min(Math.floor(policy.size), count));
+    case 'percent':
+      return Math.max(1, Math.floor((count * policy.percent) / 100));
+    case 'exponential': {
+      const cap = Math.max(1, Math.floor((count * policy.capPercent) / 100));
+      const step = Math.max(0, Math.floor(batchesSincePause));
+      // 2^31 already exceeds any member count; avoids huge exponents.
+      return Math.min(cap, 2 ** Math.min(step, 31));
+    }
+  }
+}
+
+/**
+ * `names` (already in safe order) cut into consecutive batches by `policy`. Every name appears in
+ * exactly one batch, in order. Exponential sizing counts batches from the first one and restarts at
+ * 1 after each pause in `pauses` (none by default). Throws BadInputError for an invalid policy.
+ */
+export function splitBatches(policy: BatchPolicy, names: string[], pauses: PauseSchedule = {}): string[][] {
+  validateBatchPolicy(policy);
+  const batches: string[][] = [];
+  let sincePause = 0;
+  for (let i = 0; i < names.length;) {
+    const size = batchSize(policy, names.length, sincePause);
+    batches.push(names.slice(i, i + size));
+    i += size;
+    sincePause += 1;
+    if (pauses.afterEach || (pauses.afterFirst && batches.length === 1)) sincePause = 0;
+  }
+  return batches;
+}
+
+function inPercentRange(value: number): boolean {
+  return Number.isFinite(value) && value > 0 && value <= 100;
+}
+
+/**
+ * Throws BadInputError (`bad-batch-policy`) unless the policy is usable: a known kind, a fixed
+ * size that is an integer of at least 1, a percent or capPercent in (0, 100].
+ */
+export function validateBatchPolicy(policy: BatchPolicy): void {
+  const kind = (policy as { kind?: unknown }).kind;
+  switch (policy.kind) {
+    case 'serial':
+      return;
+    case 'fixed':
+      if (!Number.isInteger(policy.size) || policy.size < 1) {
+        throw new BadInputError(
+          'bad-batch-policy',
+          `fixed batch size ${policy.size} is invalid: use a whole number of members, at least 1`,
+        );
+      }
+      return;
+    case 'percent':
+      if (!inPercentRange(policy.percent)) {
+        throw new BadInputError(
+          'bad-batch-policy',
+          `batch percent ${policy.percent} is invalid: use a number above 0 and at most 100`,
+        );
+      }
+      return;
+    case 'exponential':
+      if (!inPercentRange(policy.capPercent)) {
+        throw new BadInputError(
+          'bad-batch-policy',
+          `exponential batch capPercent ${policy.capPercent} is invalid: use a number above 0 and at most 100 (default ${DEFAULT_EXPONENTIAL_CAP_PERCENT})`,
+        );
+      }
+      return;
+    default:
+      throw new BadInputError(
+        'bad-batch-policy',
+        `unknown batch policy kind ${JSON.stringify(kind)}: use serial, fixed, percent or exponential`,
+      );
+  }
+}
