@@ -1,0 +1,235 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { systemClock } from '../../core/clock.js';
+import { BadInputError, OperationalError } from '../../core/errors.js';
+import { nullLogger } from '../../core/logger.js';
+import type { PortContext } from '../../core/ports.js';
+import { LocalPlatform } from './platform.js';
+import { isAlive } from './process.js';
+import { readClusterState } from './state.js';
+import { askVersion, createTestAdapter } from './test-adapter.js';
+
+const ctx: PortContext = { clock: systemClock, logger: nullLogger };
+const stateDir = await mkdtemp(join(tmpdir(), 'baton-local-'));
+const platforms: LocalPlatform[] = [];
+after(async () => {
+  for (const p of platforms) await p.delete(ctx).catch(() => undefined);
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+async function create(
+  name: string,
+  extra: Partial<Parameters<typeof LocalPlatform.create>[0]> = {},
+): Promise<LocalPlatform> {
+  const p = await LocalPlatform.create({
+    stateDir,
+    name,
+    adapter: createTestAdapter(),
+    version: '1.0.0',
+    members: 3,
+    ctx,
+    ...extra,
+  });
+  platforms.push(p);
+  return p;
+}
+
+function pids(p: LocalPlatform): Record<string, number | undefined> {
+  return Object.fromEntries(p.records().map((m) => [m.name, m.process?.pid]));
+}
+
+test('create starts every member on distinct recorded ports and lists them ready', async () => {
+  const p = await create('alpha');
+  const members = await p.listMembers(ctx);
+  assert.deepEqual(
+    members.map((m) => [m.name, m.component, m.ordinal, m.version, m.running, m.ready]),
+    [
+      ['test-0', 'test', 0, '1.0.0', true, true],
+      ['test-1', 'test', 1, '1.0.0', true, true],
+      ['test-2', 'test', 2, '1.0.0', true, true],
+    ],
+  );
+  const layout = p.layout();
+  const ports = layout.members.flatMap((m) => Object.values(m.ports));
+  assert.equal(new Set(ports).size, 6);
+  for (const m of layout.members) {
+    assert.equal(members.find((x) => x.name === m.name)?.endpoint, `127.0.0.1:${m.ports.main}`);
+    assert.equal(await readFile(join(m.dataDir, 'created-with'), 'utf8'), '1.0.0');
+  }
+  const state = await readClusterState(p.dir);
+  assert.equal(
+    state?.members.every((m) => m.process && m.desired === 'running'),
+    true,
+  );
+});
+
+test('create refuses a bad name, a taken name, a bad member count and an uninstalled version', async () => {
+  await assert.rejects(
+    create('Bad_Name'),
+    (e: Error) => e instanceof BadInputError && /cluster name/.test(e.message),
+  );
+  await assert.rejects(create('x'.repeat(41)), BadInputError);
+  await create('taken', { members: 1 });
+  await assert.rejects(
+    create('taken', { members: 1 }),
+    (e: Error) => e instanceof BadInputError && /already exists/.test(e.message),
+  );
+  await assert.rejects(
+    create('count', { members: 0 }),
+    (e: Error) => e instanceof BadInputError && /member count/.test(e.message),
+  );
+  await assert.rejects(
+    create('noversion', { version: '9.9.9' }),
+    (e: Error) => e instanceof BadInputError && /installed: 1\.0\.0, 1\.1\.0/.test(e.message),
+  );
+  assert.deepEqual((await readdir(join(stateDir, 'clusters'))).includes('noversion'), false);
+});
+
+test('a second cluster never reuses ports recorded for another one', async () => {
+  // A 5-port range: the first cluster takes 4 of them, the second must fail rather than reuse one.
+  const base = 31000 + Math.floor(Math.random() * 900);
+  const range: [number, number] = [base, base + 4];
+  const first = await create('ports-a', { members: 2, portRange: range });
+  const used = new Set(first.layout().members.flatMap((m) => Object.values(m.ports)));
+  await assert.rejects(
+    create('ports-b', { members: 1, portRange: range }),
+    (e: Error) => e instanceof OperationalError && /free ports/.test(e.message),
+  );
+  const second = await create('ports-c', { members: 1, portRange: [base - 40, base + 4] });
+  for (const port of second.layout().members.flatMap((m) => Object.values(m.ports)))
+    assert.ok(!used.has(port));
+});
+
+test('a member that exits at start fails create with its log tail, and leaves nothing behind', async () => {
+  await assert.rejects(
+    create('crashy', { adapter: createTestAdapter({ crashOnStart: true }) }),
+    (e: Error) =>
+      e instanceof OperationalError && /test-\d/.test(e.message) && /crashing on purpose/.test(e.message),
+  );
+  assert.equal(
+    (await LocalPlatform.list(stateDir)).some((c) => c.name === 'crashy'),
+    false,
+  );
+  await assert.rejects(stat(join(stateDir, 'clusters', 'crashy')), /ENOENT/);
+});
+
+test('replaceMember is idempotent and runs the new version on the same ports and data', async () => {
+  const p = await create('beta', { adapter: createTestAdapter({ startOrder: 'sequential' }) });
+  const before = pids(p);
+  await p.replaceMember('test-1', '1.1.0', {}, ctx);
+  const afterFirst = pids(p);
+  assert.notEqual(afterFirst['test-1'], before['test-1']);
+  assert.equal(afterFirst['test-0'], before['test-0']);
+  await p.replaceMember('test-1', '1.1.0', {}, ctx);
+  assert.deepEqual(pids(p), afterFirst, 'second call does not restart');
+  await p.waitReady('test-1', ctx);
+  const layout = p.layout().members[1];
+  assert.ok(layout);
+  assert.equal(await askVersion(layout), '1.1.0');
+  const listed = await p.listMembers(ctx);
+  assert.equal(listed.find((m) => m.name === 'test-1')?.version, '1.1.0');
+  const rec = p.records().find((m) => m.name === 'test-1');
+  assert.equal(rec?.lastStop?.killed, false);
+  assert.equal(rec?.intent, undefined);
+
+  // Build metadata is a configuration-only restart: a real restart on the same release binary.
+  await p.replaceMember('test-1', '1.1.0+r2', {}, ctx);
+  assert.notEqual(pids(p)['test-1'], afterFirst['test-1']);
+  await p.waitReady('test-1', ctx);
+  assert.equal(await askVersion(layout), '1.1.0+r2');
+});
+
+test('replaceMember checks the version before stopping anything', async () => {
+  const p = await create('gamma', { members: 1 });
+  const before = pids(p);
+  await assert.rejects(
+    p.replaceMember('test-0', '2.0.0', {}, ctx),
+    (e: Error) => e instanceof BadInputError && /not installed.*installed: 1\.0\.0, 1\.1\.0/.test(e.message),
+  );
+  assert.deepEqual(pids(p), before);
+  assert.equal((await p.listMembers(ctx))[0]?.running, true);
+  await assert.rejects(p.replaceMember('test-9', '1.1.0', {}, ctx), /no member "test-9"/);
+});
+
+test('a member ignoring SIGTERM is killed after the stop bound, and that is recorded', async () => {
+  const p = await create('stubborn', {
+    members: 1,
+    adapter: createTestAdapter({ ignoreTerm: true }),
+    stopTimeoutMs: 300,
+  });
+  await p.replaceMember('test-0', '1.1.0', {}, ctx);
+  const rec = p.records()[0];
+  assert.equal(rec?.lastStop?.killed, true);
+  assert.match(rec?.lastStop?.reason ?? '', /replace with 1\.1\.0/);
+});
+
+test('stopMember and startMember are idempotent and recorded; listMembers explains a stopped member', async () => {
+  const p = await create('delta', { members: 2 });
+  await p.stopMember('test-0', ctx);
+  await p.stopMember('test-0', ctx);
+  let m0 = (await p.listMembers(ctx)).find((m) => m.name === 'test-0');
+  assert.deepEqual([m0?.running, m0?.ready], [false, false]);
+  assert.match(m0?.detail ?? '', /stopped by Baton/);
+  await p.startMember('test-0', ctx);
+  const pid = pids(p)['test-0'];
+  await p.startMember('test-0', ctx);
+  assert.equal(pids(p)['test-0'], pid);
+  await p.waitReady('test-0', ctx);
+  m0 = (await p.listMembers(ctx)).find((m) => m.name === 'test-0');
+  assert.deepEqual([m0?.running, m0?.ready, m0?.version], [true, true, '1.0.0']);
+});
+
+test('open re-attaches to running members after the creating object is dropped', async () => {
+  const created = await create('epsilon', { members: 2, registeredBinaries: { '1.2.0': process.execPath } });
+  const before = pids(created);
+  const adapters = { test: createTestAdapter() };
+  const reopened = await LocalPlatform.open({ stateDir, name: 'epsilon', adapters, ctx });
+  assert.deepEqual(pids(reopened), before);
+  assert.deepEqual(
+    (await reopened.listMembers(ctx)).map((m) => m.ready),
+    [true, true],
+  );
+  // Registered binaries recorded at creation still resolve after open.
+  await reopened.replaceMember('test-0', '1.2.0', {}, ctx);
+  await reopened.waitReady('test-0', ctx);
+  assert.equal(pids(reopened)['test-1'], before['test-1']);
+  await assert.rejects(
+    LocalPlatform.open({ stateDir, name: 'nope', adapters, ctx }),
+    (e: Error) => e instanceof BadInputError && /no local cluster "nope"/.test(e.message),
+  );
+  await assert.rejects(LocalPlatform.open({ stateDir, name: 'epsilon', adapters: {}, ctx }), /engine "test"/);
+});
+
+test('list summarises clusters; delete stops only recorded processes and removes the directory', async () => {
+  const p = await create('zeta', { members: 2 });
+  const summary = (await LocalPlatform.list(stateDir)).find((c) => c.name === 'zeta');
+  assert.equal(summary?.engine, 'test');
+  assert.deepEqual(
+    summary?.members.map((m) => [m.name, m.version, m.alive, typeof m.pid]),
+    [
+      ['test-0', '1.0.0', true, 'number'],
+      ['test-1', '1.0.0', true, 'number'],
+    ],
+  );
+  const ids = p.records().map((m) => m.process);
+  await p.delete(ctx);
+  for (const id of ids) assert.equal(await isAlive(id), false);
+  await assert.rejects(stat(p.dir), /ENOENT/);
+  assert.equal(
+    (await LocalPlatform.list(stateDir)).some((c) => c.name === 'zeta'),
+    false,
+  );
+});
+
+test('members run as the requested user when Baton is root', { skip: process.getuid?.() !== 0 }, async () => {
+  const p = await create('eta', { members: 1, adapter: createTestAdapter({ runAsUser: 'nobody' }) });
+  const rec = p.records()[0];
+  assert.ok(rec?.process);
+  const status = await readFile(`/proc/${rec.process.pid}/status`, 'utf8');
+  assert.match(status, /^Uid:\s+65534\s/m);
+  assert.equal((await stat(rec.dataDir)).uid, 65534);
+  assert.equal(rec.runAsUser, 'nobody');
+});

@@ -1,0 +1,650 @@
+/**
+ * The local platform: members are real processes on 127.0.0.1, started detached so they outlive
+ * Baton, recorded in `<stateDir>/clusters/<name>/cluster.json` and re-attached by {@link LocalPlatform.open}
+ * after a crash. What is specific to a database (binaries per version, data initialisation, the
+ * command line, readiness) comes from its {@link LocalEngineAdapter}.
+ *
+ * Layout of a cluster directory:
+ * ```
+ * cluster.json                  state (ports, versions, process identities), written atomically
+ * members/<engine>-<i>/data     the member's data directory
+ * members/<engine>-<i>/member.log  stdout and stderr of every process the member ran, appended
+ * upgrades/                     the upgrade journal (FileJournalStore)
+ * ```
+ * Member names are `<adapter.engine>-<ordinal>` (`etcd-0`, `etcd-1`, ...) and every member belongs
+ * to the component named like the engine.
+ */
+import { chmod, mkdir, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { BadInputError, OperationalError } from '../../core/errors.js';
+import type { Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
+import type { PlatformMember } from '../../core/types.js';
+import { atVersion } from '../../plan/version.js';
+import { FileJournalStore } from '../../runner/journal/file.js';
+import type { AdapterContext, LocalClusterLayout, LocalEngineAdapter, LocalMemberLayout } from './adapter.js';
+import { canBind, pickFreePorts } from './ports.js';
+import type { ChildExit } from './process.js';
+import { chownTree, effectiveRunAs, isAlive, spawnDetached, stopProcess, tailFile } from './process.js';
+import type { ClusterState, MemberRecord } from './state.js';
+import {
+  clusterDir,
+  clustersDir,
+  listClusterNames,
+  readClusterState,
+  recordedPorts,
+  writeClusterState,
+} from './state.js';
+
+const NAME_RE = /^[a-z0-9-]{1,40}$/;
+const MAX_MEMBERS = 15;
+/** Default bound for the graceful stop before SIGKILL. */
+export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+/** Default bound for a member to answer its ping at creation or in {@link LocalPlatform.waitReady}. */
+export const DEFAULT_READY_TIMEOUT_MS = 60_000;
+/** Most {@link LocalPlatform.delete} waits for a graceful stop before SIGKILL. */
+export const DELETE_STOP_TIMEOUT_MS = 2_000;
+/** Bound of one adapter ping made by listMembers. */
+const PING_TIMEOUT_MS = 3_000;
+/** Bound for a stopped member's ports to become bindable again before it is relaunched. */
+const PORT_RELEASE_TIMEOUT_MS = 5_000;
+const POLL_MS = 100;
+
+/** Tunables shared by {@link LocalPlatform.create} and {@link LocalPlatform.open}. */
+export interface LocalPlatformTuning {
+  /** Graceful stop bound before SIGKILL; default {@link DEFAULT_STOP_TIMEOUT_MS}. */
+  stopTimeoutMs?: number;
+  /** Bound for members to answer at creation; default {@link DEFAULT_READY_TIMEOUT_MS}. */
+  readyTimeoutMs?: number;
+}
+
+/** Options of {@link LocalPlatform.create}. */
+export interface LocalCreateOptions extends LocalPlatformTuning {
+  stateDir: string;
+  /** Cluster name: `[a-z0-9-]{1,40}`, unique under the state directory. */
+  name: string;
+  adapter: LocalEngineAdapter;
+  /** Version label every member starts on (may carry `+build` metadata). */
+  version: string;
+  /** Number of members, 1 to 15. */
+  members: number;
+  /** Version label -> binary path (`--binary VERSION=PATH`); recorded for later `open`s. */
+  registeredBinaries?: Record<string, string>;
+  ctx: PortContext;
+  /** Uniform in [0, 1) for port selection; default Math.random. */
+  random?: () => number;
+  /** Inclusive range member ports are drawn from; default 20000-32000. */
+  portRange?: readonly [number, number];
+}
+
+/** Options of {@link LocalPlatform.open}. */
+export interface LocalOpenOptions extends LocalPlatformTuning {
+  stateDir: string;
+  name: string;
+  /** Adapters by engine name; the one named in the state file is used. */
+  adapters: Record<string, LocalEngineAdapter>;
+  /** Added to (and overriding) the binaries recorded at creation. */
+  registeredBinaries?: Record<string, string>;
+  ctx: PortContext;
+}
+
+/** One member in {@link LocalPlatform.list}. */
+export interface LocalMemberSummary {
+  name: string;
+  version: string;
+  pid?: number;
+  ports: Record<string, number>;
+  /** The process Baton recorded is still the one running under that PID. */
+  alive: boolean;
+}
+
+/** One cluster in {@link LocalPlatform.list}. */
+export interface LocalClusterSummary {
+  name: string;
+  engine: string;
+  dir: string;
+  members: LocalMemberSummary[];
+}
+
+function validateName(name: string): void {
+  if (!NAME_RE.test(name)) {
+    throw new BadInputError(
+      'bad-cluster-name',
+      `cluster name "${name}" is not valid: use 1 to 40 lowercase letters, digits and '-'`,
+    );
+  }
+}
+
+function toLayout(m: MemberRecord): LocalMemberLayout {
+  return {
+    name: m.name,
+    ordinal: m.ordinal,
+    host: m.host,
+    ports: { ...m.ports },
+    dataDir: m.dataDir,
+    logFile: m.logFile,
+  };
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  try {
+    return await Promise.race([p.catch(() => fallback), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A cluster of local processes. Every mutation is serialised within this object and re-reads the
+ * state file first, so a second Baton process (a CLI verb) sees and keeps what this one recorded.
+ * Only processes whose PID *and* start time match what was recorded are ever signalled.
+ */
+export class LocalPlatform implements Platform {
+  readonly name = 'local';
+  /** Upgrades of this cluster, stored under `<clusterDir>/upgrades`. */
+  readonly journal: FileJournalStore;
+  /** Directory of this cluster. */
+  readonly dir: string;
+  private state: ClusterState;
+  private readonly adapter: LocalEngineAdapter;
+  private readonly extraBinaries: Record<string, string>;
+  private readonly stopTimeoutMs: number;
+  private readonly readyTimeoutMs: number;
+  /** Exits seen by this process for children it spawned, by member name. */
+  private readonly exits = new Map<string, ChildExit>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    dir: string,
+    state: ClusterState,
+    adapter: LocalEngineAdapter,
+    binaries: Record<string, string>,
+    tuning: LocalPlatformTuning,
+  ) {
+    this.dir = dir;
+    this.state = state;
+    this.adapter = adapter;
+    this.extraBinaries = binaries;
+    this.stopTimeoutMs = tuning.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+    this.readyTimeoutMs = tuning.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+    this.journal = new FileJournalStore(join(dir, 'upgrades'));
+  }
+
+  /**
+   * Create a cluster: choose free ports, record the layout, initialise and start every member
+   * (in `adapter.startOrder`), wait until each answers its ping, then `adapter.bootstrap`. On any
+   * failure everything started is stopped, the cluster directory is removed, and the error names
+   * the member and carries the tail of its log. BadInputError for an invalid or taken name, a bad
+   * member count or a version that is not installed.
+   */
+  static async create(opts: LocalCreateOptions): Promise<LocalPlatform> {
+    const { ctx, adapter } = opts;
+    validateName(opts.name);
+    if (!Number.isInteger(opts.members) || opts.members < 1 || opts.members > MAX_MEMBERS) {
+      throw new BadInputError(
+        'bad-member-count',
+        `member count ${opts.members} is not valid: use 1 to ${MAX_MEMBERS}`,
+      );
+    }
+    const registered = { ...(opts.registeredBinaries ?? {}) };
+    await adapter.binaries(opts.version, { registeredBinaries: registered });
+    const dir = clusterDir(opts.stateDir, opts.name);
+    await mkdir(clustersDir(opts.stateDir), { recursive: true });
+    try {
+      await mkdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new BadInputError(
+          'cluster-exists',
+          `cluster "${opts.name}" already exists in ${opts.stateDir}: choose another name or delete it first`,
+        );
+      }
+      throw err;
+    }
+    let platform: LocalPlatform | undefined;
+    try {
+      const perMember = adapter.portNames.length;
+      const ports = await pickFreePorts(opts.members * perMember, {
+        exclude: await recordedPorts(opts.stateDir),
+        random: opts.random ?? Math.random,
+        ...(opts.portRange ? { range: opts.portRange } : {}),
+      });
+      const now = ctx.clock.now();
+      const members: MemberRecord[] = [];
+      for (let i = 0; i < opts.members; i++) {
+        const name = `${adapter.engine}-${i}`;
+        const memberDir = join(dir, 'members', name);
+        await mkdir(memberDir, { recursive: true });
+        const memberPorts: Record<string, number> = {};
+        adapter.portNames.forEach((p, j) => (memberPorts[p] = ports[i * perMember + j] as number));
+        members.push({
+          name,
+          ordinal: i,
+          host: '127.0.0.1',
+          ports: memberPorts,
+          dataDir: join(memberDir, 'data'),
+          logFile: join(memberDir, 'member.log'),
+          version: opts.version,
+          settings: {},
+          desired: 'running',
+        });
+      }
+      const state: ClusterState = {
+        schema: 1,
+        name: opts.name,
+        engine: adapter.engine,
+        createdAt: now,
+        updatedAt: now,
+        registeredBinaries: registered,
+        members,
+      };
+      await writeClusterState(dir, state);
+      platform = new LocalPlatform(dir, state, adapter, {}, opts);
+      await platform.startAtCreation(opts.version, ctx);
+      ctx.logger.info('local cluster created', { cluster: opts.name, engine: adapter.engine, dir });
+      return platform;
+    } catch (err) {
+      if (platform) await platform.stopAll(ctx).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Re-attach to an existing cluster after this or another Baton process created it. Members keep
+   * running untouched; a recorded PID that is gone or now belongs to another process is reported
+   * as not running (and never signalled). BadInputError when the cluster or its engine's adapter
+   * is unknown.
+   */
+  static async open(opts: LocalOpenOptions): Promise<LocalPlatform> {
+    validateName(opts.name);
+    const dir = clusterDir(opts.stateDir, opts.name);
+    const state = await readClusterState(dir);
+    if (!state) {
+      const known = await listClusterNames(opts.stateDir);
+      throw new BadInputError(
+        'unknown-cluster',
+        `no local cluster "${opts.name}" in ${opts.stateDir} (clusters: ${known.join(', ') || 'none'}); create it first`,
+      );
+    }
+    const adapter = opts.adapters[state.engine];
+    if (!adapter) {
+      throw new BadInputError(
+        'unknown-engine',
+        `cluster "${opts.name}" runs engine "${state.engine}", which this Baton cannot run locally (engines: ${Object.keys(opts.adapters).join(', ')})`,
+      );
+    }
+    const platform = new LocalPlatform(dir, state, adapter, opts.registeredBinaries ?? {}, opts);
+    for (const m of state.members) {
+      if (m.desired === 'running' && !(await isAlive(m.process))) {
+        opts.ctx.logger.warn('local member is not running', {
+          cluster: opts.name,
+          member: m.name,
+          pid: m.process?.pid,
+        });
+      }
+    }
+    return platform;
+  }
+
+  /** Every cluster under the state directory with its members, versions, PIDs and liveness. */
+  static async list(stateDir: string): Promise<LocalClusterSummary[]> {
+    const out: LocalClusterSummary[] = [];
+    for (const name of await listClusterNames(stateDir)) {
+      const dir = clusterDir(stateDir, name);
+      const state = await readClusterState(dir);
+      if (!state) continue;
+      const members: LocalMemberSummary[] = [];
+      for (const m of state.members) {
+        members.push({
+          name: m.name,
+          version: m.version,
+          ...(m.process ? { pid: m.process.pid } : {}),
+          ports: { ...m.ports },
+          alive: await isAlive(m.process),
+        });
+      }
+      out.push({ name: state.name, engine: state.engine, dir, members });
+    }
+    return out;
+  }
+
+  /** Name of the cluster. */
+  get clusterName(): string {
+    return this.state.name;
+  }
+
+  /** The engine the cluster runs. */
+  get engine(): string {
+    return this.state.engine;
+  }
+
+  /** Where every member lives (ports, data dir, log), as recorded. */
+  layout(): LocalClusterLayout {
+    return {
+      name: this.state.name,
+      engine: this.state.engine,
+      dir: this.dir,
+      members: this.state.members.map(toLayout),
+    };
+  }
+
+  /** A copy of the recorded state of every member (as of the last read or write). */
+  records(): MemberRecord[] {
+    return structuredClone(this.state.members);
+  }
+
+  /** Registered binaries in effect: those recorded at creation overridden by those given to open. */
+  registeredBinaries(): Record<string, string> {
+    return { ...(this.state.registeredBinaries ?? {}), ...this.extraBinaries };
+  }
+
+  /** The context adapter calls receive. */
+  adapterContext(ctx: PortContext): AdapterContext {
+    return { ...ctx, cluster: this.layout(), registeredBinaries: this.registeredBinaries() };
+  }
+
+  /**
+   * Every member: `version` is the recorded label, `running` means the recorded process is alive,
+   * `ready` means running and answering `adapter.ping`, `endpoint` is `127.0.0.1:<endpointPort>`,
+   * `detail` explains a member that is not running.
+   */
+  async listMembers(ctx: PortContext): Promise<PlatformMember[]> {
+    await this.reload();
+    const actx = this.adapterContext(ctx);
+    return Promise.all(
+      this.state.members.map(async (m): Promise<PlatformMember> => {
+        const running = await isAlive(m.process);
+        const ready =
+          running && (await withTimeout(this.adapter.ping(toLayout(m), actx), PING_TIMEOUT_MS, false));
+        const port = m.ports[this.adapter.endpointPort];
+        const detail = running
+          ? ready
+            ? undefined
+            : `process ${m.process?.pid} is running but not answering yet`
+          : this.whyDown(m);
+        return {
+          name: m.name,
+          component: this.state.engine,
+          ordinal: m.ordinal,
+          version: m.version,
+          running,
+          ready,
+          ...(port !== undefined ? { endpoint: `${m.host}:${port}` } : {}),
+          ...(detail !== undefined ? { detail } : {}),
+        };
+      }),
+    );
+  }
+
+  /**
+   * Make `name` run `version` on the same data and ports. Idempotent: a member whose live process
+   * already runs `version` (per {@link atVersion}, so build metadata counts) is left alone. The
+   * binaries are resolved before anything stops (BadInputError listing installed versions); the
+   * intent is recorded, the old process stopped gracefully (SIGKILL after the stop bound, which is
+   * recorded), and the new one launched with `opts.settings` (or, when absent, the settings it
+   * last ran with). Returns once the new process is spawned, not once it is ready.
+   */
+  async replaceMember(name: string, version: string, opts: ReplaceOptions, ctx: PortContext): Promise<void> {
+    await this.exclusive(async () => {
+      await this.reload();
+      const rec = this.member(name);
+      if (atVersion(rec.version, version) && (await isAlive(rec.process))) {
+        ctx.logger.debug('member already runs target version', { member: name, version });
+        return;
+      }
+      await this.adapter.binaries(version, { registeredBinaries: this.registeredBinaries() });
+      rec.intent = { version, since: ctx.clock.now() };
+      await this.save(ctx);
+      await this.stopRecord(rec, `replace with ${version}`, ctx);
+      await this.launch(rec, version, opts.settings ?? rec.settings, ctx);
+      ctx.logger.info('member replaced', {
+        cluster: this.state.name,
+        member: name,
+        version,
+        pid: rec.process?.pid,
+      });
+    });
+  }
+
+  /** Stop a member gracefully and record that it is meant to stay stopped. Idempotent. */
+  async stopMember(name: string, ctx: PortContext): Promise<void> {
+    await this.exclusive(async () => {
+      await this.reload();
+      const rec = this.member(name);
+      await this.stopRecord(rec, 'stopped on request', ctx);
+      rec.desired = 'stopped';
+      await this.save(ctx);
+    });
+  }
+
+  /** Start a stopped member on its recorded version and settings. No-op when it already runs. */
+  async startMember(name: string, ctx: PortContext): Promise<void> {
+    await this.exclusive(async () => {
+      await this.reload();
+      const rec = this.member(name);
+      if (await isAlive(rec.process)) return;
+      await this.launch(rec, rec.version, rec.settings, ctx);
+    });
+  }
+
+  /**
+   * Wait until `name` answers `adapter.ping`. OperationalError carrying its log tail when its
+   * process exits or the bound (default: the platform's ready timeout) passes first.
+   */
+  async waitReady(name: string, ctx: PortContext, timeoutMs = this.readyTimeoutMs): Promise<void> {
+    const rec = this.member(name);
+    await this.waitRecordReady(rec, ctx.clock.now() + timeoutMs, ctx);
+  }
+
+  /** Stop every member Baton started, keeping data and state (restart with startMember). */
+  async stopAll(ctx: PortContext): Promise<void> {
+    await this.stopEvery('cluster stopped', this.stopTimeoutMs, ctx);
+  }
+
+  /**
+   * Stop every member Baton started and remove the cluster directory (data, logs, journal). The
+   * graceful bound is at most {@link DELETE_STOP_TIMEOUT_MS}: the data is going away, and an etcd
+   * leader that lost its followers would otherwise spend seconds trying to hand leadership over.
+   */
+  async delete(ctx: PortContext): Promise<void> {
+    await this.stopEvery('cluster deleted', Math.min(this.stopTimeoutMs, DELETE_STOP_TIMEOUT_MS), ctx);
+    await rm(this.dir, { recursive: true, force: true });
+    ctx.logger.info('local cluster deleted', { cluster: this.state.name });
+  }
+
+  private async stopEvery(reason: string, timeoutMs: number, ctx: PortContext): Promise<void> {
+    await this.exclusive(async () => {
+      await this.reload();
+      await Promise.all(
+        this.state.members.map(async (m) => {
+          await this.stopRecord(m, reason, ctx, timeoutMs);
+          m.desired = 'stopped';
+        }),
+      );
+      await this.save(ctx);
+    });
+  }
+
+  private member(name: string): MemberRecord {
+    const rec = this.state.members.find((m) => m.name === name);
+    if (!rec) {
+      throw new BadInputError(
+        'unknown-member',
+        `cluster "${this.state.name}" has no member "${name}" (members: ${this.state.members.map((m) => m.name).join(', ')})`,
+      );
+    }
+    return rec;
+  }
+
+  private whyDown(m: MemberRecord): string {
+    if (m.intent) return `being replaced with ${m.intent.version}`;
+    if (m.desired === 'stopped') {
+      return `stopped by Baton${m.lastStop?.killed ? ' (had to be killed after the stop timeout)' : ''}`;
+    }
+    const exit = this.exits.get(m.name);
+    if (exit && exit.pid === m.process?.pid) {
+      return exit.signal
+        ? `killed by ${exit.signal}; see ${m.logFile}`
+        : `exited with code ${exit.code}; see ${m.logFile}`;
+    }
+    if (!m.process) return 'never started';
+    return `process ${m.process.pid} is not running; see ${m.logFile}`;
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reload(): Promise<void> {
+    const fresh = await readClusterState(this.dir);
+    if (!fresh) throw new OperationalError('cluster-gone', `cluster state ${this.dir} no longer exists`);
+    this.state = fresh;
+  }
+
+  private async save(ctx: PortContext): Promise<void> {
+    this.state.updatedAt = ctx.clock.now();
+    await writeClusterState(this.dir, this.state);
+  }
+
+  private async startAtCreation(version: string, ctx: PortContext): Promise<void> {
+    const deadline = ctx.clock.now() + this.readyTimeoutMs;
+    if (this.adapter.startOrder === 'sequential') {
+      for (const m of this.state.members) {
+        await this.adapter.initMember(toLayout(m), version, this.adapterContext(ctx));
+        await this.launch(m, version, {}, ctx);
+        await this.waitRecordReady(m, deadline, ctx);
+      }
+    } else {
+      for (const m of this.state.members)
+        await this.adapter.initMember(toLayout(m), version, this.adapterContext(ctx));
+      for (const m of this.state.members) await this.launch(m, version, {}, ctx);
+      await Promise.all(this.state.members.map((m) => this.waitRecordReady(m, deadline, ctx)));
+    }
+    await this.adapter.bootstrap?.(this.adapterContext(ctx));
+  }
+
+  private async waitRecordReady(rec: MemberRecord, deadline: number, ctx: PortContext): Promise<void> {
+    const actx = this.adapterContext(ctx);
+    for (;;) {
+      if (!(await isAlive(rec.process))) {
+        const tail = await tailFile(rec.logFile);
+        throw new OperationalError(
+          'member-exited',
+          `${rec.name} of cluster ${this.state.name} is not running (${this.whyDown(rec)}); last log lines:\n${tail}`,
+        );
+      }
+      if (await withTimeout(this.adapter.ping(toLayout(rec), actx), PING_TIMEOUT_MS, false)) return;
+      if (ctx.clock.now() >= deadline) {
+        const tail = await tailFile(rec.logFile);
+        throw new OperationalError(
+          'member-not-ready',
+          `${rec.name} of cluster ${this.state.name} did not answer within the ready timeout; last log lines:\n${tail}`,
+        );
+      }
+      await ctx.clock.sleep(POLL_MS, ctx.signal);
+    }
+  }
+
+  /** Graceful stop of the recorded process (if it is ours and alive), recorded in `lastStop`. */
+  private async stopRecord(
+    rec: MemberRecord,
+    reason: string,
+    ctx: PortContext,
+    timeoutMs = this.stopTimeoutMs,
+  ): Promise<void> {
+    const outcome = await stopProcess(rec.process, {
+      timeoutMs,
+      clock: ctx.clock,
+      ...(this.adapter.stopSignal ? { signal: this.adapter.stopSignal } : {}),
+    });
+    if (!outcome.wasRunning) return;
+    rec.lastStop = { at: ctx.clock.now(), killed: outcome.killed, reason };
+    if (outcome.killed) {
+      ctx.logger.warn('member had to be killed', { member: rec.name, pid: rec.process?.pid, timeoutMs });
+    }
+    await this.save(ctx);
+  }
+
+  private async waitPortsFree(rec: MemberRecord, ctx: PortContext): Promise<void> {
+    const deadline = ctx.clock.now() + PORT_RELEASE_TIMEOUT_MS;
+    for (const port of Object.values(rec.ports)) {
+      while (!(await canBind(port, rec.host))) {
+        if (ctx.clock.now() >= deadline) {
+          throw new OperationalError(
+            'port-in-use',
+            `port ${port} of ${rec.name} is held by a process Baton did not record; stop it before starting ${rec.name}`,
+          );
+        }
+        await ctx.clock.sleep(POLL_MS, ctx.signal);
+      }
+    }
+  }
+
+  /**
+   * Let an unprivileged member user reach its own directory: add search (not read) permission
+   * for others on every directory from the state directory down to the member's directory.
+   */
+  private async allowTraversal(memberDir: string): Promise<void> {
+    const stateDir = dirname(dirname(this.dir));
+    const chain: string[] = [];
+    for (let d = memberDir; d.startsWith(stateDir); d = dirname(d)) {
+      chain.push(d);
+      if (d === stateDir) break;
+    }
+    for (const d of chain) {
+      const st = await stat(d);
+      if ((st.mode & 0o001) === 0) await chmod(d, (st.mode & 0o7777) | 0o001);
+    }
+  }
+
+  /** Spawn `rec` on `version` and record the new process atomically. */
+  private async launch(
+    rec: MemberRecord,
+    version: string,
+    settings: Record<string, string>,
+    ctx: PortContext,
+  ): Promise<void> {
+    await this.waitPortsFree(rec, ctx);
+    const spec = await this.adapter.launch(toLayout(rec), version, settings, this.adapterContext(ctx));
+    const user = await effectiveRunAs(spec.runAsUser);
+    if (user) {
+      const memberDir = dirname(rec.dataDir);
+      await this.allowTraversal(memberDir);
+      const owner = await stat(memberDir).catch(() => undefined);
+      const data = await stat(rec.dataDir).catch(() => undefined);
+      if (owner?.uid !== user.uid || (data && data.uid !== user.uid)) await chownTree(memberDir, user);
+    }
+    const id = await spawnDetached(
+      {
+        command: spec.command,
+        args: spec.args,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...(spec.env ?? {}) },
+        ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
+        logFile: rec.logFile,
+        ...(user ? { user } : {}),
+      },
+      (exit) => {
+        this.exits.set(rec.name, exit);
+        ctx.logger.debug('member process exited', { member: rec.name, ...exit });
+      },
+    );
+    rec.process = id;
+    rec.version = version;
+    rec.command = spec.command;
+    rec.args = spec.args;
+    if (spec.runAsUser !== undefined) rec.runAsUser = spec.runAsUser;
+    else delete rec.runAsUser;
+    rec.settings = { ...settings };
+    rec.desired = 'running';
+    rec.startedAt = ctx.clock.now();
+    delete rec.intent;
+    await this.save(ctx);
+    ctx.logger.debug('member started', { member: rec.name, version, pid: id.pid, command: spec.command });
+  }
+}
