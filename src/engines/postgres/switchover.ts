@@ -1,0 +1,207 @@
+/**
+ * Planned switchover: hand the primary role from a member about to stop to a streaming standby
+ * without losing an acknowledged write and without pg_rewind afterwards.
+ *
+ * 1. CHECKPOINT on the primary, so its shutdown checkpoint has little left to write.
+ * 2. Read the primary's WAL position L, then stop it through the platform (fast shutdown). On a
+ *    clean shutdown PostgreSQL writes a shutdown checkpoint after L and its WAL senders send every
+ *    record, that one included, and wait for the standbys to confirm them before the server exits.
+ * 3. Wait until the target has received WAL past L (so it has the shutdown checkpoint) and has
+ *    replayed everything it received. pg_controldata is not available to read the old primary's
+ *    final checkpoint, so "received past L, then replay stops short of nothing" is the proof:
+ *    once the old server has exited its senders are gone, so the receive position is final.
+ * 4. pg_promote(wait => true) on the target: it starts a new timeline right after the shutdown
+ *    checkpoint, which is exactly where the old primary stopped, so the old primary can later
+ *    follow the new timeline as a standby without pg_rewind.
+ * 5. Re-point the other standbys (ALTER SYSTEM SET primary_conninfo + reload) and clear
+ *    primary_conninfo on the new primary.
+ *
+ * If the target never receives past L (its link was down), it is not promoted: the old primary's
+ * last writes might be missing there, so the switchover fails with a reason instead.
+ */
+import type { Clock } from '../../core/clock.js';
+import { OperationalError, describeError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { DrainResult, Platform } from '../../core/ports.js';
+import type { MemberView, Snapshot } from '../../core/types.js';
+import type { PgAdmin } from './admin.js';
+import { buildConninfo, parseEndpoint } from './conninfo.js';
+import { formatLsn, parseLsn, parseLsnOrUndefined } from './lsn.js';
+
+/** What a switchover needs; all injected. */
+export interface SwitchoverDeps {
+  admin: PgAdmin;
+  platform: Platform;
+  clock: Clock;
+  logger: Logger;
+  signal?: AbortSignal;
+  /** Whole switchover deadline (stop + catch-up + promote). */
+  timeoutMs: number;
+  /** Poll interval while waiting for the stop and the catch-up. */
+  pollMs: number;
+  /**
+   * Replay that has not moved for this long, with the receive position final, counts as complete
+   * (the receive position may end on a page boundary past the last record).
+   */
+  settleMs: number;
+}
+
+/** The primary_conninfo a standby named `applicationName` uses to follow `primary`. */
+export function conninfoFor(primary: MemberView, applicationName: string, user: string): string {
+  if (!primary.endpoint) throw new OperationalError('no-endpoint', `member ${primary.name} has no endpoint`);
+  const { host, port } = parseEndpoint(primary.endpoint);
+  return buildConninfo({ host, port, user, application_name: applicationName, connect_timeout: 5 });
+}
+
+/**
+ * The standby to promote: `preferred` when it is a healthy streaming standby, otherwise the
+ * healthy standby with the least lag (ties by name). Undefined when there is none.
+ */
+export function chooseSwitchoverTarget(
+  member: MemberView,
+  preferred: MemberView | undefined,
+  snapshot: Snapshot,
+): MemberView | undefined {
+  const candidates = snapshot.members.filter(
+    (m) => m.name !== member.name && m.endpoint && m.engine?.role === 'replica' && m.engine.healthy,
+  );
+  const pref = preferred ? candidates.find((c) => c.name === preferred.name) : undefined;
+  if (pref) return pref;
+  return [...candidates].sort(
+    (a, b) => (a.engine?.lag ?? 0) - (b.engine?.lag ?? 0) || a.name.localeCompare(b.name),
+  )[0];
+}
+
+async function waitUntil<T>(
+  deps: SwitchoverDeps,
+  deadline: number,
+  what: string,
+  probe: () => Promise<T | undefined>,
+): Promise<T> {
+  while (true) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (deps.clock.now() >= deadline)
+      throw new OperationalError('switchover-timeout', `timed out waiting for ${what}`);
+    await deps.clock.sleep(deps.pollMs, deps.signal);
+  }
+}
+
+/**
+ * Switch the primary role from `member` (a running primary) to `target` (or the best streaming
+ * standby) as described in this module's comment. Returns `{ movedTo }` once the target is promoted.
+ */
+export async function switchover(
+  member: MemberView,
+  preferred: MemberView | undefined,
+  snapshot: Snapshot,
+  deps: SwitchoverDeps,
+): Promise<DrainResult> {
+  const { admin, clock, logger } = deps;
+  const started = clock.now();
+  const deadline = started + deps.timeoutMs;
+  const primaryEndpoint = member.endpoint as string;
+  const target = chooseSwitchoverTarget(member, preferred, snapshot);
+  if (!target?.endpoint) {
+    throw new OperationalError(
+      'no-switchover-target',
+      `cannot hand over primary ${member.name}: no healthy streaming standby to promote`,
+    );
+  }
+  if (!deps.platform.stopMember) {
+    throw new OperationalError(
+      'platform-cannot-stop',
+      `platform ${deps.platform.name} cannot stop a member, which a PostgreSQL switchover needs`,
+    );
+  }
+  // The target must be streaming from this primary right now, or stopping the primary loses WAL.
+  const replication = await admin.replication(primaryEndpoint);
+  const link = replication.find((r) => r.applicationName === target.name);
+  if (link?.state !== 'streaming') {
+    throw new OperationalError(
+      'target-not-streaming',
+      `cannot hand over ${member.name} to ${target.name}: ${target.name} is not streaming from it (${
+        link ? `state ${link.state}` : 'not connected'
+      })`,
+    );
+  }
+
+  await admin.checkpoint(primaryEndpoint, Math.max(1000, deadline - clock.now()));
+  const before = (await admin.state(primaryEndpoint)).lsn;
+  if (before === null) throw new OperationalError('no-lsn', `${member.name} reported no WAL position`);
+  const lsnBefore = parseLsn(before);
+  const stopAt = clock.now();
+  await deps.platform.stopMember(member.name, { clock, logger, signal: deps.signal });
+  await waitUntil(deps, deadline, `${member.name} to stop`, async () =>
+    (await admin.inRecovery(primaryEndpoint)) === undefined ? true : undefined,
+  );
+  const stoppedAt = clock.now();
+
+  let last: { replay: bigint; since: number } | undefined;
+  const replayed = await waitUntil(
+    deps,
+    deadline,
+    `${target.name} to receive and replay the final WAL of ${member.name} (past ${formatLsn(lsnBefore)})`,
+    async () => {
+      const s = await admin.state(target.endpoint as string).catch(() => undefined);
+      const receive = parseLsnOrUndefined(s?.receiveLsn);
+      const replay = parseLsnOrUndefined(s?.lsn);
+      if (!s?.inRecovery || receive === undefined || replay === undefined || receive <= lsnBefore)
+        return undefined;
+      if (replay >= receive) return replay;
+      const now = clock.now();
+      if (!last || last.replay !== replay) last = { replay, since: now };
+      else if (replay > lsnBefore && now - last.since >= deps.settleMs) return replay;
+      return undefined;
+    },
+  );
+
+  const promoted = await admin.promote(
+    target.endpoint,
+    Math.max(1, Math.ceil((deadline - clock.now()) / 1000)),
+  );
+  if (!promoted) {
+    throw new OperationalError(
+      'promote-failed',
+      `pg_promote on ${target.name} did not finish before the deadline`,
+    );
+  }
+  const promotedAt = clock.now();
+  await admin
+    .setPrimaryConninfo(target.endpoint, undefined)
+    .catch((err) =>
+      logger.warn('could not clear primary_conninfo on new primary', {
+        member: target.name,
+        error: describeError(err),
+      }),
+    );
+
+  const repointed: string[] = [];
+  const skipped: string[] = [];
+  for (const other of snapshot.members) {
+    if (other.name === member.name || other.name === target.name || !other.endpoint) continue;
+    try {
+      if ((await admin.inRecovery(other.endpoint)) !== true) {
+        skipped.push(other.name);
+        continue;
+      }
+      await admin.setPrimaryConninfo(other.endpoint, conninfoFor(target, other.name, admin.user));
+      repointed.push(other.name);
+    } catch (err) {
+      skipped.push(other.name);
+      logger.warn('could not re-point standby; it follows the new primary when it restarts', {
+        member: other.name,
+        error: describeError(err),
+      });
+    }
+  }
+  const message =
+    `switched over from ${member.name} to ${target.name} in ${promotedAt - started} ms ` +
+    `(writes stopped ${promotedAt - stopAt} ms: stop ${stoppedAt - stopAt} ms, ${target.name} replayed to ${formatLsn(
+      replayed,
+    )} past ${formatLsn(lsnBefore)}, promoted ${promotedAt - stoppedAt} ms later)` +
+    (repointed.length ? `; re-pointed ${repointed.join(', ')}` : '') +
+    (skipped.length ? `; not re-pointed (down or not standby): ${skipped.join(', ')}` : '');
+  logger.info(message, { member: member.name, target: target.name });
+  return { movedTo: target.name, message };
+}
