@@ -69,3 +69,18 @@ export function setConfSetting(text: string, key: string, value: string | undefi
   if (value !== undefined) lines.push(`${key} = ${quoteConfValue(value)}`);
   return lines.join('\n') + '\n';
 }
+
+/**
+ * Parse a libpq key/value conninfo (`host=127.0.0.1 port=5432 application_name='a b'`) into its
+ * pairs. Values may be bare or single-quoted with `\` escapes; malformed text yields what parsed.
+ */
+export function parseConninfo(conninfo: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const re = /\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|([^\s']*))/gy;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(conninfo)) !== null) {
+    const key = m[1] as string;
+    out[key] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] ?? '');
+  }
+  return out;
+}

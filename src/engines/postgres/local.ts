@@ -35,7 +35,7 @@ import type {
   LocalMemberLayout,
 } from '../../platforms/local/adapter.js';
 import { takeBaseBackup } from './basebackup.js';
-import { buildConninfo, readConfSetting, setConfSetting } from './conninfo.js';
+import { buildConninfo, parseConninfo, readConfSetting, setConfSetting } from './conninfo.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -387,40 +387,50 @@ export function createPostgresLocalAdapter(options: PostgresLocalOptions = {}): 
     await rename(partial, member.dataDir);
   }
 
-  /** The member that is out of recovery, found by asking every other member. */
-  async function findPrimary(self: LocalMemberLayout, ctx: AdapterContext): Promise<LocalMemberLayout> {
-    for (const other of ctx.cluster.members) {
-      if (other.name === self.name) continue;
-      const port = other.ports[POSTGRES_PORT];
-      if (port === undefined) continue;
-      const client = new pg.Client({
-        host: other.host,
-        port,
-        user: superuser,
-        database: 'postgres',
-        connectionTimeoutMillis: 2000,
-        query_timeout: 5000,
-      });
-      client.on('error', () => {});
-      try {
-        await client.connect();
-        const res = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
-        if (res.rows[0]?.r === false) return other;
-      } catch {
-        // Not reachable or not a primary: try the next member.
-      } finally {
-        await client.end().catch(() => {});
-      }
+  /** Whether the member at `host:port` answers as a primary (out of recovery) within `timeoutMs`. */
+  async function isLivePrimary(host: string, port: number, timeoutMs: number): Promise<boolean> {
+    const client = new pg.Client({
+      host,
+      port,
+      user: superuser,
+      database: 'postgres',
+      connectionTimeoutMillis: timeoutMs,
+      query_timeout: timeoutMs + 2000,
+    });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      const res = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+      return res.rows[0]?.r === false;
+    } catch {
+      return false;
+    } finally {
+      await client.end().catch(() => {});
     }
-    throw new OperationalError(
-      'no-primary',
-      `cannot clone ${self.name}: no other member of ${ctx.cluster.name} is a running primary`,
-    );
+  }
+
+  /** The other member that answers as a primary right now, if any. */
+  async function findLivePrimary(
+    self: LocalMemberLayout,
+    ctx: AdapterContext,
+  ): Promise<LocalMemberLayout | undefined> {
+    for (const other of ctx.cluster.members) {
+      const port = other.ports[POSTGRES_PORT];
+      if (other.name === self.name || port === undefined) continue;
+      if (await isLivePrimary(other.host, port, 1500)) return other;
+    }
+    return undefined;
   }
 
   async function initStandby(member: LocalMemberLayout, ctx: AdapterContext): Promise<void> {
     const ids = await runAsIds();
-    const primary = await findPrimary(member, ctx);
+    const primary = await findLivePrimary(member, ctx);
+    if (!primary) {
+      throw new OperationalError(
+        'no-primary',
+        `cannot clone ${member.name}: no other member of ${ctx.cluster.name} is a running primary`,
+      );
+    }
     const partial = `${member.dataDir}.partial`;
     await rm(partial, { recursive: true, force: true });
     const result = await takeBaseBackup({
@@ -499,7 +509,7 @@ export function createPostgresLocalAdapter(options: PostgresLocalOptions = {}): 
       const port = member.ports[POSTGRES_PORT];
       if (port === undefined)
         throw new OperationalError('no-port', `member ${member.name} has no "${POSTGRES_PORT}" port`);
-      await applyRole(member, settings, ids);
+      await applyRole(member, settings, ids, ctx);
       let socketDir = socketDirOf(member);
       if (`${socketDir}/.s.PGSQL.${port}`.length > MAX_SOCKET_PATH) {
         ctx.logger.warn('socket path too long for a Unix socket; TCP only', {
@@ -555,41 +565,71 @@ export function createPostgresLocalAdapter(options: PostgresLocalOptions = {}): 
   };
 
   /**
-   * Apply `settings.role`: a standby gets standby.signal and, when given, `primary_conninfo` in
-   * postgresql.auto.conf; a primary loses both. No role leaves the member as it was.
+   * Apply the member's role before it starts. The role is `settings.role`, or without one the role
+   * its data directory has (standby.signal present or not). A standby gets standby.signal and
+   * `primary_conninfo` (from `settings.primaryConninfo`, else the configured one) in
+   * postgresql.auto.conf; a primary loses both.
+   *
+   * Guard against split brain and stale settings (a member restarted with the settings it last
+   * ran with, after a switchover): when another member is a live primary, this member never
+   * starts as a second primary and never follows anyone else; it becomes that primary's standby.
    */
   async function applyRole(
     member: LocalMemberLayout,
     settings: Record<string, string>,
     ids: UserIds | undefined,
+    ctx: AdapterContext,
   ): Promise<void> {
-    const role = settings.role;
-    if (role === undefined) return;
-    if (role !== 'primary' && role !== 'standby') {
+    const requested = settings.role;
+    if (requested !== undefined && requested !== 'primary' && requested !== 'standby') {
       throw new BadInputError(
         'bad-setting',
-        `PostgreSQL role setting "${role}" is not valid: use primary or standby`,
+        `PostgreSQL role setting "${requested}" is not valid: use primary or standby`,
       );
     }
     const signal = join(member.dataDir, 'standby.signal');
     const autoPath = join(member.dataDir, 'postgresql.auto.conf');
     const auto = await readFile(autoPath, 'utf8').catch(() => '');
+    const hasSignal = await exists(signal);
+    const live = await findLivePrimary(member, ctx);
+    let role = requested ?? (hasSignal ? 'standby' : 'primary');
+    if (role === 'primary' && live) {
+      ctx.logger.warn('another member is the primary: starting as its standby instead', {
+        member: member.name,
+        primary: live.name,
+      });
+      role = 'standby';
+    }
     if (role === 'primary') {
-      await rm(signal, { force: true });
+      if (hasSignal) await rm(signal, { force: true });
       if (readConfSetting(auto, 'primary_conninfo') !== undefined) {
         await writeOwned(autoPath, setConfSetting(auto, 'primary_conninfo', undefined), ids);
       }
       return;
     }
-    const conninfo = settings.primaryConninfo ?? readConfSetting(auto, 'primary_conninfo');
+    let conninfo = settings.primaryConninfo ?? readConfSetting(auto, 'primary_conninfo');
+    if (live) {
+      const target = conninfo ? parseConninfo(conninfo) : {};
+      if (Number(target.port) !== live.ports[POSTGRES_PORT] || (target.host ?? live.host) !== live.host) {
+        if (conninfo) {
+          ctx.logger.warn('configured primary is not the live primary: following the live one', {
+            member: member.name,
+            primary: live.name,
+          });
+        }
+        conninfo = primaryConninfoFor(live, member.name);
+      }
+    }
     if (!conninfo) {
       throw new BadInputError(
         'missing-setting',
-        `${member.name} is to start as a standby but no primaryConninfo was given and none is configured`,
+        `${member.name} is to start as a standby but no primaryConninfo was given, none is configured and no member is primary`,
       );
     }
-    await writeOwned(autoPath, setConfSetting(auto, 'primary_conninfo', conninfo), ids);
-    await writeOwned(signal, '', ids);
+    if (readConfSetting(auto, 'primary_conninfo') !== conninfo) {
+      await writeOwned(autoPath, setConfSetting(auto, 'primary_conninfo', conninfo), ids);
+    }
+    if (!hasSignal) await writeOwned(signal, '', ids);
   }
 }
 

@@ -167,14 +167,12 @@ export async function switchover(
     );
   }
   const promotedAt = clock.now();
-  await admin
-    .setPrimaryConninfo(target.endpoint, undefined)
-    .catch((err) =>
-      logger.warn('could not clear primary_conninfo on new primary', {
-        member: target.name,
-        error: describeError(err),
-      }),
-    );
+  await admin.setPrimaryConninfo(target.endpoint, undefined).catch((err) =>
+    logger.warn('could not clear primary_conninfo on new primary', {
+      member: target.name,
+      error: describeError(err),
+    }),
+  );
 
   const repointed: string[] = [];
   const skipped: string[] = [];

@@ -1,0 +1,311 @@
+/**
+ * Integration: a real 3-member PostgreSQL 17.5 cluster on 127.0.0.1 through LocalPlatform.
+ * Observes roles and lag, switches over under a write load (no acknowledged write lost), rejoins
+ * the old primary on 17.6 as a standby without pg_rewind, replaces a standby with 17.6, and fails
+ * prechecks with a reason while a standby is stopped. Everything is deleted afterwards.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { systemClock } from '../../core/clock.js';
+import { nullLogger } from '../../core/logger.js';
+import type { EngineActionContext, PortContext } from '../../core/ports.js';
+import type { Snapshot, UpgradeSpec } from '../../core/types.js';
+import { LocalPlatform } from '../../platforms/local/platform.js';
+import { parseEndpoint } from './conninfo.js';
+import { PostgresEngine } from './engine.js';
+import { postgresLocalAdapter } from './local.js';
+
+const ctx: PortContext = { clock: systemClock, logger: nullLogger };
+
+function spec(): UpgradeSpec {
+  return {
+    name: 'pg-test',
+    cluster: 'pgit',
+    engine: 'postgres',
+    version: '17.6',
+    strategy: {
+      batch: { kind: 'serial' },
+      maxUnavailable: 1,
+      soakSeconds: 0,
+      pauseAfterFirstBatch: false,
+      pauseAfterEachBatch: false,
+      timeouts: { drainSeconds: 60, drainPolicy: 'pause', readySeconds: 60, readyPolicy: 'pause' },
+    },
+    paused: false,
+    cancel: false,
+    force: [],
+    finalize: 'auto',
+    finalizeRequested: false,
+    rollback: false,
+    supervised: false,
+    pausedExpirySeconds: 15 * 24 * 3600,
+    generation: 1,
+  };
+}
+
+async function snapshot(platform: LocalPlatform, engine: PostgresEngine): Promise<Snapshot> {
+  const members = await platform.listMembers(ctx);
+  const obs = await engine.observe(members, ctx);
+  return {
+    observedAt: Date.now(),
+    members: members.map((m) => ({ ...m, ...(obs.members[m.name] ? { engine: obs.members[m.name] } : {}) })),
+    health: obs.health,
+  };
+}
+
+/** Poll `probe` until it returns true; fail with the last snapshot detail after `ms`. */
+async function eventually(what: string, ms: number, probe: () => Promise<boolean | string>): Promise<void> {
+  const deadline = Date.now() + ms;
+  let last: boolean | string = false;
+  while (Date.now() < deadline) {
+    last = await probe();
+    if (last === true) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${what} did not happen within ${ms} ms (last: ${String(last)})`);
+}
+
+function client(endpoint: string): pg.Client {
+  const { host, port } = parseEndpoint(endpoint);
+  const c = new pg.Client({
+    host,
+    port,
+    user: 'postgres',
+    database: 'postgres',
+    connectionTimeoutMillis: 2000,
+    query_timeout: 5000,
+  });
+  c.on('error', () => {});
+  return c;
+}
+
+async function sql<T extends pg.QueryResultRow>(
+  endpoint: string,
+  text: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const c = client(endpoint);
+  try {
+    await c.connect();
+    return (await c.query<T>(text, params)).rows;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/**
+ * A client that inserts one row after another into whichever member accepts writes, recording
+ * the id and time of every acknowledged insert. On an error it looks for the primary again.
+ */
+class Writer {
+  readonly acked: { id: number; at: number }[] = [];
+  private stopped = false;
+  private done: Promise<void> = Promise.resolve();
+
+  constructor(private readonly endpoints: string[]) {}
+
+  start(): void {
+    this.done = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+
+  private async loop(): Promise<void> {
+    let id = 0;
+    let c: pg.Client | undefined;
+    let i = 0;
+    while (!this.stopped) {
+      try {
+        if (!c) {
+          c = client(this.endpoints[i % this.endpoints.length] as string);
+          i++;
+          await c.connect();
+        }
+        id++;
+        await c.query('INSERT INTO probe(id) VALUES ($1)', [id]);
+        this.acked.push({ id, at: Date.now() });
+      } catch {
+        await c?.end().catch(() => {});
+        c = undefined;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    await c?.end().catch(() => {});
+  }
+}
+
+describe('PostgreSQL engine on LocalPlatform (real processes)', { timeout: 240_000 }, () => {
+  let stateDir: string;
+  let platform: LocalPlatform | undefined;
+  const engine = new PostgresEngine();
+  const endpointOf = async (name: string): Promise<string> =>
+    (await platform!.listMembers(ctx)).find((m) => m.name === name)?.endpoint as string;
+
+  before(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), 'baton-pg-'));
+    platform = await LocalPlatform.create({
+      stateDir,
+      name: 'pgit',
+      adapter: postgresLocalAdapter,
+      version: '17.5',
+      members: 3,
+      ctx,
+    });
+  });
+
+  after(async () => {
+    await engine.close();
+    await platform?.delete(ctx).catch(() => undefined);
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('observes one primary and two streaming, caught-up standbys; prechecks pass', async () => {
+    await eventually('both standbys streaming', 20_000, async () => {
+      const s = await snapshot(platform!, engine);
+      return s.health.healthy &&
+        s.members.filter((m) => m.engine?.role === 'replica' && m.engine.caughtUp).length === 2
+        ? true
+        : s.health.detail;
+    });
+    const s = await snapshot(platform!, engine);
+    const roles = Object.fromEntries(s.members.map((m) => [m.name, m.engine?.role]));
+    assert.deepEqual(roles, { 'postgres-0': 'primary', 'postgres-1': 'replica', 'postgres-2': 'replica' });
+    for (const m of s.members)
+      assert.ok(m.engine!.lag <= engine.lagThresholdBytes, `${m.name} lag ${m.engine!.lag}`);
+    assert.equal(s.health.facts?.primary, 'postgres-0');
+    const checks = await engine.prechecks(s, spec(), ctx);
+    assert.deepEqual(
+      checks.map((c) => [c.name, c.ok]),
+      [
+        ['all-members-up', true],
+        ['primary-unique', true],
+        ['standbys-streaming', true],
+        ['replication-lag-under-threshold', true],
+      ],
+    );
+  });
+
+  it('switches over under writes without losing an acknowledged write', async (t) => {
+    const p0 = await endpointOf('postgres-0');
+    await sql(p0, 'CREATE TABLE probe (id int PRIMARY KEY, at timestamptz DEFAULT now())');
+    const endpoints = (await platform!.listMembers(ctx)).map((m) => m.endpoint as string);
+    const writer = new Writer(endpoints);
+    writer.start();
+    await eventually('writes acknowledged', 10_000, async () => writer.acked.length >= 50);
+    const s = await snapshot(platform!, engine);
+    const primary = s.members.find((m) => m.name === 'postgres-0')!;
+    const target = s.members.find((m) => m.name === 'postgres-1')!;
+    const actx: EngineActionContext = { ...ctx, platform: platform!, spec: spec() };
+    const ackedBefore = writer.acked.length;
+    const t0 = Date.now();
+    const result = await engine.drain(primary, target, s, actx);
+    const switchoverMs = Date.now() - t0;
+    await eventually(
+      'writes on the new primary',
+      10_000,
+      async () => writer.acked.length >= ackedBefore + 50,
+    );
+    await writer.stop();
+
+    assert.equal(result.movedTo, 'postgres-1');
+    const gaps = writer.acked.slice(1).map((a, i) => a.at - (writer.acked[i] as { at: number }).at);
+    const writeGapMs = Math.max(...gaps);
+    t.diagnostic(`switchover ${switchoverMs} ms, longest write gap ${writeGapMs} ms; ${result.message}`);
+
+    const p1 = await endpointOf('postgres-1');
+    const rows = await sql<{ id: number }>(p1, 'SELECT id FROM probe');
+    const present = new Set(rows.map((r) => r.id));
+    const lost = writer.acked.filter((a) => !present.has(a.id)).map((a) => a.id);
+    assert.deepEqual(lost, [], 'every acknowledged write is on the new primary');
+
+    const after = await snapshot(platform!, engine);
+    assert.equal(after.health.facts?.primary, 'postgres-1');
+    await eventually('postgres-2 streams from the new primary', 20_000, async () => {
+      const v = await snapshot(platform!, engine);
+      const m = v.members.find((x) => x.name === 'postgres-2');
+      return m?.engine?.healthy === true && m.engine.role === 'replica'
+        ? true
+        : (m?.engine?.detail ?? 'unreachable');
+    });
+    // A second drain of the (now stopped) old primary is a no-op naming the new primary.
+    const again = await engine.drain(
+      after.members.find((m) => m.name === 'postgres-0')!,
+      undefined,
+      after,
+      actx,
+    );
+    assert.equal(again.movedTo, 'postgres-1');
+  });
+
+  it('restarts the old primary on 17.6 as a standby of the new primary, without pg_rewind', async () => {
+    const s = await snapshot(platform!, engine);
+    const old = s.members.find((m) => m.name === 'postgres-0')!;
+    const opts = await engine.replaceOptions(old, s, ctx);
+    assert.equal(opts.settings?.role, 'standby');
+    assert.match(opts.settings?.primaryConninfo ?? '', /port=\d+ .*application_name=postgres-0/);
+    await platform!.replaceMember('postgres-0', '17.6', opts, ctx);
+    await eventually('postgres-0 streaming and caught up', 30_000, async () => {
+      const v = await snapshot(platform!, engine);
+      const m = v.members.find((x) => x.name === 'postgres-0');
+      return m?.engine?.role === 'replica' && m.engine.caughtUp ? true : (m?.engine?.detail ?? 'unreachable');
+    });
+    const p0 = await endpointOf('postgres-0');
+    const [version] = await sql<{ v: string }>(p0, "SELECT current_setting('server_version') AS v");
+    assert.equal(version?.v, '17.6');
+    const p1 = await endpointOf('postgres-1');
+    await sql(p1, 'INSERT INTO probe(id) VALUES (-1)');
+    await eventually('a new write replicated to postgres-0', 10_000, async () => {
+      const r = await sql<{ n: string }>(p0, 'SELECT count(*) AS n FROM probe WHERE id = -1');
+      return r[0]?.n === '1';
+    });
+    const log = await readFile(
+      platform!.layout().members.find((m) => m.name === 'postgres-0')!.logFile,
+      'utf8',
+    );
+    assert.doesNotMatch(log, /is not a child of|requested timeline .* does not contain/);
+  });
+
+  it('replaces a standby with 17.6 and sees it stream again', async () => {
+    const s = await snapshot(platform!, engine);
+    const standby = s.members.find((m) => m.name === 'postgres-2')!;
+    const opts = await engine.replaceOptions(standby, s, ctx);
+    assert.equal(opts.settings?.role, 'standby');
+    await platform!.replaceMember('postgres-2', '17.6', opts, ctx);
+    await eventually('postgres-2 streaming on 17.6', 30_000, async () => {
+      const v = await snapshot(platform!, engine);
+      const m = v.members.find((x) => x.name === 'postgres-2');
+      return m?.engine?.caughtUp === true && m.version === '17.6'
+        ? true
+        : (m?.engine?.detail ?? 'unreachable');
+    });
+    const [version] = await sql<{ v: string }>(
+      await endpointOf('postgres-2'),
+      "SELECT current_setting('server_version') AS v",
+    );
+    assert.equal(version?.v, '17.6');
+  });
+
+  it('fails prechecks with a reason while a standby is stopped, and passes once it is back', async () => {
+    await platform!.stopMember('postgres-2', ctx);
+    const s = await snapshot(platform!, engine);
+    const checks = Object.fromEntries((await engine.prechecks(s, spec(), ctx)).map((c) => [c.name, c]));
+    assert.equal(checks['all-members-up']?.ok, false);
+    assert.match(checks['all-members-up']?.reason ?? '', /postgres-2 is down/);
+    assert.equal(checks['standbys-streaming']?.ok, false);
+    assert.match(checks['standbys-streaming']?.reason ?? '', /postgres-2/);
+    assert.equal(checks['primary-unique']?.ok, true);
+    await platform!.startMember('postgres-2', ctx);
+    await eventually('prechecks pass again', 30_000, async () => {
+      const v = await snapshot(platform!, engine);
+      const failing = (await engine.prechecks(v, spec(), ctx)).filter((c) => !c.ok);
+      return failing.length === 0 ? true : failing.map((c) => c.reason).join('; ');
+    });
+  });
+});
