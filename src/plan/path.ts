@@ -364,9 +364,12 @@ export function findCompatiblePath(tracks: Track[], constraints: CompatibilityCo
 
   const keyOf = (state: number[]) => state.join(',');
   const parents = new Map<string, { parent: number[]; step: TrackStep } | null>([[keyOf(start), null]]);
-  const blockers = new Map<CompiledConstraint, string>();
+  // Per constraint, the furthest-progressed combination it kept the search from entering.
+  const blockers = new Map<CompiledConstraint, { example: string; progress: number }>();
+  const progressOf = (state: number[]) => state.reduce((sum, i) => sum + i, 0);
   const furthest = tracks.map(() => 0);
   const firstRefusal = new Map<number, string>();
+  if (keyOf(start) === keyOf(goal)) return [];
   const queue: number[][] = [start];
   let found: number[] | undefined;
   while (queue.length > 0 && !found) {
@@ -385,7 +388,11 @@ export function findCompatiblePath(tracks: Track[], constraints: CompatibilityCo
         if (parents.has(key)) continue;
         const breaks = broken(next);
         if (breaks.length > 0) {
-          for (const c of breaks) if (!blockers.has(c)) blockers.set(c, describe(next));
+          const progress = progressOf(state);
+          for (const c of breaks) {
+            if ((blockers.get(c)?.progress ?? -1) < progress)
+              blockers.set(c, { example: describe(next), progress });
+          }
           continue;
         }
         parents.set(key, {
@@ -401,21 +408,31 @@ export function findCompatiblePath(tracks: Track[], constraints: CompatibilityCo
       }
     }
   }
-  if (keyOf(start) === keyOf(goal)) return [];
   if (!found) {
-    const why: string[] = [];
-    for (const [c, example] of blockers) why.push(`"${c.text}" (it would be broken at ${example})`);
-    tracks.forEach((t, k) => {
-      if ((furthest[k] as number) < (goal[k] as number) && blockers.size === 0) {
-        why.push(
-          `${t.name} has no supported step toward ${t.to}: ${firstRefusal.get(k) ?? 'no release to step through'}`,
-        );
-      }
-    });
-    throw new BadInputError(
-      'no-compatible-path',
-      `no compatible path from ${describe(start)} to ${describe(goal)}: blocked by ${why.join('; ')}`,
-    );
+    const head = `no compatible path from ${describe(start)} to ${describe(goal)}`;
+    const goalBroken = broken(goal);
+    if (goalBroken.length > 0) {
+      const texts = goalBroken.map((c) => `"${c.text}"`).join(' and ');
+      throw new BadInputError(
+        'no-compatible-path',
+        `${head}: the target combination itself breaks ${texts}; choose targets that support each other`,
+      );
+    }
+    if (blockers.size > 0) {
+      const furthestBlock = Math.max(...[...blockers.values()].map((b) => b.progress));
+      const why = [...blockers]
+        .filter(([, b]) => b.progress === furthestBlock)
+        .map(([c, b]) => `"${c.text}" (it would break at ${b.example})`);
+      throw new BadInputError('no-compatible-path', `${head}: blocked by ${why.join('; ')}`);
+    }
+    const why = tracks
+      .map((t, k) =>
+        (furthest[k] as number) < (goal[k] as number)
+          ? `${t.name} has no supported step toward ${t.to}: ${firstRefusal.get(k) ?? 'no release to step through'}`
+          : '',
+      )
+      .filter((w) => w);
+    throw new BadInputError('no-compatible-path', `${head}: ${why.join('; ')}`);
   }
   const steps: TrackStep[] = [];
   for (let entry = parents.get(keyOf(found)); entry; entry = parents.get(keyOf(entry.parent)))
