@@ -349,17 +349,26 @@ export function findCompatiblePath(tracks: Track[], constraints: CompatibilityCo
     );
   }
 
-  const directCache = new Map<string, { ok: boolean; reason?: string }>();
-  const direct = (k: number, i: number, j: number) => {
-    const key = `${k}:${i}:${j}`;
-    let verdict = directCache.get(key);
-    if (!verdict) {
+  // Allowed single steps per track and position, farthest first, asked of the rules once each.
+  const firstRefusal = new Map<number, string>();
+  const stepCache = new Map<string, number[]>();
+  const stepsFrom = (k: number, i: number): number[] => {
+    const key = `${k}:${i}`;
+    let steps = stepCache.get(key);
+    if (!steps) {
+      steps = [];
       const list = nodes[k] as Node[];
-      const answer = (tracks[k] as Track).rules.direct((list[i] as Node).version, (list[j] as Node).version);
-      verdict = answer.ok ? { ok: true } : { ok: false, reason: answer.reason };
-      directCache.set(key, verdict);
+      for (let j = list.length - 1; j > i; j--) {
+        const answer = (tracks[k] as Track).rules.direct(
+          (list[i] as Node).version,
+          (list[j] as Node).version,
+        );
+        if (answer.ok) steps.push(j);
+        else if (!firstRefusal.has(k)) firstRefusal.set(k, answer.reason);
+      }
+      stepCache.set(key, steps);
     }
-    return verdict;
+    return steps;
   };
 
   const keyOf = (state: number[]) => state.join(',');
@@ -368,20 +377,15 @@ export function findCompatiblePath(tracks: Track[], constraints: CompatibilityCo
   const blockers = new Map<CompiledConstraint, { example: string; progress: number }>();
   const progressOf = (state: number[]) => state.reduce((sum, i) => sum + i, 0);
   const furthest = tracks.map(() => 0);
-  const firstRefusal = new Map<number, string>();
   if (keyOf(start) === keyOf(goal)) return [];
+  const goalKey = keyOf(goal);
   const queue: number[][] = [start];
+  let head = 0;
   let found: number[] | undefined;
-  while (queue.length > 0 && !found) {
-    const state = queue.shift() as number[];
+  while (head < queue.length && !found) {
+    const state = queue[head++] as number[];
     for (let k = 0; k < tracks.length && !found; k++) {
-      const at = state[k] as number;
-      for (let j = goal[k] as number; j > at; j--) {
-        const verdict = direct(k, at, j);
-        if (!verdict.ok) {
-          if (!firstRefusal.has(k)) firstRefusal.set(k, verdict.reason ?? 'refused');
-          continue;
-        }
+      for (const j of stepsFrom(k, state[k] as number)) {
         const next = [...state];
         next[k] = j;
         const key = keyOf(next);
@@ -400,7 +404,7 @@ export function findCompatiblePath(tracks: Track[], constraints: CompatibilityCo
           step: { track: (tracks[k] as Track).name, from: rawAt(state, k), to: rawAt(next, k) },
         });
         furthest[k] = Math.max(furthest[k] as number, j);
-        if (key === keyOf(goal)) {
+        if (key === goalKey) {
           found = next;
           break;
         }
@@ -409,13 +413,13 @@ export function findCompatiblePath(tracks: Track[], constraints: CompatibilityCo
     }
   }
   if (!found) {
-    const head = `no compatible path from ${describe(start)} to ${describe(goal)}`;
+    const prefix = `no compatible path from ${describe(start)} to ${describe(goal)}`;
     const goalBroken = broken(goal);
     if (goalBroken.length > 0) {
       const texts = goalBroken.map((c) => `"${c.text}"`).join(' and ');
       throw new BadInputError(
         'no-compatible-path',
-        `${head}: the target combination itself breaks ${texts}; choose targets that support each other`,
+        `${prefix}: the target combination itself breaks ${texts}; choose targets that support each other`,
       );
     }
     if (blockers.size > 0) {
@@ -423,7 +427,7 @@ export function findCompatiblePath(tracks: Track[], constraints: CompatibilityCo
       const why = [...blockers]
         .filter(([, b]) => b.progress === furthestBlock)
         .map(([c, b]) => `"${c.text}" (it would break at ${b.example})`);
-      throw new BadInputError('no-compatible-path', `${head}: blocked by ${why.join('; ')}`);
+      throw new BadInputError('no-compatible-path', `${prefix}: blocked by ${why.join('; ')}`);
     }
     const why = tracks
       .map((t, k) =>
@@ -432,7 +436,7 @@ export function findCompatiblePath(tracks: Track[], constraints: CompatibilityCo
           : '',
       )
       .filter((w) => w);
-    throw new BadInputError('no-compatible-path', `${head}: ${why.join('; ')}`);
+    throw new BadInputError('no-compatible-path', `${prefix}: ${why.join('; ')}`);
   }
   const steps: TrackStep[] = [];
   for (let entry = parents.get(keyOf(found)); entry; entry = parents.get(keyOf(entry.parent)))
