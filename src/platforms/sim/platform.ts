@@ -1,0 +1,40 @@
+/**
+ * The platform view of a {@link SimCluster}: list members, replace one, stop one, and the journal.
+ * Every call goes through the cluster's fault injector and recorder.
+ */
+import type { JournalStore, Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
+import type { PlatformMember } from '../../core/types.js';
+import type { SimCluster } from './cluster.js';
+import { MemoryJournalStore } from './journal.js';
+
+/** Members of a simulated cluster, as a {@link Platform}. */
+export class SimPlatform implements Platform {
+  readonly name = 'sim';
+  readonly journal: JournalStore;
+
+  /** `journal` defaults to a fresh {@link MemoryJournalStore}; pass one to share it across runners. */
+  constructor(
+    readonly cluster: SimCluster,
+    journal?: JournalStore,
+  ) {
+    this.journal = journal ?? new MemoryJournalStore();
+  }
+
+  async listMembers(_ctx: PortContext): Promise<PlatformMember[]> {
+    return this.cluster.invoke('listMembers', {}, () => this.cluster.platformMembers());
+  }
+
+  async replaceMember(name: string, version: string, opts: ReplaceOptions, _ctx: PortContext): Promise<void> {
+    const args: Record<string, unknown> = { version };
+    if (opts.settings) args.settings = { ...opts.settings };
+    await this.cluster.invoke('replaceMember', { member: name, args }, () => {
+      args.restarted = this.cluster.replace(name, version);
+    });
+  }
+
+  async stopMember(name: string, _ctx: PortContext): Promise<void> {
+    await this.cluster.invoke('stopMember', { member: name }, () => {
+      this.cluster.stop(name);
+    });
+  }
+}
