@@ -211,14 +211,13 @@ export class PgAdmin {
     await this.queryLong(endpoint, 'CHECKPOINT', [], timeoutMs);
   }
 
-  /** Promote a standby and wait up to `waitSeconds` for it to leave recovery; true when it did. */
-  async promote(endpoint: string, waitSeconds: number): Promise<boolean> {
-    const rows = await this.queryLong<{ ok: boolean }>(
-      endpoint,
-      'SELECT pg_promote(true, $1) AS ok',
-      [waitSeconds],
-      (waitSeconds + 5) * 1000,
-    );
+  /**
+   * Ask a standby to promote itself without waiting (pg_promote(wait => false)); the caller polls
+   * {@link PgAdmin.inRecovery} at its own pace (pg_promote's own wait polls only every 100 ms).
+   * True when the request was delivered.
+   */
+  async requestPromote(endpoint: string): Promise<boolean> {
+    const rows = await this.query<{ ok: boolean }>(endpoint, 'SELECT pg_promote(false) AS ok');
     return rows[0]?.ok === true;
   }
 

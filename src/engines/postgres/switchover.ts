@@ -10,7 +10,7 @@
  *    replayed everything it received. pg_controldata is not available to read the old primary's
  *    final checkpoint, so "received past L, then replay stops short of nothing" is the proof:
  *    once the old server has exited its senders are gone, so the receive position is final.
- * 4. pg_promote(wait => true) on the target: it starts a new timeline right after the shutdown
+ * 4. pg_promote on the target (polled until it leaves recovery): it starts a new timeline right after the shutdown
  *    checkpoint, which is exactly where the old primary stopped, so the old primary can later
  *    follow the new timeline as a standby without pg_rewind.
  * 5. Re-point the other standbys (ALTER SYSTEM SET primary_conninfo + reload) and clear
@@ -156,16 +156,13 @@ export async function switchover(
     },
   );
 
-  const promoted = await admin.promote(
-    target.endpoint,
-    Math.max(1, Math.ceil((deadline - clock.now()) / 1000)),
-  );
-  if (!promoted) {
-    throw new OperationalError(
-      'promote-failed',
-      `pg_promote on ${target.name} did not finish before the deadline`,
-    );
+  const replayedAt = clock.now();
+  if (!(await admin.requestPromote(target.endpoint))) {
+    throw new OperationalError('promote-failed', `pg_promote on ${target.name} was refused`);
   }
+  await waitUntil(deps, deadline, `${target.name} to leave recovery after pg_promote`, async () =>
+    (await admin.inRecovery(target.endpoint as string)) === false ? true : undefined,
+  );
   const promotedAt = clock.now();
   await admin.setPrimaryConninfo(target.endpoint, undefined).catch((err) =>
     logger.warn('could not clear primary_conninfo on new primary', {
@@ -194,10 +191,9 @@ export async function switchover(
     }
   }
   const message =
-    `switched over from ${member.name} to ${target.name} in ${promotedAt - started} ms ` +
-    `(writes stopped ${promotedAt - stopAt} ms: stop ${stoppedAt - stopAt} ms, ${target.name} replayed to ${formatLsn(
-      replayed,
-    )} past ${formatLsn(lsnBefore)}, promoted ${promotedAt - stoppedAt} ms later)` +
+    `switched over from ${member.name} to ${target.name} in ${promotedAt - started} ms; writes stopped for ` +
+    `${promotedAt - stopAt} ms (stop ${stoppedAt - stopAt} ms, replay to ${formatLsn(replayed)} past ` +
+    `${formatLsn(lsnBefore)} ${replayedAt - stoppedAt} ms, promote ${promotedAt - replayedAt} ms)` +
     (repointed.length ? `; re-pointed ${repointed.join(', ')}` : '') +
     (skipped.length ? `; not re-pointed (down or not standby): ${skipped.join(', ')}` : '');
   logger.info(message, { member: member.name, target: target.name });

@@ -1,0 +1,64 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { EngineMemberState, MemberView, Snapshot } from '../../core/types.js';
+import { parseConninfo } from './conninfo.js';
+import { chooseSwitchoverTarget, conninfoFor } from './switchover.js';
+
+function view(i: number, engine?: EngineMemberState): MemberView {
+  return {
+    name: `pg-${i}`,
+    component: 'postgres',
+    ordinal: i,
+    version: '17.5',
+    ready: true,
+    running: true,
+    endpoint: `127.0.0.1:${5430 + i}`,
+    ...(engine ? { engine } : {}),
+  };
+}
+const replica = (lag: number, healthy = true): EngineMemberState => ({
+  role: 'replica',
+  healthy,
+  caughtUp: healthy,
+  lag,
+});
+const primary: EngineMemberState = { role: 'primary', healthy: true, caughtUp: true, lag: 0 };
+
+function snap(members: MemberView[]): Snapshot {
+  return { observedAt: 0, members, health: { healthy: true, detail: '' } };
+}
+
+describe('switchover target', () => {
+  const members = [
+    view(0, primary),
+    view(1, replica(500)),
+    view(2, replica(20)),
+    view(3, replica(0, false)),
+    view(4),
+  ];
+  const s = snap(members);
+
+  it('takes the preferred member when it is a healthy streaming standby', () => {
+    assert.equal(chooseSwitchoverTarget(members[0]!, members[1], s)?.name, 'pg-1');
+  });
+
+  it('otherwise takes the least lagging healthy standby, never an unhealthy or unreachable one', () => {
+    assert.equal(chooseSwitchoverTarget(members[0]!, undefined, s)?.name, 'pg-2');
+    assert.equal(chooseSwitchoverTarget(members[0]!, members[3], s)?.name, 'pg-2');
+    assert.equal(chooseSwitchoverTarget(members[0]!, members[4], s)?.name, 'pg-2');
+    assert.equal(
+      chooseSwitchoverTarget(members[0]!, undefined, snap([members[0]!, members[3]!, members[4]!])),
+      undefined,
+    );
+  });
+
+  it('writes a primary_conninfo naming the standby for pg_stat_replication', () => {
+    assert.deepEqual(parseConninfo(conninfoFor(members[2]!, 'pg-0', 'postgres')), {
+      host: '127.0.0.1',
+      port: '5432',
+      user: 'postgres',
+      application_name: 'pg-0',
+      connect_timeout: '5',
+    });
+  });
+});
