@@ -1,0 +1,186 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { systemClock } from '../../core/clock.js';
+import { nullLogger } from '../../core/logger.js';
+import { Probe } from '../probe.js';
+import type { ProbeClient } from '../types.js';
+import { RedisProbeClient } from './redis.js';
+import { recordingClient } from './testing/recording.js';
+import { freePort, pause, removeDir, ServerProcess, tempDir, waitFor } from './testing/servers.js';
+
+interface Node {
+  port: number;
+  server: ServerProcess;
+}
+
+/** Runs one command on one node over a short-lived connection. */
+async function command(port: number, ...args: string[]): Promise<unknown> {
+  const r = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  r.on('error', () => undefined);
+  try {
+    await r.connect();
+    return await r.call(args[0] ?? 'PING', ...args.slice(1));
+  } finally {
+    r.disconnect();
+  }
+}
+
+async function info(port: number, field: string): Promise<string | undefined> {
+  const text = String(await command(port, 'INFO', 'replication'));
+  return new RegExp(`^${field}:(.*)$`, 'm').exec(text)?.[1]?.trim();
+}
+
+async function clusterOk(port: number): Promise<boolean> {
+  return /cluster_state:ok/.test(String(await command(port, 'CLUSTER', 'INFO')));
+}
+
+describe('RedisProbeClient against a real Redis Cluster (primary + replica)', () => {
+  let dir = '';
+  const nodes: Node[] = [];
+
+  const primary = async (): Promise<Node> => {
+    for (const n of nodes) if ((await info(n.port, 'role').catch(() => undefined)) === 'master') return n;
+    throw new Error('no primary');
+  };
+
+  before(async () => {
+    dir = tempDir('redis');
+    for (const name of ['a', 'b']) {
+      const port = await freePort();
+      const server = new ServerProcess(
+        '/usr/bin/redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, `nodes-${name}.conf`),
+          '--cluster-node-timeout',
+          '5000',
+          '--dir',
+          dir,
+          '--dbfilename',
+          `dump-${name}.rdb`,
+          '--save',
+          '',
+          '--appendonly',
+          'yes',
+          '--appendfilename',
+          `aof-${name}.aof`,
+          '--appenddirname',
+          `aof-${name}`,
+          '--appendfsync',
+          'always',
+        ],
+        join(dir, `redis-${name}.log`),
+      );
+      server.start();
+      nodes.push({ port, server });
+    }
+    const [a, b] = nodes as [Node, Node];
+    for (const n of nodes)
+      await waitFor(`redis ${n.port} up`, async () => (await command(n.port, 'PING')) === 'PONG');
+    await command(a.port, 'CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+    await command(b.port, 'CLUSTER', 'MEET', '127.0.0.1', String(a.port));
+    const aId = String(await command(a.port, 'CLUSTER', 'MYID'));
+    await waitFor('b knows a', async () => String(await command(b.port, 'CLUSTER', 'NODES')).includes(aId));
+    await command(b.port, 'CLUSTER', 'REPLICATE', aId);
+    await waitFor('replica in sync', async () => (await info(b.port, 'master_link_status')) === 'up');
+    await waitFor('cluster ok', async () => (await clusterOk(a.port)) && (await clusterOk(b.port)));
+  });
+
+  after(async () => {
+    for (const n of nodes) await n.server.stop();
+    removeDir(dir);
+  });
+
+  const newProbe = (client: ProbeClient) =>
+    new Probe({ client, clock: systemClock, logger: nullLogger, intervalMs: 2, retryDeadlineMs: 15000 });
+  const newClient = () =>
+    new RedisProbeClient({
+      endpoints: async () => nodes.map((n) => `127.0.0.1:${n.port}`),
+      logger: nullLogger,
+    });
+  const acked = (probe: Probe, n: number) =>
+    waitFor(`${n} acknowledged writes`, async () => probe.snapshot().acknowledgedWrites >= n);
+
+  it('acknowledges writes, reads them back and loses none', async () => {
+    const probe = newProbe(newClient());
+    await probe.start();
+    await acked(probe, 100);
+    const r = await probe.stop();
+    assert.equal(r.failedOps, 0);
+    assert.equal(r.lostWrites, 0);
+    assert.equal(r.unverifiedWrites, 0);
+    assert.ok(r.reads > 0);
+    const p = await primary();
+    const keys = (await command(p.port, 'KEYS', `baton:probe:${r.runId}-*`)) as string[];
+    assert.equal(keys.length, r.acknowledgedWrites);
+  });
+
+  it('follows a CLUSTER FAILOVER to the replica without failures or losses', async () => {
+    const probe = newProbe(newClient());
+    await probe.start();
+    await acked(probe, 50);
+    const old = await primary();
+    const replica = nodes.find((n) => n !== old) as Node;
+    await command(replica.port, 'CLUSTER', 'FAILOVER');
+    await waitFor('replica promoted', async () => (await info(replica.port, 'role')) === 'master');
+    const promoted = probe.snapshot().acknowledgedWrites;
+    await acked(probe, promoted + 50);
+    const r = await probe.stop();
+    assert.equal(r.failedOps, 0);
+    assert.equal(r.lostWrites, 0);
+    assert.equal((await primary()).port, replica.port);
+    const keys = (await command(replica.port, 'KEYS', `baton:probe:${r.runId}-*`)) as string[];
+    assert.equal(keys.length, r.acknowledgedWrites);
+  });
+
+  it('retries a write through a brief restart of the primary, without failures or losses', async () => {
+    const probe = newProbe(newClient());
+    await probe.start();
+    await acked(probe, 20);
+    const p = await primary();
+    await p.server.stop();
+    await pause(700);
+    const before = probe.snapshot().acknowledgedWrites;
+    p.server.start();
+    await waitFor(
+      'primary back',
+      async () => (await clusterOk(p.port)) && (await info(p.port, 'role')) === 'master',
+    );
+    await acked(probe, before + 20);
+    const r = await probe.stop();
+    assert.equal(r.failedOps, 0);
+    assert.equal(r.lostWrites, 0);
+    assert.ok(
+      r.operations.some((o) => o.attempts > 1),
+      'some operation needed a retry',
+    );
+    assert.ok(r.maxGapMs >= 700, `longest gap ${r.maxGapMs} ms spans the outage`);
+  });
+
+  it('counts an acknowledged key deleted behind its back as lost', async () => {
+    const ids: string[] = [];
+    const probe = newProbe(recordingClient(newClient(), ids));
+    await probe.start();
+    await acked(probe, 10);
+    const victim = ids[3] ?? '';
+    assert.equal(await command((await primary()).port, 'DEL', `baton:probe:${victim}`), 1);
+    const r = await probe.stop();
+    assert.equal(r.lostWrites, 1);
+    assert.equal(r.lost[0]?.id, victim);
+    assert.equal(r.lost[0]?.actual, undefined);
+  });
+});
