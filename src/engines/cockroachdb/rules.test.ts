@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { cockroachdbRules } from './rules.js';
 import { compareVersions, parseVersion } from '../../plan/version.js';
+import { findVersionPath } from '../../plan/path.js';
 
 const v = parseVersion;
 const { versions, finalization } = cockroachdbRules;
@@ -57,6 +58,7 @@ describe('cockroachdb rules', () => {
     assert.ok(finalization);
     assert.equal(finalization.required(v('23.2.5'), v('24.1.3')), true);
     assert.equal(finalization.required(v('24.1.3'), v('24.1.5')), false);
+    assert.equal(finalization.required(v('24.1.3'), v('23.2.5')), false, 'a rollback is not finalized');
     assert.match(finalization.description, /RESET CLUSTER SETTING cluster\.preserve_downgrade_option/);
   });
 
@@ -85,6 +87,39 @@ describe('cockroachdb rules', () => {
     assert.deepEqual(
       cockroachdbRules.prechecks.map((p) => p.name),
       ['all-nodes-live', 'no-under-replicated-ranges', 'versions-uniform'],
+    );
+  });
+
+  it('plans 23.1 -> 25.2 major by major, skipping the Innovation releases, each hop finalized', () => {
+    const path = findVersionPath(cockroachdbRules, '23.1.11', '25.2.0');
+    assert.deepEqual(
+      path.map((h) => [h.from, h.to, h.finalize]),
+      [
+        ['23.1.11', '23.2', true],
+        ['23.2', '24.1', true],
+        ['24.1', '24.3', true],
+        ['24.3', '25.2.0', true],
+      ],
+    );
+    assert.ok(
+      path.every((h) => h.notes.length === 1 && h.notes[0]?.includes('Backward-incompatible changes')),
+    );
+    assert.deepEqual(
+      findVersionPath(cockroachdbRules, '24.1.3', '24.1.5').map((h) => h.finalize),
+      [false],
+    );
+  });
+
+  it('rolls back one major only when asked to', () => {
+    assert.throws(() => findVersionPath(cockroachdbRules, '24.1.3', '23.2.5'), /downgrade/);
+    const back = findVersionPath(cockroachdbRules, '24.1.3', '23.2.5', { allowDowngrade: true });
+    assert.deepEqual(
+      back.map((h) => [h.from, h.to, h.finalize]),
+      [['24.1.3', '23.2.5', false]],
+    );
+    assert.throws(
+      () => findVersionPath(cockroachdbRules, '24.1.3', '23.1.5', { allowDowngrade: true }),
+      /previous major/,
     );
   });
 });

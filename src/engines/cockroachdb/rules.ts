@@ -137,7 +137,8 @@ export const cockroachdbRules: EngineRules = {
   ],
   hooks: ['beforeUpgrade'],
   finalization: {
-    required: (from, to) => series(from) !== series(to),
+    // Only a forward major needs it: rolling back to the previous major is what it keeps possible.
+    required: (from, to) => compareVersions(from, to) < 0 && series(from) !== series(to),
     description:
       'a major-version upgrade is finalized by RESET CLUSTER SETTING cluster.preserve_downgrade_option; until then it can be rolled back to the previous major',
   },

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { kubernetesRules } from './rules.js';
 import { parseVersion } from '../../plan/version.js';
+import { findVersionPath } from '../../plan/path.js';
 
 const v = parseVersion;
 const { versions } = kubernetesRules;
@@ -47,6 +48,17 @@ describe('kubernetes rules', () => {
     assert.deepEqual(
       kubernetesRules.prechecks.map((p) => p.name),
       ['nodes-ready', 'pdb-allows-eviction', 'api-server-healthy'],
+    );
+  });
+
+  it('plans 1.28 -> 1.31 one minor at a time', () => {
+    assert.deepEqual(
+      findVersionPath(kubernetesRules, '1.28.3', '1.31.2').map((h) => [h.from, h.to]),
+      [
+        ['1.28.3', '1.29'],
+        ['1.29', '1.30'],
+        ['1.30', '1.31.2'],
+      ],
     );
   });
 });

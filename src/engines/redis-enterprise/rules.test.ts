@@ -7,6 +7,8 @@ import {
   redisEnterpriseRules,
 } from './rules.js';
 import { compareVersions, parseVersion } from '../../plan/version.js';
+import { findCompatiblePath, findVersionPath, parseVersionRange } from '../../plan/path.js';
+import { kubernetesRules } from '../kubernetes/rules.js';
 
 const v = parseVersion;
 const { versions } = redisEnterpriseRules;
@@ -62,12 +64,42 @@ describe('redis-enterprise rules', () => {
       if (next) assert.ok(compareVersions(next.kubernetes.min, row.kubernetes.max) <= 0, row.operator);
     }
     const constraints = redisEnterpriseCompatibility();
-    const c74 = constraints.find((c) => c.versions.startsWith('>=7.4 '));
-    assert.deepEqual(c74, {
-      track: 'operator',
-      versions: '>=7.4 <7.8',
-      requires: { track: 'kubernetes', min: '1.25', max: '1.30.999' },
-    });
-    assert.equal(constraints.at(-1)?.versions, '>=8.0');
+    assert.deepEqual(
+      constraints.find((c) => c.versions === '7.4'),
+      { track: 'operator', versions: '7.4', requires: { track: 'kubernetes', min: '1.25', max: '1.30' } },
+    );
+  });
+
+  it('plans the operator series by series', () => {
+    assert.deepEqual(
+      findVersionPath(redisEnterpriseRules, '6.4.2-8', '7.8.2-6').map((h) => h.to),
+      ['7.2', '7.4', '7.8.2-6'],
+    );
+  });
+
+  it('moves operator and Kubernetes in a compatible order (7.2 on 1.25 -> 7.8 on 1.31)', () => {
+    const steps = findCompatiblePath(
+      [
+        { name: 'operator', from: '7.2.4-12', to: '7.8.2-6', rules: redisEnterpriseRules.versions },
+        { name: 'kubernetes', from: '1.25.6', to: '1.31.1', rules: kubernetesRules.versions },
+      ],
+      redisEnterpriseCompatibility(),
+    );
+    assert.equal(steps.filter((s) => s.track === 'operator').length, 3);
+    assert.equal(steps.filter((s) => s.track === 'kubernetes').length, 6);
+    // Replay the steps and check every combination against the matrix ourselves.
+    const at = { operator: '7.2.4-12', kubernetes: '1.25.6' };
+    const supported = () => {
+      const row = REDIS_ENTERPRISE_K8S_MATRIX.find((r) => parseVersionRange(r.operator)(v(at.operator)));
+      assert.ok(row, at.operator);
+      return parseVersionRange(`>=${row.kubernetes.min} <=${row.kubernetes.max}`)(v(at.kubernetes));
+    };
+    assert.ok(supported());
+    for (const s of steps) {
+      assert.equal(at[s.track as 'operator' | 'kubernetes'], s.from);
+      at[s.track as 'operator' | 'kubernetes'] = s.to;
+      assert.ok(supported(), `${at.operator} on Kubernetes ${at.kubernetes}`);
+    }
+    assert.deepEqual(at, { operator: '7.8.2-6', kubernetes: '1.31.1' });
   });
 });

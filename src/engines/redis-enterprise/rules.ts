@@ -117,21 +117,16 @@ export const REDIS_ENTERPRISE_K8S_MATRIX: readonly OperatorKubernetesSupport[] =
 
 /**
  * The matrix as constraints for the planner's multi-track path (`findCompatiblePath` in
- * src/plan/path.ts): "while the `operator` track is in series S, the `kubernetes` track must be
- * within [min, max]". The shape is the planner's `CompatibilityConstraint`. `max` names a minor and
- * covers all its patches, so it is written as the last version below the next minor.
+ * src/plan/path.ts, whose `CompatibilityConstraint` this returns structurally): "while the
+ * `operator` track runs series S, the `kubernetes` track must run a minor within [min, max]".
+ * Bounds are written as series, which the planner reads as covering every patch of that series.
  */
 export function redisEnterpriseCompatibility(
   tracks: { operator: string; kubernetes: string } = { operator: 'operator', kubernetes: 'kubernetes' },
 ): { track: string; versions: string; requires: { track: string; min?: string; max?: string } }[] {
-  return REDIS_ENTERPRISE_K8S_MATRIX.map((row) => {
-    const i = REDIS_ENTERPRISE_SERIES.indexOf(row.operator);
-    const next = REDIS_ENTERPRISE_SERIES[i + 1];
-    const [maj, min] = row.kubernetes.max.split('.').map(Number) as [number, number];
-    return {
-      track: tracks.operator,
-      versions: next ? `>=${row.operator} <${next}` : `>=${row.operator}`,
-      requires: { track: tracks.kubernetes, min: row.kubernetes.min, max: `${maj}.${min}.999` },
-    };
-  });
+  return REDIS_ENTERPRISE_K8S_MATRIX.map((row) => ({
+    track: tracks.operator,
+    versions: row.operator,
+    requires: { track: tracks.kubernetes, min: row.kubernetes.min, max: row.kubernetes.max },
+  }));
 }

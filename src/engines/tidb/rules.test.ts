@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TIDB_NO_DOWNGRADE, TIDB_RELEASES, tidbRules } from './rules.js';
 import { compareVersions, parseVersion } from '../../plan/version.js';
+import { findVersionPath } from '../../plan/path.js';
 
 const v = parseVersion;
 const { versions } = tidbRules;
@@ -74,5 +75,30 @@ describe('tidb rules', () => {
     for (let i = 1; i < TIDB_RELEASES.length; i++) {
       assert.ok(compareVersions(TIDB_RELEASES[i - 1] as string, TIDB_RELEASES[i] as string) < 0);
     }
+  });
+
+  it('plans v6.4.0 -> v6.5.2 as one pass with the notes of v6.5.0, v6.5.1 and v6.5.2', () => {
+    const path = findVersionPath(tidbRules, 'v6.4.0', 'v6.5.2');
+    assert.equal(path.length, 1);
+    assert.deepEqual(
+      path[0]?.notes.filter((n) => n.includes('compatibility changes')).map((n) => n.split(':')[0]),
+      [
+        'read the compatibility changes of v6.5.0',
+        'read the compatibility changes of v6.5.1',
+        'read the compatibility changes of v6.5.2',
+      ],
+    );
+    assert.equal(path[0]?.finalize, false);
+  });
+
+  it('plans v3.x through v4.0 and refuses any downgrade even when allowed by the caller', () => {
+    assert.deepEqual(
+      findVersionPath(tidbRules, 'v3.0.20', 'v8.1.0').map((h) => h.to),
+      ['v4.0.16', 'v8.1.0'],
+    );
+    assert.throws(
+      () => findVersionPath(tidbRules, 'v6.5.2', 'v6.5.1', { allowDowngrade: true }),
+      (err: unknown) => err instanceof Error && err.message.includes(TIDB_NO_DOWNGRADE),
+    );
   });
 });
