@@ -85,7 +85,7 @@ describe('redis-enterprise rules', () => {
       ],
       redisEnterpriseCompatibility(),
     );
-    assert.equal(steps.filter((s) => s.track === 'operator').length, 3);
+    assert.equal(steps.filter((s) => s.track === 'operator').length, 2);
     assert.equal(steps.filter((s) => s.track === 'kubernetes').length, 6);
     // Replay the steps and check every combination against the matrix ourselves.
     const at = { operator: '7.2.4-12', kubernetes: '1.25.6' };
