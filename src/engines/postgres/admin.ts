@@ -221,6 +221,12 @@ export class PgAdmin {
     return rows[0]?.ok === true;
   }
 
+  /** The primary_conninfo a standby runs with (empty or undefined when none is set). */
+  async primaryConninfo(endpoint: string): Promise<string | undefined> {
+    const rows = await this.query<{ c: string }>(endpoint, "SELECT current_setting('primary_conninfo') AS c");
+    return rows[0]?.c;
+  }
+
   /**
    * Set (or with undefined, reset) primary_conninfo by ALTER SYSTEM and reload; PostgreSQL 13 and
    * later restart the WAL receiver with the new value, no server restart needed.

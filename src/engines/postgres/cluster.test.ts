@@ -234,13 +234,36 @@ describe('PostgreSQL engine on LocalPlatform (real processes)', { timeout: 240_0
         ? true
         : (m?.engine?.detail ?? 'unreachable');
     });
-    // A second drain of the (now stopped) old primary is a no-op naming the new primary.
+    // Draining a standby hands nothing over.
+    const standbyDrain = await engine.drain(
+      after.members.find((m) => m.name === 'postgres-2')!,
+      undefined,
+      after,
+      actx,
+    );
+    assert.equal(standbyDrain.movedTo, undefined);
+    assert.match(standbyDrain.message, /postgres-2 is a standby/);
+    // A switchover interrupted before re-pointing: postgres-2 still follows the stopped old primary.
+    const p2 = await endpointOf('postgres-2');
+    const oldPort = parseEndpoint(p0).port;
+    await sql(
+      p2,
+      `ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=${oldPort} user=postgres application_name=postgres-2'`,
+    );
+    await sql(p2, 'SELECT pg_reload_conf()');
+    // Repeating the drain of the (now stopped) old primary names the new primary and repairs that.
     const again = await engine.drain(
       after.members.find((m) => m.name === 'postgres-0')!,
       undefined,
       after,
       actx,
     );
+    assert.match(again.message, /re-pointed postgres-2/);
+    await eventually('postgres-2 follows the new primary again', 20_000, async () => {
+      const v = await snapshot(platform!, engine);
+      const m = v.members.find((x) => x.name === 'postgres-2');
+      return m?.engine?.healthy === true ? true : (m?.engine?.detail ?? 'unreachable');
+    });
     assert.equal(again.movedTo, 'postgres-1');
   });
 

@@ -19,7 +19,7 @@ import { PgAdmin, type PgAdminOptions } from './admin.js';
 import { assessCluster, type MemberRead } from './observe.js';
 import { postgresPrechecks } from './prechecks.js';
 import { postgresRules } from './rules.js';
-import { conninfoFor, switchover } from './switchover.js';
+import { conninfoFor, repointStandbys, switchover } from './switchover.js';
 
 /** Default lag (bytes of WAL) under which a standby counts as caught up: 1 MiB. */
 export const DEFAULT_LAG_THRESHOLD_BYTES = 1024 * 1024;
@@ -120,11 +120,16 @@ export class PostgresEngine implements Engine {
     if (role === true) return { message: `${member.name} is a standby: nothing to hand over` };
     if (role === undefined) {
       const primary = await this.livePrimary(snapshot, member.name);
-      if (primary)
+      if (primary) {
+        // A switchover interrupted after the promotion may not have re-pointed every standby.
+        const { repointed } = await repointStandbys(this.admin, primary, [member.name], snapshot, ctx.logger);
         return {
           movedTo: primary.name,
-          message: `${member.name} is down and ${primary.name} is the primary`,
+          message:
+            `${member.name} is down and ${primary.name} is the primary` +
+            (repointed.length ? `; re-pointed ${repointed.join(', ')} to it` : ''),
         };
+      }
       return {
         message: `${member.name} is down and no other member is primary: no failover, it restarts as it was`,
       };

@@ -25,7 +25,7 @@ import type { Logger } from '../../core/logger.js';
 import type { DrainResult, Platform } from '../../core/ports.js';
 import type { MemberView, Snapshot } from '../../core/types.js';
 import type { PgAdmin } from './admin.js';
-import { buildConninfo, parseEndpoint } from './conninfo.js';
+import { buildConninfo, parseConninfo, parseEndpoint } from './conninfo.js';
 import { formatLsn, parseLsn, parseLsnOrUndefined } from './lsn.js';
 
 /** What a switchover needs; all injected. */
@@ -85,6 +85,51 @@ async function waitUntil<T>(
       throw new OperationalError('switchover-timeout', `timed out waiting for ${what}`);
     await deps.clock.sleep(deps.pollMs, deps.signal);
   }
+}
+
+/** Outcome of {@link repointStandbys}. */
+export interface RepointResult {
+  /** Standbys whose primary_conninfo was changed to the primary. */
+  repointed: string[];
+  /** Members left alone because they are down, not standbys, or the change failed. */
+  skipped: string[];
+}
+
+/**
+ * Make every standby in `snapshot` other than `primary` and `exclude` follow `primary`: those whose
+ * primary_conninfo names another host or port get ALTER SYSTEM SET primary_conninfo and a reload.
+ * Idempotent; a standby already following `primary` is neither changed nor listed.
+ */
+export async function repointStandbys(
+  admin: PgAdmin,
+  primary: MemberView,
+  exclude: string[],
+  snapshot: Snapshot,
+  logger: Logger,
+): Promise<RepointResult> {
+  const repointed: string[] = [];
+  const skipped: string[] = [];
+  const { host, port } = parseEndpoint(primary.endpoint as string);
+  for (const other of snapshot.members) {
+    if (other.name === primary.name || exclude.includes(other.name) || !other.endpoint) continue;
+    try {
+      if ((await admin.inRecovery(other.endpoint)) !== true) {
+        skipped.push(other.name);
+        continue;
+      }
+      const current = parseConninfo((await admin.primaryConninfo(other.endpoint)) ?? '');
+      if (current.host === host && Number(current.port) === port) continue;
+      await admin.setPrimaryConninfo(other.endpoint, conninfoFor(primary, other.name, admin.user));
+      repointed.push(other.name);
+    } catch (err) {
+      skipped.push(other.name);
+      logger.warn('could not re-point standby; it follows the new primary when it restarts', {
+        member: other.name,
+        error: describeError(err),
+      });
+    }
+  }
+  return { repointed, skipped };
 }
 
 /**
@@ -171,25 +216,7 @@ export async function switchover(
     }),
   );
 
-  const repointed: string[] = [];
-  const skipped: string[] = [];
-  for (const other of snapshot.members) {
-    if (other.name === member.name || other.name === target.name || !other.endpoint) continue;
-    try {
-      if ((await admin.inRecovery(other.endpoint)) !== true) {
-        skipped.push(other.name);
-        continue;
-      }
-      await admin.setPrimaryConninfo(other.endpoint, conninfoFor(target, other.name, admin.user));
-      repointed.push(other.name);
-    } catch (err) {
-      skipped.push(other.name);
-      logger.warn('could not re-point standby; it follows the new primary when it restarts', {
-        member: other.name,
-        error: describeError(err),
-      });
-    }
-  }
+  const { repointed, skipped } = await repointStandbys(admin, target, [member.name], snapshot, logger);
   const message =
     `switched over from ${member.name} to ${target.name} in ${promotedAt - started} ms; writes stopped for ` +
     `${promotedAt - stopAt} ms (stop ${stoppedAt - stopAt} ms, replay to ${formatLsn(replayed)} past ` +
