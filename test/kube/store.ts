@@ -56,7 +56,7 @@ export class ObjectStore {
     const m = this.data.get(typeKey(group, resource));
     if (!m) return [];
     const out: KubeObject[] = [];
-    for (const [k, o] of [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const [, o] of [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       if (namespace === undefined || o.metadata.namespace === namespace) out.push(clone(o));
     }
     return out;

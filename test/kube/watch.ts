@@ -43,6 +43,8 @@ export class WatchStream {
   ) {
     this.lastRv = store.currentRv();
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
+    // Headers go out at once, as on the real server: clients wait for them before the first event.
+    res.flushHeaders();
     res.on('close', () => this.close());
     const key = typeKey(req.type.group, req.type.resource);
     const rv = req.resourceVersion;
