@@ -187,7 +187,10 @@ describe('redis engine on a local 6-member cluster', { timeout: 180_000 }, () =>
     await writer;
 
     assert.equal(result.movedTo, 'redis-3');
-    assert.match(result.message, /failed over slots 0-5460 from redis-0 to redis-3 in \d+ ms/);
+    assert.match(
+      result.message,
+      /failed over slots 0-5460 from redis-0 to redis-3 \(most caught-up of 1 linked replica\(s\), offset \d+\) in \d+ ms/,
+    );
     const afterDrain = await waitFor('roles swapped and settled', 30_000, async () => {
       const s = settled(await snapshot(platform!, engine));
       if (typeof s === 'string') return s;

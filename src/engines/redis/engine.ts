@@ -19,6 +19,7 @@ import {
   RedisClientPool,
   ioredisConnectionFactory,
   type RedisConnectionFactory,
+  type RedisNodeClient,
   type RedisTimeouts,
 } from './client.js';
 import { formatSlots, isSlotOwner } from './parse.js';
@@ -30,6 +31,7 @@ import {
   evaluatePrechecks,
   memberStates,
   readTopology,
+  viewsBehind,
   type SyncPolicy,
 } from './topology.js';
 
@@ -39,8 +41,13 @@ export interface RedisEngineOptions {
   connect?: RedisConnectionFactory;
   timeouts?: RedisTimeouts;
   sync?: SyncPolicy;
-  /** How long `drain` waits for a promotion to be seen before returning. Default 10 s. */
+  /** How long `drain` waits for a promotion to be seen before returning. Default 15 s. */
   failoverWaitMs?: number;
+  /**
+   * How long one `CLUSTER FAILOVER` attempt may take before it is issued again. Default 5.5 s:
+   * Redis abandons a manual failover after 5 s.
+   */
+  attemptMs?: number;
   /** Poll interval while waiting for a promotion. Default 50 ms. */
   pollMs?: number;
 }
@@ -52,6 +59,7 @@ export class RedisEngine implements Engine {
   private readonly pool: RedisClientPool;
   private readonly sync: SyncPolicy;
   private readonly failoverWaitMs: number;
+  private readonly attemptMs: number;
   private readonly pollMs: number;
 
   constructor(opts: RedisEngineOptions = {}) {
@@ -60,7 +68,8 @@ export class RedisEngine implements Engine {
       opts.timeouts ?? DEFAULT_REDIS_TIMEOUTS,
     );
     this.sync = opts.sync ?? DEFAULT_SYNC_POLICY;
-    this.failoverWaitMs = opts.failoverWaitMs ?? 10_000;
+    this.failoverWaitMs = opts.failoverWaitMs ?? 15_000;
+    this.attemptMs = opts.attemptMs ?? 5_500;
     this.pollMs = opts.pollMs ?? 50;
   }
 
@@ -82,7 +91,8 @@ export class RedisEngine implements Engine {
   /**
    * Move the primary on `member` to a linked replica on another member (`target` when it is one,
    * else the most caught-up) with `CLUSTER FAILOVER`, then wait up to `failoverWaitMs` until the
-   * replica serves the slots and the old primary has stepped down. A member that serves no slots
+   * replica serves the slots and the old primary has stepped down, asking again after each
+   * `attemptMs` without a promotion; returns with a "not yet seen" message when the wait ends. A member that serves no slots
    * is a no-op. A member that does not answer is left to Redis's automatic failover (a
    * coordinated failover needs the old primary). Throws OperationalError when the member serves
    * slots but has no linked replica to take them.
@@ -107,36 +117,53 @@ export class RedisEngine implements Engine {
     }
     const replica = this.pool.node(choice.replicaEndpoint);
     const old = member.endpoint !== undefined ? this.pool.node(member.endpoint) : undefined;
-    const started = ctx.clock.now();
-    ctx.logger.info('redis failover requested', {
-      member: member.name,
-      to: choice.replica,
-      slots: formatSlots(choice.slots),
-    });
-    await replica.failover();
-    const deadline = started + this.failoverWaitMs;
-    for (;;) {
-      const promoted = await replica
-        .clusterNodes()
+    const myself = (client: RedisNodeClient | undefined) =>
+      client
+        ?.clusterNodes()
         .then((ns) => ns.find((e) => e.flags.includes('myself')))
         .catch(() => undefined);
-      const stepped = old
-        ? await old
-            .clusterNodes()
-            .then((ns) => ns.find((e) => e.flags.includes('myself')))
-            .catch(() => undefined)
-        : undefined;
+    // Issue the failover only once every node sees the primary and the replica in their roles
+    // (bounded by one attempt's time; the attempt loop below copes if they still have not).
+    const convergeBy = ctx.clock.now() + this.attemptMs;
+    for (let t = topo; ;) {
+      const own = (name: string) => t.nodes.find((n) => n.member === name)?.myself;
+      const [p, r] = [own(member.name), own(choice.replica)];
+      const behind = [...(p ? viewsBehind(t, p) : []), ...(r ? viewsBehind(t, r) : [])];
+      if (behind.length === 0 || ctx.clock.now() >= convergeBy) break;
+      await ctx.clock.sleep(this.pollMs, ctx.signal);
+      t = await readTopology(members, this.pool);
+    }
+    const started = ctx.clock.now();
+    const deadline = started + this.failoverWaitMs;
+    let attempts = 0;
+    let attemptEnds = started;
+    for (;;) {
+      if (ctx.clock.now() >= attemptEnds) {
+        // A coordinated failover that does not complete within Redis's manual-failover timeout
+        // is abandoned by Redis (e.g. the primaries refused to vote because they voted for this
+        // shard less than 2 x cluster-node-timeout ago); asking again then succeeds.
+        attempts++;
+        ctx.logger.info('redis failover requested', {
+          member: member.name,
+          to: choice.replica,
+          slots: formatSlots(choice.slots),
+          attempt: attempts,
+        });
+        await replica.failover();
+        attemptEnds = ctx.clock.now() + this.attemptMs;
+      }
+      const [promoted, stepped] = await Promise.all([myself(replica), myself(old)]);
       if (promoted && isSlotOwner(promoted) && (!stepped || !isSlotOwner(stepped))) {
         const ms = ctx.clock.now() - started;
         return {
           movedTo: choice.replica,
-          message: `failed over slots ${formatSlots(choice.slots)} from ${member.name} to ${choice.replica} in ${ms} ms (${choice.reason.replace(/^.*\((.*)\)$/, '$1')})`,
+          message: `failed over slots ${formatSlots(choice.slots)} from ${member.name} to ${choice.replica} (${choice.why}) in ${ms} ms${attempts > 1 ? ` after ${attempts} CLUSTER FAILOVER attempts` : ''}`,
         };
       }
       if (ctx.clock.now() >= deadline) {
         return {
           movedTo: choice.replica,
-          message: `requested CLUSTER FAILOVER of ${member.name}'s slots ${formatSlots(choice.slots)} to ${choice.replica}; promotion not yet seen after ${this.failoverWaitMs} ms`,
+          message: `requested CLUSTER FAILOVER of ${member.name}'s slots ${formatSlots(choice.slots)} to ${choice.replica} ${attempts} time(s); promotion not yet seen after ${this.failoverWaitMs} ms`,
         };
       }
       await ctx.clock.sleep(this.pollMs, ctx.signal);

@@ -8,6 +8,7 @@ import {
   evaluatePrechecks,
   memberStates,
   uncoveredSlots,
+  viewsBehind,
   type ClusterTopology,
   type MemberRef,
   type NodeObservation,
@@ -145,6 +146,21 @@ describe('memberStates', () => {
     assert.equal(s.lag, Number.MAX_SAFE_INTEGER);
     assert.equal(s.caughtUp, false);
     assert.match(s.detail!, /lag unknown/);
+  });
+
+  it('is not caught up until every other node sees it in its new role', () => {
+    const topo = build(healthy);
+    // redis-1 has not yet heard that redis-3 became a replica of redis-0.
+    const stale = topo.nodes[1]!.nodes.find((e) => e.address === '127.0.0.1:7003')!;
+    stale.flags = ['master'];
+    stale.masterId = undefined;
+    const me = topo.nodes[3]!.myself!;
+    assert.deepEqual(viewsBehind(topo, me), ['redis-1']);
+    const s = memberStates(topo)['redis-3']!;
+    assert.equal(s.caughtUp, false);
+    assert.equal(s.healthy, true);
+    assert.match(s.detail!, /not yet seen in this role by redis-1/);
+    assert.equal(memberStates(build(healthy))['redis-3']!.caughtUp, true);
   });
 
   it('leaves out members that do not answer', () => {

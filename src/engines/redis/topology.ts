@@ -169,11 +169,36 @@ function failingIds(topo: ClusterTopology): Set<string> {
   return new Set((view?.nodes ?? []).filter(isFailing).map((e) => e.id));
 }
 
+function sameRole(a: ClusterNodeEntry, b: ClusterNodeEntry): boolean {
+  return (
+    a.flags.includes('slave') === b.flags.includes('slave') &&
+    a.masterId === b.masterId &&
+    isSlotOwner(a) === isSlotOwner(b)
+  );
+}
+
+/**
+ * Members whose view of the node `own` (its own `myself` entry) does not yet match it: they do not
+ * know the node, or see it in another role or following another primary. Gossip settles this
+ * within about a second of a role change; a primary that does not yet know a replica is its own
+ * ignores that replica's `CLUSTER FAILOVER`, so drain and verify wait for an empty list.
+ */
+export function viewsBehind(topo: ClusterTopology, own: ClusterNodeEntry): string[] {
+  return answered(topo)
+    .filter((n) => n.myself.id !== own.id)
+    .filter((n) => {
+      const seen = n.nodes.find((e) => e.id === own.id);
+      return seen === undefined || !sameRole(seen, own);
+    })
+    .map((n) => n.member);
+}
+
 /**
  * Engine state of every member that answered. Role: `primary` for a master serving slots,
  * `replica` for a replica, `none` for a master without slots. A member whose own view of its role
  * disagrees with the authoritative view (a restarted former primary that has not yet learnt it
- * was failed over) is reported unhealthy and not caught up until the views agree.
+ * was failed over) is reported unhealthy and not caught up until the views agree; a member
+ * other nodes do not yet see in its current role ({@link viewsBehind}) is not caught up.
  */
 export function memberStates(
   topo: ClusterTopology,
@@ -193,11 +218,14 @@ export function memberStates(
     if (!stateOk) notes.push(`cluster_state:${n.clusterInfo.cluster_state ?? 'unknown'}`);
     if (failing.has(me.id)) notes.push('flagged failing by the cluster');
     if (!agrees) notes.push(`own view disagrees with ${view?.member} (still converging)`);
+    const behind = agrees ? viewsBehind(topo, me) : [];
+    if (behind.length > 0) notes.push(`not yet seen in this role by ${behind.join(', ')}`);
     const sane = stateOk && !failing.has(me.id) && agrees;
+    const converged = sane && behind.length === 0;
     if (me.flags.includes('slave')) {
       const sync = replicaSync(topo, n);
       const lag = sync.lag ?? Number.MAX_SAFE_INTEGER;
-      const caughtUp = sane && sync.linkUp && !sync.syncing && lag <= policy.maxLagBytes;
+      const caughtUp = converged && sync.linkUp && !sync.syncing && lag <= policy.maxLagBytes;
       const of = sync.primaryMember ?? (me.masterId ? `node ${me.masterId.slice(0, 8)}` : 'unknown primary');
       const lagText =
         sync.lag === undefined ? 'lag unknown (primary offset not read)' : `lag ${sync.lag} bytes`;
@@ -217,7 +245,7 @@ export function memberStates(
       out[n.member] = {
         role: 'primary',
         healthy: sane,
-        caughtUp: sane,
+        caughtUp: converged,
         lag: 0,
         leaderCount: 1,
         detail: [
@@ -229,7 +257,7 @@ export function memberStates(
       out[n.member] = {
         role: 'none',
         healthy: sane,
-        caughtUp: sane,
+        caughtUp: converged,
         lag: 0,
         leaderCount: 0,
         detail: ['master without slots', ...notes].join('; '),
@@ -441,6 +469,8 @@ export type FailoverChoice =
       slots: SlotRange[];
       replica: string;
       replicaEndpoint: string;
+      /** Why this replica: the planner's target, or the most caught-up. */
+      why: string;
       reason: string;
     };
 
@@ -493,6 +523,7 @@ export function chooseFailover(topo: ClusterTopology, member: string, preferred?
     slots,
     replica: best.member,
     replicaEndpoint: best.endpoint,
+    why,
     reason: `fail over slots ${formatSlots(slots)} from ${member} to ${best.member} (${why})`,
   };
 }
