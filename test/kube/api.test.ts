@@ -12,6 +12,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
   VersionApi,
+  type V1ObjectMeta,
   type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { startFakeApiServer, type FakeApiServer } from './fake-apiserver.js';
@@ -274,8 +275,9 @@ describe('fake API server: discovery, CRUD, conflicts, patches', () => {
       true,
       PatchStrategy.ServerSideApply,
     );
-    assert.equal(created.metadata?.managedFields?.[0]?.manager, 'baton');
-    assert.equal(created.metadata?.managedFields?.[0]?.operation, 'Apply');
+    const managed = (created.metadata as V1ObjectMeta).managedFields;
+    assert.equal(managed?.[0]?.manager, 'baton');
+    assert.equal(managed?.[0]?.operation, 'Apply');
     const merged = await objects.patch(
       { ...spec, data: { b: '2' } },
       undefined,
