@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -176,4 +176,38 @@ describe('postgres local adapter', () => {
       /role setting "leader" is not valid/,
     );
   });
+
+  it(
+    'refuses, naming the directory, when the server user cannot reach the state directory',
+    { skip: process.getuid?.() !== 0 },
+    async () => {
+      const adapter = createPostgresLocalAdapter({ nodeModulesDirs: [nm] });
+      await chmod(root, 0o711);
+      const locked = join(root, 'locked');
+      await mkdir(locked, { mode: 0o700 });
+      await chmod(locked, 0o700);
+      const cluster = join(locked, 'state', 'clusters', 'c');
+      const member: LocalMemberLayout = {
+        name: 'postgres-0',
+        ordinal: 0,
+        host: '127.0.0.1',
+        ports: { pg: await closedPort() },
+        dataDir: join(cluster, 'members', 'postgres-0', 'data'),
+        logFile: join(cluster, 'members', 'postgres-0', 'member.log'),
+      };
+      await mkdir(dirname(member.dataDir), { recursive: true });
+      const ctx: AdapterContext = {
+        clock: systemClock,
+        logger: nullLogger,
+        registeredBinaries: {},
+        cluster: { name: 'c', engine: 'postgres', dir: cluster, members: [member] },
+      };
+      await assert.rejects(
+        adapter.initMember(member, '17.5', ctx),
+        (err: unknown) =>
+          err instanceof BadInputError &&
+          err.message.includes(`cannot enter ${locked} on the way to the state directory`),
+      );
+    },
+  );
 });

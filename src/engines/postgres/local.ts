@@ -312,18 +312,44 @@ export function createPostgresLocalAdapter(options: PostgresLocalOptions = {}): 
     };
   }
 
-  /** Make every directory from `dir` up to `/` enterable by the server's user (adds o+x only). */
-  async function ensureTraversable(dir: string, ctx: AdapterContext): Promise<void> {
-    let d = resolve(dir);
-    while (true) {
+  /**
+   * Make the member's directories enterable by the server's user: add o+x (search, not read) on
+   * every directory from the member's folder up to the state directory, which Baton owns. Above
+   * it, and along the binaries' path, nothing is changed: a directory the user cannot enter is a
+   * BadInputError naming it, instead of a server that fails to start.
+   */
+  async function ensureTraversable(
+    member: LocalMemberLayout,
+    bin: BinarySet,
+    ids: UserIds,
+    ctx: AdapterContext,
+  ): Promise<void> {
+    const stateDir = dirname(dirname(resolve(ctx.cluster.dir)));
+    for (let d = dirname(resolve(member.dataDir)); d.startsWith(stateDir); d = dirname(d)) {
       const st = await stat(d);
-      if ((st.mode & 0o001) === 0) {
-        await chmod(d, (st.mode & 0o7777) | 0o001);
-        ctx.logger.warn('made directory enterable by the PostgreSQL user (o+x)', { dir: d });
+      if ((st.mode & 0o001) === 0) await chmod(d, (st.mode & 0o7777) | 0o001);
+      if (d === stateDir) break;
+    }
+    const blocked = async (start: string): Promise<string | undefined> => {
+      for (let d = resolve(start); ; d = dirname(d)) {
+        const st = await stat(d);
+        const bit = st.uid === ids.uid ? 0o100 : st.gid === ids.gid ? 0o010 : 0o001;
+        if ((st.mode & bit) === 0) return d;
+        if (dirname(d) === d) return undefined;
       }
-      const parent = dirname(d);
-      if (parent === d) return;
-      d = parent;
+    };
+    for (const [what, path] of [
+      ['the state directory', stateDir],
+      ['the PostgreSQL binaries', dirname(bin.paths.postgres as string)],
+    ] as const) {
+      const d = await blocked(path);
+      if (d) {
+        throw new BadInputError(
+          'directory-not-enterable',
+          `PostgreSQL runs as ${ids.name} (it refuses root), which cannot enter ${d} on the way to ${what}: ` +
+            `use a location ${ids.name} can reach (e.g. under /tmp or /var/lib) or run chmod o+x ${d}`,
+        );
+      }
     }
   }
 
@@ -491,7 +517,7 @@ export function createPostgresLocalAdapter(options: PostgresLocalOptions = {}): 
 
     async initMember(member, version, ctx) {
       const ids = await runAsIds();
-      if (ids) await ensureTraversable(dirname(member.dataDir), ctx);
+      if (ids) await ensureTraversable(member, await binaries(version, ctx), ids, ctx);
       if (await isInitialized(member.dataDir)) return;
       if (member.ordinal === 0) await initPrimary(member, version, ctx);
       else await initStandby(member, ctx);
