@@ -10,7 +10,10 @@ export interface Logger {
 export const nullLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Writes JSON lines to a stream, at `info` and above unless `debug` is set. */
-export function jsonLogger(write: (line: string) => void, opts: { debug?: boolean; now?: () => number } = {}): Logger {
+export function jsonLogger(
+  write: (line: string) => void,
+  opts: { debug?: boolean; now?: () => number } = {},
+): Logger {
   const now = opts.now ?? Date.now;
   const emit = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
     write(JSON.stringify({ ts: new Date(now()).toISOString(), level, msg, ...fields }) + '\n');

@@ -87,7 +87,12 @@ export interface Engine {
    * caught-up healthy member chosen by the planner). Idempotent: a member that holds nothing is a
    * no-op. Returns once the move is requested; the runner observes until it has happened.
    */
-  drain(member: MemberView, target: MemberView | undefined, snapshot: Snapshot, ctx: EngineActionContext): Promise<DrainResult>;
+  drain(
+    member: MemberView,
+    target: MemberView | undefined,
+    snapshot: Snapshot,
+    ctx: EngineActionContext,
+  ): Promise<DrainResult>;
   /**
    * Settings the replacement of `member` must start with (e.g. the primary a PostgreSQL standby
    * follows). Optional.
@@ -100,7 +105,12 @@ export interface Engine {
    * `beforeComponent`/`afterComponent` (TiDB DDL pause), `afterUpgrade` (sweep leftovers).
    * Idempotent. Only hook names listed in `rules.hooks` are called.
    */
-  hook?(name: string, component: string | undefined, snapshot: Snapshot, ctx: EngineActionContext): Promise<string>;
+  hook?(
+    name: string,
+    component: string | undefined,
+    snapshot: Snapshot,
+    ctx: EngineActionContext,
+  ): Promise<string>;
   /** Make the upgrade permanent (CockroachDB: reset preserve_downgrade_option). Idempotent. */
   finalize?(snapshot: Snapshot, ctx: PortContext): Promise<string>;
   /** Release connections and timers. */

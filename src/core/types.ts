@@ -54,6 +54,11 @@ export interface PlatformMember {
   endpoint?: string;
   /** Platform detail worth showing ("CrashLoopBackOff", "exited with code 1"). */
   detail?: string;
+  /**
+   * The member failed on its current version and will not come up by waiting (process exited
+   * after start, CrashLoopBackOff, image pull failure). `detail` says why.
+   */
+  failed?: boolean;
 }
 
 /** What an Engine knows about one member, read through the database's own admin API. */
@@ -204,6 +209,12 @@ export interface MemberProgress {
   leadershipMovedTo?: string;
   /** Number of times `replace` was issued (1 normally; recorded to prove nothing restarts twice). */
   replaceCalls: number;
+  /** The drain was requested (so a re-observation does not request it again). */
+  drainIssued?: boolean;
+  /** The platform accepted the replacement. */
+  replaceIssued?: boolean;
+  /** The engine's per-member restore ran after the member came back. */
+  restored?: boolean;
   finishedAt?: number;
 }
 
@@ -264,6 +275,9 @@ export interface UpgradeStatus {
   /** The plan computed when the upgrade started (shown by `baton plan`). */
   plan?: import('../plan/types.js').Plan;
   prechecks: PrecheckResult[];
+  /** When prechecks last ran, and for which spec generation (a spec change re-runs them at once). */
+  prechecksAt?: number;
+  prechecksGeneration?: number;
   /** Precheck names skipped by force, reported while `force` stays set. */
   forced: string[];
   /** Per member progress of the current pass. */
@@ -285,6 +299,15 @@ export interface UpgradeStatus {
   supervisedGate?: string;
   /** The pause was a pause-after-batch stop for this batch number. */
   batchGate?: number;
+  /**
+   * Spec generation when the runner paused by itself (error, gate, probe). Resuming needs a newer
+   * generation with `paused: false`, which `baton resume` writes.
+   */
+  pausedGeneration?: number;
+  /** Supervised gates already passed (members whose leader step a human approved). */
+  supervisedPassed?: string[];
+  /** Consecutive failures of the same action, for bounded retries of transient errors. */
+  retry?: { key: string; count: number; lastError: string };
   finalized: boolean;
   /** Recent durations per step kind, newest last, capped; feeds the ETA. */
   stepDurations: Partial<Record<StepKind, number[]>>;

@@ -1,0 +1,95 @@
+/**
+ * Parsing of CLI option values into typed settings. Every failure is a BadInputError naming the
+ * flag, what was given and what is accepted.
+ */
+import { BadInputError } from '../core/errors.js';
+import type { BatchPolicy, TimeoutPolicy } from '../core/types.js';
+import { DEFAULT_EXPONENTIAL_CAP_PERCENT } from '../plan/batches.js';
+
+/** `serial`, `fixed:N`, `percent:P`, `exponential` or `exponential:CAP`. */
+export function parseBatch(text: string): BatchPolicy {
+  const [kind, arg] = text.split(':', 2);
+  const num = (what: string, lo: number, hi: number): number => {
+    const n = Number(arg);
+    if (arg === undefined || arg === '' || !Number.isFinite(n) || n < lo || n > hi) {
+      throw new BadInputError('bad-batch', `--batch ${text}: ${what} must be a number from ${lo} to ${hi}`);
+    }
+    return n;
+  };
+  switch (kind) {
+    case 'serial':
+      return { kind: 'serial' };
+    case 'fixed':
+      return { kind: 'fixed', size: Math.floor(num('the size', 1, 100000)) };
+    case 'percent':
+      return { kind: 'percent', percent: num('the percent', 1, 100) };
+    case 'exponential':
+      return {
+        kind: 'exponential',
+        capPercent: arg === undefined ? DEFAULT_EXPONENTIAL_CAP_PERCENT : num('the cap percent', 1, 100),
+      };
+    default:
+      throw new BadInputError(
+        'bad-batch',
+        `--batch ${text}: use serial, fixed:N, percent:P or exponential[:CAP_PERCENT]`,
+      );
+  }
+}
+
+const UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** "90", "90s", "5m", "2h", "15d", "500ms" -> seconds. */
+export function parseDurationSeconds(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m)
+    throw new BadInputError('bad-duration', `${flag} ${text}: use a duration like 500ms, 90s, 5m, 2h or 15d`);
+  return Number(m[1]) * (UNITS[m[2] ?? 's'] ?? 1);
+}
+
+/** "500ms", "0.5s" -> milliseconds. */
+export function parseDurationMs(flag: string, text: string): number {
+  return Math.round(parseDurationSeconds(flag, text) * 1000);
+}
+
+/** A positive whole number. */
+export function parseCount(flag: string, text: string, min = 1, max = 100000): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new BadInputError('bad-number', `${flag} ${text}: must be a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/** A fraction from 0 to 1, also accepting percents ("2%"). */
+export function parseRate(flag: string, text: string): number {
+  const pct = text.endsWith('%');
+  const n = Number(pct ? text.slice(0, -1) : text) / (pct ? 100 : 1);
+  if (!Number.isFinite(n) || n < 0 || n > 1) {
+    throw new BadInputError('bad-rate', `${flag} ${text}: use a fraction from 0 to 1 or a percent like 2%`);
+  }
+  return n;
+}
+
+/** `pause` or `proceed`. */
+export function parsePolicy(flag: string, text: string): TimeoutPolicy {
+  if (text === 'pause' || text === 'proceed') return text;
+  throw new BadInputError('bad-policy', `${flag} ${text}: use pause or proceed`);
+}
+
+/** Repeated `KEY=VALUE` flags into a record. */
+export function parsePairs(flag: string, values: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const i = v.indexOf('=');
+    if (i <= 0 || i === v.length - 1) throw new BadInputError('bad-pair', `${flag} ${v}: use KEY=VALUE`);
+    out[v.slice(0, i)] = v.slice(i + 1);
+  }
+  return out;
+}
+
+/** `text`, `json` or `yaml`. */
+export function parseOutput(text: string | undefined): 'text' | 'json' | 'yaml' {
+  if (text === undefined || text === 'text' || text === 'wide') return 'text';
+  if (text === 'json' || text === 'yaml') return text;
+  throw new BadInputError('bad-output', `-o ${text}: use json or yaml (or omit -o for text)`);
+}

@@ -1,0 +1,887 @@
+/**
+ * The runner's decisions: a pure function from (spec, status, snapshot, now) to the next status,
+ * at most one action, and a reason. No I/O, no clock, no randomness. The caller persists the
+ * returned status BEFORE performing the action (the intent), performs it, then folds the outcome
+ * back with {@link applyOutcome} and persists again. Re-deciding after a crash from the persisted
+ * status and a fresh snapshot leads to the same or the next step, never a skipped or doubled one,
+ * because every action is idempotent and every wait is a re-observation.
+ */
+import { describeError } from '../core/errors.js';
+import type { MemberView, PrecheckResult, Snapshot, UpgradeSpec, UpgradeStatus } from '../core/types.js';
+import { isLeaderRole, isTerminal } from '../core/types.js';
+import type { ComponentRule, EngineRules } from '../engines/rules.js';
+import { batchSize } from '../plan/batches.js';
+import { orderMembers } from '../plan/order.js';
+import {
+  budgetVerdict,
+  inSyncCopyVerdict,
+  leadershipVerdict,
+  prerequisitesVerdict,
+  quorumVerdict,
+} from '../plan/safety.js';
+import type { PlannedComponent } from '../plan/types.js';
+import { atVersion, compareVersions, parseVersion } from '../plan/version.js';
+import { progressOf } from './progress.js';
+import { pruneToSummary, record, setMemberState, setPhase } from './status.js';
+
+/** One disruptive (or I/O) step the runner performs for a decision. */
+export type Action =
+  | { kind: 'precheck' }
+  | { kind: 'hook'; hook: string; component?: string }
+  | { kind: 'drain'; member: string; target?: string }
+  | { kind: 'replace'; member: string; version: string }
+  | { kind: 'restore'; member: string }
+  | { kind: 'finalize' };
+
+/** Client-level availability verdict (the probe); a failing one pauses the upgrade. */
+export interface Availability {
+  ok: boolean;
+  reason: string;
+}
+
+/** Everything a decision depends on. */
+export interface DecideInput {
+  spec: UpgradeSpec;
+  status: UpgradeStatus;
+  snapshot: Snapshot;
+  rules: EngineRules;
+  now: number;
+  availability?: Availability;
+}
+
+/** The next status to persist, the action to take (if any) and when to look again. */
+export interface Decision {
+  status: UpgradeStatus;
+  action?: Action;
+  reason: string;
+  /** Milliseconds until the next observation; 0 means at once. */
+  requeueMs: number;
+}
+
+/** Outcome of an action, folded into the status by {@link applyOutcome}. */
+export type Outcome =
+  | { ok: true; prechecks?: PrecheckResult[]; message?: string; movedTo?: string }
+  | { ok: false; error: unknown; retryable: boolean };
+
+/** How long to wait between observations while something converges. */
+export const POLL_MS = 500;
+/** How often failing prechecks are re-run. */
+export const PRECHECK_RETRY_MS = 10_000;
+/** Attempts for an action failing with a transient error before the upgrade pauses. */
+export const MAX_ACTION_ATTEMPTS = 3;
+
+/** Key of an action for retry accounting. */
+export function actionKey(a: Action): string {
+  switch (a.kind) {
+    case 'precheck':
+    case 'finalize':
+      return a.kind;
+    case 'hook':
+      return `hook:${a.hook}:${a.component ?? ''}`;
+    case 'drain':
+    case 'replace':
+    case 'restore':
+      return `${a.kind}:${a.member}`;
+  }
+}
+
+/** Human description of an action, for history, events and the "step in progress". */
+export function describeAction(a: Action): string {
+  switch (a.kind) {
+    case 'precheck':
+      return 'run prechecks';
+    case 'finalize':
+      return 'finalize the upgrade';
+    case 'hook':
+      return `run ${a.hook}${a.component ? ` for ${a.component}` : ''}`;
+    case 'drain':
+      return `move leadership away from ${a.member}${a.target ? ` to ${a.target}` : ''}`;
+    case 'replace':
+      return `replace ${a.member} with ${a.version}`;
+    case 'restore':
+      return `restore ${a.member} after restart`;
+  }
+}
+
+/** Decide the next step. Never mutates its input. */
+export function decide(input: DecideInput): Decision {
+  const status = structuredClone(input.status);
+  const ctx: Ctx = { ...input, status, reason: '', requeueMs: POLL_MS };
+  const action = step(ctx);
+  status.progress = progressOf(status, input.snapshot, input.rules, input.spec);
+  if (action) status.progress.step = describeAction(action);
+  status.updatedAt = input.now;
+  status.observedGeneration = input.spec.generation;
+  if (ctx.reason) status.reason = ctx.reason;
+  return { status, action, reason: status.reason, requeueMs: action ? 0 : ctx.requeueMs };
+}
+
+interface Ctx extends DecideInput {
+  reason: string;
+  requeueMs: number;
+}
+
+function wait(ctx: Ctx, reason: string, ms = POLL_MS): undefined {
+  ctx.reason = reason;
+  ctx.requeueMs = ms;
+  return undefined;
+}
+
+function act(ctx: Ctx, action: Action, reason?: string): Action {
+  ctx.reason = reason ?? describeAction(action);
+  ctx.status.blockedBy = undefined;
+  return action;
+}
+
+function block(ctx: Ctx, check: string, reason: string, ms = POLL_MS): undefined {
+  const { status, now } = ctx;
+  if (status.blockedBy?.check !== check || status.blockedBy.reason !== reason) {
+    status.blockedBy = { check, reason, since: now };
+    record(status, { at: now, type: 'block', message: `${check}: ${reason}` });
+  }
+  return wait(ctx, `blocked by ${check}: ${reason}`, ms);
+}
+
+/** Pause by Baton itself (error, gate, probe): resuming needs `baton resume`. */
+function autoPause(ctx: Ctx, cause: string): undefined {
+  const { status, now, spec } = ctx;
+  status.pauseCause = cause;
+  status.pausedGeneration = spec.generation;
+  status.batchesSincePause = 0;
+  setPhase(status, 'Paused', `paused: ${cause}`, now);
+  return wait(ctx, `paused: ${cause}`, POLL_MS);
+}
+
+function memberMap(snapshot: Snapshot): Map<string, MemberView> {
+  return new Map(snapshot.members.map((m) => [m.name, m]));
+}
+
+function holdsLeadership(m: MemberView | undefined): boolean {
+  if (!m?.engine) return false;
+  return isLeaderRole(m.engine.role) || (m.engine.leaderCount ?? 0) > 0;
+}
+
+/** Ready, at the version, and the engine says healthy and caught up. */
+function converged(m: MemberView | undefined, version: string): boolean {
+  return !!m && m.ready && atVersion(m.version, version) && !!m.engine?.healthy && !!m.engine.caughtUp;
+}
+
+function componentRule(rules: EngineRules, name: string): ComponentRule {
+  return (
+    rules.components.find((c) => c.name === name) ?? {
+      name,
+      topology: rules.components.length === 1 ? rules.components[0]!.topology : 'stateless',
+      stage: 'cluster',
+      prerequisites: [],
+      quorum: rules.components.length === 1 ? rules.components[0]!.quorum : false,
+    }
+  );
+}
+
+function plannedComponents(status: UpgradeStatus): PlannedComponent[] {
+  return status.plan?.components ?? [];
+}
+
+/** Target version of a component in the current hop and direction. */
+function hopTarget(status: UpgradeStatus, comp: PlannedComponent): string {
+  const path = status.plan?.path ?? [];
+  if (path.length <= 1) return comp.version;
+  const hop = path[Math.min(status.hop, path.length - 1)]!;
+  // Components on their own version (same-version rules aside) follow the final hop only.
+  return status.hop === path.length - 1 ? comp.version : hop.to;
+}
+
+function step(ctx: Ctx): Action | undefined {
+  const { spec, status, now } = ctx;
+  if (isTerminal(status.phase)) return wait(ctx, `upgrade is ${status.phase}`, 0);
+
+  // A paused upgrade expires after its configured time (ACK: 15 days).
+  if (status.phase === 'Paused' && status.pausedAt !== undefined) {
+    const limit = spec.pausedExpirySeconds * 1000;
+    if (now - status.pausedAt >= limit) {
+      pruneToSummary(status, now);
+      setPhase(status, 'Expired', `paused for more than ${formatDuration(limit)}: upgrade expired`, now);
+      return wait(ctx, status.reason, 0);
+    }
+  }
+
+  // Force: reported while it stays set.
+  if (spec.force.length > 0) {
+    const note = `force is set (${spec.force.join(', ')})`;
+    if (!status.history.some((h) => h.type === 'force' && h.message === note)) {
+      record(status, { at: now, type: 'force', message: note });
+    }
+  }
+
+  const inFlight = Object.entries(status.members).filter(
+    ([, m]) => m.state === 'replacing' || m.state === 'verifying',
+  );
+
+  if (spec.cancel) {
+    // Members already restarting finish; nobody new starts; drained-but-untouched members stay as they are.
+    for (const [name, m] of Object.entries(status.members)) {
+      if (m.state === 'draining')
+        setMemberState(status, name, 'pending', now, `${name}: not started (cancelled)`);
+    }
+    if (inFlight.length === 0) {
+      const done = Object.values(status.members).filter((m) => m.state === 'done').length;
+      setPhase(
+        status,
+        'Cancelled',
+        `cancelled: ${done} member(s) upgraded stay upgraded, the rest are left alone`,
+        now,
+      );
+      return wait(ctx, status.reason, 0);
+    }
+    return (
+      driveInFlight(ctx) ??
+      wait(ctx, `cancelling: waiting for ${inFlight.map(([n]) => n).join(', ')} to finish`)
+    );
+  }
+
+  switch (status.phase) {
+    case 'Pending':
+      setPhase(status, 'Prechecking', 'running prechecks', now);
+      return act(ctx, { kind: 'precheck' });
+    case 'Prechecking':
+      return prechecking(ctx);
+    case 'Paused':
+      return paused(ctx);
+    case 'AwaitingFinalization':
+      return awaitingFinalization(ctx);
+    case 'Running':
+      return running(ctx);
+    default:
+      return wait(ctx, `nothing to do in phase ${status.phase}`);
+  }
+}
+
+function prechecking(ctx: Ctx): Action | undefined {
+  const { status, spec, now } = ctx;
+  const lastRun = status.prechecksAt ?? 0;
+  const specChanged = status.prechecksGeneration !== spec.generation;
+  if (status.blockedBy?.check === 'precheck:error' || status.prechecks.length === 0) {
+    if (status.prechecksAt === undefined || specChanged || now - lastRun >= PRECHECK_RETRY_MS) {
+      return act(ctx, { kind: 'precheck' });
+    }
+    return wait(ctx, status.reason, PRECHECK_RETRY_MS - (now - lastRun));
+  }
+  const failing = status.prechecks.filter((r) => !r.ok && !r.forced);
+  if (failing.length === 0) {
+    setPhase(status, 'Running', 'prechecks passed; upgrade running', now);
+    return running(ctx);
+  }
+  // Blocked: nothing has moved. Re-run after an interval, or at once when the spec changed (force).
+  if (specChanged || now - lastRun >= PRECHECK_RETRY_MS) return act(ctx, { kind: 'precheck' });
+  return wait(ctx, status.reason, PRECHECK_RETRY_MS - (now - lastRun));
+}
+
+function paused(ctx: Ctx): Action | undefined {
+  const { status, spec, now } = ctx;
+  const byUser = spec.paused;
+  const byBaton = status.pausedGeneration !== undefined && spec.generation <= status.pausedGeneration;
+  if (!byUser && !byBaton) {
+    if (status.supervisedGate) {
+      status.supervisedPassed = [...(status.supervisedPassed ?? []), status.supervisedGate];
+    }
+    status.supervisedGate = undefined;
+    status.batchGate = undefined;
+    status.pauseCause = undefined;
+    status.pausedGeneration = undefined;
+    status.pausedAt = undefined;
+    status.batchesSincePause = 0;
+    status.retry = undefined;
+    record(status, { at: now, type: 'control', message: 'resumed' });
+    setPhase(status, 'Running', 'resumed', now);
+    return running(ctx);
+  }
+  // Members in flight finish; no new member starts.
+  const a = driveInFlight(ctx);
+  if (a) return a;
+  const why = byUser ? 'paused by user' : `paused: ${status.pauseCause ?? 'waiting for resume'}`;
+  return wait(ctx, `${why}; resume with \`baton resume\``, 1000);
+}
+
+function awaitingFinalization(ctx: Ctx): Action | undefined {
+  const { spec, status, now } = ctx;
+  if (spec.rollback) return startRollback(ctx);
+  if (spec.finalizeRequested) return act(ctx, { kind: 'finalize' });
+  if (spec.paused) setPhase(status, 'Paused', 'paused by user', now);
+  return wait(
+    ctx,
+    'every member runs the target version; finalize with `baton finalize` (rollback stays possible until then)',
+    2000,
+  );
+}
+
+function startRollback(ctx: Ctx): Action | undefined {
+  const { status, snapshot, now, rules } = ctx;
+  if (status.finalized) {
+    return block(ctx, 'rollback', 'the upgrade is finalized: rollback is no longer possible');
+  }
+  if (status.direction === 'rollback') return undefined;
+  const views = memberMap(snapshot);
+  const members: UpgradeStatus['members'] = {};
+  for (const [name, m] of Object.entries(status.members)) {
+    const running = views.get(name)?.version ?? m.to;
+    if (atVersion(running, m.from) && m.state === 'pending') continue;
+    const verdict = rules.versions.allowDowngrade(parseVersion(running), parseVersion(m.from));
+    if (!verdict.ok && compareVersions(running, m.from) > 0) {
+      return block(
+        ctx,
+        'rollback',
+        `cannot roll ${name} back from ${running} to ${m.from}: ${verdict.reason}`,
+      );
+    }
+    members[name] = {
+      component: m.component,
+      state: 'pending',
+      from: running,
+      to: m.from,
+      since: now,
+      replaceCalls: 0,
+    };
+  }
+  status.members = members;
+  status.direction = 'rollback';
+  status.currentBatch = [];
+  status.batchReadyAt = undefined;
+  status.batchesSincePause = 0;
+  status.hooksDone = [];
+  record(status, {
+    at: now,
+    type: 'control',
+    message: `rollback requested: ${Object.keys(members).length} member(s) go back`,
+  });
+  setPhase(status, 'Running', 'rolling back to the original versions', now);
+  return running(ctx);
+}
+
+function running(ctx: Ctx): Action | undefined {
+  const { spec, status, now, availability, snapshot } = ctx;
+  if (spec.paused) {
+    record(status, { at: now, type: 'control', message: 'pause requested' });
+    status.batchesSincePause = 0;
+    setPhase(status, 'Paused', 'paused by user', now);
+    return paused(ctx);
+  }
+  if (spec.rollback && status.direction === 'forward') return startRollback(ctx);
+  if (availability && !availability.ok) return autoPause(ctx, availability.reason);
+
+  const beforeUpgrade = hookOnce(ctx, 'beforeUpgrade');
+  if (beforeUpgrade) return beforeUpgrade;
+
+  const a = driveInFlight(ctx);
+  if (a || ctx.reason.startsWith('paused')) return a;
+  if (status.phase !== 'Running') return undefined;
+
+  // The batch in flight: start its remaining members, or wait for them.
+  if (status.currentBatch.length > 0) {
+    const pending = status.currentBatch.filter((n) => status.members[n]?.state === 'pending');
+    const active = status.currentBatch.filter((n) => {
+      const s = status.members[n]?.state;
+      return s !== 'pending' && s !== 'done';
+    });
+    if (pending.length > 0) return startMember(ctx, pending[0]!);
+    if (active.length > 0) return wait(ctx, ctx.reason || `waiting for ${active.join(', ')}`);
+    return batchFinished(ctx);
+  }
+
+  // Choose the component: the first whose members are not all at their target.
+  const views = memberMap(snapshot);
+  for (const comp of plannedComponents(status)) {
+    const target = hopTarget(status, comp);
+    const names = comp.members.map((m) => m.name).concat(comp.upToDate);
+    const pendingNames = names.filter((n) => {
+      const p = status.members[n];
+      return p !== undefined && p.state !== 'done';
+    });
+    if (pendingNames.length === 0) {
+      const after = hookOnce(ctx, 'afterComponent', comp.name);
+      if (after) return after;
+      continue;
+    }
+    const before = hookOnce(ctx, 'beforeComponent', comp.name);
+    if (before) return before;
+    if (status.direction === 'forward') {
+      const targets: Record<string, string> = {};
+      for (const c of plannedComponents(status)) targets[c.name] = hopTarget(status, c);
+      const pre = prerequisitesVerdict(comp.name, comp.prerequisites, snapshot.members, targets);
+      if (!pre.allow) return block(ctx, pre.check, pre.reason);
+    }
+    return startBatch(ctx, comp, target, pendingNames, views);
+  }
+  return passFinished(ctx);
+}
+
+function hookOnce(ctx: Ctx, hook: string, component?: string): Action | undefined {
+  const { status, rules } = ctx;
+  if (!rules.hooks.includes(hook)) return undefined;
+  const key = component ? `${hook}:${component}` : hook;
+  if (status.hooksDone.includes(key)) return undefined;
+  return act(ctx, { kind: 'hook', hook, component });
+}
+
+function startBatch(
+  ctx: Ctx,
+  comp: PlannedComponent,
+  target: string,
+  pendingNames: string[],
+  views: Map<string, MemberView>,
+): Action | undefined {
+  const { status, spec, snapshot, rules, now } = ctx;
+  const rule = componentRule(rules, comp.name);
+  const compMembers = snapshot.members.filter((m) => m.component === comp.name);
+  const candidates = orderMembers(
+    compMembers.filter((m) => pendingNames.includes(m.name)),
+    rule.topology,
+  ).map((o) => o.member.name);
+  // Members already at the target need no restart: mark them done without touching them.
+  for (const name of candidates) {
+    const p = status.members[name]!;
+    if (p.state === 'pending' && converged(views.get(name), p.to)) {
+      setMemberState(status, name, 'done', now, `${name} already runs ${p.to}`);
+    }
+  }
+  const remaining = candidates.filter((n) => status.members[n]!.state !== 'done');
+  if (remaining.length === 0) return wait(ctx, `${comp.name}: every member already at ${target}`, 0);
+
+  const size = batchSize(spec.strategy.batch, compMembers.length, status.batchesSincePause);
+  let batch: string[] = [];
+  let denial: { check: string; reason: string } | undefined;
+  for (const name of remaining) {
+    if (batch.length >= size) break;
+    const trial = [...batch, name];
+    const verdicts = [
+      budgetVerdict(compMembers, trial, spec.strategy.maxUnavailable),
+      quorumVerdict(compMembers, trial, rule),
+      inSyncCopyVerdict(compMembers, trial, rule),
+    ];
+    const bad = verdicts.find((v) => !v.allow);
+    if (bad) {
+      denial ??= bad;
+      break;
+    }
+    batch = trial;
+  }
+  if (batch.length === 0) {
+    const d = denial ?? { check: 'unavailability-budget', reason: 'no member can be stopped now' };
+    return block(ctx, d.check, d.reason);
+  }
+
+  // Supervised: wait for a human before the leader/primary goes.
+  if (spec.supervised) {
+    const leader = batch.find(
+      (n) => holdsLeadership(views.get(n)) && isLeaderRole(views.get(n)?.engine?.role),
+    );
+    if (leader && !(status.supervisedPassed ?? []).includes(leader)) {
+      status.supervisedGate = leader;
+      return autoPause(
+        ctx,
+        `supervised: approve the ${views.get(leader)?.engine?.role} step for ${leader} with \`baton resume\``,
+      );
+    }
+  }
+
+  status.batchesStarted += 1;
+  status.batchesSincePause += 1;
+  status.currentBatch = batch;
+  status.batchReadyAt = undefined;
+  for (const n of batch) status.members[n]!.batch = status.batchesStarted;
+  record(status, {
+    at: now,
+    type: 'step',
+    message: `batch ${status.batchesStarted} of ${comp.name}: ${batch.join(', ')} (to ${target})`,
+  });
+  return startMember(ctx, batch[0]!);
+}
+
+function startMember(ctx: Ctx, name: string): Action | undefined {
+  const { status, snapshot, spec, rules, now } = ctx;
+  const p = status.members[name]!;
+  const views = memberMap(snapshot);
+  const view = views.get(name);
+  const compMembers = snapshot.members.filter((m) => m.component === p.component);
+  const rule = componentRule(rules, p.component);
+
+  // Re-check the budget: others may have become unavailable since the batch was chosen.
+  const others = status.currentBatch.filter((n) => {
+    const s = status.members[n]?.state;
+    return n !== name && (s === 'draining' || s === 'replacing' || s === 'verifying');
+  });
+  const budget = budgetVerdict(compMembers, [...others, name], spec.strategy.maxUnavailable);
+  if (!budget.allow) return block(ctx, budget.check, budget.reason);
+  const quorum = quorumVerdict(compMembers, [...others, name], rule);
+  if (!quorum.allow) return block(ctx, quorum.check, quorum.reason);
+
+  if (holdsLeadership(view) && compMembers.length > 1) {
+    const lv = leadershipVerdict(view!, compMembers, { exclude: status.currentBatch, targetVersion: p.to });
+    if (!lv.allow) return block(ctx, lv.check, lv.reason);
+    setMemberState(status, name, 'draining', now, `${name}: ${lv.reason}`);
+    p.drainIssued = false;
+    return act(
+      ctx,
+      { kind: 'drain', member: name, target: lv.target?.name },
+      `move leadership away from ${name}: ${lv.reason}`,
+    );
+  }
+  setMemberState(status, name, 'replacing', now, `${name}: replacing with ${p.to}`);
+  p.replaceCalls += 1;
+  return act(ctx, { kind: 'replace', member: name, version: p.to });
+}
+
+/** Advance members already in flight. Returns an action, or undefined having set a wait reason. */
+function driveInFlight(ctx: Ctx): Action | undefined {
+  const { status, snapshot, spec, rules, now } = ctx;
+  const views = memberMap(snapshot);
+  const waits: string[] = [];
+  for (const [name, p] of Object.entries(status.members)) {
+    const view = views.get(name);
+    if (p.state === 'draining') {
+      if (ctx.spec.paused || status.phase === 'Paused') {
+        // Not yet stopped: a pause leaves it running (leadership already moved is harmless).
+        setMemberState(status, name, 'pending', now, `${name}: not started (paused)`);
+        continue;
+      }
+      if (!p.drainIssued) {
+        const compMembers = snapshot.members.filter((m) => m.component === p.component);
+        const lv = view
+          ? leadershipVerdict(view, compMembers, { exclude: status.currentBatch, targetVersion: p.to })
+          : undefined;
+        return act(ctx, { kind: 'drain', member: name, target: lv?.target?.name });
+      }
+      if (!holdsLeadership(view)) {
+        const moved = p.leadershipMovedTo ? ` (now held by ${p.leadershipMovedTo})` : '';
+        setMemberState(
+          status,
+          name,
+          'replacing',
+          now,
+          `${name}: leadership moved${moved}; replacing with ${p.to}`,
+        );
+        p.replaceCalls += 1;
+        return act(ctx, { kind: 'replace', member: name, version: p.to });
+      }
+      const limit = spec.strategy.timeouts.drainSeconds * 1000;
+      if (now - p.since >= limit) {
+        if (spec.strategy.timeouts.drainPolicy === 'proceed' && rules.drainTimeoutProceedSafe) {
+          record(status, {
+            at: now,
+            type: 'step',
+            member: name,
+            message: `${name}: drain timed out after ${formatDuration(limit)}; proceeding (policy proceed)`,
+          });
+          setMemberState(
+            status,
+            name,
+            'replacing',
+            now,
+            `${name}: replacing with ${p.to} while still leading`,
+          );
+          p.replaceCalls += 1;
+          return act(ctx, { kind: 'replace', member: name, version: p.to });
+        }
+        setMemberState(status, name, 'pending', now, `${name}: drain timed out`);
+        return autoPause(
+          ctx,
+          `moving leadership away from ${name} timed out after ${formatDuration(limit)}: ${view?.engine?.detail ?? 'it still holds leadership'}`,
+        );
+      }
+      waits.push(
+        `${name} still holds leadership${p.leadershipMovedTo ? `; moving to ${p.leadershipMovedTo}` : ''}`,
+      );
+      continue;
+    }
+    if (p.state === 'replacing') {
+      if (view && atVersion(view.version, p.to) && p.replaceIssued) {
+        setMemberState(
+          status,
+          name,
+          'verifying',
+          now,
+          `${name}: now running ${p.to}; waiting until ready and caught up`,
+        );
+        continue;
+      }
+      if (!p.replaceIssued) return act(ctx, { kind: 'replace', member: name, version: p.to });
+      const limit = spec.strategy.timeouts.readySeconds * 1000;
+      if (now - p.since >= limit) {
+        return autoPause(
+          ctx,
+          `${name} did not start ${p.to} within ${formatDuration(limit)}: ${view?.detail ?? 'still on ' + (view?.version ?? 'unknown')}`,
+        );
+      }
+      waits.push(`${name} is being replaced with ${p.to}`);
+      continue;
+    }
+    if (p.state === 'verifying') {
+      if (view?.failed) {
+        // The platform reports a failure (process exited, CrashLoopBackOff): no point waiting it out.
+        return autoPause(
+          ctx,
+          `${name} failed on ${p.to}: ${view.detail ?? 'the platform reports a failure'}`,
+        );
+      }
+      if (converged(view, p.to)) {
+        if (!p.restored && rules.hooks.includes('restore')) {
+          return act(ctx, { kind: 'restore', member: name });
+        }
+        setMemberState(status, name, 'done', now, `${name}: ready and caught up on ${p.to}`);
+        continue;
+      }
+      const limit = spec.strategy.timeouts.readySeconds * 1000;
+      const rule = componentRule(rules, p.component);
+      const detail = notReadyDetail(view, p.to);
+      if (now - p.since >= limit) {
+        if (spec.strategy.timeouts.readyPolicy === 'proceed' && rule.topology === 'stateless') {
+          setMemberState(
+            status,
+            name,
+            'done',
+            now,
+            `${name}: not ready after ${formatDuration(limit)}; proceeding (policy proceed, stateless)`,
+          );
+          continue;
+        }
+        return autoPause(ctx, `${name} not ready on ${p.to} after ${formatDuration(limit)}: ${detail}`);
+      }
+      waits.push(`${name}: ${detail}`);
+    }
+  }
+  if (waits.length > 0) return wait(ctx, `waiting: ${waits.join('; ')}`);
+  return undefined;
+}
+
+function notReadyDetail(view: MemberView | undefined, version: string): string {
+  if (!view) return 'member not found';
+  if (!view.running) return `not running${view.detail ? ` (${view.detail})` : ''}`;
+  if (!atVersion(view.version, version)) return `still on ${view.version}`;
+  if (!view.ready) return `not ready${view.detail ? ` (${view.detail})` : ''}`;
+  if (!view.engine) return 'database not reachable yet';
+  if (!view.engine.healthy)
+    return `database reports unhealthy${view.engine.detail ? `: ${view.engine.detail}` : ''}`;
+  if (!view.engine.caughtUp)
+    return `catching up (lag ${view.engine.lag}${view.engine.detail ? `, ${view.engine.detail}` : ''})`;
+  return 'converging';
+}
+
+function batchFinished(ctx: Ctx): Action | undefined {
+  const { status, spec, now } = ctx;
+  status.batchReadyAt ??= now;
+  const soak = spec.strategy.soakSeconds * 1000;
+  if (now - status.batchReadyAt < soak) {
+    return wait(
+      ctx,
+      `soaking batch ${status.batchesStarted} for ${formatDuration(soak)}`,
+      soak - (now - status.batchReadyAt),
+    );
+  }
+  const batchNo = status.batchesStarted;
+  if (status.batchReadyAt !== undefined && soak > 0) {
+    record(status, { at: now, type: 'step', message: `batch ${batchNo} soaked ${formatDuration(soak)}` });
+  }
+  status.currentBatch = [];
+  status.batchReadyAt = undefined;
+  const more = Object.values(status.members).some((m) => m.state !== 'done');
+  if (more && (spec.strategy.pauseAfterEachBatch || (spec.strategy.pauseAfterFirstBatch && batchNo === 1))) {
+    status.batchGate = batchNo;
+    return autoPause(ctx, `batch ${batchNo} done; pausing as configured (resume with \`baton resume\`)`);
+  }
+  return wait(ctx, `batch ${batchNo} done`, 0);
+}
+
+function passFinished(ctx: Ctx): Action | undefined {
+  const { status, spec, now } = ctx;
+  const path = status.plan?.path ?? [];
+  const hop = path[status.hop];
+  if (status.direction === 'forward' && hop && status.hop < path.length - 1) {
+    // Intermediate hop: finalize it when the engine needs that before the next, then roll again.
+    const key = `finalize-hop:${status.hop}`;
+    if (hop.finalize && !status.hooksDone.includes(key))
+      return act(ctx, { kind: 'finalize' }, `finalize intermediate hop ${hop.from} -> ${hop.to}`);
+    status.hop += 1;
+    const nextHop = path[status.hop]!;
+    for (const [name, p] of Object.entries(status.members)) {
+      status.members[name] = {
+        ...p,
+        state: 'pending',
+        to: hopTargetForMember(status, p.component),
+        since: now,
+        replaceCalls: 0,
+        drainIssued: undefined,
+        replaceIssued: undefined,
+        restored: undefined,
+        finishedAt: undefined,
+      };
+    }
+    status.hooksDone = status.hooksDone.filter((h) => h.startsWith('finalize-hop:') || h === 'beforeUpgrade');
+    status.batchesSincePause = 0;
+    record(status, {
+      at: now,
+      type: 'step',
+      message: `hop ${status.hop + 1} of ${path.length}: ${nextHop.from} -> ${nextHop.to}`,
+    });
+    return wait(ctx, `starting hop ${status.hop + 1} of ${path.length} (${nextHop.to})`, 0);
+  }
+  const after = hookOnce(ctx, 'afterUpgrade');
+  if (after) return after;
+  if (status.direction === 'rollback') {
+    setPhase(status, 'Completed', 'rolled back: every member runs its original version', now);
+    return wait(ctx, status.reason, 0);
+  }
+  if (status.plan?.finalization && !status.finalized) {
+    if (spec.finalize === 'auto' || spec.finalizeRequested) return act(ctx, { kind: 'finalize' });
+    setPhase(
+      status,
+      'AwaitingFinalization',
+      'every member runs the target version; waiting for `baton finalize`',
+      now,
+    );
+    return wait(ctx, status.reason, 0);
+  }
+  setPhase(status, 'Completed', `upgrade complete: every member runs its target version`, now);
+  return wait(ctx, status.reason, 0);
+}
+
+function hopTargetForMember(status: UpgradeStatus, component: string): string {
+  const comp = plannedComponents(status).find((c) => c.name === component);
+  return comp ? hopTarget(status, comp) : (status.plan?.to ?? '');
+}
+
+/**
+ * Fold the outcome of an action into the status. Pure. Errors that are transient are retried a
+ * bounded number of times; any other error pauses the upgrade with the cause recorded.
+ */
+export function applyOutcome(
+  input: { spec: UpgradeSpec; status: UpgradeStatus; now: number },
+  action: Action,
+  outcome: Outcome,
+): UpgradeStatus {
+  const status = structuredClone(input.status);
+  const { now, spec } = input;
+  status.updatedAt = now;
+  const key = actionKey(action);
+  if (!outcome.ok) {
+    const msg = `${describeAction(action)} failed: ${describeError(outcome.error)}`;
+    const count = status.retry?.key === key ? status.retry.count + 1 : 1;
+    if (outcome.retryable && count < MAX_ACTION_ATTEMPTS) {
+      status.retry = { key, count, lastError: msg };
+      status.reason = `retrying (${count}/${MAX_ACTION_ATTEMPTS - 1}): ${msg}`;
+      record(status, { at: now, type: 'error', message: status.reason, member: memberOf(action) });
+      return status;
+    }
+    status.retry = undefined;
+    record(status, { at: now, type: 'error', message: msg, member: memberOf(action) });
+    if (action.kind === 'precheck') {
+      status.prechecksAt = now;
+      status.prechecksGeneration = spec.generation;
+      status.blockedBy = { check: 'precheck:error', reason: msg, since: now };
+      status.reason = msg;
+      return status;
+    }
+    status.pauseCause = msg;
+    status.pausedGeneration = spec.generation;
+    status.batchesSincePause = 0;
+    setPhase(status, 'Paused', `paused: ${msg}`, now);
+    return status;
+  }
+  status.retry = undefined;
+  switch (action.kind) {
+    case 'precheck': {
+      status.prechecksAt = now;
+      status.prechecksGeneration = spec.generation;
+      const results = (outcome.prechecks ?? []).map((r) =>
+        !r.ok && (spec.force.includes('*') || spec.force.includes(r.name)) ? { ...r, forced: true } : r,
+      );
+      status.prechecks = results;
+      const forced = results.filter((r) => r.forced).map((r) => r.name);
+      for (const f of forced) {
+        if (!status.forced.includes(f)) {
+          status.forced.push(f);
+          record(status, {
+            at: now,
+            type: 'force',
+            message: `precheck ${f} failed but is forced: ${results.find((r) => r.name === f)?.reason}`,
+          });
+        }
+      }
+      const failing = results.filter((r) => !r.ok && !r.forced);
+      for (const r of results) {
+        record(status, {
+          at: now,
+          type: 'step',
+          message: `precheck ${r.name}: ${r.ok ? 'ok' : r.forced ? 'FAILED (forced)' : 'FAILED'}: ${r.reason}`,
+        });
+      }
+      if (failing.length > 0) {
+        const first = failing[0]!;
+        status.blockedBy = { check: `precheck:${first.name}`, reason: first.reason, since: now };
+        status.reason = `blocked by precheck ${first.name}: ${first.reason}${failing.length > 1 ? ` (+${failing.length - 1} more)` : ''}`;
+      } else {
+        status.blockedBy = undefined;
+        if (status.phase === 'Prechecking')
+          setPhase(status, 'Running', 'prechecks passed; upgrade running', now);
+      }
+      return status;
+    }
+    case 'hook': {
+      const k = action.component ? `${action.hook}:${action.component}` : action.hook;
+      if (!status.hooksDone.includes(k)) status.hooksDone.push(k);
+      record(status, { at: now, type: 'step', message: outcome.message ?? describeAction(action) });
+      return status;
+    }
+    case 'drain': {
+      const p = status.members[action.member];
+      if (p) {
+        p.drainIssued = true;
+        p.leadershipMovedTo = outcome.movedTo ?? action.target;
+      }
+      record(status, {
+        at: now,
+        type: 'step',
+        member: action.member,
+        message: outcome.message ?? describeAction(action),
+      });
+      return status;
+    }
+    case 'replace': {
+      const p = status.members[action.member];
+      if (p) p.replaceIssued = true;
+      return status;
+    }
+    case 'restore': {
+      const p = status.members[action.member];
+      if (p) p.restored = true;
+      return status;
+    }
+    case 'finalize': {
+      const path = status.plan?.path ?? [];
+      if (status.hop < path.length - 1) {
+        status.hooksDone.push(`finalize-hop:${status.hop}`);
+        record(status, {
+          at: now,
+          type: 'step',
+          message: outcome.message ?? `finalized hop to ${path[status.hop]?.to}`,
+        });
+        return status;
+      }
+      status.finalized = true;
+      record(status, { at: now, type: 'step', message: outcome.message ?? 'finalized' });
+      setPhase(status, 'Completed', 'upgrade finalized: rollback is no longer possible', now);
+      return status;
+    }
+  }
+}
+
+function memberOf(a: Action): string | undefined {
+  return 'member' in a ? a.member : undefined;
+}
+
+/** "90s", "15m", "2h", "15d". */
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  if (s < 172800) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
+}

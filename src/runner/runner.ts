@@ -1,0 +1,260 @@
+/**
+ * The durable runner: observe -> decide (pure) -> persist the intent -> one step -> persist the
+ * outcome -> observe again. It holds no state of its own between reconciles besides counters for
+ * back-off: everything that matters is in the journal, so a new Runner (another process, another
+ * operator replica) picks up exactly where a crashed one stopped.
+ */
+import { BadInputError, ConflictError, describeError } from '../core/errors.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { Engine, Platform, PortContext, UpgradeRecord } from '../core/ports.js';
+import type { HistoryEntry, Snapshot, UpgradeSpec, UpgradeStatus } from '../core/types.js';
+import { isTerminal } from '../core/types.js';
+import { type Action, type Availability, type Outcome, applyOutcome, decide } from './decide.js';
+import { observe } from './observe.js';
+import { setPhase } from './status.js';
+
+/** A Kubernetes-Event-like notice for every step and every block. */
+export interface RunnerEvent {
+  type: 'Normal' | 'Warning';
+  /** CamelCase reason: PhaseChanged, Step, Blocked, StepFailed, Forced, Control. */
+  reason: string;
+  message: string;
+  member?: string;
+  at: number;
+}
+
+/** What a Runner needs; all passed in. */
+export interface RunnerDeps {
+  platform: Platform;
+  engine: Engine;
+  clock: Clock;
+  logger: Logger;
+  /** Name of the upgrade in the platform's journal. */
+  name: string;
+  /** Client-level availability (the probe); a failing verdict pauses the upgrade. */
+  availability?: () => Availability | undefined;
+  /** Called for each new history entry (events on the Upgrade and the pod concerned). */
+  onEvent?: (e: RunnerEvent) => void;
+  /** Called after every decision with the persisted status (progress rendering, metrics). */
+  onStatus?: (status: UpgradeStatus, spec: UpgradeSpec) => void;
+  /** Called after each action with its duration (metrics). */
+  onAction?: (action: Action, ms: number, ok: boolean) => void;
+}
+
+/** Result of one reconcile. */
+export interface ReconcileResult {
+  status: UpgradeStatus;
+  spec: UpgradeSpec;
+  /** Look again after this many ms (0: at once). */
+  requeueMs: number;
+  terminal: boolean;
+  action?: Action;
+}
+
+/** Errors that simulate the Baton process dying: never caught, so tests can "crash" mid-step. */
+export function isProcessCrash(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    (err.name === 'SimCrash' || (err as { processCrash?: boolean }).processCrash === true)
+  );
+}
+
+/** Whether an action error is worth retrying before pausing. */
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof BadInputError) return false;
+  return true;
+}
+
+function eventOf(h: HistoryEntry): RunnerEvent {
+  const map: Record<HistoryEntry['type'], [RunnerEvent['type'], string]> = {
+    phase: ['Normal', 'PhaseChanged'],
+    step: ['Normal', 'Step'],
+    control: ['Normal', 'Control'],
+    block: ['Warning', 'Blocked'],
+    error: ['Warning', 'StepFailed'],
+    force: ['Warning', 'Forced'],
+    summary: ['Normal', 'Summary'],
+  };
+  const [type, reason] = map[h.type];
+  const warn = h.type === 'phase' && (h.phase === 'Paused' || h.phase === 'Failed' || h.phase === 'Expired');
+  return { type: warn ? 'Warning' : type, reason, message: h.message, member: h.member, at: h.at };
+}
+
+/** Entries of `after.history` that are not in `before.history`. */
+function newEntries(before: UpgradeStatus, after: UpgradeStatus): HistoryEntry[] {
+  const last = before.history[before.history.length - 1];
+  if (!last) return after.history;
+  for (let i = after.history.length - 1; i >= 0; i--) {
+    const h = after.history[i]!;
+    if (h.at === last.at && h.message === last.message && h.type === last.type)
+      return after.history.slice(i + 1);
+  }
+  return after.history.slice(-Math.max(0, after.history.length - before.history.length));
+}
+
+/** Drives one upgrade. */
+export class Runner {
+  private observeFailures = 0;
+
+  constructor(private readonly deps: RunnerDeps) {}
+
+  private ctx(signal?: AbortSignal): PortContext {
+    return { clock: this.deps.clock, logger: this.deps.logger, signal };
+  }
+
+  /** One observe -> decide -> act -> persist cycle. */
+  async reconcile(signal?: AbortSignal): Promise<ReconcileResult> {
+    const { platform, engine, clock, logger, name } = this.deps;
+    const record = await platform.journal.get(name);
+    if (!record) throw new BadInputError('no-such-upgrade', `no upgrade named "${name}"`);
+    if (isTerminal(record.status.phase)) {
+      return { status: record.status, spec: record.spec, requeueMs: 0, terminal: true };
+    }
+
+    let snapshot: Snapshot;
+    try {
+      snapshot = await observe(platform, engine, this.ctx(signal));
+      this.observeFailures = 0;
+    } catch (err) {
+      if (isProcessCrash(err)) throw err;
+      this.observeFailures += 1;
+      const backoff = Math.min(30_000, 250 * 2 ** Math.min(this.observeFailures, 7));
+      logger.warn('observation failed', {
+        upgrade: name,
+        error: describeError(err),
+        attempt: this.observeFailures,
+      });
+      return { status: record.status, spec: record.spec, requeueMs: backoff, terminal: false };
+    }
+
+    const decision = decide({
+      spec: record.spec,
+      status: record.status,
+      snapshot,
+      rules: engine.rules,
+      now: clock.now(),
+      availability: this.deps.availability?.(),
+    });
+    let revision: string;
+    try {
+      revision = await this.persist(record, decision.status, record.revision);
+    } catch (err) {
+      if (err instanceof ConflictError)
+        return { status: record.status, spec: record.spec, requeueMs: 0, terminal: false };
+      throw err;
+    }
+    let status = decision.status;
+    if (decision.action) {
+      logger.info(decision.reason, { upgrade: name, action: decision.action.kind });
+      const outcome = await this.perform(decision.action, snapshot, record.spec, signal);
+      status = applyOutcome({ spec: record.spec, status, now: clock.now() }, decision.action, outcome);
+      try {
+        await this.persist({ ...record, status: decision.status }, status, revision);
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+      }
+    } else if (decision.reason !== record.status.reason) {
+      logger.info(decision.reason, { upgrade: name });
+    }
+    const retry = status.retry ? Math.min(10_000, 500 * 2 ** status.retry.count) : undefined;
+    return {
+      status,
+      spec: record.spec,
+      requeueMs: retry ?? decision.requeueMs,
+      terminal: isTerminal(status.phase),
+      action: decision.action,
+    };
+  }
+
+  private async persist(before: UpgradeRecord, status: UpgradeStatus, revision: string): Promise<string> {
+    const next = await this.deps.platform.journal.writeStatus(this.deps.name, status, revision);
+    for (const h of newEntries(before.status, status)) this.deps.onEvent?.(eventOf(h));
+    this.deps.onStatus?.(status, before.spec);
+    return next;
+  }
+
+  private async perform(
+    action: Action,
+    snapshot: Snapshot,
+    spec: UpgradeSpec,
+    signal?: AbortSignal,
+  ): Promise<Outcome> {
+    const { platform, engine, clock } = this.deps;
+    const ctx = this.ctx(signal);
+    const started = clock.now();
+    const member = (n: string) => snapshot.members.find((m) => m.name === n);
+    try {
+      let outcome: Outcome;
+      switch (action.kind) {
+        case 'precheck':
+          outcome = { ok: true, prechecks: await engine.prechecks(snapshot, spec, ctx) };
+          break;
+        case 'hook': {
+          const message = engine.hook
+            ? await engine.hook(action.hook, action.component, snapshot, { ...ctx, platform, spec })
+            : `${action.hook}: nothing to do for ${engine.name}`;
+          outcome = { ok: true, message };
+          break;
+        }
+        case 'drain': {
+          const m = member(action.member);
+          if (!m) throw new Error(`member ${action.member} is no longer listed by the platform`);
+          const r = await engine.drain(m, action.target ? member(action.target) : undefined, snapshot, {
+            ...ctx,
+            platform,
+            spec,
+          });
+          outcome = { ok: true, message: r.message, movedTo: r.movedTo };
+          break;
+        }
+        case 'replace': {
+          const m = member(action.member);
+          const opts = m && engine.replaceOptions ? await engine.replaceOptions(m, snapshot, ctx) : {};
+          await platform.replaceMember(action.member, action.version, opts, ctx);
+          outcome = { ok: true };
+          break;
+        }
+        case 'restore': {
+          const m = member(action.member);
+          if (m && engine.restore) await engine.restore(m, snapshot, ctx);
+          outcome = { ok: true };
+          break;
+        }
+        case 'finalize': {
+          const message = engine.finalize ? await engine.finalize(snapshot, ctx) : 'nothing to finalize';
+          outcome = { ok: true, message };
+          break;
+        }
+      }
+      this.deps.onAction?.(action, clock.now() - started, true);
+      return outcome;
+    } catch (err) {
+      if (isProcessCrash(err)) throw err;
+      this.deps.onAction?.(action, clock.now() - started, false);
+      return { ok: false, error: err, retryable: isRetryable(err) };
+    }
+  }
+
+  /**
+   * Reconcile until the upgrade is terminal, `stopWhen` says so, or the signal aborts. Requeues
+   * with the delay each decision asks for (the injected clock sleeps; a fake clock makes it instant).
+   */
+  async run(
+    opts: { signal?: AbortSignal; stopWhen?: (r: ReconcileResult) => boolean } = {},
+  ): Promise<ReconcileResult> {
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      const r = await this.reconcile(opts.signal);
+      if (r.terminal || opts.stopWhen?.(r)) return r;
+      if (r.requeueMs > 0) await this.deps.clock.sleep(r.requeueMs, opts.signal);
+    }
+  }
+}
+
+/** Mark an upgrade Failed (used when the journal cannot be continued, e.g. the cluster vanished). */
+export function failStatus(status: UpgradeStatus, reason: string, now: number): UpgradeStatus {
+  const next = structuredClone(status);
+  setPhase(next, 'Failed', reason, now);
+  return next;
+}

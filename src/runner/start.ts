@@ -1,0 +1,135 @@
+/**
+ * Starting an upgrade: validate the request, observe the cluster, build the plan, and create the
+ * journal record. Bad input (unknown component, unparsable version, downgrade, impossible path) is
+ * rejected here, before anything is written.
+ */
+import { BadInputError } from '../core/errors.js';
+import type { Engine, Platform, PortContext, UpgradeRecord } from '../core/ports.js';
+import type { MemberProgress, Snapshot, StrategySpec, UpgradeSpec } from '../core/types.js';
+import { buildPlan } from '../plan/plan.js';
+import type { Plan } from '../plan/types.js';
+import { atVersion, parseVersion } from '../plan/version.js';
+import { observe } from './observe.js';
+import { newStatus, record } from './status.js';
+
+/** Defaults: serial, one member down at a time, no soak, 15-day paused expiry. */
+export const DEFAULT_STRATEGY: StrategySpec = {
+  batch: { kind: 'serial' },
+  maxUnavailable: 1,
+  soakSeconds: 0,
+  pauseAfterFirstBatch: false,
+  pauseAfterEachBatch: false,
+  timeouts: { drainSeconds: 120, drainPolicy: 'pause', readySeconds: 600, readyPolicy: 'pause' },
+};
+
+/** Fifteen days, as ACK terminates an upgrade paused for longer. */
+export const DEFAULT_PAUSED_EXPIRY_SECONDS = 15 * 24 * 3600;
+
+/** A complete spec from the fields a user gave. */
+export function makeSpec(
+  input: Pick<UpgradeSpec, 'cluster' | 'engine' | 'version'> &
+    Partial<Omit<UpgradeSpec, 'strategy'>> & {
+      strategy?: Partial<Omit<StrategySpec, 'timeouts'>> & { timeouts?: Partial<StrategySpec['timeouts']> };
+    },
+): UpgradeSpec {
+  parseVersion(input.version);
+  const strategy: StrategySpec = {
+    ...DEFAULT_STRATEGY,
+    ...input.strategy,
+    timeouts: { ...DEFAULT_STRATEGY.timeouts, ...input.strategy?.timeouts },
+  };
+  if (!Number.isInteger(strategy.maxUnavailable) || strategy.maxUnavailable < 1) {
+    throw new BadInputError(
+      'bad-budget',
+      `maxUnavailable must be a whole number >= 1 (got ${strategy.maxUnavailable})`,
+    );
+  }
+  if (strategy.soakSeconds < 0) throw new BadInputError('bad-soak', `soak time must be >= 0 seconds`);
+  for (const [k, v] of Object.entries(strategy.timeouts)) {
+    if (typeof v === 'number' && !(v > 0))
+      throw new BadInputError('bad-timeout', `timeout ${k} must be > 0 seconds`);
+  }
+  return {
+    name: input.name ?? `${input.cluster}-upgrade`,
+    cluster: input.cluster,
+    engine: input.engine,
+    version: input.version,
+    components: input.components,
+    strategy,
+    paused: input.paused ?? false,
+    cancel: input.cancel ?? false,
+    force: input.force ?? [],
+    finalize: input.finalize ?? 'auto',
+    finalizeRequested: input.finalizeRequested ?? false,
+    rollback: input.rollback ?? false,
+    supervised: input.supervised ?? false,
+    pausedExpirySeconds: input.pausedExpirySeconds ?? DEFAULT_PAUSED_EXPIRY_SECONDS,
+    generation: input.generation ?? 1,
+  };
+}
+
+/** Observe and plan without writing anything (`baton plan`). */
+export async function previewPlan(
+  platform: Platform,
+  engine: Engine,
+  spec: UpgradeSpec,
+  ctx: PortContext,
+): Promise<{ plan: Plan; snapshot: Snapshot }> {
+  const snapshot = await observe(platform, engine, ctx);
+  if (snapshot.members.length === 0) {
+    throw new BadInputError('empty-cluster', `cluster "${spec.cluster}" has no members: check its name`);
+  }
+  const plan = buildPlan({ spec, snapshot, rules: engine.rules });
+  return { plan, snapshot };
+}
+
+/** Member progress entries for the first pass of a plan. */
+export function initialMembers(plan: Plan, snapshot: Snapshot, now: number): Record<string, MemberProgress> {
+  const members: Record<string, MemberProgress> = {};
+  const firstHop = plan.path[0];
+  for (const c of plan.components) {
+    const to = plan.path.length > 1 && firstHop ? firstHop.to : c.version;
+    for (const name of [...c.members.map((m) => m.name), ...c.upToDate]) {
+      const view = snapshot.members.find((m) => m.name === name);
+      const from = view?.version ?? c.members.find((m) => m.name === name)?.version ?? to;
+      const upToDate = c.upToDate.includes(name) && atVersion(from, c.version);
+      members[name] = {
+        component: c.name,
+        state: upToDate ? 'done' : 'pending',
+        from,
+        to: upToDate ? c.version : to,
+        since: now,
+        replaceCalls: 0,
+        ...(upToDate ? { finishedAt: now } : {}),
+      };
+    }
+  }
+  return members;
+}
+
+/** Plan and create the journal record of a new upgrade (status Pending). */
+export async function createUpgrade(
+  platform: Platform,
+  engine: Engine,
+  spec: UpgradeSpec,
+  ctx: PortContext,
+): Promise<UpgradeRecord> {
+  const { plan, snapshot } = await previewPlan(platform, engine, spec, ctx);
+  const now = ctx.clock.now();
+  const status = newStatus(spec, now);
+  status.plan = plan;
+  status.startedAt = now;
+  status.members = initialMembers(plan, snapshot, now);
+  status.progress = {
+    done: Object.values(status.members).filter((m) => m.state === 'done').length,
+    total: Object.keys(status.members).length,
+  };
+  record(status, {
+    at: now,
+    type: 'step',
+    message: `planned ${plan.path.map((h) => `${h.from} -> ${h.to}`).join(', ') || 'no version change'}: ${plan.components
+      .map((c) => `${c.name} (${c.batches.length} batch(es))`)
+      .join(', ')}`,
+  });
+  return platform.journal.create(spec, status);
+}
