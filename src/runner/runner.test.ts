@@ -19,7 +19,7 @@ test('a 3-member raft cluster upgrades follower, follower, leader last with a tr
   for (const m of world.cluster.memberViews()) assert.equal(m.version, '1.1.0');
   assert.deepEqual(world.cluster.recorder.violations(), []);
   assert.equal(world.cluster.recorder.repeatedRestarts().length, 0);
-  const order = world.cluster.recorder.calls('replace').map((c) => c.member);
+  const order = world.cluster.recorder.calls('replaceMember').map((c) => c.member);
   assert.equal(order[order.length - 1], leader, 'leader goes last');
   assert.ok(world.cluster.recorder.transfers().length >= 1);
 });
