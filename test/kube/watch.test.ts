@@ -25,7 +25,7 @@ async function collect(
   t: { after: (fn: () => void) => void },
   server: FakeApiServer,
   path: string,
-  query: Record<string, unknown>,
+  query: Record<string, string | number | boolean | undefined>,
 ) {
   const events: Seen[] = [];
   let ended: unknown = 'open';
