@@ -424,4 +424,37 @@ describe('SimCluster invariants and determinism', () => {
     assert.equal(w.cluster.engineState('db-1'), undefined);
     assert.notEqual(w.cluster.leaderOf('db'), 'db-1');
   });
+
+  it('a careful roll (followers first, hand-over, leader last) leaves no violation; a naive one is caught', async () => {
+    const careful = world({ components: [{ name: 'db', members: 5 }] });
+    const waitUntil = async (w: typeof careful, ok: () => boolean) => {
+      for (let i = 0; i < 1_000 && !ok(); i++) await w.cluster.advance(250);
+      assert.ok(ok(), 'condition reached');
+    };
+    const leader = careful.cluster.leaderOf('db')!;
+    for (const m of careful.cluster.memberViews().filter((x) => x.name !== leader)) {
+      await careful.platform.replaceMember(m.name, '1.1.0', {}, careful.ctx);
+      await waitUntil(careful, () => careful.cluster.member(m.name).caughtUp);
+    }
+    await careful.engine.drain(careful.view(leader), undefined, careful.snapshot(), careful.actx());
+    await waitUntil(careful, () => careful.cluster.leaderOf('db') !== leader);
+    await careful.platform.replaceMember(leader, '1.1.0', {}, careful.ctx);
+    await waitUntil(careful, () => careful.cluster.member(leader).caughtUp);
+    assert.deepEqual(careful.cluster.recorder.violations(), []);
+    assert.equal(careful.cluster.recorder.maxUnavailable('db'), 1);
+    assert.equal(careful.cluster.recorder.elections().length, 0);
+    assert.equal(careful.cluster.health().healthy, true);
+
+    const naive = world({ components: [{ name: 'db', members: 5 }] });
+    // Leader first, while healthy followers could have taken over: that stop is the violation.
+    const naiveLeader = naive.cluster.leaderOf('db')!;
+    const others = naive.cluster.memberViews().filter((m) => m.name !== naiveLeader);
+    for (const name of [naiveLeader, ...others.map((m) => m.name)]) {
+      await naive.platform.replaceMember(name, '1.1.0', {}, naive.ctx);
+    }
+    assert.equal(naive.cluster.recorder.maxUnavailable('db'), 5);
+    assert.equal(naive.cluster.recorder.leaderStopViolations().length, 1);
+    await naive.cluster.advance(60_000);
+    assert.equal(naive.cluster.health().healthy, true);
+  });
 });

@@ -17,7 +17,7 @@ import { engineRules } from '../../engines/registry.js';
 import type { ComponentRule, EngineRules, Topology } from '../../engines/rules.js';
 import { atVersion } from '../../plan/version.js';
 import type { SimClusterDescription, SimTimings } from './description.js';
-import { FaultInjector, type SimCallKind, type SimFault } from './faults.js';
+import { FaultInjector, SimCrash, type SimCallKind, type SimFault } from './faults.js';
 import { deriveSeed, mulberry32, randomInt, type Rng } from './prng.js';
 import { SimRecorder } from './recorder.js';
 
@@ -258,7 +258,7 @@ export class SimCluster {
       healthy: true,
       caughtUp: this.caughtUp(m, t),
       lag,
-      detail: `${m.version}, lag ${lag}${m.evicting ? ', leaders evicted' : ''}`,
+      detail: `${m.role} on ${m.version}${m.catchUp && t < m.catchUp.end ? ', catching up' : ''}${m.evicting ? ', kept free of leaderships' : ''}`,
     };
     if (m.rule.topology === 'multi-raft' || m.rule.topology === 'sharded') state.leaderCount = m.leaderCount;
     return state;
@@ -323,7 +323,7 @@ export class SimCluster {
       return result;
     } catch (err) {
       this.trackUnavailable();
-      const crashed = err instanceof Error && err.name === 'SimCrash';
+      const crashed = err instanceof SimCrash;
       this.recorder.call({ ...base, outcome: crashed ? 'crash' : 'error', error: (err as Error).message });
       throw err;
     }
