@@ -332,3 +332,43 @@ describe('PostgreSQL engine on LocalPlatform (real processes)', { timeout: 240_0
     });
   });
 });
+
+describe('PostgreSQL engine on a single-member cluster (real process)', { timeout: 120_000 }, () => {
+  let stateDir: string;
+  let platform: LocalPlatform | undefined;
+  const engine = new PostgresEngine();
+
+  before(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), 'baton-pg1-'));
+    platform = await LocalPlatform.create({
+      stateDir,
+      name: 'pgone',
+      adapter: postgresLocalAdapter,
+      version: '17.5',
+      members: 1,
+      ctx,
+    });
+  });
+
+  after(async () => {
+    await engine.close();
+    await platform?.delete(ctx).catch(() => undefined);
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('hands nothing over and restarts the member as the primary for a config-only pass', async () => {
+    const s = await snapshot(platform!, engine);
+    assert.equal(s.health.healthy, true, s.health.detail);
+    const only = s.members[0]!;
+    const drained = await engine.drain(only, undefined, s, { ...ctx, platform: platform!, spec: spec() });
+    assert.equal(drained.movedTo, undefined);
+    assert.match(drained.message, /only member/);
+    const opts = await engine.replaceOptions(only, s, ctx);
+    assert.deepEqual(opts, { settings: { role: 'primary' } });
+    await platform!.replaceMember(only.name, '17.5+r1', opts, ctx);
+    await eventually('the primary is back on 17.5+r1', 30_000, async () => {
+      const v = await snapshot(platform!, engine);
+      return v.health.healthy && v.members[0]?.version === '17.5+r1' ? true : v.health.detail;
+    });
+  });
+});

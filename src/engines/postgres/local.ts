@@ -466,6 +466,9 @@ export function createPostgresLocalAdapter(options: PostgresLocalOptions = {}): 
         user: superuser,
         database: 'postgres',
         connectionTimeoutMillis: 5000,
+        // pg_backup_start waits for a (fast) checkpoint; bound it and pg_backup_stop generously.
+        statement_timeout: 300_000,
+        query_timeout: 310_000,
         application_name: `baton-clone-${member.name}`,
       },
       sourceDir: primary.dataDir,
