@@ -141,6 +141,14 @@ describe('redis engine on a local 6-member cluster', { timeout: 180_000 }, () =>
       [],
     );
     assert.equal(checks.length, 5);
+
+    // Bootstrapping a formed cluster again changes nothing.
+    await redisLocalAdapter.bootstrap!(platform!.adapterContext(ctx));
+    const again = await snapshot(platform!, engine);
+    assert.deepEqual(
+      again.members.map((m) => [m.name, m.engine?.role]),
+      roles.map(([name, role]) => [name, role]),
+    );
   });
 
   it('drains a primary by CLUSTER FAILOVER without losing an acknowledged write', async (t: TestContext) => {
@@ -262,6 +270,72 @@ describe('redis engine on a local 6-member cluster', { timeout: 180_000 }, () =>
     assert.deepEqual(
       again.filter((c) => !c.ok).map((c) => `${c.name}: ${c.reason}`),
       [],
+    );
+  });
+
+  it('rolls every member to a +r2 label, replicas first and primaries drained last, under writes', async (t: TestContext) => {
+    const label = `${version}+r2`;
+    const acked = new Map<string, string>();
+    let writing = true;
+    const writer = (async () => {
+      for (let j = 0; writing; j++) {
+        try {
+          await client!.set(`roll:${j}`, `r${j}`);
+          acked.set(`roll:${j}`, `r${j}`);
+        } catch {
+          // A failed write is not acknowledged; only acknowledged ones must survive.
+        }
+      }
+    })();
+    const start = await snapshot(platform!, engine);
+    const order = [
+      ...start.members.filter((m) => m.engine?.role === 'replica'),
+      ...start.members.filter((m) => m.engine?.role === 'primary'),
+    ].map((m) => m.name);
+    assert.equal(order.length, 6);
+    const moves: string[] = [];
+    for (const name of order) {
+      const snap = await snapshot(platform!, engine);
+      const m = snap.members.find((x) => x.name === name)!;
+      if (m.engine?.role === 'primary') {
+        const res = await engine.drain(m, undefined, snap, {
+          ...ctx,
+          platform: platform!,
+          spec,
+        } as EngineActionContext);
+        assert.ok(res.movedTo, res.message);
+        moves.push(res.message);
+      }
+      await platform!.replaceMember(name, label, {}, ctx);
+      await waitFor(`${name} back on ${label}`, 60_000, async () => {
+        const s = await snapshot(platform!, engine);
+        const x = s.members.find((y) => y.name === name)!;
+        if (!x.ready || x.version !== label) return `${name} not ready on ${label}: ${x.detail ?? ''}`;
+        return settled(s);
+      });
+    }
+    writing = false;
+    await writer;
+    const end = await snapshot(platform!, engine);
+    assert.deepEqual(
+      end.members.filter((m) => m.version !== label).map((m) => m.name),
+      [],
+    );
+    assert.equal(end.members.filter((m) => m.engine?.role === 'primary').length, 3);
+    assert.equal(end.health.facts?.slotsServed, 16384);
+    const lost: string[] = [];
+    for (const [k, v] of acked) if ((await client!.get(k)) !== v) lost.push(k);
+    assert.deepEqual(lost, [], `${lost.length} of ${acked.size} acknowledged writes lost`);
+    t.diagnostic(
+      `rolled 6 members with ${moves.length} failovers; ${acked.size} acknowledged writes, none lost`,
+    );
+
+    // Bootstrapping again after failovers moved the roles keeps them.
+    await redisLocalAdapter.bootstrap!(platform!.adapterContext(ctx));
+    const kept = await snapshot(platform!, engine);
+    assert.deepEqual(
+      kept.members.map((m) => m.engine?.role),
+      end.members.map((m) => m.engine?.role),
     );
   });
 });

@@ -215,8 +215,9 @@ export interface BootstrapOptions {
  * Form the cluster from freshly started members: config epochs, `CLUSTER MEET`, slot ranges on the
  * primaries, `CLUSTER REPLICATE` on the replicas, then wait until every node reports
  * `cluster_state:ok` and every replica's link is up. Idempotent: steps already done (node already
- * known, slots already assigned, already replicating) are skipped, so a rerun after a crash
- * completes the cluster instead of failing.
+ * known, slots already assigned, node already a replica or serving slots) are skipped, so a rerun
+ * after a crash completes the cluster instead of failing, and a rerun on a formed cluster changes
+ * nothing even after failovers moved the roles.
  */
 export async function bootstrapCluster(ctx: AdapterContext, opts: BootstrapOptions = {}): Promise<void> {
   const members = ordered(ctx.cluster);
@@ -286,14 +287,15 @@ export async function bootstrapCluster(ctx: AdapterContext, opts: BootstrapOptio
       if (!taken) await node(m).addSlotsRange(range);
       ctx.logger.debug('redis bootstrap: slots assigned', { member: m.name, slots: formatSlots([range]) });
     }
-    // A replica must see its primary as a master (the slot assignment gossiped) before REPLICATE.
+    // Only an empty master is told to replicate: a node that already follows a primary or serves
+    // slots (a rerun after failovers moved roles) keeps its role.
     for (const r of roles) {
       if (r.role !== 'replica') continue;
       const m = members[r.ordinal]!;
       const primaryId = ids[r.primaryOrdinal!]!;
       await waitFor(`${m.name} replicating ${members[r.primaryOrdinal!]!.name}`, async () => {
         const me = (await node(m).clusterNodes()).find((e) => e.flags.includes('myself'));
-        if (me?.masterId === primaryId) return undefined;
+        if (me?.masterId !== undefined || (me && isSlotOwner(me))) return undefined;
         await node(m).replicate(primaryId);
         return `CLUSTER REPLICATE sent to ${m.name}`;
       });
