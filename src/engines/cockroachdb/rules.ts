@@ -132,7 +132,7 @@ export const cockroachdbRules: EngineRules = {
     },
     {
       name: 'versions-uniform',
-      description: 'every node runs the same version and the previous major upgrade is finalized',
+      description: 'every node runs the same version (no earlier upgrade or rollback left half-done)',
     },
   ],
   hooks: ['beforeUpgrade'],

@@ -246,4 +246,30 @@ describe('SimEngine', () => {
     );
     assert.equal(cluster.member(primary).role, 'primary');
   });
+
+  it('cockroachdb: after finalization a node on the previous major refuses to start; before it, rollback works', async () => {
+    const s = setup({
+      engine: 'cockroachdb',
+      version: '24.1.3',
+      components: [{ name: 'cockroachdb', members: 3 }],
+    });
+    await s.platform.replaceMember('cockroachdb-0', '23.2.5', {}, s.ctx);
+    await s.cluster.advance(10_000);
+    assert.equal(s.cluster.member('cockroachdb-0').ready, true, 'rollback before finalization');
+    await s.platform.replaceMember('cockroachdb-0', '24.1.3', {}, s.ctx);
+    await s.cluster.advance(10_000);
+    await s.engine.finalize(await s.snapshot(), s.ctx);
+    assert.equal(s.cluster.finalizedVersion, '24.1.3');
+    await s.platform.replaceMember('cockroachdb-1', '24.1.5', {}, s.ctx);
+    await s.platform.replaceMember('cockroachdb-2', '23.2.5', {}, s.ctx);
+    await s.cluster.advance(60_000);
+    assert.equal(s.cluster.member('cockroachdb-1').ready, true, 'a patch of the finalized major starts');
+    const refused = s.cluster.member('cockroachdb-2');
+    assert.equal(refused.running, true);
+    assert.equal(refused.ready, false);
+    assert.match(
+      refused.detail ?? '',
+      /refuses to start: cluster version 24\.1 is finalized and newer than binary 23\.2\.5/,
+    );
+  });
 });

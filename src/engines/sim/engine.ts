@@ -113,7 +113,7 @@ export class SimEngine implements Engine {
     });
   }
 
-  async finalize(_snapshot: Snapshot, ctx: PortContext): Promise<string> {
+  async finalize(snapshot: Snapshot, ctx: PortContext): Promise<string> {
     return this.cluster.invoke('finalize', {}, () => {
       let message = `${this.rules.name}: upgrade finalized`;
       if (this.rules.name === 'cockroachdb') {
@@ -122,7 +122,9 @@ export class SimEngine implements Engine {
           : `${PRESERVE_DOWNGRADE} already reset: nothing to finalize`;
         this.cluster.settings.delete(PRESERVE_DOWNGRADE);
       }
-      this.cluster.finalized = true;
+      const newest = snapshot.members.map((m) => m.version).sort((a, b) => compareVersions(b, a))[0];
+      if (newest !== undefined) this.cluster.finalize(newest);
+      else this.cluster.finalized = true;
       this.cluster.recorder.finalization({ at: ctx.clock.now(), name: 'finalize', message });
       return message;
     });

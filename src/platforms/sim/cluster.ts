@@ -15,7 +15,7 @@ import type { ClusterHealth, EngineMemberState, PlatformMember, Role } from '../
 import { isLeaderRole } from '../../core/types.js';
 import { engineRules } from '../../engines/registry.js';
 import type { ComponentRule, EngineRules, Topology } from '../../engines/rules.js';
-import { atVersion } from '../../plan/version.js';
+import { atVersion, compareVersions, parseVersion, series } from '../../plan/version.js';
 import type { SimClusterDescription, SimTimings } from './description.js';
 import { FaultInjector, SimCrash, type SimCallKind, type SimFault } from './faults.js';
 import { deriveSeed, mulberry32, randomInt, type Rng } from './prng.js';
@@ -114,6 +114,11 @@ export class SimCluster {
   ddlPaused = false;
   /** Set by a finalization. */
   finalized = false;
+  /**
+   * Version the cluster was finalized at (CockroachDB's cluster version). A member started on an
+   * older major afterwards refuses to start, as a real node does.
+   */
+  finalizedVersion: string | undefined;
 
   private readonly members: MemberSim[] = [];
   private readonly byName = new Map<string, MemberSim>();
@@ -351,6 +356,11 @@ export class SimCluster {
       if (m.gen !== gen) return;
       m.running = true;
       m.detail = `running ${version}, not ready yet`;
+      const refusal = this.refusesToStart(version);
+      if (refusal) {
+        m.detail = refusal;
+        return;
+      }
       const never = this.neverReady(name, version);
       if (never) {
         m.detail = `running ${version}, never becomes ready`;
@@ -736,6 +746,21 @@ export class SimCluster {
       down.set(m.component, list);
     }
     for (const [component, names] of down) this.recorder.unavailable(component, names, at);
+  }
+
+  /** Mark the upgrade finalized at `version` (the newest version the members run). */
+  finalize(version: string): void {
+    this.finalized = true;
+    this.finalizedVersion = version;
+  }
+
+  private refusesToStart(version: string): string | undefined {
+    const at = this.finalizedVersion;
+    if (at === undefined || !this.rules.finalization) return undefined;
+    const binary = parseVersion(version);
+    const cluster = parseVersion(at);
+    if (series(binary) === series(cluster) || compareVersions(binary, cluster) > 0) return undefined;
+    return `refuses to start: cluster version ${series(cluster)} is finalized and newer than binary ${version}`;
   }
 
   private slowFactor(name: string): number {
