@@ -5,14 +5,18 @@
 import { BadInputError } from '../core/errors.js';
 import type { EngineRules } from './rules.js';
 import { cockroachdbRules } from './cockroachdb/rules.js';
+import { etcdRules } from './etcd/rules.js';
+import { postgresRules } from './postgres/rules.js';
+import { redisRules } from './redis/rules.js';
 import { kubernetesRules } from './kubernetes/rules.js';
 import { redisEnterpriseRules } from './redis-enterprise/rules.js';
 import { simRules } from './sim/rules.js';
 import { tidbRules } from './tidb/rules.js';
 
 const RULES: ReadonlyMap<string, EngineRules> = new Map<string, EngineRules>([
-  // Engines with local processes (etcd, postgres, redis) are registered here by the lead:
-  // import their `engines/<name>/rules.js` and add `[rules.name, rules]` entries.
+  [etcdRules.name, etcdRules],
+  [postgresRules.name, postgresRules],
+  [redisRules.name, redisRules],
   [cockroachdbRules.name, cockroachdbRules],
   [tidbRules.name, tidbRules],
   [kubernetesRules.name, kubernetesRules],

@@ -623,7 +623,9 @@ function driveInFlight(ctx: Ctx): Action | undefined {
         );
       }
       if (converged(view, p.to)) {
-        if (!p.restored && rules.hooks.includes('restore')) {
+        if (!p.restored) {
+          // Always: undoing per-member preparation (TiKV evict-leader scheduler) is idempotent.
+          // The runner calls engine.restore only where the engine has one.
           return act(ctx, { kind: 'restore', member: name });
         }
         setMemberState(status, name, 'done', now, `${name}: ready and caught up on ${p.to}`);
