@@ -457,4 +457,43 @@ describe('SimCluster invariants and determinism', () => {
     await naive.cluster.advance(60_000);
     assert.equal(naive.cluster.health().healthy, true);
   });
+
+  it('TiFlash (multi-raft without quorum) holds no leaders; a learner is never elected', async () => {
+    const t = world({
+      engine: 'tidb',
+      version: 'v7.5.0',
+      components: [
+        { name: 'tiflash', members: 2 },
+        { name: 'tikv', members: 3 },
+      ],
+    });
+    assert.deepEqual(
+      t.cluster.memberViews().map((m) => [m.name, m.leaderCount > 0]),
+      [
+        ['tiflash-0', false],
+        ['tiflash-1', false],
+        ['tikv-0', true],
+        ['tikv-1', true],
+        ['tikv-2', true],
+      ],
+    );
+    const w = world({ components: [{ name: 'db', members: [{ role: 'leader' }, { role: 'learner' }, {}] }] });
+    await w.platform.stopMember!('db-2', w.ctx);
+    await w.platform.replaceMember('db-0', '1.1.0', {}, w.ctx);
+    assert.equal(
+      w.cluster.recorder.leaderStops()[0]?.healthyTarget,
+      undefined,
+      'a learner is no hand-over target',
+    );
+    await w.cluster.advance(T.replaceMs + T.readyMs + T.electionMs);
+    assert.equal(
+      w.cluster.leaderOf('db'),
+      undefined,
+      'one voter of three is no quorum; the learner does not count',
+    );
+    await w.platform.replaceMember('db-2', '1.1.0', {}, w.ctx);
+    await w.cluster.advance(T.replaceMs + T.readyMs + T.electionMs);
+    assert.ok(['db-0', 'db-2'].includes(w.cluster.leaderOf('db') ?? ''));
+    assert.equal(w.cluster.member('db-1').role, 'learner');
+  });
 });

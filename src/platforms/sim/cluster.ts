@@ -377,7 +377,7 @@ export class SimCluster {
         m.ready = true;
         m.replacing = false;
         delete m.detail;
-        m.role = followerRole(m.rule.topology);
+        if (m.role !== 'learner') m.role = followerRole(m.rule.topology);
         const now = this.now();
         m.catchUp = {
           start: now,
@@ -543,14 +543,15 @@ export class SimCluster {
 
   private assignLeadership(rule: ComponentRule, members: MemberSim[], counts: (number | undefined)[]): void {
     const t = rule.topology;
-    const ready = members.filter((m) => m.ready);
+    const ready = members.filter((m) => m.ready && m.role !== 'learner');
     if (t === 'raft' || t === 'replication') {
       if (members.some((m) => isLeaderRole(m.role)) || ready.length === 0) return;
       const leader = ready[Math.floor(this.rng() * ready.length)] as MemberSim;
       leader.role = leaderRole(t);
       return;
     }
-    if (t === 'multi-raft' || t === 'sharded') {
+    // A multi-raft component without quorum (TiFlash) holds learner replicas only: no leaders.
+    if (t === 'sharded' || (t === 'multi-raft' && rule.quorum)) {
       members.forEach((m, i) => {
         const given = counts[i];
         if (given !== undefined) m.leaderCount = given;
@@ -583,7 +584,13 @@ export class SimCluster {
     const t = this.now();
     return this.members
       .filter(
-        (o) => o !== m && o.component === m.component && this.usable(o) && !o.evicting && this.caughtUp(o, t),
+        (o) =>
+          o !== m &&
+          o.component === m.component &&
+          o.role !== 'learner' &&
+          this.usable(o) &&
+          !o.evicting &&
+          this.caughtUp(o, t),
       )
       .sort((a, b) => this.lagOf(a, t) - this.lagOf(b, t) || a.ordinal - b.ordinal)[0];
   }
@@ -627,7 +634,7 @@ export class SimCluster {
       this.electionPending.delete(component);
       const ms = this.members.filter((m) => m.component === component);
       if (ms.some((m) => m.running && isLeaderRole(m.role))) return;
-      const up = ms.filter((m) => this.usable(m));
+      const up = ms.filter((m) => this.usable(m) && m.role !== 'learner');
       const rule = ms[0]?.rule;
       if (!rule || up.length === 0 || (rule.topology === 'raft' && up.length * 2 <= ms.length)) {
         this.scheduleElection(component, previous);
