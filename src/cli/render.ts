@@ -6,7 +6,6 @@ import { stringify as toYaml } from 'yaml';
 import type { UpgradeRecord } from '../core/ports.js';
 import type { PrecheckResult, Snapshot, UpgradeStatus } from '../core/types.js';
 import type { Plan } from '../plan/types.js';
-import { formatDuration } from '../runner/decide.js';
 
 /** Output formats of `-o`. */
 export type OutputFormat = 'text' | 'json' | 'yaml';
@@ -156,7 +155,7 @@ export function renderHistory(status: UpgradeStatus): string {
     status.history
       .map(
         (h) =>
-          `+${formatDuration(h.at - t0).padStart(5)}  ${h.type.padEnd(7)} ${h.member ? `${h.member}: ` : ''}${h.message}`,
+          `+${((h.at - t0) / 1000).toFixed(1).padStart(7)}s  ${h.type.padEnd(7)} ${h.member ? `${h.member}: ` : ''}${h.message}`,
       )
       .join('\n') + '\n'
   );

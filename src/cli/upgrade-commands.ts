@@ -41,6 +41,8 @@ import {
   simTarget,
 } from './targets.js';
 import { startProbe, type ProbeHandle } from './probe.js';
+import { formatReportText } from '../probe/report.js';
+import type { ProbeReport } from '../probe/types.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -501,7 +503,7 @@ async function driveWithProbe(
   }
 }
 
-function finishDrive(io: CliIO, o: RawOpts, t: Target, r: DriveResult & { probe?: unknown }): void {
+function finishDrive(io: CliIO, o: RawOpts, t: Target, r: DriveResult & { probe?: ProbeReport }): void {
   const format = parseOutput(o.output);
   if (format !== 'text') {
     io.stdout.write(
@@ -523,6 +525,10 @@ function finishDrive(io: CliIO, o: RawOpts, t: Target, r: DriveResult & { probe?
     io.stdout.write(
       '  nothing was changed; fix the cause, or skip a check with --force NAME, then run apply again\n',
     );
+  }
+  if (r.probe) {
+    io.stdout.write('Probe:\n');
+    for (const line of formatReportText(r.probe)) io.stdout.write(`  ${line}\n`);
   }
   if (t.sim) {
     const rec = t.sim.recorder;
