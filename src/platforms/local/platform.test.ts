@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -86,6 +86,11 @@ test('create refuses a bad name, a taken name, a bad member count and an uninsta
     (e: Error) => e instanceof BadInputError && /installed: 1\.0\.0, 1\.1\.0/.test(e.message),
   );
   assert.deepEqual((await readdir(join(stateDir, 'clusters'))).includes('noversion'), false);
+  await mkdir(join(stateDir, 'clusters', 'halfway'));
+  await assert.rejects(
+    create('halfway', { members: 1 }),
+    (e: Error) => e instanceof BadInputError && /without a state file.*remove the directory/.test(e.message),
+  );
 });
 
 test('a second cluster never reuses ports recorded for another one', async () => {

@@ -22,6 +22,7 @@ import type { PlatformMember } from '../../core/types.js';
 import { atVersion } from '../../plan/version.js';
 import { FileJournalStore } from '../../runner/journal/file.js';
 import type { AdapterContext, LocalClusterLayout, LocalEngineAdapter, LocalMemberLayout } from './adapter.js';
+import { withClusterLock } from './lock.js';
 import { canBind, pickFreePorts } from './ports.js';
 import type { ChildExit } from './process.js';
 import { chownTree, effectiveRunAs, isAlive, spawnDetached, stopProcess, tailFile } from './process.js';
@@ -138,8 +139,9 @@ async function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T
 }
 
 /**
- * A cluster of local processes. Every mutation is serialised within this object and re-reads the
- * state file first, so a second Baton process (a CLI verb) sees and keeps what this one recorded.
+ * A cluster of local processes. Every mutation is serialised within this object and across
+ * processes (the cluster's lock file) and re-reads the state file first, so a second Baton process
+ * (a CLI verb) sees and keeps what this one recorded.
  * Only processes whose PID *and* start time match what was recorded are ever signalled.
  */
 export class LocalPlatform implements Platform {
@@ -197,6 +199,12 @@ export class LocalPlatform implements Platform {
       await mkdir(dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        if (!(await readClusterState(dir).catch(() => undefined))) {
+          throw new BadInputError(
+            'cluster-exists',
+            `cluster directory ${dir} exists without a state file (a create is running or was interrupted): wait for it, or remove the directory and retry`,
+          );
+        }
         throw new BadInputError(
           'cluster-exists',
           `cluster "${opts.name}" already exists in ${opts.stateDir}: choose another name or delete it first`,
@@ -389,7 +397,7 @@ export class LocalPlatform implements Platform {
    * last ran with). Returns once the new process is spawned, not once it is ready.
    */
   async replaceMember(name: string, version: string, opts: ReplaceOptions, ctx: PortContext): Promise<void> {
-    await this.exclusive(async () => {
+    await this.exclusive(ctx, async () => {
       await this.reload();
       const rec = this.member(name);
       if (atVersion(rec.version, version) && (await isAlive(rec.process))) {
@@ -412,7 +420,7 @@ export class LocalPlatform implements Platform {
 
   /** Stop a member gracefully and record that it is meant to stay stopped. Idempotent. */
   async stopMember(name: string, ctx: PortContext): Promise<void> {
-    await this.exclusive(async () => {
+    await this.exclusive(ctx, async () => {
       await this.reload();
       const rec = this.member(name);
       await this.stopRecord(rec, 'stopped on request', ctx);
@@ -423,7 +431,7 @@ export class LocalPlatform implements Platform {
 
   /** Start a stopped member on its recorded version and settings. No-op when it already runs. */
   async startMember(name: string, ctx: PortContext): Promise<void> {
-    await this.exclusive(async () => {
+    await this.exclusive(ctx, async () => {
       await this.reload();
       const rec = this.member(name);
       if (await isAlive(rec.process)) return;
@@ -457,7 +465,7 @@ export class LocalPlatform implements Platform {
   }
 
   private async stopEvery(reason: string, timeoutMs: number, ctx: PortContext): Promise<void> {
-    await this.exclusive(async () => {
+    await this.exclusive(ctx, async () => {
       await this.reload();
       await Promise.all(
         this.state.members.map(async (m) => {
@@ -495,8 +503,10 @@ export class LocalPlatform implements Platform {
     return `process ${m.process.pid} is not running; see ${m.logFile}`;
   }
 
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+  /** Serialise `fn` within this object and, through the lock file, across processes. */
+  private exclusive<T>(ctx: PortContext, fn: () => Promise<T>): Promise<T> {
+    const locked = () => withClusterLock(this.dir, ctx.clock, fn);
+    const run = this.queue.then(locked, locked);
     this.queue = run.catch(() => undefined);
     return run;
   }

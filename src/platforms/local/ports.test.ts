@@ -31,20 +31,20 @@ test('canBind is false for a port in use and true once it is released', async ()
 
 test('pickFreePorts returns distinct free ports inside the range, skipping excluded and busy ones', async () => {
   const busy = await listen();
-  // Range of 4 ports around the busy one; one excluded, one busy: exactly two remain.
-  const lo = busy - 1;
-  const range: [number, number] = [lo, lo + 3];
-  const excluded = lo + 2;
-  const ports = await pickFreePorts(2, {
+  // A 31-port range starting at a port in use, every other port of it excluded; the random source
+  // walks the range from the start, so the busy and excluded ports are all tried first.
+  const range: [number, number] = [busy, busy + 30];
+  const excluded = [busy + 1, busy + 3, busy + 5];
+  const ports = await pickFreePorts(3, {
     range,
-    exclude: [excluded],
-    random: sequence([0, 0.3, 0.6, 0.9]),
+    exclude: excluded,
+    random: sequence(Array.from({ length: 31 }, (_, i) => i / 31)),
   });
-  assert.equal(new Set(ports).size, 2);
+  assert.equal(new Set(ports).size, 3);
   for (const p of ports) {
     assert.ok(p >= range[0] && p <= range[1]);
     assert.notEqual(p, busy);
-    assert.notEqual(p, excluded);
+    assert.ok(!excluded.includes(p));
   }
 });
 
