@@ -20,7 +20,7 @@ describe('engine registry', () => {
         err instanceof BadInputError &&
         err.code === 'unknown-engine' &&
         err.message.includes('mongodb') &&
-        err.message.includes('cockroachdb, kubernetes'),
+        err.message.includes(`use one of ${knownEngines().join(', ')}`),
     );
   });
 
