@@ -13,7 +13,8 @@
  * `cluster-port` so the bus is not implicitly client+10000, which may be taken. `cluster-port`
  * needs Redis 7.0 or later. Processes bind 127.0.0.1 only (so `protected-mode no` exposes
  * nothing), keep `nodes.conf` and the AOF in the member's data directory, and use
- * `appendonly yes` with `appendfsync everysec`.
+ * `appendonly yes` with `appendfsync everysec`. A restarted replica resynchronises in full, so
+ * `repl-diskless-sync-delay 0` starts that transfer at once (the default waits 5 s).
  *
  * `cluster-node-timeout` defaults to 2000 ms (Redis ships 15000): failure detection of a stopped
  * member then takes about 2-4 s, which keeps local tests short while staying well above loopback
@@ -182,6 +183,9 @@ async function launch(
     '--appendfsync', 'everysec',
     // The AOF is the durable copy; periodic RDB snapshots would only add fork load.
     '--save', '',
+    // A restarted replica resynchronises in full (its replication offset is not kept with the
+    // AOF); start the transfer at once instead of waiting 5 s for more replicas to queue up.
+    '--repl-diskless-sync-delay', '0',
   ];
   for (const [key, value] of Object.entries(settings)) {
     if (!/^[a-z][a-z0-9-]*$/.test(key)) {
