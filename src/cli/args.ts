@@ -36,15 +36,8 @@ export function parseBatch(text: string): BatchPolicy {
   }
 }
 
-const UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
-
-/** "90", "90s", "5m", "2h", "15d", "500ms" -> seconds. */
-export function parseDurationSeconds(flag: string, text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!m)
-    throw new BadInputError('bad-duration', `${flag} ${text}: use a duration like 500ms, 90s, 5m, 2h or 15d`);
-  return Number(m[1]) * (UNITS[m[2] ?? 's'] ?? 1);
-}
+export { parseDurationSeconds } from '../core/duration.js';
+import { parseDurationSeconds } from '../core/duration.js';
 
 /** "500ms", "0.5s" -> milliseconds. */
 export function parseDurationMs(flag: string, text: string): number {

@@ -1,0 +1,345 @@
+/**
+ * The `Upgrade` custom resource (group `baton.dev`, version `v1alpha1`, short name `upg`): its spec
+ * schema (zod, the one the code validates with), the conversion to the core {@link UpgradeSpec},
+ * and the CRD generated from the same schema, structural so the API server accepts it.
+ */
+import { z } from 'zod';
+import { BadInputError } from '../core/errors.js';
+import type { BatchPolicy, UpgradeSpec, UpgradeStatus } from '../core/types.js';
+import { parseDurationSeconds } from '../core/duration.js';
+import { makeSpec } from '../runner/start.js';
+
+export const GROUP = 'baton.dev';
+export const VERSION = 'v1alpha1';
+export const KIND = 'Upgrade';
+export const PLURAL = 'upgrades';
+export const SINGULAR = 'upgrade';
+export const SHORT_NAMES = ['upg'];
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+/** Labels and annotations Baton reads and writes. */
+export const LABELS = {
+  /** On a StatefulSet: Baton drives its rolls (value "true"). */
+  managed: 'baton.dev/managed',
+  /** On a managed StatefulSet: engine for its Upgrades (default `generic`). */
+  engine: 'baton.dev/engine',
+  /** On a managed StatefulSet: component name (default the StatefulSet name). */
+  component: 'baton.dev/component',
+  /** On Upgrades created for a managed StatefulSet: its name. */
+  statefulSet: 'baton.dev/statefulset',
+} as const;
+
+const duration = z
+  .string()
+  .regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'a duration like 500ms, 30s, 5m, 2h or 15d')
+  .describe('duration: 500ms, 30s, 5m, 2h, 15d');
+
+const componentRef = z.object({
+  name: z.string().min(1).describe('StatefulSet name'),
+  component: z.string().min(1).optional().describe('component name (default: the StatefulSet name)'),
+});
+
+/** Spec schema of the Upgrade resource. */
+export const upgradeSpecSchema = z
+  .object({
+    target: z
+      .object({
+        statefulSet: z.string().min(1).optional().describe('one StatefulSet: one component'),
+        statefulSets: z.array(componentRef).optional().describe('several StatefulSets, one component each'),
+        cluster: z
+          .object({ apiVersion: z.string().optional(), kind: z.string().min(1), name: z.string().min(1) })
+          .optional()
+          .describe('engine-specific cluster reference (e.g. a TidbCluster)'),
+        service: z
+          .string()
+          .optional()
+          .describe('headless Service for pod DNS names (default: the StatefulSet serviceName)'),
+        endpointTemplate: z
+          .string()
+          .optional()
+          .describe('admin endpoint of a member: placeholders {pod} {service} {namespace} {port} {podIP}'),
+        port: z.number().int().min(1).max(65535).optional().describe('admin port of the engine'),
+        container: z
+          .string()
+          .optional()
+          .describe('container whose image tag is the version (default: the first)'),
+      })
+      .describe('what to upgrade'),
+    engine: z
+      .string()
+      .min(1)
+      .default('generic')
+      .describe('database engine: generic, etcd, postgres, redis, cockroachdb, tidb'),
+    version: z.string().min(1).describe('target version (image tag)'),
+    componentVersions: z.record(z.string(), z.string()).optional().describe('per-component target versions'),
+    strategy: z
+      .object({
+        batch: z
+          .object({
+            type: z.enum(['serial', 'fixed', 'percent', 'exponential']).default('serial'),
+            size: z.number().int().min(1).optional(),
+            percent: z.number().min(1).max(100).optional(),
+            capPercent: z.number().min(1).max(100).optional(),
+          })
+          .optional(),
+        maxUnavailable: z.number().int().min(1).optional(),
+        soak: duration.optional(),
+        pauseAfterFirstBatch: z.boolean().optional(),
+        pauseAfterEachBatch: z.boolean().optional(),
+        minReadySeconds: z
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .describe('a replaced pod must stay Ready this long'),
+        timeouts: z
+          .object({
+            drain: duration.optional(),
+            drainPolicy: z.enum(['pause', 'proceed']).optional(),
+            ready: duration.optional(),
+            readyPolicy: z.enum(['pause', 'proceed']).optional(),
+          })
+          .optional(),
+      })
+      .optional(),
+    paused: z.boolean().optional(),
+    cancel: z.boolean().optional(),
+    force: z.array(z.string()).optional().describe('failing prechecks to skip (* for all)'),
+    finalize: z.enum(['auto', 'manual']).optional(),
+    finalizeRequested: z.boolean().optional(),
+    rollback: z.boolean().optional(),
+    supervised: z.boolean().optional(),
+    expiry: duration.optional().describe('a paused upgrade expires after this long (default 15d)'),
+    credentialsSecret: z
+      .object({
+        name: z.string().min(1),
+        usernameKey: z.string().optional(),
+        passwordKey: z.string().optional(),
+      })
+      .optional()
+      .describe('Secret with the engine admin credentials (never logged or put in status)'),
+  })
+  .describe('Upgrade spec');
+
+/** The spec as written in the resource. */
+export type UpgradeResourceSpec = z.infer<typeof upgradeSpecSchema>;
+
+/** The resource as the API returns it. */
+export interface UpgradeResource {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    creationTimestamp?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec: UpgradeResourceSpec;
+  status?: UpgradeResourceStatus;
+}
+
+/** A Kubernetes condition. */
+export interface Condition {
+  type: 'Progressing' | 'Paused' | 'Blocked' | 'Ready';
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+/** Status of the resource: the runner's journal plus Kubernetes conditions and printer fields. */
+export interface UpgradeResourceStatus extends Partial<UpgradeStatus> {
+  conditions?: Condition[];
+  /** "7/12" for the printer column. */
+  progressText?: string;
+  /** The step in progress, for the printer column. */
+  currentStep?: string;
+}
+
+/** Validate a resource spec; BadInputError naming the field. */
+export function parseResourceSpec(spec: unknown): UpgradeResourceSpec {
+  const r = upgradeSpecSchema.safeParse(spec);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const path = ['spec', ...issue.path.map(String)].join('.');
+    throw new BadInputError('bad-spec', `${path}: ${issue.message}`);
+  }
+  const t = r.data.target;
+  const refs = [t.statefulSet, t.statefulSets, t.cluster].filter((x) => x !== undefined).length;
+  if (refs !== 1) {
+    throw new BadInputError(
+      'bad-spec',
+      'spec.target: set exactly one of statefulSet, statefulSets or cluster',
+    );
+  }
+  return r.data;
+}
+
+function batchOf(b: NonNullable<NonNullable<UpgradeResourceSpec['strategy']>['batch']>): BatchPolicy {
+  switch (b.type) {
+    case 'serial':
+      return { kind: 'serial' };
+    case 'fixed':
+      if (!b.size) throw new BadInputError('bad-spec', 'spec.strategy.batch.size is required for type fixed');
+      return { kind: 'fixed', size: b.size };
+    case 'percent':
+      if (!b.percent)
+        throw new BadInputError('bad-spec', 'spec.strategy.batch.percent is required for type percent');
+      return { kind: 'percent', percent: b.percent };
+    case 'exponential':
+      return { kind: 'exponential', capPercent: b.capPercent ?? 10 };
+  }
+}
+
+/** Core spec of a resource (validated). `cluster` is the namespace/name the platform reports. */
+export function toUpgradeSpec(res: UpgradeResource, cluster: string): UpgradeSpec {
+  const s = parseResourceSpec(res.spec);
+  const st = s.strategy ?? {};
+  return makeSpec({
+    name: res.metadata.name,
+    cluster,
+    engine: s.engine,
+    version: s.version,
+    components: s.componentVersions
+      ? Object.entries(s.componentVersions).map(([name, version]) => ({ name, version }))
+      : undefined,
+    strategy: {
+      batch: st.batch ? batchOf(st.batch) : { kind: 'serial' },
+      maxUnavailable: st.maxUnavailable ?? 1,
+      soakSeconds: st.soak ? parseDurationSeconds('spec.strategy.soak', st.soak) : 0,
+      pauseAfterFirstBatch: st.pauseAfterFirstBatch ?? false,
+      pauseAfterEachBatch: st.pauseAfterEachBatch ?? false,
+      timeouts: {
+        drainSeconds: st.timeouts?.drain
+          ? parseDurationSeconds('spec.strategy.timeouts.drain', st.timeouts.drain)
+          : 120,
+        drainPolicy: st.timeouts?.drainPolicy ?? 'pause',
+        readySeconds: st.timeouts?.ready
+          ? parseDurationSeconds('spec.strategy.timeouts.ready', st.timeouts.ready)
+          : 600,
+        readyPolicy: st.timeouts?.readyPolicy ?? 'pause',
+      },
+    },
+    paused: s.paused ?? false,
+    cancel: s.cancel ?? false,
+    force: s.force ?? [],
+    finalize: s.finalize ?? 'auto',
+    finalizeRequested: s.finalizeRequested ?? false,
+    rollback: s.rollback ?? false,
+    supervised: s.supervised ?? false,
+    pausedExpirySeconds: s.expiry ? parseDurationSeconds('spec.expiry', s.expiry) : undefined,
+    generation: res.metadata.generation ?? 1,
+  });
+}
+
+type JsonSchema = Record<string, unknown>;
+
+/**
+ * Make a JSON schema structural for Kubernetes: no `oneOf`/`anyOf` without types, no
+ * `additionalProperties: false`, no JavaScript-only bounds, every node typed.
+ */
+export function structural(schema: JsonSchema): JsonSchema {
+  const out: JsonSchema = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k === '$schema' || (k === 'additionalProperties' && v === false)) continue;
+    if (
+      (k === 'maximum' && v === Number.MAX_SAFE_INTEGER) ||
+      (k === 'minimum' && v === Number.MIN_SAFE_INTEGER)
+    )
+      continue;
+    if (k === 'properties' && v && typeof v === 'object') {
+      out[k] = Object.fromEntries(
+        Object.entries(v as Record<string, JsonSchema>).map(([p, s]) => [p, structural(s)]),
+      );
+    } else if ((k === 'items' || k === 'additionalProperties') && v && typeof v === 'object') {
+      out[k] = structural(v as JsonSchema);
+    } else {
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+/** OpenAPI v3 schema of the whole resource (spec from zod; status preserved as written by Baton). */
+export function upgradeOpenApiSchema(): JsonSchema {
+  const spec = structural(
+    z.toJSONSchema(upgradeSpecSchema, { target: 'openapi-3.0', io: 'input' }) as JsonSchema,
+  );
+  return {
+    type: 'object',
+    properties: {
+      apiVersion: { type: 'string' },
+      kind: { type: 'string' },
+      metadata: { type: 'object' },
+      spec,
+      status: {
+        type: 'object',
+        description: 'Written by Baton: phase, conditions, plan, progress, members, history (the journal).',
+        'x-kubernetes-preserve-unknown-fields': true,
+        properties: {
+          phase: { type: 'string' },
+          reason: { type: 'string' },
+          observedGeneration: { type: 'integer' },
+          progressText: { type: 'string' },
+          currentStep: { type: 'string' },
+          conditions: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['type', 'status'],
+              properties: {
+                type: { type: 'string' },
+                status: { type: 'string' },
+                reason: { type: 'string' },
+                message: { type: 'string' },
+                lastTransitionTime: { type: 'string', format: 'date-time' },
+                observedGeneration: { type: 'integer' },
+              },
+            },
+          },
+        },
+      },
+    },
+    required: ['spec'],
+  };
+}
+
+/** The CustomResourceDefinition of `Upgrade`. */
+export function upgradeCrd(): Record<string, unknown> {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${PLURAL}.${GROUP}` },
+    spec: {
+      group: GROUP,
+      scope: 'Namespaced',
+      names: {
+        kind: KIND,
+        listKind: `${KIND}List`,
+        plural: PLURAL,
+        singular: SINGULAR,
+        shortNames: SHORT_NAMES,
+      },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+            { name: 'Progress', type: 'string', jsonPath: '.status.progressText' },
+            { name: 'Step', type: 'string', jsonPath: '.status.currentStep', priority: 0 },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: { openAPIV3Schema: upgradeOpenApiSchema() },
+        },
+      ],
+    },
+  };
+}
