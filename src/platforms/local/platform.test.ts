@@ -108,6 +108,21 @@ test('a second cluster never reuses ports recorded for another one', async () =>
     assert.ok(!used.has(port));
 });
 
+test('clusters created at the same time get disjoint ports', async () => {
+  const base = 30000 + Math.floor(Math.random() * 900);
+  const range: [number, number] = [base, base + 9];
+  const [a, b] = await Promise.all([
+    create('together-a', { members: 2, portRange: range }),
+    create('together-b', { members: 2, portRange: range }),
+  ]);
+  const ports = [a, b].flatMap((p) => p.layout().members.flatMap((m) => Object.values(m.ports)));
+  assert.equal(new Set(ports).size, 8);
+  assert.deepEqual(
+    (await b.listMembers(ctx)).map((m) => m.ready),
+    [true, true],
+  );
+});
+
 test('a member that exits at start fails create with its log tail, and leaves nothing behind', async () => {
   await assert.rejects(
     create('crashy', { adapter: createTestAdapter({ crashOnStart: true }) }),

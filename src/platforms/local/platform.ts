@@ -215,31 +215,8 @@ export class LocalPlatform implements Platform {
     let platform: LocalPlatform | undefined;
     try {
       const perMember = adapter.portNames.length;
-      const ports = await pickFreePorts(opts.members * perMember, {
-        exclude: await recordedPorts(opts.stateDir),
-        random: opts.random ?? Math.random,
-        ...(opts.portRange ? { range: opts.portRange } : {}),
-      });
       const now = ctx.clock.now();
       const members: MemberRecord[] = [];
-      for (let i = 0; i < opts.members; i++) {
-        const name = `${adapter.engine}-${i}`;
-        const memberDir = join(dir, 'members', name);
-        await mkdir(memberDir, { recursive: true });
-        const memberPorts: Record<string, number> = {};
-        adapter.portNames.forEach((p, j) => (memberPorts[p] = ports[i * perMember + j] as number));
-        members.push({
-          name,
-          ordinal: i,
-          host: '127.0.0.1',
-          ports: memberPorts,
-          dataDir: join(memberDir, 'data'),
-          logFile: join(memberDir, 'member.log'),
-          version: opts.version,
-          settings: {},
-          desired: 'running',
-        });
-      }
       const state: ClusterState = {
         schema: 1,
         name: opts.name,
@@ -249,13 +226,42 @@ export class LocalPlatform implements Platform {
         registeredBinaries: registered,
         members,
       };
-      await writeClusterState(dir, state);
+      // Ports are chosen and recorded under the state directory's lock, so two clusters created at
+      // once never pick the same free port.
+      await withClusterLock(clustersDir(opts.stateDir), ctx.clock, async () => {
+        const ports = await pickFreePorts(opts.members * perMember, {
+          exclude: await recordedPorts(opts.stateDir),
+          random: opts.random ?? Math.random,
+          ...(opts.portRange ? { range: opts.portRange } : {}),
+        });
+        for (let i = 0; i < opts.members; i++) {
+          const name = `${adapter.engine}-${i}`;
+          const memberDir = join(dir, 'members', name);
+          await mkdir(memberDir, { recursive: true });
+          const memberPorts: Record<string, number> = {};
+          adapter.portNames.forEach((p, j) => (memberPorts[p] = ports[i * perMember + j] as number));
+          members.push({
+            name,
+            ordinal: i,
+            host: '127.0.0.1',
+            ports: memberPorts,
+            dataDir: join(memberDir, 'data'),
+            logFile: join(memberDir, 'member.log'),
+            version: opts.version,
+            settings: {},
+            desired: 'running',
+          });
+        }
+        await writeClusterState(dir, state);
+      });
       platform = new LocalPlatform(dir, state, adapter, {}, opts);
       await platform.startAtCreation(opts.version, ctx);
       ctx.logger.info('local cluster created', { cluster: opts.name, engine: adapter.engine, dir });
       return platform;
     } catch (err) {
-      if (platform) await platform.stopAll(ctx).catch(() => undefined);
+      if (platform) {
+        await platform.stopEvery('create failed', DELETE_STOP_TIMEOUT_MS, ctx).catch(() => undefined);
+      }
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
