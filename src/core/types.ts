@@ -59,6 +59,12 @@ export interface PlatformMember {
    * after start, CrashLoopBackOff, image pull failure). `detail` says why.
    */
   failed?: boolean;
+  /**
+   * Set when the platform can only replace members of a component in a fixed order (StatefulSet
+   * partition stepping: highest ordinal first). Members are then replaced in ascending rank; the
+   * safety order still decides leadership transfers, budgets and quorum.
+   */
+  rollRank?: number;
 }
 
 /** What an Engine knows about one member, read through the database's own admin API. */

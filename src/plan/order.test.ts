@@ -145,3 +145,27 @@ test('pickLeadershipTarget says why no member qualifies', () => {
   const alone = pickLeadershipTarget(leader, [leader, member('other-1', {})], {});
   assert.equal(alone.reason, 'no other member of etcd to take leadership of etcd-0');
 });
+
+test('orderMembers follows rollRank (partition stepping) instead of the safety order', () => {
+  {
+    const mk = (name: string, ordinal: number, role: 'leader' | 'follower', rank: number): MemberView => ({
+      name,
+      component: 'db',
+      ordinal,
+      version: '1',
+      ready: true,
+      running: true,
+      rollRank: rank,
+      engine: { role, healthy: true, caughtUp: true, lag: 0 },
+    });
+    const order = orderMembers(
+      [mk('db-0', 0, 'follower', 2), mk('db-2', 2, 'leader', 0), mk('db-1', 1, 'follower', 1)],
+      'raft',
+    );
+    assert.deepEqual(
+      order.map((o) => o.member.name),
+      ['db-2', 'db-1', 'db-0'],
+    );
+    assert.match(order[0]!.reason, /platform order/);
+  }
+});

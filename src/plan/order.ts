@@ -75,10 +75,22 @@ function leadershipReason(held: number): string {
  * - Any other topology: non-leaders by lag descending (highest ordinal first on ties), then the
  *   leader/primary last (several leaders, e.g. during a split, among themselves by the same rule).
  *
+ * When any member carries a platform `rollRank`, members go in ascending rank instead.
+ *
  * Members without engine state count as followers with lag 0. The result is a permutation of
  * the input and depends only on member data, not on input order.
  */
 export function orderMembers(members: MemberView[], topology: Topology): OrderedMember[] {
+  // A platform that can only replace in a fixed order (StatefulSet partition stepping) wins;
+  // leadership is still handed over before each member stops.
+  if (members.some((m) => m.rollRank !== undefined)) {
+    return [...members]
+      .sort((a, b) => (a.rollRank ?? Infinity) - (b.rollRank ?? Infinity) || byOrdinalDesc(a, b))
+      .map((member) => ({
+        member,
+        reason: `platform order (rank ${member.rollRank ?? 'none'}): partition steps highest ordinal first`,
+      }));
+  }
   const unready: OrderedMember[] = [];
   const rest: MemberView[] = [];
   for (const member of members) {
