@@ -21,6 +21,7 @@ class FakeClient implements ProbeClient {
   closed = false;
   latency: (n: number) => number = () => 2;
   down: (now: number) => boolean = () => false;
+  connectFails = false;
   readManyFails: (n: number) => boolean = () => false;
   onCall: (n: number) => void = () => {};
 
@@ -36,7 +37,7 @@ class FakeClient implements ProbeClient {
   }
 
   async connect(): Promise<void> {
-    if (this.down(this.clock.now())) throw new Error('connection refused');
+    if (this.connectFails) throw new Error('connection refused');
   }
   async write(id: string, value: string): Promise<void> {
     this.call();
@@ -60,6 +61,18 @@ class FakeClient implements ProbeClient {
 }
 
 const T0 = Date.UTC(2026, 0, 1);
+
+/** A small seeded generator, so a failing property run can be replayed. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 function setup(opts: Partial<ProbeOptions> = {}) {
   const clock = new FakeClock(T0);
@@ -330,7 +343,7 @@ describe('Probe verdict and lifecycle', () => {
 
   it('start fails with probe-connect when the cluster never answers', async () => {
     const { client, probe } = setup({ retryDeadlineMs: 300 });
-    client.down = () => true;
+    client.connectFails = true;
     await assert.rejects(
       probe.start(),
       (e: unknown) => e instanceof OperationalError && e.code === 'probe-connect',
@@ -392,12 +405,13 @@ describe('Probe invariants', () => {
         }),
         fc.integer({ min: 100, max: 2000 }),
         fc.integer({ min: 5, max: 60 }),
-        async (outages, retryDeadlineMs, stopAt) => {
+        fc.integer(),
+        async (outages, retryDeadlineMs, stopAt, seed) => {
           const { client, probe } = setup({
             intervalMs: 10,
             retryDeadlineMs,
             readRatio: 0.3,
-            random: Math.random,
+            random: mulberry32(seed),
           });
           client.down = (now) => outages.some(([at, len]) => now >= T0 + at && now < T0 + at + len);
           const r = await runUntilCall(probe, client, stopAt);

@@ -129,7 +129,7 @@ describe('RedisProbeClient against a real Redis Cluster (primary + replica)', ()
     assert.equal(keys.length, r.acknowledgedWrites);
   });
 
-  it('follows a CLUSTER FAILOVER to the replica without failures or losses', async () => {
+  it('follows a CLUSTER FAILOVER to the replica without failures or losses', async (t) => {
     const probe = newProbe(newClient());
     await probe.start();
     await acked(probe, 50);
@@ -140,6 +140,7 @@ describe('RedisProbeClient against a real Redis Cluster (primary + replica)', ()
     const promoted = probe.snapshot().acknowledgedWrites;
     await acked(probe, promoted + 50);
     const r = await probe.stop();
+    t.diagnostic(`failover: longest write gap ${r.maxGapMs} ms, p99 ${r.p99Ms} ms, ${r.ops} ops`);
     assert.equal(r.failedOps, 0);
     assert.equal(r.lostWrites, 0);
     assert.equal((await primary()).port, replica.port);
@@ -147,7 +148,7 @@ describe('RedisProbeClient against a real Redis Cluster (primary + replica)', ()
     assert.equal(keys.length, r.acknowledgedWrites);
   });
 
-  it('retries a write through a brief restart of the primary, without failures or losses', async () => {
+  it('retries a write through a brief restart of the primary, without failures or losses', async (t) => {
     const probe = newProbe(newClient());
     await probe.start();
     await acked(probe, 20);
@@ -162,6 +163,7 @@ describe('RedisProbeClient against a real Redis Cluster (primary + replica)', ()
     );
     await acked(probe, before + 20);
     const r = await probe.stop();
+    t.diagnostic(`restart: longest write gap ${r.maxGapMs} ms, p99 ${r.p99Ms} ms`);
     assert.equal(r.failedOps, 0);
     assert.equal(r.lostWrites, 0);
     assert.ok(
