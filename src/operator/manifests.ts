@@ -1,0 +1,201 @@
+/**
+ * Install manifests of the operator: the Upgrade CRD, a namespace, least-privilege RBAC (only the
+ * verbs and resources Baton uses), the ServiceAccount and a two-replica Deployment. `baton
+ * manifests` prints them; the same files are committed under `deploy/` (a golden test keeps them
+ * equal) with a `kustomization.yaml` so `kubectl apply -k deploy/` installs Baton.
+ */
+import { stringify } from 'yaml';
+import { upgradeCrd, GROUP, PLURAL } from '../api/upgrade.js';
+
+/** Namespace the operator runs in unless told otherwise. */
+export const DEFAULT_NAMESPACE = 'baton-system';
+/** Image of the operator unless told otherwise. */
+export const DEFAULT_IMAGE = 'ghcr.io/baton-dev/baton:0.1.0';
+/** Name shared by the ServiceAccount, the Deployment, the ClusterRole and the Lease. */
+export const OPERATOR_NAME = 'baton-operator';
+/** Port of /healthz, /readyz and /metrics in the pod. */
+export const OPERATOR_PORT = 8080;
+
+/** Options of {@link renderManifests}. */
+export interface ManifestOptions {
+  namespace?: string;
+  image?: string;
+}
+
+/** One file under `deploy/` and the documents it holds. */
+export interface ManifestFile {
+  file: string;
+  docs: Record<string, unknown>[];
+}
+
+const appLabels = { 'app.kubernetes.io/name': 'baton', 'app.kubernetes.io/component': 'operator' };
+
+/** Cluster-wide rules: the operator watches Upgrades and StatefulSets in every namespace. */
+function clusterRules(): Record<string, unknown>[] {
+  return [
+    {
+      apiGroups: [GROUP],
+      resources: [PLURAL],
+      verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
+    },
+    { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ['get', 'update', 'patch'] },
+    {
+      apiGroups: ['apps'],
+      resources: ['statefulsets'],
+      verbs: ['get', 'list', 'watch', 'patch', 'update'],
+    },
+    { apiGroups: ['apps'], resources: ['controllerrevisions'], verbs: ['get', 'list'] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'delete'] },
+    { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    { apiGroups: [''], resources: ['services'], verbs: ['get'] },
+    // Admin credentials named by spec.credentialsSecret; `get` only, never list or watch.
+    { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+  ];
+}
+
+/** The documents, grouped by the file each belongs to under `deploy/`. */
+export function renderManifests(opts: ManifestOptions = {}): ManifestFile[] {
+  const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
+  const image = opts.image ?? DEFAULT_IMAGE;
+  const meta = (name: string, namespaced = true) => ({
+    name,
+    ...(namespaced ? { namespace } : {}),
+    labels: appLabels,
+  });
+  const subject = { kind: 'ServiceAccount', name: OPERATOR_NAME, namespace };
+  const probe = (path: string, period: number) => ({
+    httpGet: { path, port: 'http' },
+    periodSeconds: period,
+    timeoutSeconds: 2,
+    failureThreshold: 3,
+  });
+  return [
+    { file: 'crd.yaml', docs: [upgradeCrd()] },
+    {
+      file: 'namespace.yaml',
+      docs: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: appLabels } }],
+    },
+    {
+      file: 'rbac.yaml',
+      docs: [
+        { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(OPERATOR_NAME) },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRole',
+          metadata: meta(OPERATOR_NAME, false),
+          rules: clusterRules(),
+        },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+          metadata: meta(OPERATOR_NAME, false),
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: OPERATOR_NAME },
+          subjects: [subject],
+        },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'Role',
+          metadata: meta(`${OPERATOR_NAME}-leader-election`),
+          rules: [
+            { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+          ],
+        },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: meta(`${OPERATOR_NAME}-leader-election`),
+          roleRef: {
+            apiGroup: 'rbac.authorization.k8s.io',
+            kind: 'Role',
+            name: `${OPERATOR_NAME}-leader-election`,
+          },
+          subjects: [subject],
+        },
+      ],
+    },
+    {
+      file: 'operator.yaml',
+      docs: [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: meta(OPERATOR_NAME),
+          spec: {
+            replicas: 2,
+            selector: { matchLabels: appLabels },
+            template: {
+              metadata: { labels: appLabels },
+              spec: {
+                serviceAccountName: OPERATOR_NAME,
+                securityContext: {
+                  runAsNonRoot: true,
+                  runAsUser: 10001,
+                  runAsGroup: 10001,
+                  seccompProfile: { type: 'RuntimeDefault' },
+                },
+                terminationGracePeriodSeconds: 60,
+                containers: [
+                  {
+                    name: 'operator',
+                    image,
+                    args: [
+                      'operator',
+                      '--port',
+                      String(OPERATOR_PORT),
+                      '--lease-namespace',
+                      '$(POD_NAMESPACE)',
+                      '--identity',
+                      '$(POD_NAME)',
+                    ],
+                    env: [
+                      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                      {
+                        name: 'POD_NAMESPACE',
+                        valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } },
+                      },
+                    ],
+                    ports: [{ name: 'http', containerPort: OPERATOR_PORT }],
+                    livenessProbe: probe('/healthz', 10),
+                    readinessProbe: probe('/readyz', 5),
+                    resources: {
+                      requests: { cpu: '100m', memory: '128Mi' },
+                      limits: { memory: '256Mi' },
+                    },
+                    securityContext: {
+                      allowPrivilegeEscalation: false,
+                      readOnlyRootFilesystem: true,
+                      capabilities: { drop: ['ALL'] },
+                    },
+                  },
+                ],
+              },
+            },
+          },
+        },
+      ],
+    },
+  ];
+}
+
+/** One file's text: its documents as YAML separated by `---`. */
+export function fileText(f: ManifestFile): string {
+  return f.docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
+}
+
+/** Every document as one multi-document YAML stream (what `baton manifests` prints). */
+export function manifestsYaml(opts: ManifestOptions = {}): string {
+  return renderManifests(opts).map(fileText).join('---\n');
+}
+
+/** `deploy/kustomization.yaml`: the files in install order. */
+export function kustomizationYaml(): string {
+  return stringify(
+    {
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources: renderManifests().map((f) => f.file),
+    },
+    { lineWidth: 0 },
+  );
+}
