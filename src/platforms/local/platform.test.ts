@@ -37,6 +37,14 @@ async function create(
   return p;
 }
 
+async function waitUntil(pred: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 250; i++) {
+    if (await pred()) return;
+    await systemClock.sleep(20);
+  }
+  assert.fail('condition not reached within 5 s');
+}
+
 function pids(p: LocalPlatform): Record<string, number | undefined> {
   return Object.fromEntries(p.records().map((m) => [m.name, m.process?.pid]));
 }
@@ -200,6 +208,31 @@ test('stopMember and startMember are idempotent and recorded; listMembers explai
   await p.waitReady('test-0', ctx);
   m0 = (await p.listMembers(ctx)).find((m) => m.name === 'test-0');
   assert.deepEqual([m0?.running, m0?.ready, m0?.version], [true, true, '1.0.0']);
+});
+
+test('a member that dies unexpectedly is reported with how it ended and its last log line', async () => {
+  const p = await create('theta', { members: 1 });
+  const pid = pids(p)['test-0'] as number;
+  process.kill(pid, 'SIGKILL');
+  await waitUntil(async () => /killed by SIGKILL/.test((await p.listMembers(ctx))[0]?.detail ?? ''));
+  const m0 = (await p.listMembers(ctx))[0];
+  assert.deepEqual([m0?.running, m0?.ready], [false, false]);
+  assert.match(
+    (await p.listMembers(ctx))[0]?.detail ?? '',
+    /killed by SIGKILL; last log line: test member listening/,
+  );
+  const other = await LocalPlatform.open({
+    stateDir,
+    name: 'theta',
+    adapters: { test: createTestAdapter() },
+    ctx,
+  });
+  assert.match(
+    (await other.listMembers(ctx))[0]?.detail ?? '',
+    new RegExp(`process ${pid} is not running; last log line: test member listening`),
+  );
+  await p.startMember('test-0', ctx);
+  await p.waitReady('test-0', ctx);
 });
 
 test('open re-attaches to running members after the creating object is dropped', async () => {

@@ -379,7 +379,7 @@ export class LocalPlatform implements Platform {
           ? ready
             ? undefined
             : `process ${m.process?.pid} is running but not answering yet`
-          : this.whyDown(m);
+          : await this.whyDown(m);
         return {
           name: m.name,
           component: this.state.engine,
@@ -494,19 +494,22 @@ export class LocalPlatform implements Platform {
     return rec;
   }
 
-  private whyDown(m: MemberRecord): string {
+  /** Why a member is not running, in one line; an unexpected exit carries its last log line. */
+  private async whyDown(m: MemberRecord): Promise<string> {
     if (m.intent) return `being replaced with ${m.intent.version}`;
     if (m.desired === 'stopped') {
       return `stopped by Baton${m.lastStop?.killed ? ' (had to be killed after the stop timeout)' : ''}`;
     }
-    const exit = this.exits.get(m.name);
-    if (exit && exit.pid === m.process?.pid) {
-      return exit.signal
-        ? `killed by ${exit.signal}; see ${m.logFile}`
-        : `exited with code ${exit.code}; see ${m.logFile}`;
-    }
     if (!m.process) return 'never started';
-    return `process ${m.process.pid} is not running; see ${m.logFile}`;
+    const exit = this.exits.get(m.name);
+    const how =
+      exit && exit.pid === m.process.pid
+        ? exit.signal
+          ? `killed by ${exit.signal}`
+          : `exited with code ${exit.code}`
+        : `process ${m.process.pid} is not running`;
+    const last = (await tailFile(m.logFile, 1)).slice(0, 200);
+    return `${how}; ${last ? `last log line: ${last}` : `see ${m.logFile}`}`;
   }
 
   /** Serialise `fn` within this object and, through the lock file, across processes. */
@@ -552,7 +555,7 @@ export class LocalPlatform implements Platform {
         const tail = await tailFile(rec.logFile);
         throw new OperationalError(
           'member-exited',
-          `${rec.name} of cluster ${this.state.name} is not running (${this.whyDown(rec)}); last log lines:\n${tail}`,
+          `${rec.name} of cluster ${this.state.name} is not running (${await this.whyDown(rec)}); last log lines:\n${tail}`,
         );
       }
       if (await withTimeout(this.adapter.ping(toLayout(rec), actx), PING_TIMEOUT_MS, false)) return;
