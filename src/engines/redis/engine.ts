@@ -90,12 +90,13 @@ export class RedisEngine implements Engine {
 
   /**
    * Move the primary on `member` to a linked replica on another member (`target` when it is one,
-   * else the most caught-up) with `CLUSTER FAILOVER`, then wait up to `failoverWaitMs` until the
-   * replica serves the slots and the old primary has stepped down, asking again after each
-   * `attemptMs` without a promotion; returns with a "not yet seen" message when the wait ends. A member that serves no slots
-   * is a no-op. A member that does not answer is left to Redis's automatic failover (a
-   * coordinated failover needs the old primary). Throws OperationalError when the member serves
-   * slots but has no linked replica to take them.
+   * else the most caught-up) with `CLUSTER FAILOVER`. Before asking, wait (up to `attemptMs`)
+   * until every node sees both in their roles; then wait up to `failoverWaitMs`, capped by the
+   * spec's drain timeout, until the replica serves the slots and the old primary has stepped
+   * down, asking again after each `attemptMs` without a promotion. Returns a "not yet seen"
+   * message when the wait ends first. A member that serves no slots is a no-op. A member that
+   * does not answer is left to Redis's automatic failover (a coordinated failover needs the old
+   * primary). Throws OperationalError when the member serves slots but has no linked replica.
    */
   async drain(
     member: MemberView,
@@ -134,7 +135,10 @@ export class RedisEngine implements Engine {
       t = await readTopology(members, this.pool);
     }
     const started = ctx.clock.now();
-    const deadline = started + this.failoverWaitMs;
+    // Never outwait the runner's own drain bound.
+    const drainBoundMs = (ctx.spec.strategy?.timeouts?.drainSeconds ?? Infinity) * 1000;
+    const waitMs = Math.min(this.failoverWaitMs, drainBoundMs);
+    const deadline = started + waitMs;
     let attempts = 0;
     let attemptEnds = started;
     for (;;) {
@@ -163,7 +167,7 @@ export class RedisEngine implements Engine {
       if (ctx.clock.now() >= deadline) {
         return {
           movedTo: choice.replica,
-          message: `requested CLUSTER FAILOVER of ${member.name}'s slots ${formatSlots(choice.slots)} to ${choice.replica} ${attempts} time(s); promotion not yet seen after ${this.failoverWaitMs} ms`,
+          message: `requested CLUSTER FAILOVER of ${member.name}'s slots ${formatSlots(choice.slots)} to ${choice.replica} ${attempts} time(s); promotion not yet seen after ${waitMs} ms`,
         };
       }
       await ctx.clock.sleep(this.pollMs, ctx.signal);
