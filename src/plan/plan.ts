@@ -240,13 +240,24 @@ function leadershipMove(
 }
 
 function versionMix(members: MemberView[]): string | undefined {
-  const groups = new Map<string, string[]>();
-  for (const m of [...members].sort((a, b) => byVersion(a, b) || a.ordinal - b.ordinal)) {
+  const groups = new Map<string, MemberView[]>();
+  for (const m of members) {
     const key = m.version.replace(/^v/, '');
-    groups.set(key, [...(groups.get(key) ?? []), m.name]);
+    const group = groups.get(key);
+    if (group) group.push(m);
+    else groups.set(key, [m]);
   }
   if (groups.size <= 1) return undefined;
-  return [...groups].map(([version, names]) => `${version} (${names.join(', ')})`).join(', ');
+  return [...groups]
+    .sort(([, a], [, b]) => byVersion(a[0]!, b[0]!))
+    .map(
+      ([version, ms]) =>
+        `${version} (${ms
+          .sort((a, b) => a.ordinal - b.ordinal)
+          .map((m) => m.name)
+          .join(', ')})`,
+    )
+    .join(', ');
 }
 
 /**

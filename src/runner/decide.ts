@@ -7,7 +7,14 @@
  * because every action is idempotent and every wait is a re-observation.
  */
 import { describeError } from '../core/errors.js';
-import type { MemberView, PrecheckResult, Snapshot, UpgradeSpec, UpgradeStatus } from '../core/types.js';
+import type {
+  MemberView,
+  PrecheckResult,
+  Snapshot,
+  StepKind,
+  UpgradeSpec,
+  UpgradeStatus,
+} from '../core/types.js';
 import { isLeaderRole, isTerminal } from '../core/types.js';
 import type { ComponentRule, EngineRules } from '../engines/rules.js';
 import { batchSize } from '../plan/batches.js';
@@ -105,7 +112,9 @@ export function describeAction(a: Action): string {
 
 /** Decide the next step. Never mutates its input. */
 export function decide(input: DecideInput): Decision {
-  const status = structuredClone(input.status);
+  // The plan is never changed by a decision: share it instead of copying it on every poll.
+  const status = structuredClone({ ...input.status, plan: undefined });
+  status.plan = input.status.plan;
   const ctx: Ctx = { ...input, status, reason: '', requeueMs: POLL_MS };
   const action = step(ctx);
   status.progress = progressOf(status, input.snapshot, input.rules, input.spec);
@@ -383,7 +392,7 @@ function running(ctx: Ctx): Action | undefined {
       return s !== 'pending' && s !== 'done';
     });
     if (pending.length > 0) return startMember(ctx, pending[0]!);
-    if (active.length > 0) return wait(ctx, ctx.reason || `waiting for ${active.join(', ')}`);
+    if (active.length > 0) return wait(ctx, ctx.reason || `waiting for ${active.join(', ')}`, ctx.requeueMs);
     return batchFinished(ctx);
   }
 
@@ -535,6 +544,8 @@ function driveInFlight(ctx: Ctx): Action | undefined {
   const { status, snapshot, spec, rules, now } = ctx;
   const views = memberMap(snapshot);
   const waits: string[] = [];
+  // Look again when the slowest-expected wait is likely over, not on every poll.
+  let nextLook = MAX_PREDICTED_WAIT_MS;
   for (const [name, p] of Object.entries(status.members)) {
     const view = views.get(name);
     if (p.state === 'draining') {
@@ -612,6 +623,7 @@ function driveInFlight(ctx: Ctx): Action | undefined {
         );
       }
       waits.push(`${name} is being replaced with ${p.to}`);
+      nextLook = Math.min(nextLook, expectedWait(ctx, 'replace', now - p.since));
       continue;
     }
     if (p.state === 'verifying') {
@@ -648,10 +660,27 @@ function driveInFlight(ctx: Ctx): Action | undefined {
         return autoPause(ctx, `${name} not ready on ${p.to} after ${formatDuration(limit)}: ${detail}`);
       }
       waits.push(`${name}: ${detail}`);
+      nextLook = Math.min(nextLook, expectedWait(ctx, 'verify', now - p.since));
     }
   }
-  if (waits.length > 0) return wait(ctx, `waiting: ${waits.join('; ')}`);
+  if (waits.length > 0) return wait(ctx, `waiting: ${waits.join('; ')}`, nextLook);
   return undefined;
+}
+
+/** Longest a predicted wait may defer the next look. */
+export const MAX_PREDICTED_WAIT_MS = 10_000;
+
+/**
+ * Delay until the next observation of a member `elapsed` ms into a step of `kind`: 90% of the time
+ * the fastest recent member still needed, never less than the poll interval (and just the poll
+ * interval before any member was timed). Looking early only costs a poll; looking late would cost
+ * upgrade time, so the prediction errs early.
+ */
+function expectedWait(ctx: Ctx, kind: StepKind, elapsed: number): number {
+  const seen = ctx.status.stepDurations[kind]?.slice(-10) ?? [];
+  if (seen.length === 0) return POLL_MS;
+  const remaining = (Math.min(...seen) - elapsed) * 0.9;
+  return Math.round(Math.max(POLL_MS, Math.min(MAX_PREDICTED_WAIT_MS, remaining)));
 }
 
 function notReadyDetail(view: MemberView | undefined, version: string): string {

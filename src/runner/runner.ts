@@ -93,9 +93,41 @@ function newEntries(before: UpgradeStatus, after: UpgradeStatus): HistoryEntry[]
   return after.history.slice(-Math.max(0, after.history.length - before.history.length));
 }
 
+/** How often a changed wait reason alone is persisted. */
+export const REASON_WRITE_INTERVAL_MS = 2000;
+
+/**
+ * Everything in a status that matters for resuming or for users, without the wording of waits and
+ * the ETA, which change on every poll.
+ */
+export function fingerprint(s: UpgradeStatus): string {
+  return JSON.stringify([
+    s.phase,
+    s.observedGeneration,
+    s.direction,
+    s.hop,
+    s.history.length,
+    s.history[s.history.length - 1]?.message,
+    s.members,
+    s.currentBatch,
+    s.batchReadyAt,
+    s.batchesStarted,
+    s.batchesSincePause,
+    s.blockedBy,
+    s.hooksDone,
+    s.retry,
+    s.pauseCause,
+    s.pausedGeneration,
+    s.supervisedGate,
+    s.finalized,
+    s.prechecksAt,
+  ]);
+}
+
 /** Drives one upgrade. */
 export class Runner {
   private observeFailures = 0;
+  private lastWriteAt = -Infinity;
 
   constructor(private readonly deps: RunnerDeps) {}
 
@@ -136,13 +168,25 @@ export class Runner {
       now: clock.now(),
       availability: this.deps.availability?.(),
     });
-    let revision: string;
-    try {
-      revision = await this.persist(record, decision.status, record.revision);
-    } catch (err) {
-      if (err instanceof ConflictError)
-        return { status: record.status, spec: record.spec, requeueMs: 0, terminal: false };
-      throw err;
+    let revision = record.revision;
+    const now = clock.now();
+    // A wait that changed nothing but its wording is not worth a journal write on every poll; the
+    // wording is still persisted every few seconds so `baton status` elsewhere stays current.
+    const worthWriting =
+      decision.action !== undefined ||
+      fingerprint(decision.status) !== fingerprint(record.status) ||
+      (decision.reason !== record.status.reason && now - this.lastWriteAt >= REASON_WRITE_INTERVAL_MS);
+    if (worthWriting) {
+      try {
+        revision = await this.persist(record, decision.status, record.revision);
+        this.lastWriteAt = now;
+      } catch (err) {
+        if (err instanceof ConflictError)
+          return { status: record.status, spec: record.spec, requeueMs: 0, terminal: false };
+        throw err;
+      }
+    } else {
+      this.deps.onStatus?.(decision.status, record.spec);
     }
     let status = decision.status;
     if (decision.action) {
