@@ -6,6 +6,7 @@ import { BadInputError } from '../core/errors.js';
 import type { EngineRules } from './rules.js';
 import { cockroachdbRules } from './cockroachdb/rules.js';
 import { etcdRules } from './etcd/rules.js';
+import { genericRules } from './generic/rules.js';
 import { postgresRules } from './postgres/rules.js';
 import { redisRules } from './redis/rules.js';
 import { kubernetesRules } from './kubernetes/rules.js';
@@ -22,6 +23,7 @@ const RULES: ReadonlyMap<string, EngineRules> = new Map<string, EngineRules>([
   [kubernetesRules.name, kubernetesRules],
   [redisEnterpriseRules.name, redisEnterpriseRules],
   [simRules.name, simRules],
+  [genericRules.name, genericRules],
 ]);
 
 /** Names of every registered engine, sorted. */

@@ -1,0 +1,96 @@
+/**
+ * Small helpers around `@kubernetes/client-node` calls: reading the HTTP status of a failed call,
+ * retrying transient failures (5xx, 429, network errors) with a bounded back-off on the injected
+ * clock, and the merge-patch content type.
+ */
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { Clock } from '../../core/clock.js';
+import { describeError, OperationalError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+
+/** Request options that send a body as a JSON merge patch (RFC 7386). */
+export const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** HTTP status of a client-node ApiException, or undefined for other errors (network, bugs). */
+export function httpStatus(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && code >= 100 && code < 600 ? code : undefined;
+}
+
+/** The `message` of the Status body of a failed call, falling back to the error's first line. */
+export function apiMessage(err: unknown): string {
+  const body = (err as { body?: unknown } | null)?.body;
+  try {
+    const parsed = typeof body === 'string' ? (JSON.parse(body) as unknown) : body;
+    const msg = (parsed as { message?: unknown } | null)?.message;
+    if (typeof msg === 'string' && msg) return msg;
+  } catch {
+    // Not JSON: fall through to the error text.
+  }
+  return describeError(err);
+}
+
+/** True for failures worth retrying: 5xx, 429, and errors without an HTTP status (connection reset). */
+export function isTransient(err: unknown): boolean {
+  const code = httpStatus(err);
+  if (code === undefined) return !(err instanceof TypeError) && !(err instanceof RangeError);
+  return code >= 500 || code === 429;
+}
+
+/** True when the call failed with 404 Not Found. */
+export function isNotFound(err: unknown): boolean {
+  return httpStatus(err) === 404;
+}
+
+/** True when the call failed with 409 Conflict (stale resourceVersion or already exists). */
+export function isConflict(err: unknown): boolean {
+  return httpStatus(err) === 409;
+}
+
+/** How transient failures are retried. */
+export interface RetryPolicy {
+  /** Attempts in all, including the first (default 6). */
+  attempts: number;
+  /** First back-off in ms, doubled after each failure (default 50). */
+  baseMs: number;
+  /** Longest back-off in ms (default 2000). */
+  maxMs: number;
+}
+
+/** Default retry policy: 6 attempts, 50 ms doubling to at most 2 s (about 1.5 s in all). */
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseMs: 50, maxMs: 2000 };
+
+/**
+ * Run `fn`, retrying transient failures per `policy` with back-off on `clock`. The last transient
+ * failure is rethrown as an OperationalError `kubernetes-unavailable` naming `what`; other failures
+ * (4xx) are rethrown unchanged.
+ */
+export async function withRetry<T>(
+  what: string,
+  fn: () => Promise<T>,
+  deps: { clock: Clock; logger: Logger; signal?: AbortSignal; policy?: RetryPolicy },
+): Promise<T> {
+  const policy = deps.policy ?? DEFAULT_RETRY;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransient(err)) throw err;
+      if (attempt >= policy.attempts) {
+        throw new OperationalError(
+          'kubernetes-unavailable',
+          `${what}: the Kubernetes API failed ${attempt} times (last: ${httpStatus(err) ?? 'no response'} ${apiMessage(err)})`,
+          { cause: err },
+        );
+      }
+      const delay = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
+      deps.logger.debug('retrying Kubernetes API call', {
+        what,
+        attempt,
+        status: httpStatus(err),
+        error: apiMessage(err),
+      });
+      await deps.clock.sleep(delay, deps.signal);
+    }
+  }
+}

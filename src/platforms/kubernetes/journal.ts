@@ -1,0 +1,539 @@
+/**
+ * The journal of an upgrade on Kubernetes IS its `Upgrade` resource: the spec is the resource's
+ * spec (converted with {@link toUpgradeSpec}), the status is the resource's status subresource (the
+ * whole {@link UpgradeStatus} plus Kubernetes `conditions`, `progressText` and `currentStep`), and
+ * the revision is `metadata.resourceVersion`. Status writes are PUTs of the status subresource with
+ * that resourceVersion, so two writers can never overwrite each other: the loser gets a
+ * {@link ConflictError} and re-reads.
+ */
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { BadInputError, ConflictError, describeError, OperationalError } from '../../core/errors.js';
+import { nullLogger, type Logger } from '../../core/logger.js';
+import type { JournalStore, UpgradeRecord } from '../../core/ports.js';
+import type { BatchPolicy, UpgradeSpec, UpgradeStatus } from '../../core/types.js';
+import { isTerminal } from '../../core/types.js';
+import { newStatus } from '../../runner/status.js';
+import {
+  API_VERSION,
+  type Condition,
+  GROUP,
+  KIND,
+  PLURAL,
+  type UpgradeResource,
+  type UpgradeResourceSpec,
+  type UpgradeResourceStatus,
+  VERSION,
+  parseResourceSpec,
+  toUpgradeSpec,
+} from '../../api/upgrade.js';
+import { apiMessage, isConflict, isNotFound, MERGE_PATCH, withRetry } from './api.js';
+
+/** What an Upgrade targets (`spec.target` of the resource). */
+export type UpgradeTarget = UpgradeResourceSpec['target'];
+
+/** Default cluster name of a resource: `<namespace>/<StatefulSet(s) or cluster reference>`. */
+export function defaultClusterName(res: UpgradeResource): string {
+  const t = res.spec?.target ?? {};
+  const what =
+    t.statefulSet ?? t.statefulSets?.map((s) => s.name).join('+') ?? t.cluster?.name ?? res.metadata.name;
+  return `${res.metadata.namespace ?? 'default'}/${what}`;
+}
+
+function seconds(n: number): string {
+  return `${Number.isInteger(n) ? n : Number(n.toFixed(3))}s`;
+}
+
+function batchSpec(b: BatchPolicy): NonNullable<NonNullable<UpgradeResourceSpec['strategy']>['batch']> {
+  switch (b.kind) {
+    case 'serial':
+      return { type: 'serial' };
+    case 'fixed':
+      return { type: 'fixed', size: b.size };
+    case 'percent':
+      return { type: 'percent', percent: b.percent };
+    case 'exponential':
+      return { type: 'exponential', capPercent: b.capPercent };
+  }
+}
+
+/**
+ * The resource spec that stands for a core spec with `target` (the inverse of
+ * {@link toUpgradeSpec}; component stages and prerequisites are not representable and are dropped).
+ */
+export function resourceSpecOf(
+  spec: UpgradeSpec,
+  target: UpgradeTarget,
+  extra: Pick<UpgradeResourceSpec, 'credentialsSecret'> & { minReadySeconds?: number } = {},
+): UpgradeResourceSpec {
+  const st = spec.strategy;
+  const componentVersions = Object.fromEntries(
+    (spec.components ?? []).filter((c) => c.version).map((c) => [c.name, c.version!]),
+  );
+  return {
+    target,
+    engine: spec.engine,
+    version: spec.version,
+    ...(Object.keys(componentVersions).length ? { componentVersions } : {}),
+    strategy: {
+      batch: batchSpec(st.batch),
+      maxUnavailable: st.maxUnavailable,
+      soak: seconds(st.soakSeconds),
+      pauseAfterFirstBatch: st.pauseAfterFirstBatch,
+      pauseAfterEachBatch: st.pauseAfterEachBatch,
+      ...(extra.minReadySeconds !== undefined ? { minReadySeconds: extra.minReadySeconds } : {}),
+      timeouts: {
+        drain: seconds(st.timeouts.drainSeconds),
+        drainPolicy: st.timeouts.drainPolicy,
+        ready: seconds(st.timeouts.readySeconds),
+        readyPolicy: st.timeouts.readyPolicy,
+      },
+    },
+    paused: spec.paused,
+    cancel: spec.cancel,
+    force: spec.force,
+    finalize: spec.finalize,
+    finalizeRequested: spec.finalizeRequested,
+    rollback: spec.rollback,
+    supervised: spec.supervised,
+    expiry: seconds(spec.pausedExpirySeconds),
+    ...(extra.credentialsSecret ? { credentialsSecret: extra.credentialsSecret } : {}),
+  };
+}
+
+/** A condition reason in the Kubernetes form (CamelCase letters and digits): `precheck:all-pods-ready` -> `PrecheckAllPodsReady`. */
+export function conditionReason(text: string): string {
+  const words = text.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  const out = words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+  return /^[A-Za-z]/.test(out) ? out : `R${out}`;
+}
+
+/**
+ * The four conditions of an upgrade's status: Progressing, Paused, Blocked (reason: the blocking
+ * check) and Ready (the upgrade completed). `lastTransitionTime` is kept from `previous` when a
+ * condition's status did not change, and is the status's `updatedAt` otherwise.
+ */
+export function conditionsFor(status: UpgradeStatus, previous: Condition[] = []): Condition[] {
+  const at = new Date(status.updatedAt).toISOString();
+  const active = !isTerminal(status.phase) && status.phase !== 'Paused';
+  const pausedReason = status.pauseCause
+    ? 'AutoPaused'
+    : status.supervisedGate
+      ? 'SupervisedGate'
+      : status.batchGate !== undefined
+        ? 'BatchGate'
+        : 'PausedBySpec';
+  const want: Omit<Condition, 'lastTransitionTime'>[] = [
+    {
+      type: 'Progressing',
+      status: active ? 'True' : 'False',
+      reason: status.phase,
+      message: status.reason,
+    },
+    {
+      type: 'Paused',
+      status: status.phase === 'Paused' ? 'True' : 'False',
+      reason: status.phase === 'Paused' ? pausedReason : 'NotPaused',
+      message: status.phase === 'Paused' ? (status.pauseCause ?? status.reason) : '',
+    },
+    {
+      type: 'Blocked',
+      status: status.blockedBy && !isTerminal(status.phase) ? 'True' : 'False',
+      reason:
+        status.blockedBy && !isTerminal(status.phase)
+          ? conditionReason(status.blockedBy.check)
+          : 'NotBlocked',
+      message:
+        status.blockedBy && !isTerminal(status.phase)
+          ? `${status.blockedBy.check}: ${status.blockedBy.reason}`
+          : '',
+    },
+    {
+      type: 'Ready',
+      status: status.phase === 'Completed' ? 'True' : 'False',
+      reason: status.phase,
+      message: status.reason,
+    },
+  ];
+  return want.map((c) => {
+    const prev = previous.find((p) => p.type === c.type);
+    return {
+      ...c,
+      observedGeneration: status.observedGeneration,
+      lastTransitionTime: prev && prev.status === c.status ? prev.lastTransitionTime : at,
+    };
+  });
+}
+
+/** The resource status for a journal status: everything, plus conditions and printer fields. */
+export function resourceStatusOf(status: UpgradeStatus, previous: Condition[] = []): UpgradeResourceStatus {
+  return {
+    ...status,
+    conditions: conditionsFor(status, previous),
+    progressText: `${status.progress.done}/${status.progress.total}`,
+    ...(status.progress.step ? { currentStep: status.progress.step } : {}),
+  };
+}
+
+/** Whether Baton has written a status to this resource yet (a fresh `kubectl apply` has none). */
+export function hasJournal(res: UpgradeResource): boolean {
+  return typeof res.status?.phase === 'string' && Array.isArray(res.status.history);
+}
+
+/** Options of {@link UpgradeResourceJournal}. */
+export interface UpgradeResourceJournalOptions {
+  kc: KubeConfig;
+  namespace: string;
+  /** Cluster name of a resource in the core spec (default {@link defaultClusterName}). */
+  clusterName?: (res: UpgradeResource) => string;
+  /** Target of resources created by {@link UpgradeResourceJournal.create} (the CLI's flags). */
+  target?: UpgradeTarget;
+  /** Labels put on created resources. */
+  labels?: Record<string, string>;
+  /** Extra spec fields for created resources. */
+  createExtra?: Pick<UpgradeResourceSpec, 'credentialsSecret'> & { minReadySeconds?: number };
+  clock?: Clock;
+  logger?: Logger;
+}
+
+const MAX_CONFLICT_RETRIES = 10;
+
+/** Journal store backed by `Upgrade` resources of one namespace. */
+export class UpgradeResourceJournal implements JournalStore {
+  private readonly api: CustomObjectsApi;
+  private readonly namespace: string;
+  private readonly clusterName: (res: UpgradeResource) => string;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly opts: UpgradeResourceJournalOptions;
+  /** Conditions last seen per upgrade, by revision, so a write keeps their transition times. */
+  private readonly seen = new Map<string, { revision: string; conditions: Condition[] }>();
+
+  constructor(opts: UpgradeResourceJournalOptions) {
+    this.opts = opts;
+    this.api = opts.kc.makeApiClient(CustomObjectsApi);
+    this.namespace = opts.namespace;
+    this.clusterName = opts.clusterName ?? defaultClusterName;
+    this.clock = opts.clock ?? systemClock;
+    this.logger = opts.logger ?? nullLogger;
+  }
+
+  private get ref() {
+    return { group: GROUP, version: VERSION, namespace: this.namespace, plural: PLURAL };
+  }
+
+  private retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return withRetry(what, fn, { clock: this.clock, logger: this.logger });
+  }
+
+  /** The resource, or undefined when there is none. */
+  async getResource(name: string): Promise<UpgradeResource | undefined> {
+    try {
+      return (await this.retry(`read upgrade ${this.namespace}/${name}`, () =>
+        this.api.getNamespacedCustomObject({ ...this.ref, name }),
+      )) as UpgradeResource;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Every Upgrade resource of the namespace, valid or not. */
+  async listResources(): Promise<UpgradeResource[]> {
+    const list = (await this.retry(`list upgrades in ${this.namespace}`, () =>
+      this.api.listNamespacedCustomObject({ ...this.ref }),
+    )) as { items?: UpgradeResource[] };
+    return list.items ?? [];
+  }
+
+  /**
+   * The journal record of a resource. Throws BadInputError `bad-spec` naming the field when the
+   * spec is invalid. A resource Baton has not written a status to yet gets a fresh Pending status.
+   */
+  recordOf(res: UpgradeResource): UpgradeRecord {
+    const spec = toUpgradeSpec(res, this.clusterName(res));
+    let status: UpgradeStatus;
+    if (hasJournal(res)) {
+      const { conditions, progressText: _p, currentStep: _c, ...rest } = res.status!;
+      status = rest as UpgradeStatus;
+      this.seen.set(res.metadata.name, {
+        revision: res.metadata.resourceVersion!,
+        conditions: conditions ?? [],
+      });
+    } else {
+      const created = res.metadata.creationTimestamp ? Date.parse(res.metadata.creationTimestamp) : NaN;
+      status = newStatus(spec, Number.isFinite(created) ? created : this.clock.now());
+    }
+    return { spec, status, revision: res.metadata.resourceVersion ?? '' };
+  }
+
+  /** Create a resource as given (spec validated first; nothing is written when it is invalid). */
+  async createResource(resource: UpgradeResource): Promise<UpgradeResource> {
+    const spec = parseResourceSpec(resource.spec);
+    const body: UpgradeResource = {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      metadata: {
+        name: resource.metadata.name,
+        namespace: this.namespace,
+        ...(resource.metadata.labels || this.opts.labels
+          ? { labels: { ...this.opts.labels, ...resource.metadata.labels } }
+          : {}),
+        ...(resource.metadata.annotations ? { annotations: resource.metadata.annotations } : {}),
+      },
+      spec,
+    };
+    try {
+      return (await this.retry(`create upgrade ${this.namespace}/${body.metadata.name}`, () =>
+        this.api.createNamespacedCustomObject({ ...this.ref, body }),
+      )) as UpgradeResource;
+    } catch (err) {
+      if (isConflict(err)) {
+        throw new BadInputError(
+          'upgrade-exists',
+          `upgrade ${this.namespace}/${body.metadata.name} already exists: pick another --name or delete it`,
+        );
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Create the upgrade and write its first status. An existing resource without a status (created
+   * by `kubectl apply` or {@link createResource}) is adopted; one that ended is replaced; one still
+   * open is a BadInputError `upgrade-exists`. A new resource takes the journal's `target`.
+   */
+  async create(spec: UpgradeSpec, status: UpgradeStatus): Promise<UpgradeRecord> {
+    let res = await this.getResource(spec.name);
+    if (res && hasJournal(res)) {
+      if (!isTerminal(res.status!.phase as UpgradeStatus['phase'])) {
+        throw new BadInputError(
+          'upgrade-exists',
+          `upgrade ${this.namespace}/${spec.name} is ${res.status!.phase}: continue it, cancel it, or pick another --name`,
+        );
+      }
+      await this.delete(spec.name);
+      res = undefined;
+    }
+    if (!res) {
+      const target = this.opts.target;
+      if (!target) {
+        throw new BadInputError(
+          'no-target',
+          `upgrade ${spec.name}: no StatefulSet to target; pass --statefulset NAME (or create the Upgrade resource with spec.target)`,
+        );
+      }
+      res = await this.createResource({
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name: spec.name },
+        spec: resourceSpecOf(spec, target, this.opts.createExtra),
+      });
+    }
+    const record = this.recordOf(res);
+    const first = { ...status, observedGeneration: record.spec.generation };
+    const revision = await this.writeStatus(spec.name, first, record.revision);
+    return { spec: record.spec, status: first, revision };
+  }
+
+  /** The upgrade by name (BadInputError `bad-spec` when its spec is invalid). */
+  async get(name: string): Promise<UpgradeRecord | undefined> {
+    const res = await this.getResource(name);
+    return res ? this.recordOf(res) : undefined;
+  }
+
+  /** Every upgrade with a valid spec in the namespace, oldest first; invalid ones are logged and skipped. */
+  async list(): Promise<UpgradeRecord[]> {
+    const out: UpgradeRecord[] = [];
+    const items = await this.listResources();
+    items.sort((a, b) =>
+      (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''),
+    );
+    for (const res of items) {
+      try {
+        out.push(this.recordOf(res));
+      } catch (err) {
+        this.logger.warn('skipping upgrade with an invalid spec', {
+          upgrade: res.metadata.name,
+          error: describeError(err),
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Replace the status subresource at `revision`; a stale revision is a ConflictError. */
+  async writeStatus(name: string, status: UpgradeStatus, revision: string): Promise<string> {
+    let previous = this.seen.get(name);
+    if (!previous || previous.revision !== revision) {
+      const res = await this.getResource(name);
+      if (!res) throw new OperationalError('upgrade-gone', `upgrade ${this.namespace}/${name} was deleted`);
+      if (res.metadata.resourceVersion !== revision) {
+        throw new ConflictError(`upgrade ${name} changed since revision ${revision}`);
+      }
+      previous = { revision, conditions: res.status?.conditions ?? [] };
+    }
+    const body = {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      metadata: { name, namespace: this.namespace, resourceVersion: revision },
+      status: resourceStatusOf(status, previous.conditions),
+    };
+    try {
+      const out = (await this.retry(`write status of upgrade ${this.namespace}/${name}`, () =>
+        this.api.replaceNamespacedCustomObjectStatus({ ...this.ref, name, body }),
+      )) as UpgradeResource;
+      const next = out.metadata.resourceVersion!;
+      this.seen.set(name, { revision: next, conditions: body.status.conditions ?? [] });
+      return next;
+    } catch (err) {
+      if (isConflict(err)) throw new ConflictError(`upgrade ${name} changed since revision ${revision}`);
+      if (isNotFound(err))
+        throw new OperationalError('upgrade-gone', `upgrade ${this.namespace}/${name} was deleted`);
+      throw err;
+    }
+  }
+
+  /**
+   * Apply `change` to the spec's control fields (paused, cancel, force, finalize,
+   * finalizeRequested, rollback, supervised) with a merge patch guarded by resourceVersion; the
+   * API server bumps `metadata.generation`. Other changes are ignored: the resource spec is the
+   * user's to edit.
+   */
+  async updateSpec(name: string, change: (spec: UpgradeSpec) => UpgradeSpec): Promise<UpgradeSpec> {
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.getResource(name);
+      if (!res)
+        throw new BadInputError(
+          'no-such-upgrade',
+          `no upgrade named "${name}" in namespace ${this.namespace}`,
+        );
+      const before = toUpgradeSpec(res, this.clusterName(res));
+      const after = change(structuredClone(before));
+      const fields = [
+        'paused',
+        'cancel',
+        'force',
+        'finalize',
+        'finalizeRequested',
+        'rollback',
+        'supervised',
+      ] as const;
+      const patch: Record<string, unknown> = {};
+      for (const f of fields) {
+        if (JSON.stringify(before[f]) !== JSON.stringify(after[f])) patch[f] = after[f];
+      }
+      if (Object.keys(patch).length === 0) return before;
+      try {
+        const out = (await this.retry(`patch upgrade ${this.namespace}/${name}`, () =>
+          this.api.patchNamespacedCustomObject(
+            {
+              ...this.ref,
+              name,
+              body: { metadata: { resourceVersion: res.metadata.resourceVersion }, spec: patch },
+            },
+            MERGE_PATCH,
+          ),
+        )) as UpgradeResource;
+        return toUpgradeSpec(out, this.clusterName(out));
+      } catch (err) {
+        if (isConflict(err) && attempt < MAX_CONFLICT_RETRIES) continue;
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Record that a resource's spec is invalid: phase Failed, Ready=False with reason InvalidSpec and
+   * the error (which names the field) as message. Touches nothing else.
+   */
+  async markInvalid(res: UpgradeResource, error: unknown): Promise<void> {
+    const at = new Date(this.clock.now()).toISOString();
+    const message = describeError(error);
+    const generation = res.metadata.generation ?? 1;
+    const cond = (type: Condition['type'], reason: string): Condition => ({
+      type,
+      status: 'False',
+      reason,
+      message: type === 'Ready' ? message : '',
+      lastTransitionTime: at,
+      observedGeneration: generation,
+    });
+    const status: UpgradeResourceStatus = {
+      phase: 'Failed',
+      reason: `invalid spec: ${message}`,
+      observedGeneration: generation,
+      conditions: [
+        cond('Progressing', 'InvalidSpec'),
+        cond('Paused', 'NotPaused'),
+        cond('Blocked', 'NotBlocked'),
+        cond('Ready', 'InvalidSpec'),
+      ],
+    };
+    await this.retry(`write status of upgrade ${this.namespace}/${res.metadata.name}`, () =>
+      this.api.patchNamespacedCustomObjectStatus(
+        { ...this.ref, name: res.metadata.name, body: { status } },
+        MERGE_PATCH,
+      ),
+    );
+  }
+
+  /** Delete the resource (no error when it is already gone). */
+  async delete(name: string): Promise<void> {
+    try {
+      await this.retry(`delete upgrade ${this.namespace}/${name}`, () =>
+        this.api.deleteNamespacedCustomObject({ ...this.ref, name }),
+      );
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    this.seen.delete(name);
+  }
+}
+
+/** Admin credentials read from a Secret. */
+export interface Credentials {
+  username?: string;
+  password: string;
+}
+
+/**
+ * Read the credentials `spec.credentialsSecret` names (keys default to `username` and
+ * `password`). The values are returned, never logged nor written anywhere. BadInputError
+ * `no-secret` / `no-secret-key` when the Secret or its password key is missing.
+ */
+export async function readCredentials(
+  kc: KubeConfig,
+  namespace: string,
+  secretRef: NonNullable<UpgradeResourceSpec['credentialsSecret']>,
+): Promise<Credentials> {
+  const core = kc.makeApiClient(CoreV1Api);
+  let data: Record<string, string>;
+  try {
+    const secret = await core.readNamespacedSecret({ namespace, name: secretRef.name });
+    data = secret.data ?? {};
+  } catch (err) {
+    if (isNotFound(err)) {
+      throw new BadInputError(
+        'no-secret',
+        `spec.credentialsSecret.name: secret ${namespace}/${secretRef.name} not found; create it or fix the name`,
+      );
+    }
+    throw new OperationalError(
+      'secret-unreadable',
+      `read secret ${namespace}/${secretRef.name}: ${apiMessage(err)}`,
+    );
+  }
+  const decode = (key: string) =>
+    data[key] !== undefined ? Buffer.from(data[key], 'base64').toString('utf8') : undefined;
+  const passwordKey = secretRef.passwordKey ?? 'password';
+  const password = decode(passwordKey);
+  if (password === undefined) {
+    throw new BadInputError(
+      'no-secret-key',
+      `spec.credentialsSecret: secret ${namespace}/${secretRef.name} has no key "${passwordKey}"; set passwordKey or add the key`,
+    );
+  }
+  const username = decode(secretRef.usernameKey ?? 'username');
+  return { ...(username !== undefined ? { username } : {}), password };
+}

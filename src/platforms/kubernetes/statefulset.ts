@@ -1,0 +1,500 @@
+/**
+ * The Kubernetes platform: members are the pods of one or more StatefulSets (one component each),
+ * and Baton, not the StatefulSet controller, decides which pod is replaced when.
+ *
+ * How a replacement works (see {@link KubernetesPlatform.replaceMember}):
+ * - The first replacement of a roll changes the pod template's image tag and, in the same write,
+ *   freezes RollingUpdate StatefulSets with `partition = replicas`, so the controller restarts
+ *   nothing by itself. The original strategy is kept in the annotation
+ *   `baton.dev/original-update-strategy`.
+ * - RollingUpdate: the partition steps down to the member's ordinal; the controller then replaces
+ *   exactly that pod (every higher ordinal already runs the update revision). Members therefore
+ *   carry `rollRank = replicas - 1 - ordinal`, highest ordinal first.
+ * - OnDelete: the pod is deleted and the controller recreates it at the update revision; no rank,
+ *   so Baton's safety order applies.
+ * - The "rollback trap": the controller never replaces a pod that is not Ready, so a pod stuck at
+ *   an abandoned revision is deleted by Baton (it is already unavailable, so this costs nothing).
+ *
+ * Every write uses the object's resourceVersion; conflicts are retried after a fresh read, and 5xx
+ * answers with back-off. A pod cannot be stopped without being replaced, so there is no
+ * `stopMember`: engines that need one (PostgreSQL switchover) hand over without it here.
+ */
+import {
+  AppsV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  type V1Pod,
+  type V1StatefulSet,
+} from '@kubernetes/client-node';
+import type { Clock } from '../../core/clock.js';
+import { BadInputError, OperationalError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { JournalStore, Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
+import type { PlatformMember } from '../../core/types.js';
+import { LABELS, type UpgradeResource } from '../../api/upgrade.js';
+import { apiMessage, isConflict, isNotFound, MERGE_PATCH, withRetry } from './api.js';
+import type { EventSink } from './events.js';
+import {
+  imageTag,
+  isRollingUpdate,
+  membersOf,
+  ordinalOf,
+  REVISION_LABEL,
+  versionContainer,
+  withTag,
+} from './members.js';
+
+/** Annotation holding the update strategy a StatefulSet had before Baton froze it (JSON). */
+export const ORIGINAL_STRATEGY_ANNOTATION = 'baton.dev/original-update-strategy';
+
+/** A StatefulSet the upgrade targets, and the component its pods form. */
+export interface TargetStatefulSet {
+  name: string;
+  /** From `statefulSets[].component`; else resolved from the label or the name when read. */
+  component?: string;
+}
+
+/** The StatefulSets an Upgrade targets. BadInputError when it targets an engine cluster instead. */
+export function targetStatefulSets(upgrade: UpgradeResource): TargetStatefulSet[] {
+  const t = upgrade.spec.target;
+  if (t.statefulSet) return [{ name: t.statefulSet }];
+  if (t.statefulSets && t.statefulSets.length > 0) {
+    return t.statefulSets.map((s) => ({ name: s.name, component: s.component }));
+  }
+  throw new BadInputError(
+    'bad-target',
+    `spec.target: upgrade ${upgrade.metadata.name} names no StatefulSet; set spec.target.statefulSet or spec.target.statefulSets`,
+  );
+}
+
+/** Options of {@link KubernetesPlatform}. */
+export interface KubernetesPlatformOptions {
+  kc: KubeConfig;
+  namespace: string;
+  upgrade: UpgradeResource;
+  journal: JournalStore;
+  clock: Clock;
+  logger: Logger;
+  events?: EventSink;
+}
+
+const MAX_CONFLICT_RETRIES = 10;
+/** Polls (and their interval) for the controller to observe a template change. */
+const STATUS_WAIT_POLLS = 60;
+const STATUS_WAIT_MS = 50;
+
+/** Members are StatefulSet pods; replacements step the partition (RollingUpdate) or delete pods (OnDelete). */
+export class KubernetesPlatform implements Platform {
+  readonly name = 'kubernetes';
+  readonly journal: JournalStore;
+  private readonly apps: AppsV1Api;
+  private readonly core: CoreV1Api;
+  private readonly namespace: string;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly events?: EventSink;
+  private upgradeResource: UpgradeResource;
+
+  constructor(opts: KubernetesPlatformOptions) {
+    this.apps = opts.kc.makeApiClient(AppsV1Api);
+    this.core = opts.kc.makeApiClient(CoreV1Api);
+    this.namespace = opts.namespace;
+    this.upgradeResource = opts.upgrade;
+    this.journal = opts.journal;
+    this.clock = opts.clock;
+    this.logger = opts.logger;
+    this.events = opts.events;
+  }
+
+  /** The Upgrade resource whose target this platform serves. */
+  get upgrade(): UpgradeResource {
+    return this.upgradeResource;
+  }
+
+  /** Use a newer copy of the Upgrade resource (the operator calls this after each read). */
+  setUpgrade(upgrade: UpgradeResource): void {
+    this.upgradeResource = upgrade;
+  }
+
+  private deps(ctx?: PortContext) {
+    return { clock: ctx?.clock ?? this.clock, logger: ctx?.logger ?? this.logger, signal: ctx?.signal };
+  }
+
+  private async readStatefulSet(name: string, ctx?: PortContext): Promise<V1StatefulSet> {
+    try {
+      return await withRetry(
+        `read statefulset ${this.namespace}/${name}`,
+        () => this.apps.readNamespacedStatefulSet({ namespace: this.namespace, name }),
+        this.deps(ctx),
+      );
+    } catch (err) {
+      if (isNotFound(err)) {
+        throw new BadInputError(
+          'no-statefulset',
+          `statefulset ${this.namespace}/${name} not found: check spec.target (or --statefulset) and the namespace`,
+        );
+      }
+      throw err;
+    }
+  }
+
+  private async podsOf(sts: V1StatefulSet, ctx?: PortContext): Promise<Map<string, V1Pod>> {
+    const labels = sts.spec?.selector?.matchLabels ?? {};
+    const labelSelector = Object.entries(labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const name = sts.metadata!.name!;
+    const list = await withRetry(
+      `list pods of statefulset ${this.namespace}/${name}`,
+      () =>
+        this.core.listNamespacedPod({
+          namespace: this.namespace,
+          ...(labelSelector ? { labelSelector } : {}),
+        }),
+      this.deps(ctx),
+    );
+    const out = new Map<string, V1Pod>();
+    for (const pod of list.items) {
+      const podName = pod.metadata?.name;
+      if (podName && ordinalOf(name, podName) !== undefined) out.set(podName, pod);
+    }
+    return out;
+  }
+
+  private componentOf(target: TargetStatefulSet, sts: V1StatefulSet): string {
+    return target.component ?? sts.metadata?.labels?.[LABELS.component] ?? target.name;
+  }
+
+  private minReadySeconds(sts: V1StatefulSet): number {
+    return this.upgradeResource.spec.strategy?.minReadySeconds ?? sts.spec?.minReadySeconds ?? 0;
+  }
+
+  /** Image tag of the StatefulSet's current revision (for pods recreated below the partition). */
+  private async currentRevisionTag(sts: V1StatefulSet, ctx?: PortContext): Promise<string | undefined> {
+    const rev = sts.status?.currentRevision;
+    if (!rev || rev === sts.status?.updateRevision) return undefined;
+    try {
+      const cr = await withRetry(
+        `read controllerrevision ${rev}`,
+        () => this.apps.readNamespacedControllerRevision({ namespace: this.namespace, name: rev }),
+        this.deps(ctx),
+      );
+      const data = cr.data as {
+        spec?: { template?: { spec?: { containers?: { name: string; image?: string }[] } } };
+      };
+      const image = versionContainer(
+        data?.spec?.template?.spec?.containers,
+        this.upgradeResource.spec.target.container,
+      )?.image;
+      return image ? imageTag(image) : undefined;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Every pod ordinal of every target StatefulSet as a member (missing pods included). */
+  async listMembers(ctx: PortContext): Promise<PlatformMember[]> {
+    const t = this.upgradeResource.spec.target;
+    const out: PlatformMember[] = [];
+    for (const target of targetStatefulSets(this.upgradeResource)) {
+      const sts = await this.readStatefulSet(target.name, ctx);
+      const pods = await this.podsOf(sts, ctx);
+      const replicas = sts.spec?.replicas ?? 1;
+      const partition = sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
+      const missingBelowPartition =
+        isRollingUpdate(sts) &&
+        Array.from({ length: Math.min(partition, replicas) }, (_, i) => i).some(
+          (i) => !pods.has(`${target.name}-${i}`),
+        );
+      out.push(
+        ...membersOf(
+          {
+            sts,
+            component: this.componentOf(target, sts),
+            container: t.container,
+            namespace: this.namespace,
+            service: t.service,
+            port: t.port,
+            endpointTemplate: t.endpointTemplate,
+            minReadySeconds: this.minReadySeconds(sts),
+            now: ctx.clock.now(),
+            currentRevisionTag: missingBelowPartition ? await this.currentRevisionTag(sts, ctx) : undefined,
+          },
+          pods,
+        ),
+      );
+    }
+    return out;
+  }
+
+  /** The target StatefulSet a member (pod name) belongs to, and its ordinal. */
+  private locate(member: string): { sts: string; ordinal: number } {
+    let best: { sts: string; ordinal: number } | undefined;
+    for (const target of targetStatefulSets(this.upgradeResource)) {
+      const ordinal = ordinalOf(target.name, member);
+      if (ordinal !== undefined && (!best || target.name.length > best.sts.length)) {
+        best = { sts: target.name, ordinal };
+      }
+    }
+    if (!best) {
+      throw new BadInputError(
+        'unknown-member',
+        `member ${member} is not a pod of the upgrade's StatefulSets (${targetStatefulSets(
+          this.upgradeResource,
+        )
+          .map((s) => s.name)
+          .join(', ')})`,
+      );
+    }
+    return best;
+  }
+
+  private async event(type: 'Normal' | 'Warning', reason: string, message: string, pod?: string) {
+    this.logger.info(message, { reason, pod });
+    if (!this.events) return;
+    await this.events.emit(
+      { type, reason, message, member: pod, at: this.clock.now() },
+      { upgrade: this.upgradeResource, pod },
+    );
+  }
+
+  /**
+   * Make the template run `version`, freezing a RollingUpdate StatefulSet in the same write.
+   * Returns the StatefulSet as it stands afterwards. Retries conflicts on a fresh read.
+   */
+  private async ensureTemplate(stsName: string, version: string, ctx: PortContext): Promise<V1StatefulSet> {
+    for (let attempt = 0; ; attempt++) {
+      const sts = await this.readStatefulSet(stsName, ctx);
+      const containers = sts.spec?.template?.spec?.containers ?? [];
+      const c = versionContainer(containers, this.upgradeResource.spec.target.container);
+      if (!c?.image) {
+        throw new BadInputError(
+          'no-container',
+          `statefulset ${this.namespace}/${stsName} has no container ${this.upgradeResource.spec.target.container ?? '(first)'} with an image: fix spec.target.container`,
+        );
+      }
+      if (imageTag(c.image) === version) return sts;
+      const replicas = sts.spec?.replicas ?? 1;
+      const annotations: Record<string, string> = {};
+      const spec: Record<string, unknown> = {
+        template: {
+          spec: {
+            containers: containers.map((x) => (x === c ? { ...x, image: withTag(c.image!, version) } : x)),
+          },
+        },
+      };
+      if (isRollingUpdate(sts)) {
+        if (!sts.metadata?.annotations?.[ORIGINAL_STRATEGY_ANNOTATION]) {
+          annotations[ORIGINAL_STRATEGY_ANNOTATION] = JSON.stringify(
+            sts.spec?.updateStrategy ?? { type: 'RollingUpdate' },
+          );
+        }
+        spec.updateStrategy = { type: 'RollingUpdate', rollingUpdate: { partition: replicas } };
+      }
+      const patch = {
+        metadata: {
+          resourceVersion: sts.metadata!.resourceVersion,
+          ...(Object.keys(annotations).length ? { annotations } : {}),
+        },
+        spec,
+      };
+      try {
+        const out = await withRetry(
+          `patch statefulset ${this.namespace}/${stsName}`,
+          () =>
+            this.apps.patchNamespacedStatefulSet(
+              { namespace: this.namespace, name: stsName, body: patch },
+              MERGE_PATCH,
+            ),
+          this.deps(ctx),
+        );
+        await this.event(
+          'Normal',
+          'TemplateUpdated',
+          `statefulset ${stsName}: image ${c.image} -> ${withTag(c.image, version)}${
+            isRollingUpdate(sts)
+              ? `, roll frozen at partition ${replicas} (Baton replaces pods one at a time)`
+              : ''
+          }`,
+        );
+        return out;
+      } catch (err) {
+        if (isConflict(err) && attempt < MAX_CONFLICT_RETRIES) continue;
+        throw err;
+      }
+    }
+  }
+
+  /** Set the partition of a RollingUpdate StatefulSet (optimistic concurrency, conflicts re-read). */
+  private async setPartition(stsName: string, partition: number, ctx: PortContext): Promise<V1StatefulSet> {
+    for (let attempt = 0; ; attempt++) {
+      const sts = await this.readStatefulSet(stsName, ctx);
+      if ((sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0) === partition) return sts;
+      const patch = {
+        metadata: { resourceVersion: sts.metadata!.resourceVersion },
+        spec: { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition } } },
+      };
+      try {
+        return await withRetry(
+          `patch statefulset ${this.namespace}/${stsName}`,
+          () =>
+            this.apps.patchNamespacedStatefulSet(
+              { namespace: this.namespace, name: stsName, body: patch },
+              MERGE_PATCH,
+            ),
+          this.deps(ctx),
+        );
+      } catch (err) {
+        if (isConflict(err) && attempt < MAX_CONFLICT_RETRIES) continue;
+        throw err;
+      }
+    }
+  }
+
+  private async readPod(name: string, ctx: PortContext): Promise<V1Pod | undefined> {
+    try {
+      return await withRetry(
+        `read pod ${this.namespace}/${name}`,
+        () => this.core.readNamespacedPod({ namespace: this.namespace, name }),
+        this.deps(ctx),
+      );
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Delete a pod only if it is still the object we looked at (uid precondition). */
+  private async deletePod(pod: V1Pod, why: string, ctx: PortContext): Promise<void> {
+    const name = pod.metadata!.name!;
+    try {
+      await withRetry(
+        `delete pod ${this.namespace}/${name}`,
+        () =>
+          this.core.deleteNamespacedPod({
+            namespace: this.namespace,
+            name,
+            body: { preconditions: { uid: pod.metadata!.uid } },
+          }),
+        this.deps(ctx),
+      );
+      await this.event('Normal', 'PodDeleted', `deleted pod ${name}: ${why}`, name);
+    } catch (err) {
+      // Already gone, or already replaced by a newer pod of the same name: nothing to do.
+      if (isNotFound(err) || isConflict(err)) return;
+      throw new OperationalError('delete-pod-failed', `delete pod ${name}: ${apiMessage(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /**
+   * Replace pod `name` so that it runs image tag `version` (forward or rollback alike).
+   * Idempotent: a pod already running `version`, or terminating towards it, is left alone.
+   * Throws OperationalError `out-of-order` when a RollingUpdate member is asked for before a higher
+   * ordinal runs the update revision (the partition cannot skip it).
+   */
+  async replaceMember(name: string, version: string, _opts: ReplaceOptions, ctx: PortContext): Promise<void> {
+    const { sts: stsName, ordinal } = this.locate(name);
+    const sts = await this.ensureTemplate(stsName, version, ctx);
+    const pod = await this.readPod(name, ctx);
+    const c = pod
+      ? versionContainer(pod.spec?.containers, this.upgradeResource.spec.target.container)
+      : undefined;
+    const podTag = c?.image ? imageTag(c.image) : undefined;
+    const terminating = !!pod?.metadata?.deletionTimestamp;
+    if (pod && !terminating && podTag === version) {
+      if (isRollingUpdate(sts)) await this.lowerPartition(sts, ordinal, ctx);
+      return;
+    }
+    if (!isRollingUpdate(sts)) {
+      if (pod && !terminating) await this.deletePod(pod, `recreated at ${version} (OnDelete)`, ctx);
+      return;
+    }
+    const updated = await this.lowerPartition(sts, ordinal, ctx);
+    if (!pod || terminating) return;
+    const ready = pod.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
+    if (!ready) {
+      // The controller never replaces a pod that is not Ready (the rollback trap): do it here.
+      await this.deletePod(pod, `stuck unready at ${podTag ?? 'an old image'}; recreated at ${version}`, ctx);
+    }
+    await this.unblockController(updated, name, ctx);
+  }
+
+  /**
+   * Step the partition down to `ordinal` when every higher ordinal already runs the template's
+   * version, so the controller replaces exactly this pod. Never raises the partition.
+   */
+  private async lowerPartition(
+    sts: V1StatefulSet,
+    ordinal: number,
+    ctx: PortContext,
+  ): Promise<V1StatefulSet> {
+    const stsName = sts.metadata!.name!;
+    const partition = sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
+    if (partition <= ordinal) return sts;
+    const templateImage = versionContainer(
+      sts.spec?.template?.spec?.containers,
+      this.upgradeResource.spec.target.container,
+    )?.image;
+    const want = templateImage ? imageTag(templateImage) : undefined;
+    const replicas = sts.spec?.replicas ?? 1;
+    const pods = await this.podsOf(sts, ctx);
+    const behind: string[] = [];
+    for (let o = ordinal + 1; o < Math.min(partition, replicas); o++) {
+      const p = pods.get(`${stsName}-${o}`);
+      const img = p
+        ? versionContainer(p.spec?.containers, this.upgradeResource.spec.target.container)?.image
+        : undefined;
+      if (!p || !img || imageTag(img) !== want) behind.push(`${stsName}-${o}`);
+    }
+    if (behind.length > 0) {
+      throw new OperationalError(
+        'out-of-order',
+        `cannot replace ${stsName}-${ordinal} yet: ${behind.join(', ')} must run ${want} first (RollingUpdate replaces the highest ordinal first)`,
+      );
+    }
+    const out = await this.setPartition(stsName, ordinal, ctx);
+    await this.event(
+      'Normal',
+      'PartitionLowered',
+      `statefulset ${stsName}: partition ${partition} -> ${ordinal}, the controller replaces ${stsName}-${ordinal}`,
+      `${stsName}-${ordinal}`,
+    );
+    return out;
+  }
+
+  /**
+   * With OrderedReady, any unready pod stops the controller. A pod that is unready at a revision
+   * that is neither current nor update was left behind by an abandoned roll and will never be
+   * Ready; it is already unavailable, so deleting it (it comes back at a live revision) costs
+   * nothing and lets the controller go on with `target`.
+   */
+  private async unblockController(sts: V1StatefulSet, target: string, ctx: PortContext): Promise<void> {
+    const stsName = sts.metadata!.name!;
+    let pods = await this.podsOf(sts, ctx);
+    const unready = (p: V1Pod) =>
+      !p.metadata?.deletionTimestamp &&
+      !p.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
+    if (![...pods].some(([n, p]) => n !== target && unready(p))) return;
+    // Revisions are only meaningful once the controller has seen the latest template.
+    let fresh = sts;
+    for (let i = 0; (fresh.status?.observedGeneration ?? 0) < (fresh.metadata?.generation ?? 0); i++) {
+      if (i >= STATUS_WAIT_POLLS) return;
+      await ctx.clock.sleep(STATUS_WAIT_MS, ctx.signal);
+      fresh = await this.readStatefulSet(stsName, ctx);
+    }
+    pods = await this.podsOf(fresh, ctx);
+    const live = new Set([fresh.status?.currentRevision, fresh.status?.updateRevision].filter(Boolean));
+    for (const [podName, p] of pods) {
+      const rev = p.metadata?.labels?.[REVISION_LABEL];
+      if (podName === target || !unready(p) || !rev || live.has(rev)) continue;
+      await this.deletePod(
+        p,
+        `stuck unready at abandoned revision ${rev}, blocking the roll of ${target}`,
+        ctx,
+      );
+    }
+  }
+}
