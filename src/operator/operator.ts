@@ -1,0 +1,409 @@
+/**
+ * The Baton operator: informers on Upgrades, pods and StatefulSets feed a work queue; only the
+ * replica holding the leader Lease reconciles (one runner step per reconcile, requeued after the
+ * runner's delay or at once when a watched pod of the target changes); managed StatefulSets get
+ * Upgrades when their template changes; `/healthz`, `/readyz`, `/metrics` are served on a port.
+ *
+ * Everything that matters lives in the Upgrade resources (the journal), so a replica that takes
+ * the Lease over from a dead one simply continues: its first reconcile reads the status the other
+ * one persisted.
+ */
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type V1Pod,
+  type V1StatefulSet,
+} from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
+import { GROUP, PLURAL, VERSION, type UpgradeResource } from '../api/upgrade.js';
+import type { Clock } from '../core/clock.js';
+import { describeError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { isTerminal, type Phase } from '../core/types.js';
+import { httpStatus } from '../platforms/kubernetes/api.js';
+import { KubeEventRecorder, type EventSink } from '../platforms/kubernetes/events.js';
+import { LeaderElector } from './leader.js';
+import { managedUpgradeFor } from './managed.js';
+import { WorkQueue } from './queue.js';
+import { type EngineFactory, isConflictError, UpgradeReconciler } from './reconcile.js';
+import { OperatorMetrics, startHealthServer, type HealthServer } from './server.js';
+import { Informer, keyOf, type ListResult } from './watch.js';
+
+/** Options of {@link Operator}. */
+export interface OperatorOptions {
+  kc: KubeConfig;
+  /** Namespace to watch; every namespace when undefined. */
+  namespace?: string;
+  /** This replica's identity in the Lease (the pod name). */
+  identity: string;
+  clock: Clock;
+  logger: Logger;
+  /** Registry the operator's metrics are registered in. */
+  registry: Registry;
+  /** Port of /healthz, /readyz, /metrics; no server when undefined (0: any free port). */
+  port?: number;
+  /** Interface the server binds (default 0.0.0.0). */
+  host?: string;
+  /** Lease name (default `baton-operator`). */
+  leaseName?: string;
+  /** Namespace of the Lease (default: `namespace`, else the kubeconfig context's, else `default`). */
+  leaseNamespace?: string;
+  /** Lease duration (default 15 s) and renew/retry period (default a third of it). */
+  leaseDurationMs?: number;
+  retryPeriodMs?: number;
+  /** Reconciles running at once, on different Upgrades (default 4). */
+  workers?: number;
+  /** Engines by name (default: generic only). */
+  engines?: EngineFactory;
+  /** Where runner events go (default: core/v1 Events through the API; `false`: nowhere). */
+  events?: EventSink | false;
+  /** Full relist period of the informers (default 5 min) and their watchdog (default 60 s). */
+  relistMs?: number;
+  watchdogMs?: number;
+  /** Create Upgrades for managed StatefulSets (default true). */
+  manageStatefulSets?: boolean;
+}
+
+type Pod = V1Pod;
+type Sts = V1StatefulSet;
+
+function isReady(p: Pod | undefined): boolean {
+  return !!p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** The facts of a pod a runner's decision depends on; other changes do not wake it. */
+function podFacts(p: Pod | undefined): string {
+  if (!p) return '';
+  const waiting = (p.status?.containerStatuses ?? [])
+    .map((c) => `${c.state?.waiting?.reason ?? ''}:${c.state?.terminated?.exitCode ?? ''}:${c.restartCount}`)
+    .join(',');
+  const images = (p.spec?.containers ?? []).map((c) => c.image).join(',');
+  return [
+    isReady(p),
+    !!p.metadata?.deletionTimestamp,
+    p.status?.phase,
+    waiting,
+    images,
+    p.metadata?.uid,
+  ].join('|');
+}
+
+/** The StatefulSet that controls a pod, as `namespace/name`. */
+function ownerSts(p: Pod): string | undefined {
+  const o = p.metadata?.ownerReferences?.find((r) => r.kind === 'StatefulSet');
+  return o ? `${p.metadata?.namespace ?? ''}/${o.name}` : undefined;
+}
+
+/** StatefulSet names an Upgrade targets (valid or not, as written). */
+function targetsOf(u: UpgradeResource): string[] {
+  const t = u.spec?.target;
+  if (!t) return [];
+  return [...(t.statefulSet ? [t.statefulSet] : []), ...(t.statefulSets ?? []).map((s) => s.name)];
+}
+
+/** Runs the operator until {@link Operator.stop} or {@link Operator.kill}. */
+export class Operator {
+  private readonly queue: WorkQueue;
+  private readonly elector: LeaderElector;
+  private readonly reconciler: UpgradeReconciler;
+  private readonly metrics: OperatorMetrics;
+  private readonly upgrades: Informer<UpgradeResource>;
+  private readonly pods: Informer<Pod>;
+  private readonly sets: Informer<Sts>;
+  private readonly custom: CustomObjectsApi;
+  private readonly abort = new AbortController();
+  private readonly created = new Set<string>();
+  private workers: Promise<void>[] = [];
+  private server?: HealthServer;
+  private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+
+  constructor(private readonly opts: OperatorOptions) {
+    const { kc, clock, logger, namespace } = opts;
+    this.queue = new WorkQueue({ clock });
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    const events =
+      opts.events === false
+        ? undefined
+        : (opts.events ?? new KubeEventRecorder({ kc, clock, logger, instance: opts.identity }));
+    this.metrics = new OperatorMetrics(opts.registry, {
+      phases: () => this.phaseCounts(),
+      leader: () => this.elector.isLeader(),
+    });
+    this.reconciler = new UpgradeReconciler({
+      kc,
+      clock,
+      logger,
+      events,
+      engines: opts.engines,
+      hooks: {
+        onAction: (a, ms, ok) =>
+          this.metrics.stepDuration.observe({ step: a.kind, ok: String(ok) }, ms / 1000),
+      },
+    });
+    const leaseNamespace =
+      opts.leaseNamespace ?? namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+    this.elector = new LeaderElector({
+      kc,
+      namespace: leaseNamespace,
+      name: opts.leaseName,
+      identity: opts.identity,
+      clock,
+      logger,
+      leaseDurationMs: opts.leaseDurationMs,
+      retryPeriodMs: opts.retryPeriodMs,
+      onStartedLeading: () => this.onStartedLeading(),
+    });
+    const common = { kc, clock, logger, relistMs: opts.relistMs, watchdogMs: opts.watchdogMs };
+    const ns = namespace ? `/namespaces/${namespace}` : '';
+    const custom = this.custom;
+    const core = kc.makeApiClient(CoreV1Api);
+    const apps = kc.makeApiClient(AppsV1Api);
+    this.upgrades = new Informer<UpgradeResource>({
+      ...common,
+      what: 'upgrades',
+      path: `/apis/${GROUP}/${VERSION}${ns}/${PLURAL}`,
+      list: async () => {
+        const r = (
+          namespace
+            ? await custom.listNamespacedCustomObject({
+                group: GROUP,
+                version: VERSION,
+                namespace,
+                plural: PLURAL,
+              })
+            : await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
+        ) as {
+          items: UpgradeResource[];
+          metadata?: { resourceVersion?: string };
+        };
+        return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
+      },
+    });
+    this.pods = new Informer<Pod>({
+      ...common,
+      what: 'pods',
+      path: `/api/v1${ns}/pods`,
+      list: async (): Promise<ListResult<Pod>> => {
+        const r = namespace
+          ? await core.listNamespacedPod({ namespace })
+          : await core.listPodForAllNamespaces();
+        return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
+      },
+    });
+    this.sets = new Informer<Sts>({
+      ...common,
+      what: 'statefulsets',
+      path: `/apis/apps/v1${ns}/statefulsets`,
+      list: async (): Promise<ListResult<Sts>> => {
+        const r = namespace
+          ? await apps.listNamespacedStatefulSet({ namespace })
+          : await apps.listStatefulSetForAllNamespaces();
+        return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
+      },
+    });
+    this.upgrades.on((type, u, old) => this.onUpgrade(type, u, old));
+    this.pods.on((type, p, old) => this.onPod(type, p, old));
+    this.sets.on((_type, s) => this.onStatefulSet(s));
+  }
+
+  /** Whether this replica leads (reconciles) now. */
+  isLeader(): boolean {
+    return this.elector.isLeader();
+  }
+
+  /** The port the health server bound, when it runs. */
+  get port(): number | undefined {
+    return this.server?.port;
+  }
+
+  /** Informer counters (relists, 410s, watchdog restarts), for tests and diagnostics. */
+  informerStats() {
+    return { upgrades: this.upgrades.stats, pods: this.pods.stats, statefulsets: this.sets.stats };
+  }
+
+  /** Start serving, watching, campaigning and working; resolves once the caches are synced. */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error('operator already started');
+    this.state = 'running';
+    const { port, host, registry } = this.opts;
+    if (port !== undefined) {
+      this.server = await startHealthServer({
+        port,
+        host,
+        registry,
+        healthy: () => this.state === 'running',
+        ready: () => this.readiness(),
+      });
+    }
+    await Promise.all([this.upgrades.start(), this.pods.start(), this.sets.start()]);
+    this.elector.start();
+    for (let i = 0; i < (this.opts.workers ?? 4); i++) this.workers.push(this.work());
+    this.opts.logger.info('operator started', {
+      identity: this.opts.identity,
+      namespace: this.opts.namespace ?? '(all)',
+      port: this.server?.port,
+    });
+  }
+
+  /**
+   * Graceful shutdown: stop taking work, let in-flight reconciles finish their step, release the
+   * Lease (a successor takes over at once), stop watching and serving.
+   */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return;
+    this.state = 'stopping';
+    this.queue.shutdown();
+    await Promise.all(this.workers);
+    await this.elector.stop({ release: true });
+    await this.shutdownRest();
+    this.opts.logger.info('operator stopped', { identity: this.opts.identity });
+  }
+
+  /**
+   * Die as a crash would: abort in-flight reconciles mid-step and keep the Lease (it expires; a
+   * successor takes over after the lease duration and resumes from the journal).
+   */
+  async kill(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopping';
+    this.abort.abort(new Error('operator killed'));
+    this.queue.shutdown();
+    await this.elector.stop({ release: false });
+    await Promise.all(this.workers.map((w) => w.catch(() => undefined)));
+    await this.shutdownRest();
+  }
+
+  private async shutdownRest(): Promise<void> {
+    await Promise.all([this.upgrades.stop(), this.pods.stop(), this.sets.stop()]);
+    await this.reconciler.close();
+    await this.server?.close();
+    this.state = 'stopped';
+  }
+
+  private readiness(): { ok: boolean; reason: string } {
+    if (this.state !== 'running') return { ok: false, reason: 'shutting down' };
+    const informers: [string, { synced: boolean }][] = [
+      ['upgrades', this.upgrades],
+      ['pods', this.pods],
+      ['statefulsets', this.sets],
+    ];
+    const unsynced = informers.filter(([, i]) => !i.synced).map(([n]) => n);
+    if (unsynced.length) return { ok: false, reason: `caches not synced: ${unsynced.join(', ')}` };
+    return { ok: true, reason: this.isLeader() ? 'ok (leader)' : 'ok (standby)' };
+  }
+
+  private phaseCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const u of this.upgrades.list()) {
+      const p = u.status?.phase ?? 'Pending';
+      out[p] = (out[p] ?? 0) + 1;
+    }
+    return out;
+  }
+
+  private onStartedLeading(): void {
+    for (const u of this.upgrades.list())
+      if (!u.status?.phase || !isTerminal(u.status.phase as Phase)) this.queue.add(keyOf(u));
+    for (const s of this.sets.list()) this.onStatefulSet(s);
+  }
+
+  private onUpgrade(type: string, u: UpgradeResource, old: UpgradeResource | undefined): void {
+    const key = keyOf(u);
+    if (type === 'DELETED') {
+      this.queue.remove(key);
+      this.reconciler.forget(key);
+      return;
+    }
+    // Our own status writes come back as MODIFIED with the same generation: no wakeup for those.
+    const specChanged =
+      !old || old.metadata.generation !== u.metadata.generation || old.metadata.uid !== u.metadata.uid;
+    const statusReset = !!old?.status?.phase && !u.status?.phase;
+    if (specChanged || statusReset) this.queue.add(key);
+  }
+
+  private onPod(type: string, p: Pod, old: Pod | undefined): void {
+    if (type === 'MODIFIED' && podFacts(p) === podFacts(old)) return;
+    const sts = ownerSts(p);
+    if (sts) this.wakeTargetsOf(sts);
+  }
+
+  private wakeTargetsOf(stsKey: string): void {
+    const [ns, name] = stsKey.split('/') as [string, string];
+    for (const u of this.upgrades.list()) {
+      if (u.metadata.namespace !== ns || !targetsOf(u).includes(name)) continue;
+      if (u.status?.phase && isTerminal(u.status.phase as Phase)) continue;
+      this.queue.add(keyOf(u));
+    }
+  }
+
+  private onStatefulSet(s: Sts): void {
+    if (this.opts.manageStatefulSets === false || this.state !== 'running' || !this.isLeader()) return;
+    const desired = managedUpgradeFor(s, this.upgrades.list());
+    if (!desired) return;
+    const key = keyOf(desired);
+    if (this.created.has(key)) return;
+    this.created.add(key);
+    void this.custom
+      .createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: desired.metadata.namespace!,
+        plural: PLURAL,
+        body: desired,
+      })
+      .then(
+        () => {
+          this.metrics.managedCreated.inc();
+          this.opts.logger.info(`created upgrade ${key} for managed statefulset ${s.metadata?.name}`, {
+            version: desired.spec.version,
+          });
+        },
+        (err: unknown) => {
+          if (httpStatus(err) === 409) return;
+          this.created.delete(key);
+          this.opts.logger.warn(`could not create upgrade ${key}`, { error: describeError(err) });
+        },
+      );
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      try {
+        await this.process(key);
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private async process(key: string): Promise<void> {
+    const { logger } = this.opts;
+    if (!this.isLeader()) {
+      this.metrics.reconciles.inc({ result: 'skipped' });
+      return;
+    }
+    const u = this.upgrades.get(key);
+    if (!u) return;
+    try {
+      const r = await this.reconciler.reconcile(key, u, this.abort.signal);
+      this.queue.forget(key);
+      this.metrics.reconciles.inc({ result: 'ok' });
+      if (r.requeueMs !== undefined && this.state === 'running') this.queue.add(key, r.requeueMs);
+    } catch (err) {
+      if (this.abort.signal.aborted) return;
+      if (isConflictError(err)) {
+        this.metrics.reconciles.inc({ result: 'conflict' });
+        this.queue.add(key);
+        return;
+      }
+      this.metrics.reconciles.inc({ result: 'error' });
+      this.metrics.errors.inc({ kind: httpStatus(err) ? 'api' : 'internal' });
+      const delay = this.queue.addRateLimited(key);
+      logger.warn(`reconcile of ${key} failed; retrying in ${delay} ms`, { error: describeError(err) });
+    }
+  }
+}

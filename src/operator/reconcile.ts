@@ -1,0 +1,356 @@
+/**
+ * Reconciling one Upgrade resource: validate its spec (a bad one ends Failed with condition
+ * Ready=False reason InvalidSpec and the one-line reason, and nothing else is touched), write the
+ * runner's initial status (the plan from an observation) when the resource has none, then run
+ * exactly ONE `Runner.reconcile()` and say when to look again. Every write is conditional on the
+ * resourceVersion read; a conflict asks to requeue at once.
+ */
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import {
+  GROUP,
+  PLURAL,
+  VERSION,
+  parseResourceSpec,
+  toUpgradeSpec,
+  type Condition,
+  type UpgradeResource,
+  type UpgradeResourceStatus,
+} from '../api/upgrade.js';
+import type { Clock } from '../core/clock.js';
+import { BadInputError, ConflictError, describeError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Engine, PortContext } from '../core/ports.js';
+import { isTerminal, type UpgradeSpec, type UpgradeStatus } from '../core/types.js';
+import { GenericEngine } from '../engines/generic/engine.js';
+import { httpStatus, isConflict, isNotFound } from '../platforms/kubernetes/api.js';
+import type { EventSink } from '../platforms/kubernetes/events.js';
+import { UpgradeResourceJournal } from '../platforms/kubernetes/journal.js';
+import { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
+import { Runner, type RunnerEvent } from '../runner/runner.js';
+import type { Action } from '../runner/decide.js';
+import { initialMembers, previewPlan } from '../runner/start.js';
+import { newStatus, record } from '../runner/status.js';
+
+/** Builds the engine an Upgrade names; throws BadInputError for an engine the operator cannot drive. */
+export type EngineFactory = (name: string, upgrade: UpgradeResource) => Engine;
+
+/** The operator's default engines: `generic` (pod readiness is the health gate). */
+export const defaultEngineFactory: EngineFactory = (name) => {
+  if (name === 'generic') return new GenericEngine();
+  throw new BadInputError(
+    'engine-unavailable',
+    `spec.engine: engine "${name}" is not available in this operator; use generic or run a build that wires ${name}`,
+  );
+};
+
+/** What a reconcile asks of the queue. */
+export interface ReconcileOutcome {
+  /** Look again after this many ms (0: at once); undefined: only on the next change. */
+  requeueMs?: number;
+  /** Phase after this reconcile, when known. */
+  phase?: string;
+  /** The runner's action this time, if any. */
+  action?: Action['kind'];
+}
+
+/** Observers the operator hooks metrics to. */
+export interface ReconcileHooks {
+  onAction?: (action: Action, ms: number, ok: boolean) => void;
+  onStatus?: (key: string, status: UpgradeStatus) => void;
+}
+
+/** Dependencies of {@link UpgradeReconciler}. */
+export interface ReconcilerOptions {
+  kc: KubeConfig;
+  clock: Clock;
+  logger: Logger;
+  events?: EventSink;
+  engines?: EngineFactory;
+  hooks?: ReconcileHooks;
+}
+
+interface Driver {
+  uid: string;
+  generation: number;
+  runner: Runner;
+  platform: KubernetesPlatform;
+  engine: Engine;
+}
+
+/** One-line condition Ready=False reason InvalidSpec. */
+function invalidCondition(message: string, generation: number, now: number): Condition {
+  return {
+    type: 'Ready',
+    status: 'False',
+    reason: 'InvalidSpec',
+    message,
+    lastTransitionTime: new Date(now).toISOString(),
+    observedGeneration: generation,
+  };
+}
+
+/** Whether the resource has no runner status yet (new, or re-validated after an invalid spec). */
+function needsStart(u: UpgradeResource): boolean {
+  const st = u.status;
+  return !st?.phase || (st.phase === 'Failed' && !!st.conditions?.some((c) => c.reason === 'InvalidSpec'));
+}
+
+/** Reconciles Upgrade resources, keeping one runner per resource between calls. */
+export class UpgradeReconciler {
+  private readonly custom: CustomObjectsApi;
+  private readonly journals = new Map<string, UpgradeResourceJournal>();
+  private readonly drivers = new Map<string, Driver>();
+  private readonly engines: EngineFactory;
+
+  constructor(private readonly opts: ReconcilerOptions) {
+    this.custom = opts.kc.makeApiClient(CustomObjectsApi);
+    this.engines = opts.engines ?? defaultEngineFactory;
+  }
+
+  /** Forget the runner of a deleted resource. */
+  forget(key: string): void {
+    const d = this.drivers.get(key);
+    this.drivers.delete(key);
+    void d?.engine.close?.();
+  }
+
+  /** Close every engine. */
+  async close(): Promise<void> {
+    const all = [...this.drivers.values()];
+    this.drivers.clear();
+    await Promise.all(all.map((d) => d.engine.close?.()));
+  }
+
+  private journal(namespace: string): UpgradeResourceJournal {
+    let j = this.journals.get(namespace);
+    if (!j) {
+      j = new UpgradeResourceJournal({ kc: this.opts.kc, namespace });
+      this.journals.set(namespace, j);
+    }
+    return j;
+  }
+
+  /**
+   * One reconcile of `upgrade` (the latest copy the caller has; it may be slightly stale: every
+   * write is conditional). Throws for API failures (the caller backs off).
+   */
+  async reconcile(key: string, current: UpgradeResource, signal?: AbortSignal): Promise<ReconcileOutcome> {
+    const { logger } = this.opts;
+    let upgrade = current;
+    const namespace = upgrade.metadata.namespace ?? 'default';
+    const generation = upgrade.metadata.generation ?? 1;
+    const st = upgrade.status;
+    if (st?.phase && isTerminal(st.phase)) {
+      const invalid = st.conditions?.find((c) => c.reason === 'InvalidSpec');
+      // A Failed-for-bad-spec upgrade is looked at again once its spec changes.
+      if (!invalid || (st.observedGeneration ?? 0) >= generation) {
+        this.forget(key);
+        return { phase: st.phase };
+      }
+    }
+
+    let engine: Engine;
+    try {
+      parseResourceSpec(upgrade.spec);
+      toUpgradeSpec(upgrade, `${namespace}/${upgrade.metadata.name}`);
+      engine = this.engineFor(key, upgrade);
+    } catch (err) {
+      if (!(err instanceof BadInputError)) throw err;
+      return this.markInvalid(upgrade, err.message);
+    }
+
+    const driver = this.driver(key, upgrade, engine);
+    if (needsStart(upgrade)) {
+      // The caller's copy may predate our own first status write: decide on a fresh read.
+      const latest = await this.read(upgrade);
+      if (!latest) return {};
+      if (needsStart(latest)) return this.start(latest, driver, signal);
+      upgrade = latest;
+    }
+
+    driver.platform.setUpgrade(upgrade);
+    const r = await driver.runner.reconcile(signal);
+    if (r.terminal) {
+      logger.info(`upgrade ${key} is ${r.status.phase}`, { upgrade: key, reason: r.status.reason });
+      this.forget(key);
+      return { phase: r.status.phase, action: r.action?.kind };
+    }
+    return { requeueMs: r.requeueMs, phase: r.status.phase, action: r.action?.kind };
+  }
+
+  private async read(u: UpgradeResource): Promise<UpgradeResource | undefined> {
+    try {
+      return (await this.custom.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        namespace: u.metadata.namespace ?? 'default',
+        name: u.metadata.name,
+      })) as UpgradeResource;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  private engineFor(key: string, upgrade: UpgradeResource): Engine {
+    const d = this.drivers.get(key);
+    if (d && d.uid === (upgrade.metadata.uid ?? '') && d.engine.name === (upgrade.spec.engine ?? 'generic'))
+      return d.engine;
+    return this.engines(upgrade.spec.engine ?? 'generic', upgrade);
+  }
+
+  private driver(key: string, upgrade: UpgradeResource, engine: Engine): Driver {
+    const uid = upgrade.metadata.uid ?? '';
+    const generation = upgrade.metadata.generation ?? 1;
+    const d = this.drivers.get(key);
+    if (d && d.uid === uid && d.generation === generation && d.engine === engine) return d;
+    if (d && d.engine !== engine) void d.engine.close?.();
+    const { kc, clock, logger, events, hooks } = this.opts;
+    const namespace = upgrade.metadata.namespace ?? 'default';
+    const journal = this.journal(namespace);
+    const platform = new KubernetesPlatform({ kc, namespace, upgrade, journal, clock, logger, events });
+    const runner = new Runner({
+      platform,
+      engine,
+      clock,
+      logger,
+      name: upgrade.metadata.name,
+      onEvent: (e: RunnerEvent) => {
+        if (events) void events.emit(e, { upgrade: platform.upgrade });
+      },
+      onStatus: (s) => hooks?.onStatus?.(key, s),
+      onAction: hooks?.onAction,
+    });
+    const next = { uid, generation, runner, platform, engine };
+    this.drivers.set(key, next);
+    return next;
+  }
+
+  /** Plan from an observation and write the runner's first status (createUpgrade on an existing resource). */
+  private async start(upgrade: UpgradeResource, d: Driver, signal?: AbortSignal): Promise<ReconcileOutcome> {
+    const { clock, logger } = this.opts;
+    const name = upgrade.metadata.name;
+    const ctx: PortContext = { clock, logger, signal };
+    const journal = d.platform.journal;
+    let spec: UpgradeSpec;
+    let revision: string;
+    try {
+      const rec = await journal.get(name);
+      if (!rec) return {};
+      spec = rec.spec;
+      revision = rec.revision;
+    } catch (err) {
+      if (err instanceof BadInputError) return this.markInvalid(upgrade, err.message);
+      throw err;
+    }
+    let status: UpgradeStatus;
+    try {
+      d.platform.setUpgrade(upgrade);
+      const { plan, snapshot } = await previewPlan(d.platform, d.engine, spec, ctx);
+      const now = clock.now();
+      status = newStatus(spec, now);
+      status.plan = plan;
+      status.startedAt = now;
+      status.members = initialMembers(plan, snapshot, now);
+      status.progress = {
+        done: Object.values(status.members).filter((m) => m.state === 'done').length,
+        total: Object.keys(status.members).length,
+      };
+      record(status, {
+        at: now,
+        type: 'step',
+        message: `planned ${plan.path.map((h) => `${h.from} -> ${h.to}`).join(', ') || 'no version change'}: ${plan.components
+          .map((c) => `${c.name} (${c.batches.length} batch(es))`)
+          .join(', ')}`,
+      });
+    } catch (err) {
+      if (err instanceof BadInputError) return this.markInvalid(upgrade, err.message);
+      throw err;
+    }
+    try {
+      await journal.writeStatus(name, status, revision);
+    } catch (err) {
+      if (err instanceof ConflictError) return { requeueMs: 0 };
+      throw err;
+    }
+    logger.info(`upgrade ${upgrade.metadata.namespace}/${name} planned`, {
+      reason: status.history.at(-1)?.message,
+    });
+    const first = status.history.at(-1);
+    if (first && this.opts.events) {
+      void this.opts.events.emit(
+        { type: 'Normal', reason: 'Planned', message: first.message, at: first.at },
+        { upgrade },
+      );
+    }
+    return { requeueMs: 0, phase: status.phase };
+  }
+
+  /**
+   * Write phase Failed with Ready=False reason InvalidSpec and `message` (once per generation).
+   * Touches nothing but the Upgrade's status.
+   */
+  private async markInvalid(upgrade: UpgradeResource, message: string): Promise<ReconcileOutcome> {
+    const { clock, logger } = this.opts;
+    const namespace = upgrade.metadata.namespace ?? 'default';
+    const generation = upgrade.metadata.generation ?? 1;
+    const prev = upgrade.status;
+    const same =
+      prev?.phase === 'Failed' &&
+      prev.observedGeneration === generation &&
+      prev.conditions?.some((c) => c.reason === 'InvalidSpec' && c.message === message);
+    if (same) return { phase: 'Failed' };
+    const now = clock.now();
+    const status: UpgradeResourceStatus = {
+      phase: 'Failed',
+      reason: `invalid spec: ${message}`,
+      observedGeneration: generation,
+      conditions: [invalidCondition(message, generation, now)],
+      history: [
+        ...(prev?.history ?? []),
+        { at: now, type: 'phase', phase: 'Failed', message: `invalid spec: ${message}` },
+      ],
+      finishedAt: now,
+      updatedAt: now,
+    };
+    let body: UpgradeResource = upgrade;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.custom.replaceNamespacedCustomObjectStatus({
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          namespace,
+          name: upgrade.metadata.name,
+          body: { ...body, status },
+        });
+        break;
+      } catch (err) {
+        if (isNotFound(err)) return {};
+        if (!isConflict(err)) throw err;
+        if (attempt >= 3) return { requeueMs: 0 };
+        // Lost a race with a writer: re-read; a newer generation is validated on its own turn.
+        const latest = await this.read(upgrade);
+        if (!latest) return {};
+        if ((latest.metadata.generation ?? 1) !== generation) return { requeueMs: 0 };
+        body = latest;
+      }
+    }
+    logger.warn(`upgrade ${namespace}/${upgrade.metadata.name} rejected: ${message}`);
+    if (this.opts.events) {
+      void this.opts.events.emit({ type: 'Warning', reason: 'InvalidSpec', message, at: now }, { upgrade });
+    }
+    return { phase: 'Failed' };
+  }
+}
+
+/** True for errors the queue should retry at once (a lost optimistic-concurrency race). */
+export function isConflictError(err: unknown): boolean {
+  return err instanceof ConflictError || httpStatus(err) === 409;
+}
+
+/** One line for logs and metrics. */
+export function errorLine(err: unknown): string {
+  return describeError(err);
+}
