@@ -517,9 +517,12 @@ function finishDrive(io: CliIO, o: RawOpts, t: Target, r: DriveResult & { probe?
   io.stdout.write(
     `  ${s.progress.done}/${s.progress.total} members at their target; ${r.actions} steps; ${when} ${humanDuration(r.elapsedMs)}\n`,
   );
-  if (r.end === 'paused') io.stdout.write('  resume with `baton resume`, or stop with `baton cancel`\n');
-  if (r.end === 'awaiting-finalization')
-    io.stdout.write('  finalize with `baton finalize`, or roll back with `baton rollback`\n');
+  const dry = t.kind === 'sim' ? ' (on a real cluster; this was a dry run)' : '';
+  if (r.end === 'paused')
+    io.stdout.write(`  resume with \`baton resume\`, or stop with \`baton cancel\`${dry}\n`);
+  if (r.end === 'awaiting-finalization') {
+    io.stdout.write(`  finalize with \`baton finalize\`, or roll back with \`baton rollback\`${dry}\n`);
+  }
   if (r.end === 'prechecks-failed') {
     io.stdout.write(renderPrechecks(s.prechecks));
     io.stdout.write(

@@ -1,0 +1,72 @@
+/**
+ * `baton operator`: run the operator in the foreground until SIGINT/SIGTERM, then shut down
+ * gracefully (finish the step in flight, release the leader Lease).
+ */
+import { hostname } from 'node:os';
+import type { Command } from 'commander';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { BadInputError } from '../core/errors.js';
+import { jsonLogger } from '../core/logger.js';
+import { Operator } from '../operator/operator.js';
+import { contextNamespace, loadKubeConfig } from '../platforms/kubernetes/kubeconfig.js';
+import { parseCount } from './args.js';
+import type { CliIO } from './io.js';
+
+interface OperatorOpts {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  allNamespaces?: boolean;
+  port: string;
+  host: string;
+  identity?: string;
+  leaseName: string;
+  leaseNamespace?: string;
+  workers: string;
+}
+
+/** Register `baton operator [--kubeconfig] [--context] [-n NS] [--port 8080] [--identity]`. */
+export function registerOperatorCommand(program: Command, io: CliIO, _state: { code: number }): void {
+  program
+    .command('operator')
+    .description('run the Baton operator: drive Upgrade resources and managed StatefulSets')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('--context <name>', 'kubeconfig context')
+    .option('-n, --namespace <namespace>', 'watch only this namespace (default: every namespace)')
+    .option('--port <port>', 'port of /healthz, /readyz and /metrics', '8080')
+    .option('--host <address>', 'address the health server binds', '0.0.0.0')
+    .option('--identity <id>', 'identity in the leader Lease (default: POD_NAME or host-pid)')
+    .option('--lease-name <name>', 'leader election Lease name', 'baton-operator')
+    .option('--lease-namespace <namespace>', 'namespace of the Lease (default: -n, else the context namespace)')
+    .option('--workers <n>', 'Upgrades reconciled at once', '4')
+    .action(async (o: OperatorOpts, cmd: Command) => {
+      const port = parseCount('--port', o.port, 0, 65535);
+      const workers = parseCount('--workers', o.workers, 1, 64);
+      const kc = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context, env: io.env });
+      const identity = o.identity ?? io.env.POD_NAME ?? `${hostname()}-${process.pid}`;
+      if (!identity.trim()) throw new BadInputError('bad-identity', '--identity must not be empty');
+      const debug = !!cmd.optsWithGlobals().debug;
+      const logger = jsonLogger((l) => io.stderr.write(l), { debug, now: () => io.clock.now() });
+      const registry = new Registry();
+      collectDefaultMetrics({ register: registry });
+      const op = new Operator({
+        kc,
+        namespace: o.namespace,
+        identity,
+        clock: io.clock,
+        logger,
+        registry,
+        port,
+        host: o.host,
+        leaseName: o.leaseName,
+        leaseNamespace: o.leaseNamespace ?? o.namespace ?? contextNamespace(kc),
+        workers,
+      });
+      await op.start();
+      await new Promise<void>((resolve) => {
+        if (!io.signal || io.signal.aborted) return resolve();
+        io.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      await op.stop();
+    });
+}
