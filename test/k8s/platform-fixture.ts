@@ -74,7 +74,7 @@ export async function startCluster(t: Pick<TestContext, 'after'>, opts: FakeApiS
   const kc = server.kubeConfig();
   await kc
     .makeApiClient(ApiextensionsV1Api)
-    .createCustomResourceDefinition({ body: upgradeCrd() as V1CustomResourceDefinition });
+    .createCustomResourceDefinition({ body: upgradeCrd() as unknown as V1CustomResourceDefinition });
   return { server, kc, apps: kc.makeApiClient(AppsV1Api), core: kc.makeApiClient(CoreV1Api) };
 }
 
