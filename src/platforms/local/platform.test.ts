@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { after, test } from 'node:test';
 import { systemClock } from '../../core/clock.js';
 import { BadInputError, OperationalError } from '../../core/errors.js';
@@ -99,6 +99,14 @@ test('create refuses a bad name, a taken name, a bad member count and an uninsta
     create('halfway', { members: 1 }),
     (e: Error) => e instanceof BadInputError && /without a state file.*remove the directory/.test(e.message),
   );
+});
+
+test('a relative state directory is recorded as absolute paths', async () => {
+  const p = await create('relative', { members: 1, stateDir: relative(process.cwd(), stateDir) });
+  const m = p.layout().members[0];
+  assert.ok(m && isAbsolute(m.dataDir) && isAbsolute(m.logFile) && isAbsolute(p.dir));
+  assert.ok(m.dataDir.startsWith(stateDir));
+  assert.ok((await LocalPlatform.list(relative(process.cwd(), stateDir))).some((c) => c.name === 'relative'));
 });
 
 test('a second cluster never reuses ports recorded for another one', async () => {

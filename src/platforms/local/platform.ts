@@ -15,7 +15,7 @@
  * to the component named like the engine.
  */
 import { chmod, mkdir, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { BadInputError, OperationalError } from '../../core/errors.js';
 import type { Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
 import type { PlatformMember } from '../../core/types.js';
@@ -182,7 +182,9 @@ export class LocalPlatform implements Platform {
    * the member and carries the tail of its log. BadInputError for an invalid or taken name, a bad
    * member count or a version that is not installed.
    */
-  static async create(opts: LocalCreateOptions): Promise<LocalPlatform> {
+  static async create(options: LocalCreateOptions): Promise<LocalPlatform> {
+    // Recorded paths are absolute, so a later `open` from another working directory finds them.
+    const opts = { ...options, stateDir: resolve(options.stateDir) };
     const { ctx, adapter } = opts;
     validateName(opts.name);
     if (!Number.isInteger(opts.members) || opts.members < 1 || opts.members > MAX_MEMBERS) {
@@ -273,7 +275,8 @@ export class LocalPlatform implements Platform {
    * as not running (and never signalled). BadInputError when the cluster or its engine's adapter
    * is unknown.
    */
-  static async open(opts: LocalOpenOptions): Promise<LocalPlatform> {
+  static async open(options: LocalOpenOptions): Promise<LocalPlatform> {
+    const opts = { ...options, stateDir: resolve(options.stateDir) };
     validateName(opts.name);
     const dir = clusterDir(opts.stateDir, opts.name);
     const state = await readClusterState(dir);
@@ -305,7 +308,8 @@ export class LocalPlatform implements Platform {
   }
 
   /** Every cluster under the state directory with its members, versions, PIDs and liveness. */
-  static async list(stateDir: string): Promise<LocalClusterSummary[]> {
+  static async list(stateDirPath: string): Promise<LocalClusterSummary[]> {
+    const stateDir = resolve(stateDirPath);
     const out: LocalClusterSummary[] = [];
     for (const name of await listClusterNames(stateDir)) {
       const dir = clusterDir(stateDir, name);
