@@ -62,9 +62,19 @@ describe('fake API server: discovery, CRUD, conflicts, patches', () => {
     assert.equal(await health.text(), 'ok');
   });
 
-  it('rejects requests without the bearer token with 401', async () => {
-    const res = await fetch(`${server.url}/api/v1/namespaces/default/pods`);
-    assert.equal(res.status, 401);
+  it('rejects a wrong bearer token with 401, and a missing one when the token is required', async () => {
+    const wrong = await fetch(`${server.url}/api/v1/namespaces/default/pods`, {
+      headers: { authorization: 'Bearer nope' },
+    });
+    assert.equal(wrong.status, 401);
+    const anonymous = await fetch(`${server.url}/api/v1/namespaces/default/pods`);
+    assert.equal(anonymous.status, 200);
+    const strict = await startFakeApiServer({ requireToken: true });
+    try {
+      assert.equal((await fetch(`${strict.url}/api/v1/namespaces/default/pods`)).status, 401);
+    } finally {
+      await strict.close();
+    }
   });
 
   it('creates with uid, creationTimestamp and resourceVersion; 409 AlreadyExists; 404 NotFound', async () => {
@@ -495,6 +505,45 @@ describe('fake API server: discovery, CRUD, conflicts, patches', () => {
     assert.equal(err.code, 422);
     assert.equal(err.reason, 'Invalid');
     assert.match(err.message ?? '', /selector/);
+  });
+
+  it('deletes a namespace with its contents, and deletecollection honours selectors', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'scratch' } } });
+    for (const [name, keep] of [
+      ['d1', 'no'],
+      ['d2', 'no'],
+      ['d3', 'yes'],
+    ]) {
+      await core.createNamespacedConfigMap({
+        namespace: 'scratch',
+        body: { metadata: { name, labels: { keep: keep! } } },
+      });
+    }
+    await core.deleteCollectionNamespacedConfigMap({ namespace: 'scratch', labelSelector: 'keep=no' });
+    const left = await core.listNamespacedConfigMap({ namespace: 'scratch' });
+    assert.deepEqual(
+      left.items.map((i) => i.metadata?.name),
+      ['d3'],
+    );
+    await core.deleteNamespace({ name: 'scratch' });
+    assert.equal((await expectApiError(() => core.readNamespace({ name: 'scratch' }))).code, 404);
+    assert.equal(
+      (await expectApiError(() => core.readNamespacedConfigMap({ namespace: 'scratch', name: 'd3' }))).code,
+      404,
+    );
+  });
+
+  it('dryRun=All validates without storing', async () => {
+    const dry = await core.createNamespacedConfigMap({
+      namespace: 'default',
+      dryRun: 'All',
+      body: { metadata: { name: 'dry' } },
+    });
+    assert.equal(dry.metadata?.name, 'dry');
+    assert.equal(
+      (await expectApiError(() => core.readNamespacedConfigMap({ namespace: 'default', name: 'dry' }))).code,
+      404,
+    );
   });
 
   it('writes a kubeconfig that client-node loads', async () => {

@@ -51,8 +51,13 @@ export interface FakeApiServerOptions {
   historyLimit?: number;
   /** Interval of BOOKMARK events on watches that allow them (default 1000 ms; 0 disables). */
   bookmarkIntervalMs?: number;
-  /** Bearer token the server requires (default `fake-token`). */
+  /** Bearer token the server accepts (default `fake-token`); a different token is always 401. */
   token?: string;
+  /**
+   * Also refuse requests without a token (default false: anonymous requests are served, because
+   * kubectl does not send bearer tokens over plain HTTP).
+   */
+  requireToken?: boolean;
   /** Latency added to every request (default 0). */
   latencyMs?: number;
   /** `gitVersion` reported by `/version` (default `v1.31.0`). */
@@ -450,7 +455,8 @@ class FakeApiServerImpl implements FakeApiServer {
     };
     try {
       const target = this.classify(path, method, url.searchParams, entry, req);
-      if (req.headers.authorization !== `Bearer ${this.token}`) {
+      const auth = req.headers.authorization;
+      if (auth !== undefined ? auth !== `Bearer ${this.token}` : this.opts.requireToken === true) {
         throw new ApiError(401, 'Unauthorized', 'Unauthorized');
       }
       const fault = this.takeFault(method, path);

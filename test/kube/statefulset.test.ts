@@ -354,6 +354,34 @@ describe('fake API server: StatefulSet controller and kubelet', () => {
     );
   });
 
+  it('kubelet: a deleted pod is Terminating (unready) before it disappears; an image change restarts readiness', async (t) => {
+    const server = await withFakeApiServer(t, { readinessDelayMs: 5, podTerminationMs: 30 });
+    const { core } = clients(server);
+    await core.createNamespacedPod({
+      namespace: 'default',
+      body: { metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'x:1' }] } },
+    });
+    await waitFor('p ready', async () =>
+      isPodReady(
+        (await core.readNamespacedPod({ namespace: 'default', name: 'p' })) as unknown as KubeObject,
+      ),
+    );
+    const events = await podTimeline(t, server);
+    await core.patchNamespacedPod(
+      { namespace: 'default', name: 'p', body: { spec: { containers: [{ name: 'c', image: 'x:2' }] } } },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+    await waitFor('p restarted: unready after the image change, then ready again', () => {
+      const down = events.findIndex((e) => !e.ready);
+      return down >= 0 && events.slice(down).some((e) => e.ready);
+    });
+    const deleted = await core.deleteNamespacedPod({ namespace: 'default', name: 'p' });
+    assert.ok(deleted.metadata?.deletionTimestamp);
+    await waitFor('p gone', () => events.some((e) => e.type === 'DELETED'));
+    const terminating = events.filter((e) => e.terminating && e.type === 'MODIFIED');
+    assert.ok(terminating.length >= 1 && terminating.every((e) => !e.ready));
+  });
+
   it('a never-ready annotation on the template blocks an OrderedReady StatefulSet at the first pod', async (t) => {
     const server = await withFakeApiServer(t, { readinessDelayMs: 5 });
     const { core, apps } = clients(server);
