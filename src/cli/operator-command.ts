@@ -37,7 +37,10 @@ export function registerOperatorCommand(program: Command, io: CliIO, _state: { c
     .option('--host <address>', 'address the health server binds', '0.0.0.0')
     .option('--identity <id>', 'identity in the leader Lease (default: POD_NAME or host-pid)')
     .option('--lease-name <name>', 'leader election Lease name', 'baton-operator')
-    .option('--lease-namespace <namespace>', 'namespace of the Lease (default: -n, else the context namespace)')
+    .option(
+      '--lease-namespace <namespace>',
+      'namespace of the Lease (default: -n, else the context namespace)',
+    )
     .option('--workers <n>', 'Upgrades reconciled at once', '4')
     .action(async (o: OperatorOpts, cmd: Command) => {
       const port = parseCount('--port', o.port, 0, 65535);

@@ -52,6 +52,8 @@ export interface InformerOptions<T> {
   relistMs?: number;
   /** A watch silent for this long is restarted (default 60 s; the server sends bookmarks). */
   watchdogMs?: number;
+  /** Ask the server to end each watch after this long (`timeoutSeconds`); it is then resumed. */
+  watchTimeoutSeconds?: number;
   /** First back-off after an error (default 200 ms), doubled up to `maxBackoffMs` (default 30 s). */
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -239,6 +241,7 @@ export class Informer<T extends ObjectMeta> {
       allowWatchBookmarks: true,
     };
     if (labelSelector) query.labelSelector = labelSelector;
+    if (this.opts.watchTimeoutSeconds) query.timeoutSeconds = String(this.opts.watchTimeoutSeconds);
     let req: AbortController | undefined;
     try {
       req = await new Watch(kc).watch(

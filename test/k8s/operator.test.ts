@@ -1,145 +1,228 @@
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  ApiextensionsV1Api,
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  type V1StatefulSet,
-} from '@kubernetes/client-node';
+import { CoordinationV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import { GROUP, PLURAL, VERSION, upgradeCrd, type UpgradeResource } from '../../src/api/upgrade.js';
-import { systemClock } from '../../src/core/clock.js';
-import { nullLogger } from '../../src/core/logger.js';
-import { Operator, type OperatorOptions } from '../../src/operator/operator.js';
-import type { FakeApiServer } from '../kube/fake-apiserver.js';
-import { waitFor, withFakeApiServer } from '../kube/helpers.js';
+import { LABELS } from '../../src/api/upgrade.js';
+import { waitFor } from '../kube/helpers.js';
+import {
+  NS,
+  createSettled,
+  createUpgrade,
+  getUpgrade,
+  makeOperator,
+  metricValue,
+  podImages,
+  setup,
+  statefulSet,
+  unreadyTracker,
+  waitPhase,
+  waitUpgrade,
+} from './operator-fixtures.js';
 
-const NS = 'default';
-
-function sts(
-  name: string,
-  replicas: number,
-  opts: { onDelete?: boolean; image?: string; labels?: Record<string, string>; partition?: number } = {},
-): V1StatefulSet {
-  return {
-    metadata: { name, labels: opts.labels },
-    spec: {
-      replicas,
-      serviceName: name,
-      selector: { matchLabels: { app: name } },
-      podManagementPolicy: 'Parallel',
-      updateStrategy: opts.onDelete
-        ? { type: 'OnDelete' }
-        : { type: 'RollingUpdate', rollingUpdate: { partition: opts.partition ?? 0 } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'db', image: opts.image ?? 'example/db:1.0.0' }] },
-      },
-    },
-  };
-}
-
-async function setup(t: { after: (fn: () => unknown) => void }, readinessDelayMs = 20) {
-  const server = await withFakeApiServer(t, { readinessDelayMs, podTerminationMs: 5 });
-  const kc = server.kubeConfig();
-  await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: upgradeCrd() as never });
-  return {
-    server,
-    kc,
-    apps: kc.makeApiClient(AppsV1Api),
-    core: kc.makeApiClient(CoreV1Api),
-    custom: kc.makeApiClient(CustomObjectsApi),
-  };
-}
-
-async function settled(apps: AppsV1Api, name: string, want: number): Promise<void> {
-  await waitFor(`statefulset ${name} ready`, async () => {
-    const s = await apps.readNamespacedStatefulSet({ namespace: NS, name });
-    return s.status?.readyReplicas === want && s.status.updatedReplicas === want;
-  });
-}
-
-function operator(
-  t: { after: (fn: () => unknown) => void },
-  server: FakeApiServer,
-  extra: Partial<OperatorOptions> = {},
-): Operator {
-  const op = new Operator({
-    kc: server.kubeConfig(),
-    namespace: NS,
-    identity: 'op-a',
-    clock: systemClock,
-    logger: nullLogger,
-    registry: new Registry(),
-    leaseDurationMs: 1500,
-    retryPeriodMs: 100,
-    ...extra,
-  });
-  t.after(() => op.kill());
-  return op;
-}
-
-async function getUpgrade(custom: CustomObjectsApi, name: string): Promise<UpgradeResource> {
-  return (await custom.getNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: NS,
-    plural: PLURAL,
-    name,
-  })) as UpgradeResource;
-}
-
-async function createUpgrade(
-  custom: CustomObjectsApi,
-  name: string,
-  spec: Record<string, unknown>,
-): Promise<void> {
-  await custom.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: NS,
-    plural: PLURAL,
-    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'Upgrade', metadata: { name }, spec },
-  });
-}
-
-async function phaseOf(custom: CustomObjectsApi, name: string, want: string[]): Promise<UpgradeResource> {
-  return waitFor(
-    `upgrade ${name} to reach ${want.join('/')}`,
-    async () => {
-      const u = await getUpgrade(custom, name);
-      return want.includes(u.status?.phase ?? '') ? u : undefined;
-    },
-    30_000,
-    20,
-  );
-}
+const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 describe('operator', () => {
   it('drives an Upgrade resource to Completed and serves /healthz /readyz /metrics', async (t) => {
-    const { server, apps, core, custom } = await setup(t);
-    await apps.createNamespacedStatefulSet({ namespace: NS, body: sts('web', 3) });
-    await settled(apps, 'web', 3);
-    const op = operator(t, server, { port: 0, host: '127.0.0.1' });
+    const env = await setup(t);
+    await createSettled(env, statefulSet('web', 3));
+    const registry = new Registry();
+    const op = makeOperator(t, env, { port: 0, host: '127.0.0.1', registry });
     await op.start();
-    await createUpgrade(custom, 'web-up', { target: { statefulSet: 'web' }, version: '1.1.0' });
-    const done = await phaseOf(custom, 'web-up', ['Completed', 'Failed', 'Paused']);
+    const base = `http://127.0.0.1:${op.port}`;
+    await waitFor('leadership', () => op.isLeader());
+    await createUpgrade(env, 'web-up', { target: { statefulSet: 'web' }, version: '1.1.0' });
+    const done = await waitPhase(env, 'web-up', ['Completed', 'Failed', 'Paused']);
     assert.equal(done.status?.phase, 'Completed', done.status?.reason);
     assert.equal(done.status?.progressText, '3/3');
-    const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=web' });
-    for (const p of pods.items) assert.equal(p.spec?.containers[0]?.image, 'example/db:1.1.0');
-    const base = `http://127.0.0.1:${op.port}`;
+    assert.deepEqual(Object.values(await podImages(env, 'web')), Array(3).fill('example/db:1.1.0'));
+
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
     const ready = await fetch(`${base}/readyz`);
     assert.equal(ready.status, 200);
-    assert.match(await ready.text(), /leader/);
+    assert.match(await ready.text(), /ok \(leader\)/);
+    assert.equal((await fetch(`${base}/nope`)).status, 404);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /baton_reconciles_total\{result="ok"\} [1-9]/);
     assert.match(metrics, /baton_leader 1/);
     assert.match(metrics, /baton_upgrades\{phase="Completed"\} 1/);
     assert.match(metrics, /baton_step_duration_seconds_count\{step="replace",ok="true"\} 3/);
+    const events = await env.core.listNamespacedEvent({ namespace: NS });
+    assert.ok(
+      events.items.some((e) => e.involvedObject.kind === 'Upgrade' && e.reason === 'PhaseChanged'),
+      'events recorded on the Upgrade',
+    );
     await op.stop();
-    assert.equal((await fetch(`${base}/healthz`).catch(() => undefined))?.status, undefined);
+    await assert.rejects(fetch(`${base}/healthz`), 'the health server is closed on stop');
+  });
+
+  it('rejects a bad spec: phase Failed, Ready=False InvalidSpec with the reason, nothing touched', async (t) => {
+    const env = await setup(t);
+    await createSettled(env, statefulSet('bad', 2));
+    const op = makeOperator(t, env);
+    await op.start();
+    await waitFor('leadership', () => op.isLeader());
+    env.server.resetRequests();
+    await createUpgrade(env, 'bad-up', {
+      target: { statefulSet: 'bad' },
+      version: '2.0.0',
+      strategy: { soak: 'ten minutes' },
+    });
+    const u = await waitPhase(env, 'bad-up', ['Failed']);
+    const ready = u.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.status, 'False');
+    assert.equal(ready?.reason, 'InvalidSpec');
+    assert.match(ready!.message, /^spec\.strategy\.soak: /);
+    await createUpgrade(env, 'bad-engine', {
+      target: { statefulSet: 'bad' },
+      engine: 'oracle',
+      version: '2.0.0',
+    });
+    const e = await waitPhase(env, 'bad-engine', ['Failed']);
+    assert.match(
+      e.status?.conditions?.find((c) => c.type === 'Ready')?.message ?? '',
+      /spec\.engine: engine "oracle"/,
+    );
+    const touched = env.server
+      .requests()
+      .entries.filter(
+        (r) =>
+          r.resource.startsWith('statefulsets') &&
+          r.verb !== 'get' &&
+          r.verb !== 'list' &&
+          r.verb !== 'watch',
+      );
+    assert.deepEqual(touched, [], 'no write to any StatefulSet');
+    assert.equal(env.server.requests().byVerbResource['delete pods'] ?? 0, 0, 'no pod deleted');
+
+    // Fixing the spec (a new generation) starts the upgrade.
+    await env.custom.patchNamespacedCustomObject(
+      {
+        group: 'baton.dev',
+        version: 'v1alpha1',
+        namespace: NS,
+        plural: 'upgrades',
+        name: 'bad-up',
+        body: { spec: { strategy: { soak: '0s' } } },
+      },
+      merge,
+    );
+    const fixed = await waitPhase(env, 'bad-up', ['Completed', 'Paused']);
+    assert.equal(fixed.status?.phase, 'Completed', fixed.status?.reason);
+  });
+
+  it('a replica killed mid-upgrade is replaced by another that takes the Lease and finishes', async (t) => {
+    const env = await setup(t, { readinessDelayMs: 150 });
+    await createSettled(env, statefulSet('db', 4));
+    const tracker = await unreadyTracker(t, env, 'db', 4);
+    const a = makeOperator(t, env, { identity: 'op-a' });
+    await a.start();
+    await waitFor('op-a to lead', () => a.isLeader());
+    await createUpgrade(env, 'db-up', { target: { statefulSet: 'db' }, version: '1.1.0' });
+    await waitUpgrade(env, 'db-up', 'one member done', (u) => (u.status?.progress?.done ?? 0) >= 1);
+    await a.kill();
+    const mid = await getUpgrade(env, 'db-up');
+    assert.notEqual(mid.status?.phase, 'Completed', 'killed before the end');
+
+    const b = makeOperator(t, env, { identity: 'op-b' });
+    await b.start();
+    const done = await waitPhase(env, 'db-up', ['Completed', 'Failed', 'Paused']);
+    assert.equal(done.status?.phase, 'Completed', done.status?.reason);
+    for (const [name, m] of Object.entries(done.status!.members!))
+      assert.equal(m.replaceCalls, 1, `${name} replaced exactly once across the takeover`);
+    assert.deepEqual(Object.values(await podImages(env, 'db')), Array(4).fill('example/db:1.1.0'));
+    assert.ok(tracker.maxUnready() <= 1, `at most one pod unready at a time (saw ${tracker.maxUnready()})`);
+    const lease = await env.kc
+      .makeApiClient(CoordinationV1Api)
+      .readNamespacedLease({ name: 'baton-operator', namespace: NS });
+    assert.equal(lease.spec?.holderIdentity, 'op-b');
+    assert.ok((lease.spec?.leaseTransitions ?? 0) >= 1);
+  });
+
+  it('a gracefully stopped leader releases the Lease and the standby finishes the upgrade', async (t) => {
+    const env = await setup(t, { readinessDelayMs: 100 });
+    await createSettled(env, statefulSet('kv', 3));
+    // A long lease: the standby can only take over this soon because the leader released it.
+    const a = makeOperator(t, env, { identity: 'op-a', leaseDurationMs: 60_000, retryPeriodMs: 100 });
+    const b = makeOperator(t, env, { identity: 'op-b', leaseDurationMs: 60_000, retryPeriodMs: 100 });
+    await a.start();
+    await waitFor('op-a to lead', () => a.isLeader());
+    await b.start();
+    await createUpgrade(env, 'kv-up', { target: { statefulSet: 'kv' }, version: '1.1.0' });
+    await waitUpgrade(env, 'kv-up', 'one member done', (u) => (u.status?.progress?.done ?? 0) >= 1);
+    await a.stop();
+    assert.equal(a.isLeader(), false);
+    const done = await waitPhase(env, 'kv-up', ['Completed', 'Failed', 'Paused']);
+    assert.equal(done.status?.phase, 'Completed', done.status?.reason);
+    assert.ok(b.isLeader());
+    for (const m of Object.values(done.status!.members!)) assert.equal(m.replaceCalls, 1);
+  });
+
+  it('two replicas running at once: only the Lease holder ever reconciles', async (t) => {
+    const env = await setup(t, { readinessDelayMs: 50 });
+    await createSettled(env, statefulSet('pair', 3));
+    const tracker = await unreadyTracker(t, env, 'pair', 3);
+    const ra = new Registry();
+    const rb = new Registry();
+    const a = makeOperator(t, env, { identity: 'op-a', registry: ra });
+    const b = makeOperator(t, env, { identity: 'op-b', registry: rb });
+    await Promise.all([a.start(), b.start()]);
+    await waitFor('a leader', () => a.isLeader() || b.isLeader());
+    await createUpgrade(env, 'pair-up', { target: { statefulSet: 'pair' }, version: '1.1.0' });
+    const done = await waitPhase(env, 'pair-up', ['Completed', 'Failed', 'Paused']);
+    assert.equal(done.status?.phase, 'Completed', done.status?.reason);
+    assert.notEqual(a.isLeader(), b.isLeader(), 'exactly one leader');
+    const okA = await metricValue(ra, 'baton_reconciles_total{result="ok"}');
+    const okB = await metricValue(rb, 'baton_reconciles_total{result="ok"}');
+    assert.ok(okA > 0 !== okB > 0, `one replica reconciled (a: ${okA}, b: ${okB})`);
+    assert.equal(await metricValue(a.isLeader() ? rb : ra, 'baton_leader'), 0);
+    for (const m of Object.values(done.status!.members!)) assert.equal(m.replaceCalls, 1);
+    assert.ok(tracker.maxUnready() <= 1, `at most one pod unready at a time (saw ${tracker.maxUnready()})`);
+  });
+
+  it('upgrades a managed StatefulSet after a merge patch of its image', async (t) => {
+    const env = await setup(t, { readinessDelayMs: 30 });
+    const labels = { [LABELS.managed]: 'true' };
+    await createSettled(env, statefulSet('cache', 3, { onDelete: true, labels }));
+    const tracker = await unreadyTracker(t, env, 'cache', 3);
+    const op = makeOperator(t, env);
+    await op.start();
+    await waitFor('leadership', () => op.isLeader());
+    await env.apps.patchNamespacedStatefulSet(
+      {
+        namespace: NS,
+        name: 'cache',
+        body: { spec: { template: { spec: { containers: [{ name: 'db', image: 'example/db:1.2.0' }] } } } },
+      },
+      merge,
+    );
+    const list = await waitFor('an Upgrade for the StatefulSet', async () => {
+      const r = (await env.custom.listNamespacedCustomObject({
+        group: 'baton.dev',
+        version: 'v1alpha1',
+        namespace: NS,
+        plural: 'upgrades',
+        labelSelector: `${LABELS.statefulSet}=cache`,
+      })) as {
+        items: {
+          metadata: { name: string; ownerReferences?: { kind: string; name: string }[] };
+          spec: { version: string; engine: string };
+        }[];
+      };
+      return r.items.length ? r.items : undefined;
+    });
+    assert.equal(list.length, 1);
+    const u = list[0]!;
+    const sts = await env.apps.readNamespacedStatefulSet({ namespace: NS, name: 'cache' });
+    assert.equal(u.metadata.name, `cache-${sts.status!.updateRevision!.slice('cache-'.length)}`);
+    assert.deepEqual(
+      u.metadata.ownerReferences?.map((o) => `${o.kind}/${o.name}`),
+      ['StatefulSet/cache'],
+    );
+    assert.equal(u.spec.version, '1.2.0');
+    assert.equal(u.spec.engine, 'generic');
+    const done = await waitPhase(env, u.metadata.name, ['Completed', 'Failed', 'Paused']);
+    assert.equal(done.status?.phase, 'Completed', done.status?.reason);
+    assert.deepEqual(Object.values(await podImages(env, 'cache')), Array(3).fill('example/db:1.2.0'));
+    assert.ok(tracker.maxUnready() <= 1, `one pod at a time (saw ${tracker.maxUnready()})`);
   });
 });
