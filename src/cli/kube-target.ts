@@ -1,14 +1,172 @@
 /**
- * The Kubernetes target of the CLI.
+ * The Kubernetes target of the CLI: a kubeconfig (`--kubeconfig`, `KUBECONFIG`, in-cluster, or
+ * `~/.kube/config`, then `--context`), a namespace (`-n`, else the context's, else `default`), the
+ * journal of `Upgrade` resources in that namespace, and a {@link KubernetesPlatform} for either the
+ * StatefulSets named with `--statefulset` (apply, plan, check) or the upgrade named with `--name`
+ * (or the only open one) for the other verbs.
  */
-import { OperationalError } from '../core/errors.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { BadInputError } from '../core/errors.js';
+import type { Engine } from '../core/ports.js';
+import { isTerminal, type Phase } from '../core/types.js';
+import { GenericEngine } from '../engines/generic/engine.js';
+import { API_VERSION, KIND, type UpgradeResource } from '../api/upgrade.js';
+import { contextNamespace, loadKubeConfig } from '../platforms/kubernetes/kubeconfig.js';
+import { KubeEventRecorder } from '../platforms/kubernetes/events.js';
+import {
+  UpgradeResourceJournal,
+  defaultClusterName,
+  type UpgradeTarget,
+} from '../platforms/kubernetes/journal.js';
+import { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
 import type { CliIO } from './io.js';
-import type { Target } from './targets.js';
+import { LOCAL_ENGINES, type Target } from './targets.js';
+
+/** The flags this target reads (raw, as commander gives them). */
+export interface KubeTargetFlags {
+  namespace?: string;
+  kubeconfig?: string;
+  context?: string;
+  statefulset?: string[];
+  engine?: string;
+  name?: string;
+  to?: string;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * `--statefulset NAME` or `--statefulset COMPONENT=NAME` (repeatable) as a resource target.
+ * Undefined when none is given.
+ */
+export function parseStatefulSetFlags(values: string[] | undefined): UpgradeTarget | undefined {
+  if (!values || values.length === 0) return undefined;
+  const refs = values.map((v) => {
+    const eq = v.indexOf('=');
+    const component = eq >= 0 ? v.slice(0, eq) : undefined;
+    const name = eq >= 0 ? v.slice(eq + 1) : v;
+    if (!DNS_LABEL.test(name) || name.length > 63) {
+      throw new BadInputError(
+        'bad-statefulset',
+        `--statefulset ${v}: "${name}" is not a StatefulSet name; use NAME or COMPONENT=NAME (lower-case letters, digits, '-')`,
+      );
+    }
+    if (component !== undefined && !component) {
+      throw new BadInputError(
+        'bad-statefulset',
+        `--statefulset ${v}: empty component name; use COMPONENT=NAME`,
+      );
+    }
+    return { name, ...(component ? { component } : {}) };
+  });
+  const names = refs.map((r) => r.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new BadInputError('bad-statefulset', `--statefulset ${dup} is given twice: name each once`);
+  if (refs.length === 1 && !refs[0]!.component) return { statefulSet: refs[0]!.name };
+  return { statefulSets: refs };
+}
+
+/** The engine a Kubernetes upgrade uses: `generic`, or one whose adapter talks to pods directly. */
+export function kubernetesEngine(name: string): Engine {
+  if (name === 'generic') return new GenericEngine();
+  const local = LOCAL_ENGINES[name];
+  if (local) return local.create();
+  throw new BadInputError(
+    'unknown-engine',
+    `--engine ${name}: not available with --platform kubernetes; use one of generic, ${Object.keys(LOCAL_ENGINES).join(', ')}`,
+  );
+}
+
+/** The upgrade a verb without `--statefulset` acts on: by name, or the only open one (else the newest). */
+async function findResource(
+  journal: UpgradeResourceJournal,
+  namespace: string,
+  name: string | undefined,
+): Promise<UpgradeResource> {
+  if (name) {
+    const res = await journal.getResource(name);
+    if (!res) {
+      throw new BadInputError(
+        'no-such-upgrade',
+        `no upgrade named "${name}" in namespace ${namespace}: check --name and -n`,
+      );
+    }
+    return res;
+  }
+  const all = await journal.listResources();
+  const open = all.filter((r) => !r.status?.phase || !isTerminal(r.status.phase as Phase));
+  if (open.length === 1) return open[0]!;
+  if (open.length > 1) {
+    throw new BadInputError(
+      'which-upgrade',
+      `several upgrades are open in namespace ${namespace} (${open.map((r) => r.metadata.name).join(', ')}): choose one with --name`,
+    );
+  }
+  const newest = [...all].sort((a, b) =>
+    (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''),
+  )[0];
+  if (!newest) {
+    throw new BadInputError(
+      'no-upgrade',
+      `no upgrade in namespace ${namespace}: start one with \`baton apply --platform kubernetes --statefulset NAME --to VERSION\``,
+    );
+  }
+  return newest;
+}
 
 /** Build the Kubernetes target from flags. */
-export async function kubernetesTarget(_o: Record<string, unknown>, _io: CliIO): Promise<Target> {
-  throw new OperationalError(
-    'kubernetes-not-available',
-    '--platform kubernetes is not available in this build yet: use --platform local or --platform sim',
-  );
+export async function kubernetesTarget(o: Record<string, unknown>, io: CliIO): Promise<Target> {
+  const f = o as KubeTargetFlags;
+  const kc: KubeConfig = loadKubeConfig({ kubeconfig: f.kubeconfig, context: f.context, env: io.env });
+  const namespace = f.namespace ?? contextNamespace(kc);
+  const target = parseStatefulSetFlags(f.statefulset);
+  const journal = new UpgradeResourceJournal({
+    kc,
+    namespace,
+    target,
+    clock: io.clock,
+    logger: io.logger,
+  });
+  let upgrade: UpgradeResource;
+  if (target) {
+    const draft: UpgradeResource = {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      metadata: { name: 'draft', namespace },
+      spec: { target, engine: f.engine ?? 'generic', version: f.to ?? '0' },
+    };
+    const name = f.name ?? `${defaultClusterName(draft)}-upgrade`;
+    const existing = await journal.getResource(name);
+    upgrade = existing ?? { ...draft, metadata: { name, namespace } };
+  } else {
+    upgrade = await findResource(journal, namespace, f.name);
+  }
+  const engineName = f.engine ?? upgrade.spec.engine ?? 'generic';
+  if (f.engine && upgrade.spec.engine && f.engine !== upgrade.spec.engine && upgrade.metadata.uid) {
+    throw new BadInputError(
+      'engine-mismatch',
+      `upgrade ${upgrade.metadata.name} uses engine ${upgrade.spec.engine}, not ${f.engine}: drop --engine`,
+    );
+  }
+  const engine = kubernetesEngine(engineName);
+  const events = new KubeEventRecorder({ kc, clock: io.clock, logger: io.logger, instance: 'baton-cli' });
+  const platform = new KubernetesPlatform({
+    kc,
+    namespace,
+    upgrade,
+    journal,
+    clock: io.clock,
+    logger: io.logger,
+    events,
+  });
+  return {
+    kind: 'kubernetes',
+    platform,
+    engine,
+    clock: io.clock,
+    cluster: defaultClusterName(upgrade),
+    close: async () => {
+      await engine.close?.();
+    },
+  };
 }

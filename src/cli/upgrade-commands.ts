@@ -71,6 +71,12 @@ export function addTargetOptions(cmd: Command): Command {
     .option('-n, --namespace <ns>', 'kubernetes: namespace')
     .option('--kubeconfig <file>', 'kubernetes: kubeconfig file')
     .option('--context <name>', 'kubernetes: kubeconfig context')
+    .option(
+      '--statefulset <[component=]name>',
+      'kubernetes: StatefulSet to upgrade, one component each (repeatable)',
+      collect,
+      [],
+    )
     .option('--name <upgrade>', 'upgrade name (default <cluster>-upgrade)')
     .option('-o, --output <format>', 'json or yaml');
 }
@@ -297,6 +303,7 @@ export function registerUpgradeCommands(program: Command, io: CliIO, state: { co
     )
     .option('--max-gap <duration>', 'with --probe: pause when no write succeeds for this long (e.g. 500ms)')
     .option('--report <file>', 'write the final report as JSON')
+    .option('--detach', 'kubernetes: create the Upgrade resource and return; the operator drives it')
     .action(async (o: RawOpts & { report?: string }) => {
       await withTarget(o, io, async (t) => {
         const spec = specFromOptions(o, t);
@@ -318,6 +325,12 @@ export function registerUpgradeCommands(program: Command, io: CliIO, state: { co
           // Validates versions, path and components before anything is written.
           const rec = await createUpgrade(t.platform, t.engine, spec, { clock: t.clock, logger: io.logger });
           if (parseOutput(o.output) === 'text') io.stdout.write(renderPlan(rec.status.plan!));
+        }
+        if (o.detach && t.kind === 'kubernetes') {
+          io.stdout.write(
+            `upgrade ${spec.name} created: the operator drives it (\`baton status --watch\`)\n`,
+          );
+          return;
         }
         const result = await driveWithProbe(t, spec.name, io, o.probe ? budget : undefined, o.report);
         finishDrive(io, o, t, result);

@@ -32,12 +32,15 @@ import { apiMessage, isConflict, isNotFound, MERGE_PATCH, withRetry } from './ap
 /** What an Upgrade targets (`spec.target` of the resource). */
 export type UpgradeTarget = UpgradeResourceSpec['target'];
 
-/** Default cluster name of a resource: `<namespace>/<StatefulSet(s) or cluster reference>`. */
+/**
+ * Default cluster name of a resource: its StatefulSet (several joined with `-`) or its cluster
+ * reference; a valid resource name, so `<cluster>-upgrade` is one too.
+ */
 export function defaultClusterName(res: UpgradeResource): string {
   const t = res.spec?.target ?? {};
-  const what =
-    t.statefulSet ?? t.statefulSets?.map((s) => s.name).join('+') ?? t.cluster?.name ?? res.metadata.name;
-  return `${res.metadata.namespace ?? 'default'}/${what}`;
+  return (
+    t.statefulSet ?? t.statefulSets?.map((s) => s.name).join('-') ?? t.cluster?.name ?? res.metadata.name
+  );
 }
 
 function seconds(n: number): string {
