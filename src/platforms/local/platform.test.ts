@@ -152,6 +152,20 @@ test('a member that exits at start fails create with its log tail, and leaves no
   await assert.rejects(stat(join(stateDir, 'clusters', 'crashy')), /ENOENT/);
 });
 
+test('a member that never answers fails create after the ready bound, with its log tail', async () => {
+  await assert.rejects(
+    create('silent', {
+      adapter: createTestAdapter({ neverReady: true, startOrder: 'sequential' }),
+      readyTimeoutMs: 400,
+    }),
+    (e: Error & { code?: string }) =>
+      e.code === 'member-not-ready' &&
+      /test-0 of cluster silent did not answer/.test(e.message) &&
+      /listening/.test(e.message),
+  );
+  await assert.rejects(stat(join(stateDir, 'clusters', 'silent')), /ENOENT/);
+});
+
 test('replaceMember is idempotent and runs the new version on the same ports and data', async () => {
   const p = await create('beta', { adapter: createTestAdapter({ startOrder: 'sequential' }) });
   const before = pids(p);

@@ -535,18 +535,23 @@ export class LocalPlatform implements Platform {
     await writeClusterState(this.dir, this.state);
   }
 
+  /**
+   * Initialise and start every member at creation. The ready bound applies per member when they
+   * start one after another (each may first clone from the previous), and once for all of them
+   * when they start together.
+   */
   private async startAtCreation(version: string, ctx: PortContext): Promise<void> {
-    const deadline = ctx.clock.now() + this.readyTimeoutMs;
     if (this.adapter.startOrder === 'sequential') {
       for (const m of this.state.members) {
         await this.adapter.initMember(toLayout(m), version, this.adapterContext(ctx));
         await this.launch(m, version, {}, ctx);
-        await this.waitRecordReady(m, deadline, ctx);
+        await this.waitRecordReady(m, ctx.clock.now() + this.readyTimeoutMs, ctx);
       }
     } else {
       for (const m of this.state.members)
         await this.adapter.initMember(toLayout(m), version, this.adapterContext(ctx));
       for (const m of this.state.members) await this.launch(m, version, {}, ctx);
+      const deadline = ctx.clock.now() + this.readyTimeoutMs;
       await Promise.all(this.state.members.map((m) => this.waitRecordReady(m, deadline, ctx)));
     }
     await this.adapter.bootstrap?.(this.adapterContext(ctx));

@@ -17,6 +17,8 @@ export interface TestAdapterOptions {
   ignoreTerm?: boolean;
   /** Members exit with code 3 right after starting. */
   crashOnStart?: boolean;
+  /** Ping always fails, as for a member that never becomes ready. */
+  neverReady?: boolean;
   /** Start order; default parallel. */
   startOrder?: 'parallel' | 'sequential';
   /** Run members as this user (honoured only when running as root). */
@@ -84,6 +86,7 @@ export function createTestAdapter(opts: TestAdapterOptions = {}): LocalEngineAda
       };
     },
     async ping(member) {
+      if (opts.neverReady) return false;
       return (await askVersion(member)) !== undefined;
     },
   };
