@@ -156,7 +156,7 @@ test('a member that never answers fails create after the ready bound, with its l
   await assert.rejects(
     create('silent', {
       adapter: createTestAdapter({ neverReady: true, startOrder: 'sequential' }),
-      readyTimeoutMs: 400,
+      readyTimeoutMs: 2000,
     }),
     (e: Error & { code?: string }) =>
       e.code === 'member-not-ready' &&
