@@ -187,6 +187,7 @@ export class Informer<T extends ObjectMeta> {
     while (!signal.aborted) {
       try {
         if (needList || clock.now() - listedAt >= relistMs) {
+          needList = true;
           await this.relist();
           listedAt = clock.now();
           needList = false;
@@ -208,7 +209,8 @@ export class Informer<T extends ObjectMeta> {
         if (signal.aborted) break;
         this.stats.errors += 1;
         failures += 1;
-        needList = true;
+        // A failed watch resumes from the last resourceVersion (a 410 then forces the relist);
+        // a failed list stays due.
         const delay = Math.min(cap, base * 2 ** Math.min(failures - 1, 20));
         logger.warn('list/watch failed: backing off', { what, error: describeError(err), delayMs: delay });
         await clock.sleep(delay, signal).catch(() => undefined);
