@@ -414,7 +414,15 @@ describe('Probe invariants', () => {
             random: mulberry32(seed),
           });
           client.down = (now) => outages.some(([at, len]) => now >= T0 + at && now < T0 + at + len);
+          // Snapshots along the way merge latencies in several steps.
+          client.onCall = (n) => {
+            if (n % 7 === 0) probe.snapshot();
+          };
           const r = await runUntilCall(probe, client, stopAt);
+          const ok = r.operations.filter((o) => o.ok).map((o) => o.end - o.start);
+          ok.sort((a, b) => a - b);
+          assert.equal(r.p50Ms, percentile(ok, 0.5));
+          assert.equal(r.p99Ms, percentile(ok, 0.99));
           assert.equal(r.lostWrites, 0);
           assert.equal(r.readMismatches, 0);
           assert.equal(r.ops, r.operations.length);

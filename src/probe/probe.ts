@@ -90,7 +90,9 @@ export class Probe {
   private readonly operations: ProbeOperation[] = [];
   private readonly acknowledged = new Map<string, string>();
   private readonly recent: string[] = [];
-  private readonly latencies: number[] = [];
+  /** Latencies of successful operations: a sorted part and the ones recorded since the last sort. */
+  private sortedLatencies: number[] = [];
+  private newLatencies: number[] = [];
   private readonly errorCounts = new Map<string, number>();
   private readonly lost = new Map<string, LostWrite>();
   private readonly abort = new AbortController();
@@ -174,7 +176,7 @@ export class Probe {
   snapshot(): ProbeFigures {
     const startedAt = this.startedAt;
     const until = this.stoppedAt ?? this.clock.now();
-    const sorted = [...this.latencies].sort((a, b) => a - b);
+    const sorted = this.latencies();
     const ops = this.writes + this.reads;
     return {
       ops,
@@ -289,7 +291,7 @@ export class Probe {
     if (outcome.error !== undefined) op.error = outcome.error;
     this.operations.push(op);
     if (outcome.ok) {
-      this.latencies.push(end - start);
+      this.newLatencies.push(end - start);
     } else {
       this.failedOps += 1;
       this.logger.warn('probe operation failed', {
@@ -299,6 +301,30 @@ export class Probe {
         error: outcome.error,
       });
     }
+  }
+
+  /** All latencies in ascending order; merges the new ones in, so a snapshot costs O(n), not a sort. */
+  private latencies(): number[] {
+    if (this.newLatencies.length === 0) return this.sortedLatencies;
+    const add = this.newLatencies.sort((a, b) => a - b);
+    const old = this.sortedLatencies;
+    const merged: number[] = new Array<number>(old.length + add.length);
+    let i = 0;
+    let j = 0;
+    for (let k = 0; k < merged.length; k++) {
+      const a = old[i];
+      const b = add[j];
+      if (b === undefined || (a !== undefined && a <= b)) {
+        merged[k] = a as number;
+        i += 1;
+      } else {
+        merged[k] = b;
+        j += 1;
+      }
+    }
+    this.sortedLatencies = merged;
+    this.newLatencies = [];
+    return merged;
   }
 
   private noteLost(lost: LostWrite): void {

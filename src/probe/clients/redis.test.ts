@@ -58,30 +58,15 @@ describe('RedisProbeClient against a real Redis Cluster (primary + replica)', ()
       const server = new ServerProcess(
         '/usr/bin/redis-server',
         [
-          '--port',
-          String(port),
-          '--bind',
-          '127.0.0.1',
-          '--cluster-enabled',
-          'yes',
-          '--cluster-config-file',
-          join(dir, `nodes-${name}.conf`),
-          '--cluster-node-timeout',
-          '5000',
-          '--dir',
-          dir,
-          '--dbfilename',
-          `dump-${name}.rdb`,
+          ...(
+            `--port ${port} --bind 127.0.0.1 --cluster-announce-ip 127.0.0.1 --cluster-enabled yes ` +
+            `--cluster-config-file ${join(dir, `nodes-${name}.conf`)} --cluster-node-timeout 5000 ` +
+            `--dir ${dir} --dbfilename dump-${name}.rdb --appendonly yes --appendfsync always ` +
+            `--appendfilename aof-${name}.aof --appenddirname aof-${name}`
+          ).split(' '),
+          // No RDB snapshots; the append-only file with fsync always makes a restart lose nothing.
           '--save',
           '',
-          '--appendonly',
-          'yes',
-          '--appendfilename',
-          `aof-${name}.aof`,
-          '--appenddirname',
-          `aof-${name}`,
-          '--appendfsync',
-          'always',
         ],
         join(dir, `redis-${name}.log`),
       );

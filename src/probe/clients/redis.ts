@@ -90,7 +90,7 @@ export class RedisProbeClient implements ProbeClient {
         lazyConnect: true,
         enableOfflineQueue: true,
         // Keep reconnecting while the whole cluster is down; the probe decides when to give up.
-        clusterRetryStrategy: (times) => Math.min(50 * times, 500),
+        clusterRetryStrategy: (times) => Math.min(50 * times, 200),
         retryDelayOnFailover: 50,
         retryDelayOnClusterDown: 50,
         retryDelayOnTryAgain: 50,
