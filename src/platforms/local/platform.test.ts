@@ -8,8 +8,8 @@ import { BadInputError, OperationalError } from '../../core/errors.js';
 import { nullLogger } from '../../core/logger.js';
 import type { PortContext } from '../../core/ports.js';
 import { LocalPlatform } from './platform.js';
-import { isAlive } from './process.js';
-import { readClusterState } from './state.js';
+import { isAlive, stopProcess } from './process.js';
+import { readClusterState, writeClusterState } from './state.js';
 import { askVersion, createTestAdapter } from './test-adapter.js';
 
 const ctx: PortContext = { clock: systemClock, logger: nullLogger };
@@ -276,6 +276,27 @@ test('open re-attaches to running members after the creating object is dropped',
     (e: Error) => e instanceof BadInputError && /no local cluster "nope"/.test(e.message),
   );
   await assert.rejects(LocalPlatform.open({ stateDir, name: 'epsilon', adapters: {}, ctx }), /engine "test"/);
+});
+
+test('a recorded PID whose start time no longer matches is never signalled, even by delete', async () => {
+  const p = await create('iota', { members: 1 });
+  const real = p.records()[0]?.process;
+  assert.ok(real);
+  const state = await readClusterState(p.dir);
+  assert.ok(state?.members[0]?.process);
+  state.members[0].process = { ...real, startTicks: real.startTicks + 1 };
+  await writeClusterState(p.dir, state);
+  const reopened = await LocalPlatform.open({
+    stateDir,
+    name: 'iota',
+    adapters: { test: createTestAdapter() },
+    ctx,
+  });
+  assert.equal((await reopened.listMembers(ctx))[0]?.running, false);
+  await reopened.delete(ctx);
+  assert.equal(await isAlive(real), true, 'the process the state no longer identifies is left alone');
+  await stopProcess(real, { timeoutMs: 2_000, clock: systemClock });
+  assert.equal(await isAlive(real), false);
 });
 
 test('list summarises clusters; delete stops only recorded processes and removes the directory', async () => {
