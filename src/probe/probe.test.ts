@@ -348,6 +348,15 @@ describe('Probe verdict and lifecycle', () => {
       probe.start(),
       (e: unknown) => e instanceof OperationalError && e.code === 'probe-connect',
     );
+    assert.ok(client.closed, 'a client that never connected is closed');
+  });
+
+  it('refuses a second start while the first is connecting', async () => {
+    const { probe } = setup();
+    const first = probe.start();
+    await assert.rejects(probe.start(), BadInputError);
+    await first;
+    await probe.stop();
   });
 
   it('rejects options out of range', () => {

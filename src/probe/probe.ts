@@ -106,6 +106,7 @@ export class Probe {
   private stoppedAt: number | undefined;
   private lastAckAt = 0;
   private maxGapMs = 0;
+  private starting = false;
   private stopping = false;
   private final = false;
   private loop: Promise<void> | undefined;
@@ -143,11 +144,14 @@ export class Probe {
    * BadInputError when called twice.
    */
   async start(): Promise<void> {
-    if (this.startedAt !== undefined || this.loop) {
+    if (this.starting) {
       throw new BadInputError('probe-started', 'probe already started; create a new Probe for another run');
     }
+    this.starting = true;
     const connected = await this.attempt(() => this.client.connect());
     if (!connected.ok) {
+      // Some clients keep reconnecting in the background until closed.
+      await this.client.close().catch(() => undefined);
       throw new OperationalError(
         'probe-connect',
         `probe could not connect to ${this.client.engine}: ${connected.error ?? 'unknown error'}`,
@@ -385,12 +389,15 @@ export class Probe {
   private async finish(loop: Promise<void>): Promise<ProbeReport> {
     this.stopping = true;
     this.abort.abort(new OperationalError('probe-stopped', 'probe stopped'));
-    await loop;
-    await this.verify();
     try {
-      await this.client.close();
-    } catch (err) {
-      this.logger.warn('probe client close failed', { error: describeError(err) });
+      await loop;
+      await this.verify();
+    } finally {
+      try {
+        await this.client.close();
+      } catch (err) {
+        this.logger.warn('probe client close failed', { error: describeError(err) });
+      }
     }
     this.final = true;
     const report = this.report();
