@@ -170,6 +170,30 @@ describe('fake API server: discovery, CRUD, conflicts, patches', () => {
     assert.notEqual(s2.status?.replicas, 99, 'a main-resource write ignores status');
   });
 
+  it('applies defaults on update, so replacing a StatefulSet without defaulted fields is accepted', async () => {
+    const created = await apps.createNamespacedStatefulSet({
+      namespace: 'default',
+      body: statefulSet('dflt'),
+    });
+    assert.equal(created.spec?.podManagementPolicy, 'OrderedReady');
+    const bare = statefulSet('dflt');
+    bare.spec!.template.spec!.containers[0]!.image = 'img:2';
+    const replaced = await apps.replaceNamespacedStatefulSet({
+      namespace: 'default',
+      name: 'dflt',
+      body: bare,
+    });
+    assert.equal(replaced.spec?.podManagementPolicy, 'OrderedReady');
+    assert.equal(replaced.spec?.updateStrategy?.rollingUpdate?.partition, 0);
+    assert.equal(replaced.metadata?.generation, 2);
+    bare.spec!.serviceName = 'other';
+    const forbidden = await expectApiError(() =>
+      apps.replaceNamespacedStatefulSet({ namespace: 'default', name: 'dflt', body: bare }),
+    );
+    assert.equal(forbidden.code, 422);
+    assert.match(forbidden.message ?? '', /Forbidden/);
+  });
+
   it('applies JSON patch (the client default), with test failure as 422', async () => {
     await core.createNamespacedConfigMap({
       namespace: 'default',

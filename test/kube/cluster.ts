@@ -23,7 +23,10 @@ import {
 
 /** Per-type behaviour plugged into the generic storage (defaults, validation, reactions). */
 export interface TypeHooks {
-  /** Fill defaults of a new object (after status was reset); may set an initial status. */
+  /**
+   * Fill defaults of a new object (after status was reset; may set an initial status) and of
+   * every main-resource update (status is then the stored one, so defaults must use `??=`).
+   */
   defaults?(obj: KubeObject): void;
   /** Throw an ApiError (422) when the object is not acceptable. `old` is undefined on create. */
   validate?(obj: KubeObject, old: KubeObject | undefined): void;
@@ -329,10 +332,11 @@ export class Cluster {
         );
       }
     }
+    const hooks = this.hooks.get(typeKey(t.group, t.resource));
+    if (opts.subresource !== 'status') hooks?.defaults?.(obj);
     if ((t.tracksGeneration || t.custom) && !jsonEqual(specPart(obj), specPart(old))) {
       obj.metadata.generation = (old.metadata.generation ?? 1) + 1;
     }
-    const hooks = this.hooks.get(typeKey(t.group, t.resource));
     hooks?.validate?.(obj, old);
     if (
       opts.fieldManager &&

@@ -188,6 +188,7 @@ class FakeApiServerImpl implements FakeApiServer {
   private latency: LatencyRule[] = [];
   private log: RequestEntry[] = [];
   private closed = false;
+  private readonly shutdown = new AbortController();
 
   constructor(private readonly opts: FakeApiServerOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -217,6 +218,10 @@ class FakeApiServerImpl implements FakeApiServer {
     this.bootstrap();
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
+        if (this.closed) {
+          res.destroy();
+          return;
+        }
         this.logger.error('fake apiserver handler failed', {
           error: err instanceof Error ? err.message : String(err),
         });
@@ -317,6 +322,7 @@ class FakeApiServerImpl implements FakeApiServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.shutdown.abort(new Error('fake API server closed'));
     this.scheduler.close();
     this.unsubscribe();
     for (const w of [...this.watches]) w.close();
@@ -358,7 +364,7 @@ class FakeApiServerImpl implements FakeApiServer {
     let serviceIp = 0;
     c.setHooks('', 'namespaces', {
       defaults: (o) => {
-        o.status = { phase: 'Active' };
+        o.status ??= { phase: 'Active' };
       },
     });
     c.setHooks('', 'pods', {
@@ -407,7 +413,7 @@ class FakeApiServerImpl implements FakeApiServer {
     c.setHooks('apps', 'statefulsets', { defaults: defaultStatefulSet, validate: validateStatefulSet });
     c.setHooks('apiextensions.k8s.io', 'customresourcedefinitions', {
       defaults: (o) => {
-        o.status = establishedStatus(o, c.timestamp());
+        o.status ??= establishedStatus(o, c.timestamp());
       },
       validate: (o, old) => {
         validateCrd(o);
@@ -477,7 +483,7 @@ class FakeApiServerImpl implements FakeApiServer {
           (!r.method || r.method.toUpperCase() === method) &&
           (!r.pathPrefix || path.startsWith(r.pathPrefix)),
       );
-      if (delay) await this.clock.sleep(delay.ms);
+      if (delay) await this.clock.sleep(delay.ms, this.shutdown.signal);
       if (this.closed) {
         res.destroy();
         return;
