@@ -183,6 +183,19 @@ export function hasJournal(res: UpgradeResource): boolean {
   return typeof res.status?.phase === 'string' && Array.isArray(res.status.history);
 }
 
+/**
+ * A merge patch that changes the spec's form but not its meaning (a false control flag written
+ * out or removed), so the API server bumps `metadata.generation`: every `updateSpec` is a new
+ * generation, which is how `resume` after an automatic pause is told apart from the old spec.
+ */
+export function generationBump(spec: UpgradeResourceSpec): Record<string, unknown> {
+  const flags = ['paused', 'cancel', 'rollback', 'finalizeRequested', 'supervised'] as const;
+  const f = flags.find((k) => !spec[k]);
+  if (f) return { [f]: spec[f] === undefined ? false : null };
+  if (!spec.force?.length) return { force: spec.force ? null : [] };
+  return {};
+}
+
 /** Options of {@link UpgradeResourceJournal}. */
 export interface UpgradeResourceJournalOptions {
   kc: KubeConfig;
@@ -400,8 +413,8 @@ export class UpgradeResourceJournal implements JournalStore {
   /**
    * Apply `change` to the spec's control fields (paused, cancel, force, finalize,
    * finalizeRequested, rollback, supervised) with a merge patch guarded by resourceVersion; the
-   * API server bumps `metadata.generation`. Other changes are ignored: the resource spec is the
-   * user's to edit.
+   * API server bumps `metadata.generation`, also when nothing changed (see {@link generationBump}).
+   * Other changes are ignored: the rest of the resource spec is the user's to edit.
    */
   async updateSpec(name: string, change: (spec: UpgradeSpec) => UpgradeSpec): Promise<UpgradeSpec> {
     for (let attempt = 0; ; attempt++) {
@@ -426,7 +439,7 @@ export class UpgradeResourceJournal implements JournalStore {
       for (const f of fields) {
         if (JSON.stringify(before[f]) !== JSON.stringify(after[f])) patch[f] = after[f];
       }
-      if (Object.keys(patch).length === 0) return before;
+      if (Object.keys(patch).length === 0) Object.assign(patch, generationBump(res.spec));
       try {
         const out = (await this.retry(`patch upgrade ${this.namespace}/${name}`, () =>
           this.api.patchNamespacedCustomObject(
