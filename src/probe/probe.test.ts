@@ -303,6 +303,7 @@ describe('Probe reads and lost writes', () => {
     broken.client.readManyFails = () => true;
     const bad = await runUntilCall(broken.probe, broken.client, 8);
     assert.equal(bad.unverifiedWrites, 8);
+    assert.match(formatReportText(bad)[0] ?? '', /: \d+ ms, 8 acknowledged writes UNVERIFIED$/);
     assert.equal(bad.lostWrites, 0);
     assert.deepEqual(broken.probe.verdict({}), {
       ok: false,

@@ -17,13 +17,20 @@ export function formatFigures(f: ProbeFigures): string {
   );
 }
 
+function durability(r: ProbeReport): string {
+  const parts: string[] = [];
+  if (r.lostWrites > 0) parts.push(`${r.lostWrites} acknowledged writes LOST`);
+  if (r.unverifiedWrites > 0) parts.push(`${r.unverifiedWrites} acknowledged writes UNVERIFIED`);
+  return parts.length > 0 ? parts.join(', ') : 'no acknowledged write lost';
+}
+
 /**
  * The report as text lines without trailing newlines: a headline, the figures, then the most
  * frequent errors and the first lost writes when there are any.
  */
 export function formatReportText(r: ProbeReport): string[] {
   const lines = [
-    `probe ${r.engine} run ${r.runId}: ${r.durationMs} ms, ${r.lostWrites === 0 && r.unverifiedWrites === 0 ? 'no acknowledged write lost' : `${r.lostWrites} acknowledged writes LOST`}`,
+    `probe ${r.engine} run ${r.runId}: ${r.durationMs} ms, ${durability(r)}`,
     `  operations   ${r.ops} (${r.writes} writes, ${r.reads} reads), ${r.failedOps} failed, error rate ${formatRate(r.errorRate)}`,
     `  availability longest write gap ${r.maxGapMs} ms`,
     `  latency      p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms (successful operations, retries included)`,

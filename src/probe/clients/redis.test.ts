@@ -158,6 +158,22 @@ describe('RedisProbeClient against a real Redis Cluster (primary + replica)', ()
     assert.ok(r.maxGapMs >= 700, `longest gap ${r.maxGapMs} ms spans the outage`);
   });
 
+  it('rebuilds its client on the new endpoints when the member list changes', async () => {
+    const [a, b] = nodes as [Node, Node];
+    let listed = [a];
+    const client = new RedisProbeClient({
+      endpoints: async () => listed.map((n) => `127.0.0.1:${n.port}`),
+      logger: nullLogger,
+    });
+    await client.connect();
+    await client.write('moved-1', 'x');
+    listed = [b];
+    await client.rediscover();
+    await client.write('moved-2', 'y');
+    assert.deepEqual(await client.readMany(['moved-1', 'moved-2', 'absent']), ['x', 'y', undefined]);
+    await client.close();
+  });
+
   it('counts an acknowledged key deleted behind its back as lost', async () => {
     const ids: string[] = [];
     const probe = newProbe(recordingClient(newClient(), ids));
