@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { systemClock } from '../../core/clock.js';
 import { nullLogger } from '../../core/logger.js';
 import type { EngineActionContext, PortContext } from '../../core/ports.js';
@@ -18,6 +17,7 @@ import { LocalPlatform } from '../../platforms/local/platform.js';
 import { parseEndpoint } from './conninfo.js';
 import { PostgresEngine } from './engine.js';
 import { postgresLocalAdapter } from './local.js';
+import { Writer, eventually, observeSnapshot, sql } from './testing.js';
 
 const ctx: PortContext = { clock: systemClock, logger: nullLogger };
 
@@ -47,99 +47,8 @@ function spec(): UpgradeSpec {
   };
 }
 
-async function snapshot(platform: LocalPlatform, engine: PostgresEngine): Promise<Snapshot> {
-  const members = await platform.listMembers(ctx);
-  const obs = await engine.observe(members, ctx);
-  return {
-    observedAt: Date.now(),
-    members: members.map((m) => ({ ...m, ...(obs.members[m.name] ? { engine: obs.members[m.name] } : {}) })),
-    health: obs.health,
-  };
-}
-
-/** Poll `probe` until it returns true; fail with the last snapshot detail after `ms`. */
-async function eventually(what: string, ms: number, probe: () => Promise<boolean | string>): Promise<void> {
-  const deadline = Date.now() + ms;
-  let last: boolean | string = false;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (last === true) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`${what} did not happen within ${ms} ms (last: ${String(last)})`);
-}
-
-function client(endpoint: string): pg.Client {
-  const { host, port } = parseEndpoint(endpoint);
-  const c = new pg.Client({
-    host,
-    port,
-    user: 'postgres',
-    database: 'postgres',
-    connectionTimeoutMillis: 2000,
-    query_timeout: 5000,
-  });
-  c.on('error', () => {});
-  return c;
-}
-
-async function sql<T extends pg.QueryResultRow>(
-  endpoint: string,
-  text: string,
-  params: unknown[] = [],
-): Promise<T[]> {
-  const c = client(endpoint);
-  try {
-    await c.connect();
-    return (await c.query<T>(text, params)).rows;
-  } finally {
-    await c.end().catch(() => {});
-  }
-}
-
-/**
- * A client that inserts one row after another into whichever member accepts writes, recording
- * the id and time of every acknowledged insert. On an error it looks for the primary again.
- */
-class Writer {
-  readonly acked: { id: number; at: number }[] = [];
-  private stopped = false;
-  private done: Promise<void> = Promise.resolve();
-
-  constructor(private readonly endpoints: string[]) {}
-
-  start(): void {
-    this.done = this.loop();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-
-  private async loop(): Promise<void> {
-    let id = 0;
-    let c: pg.Client | undefined;
-    let i = 0;
-    while (!this.stopped) {
-      try {
-        if (!c) {
-          c = client(this.endpoints[i % this.endpoints.length] as string);
-          i++;
-          await c.connect();
-        }
-        id++;
-        await c.query('INSERT INTO probe(id) VALUES ($1)', [id]);
-        this.acked.push({ id, at: Date.now() });
-      } catch {
-        await c?.end().catch(() => {});
-        c = undefined;
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    }
-    await c?.end().catch(() => {});
-  }
-}
+const snapshot = (platform: LocalPlatform, engine: PostgresEngine): Promise<Snapshot> =>
+  observeSnapshot(platform, engine, ctx);
 
 describe('PostgreSQL engine on LocalPlatform (real processes)', { timeout: 240_000 }, () => {
   let stateDir: string;
@@ -215,15 +124,11 @@ describe('PostgreSQL engine on LocalPlatform (real processes)', { timeout: 240_0
     await writer.stop();
 
     assert.equal(result.movedTo, 'postgres-1');
-    const gaps = writer.acked.slice(1).map((a, i) => a.at - (writer.acked[i] as { at: number }).at);
-    const writeGapMs = Math.max(...gaps);
+    const writeGapMs = writer.longestGapMs();
     t.diagnostic(`switchover ${switchoverMs} ms, longest write gap ${writeGapMs} ms; ${result.message}`);
 
     const p1 = await endpointOf('postgres-1');
-    const rows = await sql<{ id: number }>(p1, 'SELECT id FROM probe');
-    const present = new Set(rows.map((r) => r.id));
-    const lost = writer.acked.filter((a) => !present.has(a.id)).map((a) => a.id);
-    assert.deepEqual(lost, [], 'every acknowledged write is on the new primary');
+    assert.deepEqual(await writer.lostOn(p1), [], 'every acknowledged write is on the new primary');
 
     const after = await snapshot(platform!, engine);
     assert.equal(after.health.facts?.primary, 'postgres-1');
