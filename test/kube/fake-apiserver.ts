@@ -136,6 +136,8 @@ export interface FakeApiServer {
   readonly kubelet: KubeletSettings;
   /** Drop the watch history: every resourceVersion issued so far becomes too old (410). */
   compact(): void;
+  /** End every open watch stream (as an API server restart or a watch timeout does); returns how many. */
+  dropWatches(): number;
   /** The latest resourceVersion. */
   resourceVersion(): string;
   /** Resolves when the controllers have no queued work and no pending timer. */
@@ -309,6 +311,12 @@ class FakeApiServerImpl implements FakeApiServer {
 
   resourceVersion(): string {
     return String(this.cluster.store.currentRv());
+  }
+
+  dropWatches(): number {
+    const open = [...this.watches];
+    for (const w of open) w.close();
+    return open.length;
   }
 
   idle(): Promise<void> {
@@ -803,7 +811,7 @@ class FakeApiServerImpl implements FakeApiServer {
     const store = this.cluster.store;
     const rvParam = q.get('resourceVersion');
     if (rvParam && q.get('resourceVersionMatch') === 'Exact' && Number(rvParam) < store.compactedRv()) {
-      throw new ApiError(410, 'Expired', `too old resource version: ${rvParam} (${store.compactedRv() + 1})`);
+      throw new ApiError(410, 'Expired', `too old resource version: ${rvParam} (${store.compactedRv()})`);
     }
     let items = this.cluster.list(
       t,

@@ -34,7 +34,7 @@ export class ObjectStore {
     return this.rv;
   }
 
-  /** Events with rv <= this are gone from the history. */
+  /** Watching from a resourceVersion below this is Expired (410). */
   compactedRv(): number {
     return this.compacted;
   }
@@ -42,7 +42,7 @@ export class ObjectStore {
   /** Drop the whole history: every resourceVersion issued so far is now too old to watch from. */
   compact(): void {
     this.history = [];
-    this.compacted = this.rv;
+    this.compacted = this.rv + 1;
   }
 
   /** A copy of one object, or undefined. */

@@ -187,6 +187,37 @@ describe('fake API server: watch', () => {
     assert.deepEqual(seen, ['add inf-1', 'add inf-2', 'update inf-2', 'delete inf-1']);
   });
 
+  it('an informer whose watch is dropped after compaction gets 410 and relists', async (t) => {
+    const server = await withFakeApiServer(t);
+    const kc = server.kubeConfig();
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'r-1' } } });
+    const informer = makeInformer<V1ConfigMap>(kc, '/api/v1/namespaces/default/configmaps', () =>
+      core.listNamespacedConfigMap({ namespace: 'default' }),
+    );
+    const seen: string[] = [];
+    informer.on('add', (o) => seen.push(`add ${o.metadata?.name}`));
+    informer.on('delete', (o) => seen.push(`delete ${o.metadata?.name}`));
+    await informer.start();
+    t.after(() => informer.stop());
+    await waitFor('the informer watch', () => server.requests().byVerb.watch === 1);
+    await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'r-2' } } });
+    await core.deleteNamespacedConfigMap({ namespace: 'default', name: 'r-1' });
+    await waitFor('live events', () => seen.includes('add r-2') && seen.includes('delete r-1'));
+    server.compact();
+    server.resetRequests();
+    assert.equal(server.dropWatches(), 1);
+    await waitFor('relist and a new watch', () => {
+      const s = server.requests().byVerb;
+      return (s.list ?? 0) >= 1 && (s.watch ?? 0) >= 2;
+    });
+    assert.deepEqual(
+      informer.list().map((o) => o.metadata?.name),
+      ['r-2'],
+    );
+    assert.deepEqual(seen, ['add r-1', 'add r-2', 'delete r-1'], 'the relist caused no spurious events');
+  });
+
   it('close() ends open watches and the client sees the stream end', async () => {
     const server = await startFakeApiServer();
     let ended: unknown = 'open';

@@ -61,11 +61,7 @@ export class WatchStream {
       const from = Number(rv);
       const events = Number.isInteger(from) ? store.since(key, from) : 'expired';
       if (events === 'expired') {
-        const err = new ApiError(
-          410,
-          'Expired',
-          `too old resource version: ${rv} (${store.compactedRv() + 1})`,
-        );
+        const err = new ApiError(410, 'Expired', `too old resource version: ${rv} (${store.compactedRv()})`);
         this.write({ type: 'ERROR', object: err.toStatus() });
         this.close();
         return;
