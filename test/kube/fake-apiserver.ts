@@ -33,6 +33,7 @@ import { defaultStatefulSet, StatefulSetController, validateStatefulSet } from '
 import { clone, isObject, type JsonObject, type KubeObject } from './types.js';
 import { WatchStream } from './watch.js';
 
+// Names tests need alongside the server (documented where they are defined).
 export { NEVER_READY_ANNOTATION, READY_DELAY_ANNOTATION, isPodReady } from './kubelet.js';
 export { REVISION_LABEL, templateHash } from './statefulset-controller.js';
 
