@@ -78,11 +78,13 @@ export async function driveUpgrade(
     if (s.phase === 'Prechecking' && s.blockedBy?.check.startsWith('precheck') && s.prechecks.length > 0)
       return true;
     if (s.phase === 'Paused') {
-      // Let members in flight finish before returning.
+      // Let members in flight finish before returning after a requested pause. An automatic pause
+      // (pauseCause) is often caused by a member in flight that will not finish (it failed to
+      // start): waiting for it would never return.
       const inFlight = Object.values(s.members).some(
         (m) => m.state === 'replacing' || m.state === 'verifying',
       );
-      if (!inFlight && !opts.stayWhilePaused) pausedSeen = true;
+      if ((!inFlight || s.pauseCause) && !opts.stayWhilePaused) pausedSeen = true;
       return pausedSeen;
     }
     return false;

@@ -12,13 +12,15 @@ import { registerDemoCommand } from './demo.js';
 import { type CliIO, outStream } from './io.js';
 import { registerUpgradeCommands } from './upgrade-commands.js';
 
+/** The version `baton --version` prints. */
+export const VERSION = '0.1.0';
+
 /** Build the command tree; actions write through `io` and set `state.code`. */
 export function buildProgram(io: CliIO, state: { code: number }): Command {
   const program = new Command();
   program
     .name('baton')
     .description('Safe rolling upgrades of stateful clusters: plan, precheck, move leadership, prove health.')
-    .version('0.1.0')
     .exitOverride()
     .showSuggestionAfterError(true)
     .configureOutput({
@@ -52,6 +54,12 @@ export async function main(argv: string[], partialIo?: Partial<CliIO>): Promise<
     signal: partialIo?.signal ?? controller.signal,
   };
   const state = { code: 0 };
+  // Not commander's .version(): a program-level --version would swallow `cluster create
+  // --version 17.5` wherever it appears on the command line.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    io.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
   try {
     await buildProgram(io, state).parseAsync(argv, { from: 'user' });
     return state.code;

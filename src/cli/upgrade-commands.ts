@@ -320,6 +320,15 @@ export function registerUpgradeCommands(program: Command, io: CliIO, state: { co
         }
         const existing = await t.platform.journal.get(spec.name);
         if (existing && !isTerminal(existing.status.phase)) {
+          // Continuing an open upgrade keeps its recorded target: a different --to would silently
+          // be ignored (a downgrade or an impossible path would not even be checked).
+          const was = JSON.stringify([existing.spec.version, existing.spec.components ?? []]);
+          if (was !== JSON.stringify([spec.version, spec.components ?? []])) {
+            throw new BadInputError(
+              'upgrade-open',
+              `upgrade ${spec.name} is ${existing.status.phase} with target ${existing.spec.version}: continue it with --to ${existing.spec.version}, or end it first with \`baton cancel\` (or \`baton rollback\`)`,
+            );
+          }
           io.stdout.write(`upgrade ${spec.name} is ${existing.status.phase}: continuing it\n`);
         } else {
           // Validates versions, path and components before anything is written.
