@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import { imageTag } from '../../src/platforms/kubernetes/members.js';
+import { ORIGINAL_STRATEGY_ANNOTATION } from '../../src/platforms/kubernetes/statefulset.js';
 import {
   NS,
   createSettled,
@@ -26,6 +27,7 @@ describe('KubernetesPlatform: RollingUpdate StatefulSet', () => {
     const sts = await apps.readNamespacedStatefulSet({ namespace: NS, name: 'db' });
     assert.equal(sts.spec!.template!.spec!.containers[0]!.image, 'registry.local:5000/db:1.1.0');
     assert.equal(sts.spec!.updateStrategy!.rollingUpdate!.partition, 0);
+    assert.equal(sts.metadata!.annotations?.[ORIGINAL_STRATEGY_ANNOTATION], undefined, 'strategy restored');
     const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=db' });
     assert.deepEqual(pods.items.map((p: V1Pod) => imageTag(p.spec!.containers[0]!.image!)).sort(), [
       '1.1.0',

@@ -43,6 +43,12 @@ export function loadKubeConfig(opts: KubeConfigOptions): KubeConfig {
         `${flag} ${file}: not a valid kubeconfig (${(err as Error).message.split('\n')[0]})`,
       );
     }
+    if (kc.getContexts().length === 0) {
+      throw new BadInputError(
+        'kubeconfig-invalid',
+        `${flag} ${file}: not a valid kubeconfig (it defines no context); check the file`,
+      );
+    }
   };
   const envList = (opts.env.KUBECONFIG ?? '').split(delimiter).filter(Boolean);
   const home = opts.env.HOME ?? opts.env.USERPROFILE;
@@ -78,6 +84,15 @@ export function loadKubeConfig(opts: KubeConfigOptions): KubeConfig {
       );
     }
     kc.setCurrentContext(opts.context);
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new BadInputError(
+      'no-context',
+      `the kubeconfig has no current context with a cluster: pass --context NAME (contexts: ${kc
+        .getContexts()
+        .map((c) => c.name)
+        .join(', ')})`,
+    );
   }
   return kc;
 }

@@ -47,6 +47,22 @@ import {
 /** Annotation holding the update strategy a StatefulSet had before Baton froze it (JSON). */
 export const ORIGINAL_STRATEGY_ANNOTATION = 'baton.dev/original-update-strategy';
 
+/**
+ * The partition recorded in {@link ORIGINAL_STRATEGY_ANNOTATION}, or undefined when there is no
+ * readable record. Once the roll reaches ordinal 0 and the original partition was 0, the strategy
+ * is the original again and the record is dropped; a canary partition stays recorded for the user.
+ */
+export function originalPartition(sts: V1StatefulSet): number | undefined {
+  const text = sts.metadata?.annotations?.[ORIGINAL_STRATEGY_ANNOTATION];
+  if (!text) return undefined;
+  try {
+    const s = JSON.parse(text) as { type?: string; rollingUpdate?: { partition?: number } };
+    return s.type === 'OnDelete' ? undefined : (s.rollingUpdate?.partition ?? 0);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A StatefulSet the upgrade targets, and the component its pods form. */
 export interface TargetStatefulSet {
   name: string;
@@ -332,7 +348,12 @@ export class KubernetesPlatform implements Platform {
       const sts = await this.readStatefulSet(stsName, ctx);
       if ((sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0) === partition) return sts;
       const patch = {
-        metadata: { resourceVersion: sts.metadata!.resourceVersion },
+        metadata: {
+          resourceVersion: sts.metadata!.resourceVersion,
+          ...(partition === 0 && originalPartition(sts) === 0
+            ? { annotations: { [ORIGINAL_STRATEGY_ANNOTATION]: null } }
+            : {}),
+        },
         spec: { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition } } },
       };
       try {
