@@ -32,6 +32,11 @@ export interface PostgresEngineOptions extends Omit<PgAdminOptions, 'logger'> {
   pollMs?: number;
   /** Replay unchanged this long after the old primary exited counts as complete; default 500 ms. */
   settleMs?: number;
+  /**
+   * Longest wait, before stopping the primary, for the switchover target to come within the lag
+   * threshold (writes still flowing); default 5 s. Past it the switchover goes on.
+   */
+  catchUpMs?: number;
   /** Switchover deadline when the spec gives none; default 60 s. */
   switchoverTimeoutMs?: number;
   /** Logger for pool-level events (connections dropped by stopped servers). */
@@ -47,6 +52,7 @@ export class PostgresEngine implements Engine {
   private readonly pollMs: number;
   private readonly settleMs: number;
   private readonly switchoverTimeoutMs: number;
+  private readonly catchUpMs: number;
 
   constructor(opts: PostgresEngineOptions = {}) {
     this.admin = new PgAdmin(opts);
@@ -54,6 +60,7 @@ export class PostgresEngine implements Engine {
     this.pollMs = opts.pollMs ?? 20;
     this.settleMs = opts.settleMs ?? 500;
     this.switchoverTimeoutMs = opts.switchoverTimeoutMs ?? 60_000;
+    this.catchUpMs = opts.catchUpMs ?? 5000;
   }
 
   /** Read one member; undefined when it cannot be reached (down, starting, refusing). */
@@ -152,6 +159,8 @@ export class PostgresEngine implements Engine {
       timeoutMs,
       pollMs: this.pollMs,
       settleMs: this.settleMs,
+      lagThresholdBytes: this.lagThresholdBytes,
+      catchUpMs: this.catchUpMs,
     });
   }
 

@@ -2,17 +2,21 @@
  * Planned switchover: hand the primary role from a member about to stop to a streaming standby
  * without losing an acknowledged write and without pg_rewind afterwards.
  *
- * 1. CHECKPOINT on the primary, so its shutdown checkpoint has little left to write.
+ * 1. Wait (writes still flowing) until the target is within the lag threshold, then CHECKPOINT on
+ *    the primary, so the shutdown has neither a WAL backlog to ship nor much to flush.
  * 2. Read the primary's WAL position L, then stop it through the platform (fast shutdown). On a
  *    clean shutdown PostgreSQL writes a shutdown checkpoint after L and its WAL senders send every
  *    record, that one included, and wait for the standbys to confirm them before the server exits.
  * 3. Wait until the target has received WAL past L (so it has the shutdown checkpoint) and has
- *    replayed everything it received. pg_controldata is not available to read the old primary's
- *    final checkpoint, so "received past L, then replay stops short of nothing" is the proof:
- *    once the old server has exited its senders are gone, so the receive position is final.
- * 4. pg_promote on the target (polled until it leaves recovery): it starts a new timeline right after the shutdown
- *    checkpoint, which is exactly where the old primary stopped, so the old primary can later
- *    follow the new timeline as a standby without pg_rewind.
+ *    replayed all it received. pg_controldata, which would give the old primary's final checkpoint
+ *    LSN, is not shipped with the npm build and the engine cannot read another member's files, so
+ *    the proof is: the old server has exited (its WAL senders, which wait for the standby to
+ *    confirm every record, exited before it), hence the target's receive position is final; it is
+ *    past L; and replay has reached it (or, if the received WAL ends on a page boundary past the
+ *    last record, replay has stopped moving past L for `settleMs`).
+ * 4. pg_promote on the target, polled until it leaves recovery. It starts a new timeline right
+ *    after the shutdown checkpoint, exactly where the old primary stopped, so the old primary can
+ *    later follow the new timeline as a standby without pg_rewind.
  * 5. Re-point the other standbys (ALTER SYSTEM SET primary_conninfo + reload) and clear
  *    primary_conninfo on the new primary.
  *
@@ -26,7 +30,7 @@ import type { DrainResult, Platform } from '../../core/ports.js';
 import type { MemberView, Snapshot } from '../../core/types.js';
 import type { PgAdmin } from './admin.js';
 import { buildConninfo, parseConninfo, parseEndpoint } from './conninfo.js';
-import { formatLsn, parseLsn, parseLsnOrUndefined } from './lsn.js';
+import { formatLsn, lagBytes, parseLsn, parseLsnOrUndefined } from './lsn.js';
 
 /** What a switchover needs; all injected. */
 export interface SwitchoverDeps {
@@ -44,6 +48,13 @@ export interface SwitchoverDeps {
    * (the receive position may end on a page boundary past the last record).
    */
   settleMs: number;
+  /**
+   * Before stopping the primary, wait (writes still flowing) until the target is within this many
+   * WAL bytes, so the shutdown does not have to ship a backlog while writes are stopped.
+   */
+  lagThresholdBytes: number;
+  /** Longest wait for that catch-up; past it the switchover goes on regardless. */
+  catchUpMs: number;
 }
 
 /** The primary_conninfo a standby named `applicationName` uses to follow `primary`. */
@@ -171,6 +182,26 @@ export async function switchover(
     );
   }
 
+  // Only an optimisation (the shutdown ships any backlog anyway), so a standby that cannot catch
+  // up under a sustained load delays the switchover by at most catchUpMs, never blocks it.
+  const catchUpUntil = Math.min(deadline, clock.now() + deps.catchUpMs);
+  let lag = Number.POSITIVE_INFINITY;
+  while (true) {
+    const replay = parseLsnOrUndefined((await admin.state(target.endpoint)).lsn);
+    const current = parseLsnOrUndefined((await admin.state(primaryEndpoint)).lsn);
+    if (replay !== undefined && current !== undefined) lag = lagBytes(current, replay);
+    if (lag <= deps.lagThresholdBytes || clock.now() >= catchUpUntil) break;
+    await clock.sleep(deps.pollMs, deps.signal);
+  }
+  if (lag > deps.lagThresholdBytes) {
+    logger.info(
+      'switchover target still lagging; stopping the primary anyway (the shutdown ships the rest)',
+      {
+        target: target.name,
+        lagBytes: lag,
+      },
+    );
+  }
   await admin.checkpoint(primaryEndpoint, Math.max(1000, deadline - clock.now()));
   const before = (await admin.state(primaryEndpoint)).lsn;
   if (before === null) throw new OperationalError('no-lsn', `${member.name} reported no WAL position`);
