@@ -17,6 +17,7 @@ import {
 } from '@kubernetes/client-node';
 import { startFakeApiServer, type FakeApiServer } from './fake-apiserver.js';
 import { expectApiError } from './helpers.js';
+import { age } from './table.js';
 
 function statefulSet(name: string, replicas = 0): V1StatefulSet {
   return {
@@ -568,6 +569,34 @@ describe('fake API server: discovery, CRUD, conflicts, patches', () => {
       (await expectApiError(() => core.readNamespacedConfigMap({ namespace: 'default', name: 'dry' }))).code,
       404,
     );
+  });
+
+  it('answers kubectl-style Table requests with kubectl columns', async () => {
+    await core.createNamespacedPod({
+      namespace: 'default',
+      body: { metadata: { name: 'tbl' }, spec: { containers: [{ name: 'c', image: 'x:1' }] } },
+    });
+    const res = await fetch(
+      `${server.url}/api/v1/namespaces/default/pods?fieldSelector=metadata.name%3Dtbl`,
+      {
+        headers: { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' },
+      },
+    );
+    const table = (await res.json()) as {
+      kind: string;
+      columnDefinitions: { name: string }[];
+      rows: { cells: unknown[]; object: { kind: string } }[];
+    };
+    assert.equal(table.kind, 'Table');
+    assert.deepEqual(
+      table.columnDefinitions.map((c) => c.name),
+      ['Name', 'Ready', 'Status', 'Restarts', 'Age'],
+    );
+    assert.equal(table.rows.length, 1);
+    assert.equal(table.rows[0]!.cells[0], 'tbl');
+    assert.equal(table.rows[0]!.object.kind, 'PartialObjectMetadata');
+    assert.equal(age(Date.parse('2026-01-01T00:10:00Z'), '2026-01-01T00:00:00Z'), '10m');
+    assert.equal(age(Date.parse('2026-01-03T00:00:00Z'), '2026-01-01T00:00:00Z'), '2d');
   });
 
   it('writes a kubeconfig that client-node loads', async () => {

@@ -30,6 +30,7 @@ import { apiVersionOf, type ResourceType } from './resources.js';
 import { Scheduler } from './scheduler.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { defaultStatefulSet, StatefulSetController, validateStatefulSet } from './statefulset-controller.js';
+import { toTable, wantsTable } from './table.js';
 import { clone, isObject, type JsonObject, type KubeObject } from './types.js';
 import { WatchStream } from './watch.js';
 
@@ -685,10 +686,37 @@ class FakeApiServerImpl implements FakeApiServer {
     switch (entry.verb) {
       case 'get': {
         const obj = this.cluster.get(t, ns, target.name!);
-        return send(200, target.subresource === 'scale' ? scaleOf(obj) : present(obj));
+        if (target.subresource === 'scale') return send(200, scaleOf(obj));
+        if (wantsTable(req.headers.accept)) {
+          return send(
+            200,
+            toTable(
+              t,
+              [present(obj)],
+              { resourceVersion: obj.metadata.resourceVersion },
+              this.clock.now(),
+              q.get('includeObject'),
+            ),
+          );
+        }
+        return send(200, present(obj));
       }
-      case 'list':
-        return send(200, this.list(t, version, target.namespace, q));
+      case 'list': {
+        const list = this.list(t, version, target.namespace, q);
+        if (wantsTable(req.headers.accept)) {
+          return send(
+            200,
+            toTable(
+              t,
+              list.items as KubeObject[],
+              list.metadata as JsonObject,
+              this.clock.now(),
+              q.get('includeObject'),
+            ),
+          );
+        }
+        return send(200, list);
+      }
       case 'create': {
         if (target.subresource === 'eviction')
           return send(201, this.disruption.evict(ns, target.name!, body()));
