@@ -12,7 +12,6 @@ import {
   access,
   chmod,
   chown,
-  lstat,
   mkdir,
   readFile,
   readdir,
@@ -34,6 +33,7 @@ import type {
   LocalEngineAdapter,
   LocalMemberLayout,
 } from '../../platforms/local/adapter.js';
+import { chownTree, effectiveRunAs, type UnixUser } from '../../platforms/local/process.js';
 import { takeBaseBackup } from './basebackup.js';
 import { buildConninfo, parseConninfo, readConfSetting, setConfSetting } from './conninfo.js';
 
@@ -64,13 +64,6 @@ export interface PostgresLocalOptions {
   walKeepSize?: string;
   /** Extra postgresql.conf settings written at initdb (and copied to every standby). */
   extraConf?: Record<string, string>;
-}
-
-/** A user's numeric ids. */
-interface UserIds {
-  name: string;
-  uid: number;
-  gid: number;
 }
 
 /** Major.minor label of an npm package version: `17.5.0-beta.15` -> `17.5`. */
@@ -166,36 +159,6 @@ async function registeredBinDir(path: string): Promise<string> {
   return st.isDirectory() ? path : dirname(path);
 }
 
-/** Look a user up in /etc/passwd. */
-async function lookupUser(name: string): Promise<UserIds> {
-  const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
-  for (const line of passwd.split('\n')) {
-    const [user, , uid, gid] = line.split(':');
-    if (user === name && uid !== undefined && gid !== undefined)
-      return { name, uid: Number(uid), gid: Number(gid) };
-  }
-  try {
-    const uid = Number((await execFileAsync('id', ['-u', name])).stdout.trim());
-    const gid = Number((await execFileAsync('id', ['-g', name])).stdout.trim());
-    if (Number.isInteger(uid) && Number.isInteger(gid)) return { name, uid, gid };
-  } catch {
-    // Falls through to the error below.
-  }
-  throw new BadInputError(
-    'unknown-user',
-    `user "${name}" does not exist: PostgreSQL refuses to run as root, so create that user or pass another runAsUser`,
-  );
-}
-
-/** Change the owner of `path` and everything below it (symlinks themselves, not their targets). */
-async function chownTree(path: string, ids: UserIds): Promise<void> {
-  const st = await lstat(path);
-  if (st.isDirectory()) {
-    for (const e of await readdir(path)) await chownTree(join(path, e), ids);
-  }
-  if (st.uid !== ids.uid || st.gid !== ids.gid) await chown(path, ids.uid, ids.gid);
-}
-
 /** Longest Unix socket path the kernel accepts (sun_path is 108 bytes including the NUL). */
 const MAX_SOCKET_PATH = 107;
 
@@ -252,10 +215,9 @@ export function createPostgresLocalAdapter(options: PostgresLocalOptions = {}): 
   const superuser = options.superuser ?? 'postgres';
   const walKeepSize = options.walKeepSize ?? '1GB';
   const extraConf = options.extraConf ?? {};
-  const isRoot = process.getuid?.() === 0;
-  let runAs: Promise<UserIds | undefined> | undefined;
-  const runAsIds = (): Promise<UserIds | undefined> =>
-    (runAs ??= isRoot ? lookupUser(options.runAsUser ?? 'nobody') : Promise.resolve(undefined));
+  let runAs: Promise<UnixUser | undefined> | undefined;
+  const runAsIds = (): Promise<UnixUser | undefined> =>
+    (runAs ??= effectiveRunAs(options.runAsUser ?? 'nobody'));
 
   async function allBinaries(registered: Record<string, string>): Promise<DiscoveredBinaries[]> {
     const list = await discoverNpmBinaries(nodeModulesDirs);
@@ -321,7 +283,7 @@ export function createPostgresLocalAdapter(options: PostgresLocalOptions = {}): 
   async function ensureTraversable(
     member: LocalMemberLayout,
     bin: BinarySet,
-    ids: UserIds,
+    ids: UnixUser,
     ctx: AdapterContext,
   ): Promise<void> {
     const stateDir = dirname(dirname(resolve(ctx.cluster.dir)));
@@ -354,13 +316,13 @@ export function createPostgresLocalAdapter(options: PostgresLocalOptions = {}): 
   }
 
   /** Create an empty directory owned by the server's user, mode 0700. */
-  async function ownedDir(path: string, ids: UserIds | undefined): Promise<void> {
+  async function ownedDir(path: string, ids: UnixUser | undefined): Promise<void> {
     await mkdir(path, { recursive: true, mode: 0o700 });
     await chmod(path, 0o700);
     if (ids) await chown(path, ids.uid, ids.gid);
   }
 
-  async function writeOwned(path: string, content: string, ids: UserIds | undefined): Promise<void> {
+  async function writeOwned(path: string, content: string, ids: UnixUser | undefined): Promise<void> {
     await writeFile(path, content, { mode: 0o600 });
     if (ids) await chown(path, ids.uid, ids.gid);
   }
@@ -606,7 +568,7 @@ export function createPostgresLocalAdapter(options: PostgresLocalOptions = {}): 
   async function applyRole(
     member: LocalMemberLayout,
     settings: Record<string, string>,
-    ids: UserIds | undefined,
+    ids: UnixUser | undefined,
     ctx: AdapterContext,
   ): Promise<void> {
     const requested = settings.role;

@@ -84,10 +84,12 @@ export class Writer {
 
   constructor(private readonly endpoints: string[]) {}
 
+  /** Begin writing in the background. */
   start(): void {
     this.done = this.loop();
   }
 
+  /** Stop writing and wait for the last insert to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
     await this.done;
