@@ -7,8 +7,9 @@ import {
   PatchStrategy,
   setHeaderOptions,
   type V1CustomResourceDefinition,
+  Watch,
 } from '@kubernetes/client-node';
-import { expectApiError, withFakeApiServer } from './helpers.js';
+import { expectApiError, waitFor, withFakeApiServer } from './helpers.js';
 
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -181,7 +182,18 @@ describe('fake API server: CustomResourceDefinitions', () => {
       ...ref,
       body: { apiVersion: 'baton.dev/v1alpha1', kind: 'Upgrade', metadata: { name: 'u' } },
     });
+    let watchEnded = false;
+    const ctl = await new Watch(kc).watch(
+      '/apis/baton.dev/v1alpha1/namespaces/default/upgrades',
+      {},
+      () => {},
+      () => {
+        watchEnded = true;
+      },
+    );
+    t.after(() => ctl.abort());
     await ext.deleteCustomResourceDefinition({ name: 'upgrades.baton.dev' });
+    await waitFor('the custom resource watch to end', () => watchEnded);
     const err = await expectApiError(() => custom.listNamespacedCustomObject(ref));
     assert.equal(err.code, 404);
     await ext.createCustomResourceDefinition({ body: crd() });

@@ -452,6 +452,7 @@ class FakeApiServerImpl implements FakeApiServer {
           c.store.remove(t.group, t.resource, obj.metadata.namespace ?? '', obj.metadata.name!);
         c.store.dropType(t.group, t.resource);
         c.registry.remove(t.group, t.resource);
+        for (const w of [...this.watches]) if (w.typeKey === `${t.group}/${t.resource}`) w.close();
       },
     });
   }

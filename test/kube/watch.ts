@@ -79,6 +79,11 @@ export class WatchStream {
     }
   }
 
+  /** `group/resource` this stream watches. */
+  get typeKey(): string {
+    return typeKey(this.req.type.group, this.req.type.resource);
+  }
+
   /** End the stream (server shutdown, client gone, timeout). Idempotent. */
   close(): void {
     if (this.closed) return;
