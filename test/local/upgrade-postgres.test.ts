@@ -1,6 +1,6 @@
 /** PostgreSQL, 3 members (primary and two streaming standbys), a real minor upgrade 17.5 -> 17.6. */
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import pg from 'pg';
 import { parseEndpoint } from '../../src/engines/postgres/conninfo.js';
 import { installed, tempStateDir } from './helpers.js';
@@ -24,7 +24,7 @@ test(
   async (t) => {
     if (!installed('postgres')) return t.skip('the PostgreSQL 17.5 and 17.6 packages are not installed');
     const state = await tempStateDir('pg-up');
-    after(state.cleanup);
+    t.after(state.cleanup);
     const out = await runUpgradeScenario(
       { engine: 'postgres', members: 3, from: '17.5', to: '17.6', leaders: 1 },
       state.dir,
