@@ -45,6 +45,17 @@ export const fastClock: Clock = {
   sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 20), signal),
 };
 
+/**
+ * The fake server's clock: real time, with timers that never fire before `now()` has moved on by
+ * their delay. Node may run a timer up to a millisecond before `Date.now()` says it is due, and the
+ * fake kubelet schedules exactly one readiness re-check, so an early timer would leave a pod
+ * unready for good.
+ */
+const serverClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) => systemClock.sleep(ms + 2, signal),
+};
+
 /** A StatefulSet manifest. */
 export function statefulSet(
   name: string,
@@ -70,7 +81,12 @@ export function statefulSet(
 
 /** Start a server with the CRD installed. */
 export async function startCluster(t: Pick<TestContext, 'after'>, opts: FakeApiServerOptions = {}) {
-  const server = await withFakeApiServer(t, { readinessDelayMs: 15, podTerminationMs: 5, ...opts });
+  const server = await withFakeApiServer(t, {
+    readinessDelayMs: 15,
+    podTerminationMs: 5,
+    clock: serverClock,
+    ...opts,
+  });
   const kc = server.kubeConfig();
   await kc
     .makeApiClient(ApiextensionsV1Api)
@@ -84,10 +100,15 @@ export async function createSettled(server: FakeApiServer, sts: V1StatefulSet): 
   const apps = kc.makeApiClient(AppsV1Api);
   await apps.createNamespacedStatefulSet({ namespace: NS, body: sts });
   const want = sts.spec!.replicas!;
-  await waitFor(`statefulset ${sts.metadata!.name} to settle`, async () => {
-    const s = await apps.readNamespacedStatefulSet({ namespace: NS, name: sts.metadata!.name! });
-    return s.status?.readyReplicas === want && s.status.observedGeneration === s.metadata?.generation;
-  });
+  await waitFor(
+    `statefulset ${sts.metadata!.name} to settle`,
+    async () => {
+      const s = await apps.readNamespacedStatefulSet({ namespace: NS, name: sts.metadata!.name! });
+      return s.status?.readyReplicas === want && s.status.observedGeneration === s.metadata?.generation;
+    },
+    60_000,
+    20,
+  );
 }
 
 /** Pod readiness over time, from a real watch: the most pods of a StatefulSet ever unready at once. */
