@@ -155,7 +155,7 @@ export function renderHistory(status: UpgradeStatus): string {
     status.history
       .map(
         (h) =>
-          `+${((h.at - t0) / 1000).toFixed(1).padStart(7)}s  ${h.type.padEnd(7)} ${h.member ? `${h.member}: ` : ''}${h.message}`,
+          `+${((h.at - t0) / 1000).toFixed(1).padStart(7)}s  ${h.type.padEnd(7)} ${h.member && !h.message.startsWith(`${h.member}:`) ? `${h.member}: ` : ''}${h.message}`,
       )
       .join('\n') + '\n'
   );

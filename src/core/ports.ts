@@ -51,6 +51,11 @@ export interface Platform {
    * promoting a standby). Idempotent. Platforms that cannot stop without replacing omit it.
    */
   stopMember?(name: string, ctx: PortContext): Promise<void>;
+  /**
+   * Platform-level prechecks run with the engine's (e.g. the local platform: the target version's
+   * binaries are installed). Optional.
+   */
+  prechecks?(snapshot: Snapshot, spec: UpgradeSpec, ctx: PortContext): Promise<PrecheckResult[]>;
   /** The durable store of this cluster's upgrades. */
   readonly journal: JournalStore;
 }

@@ -221,6 +221,8 @@ export interface MemberProgress {
   replaceIssued?: boolean;
   /** The engine's per-member restore ran after the member came back. */
   restored?: boolean;
+  /** The last action on this member failed and paused the upgrade (cleared on resume). */
+  lastError?: string;
   finishedAt?: number;
 }
 

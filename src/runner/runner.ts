@@ -232,7 +232,13 @@ export class Runner {
       let outcome: Outcome;
       switch (action.kind) {
         case 'precheck':
-          outcome = { ok: true, prechecks: await engine.prechecks(snapshot, spec, ctx) };
+          outcome = {
+            ok: true,
+            prechecks: [
+              ...(platform.prechecks ? await platform.prechecks(snapshot, spec, ctx) : []),
+              ...(await engine.prechecks(snapshot, spec, ctx)),
+            ],
+          };
           break;
         case 'hook': {
           const message = engine.hook

@@ -16,9 +16,9 @@
  */
 import { chmod, mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { BadInputError, OperationalError } from '../../core/errors.js';
+import { BadInputError, OperationalError, describeError } from '../../core/errors.js';
 import type { Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
-import type { PlatformMember } from '../../core/types.js';
+import type { PlatformMember, PrecheckResult, Snapshot, UpgradeSpec } from '../../core/types.js';
 import { atVersion } from '../../plan/version.js';
 import { FileJournalStore } from '../../runner/journal/file.js';
 import type { AdapterContext, LocalClusterLayout, LocalEngineAdapter, LocalMemberLayout } from './adapter.js';
@@ -426,6 +426,32 @@ export class LocalPlatform implements Platform {
         pid: rec.process?.pid,
       });
     });
+  }
+
+  /**
+   * Precheck `binaries-installed`: every target version of the upgrade has binaries on this machine
+   * (installed or registered), so no member is stopped for a version that cannot start.
+   */
+  async prechecks(_snapshot: Snapshot, spec: UpgradeSpec, _ctx: PortContext): Promise<PrecheckResult[]> {
+    const versions = [
+      ...new Set([spec.version, ...(spec.components ?? []).flatMap((c) => (c.version ? [c.version] : []))]),
+    ];
+    const missing: string[] = [];
+    for (const v of versions) {
+      try {
+        await this.adapter.binaries(v, { registeredBinaries: this.registeredBinaries() });
+      } catch (err) {
+        missing.push(describeError(err));
+      }
+    }
+    return [
+      {
+        name: 'binaries-installed',
+        ok: missing.length === 0,
+        reason:
+          missing.length === 0 ? `binaries for ${versions.join(', ')} are installed` : missing.join('; '),
+      },
+    ];
   }
 
   /** Stop a member gracefully and record that it is meant to stay stopped. Idempotent. */
