@@ -4,7 +4,7 @@
  * remove the cluster (unless --keep).
  */
 import { writeFile } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -150,6 +150,8 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { code: 
         await engine.close?.();
         if (!o.keep) {
           await platform.delete(ctx);
+          // The temporary state directory is ours only when no --state-dir was given.
+          if (!o.stateDir) await rm(stateDir, { recursive: true, force: true });
           io.stdout.write(`Cluster ${name} removed.\n`);
         } else {
           io.stdout.write(
