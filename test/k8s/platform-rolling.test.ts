@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { V1Pod } from '@kubernetes/client-node';
+import { Watch, type V1Pod } from '@kubernetes/client-node';
+import type { UpgradeResource } from '../../src/api/upgrade.js';
+import { waitFor } from '../kube/helpers.js';
 import { imageTag } from '../../src/platforms/kubernetes/members.js';
 import { ORIGINAL_STRATEGY_ANNOTATION } from '../../src/platforms/kubernetes/statefulset.js';
 import {
@@ -20,6 +22,23 @@ describe('KubernetesPlatform: RollingUpdate StatefulSet', () => {
     await createSettled(server, statefulSet('db', 5));
     const watch = await watchUnready(t, server, 'db', 5);
     const w = await wire(server, upgradeResource('db-up', { version: '1.1.0' }));
+    const seen: [string, string, string, string, string][] = [];
+    const ctl = await new Watch(server.kubeConfig()).watch(
+      `/apis/baton.dev/v1alpha1/namespaces/${NS}/upgrades`,
+      { resourceVersion: server.resourceVersion() },
+      (_type, u: UpgradeResource) => {
+        const c = (type: string) => u.status?.conditions?.find((x) => x.type === type)?.status ?? '-';
+        seen.push([
+          u.status?.phase ?? '-',
+          u.status?.progressText ?? '-',
+          u.status?.currentStep ?? '-',
+          c('Progressing'),
+          c('Ready'),
+        ]);
+      },
+      () => {},
+    );
+    t.after(() => ctl.abort());
 
     const r = await w.runner.run();
     assert.equal(r.status.phase, 'Completed', r.status.reason);
@@ -48,6 +67,22 @@ describe('KubernetesPlatform: RollingUpdate StatefulSet', () => {
     const ready = res!.status!.conditions!.find((c) => c.type === 'Ready')!;
     assert.equal(ready.status, 'True');
     assert.equal(res!.status!.conditions!.find((c) => c.type === 'Progressing')!.status, 'False');
+    // Every status write as a watcher saw it: progress only grows, steps go highest ordinal first,
+    // Progressing holds while Running, Ready only at the end.
+    await waitFor('the watch to see the end', () => seen.some((x) => x[0] === 'Completed'));
+    const done = seen.map((x) => Number(x[1].split('/')[0]));
+    assert.deepEqual(
+      done,
+      [...done].sort((a, b) => a - b),
+    );
+    const steps = [...new Set(seen.map((x) => /replace (db-\d)/.exec(x[2])?.[1]).filter(Boolean))];
+    assert.deepEqual(steps, ['db-4', 'db-3', 'db-2', 'db-1', 'db-0']);
+    for (const [phase, , , progressing, readyCond] of seen) {
+      if (phase === 'Running') assert.equal(progressing, 'True');
+      assert.equal(readyCond, phase === 'Completed' ? 'True' : 'False');
+    }
+    const replaced = r.status.history.filter((h) => /replacing with/.test(h.message)).map((h) => h.member);
+    assert.deepEqual(replaced, ['db-4', 'db-3', 'db-2', 'db-1', 'db-0']);
     await w.flushEvents();
     const evs = await eventsOf(server, 'Upgrade', 'db-up');
     assert.ok(evs.some((e) => e.reason === 'PhaseChanged' && /upgrade complete/.test(e.message!)));

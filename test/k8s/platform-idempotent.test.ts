@@ -1,0 +1,87 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { nullLogger } from '../../src/core/logger.js';
+import { isPodReady } from '../kube/fake-apiserver.js';
+import type { KubeObject } from '../kube/types.js';
+import { waitFor } from '../kube/helpers.js';
+import { imageTag } from '../../src/platforms/kubernetes/members.js';
+import { MERGE_PATCH } from '../../src/platforms/kubernetes/api.js';
+import {
+  NS,
+  createSettled,
+  fastClock,
+  startCluster,
+  statefulSet,
+  upgradeResource,
+  watchUnready,
+  wire,
+} from './platform-fixture.js';
+
+const ctx = { clock: fastClock, logger: nullLogger };
+
+describe('KubernetesPlatform.replaceMember is idempotent', () => {
+  for (const onDelete of [false, true]) {
+    it(`${onDelete ? 'OnDelete' : 'RollingUpdate'}: repeated calls (a crashed runner re-issuing) restart the pod once`, async (t) => {
+      const { server, core } = await startCluster(t);
+      await createSettled(server, statefulSet('db', 3, { onDelete }));
+      const watch = await watchUnready(t, server, 'db', 3);
+      const w = await wire(server, upgradeResource('idem', { version: '1.1.0' }));
+      await w.platform.replaceMember('db-2', '1.1.0', {}, ctx);
+      await w.platform.replaceMember('db-2', '1.1.0', {}, ctx);
+      await waitFor(
+        'db-2 ready at 1.1.0',
+        async () => {
+          const pod = await core.readNamespacedPod({ namespace: NS, name: 'db-2' });
+          return (
+            imageTag(pod.spec!.containers[0]!.image!) === '1.1.0' && isPodReady(pod as unknown as KubeObject)
+          );
+        },
+        30_000,
+        20,
+      );
+      await w.platform.replaceMember('db-2', '1.1.0', {}, ctx);
+      await server.idle();
+      assert.deepEqual(watch.deletions(), ['db-2']);
+      const members = await w.platform.listMembers(ctx);
+      assert.deepEqual(
+        members.map((m) => [m.name, m.version]),
+        [
+          ['db-0', '1.0.0'],
+          ['db-1', '1.0.0'],
+          ['db-2', '1.1.0'],
+        ],
+      );
+      assert.equal(watch.maxUnready(), 1);
+    });
+  }
+
+  it('a crash after the template write and before the partition step resumes where it stopped', async (t) => {
+    const { server, apps } = await startCluster(t);
+    await createSettled(server, statefulSet('db', 3));
+    const watch = await watchUnready(t, server, 'db', 3);
+    const w = await wire(server, upgradeResource('crash', { version: '1.1.0' }));
+    // What the first half of replaceMember writes, as if Baton died right after it.
+    await apps.patchNamespacedStatefulSet(
+      {
+        namespace: NS,
+        name: 'db',
+        body: {
+          spec: {
+            updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 3 } },
+            template: { spec: { containers: [{ name: 'db', image: 'registry.local:5000/db:1.1.0' }] } },
+          },
+        },
+      },
+      MERGE_PATCH,
+    );
+    await server.idle();
+    assert.deepEqual(watch.deletions(), [], 'frozen: the controller restarts nothing');
+    server.resetRequests();
+    await w.platform.replaceMember('db-2', '1.1.0', {}, ctx);
+    const patches = server.requests().entries.filter((e) => e.verb === 'patch');
+    assert.equal(patches.length, 1, 'only the partition step is written');
+    const sts = await apps.readNamespacedStatefulSet({ namespace: NS, name: 'db' });
+    assert.equal(sts.spec!.updateStrategy!.rollingUpdate!.partition, 2);
+    await waitFor('db-2 replaced', () => watch.deletions().includes('db-2'), 30_000, 20);
+  });
+});
