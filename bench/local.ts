@@ -7,11 +7,14 @@
  * Usage: `node --import tsx bench/local.ts [etcd] [postgres] [redis] [--runs N]`.
  *
  * Orchestration overhead (see {@link orchestrationOverhead}) is the part of the upgrade during which
- * no member was being drained, replaced, started or caught up: total upgrade time minus the union of
- * the per-member intervals [first history entry of the member (drain or replace decided) ->
- * the member's `finishedAt` (ready and caught up)]. What remains is time Baton itself added:
+ * no member was being drained, replaced, started or caught up: total upgrade time (from the upgrade's
+ * creation, or the probe's start when later, to its `finishedAt`) minus the union of the per-member
+ * intervals [first history entry of the member (drain or replace decided) -> the member's
+ * `finishedAt` (ready and caught up)]. What remains is time Baton itself added:
  * prechecks and planning before the first member, decisions, journal writes and the poll latency
- * between one member becoming ready and the next one starting, and the final observation.
+ * between one member becoming ready and the next one starting, and the final observation. The
+ * latency between a member actually becoming ready and the runner noticing it lies inside that
+ * member's interval and is not counted (the journal cannot tell it apart from catch-up time).
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -56,13 +59,16 @@ export interface Overhead {
 }
 
 /**
- * The orchestration overhead of a finished upgrade from its journal. A member's interval runs from
- * its first history entry (the runner decided to drain or replace it) to its `finishedAt`; the
- * overhead is the total minus the union of those intervals. Throws when the status has no
- * `finishedAt` or a member never finished.
+ * The orchestration overhead of a finished upgrade from its journal. The upgrade starts at its
+ * first history entry, or at `startAt` when that is later (the probe's start: its connection time
+ * belongs to the measurement, not to Baton); a member's interval runs from its first history entry
+ * (the runner decided to drain or replace it) to its `finishedAt`; the overhead is the total minus
+ * the union of those intervals. Throws when the status has no `finishedAt` or a member never
+ * finished.
  */
-export function orchestrationOverhead(status: UpgradeStatus): Overhead {
-  const t0 = status.history[0]?.at;
+export function orchestrationOverhead(status: UpgradeStatus, startAt?: number): Overhead {
+  const created = status.history[0]?.at;
+  const t0 = created !== undefined && startAt !== undefined ? Math.max(created, startAt) : created;
   const t1 = status.finishedAt;
   if (t0 === undefined || t1 === undefined) throw new Error('the upgrade has not finished');
   const intervals: [number, number][] = Object.entries(status.members).map(([name, p]) => {
@@ -151,6 +157,14 @@ async function runOnce(engine: string, from: string, to: string): Promise<RunFig
       stateDir,
     ]);
     if (created.code !== 0) throw new Error(`cluster create failed:\n${created.out}`);
+    // A freshly formed Redis cluster may still be gossiping replica roles: upgrade a settled cluster.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const checked = await cli(['check', '--state-dir', stateDir]);
+      if (checked.code === 0) break;
+      if (Date.now() >= deadline) throw new Error(`the new cluster never passed its checks:\n${checked.out}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     const reportFile = join(stateDir, 'report.json');
     const applied = await cli([
       'apply',
@@ -167,7 +181,7 @@ async function runOnce(engine: string, from: string, to: string): Promise<RunFig
     const status = await cli(['status', '--state-dir', stateDir, '-o', 'json']);
     const { status: st } = JSON.parse(status.out) as { status: UpgradeStatus };
     return {
-      ...orchestrationOverhead(st),
+      ...orchestrationOverhead(st, report.probe.startedAt),
       maxGapMs: report.probe.maxGapMs,
       failedOps: report.probe.failedOps,
       lostWrites: report.probe.lostWrites,

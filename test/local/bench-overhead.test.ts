@@ -59,3 +59,12 @@ test('median of odd and even counts', () => {
   assert.equal(median([5, 1, 3]), 3);
   assert.equal(median([4, 1, 3, 2]), 2.5);
 });
+
+test('a later start (the probe connecting) moves the beginning of the upgrade', () => {
+  const s = status([[1000], [1200, 'a']], { a: 2000 }, 2100);
+  const o = orchestrationOverhead(s, 1150);
+  assert.equal(o.totalMs, 950);
+  assert.equal(o.beforeFirstMs, 50);
+  assert.equal(o.overheadMs, 150);
+  assert.equal(orchestrationOverhead(s, 900).totalMs, 1100);
+});

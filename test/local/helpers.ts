@@ -142,3 +142,19 @@ export async function countInLog(
   const text = await readFile(join(stateDir, 'clusters', cluster, 'members', member, 'member.log'), 'utf8');
   return text.split('\n').filter((l) => l.includes(marker)).length;
 }
+
+/**
+ * Wait until `baton check` passes on the only cluster under `stateDir` (a freshly created Redis
+ * cluster may still be gossiping replica roles), failing with its last output after `timeoutMs`.
+ */
+export async function waitUntilChecksPass(stateDir: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await runCli(['check', '--state-dir', stateDir]);
+    if (r.code === 0) return;
+    if (Date.now() >= deadline) {
+      throw new Error(`baton check still fails after ${timeoutMs} ms:\n${r.stdout}${r.stderr}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

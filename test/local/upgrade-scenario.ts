@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLeaderRole } from '../../src/core/types.js';
 import type { ProbeReport } from '../../src/probe/types.js';
-import { clusterState, memberPids, runCliExpect, statusJson } from './helpers.js';
+import { clusterState, memberPids, runCliExpect, statusJson, waitUntilChecksPass } from './helpers.js';
 
 /** What an engine's scenario needs. */
 export interface UpgradeScenario {
@@ -43,6 +43,7 @@ export async function runUpgradeScenario(s: UpgradeScenario, stateDir: string): 
     stateDir,
     ...(s.from ? ['--version', s.from] : []),
   ]);
+  await waitUntilChecksPass(stateDir);
   const before = await memberPids(stateDir, cluster);
   const reportFile = join(stateDir, 'report.json');
   const applied = await runCliExpect([
