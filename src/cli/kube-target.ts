@@ -120,12 +120,14 @@ export async function kubernetesTarget(o: Record<string, unknown>, io: CliIO): P
   const kc: KubeConfig = loadKubeConfig({ kubeconfig: f.kubeconfig, context: f.context, env: io.env });
   const namespace = f.namespace ?? contextNamespace(kc);
   const target = parseStatefulSetFlags(f.statefulset);
+  const events = new KubeEventRecorder({ kc, clock: io.clock, logger: io.logger, instance: 'baton-cli' });
   const journal = new UpgradeResourceJournal({
     kc,
     namespace,
     target,
     clock: io.clock,
     logger: io.logger,
+    events,
   });
   let upgrade: UpgradeResource;
   if (target) {
@@ -149,7 +151,6 @@ export async function kubernetesTarget(o: Record<string, unknown>, io: CliIO): P
     );
   }
   const engine = kubernetesEngine(engineName);
-  const events = new KubeEventRecorder({ kc, clock: io.clock, logger: io.logger, instance: 'baton-cli' });
   const platform = new KubernetesPlatform({
     kc,
     namespace,

@@ -7,7 +7,7 @@ import { nullLogger } from '../../src/core/logger.js';
 import { main } from '../../src/cli/main.js';
 import type { OutStream } from '../../src/cli/io.js';
 import { UpgradeResourceJournal } from '../../src/platforms/kubernetes/journal.js';
-import { NS, createSettled, fastClock, startCluster, statefulSet } from './platform-fixture.js';
+import { NS, createSettled, eventsOf, fastClock, startCluster, statefulSet } from './platform-fixture.js';
 
 function capture(): OutStream & { text: () => string } {
   let buf = '';
@@ -43,6 +43,14 @@ describe('baton --platform kubernetes', () => {
     assert.equal(res!.spec.version, '1.1.0');
     assert.equal(res!.status!.phase, 'Completed');
     assert.equal(res!.status!.progressText, '3/3');
+
+    const evs = await eventsOf(server, 'Upgrade', 'db-upgrade');
+    assert.ok(evs.some((e) => e.reason === 'PhaseChanged' && /upgrade complete/.test(e.message!)));
+    const onPod = await eventsOf(server, 'Pod', 'db-0');
+    assert.ok(onPod.some((e) => e.reason === 'Step' && /db-0: replacing with 1\.1\.0/.test(e.message!)));
+    assert.ok(onPod.some((e) => e.reason === 'PartitionLowered'));
+    const steps = evs.filter((e) => e.reason === 'Step').map((e) => e.message);
+    assert.equal(new Set(steps).size, steps.length, 'each history entry is one Event');
 
     const st = await run(['status', ...k]);
     assert.equal(st.code, 0, st.err);

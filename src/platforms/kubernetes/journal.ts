@@ -11,7 +11,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { BadInputError, ConflictError, describeError, OperationalError } from '../../core/errors.js';
 import { nullLogger, type Logger } from '../../core/logger.js';
 import type { JournalStore, UpgradeRecord } from '../../core/ports.js';
-import type { BatchPolicy, UpgradeSpec, UpgradeStatus } from '../../core/types.js';
+import type { BatchPolicy, HistoryEntry, UpgradeSpec, UpgradeStatus } from '../../core/types.js';
 import { isTerminal } from '../../core/types.js';
 import { newStatus } from '../../runner/status.js';
 import {
@@ -28,6 +28,7 @@ import {
   toUpgradeSpec,
 } from '../../api/upgrade.js';
 import { apiMessage, isConflict, isNotFound, MERGE_PATCH, withRetry } from './api.js';
+import { entriesAfter, historyEvent, type EventSink } from './events.js';
 
 /** What an Upgrade targets (`spec.target` of the resource). */
 export type UpgradeTarget = UpgradeResourceSpec['target'];
@@ -210,6 +211,12 @@ export interface UpgradeResourceJournalOptions {
   createExtra?: Pick<UpgradeResourceSpec, 'credentialsSecret'> & { minReadySeconds?: number };
   clock?: Clock;
   logger?: Logger;
+  /**
+   * When set, every history entry a status write adds becomes an Event (on the Upgrade and the
+   * member's pod). For front ends without their own runner `onEvent` wiring (the CLI); the
+   * operator records events from the runner instead and leaves this unset.
+   */
+  events?: EventSink;
 }
 
 const MAX_CONFLICT_RETRIES = 10;
@@ -224,6 +231,8 @@ export class UpgradeResourceJournal implements JournalStore {
   private readonly opts: UpgradeResourceJournalOptions;
   /** Conditions last seen per upgrade, by revision, so a write keeps their transition times. */
   private readonly seen = new Map<string, { revision: string; conditions: Condition[] }>();
+  /** Last history entry written per upgrade, so each new entry becomes exactly one Event. */
+  private readonly lastEntry = new Map<string, HistoryEntry | undefined>();
 
   constructor(opts: UpgradeResourceJournalOptions) {
     this.opts = opts;
@@ -272,6 +281,9 @@ export class UpgradeResourceJournal implements JournalStore {
     if (hasJournal(res)) {
       const { conditions, progressText: _p, currentStep: _c, ...rest } = res.status!;
       status = rest as UpgradeStatus;
+      if (!this.lastEntry.has(res.metadata.name)) {
+        this.lastEntry.set(res.metadata.name, status.history[status.history.length - 1]);
+      }
       this.seen.set(res.metadata.name, {
         revision: res.metadata.resourceVersion!,
         conditions: conditions ?? [],
@@ -401,6 +413,7 @@ export class UpgradeResourceJournal implements JournalStore {
       )) as UpgradeResource;
       const next = out.metadata.resourceVersion!;
       this.seen.set(name, { revision: next, conditions: body.status.conditions ?? [] });
+      await this.recordEvents(out, status);
       return next;
     } catch (err) {
       if (isConflict(err)) throw new ConflictError(`upgrade ${name} changed since revision ${revision}`);
@@ -408,6 +421,15 @@ export class UpgradeResourceJournal implements JournalStore {
         throw new OperationalError('upgrade-gone', `upgrade ${this.namespace}/${name} was deleted`);
       throw err;
     }
+  }
+
+  private async recordEvents(res: UpgradeResource, status: UpgradeStatus): Promise<void> {
+    const sink = this.opts.events;
+    if (!sink) return;
+    const name = res.metadata.name;
+    const fresh = entriesAfter(status.history, this.lastEntry.get(name));
+    this.lastEntry.set(name, status.history[status.history.length - 1]);
+    for (const h of fresh) await sink.emit(historyEvent(h), { upgrade: res });
   }
 
   /**
