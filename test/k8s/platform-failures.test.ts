@@ -114,6 +114,11 @@ describe('KubernetesPlatform: failures, faults and rollback', () => {
     assert.match(back.status.reason, /rolled back/);
     const sts = await apps.readNamespacedStatefulSet({ namespace: NS, name: 'db' });
     assert.equal(imageTag(sts.spec!.template!.spec!.containers[0]!.image!), '1.0.0');
+    assert.deepEqual(JSON.parse(JSON.stringify(sts.spec!.updateStrategy)), {
+      type: 'RollingUpdate',
+      rollingUpdate: { partition: 0 },
+    });
+    assert.equal(sts.metadata!.annotations?.[ORIGINAL_STRATEGY_ANNOTATION], undefined);
     const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=db' });
     for (const p of pods.items as V1Pod[]) {
       assert.equal(imageTag(p.spec!.containers[0]!.image!), '1.0.0', p.metadata!.name);

@@ -6,7 +6,8 @@
  * - The first replacement of a roll changes the pod template's image tag and, in the same write,
  *   freezes RollingUpdate StatefulSets with `partition = replicas`, so the controller restarts
  *   nothing by itself. The original strategy is kept in the annotation
- *   `baton.dev/original-update-strategy`.
+ *   `baton.dev/original-update-strategy`, and given back by the first observation that finds
+ *   every pod Ready at the update revision (the roll is over, so no partition restarts anything).
  * - RollingUpdate: the partition steps down to the member's ordinal; the controller then replaces
  *   exactly that pod (every higher ordinal already runs the update revision). Members therefore
  *   carry `rollRank = replicas - 1 - ordinal`, highest ordinal first.
@@ -25,6 +26,7 @@ import {
   type KubeConfig,
   type V1Pod,
   type V1StatefulSet,
+  type V1StatefulSetUpdateStrategy,
 } from '@kubernetes/client-node';
 import type { Clock } from '../../core/clock.js';
 import { BadInputError, OperationalError } from '../../core/errors.js';
@@ -46,22 +48,6 @@ import {
 
 /** Annotation holding the update strategy a StatefulSet had before Baton froze it (JSON). */
 export const ORIGINAL_STRATEGY_ANNOTATION = 'baton.dev/original-update-strategy';
-
-/**
- * The partition recorded in {@link ORIGINAL_STRATEGY_ANNOTATION}, or undefined when there is no
- * readable record. Once the roll reaches ordinal 0 and the original partition was 0, the strategy
- * is the original again and the record is dropped; a canary partition stays recorded for the user.
- */
-export function originalPartition(sts: V1StatefulSet): number | undefined {
-  const text = sts.metadata?.annotations?.[ORIGINAL_STRATEGY_ANNOTATION];
-  if (!text) return undefined;
-  try {
-    const s = JSON.parse(text) as { type?: string; rollingUpdate?: { partition?: number } };
-    return s.type === 'OnDelete' ? undefined : (s.rollingUpdate?.partition ?? 0);
-  } catch {
-    return undefined;
-  }
-}
 
 /** A StatefulSet the upgrade targets, and the component its pods form. */
 export interface TargetStatefulSet {
@@ -214,8 +200,9 @@ export class KubernetesPlatform implements Platform {
     const t = this.upgradeResource.spec.target;
     const out: PlatformMember[] = [];
     for (const target of targetStatefulSets(this.upgradeResource)) {
-      const sts = await this.readStatefulSet(target.name, ctx);
+      let sts = await this.readStatefulSet(target.name, ctx);
       const pods = await this.podsOf(sts, ctx);
+      sts = await this.restoreStrategy(sts, pods, ctx);
       const replicas = sts.spec?.replicas ?? 1;
       const partition = sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
       const missingBelowPartition =
@@ -242,6 +229,67 @@ export class KubernetesPlatform implements Platform {
       );
     }
     return out;
+  }
+
+  /**
+   * Give a StatefulSet back the update strategy recorded in {@link ORIGINAL_STRATEGY_ANNOTATION}
+   * once its roll is over: the controller has seen the latest template and every replica's pod is
+   * Ready at the update revision, so no partition can make it restart anything. Rolls that end
+   * before ordinal 0 (a rollback of the upgraded members only, a cancel) leave the freeze in place
+   * until then.
+   */
+  private async restoreStrategy(
+    sts: V1StatefulSet,
+    pods: Map<string, V1Pod>,
+    ctx: PortContext,
+  ): Promise<V1StatefulSet> {
+    const text = sts.metadata?.annotations?.[ORIGINAL_STRATEGY_ANNOTATION];
+    if (!text || !isRollingUpdate(sts)) return sts;
+    const update = sts.status?.updateRevision;
+    const replicas = sts.spec?.replicas ?? 1;
+    if (!update || (sts.status?.observedGeneration ?? 0) < (sts.metadata?.generation ?? 0)) return sts;
+    for (let i = 0; i < replicas; i++) {
+      const p = pods.get(`${sts.metadata!.name}-${i}`);
+      const ready = p?.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
+      if (!p || p.metadata?.deletionTimestamp || !ready || p.metadata?.labels?.[REVISION_LABEL] !== update)
+        return sts;
+    }
+    let original: V1StatefulSet['spec'] extends infer S
+      ? S extends { updateStrategy?: infer U }
+        ? U
+        : never
+      : never;
+    try {
+      original = JSON.parse(text) as typeof original;
+    } catch {
+      original = { type: 'RollingUpdate', rollingUpdate: { partition: 0 } };
+    }
+    const name = sts.metadata!.name!;
+    const patch = {
+      metadata: {
+        resourceVersion: sts.metadata!.resourceVersion,
+        annotations: { [ORIGINAL_STRATEGY_ANNOTATION]: null },
+      },
+      spec: { updateStrategy: original },
+    };
+    try {
+      const out = await withRetry(
+        `patch statefulset ${this.namespace}/${name}`,
+        () =>
+          this.apps.patchNamespacedStatefulSet({ namespace: this.namespace, name, body: patch }, MERGE_PATCH),
+        this.deps(ctx),
+      );
+      await this.event(
+        'Normal',
+        'StrategyRestored',
+        `statefulset ${name}: roll over, update strategy restored to ${text}`,
+      );
+      return out;
+    } catch (err) {
+      // Someone else wrote first; the next observation tries again.
+      if (isConflict(err)) return sts;
+      throw err;
+    }
   }
 
   /** The target StatefulSet a member (pod name) belongs to, and its ordinal. */
@@ -348,12 +396,7 @@ export class KubernetesPlatform implements Platform {
       const sts = await this.readStatefulSet(stsName, ctx);
       if ((sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0) === partition) return sts;
       const patch = {
-        metadata: {
-          resourceVersion: sts.metadata!.resourceVersion,
-          ...(partition === 0 && originalPartition(sts) === 0
-            ? { annotations: { [ORIGINAL_STRATEGY_ANNOTATION]: null } }
-            : {}),
-        },
+        metadata: { resourceVersion: sts.metadata!.resourceVersion },
         spec: { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition } } },
       };
       try {
