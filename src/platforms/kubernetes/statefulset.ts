@@ -254,13 +254,9 @@ export class KubernetesPlatform implements Platform {
       if (!p || p.metadata?.deletionTimestamp || !ready || p.metadata?.labels?.[REVISION_LABEL] !== update)
         return sts;
     }
-    let original: V1StatefulSet['spec'] extends infer S
-      ? S extends { updateStrategy?: infer U }
-        ? U
-        : never
-      : never;
+    let original: V1StatefulSetUpdateStrategy;
     try {
-      original = JSON.parse(text) as typeof original;
+      original = JSON.parse(text) as V1StatefulSetUpdateStrategy;
     } catch {
       original = { type: 'RollingUpdate', rollingUpdate: { partition: 0 } };
     }
