@@ -34,8 +34,10 @@ export function progressOf(
 
   // Remaining batches if nothing pauses: walk each unfinished component with the batch policy.
   let remainingBatches = 0;
-  let sincePause = status.batchesSincePause;
+  // Exponential sizing restarts at 1 in every component but the one the last batch belongs to.
+  const lastBatch = members.find(([, m]) => m.batch !== undefined && m.batch === status.batchesStarted);
   for (const c of components) {
+    let sincePause = lastBatch?.[1].component === c.name ? status.batchesSincePause : 0;
     let left = members.filter(
       ([n, m]) => m.component === c.name && m.state === 'pending' && !status.currentBatch.includes(n),
     ).length;
