@@ -138,7 +138,8 @@ function wait(ctx: Ctx, reason: string, ms = POLL_MS): undefined {
 
 function act(ctx: Ctx, action: Action, reason?: string): Action {
   ctx.reason = reason ?? describeAction(action);
-  ctx.status.blockedBy = undefined;
+  // A precheck re-run keeps the block it may confirm, so `blockedBy.since` says how long it has held.
+  if (action.kind !== 'precheck') ctx.status.blockedBy = undefined;
   return action;
 }
 
@@ -455,6 +456,9 @@ function startBatch(
   const remaining = candidates.filter((n) => status.members[n]!.state !== 'done');
   if (remaining.length === 0) return wait(ctx, `${comp.name}: every member already at ${target}`, 0);
 
+  // Each component is its own pool: exponential sizing starts again at 1 (a canary of one).
+  const previous = Object.values(status.members).find((m) => m.batch === status.batchesStarted);
+  if (previous && previous.component !== comp.name) status.batchesSincePause = 0;
   const size = batchSize(spec.strategy.batch, compMembers.length, status.batchesSincePause);
   let batch: string[] = [];
   let denial: { check: string; reason: string } | undefined;
@@ -806,7 +810,7 @@ export function applyOutcome(
     if (action.kind === 'precheck') {
       status.prechecksAt = now;
       status.prechecksGeneration = spec.generation;
-      status.blockedBy = { check: 'precheck:error', reason: msg, since: now };
+      status.blockedBy = blockedSince(status, 'precheck:error', msg, now);
       status.reason = msg;
       return status;
     }
@@ -846,7 +850,7 @@ export function applyOutcome(
       }
       if (failing.length > 0) {
         const first = failing[0]!;
-        status.blockedBy = { check: `precheck:${first.name}`, reason: first.reason, since: now };
+        status.blockedBy = blockedSince(status, `precheck:${first.name}`, first.reason, now);
         status.reason = `blocked by precheck ${first.name}: ${first.reason}${failing.length > 1 ? ` (+${failing.length - 1} more)` : ''}`;
       } else {
         status.blockedBy = undefined;
@@ -902,6 +906,11 @@ export function applyOutcome(
       return status;
     }
   }
+}
+
+/** A block by `check`, keeping the time it started when the same check already blocked. */
+function blockedSince(status: UpgradeStatus, check: string, reason: string, now: number) {
+  return { check, reason, since: status.blockedBy?.check === check ? status.blockedBy.since : now };
 }
 
 function memberOf(a: Action): string | undefined {
