@@ -31,6 +31,12 @@ describe('baton --platform kubernetes', () => {
     await createSettled(server, statefulSet('db', 3));
 
     const k = ['--platform', 'kubernetes', '--kubeconfig', file, '-n', NS];
+    const plan = await run(['plan', ...k, '--statefulset', 'db', '--to', '1.1.0']);
+    assert.equal(plan.code, 0, plan.err);
+    assert.ok(plan.out.indexOf('db-2') < plan.out.indexOf('db-0'), plan.out);
+    const check = await run(['check', ...k, '--statefulset', 'db', '--to', '1.1.0']);
+    assert.equal(check.code, 0, check.err);
+    assert.match(check.out, /all-pods-ready/);
     const r = await run(['apply', ...k, '--statefulset', 'db', '--to', '1.1.0']);
     assert.equal(r.code, 0, r.err + r.out);
     assert.match(r.out, /Completed/);
@@ -58,6 +64,14 @@ describe('baton --platform kubernetes', () => {
     const hist = await run(['history', ...k, '--name', 'db-upgrade']);
     assert.equal(hist.code, 0, hist.err);
     assert.match(hist.out, /db-0/);
+
+    // The same name again after it ended: the old resource is replaced by a new upgrade.
+    const again = await run(['apply', ...k, '--statefulset', 'db', '--to', '1.2.0']);
+    assert.equal(again.code, 0, again.err + again.out);
+    const second = await journal.getResource('db-upgrade');
+    assert.equal(second!.spec.version, '1.2.0');
+    assert.notEqual(second!.metadata.uid, res!.metadata.uid);
+    assert.equal(second!.status!.phase, 'Completed');
   });
 
   it('apply --detach only creates the resource; pause and cancel patch its spec', async (t) => {
