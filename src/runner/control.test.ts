@@ -42,7 +42,7 @@ const states = (r: ReconcileResult) => Object.values(r.status.members).map((m) =
 
 describe('pause, resume, cancel', () => {
   it('pause lets the member in flight finish and starts no new one; resume goes on', async () => {
-    const { runner, update, rec, stopOnPause, world } = await setUp(sim5, {});
+    const { runner, update, rec, world } = await setUp(sim5, {});
     await runner.run({
       stopWhen: (r) => r.action?.kind === 'replace' && rec.calls('replaceMember').length === 2,
     });
