@@ -122,7 +122,13 @@ export class Kubelet {
       const at = state.runningSince + delay;
       if (state.recheckAt !== at) {
         state.recheckAt = at;
-        this.scheduler.after(at - now, () => this.enqueue(pod));
+        const s = state;
+        // Timers may fire a little before the wall clock reaches `at`; forgetting the pending
+        // re-check lets the next sync schedule another one instead of waiting forever.
+        this.scheduler.after(at - now, () => {
+          s.recheckAt = undefined;
+          this.enqueue(pod);
+        });
       }
     }
     this.writeStatus(pod, this.status(pod, containers, phase, state.runningSince));

@@ -382,6 +382,29 @@ describe('fake API server: StatefulSet controller and kubelet', () => {
     assert.ok(terminating.length >= 1 && terminating.every((e) => !e.ready));
   });
 
+  it('kubelet: a readiness timer that fires early is re-armed (pods never get stuck unready)', async (t) => {
+    class EarlyOnceClock extends FakeClock {
+      private early = true;
+      override async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+        if (signal?.aborted) throw signal.reason;
+        this.advance(this.early && ms > 1 ? ms - 1 : ms);
+        this.early = false;
+      }
+    }
+    const server = await withFakeApiServer(t, { clock: new EarlyOnceClock(), readinessDelayMs: 30 });
+    const { core } = clients(server);
+    await core.createNamespacedPod({
+      namespace: 'default',
+      body: { metadata: { name: 'early' }, spec: { containers: [{ name: 'c', image: 'x:1' }] } },
+    });
+    await server.idle();
+    assert.ok(
+      isPodReady(
+        (await core.readNamespacedPod({ namespace: 'default', name: 'early' })) as unknown as KubeObject,
+      ),
+    );
+  });
+
   it('a never-ready annotation on the template blocks an OrderedReady StatefulSet at the first pod', async (t) => {
     const server = await withFakeApiServer(t, { readinessDelayMs: 5 });
     const { core, apps } = clients(server);
