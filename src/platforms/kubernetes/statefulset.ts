@@ -197,38 +197,51 @@ export class KubernetesPlatform implements Platform {
 
   /** Every pod ordinal of every target StatefulSet as a member (missing pods included). */
   async listMembers(ctx: PortContext): Promise<PlatformMember[]> {
-    const t = this.upgradeResource.spec.target;
     const out: PlatformMember[] = [];
     for (const target of targetStatefulSets(this.upgradeResource)) {
-      let sts = await this.readStatefulSet(target.name, ctx);
+      const sts = await this.readStatefulSet(target.name, ctx);
       const pods = await this.podsOf(sts, ctx);
-      sts = await this.restoreStrategy(sts, pods, ctx);
-      const replicas = sts.spec?.replicas ?? 1;
-      const partition = sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
-      const missingBelowPartition =
-        isRollingUpdate(sts) &&
-        Array.from({ length: Math.min(partition, replicas) }, (_, i) => i).some(
-          (i) => !pods.has(`${target.name}-${i}`),
-        );
-      out.push(
-        ...membersOf(
-          {
-            sts,
-            component: this.componentOf(target, sts),
-            container: t.container,
-            namespace: this.namespace,
-            service: t.service,
-            port: t.port,
-            endpointTemplate: t.endpointTemplate,
-            minReadySeconds: this.minReadySeconds(sts),
-            now: ctx.clock.now(),
-            currentRevisionTag: missingBelowPartition ? await this.currentRevisionTag(sts, ctx) : undefined,
-          },
-          pods,
-        ),
-      );
+      out.push(...(await this.membersFrom(target, sts, pods, ctx)));
     }
     return out;
+  }
+
+  /**
+   * The members of one target StatefulSet from an already-read StatefulSet and its pods (by
+   * name); an informer cache can feed it instead of a GET and a LIST. Gives the StatefulSet its
+   * original strategy back when the roll is over (see {@link restoreStrategy}), and reads the
+   * current ControllerRevision only when a pod below the partition is missing.
+   */
+  async membersFrom(
+    target: TargetStatefulSet,
+    read: V1StatefulSet,
+    pods: Map<string, V1Pod>,
+    ctx: PortContext,
+  ): Promise<PlatformMember[]> {
+    const t = this.upgradeResource.spec.target;
+    const sts = await this.restoreStrategy(read, pods, ctx);
+    const replicas = sts.spec?.replicas ?? 1;
+    const partition = sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
+    const missingBelowPartition =
+      isRollingUpdate(sts) &&
+      Array.from({ length: Math.min(partition, replicas) }, (_, i) => i).some(
+        (i) => !pods.has(`${target.name}-${i}`),
+      );
+    return membersOf(
+      {
+        sts,
+        component: this.componentOf(target, sts),
+        container: t.container,
+        namespace: this.namespace,
+        service: t.service,
+        port: t.port,
+        endpointTemplate: t.endpointTemplate,
+        minReadySeconds: this.minReadySeconds(sts),
+        now: ctx.clock.now(),
+        currentRevisionTag: missingBelowPartition ? await this.currentRevisionTag(sts, ctx) : undefined,
+      },
+      pods,
+    );
   }
 
   /**
