@@ -330,24 +330,27 @@ function startRollback(ctx: Ctx): Action | undefined {
     return block(ctx, 'rollback', 'the upgrade is finalized: rollback is no longer possible');
   }
   if (status.direction === 'rollback') return undefined;
+  // A finalized intermediate hop cannot be undone: roll back to the version it reached at most.
+  const path = status.plan?.path ?? [];
+  let floor: string | undefined;
+  for (let k = 0; k < status.hop; k++) {
+    if (status.hooksDone.includes(`finalize-hop:${k}`)) floor = path[k]?.to;
+  }
   const views = memberMap(snapshot);
   const members: UpgradeStatus['members'] = {};
   for (const [name, m] of Object.entries(status.members)) {
     const running = views.get(name)?.version ?? m.to;
-    if (atVersion(running, m.from) && m.state === 'pending') continue;
-    const verdict = rules.versions.allowDowngrade(parseVersion(running), parseVersion(m.from));
-    if (!verdict.ok && compareVersions(running, m.from) > 0) {
-      return block(
-        ctx,
-        'rollback',
-        `cannot roll ${name} back from ${running} to ${m.from}: ${verdict.reason}`,
-      );
+    const back = floor ?? m.from;
+    if (atVersion(running, back) && m.state === 'pending') continue;
+    const verdict = rules.versions.allowDowngrade(parseVersion(running), parseVersion(back));
+    if (!verdict.ok && compareVersions(running, back) > 0) {
+      return block(ctx, 'rollback', `cannot roll ${name} back from ${running} to ${back}: ${verdict.reason}`);
     }
     members[name] = {
       component: m.component,
       state: 'pending',
       from: running,
-      to: m.from,
+      to: back,
       since: now,
       replaceCalls: 0,
     };
@@ -361,7 +364,7 @@ function startRollback(ctx: Ctx): Action | undefined {
   record(status, {
     at: now,
     type: 'control',
-    message: `rollback requested: ${Object.keys(members).length} member(s) go back`,
+    message: `rollback requested: ${Object.keys(members).length} member(s) go back${floor ? ` to ${floor}, the finalized intermediate version` : ''}`,
   });
   setPhase(status, 'Running', 'rolling back to the original versions', now);
   return running(ctx);

@@ -189,8 +189,12 @@ export function violations(s: Scenario, out: RunOutcome): string[] {
   }
 
   // Crashes and retries never double a step.
-  for (const r of rec.repeatedRestarts())
-    bad.push(`${r.member} restarted ${r.count} times onto ${r.version}`);
+  // A rollback after a finalized intermediate hop restarts a member onto that hop's version a
+  // second time; nothing else may.
+  const rolledBack = status.direction === 'rollback';
+  for (const r of rec.repeatedRestarts()) {
+    if (!rolledBack || r.count > 2) bad.push(`${r.member} restarted ${r.count} times onto ${r.version}`);
+  }
 
   // Blocked prechecks change nothing.
   if (status.phase === 'Prechecking' || status.phase === 'Pending') {
