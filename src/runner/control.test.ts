@@ -19,7 +19,10 @@ import { createUpgrade, makeSpec } from './start.js';
 
 type SpecInput = Parameters<typeof makeSpec>[0];
 
-async function setUp(cluster: SimClusterInput, spec: Omit<SpecInput, 'cluster' | 'engine' | 'version'>) {
+async function setUp(
+  cluster: SimClusterInput,
+  spec: Omit<SpecInput, 'cluster' | 'engine' | 'version'> & { version?: string },
+) {
   const clock = new FakeClock();
   const world = createSimWorld(parseSimClusterDescription(cluster), { clock });
   const full = makeSpec({
