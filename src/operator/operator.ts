@@ -73,21 +73,22 @@ function isReady(p: Pod | undefined): boolean {
   return !!p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
-/** The facts of a pod a runner's decision depends on; other changes do not wake it. */
-function podFacts(p: Pod | undefined): string {
-  if (!p) return '';
-  const waiting = (p.status?.containerStatuses ?? [])
+/** A container failure signal of a pod (waiting reason, non-zero exit, restarts). */
+function failureFacts(p: Pod | undefined): string {
+  return (p?.status?.containerStatuses ?? [])
     .map((c) => `${c.state?.waiting?.reason ?? ''}:${c.state?.terminated?.exitCode ?? ''}:${c.restartCount}`)
     .join(',');
-  const images = (p.spec?.containers ?? []).map((c) => c.image).join(',');
-  return [
-    isReady(p),
-    !!p.metadata?.deletionTimestamp,
-    p.status?.phase,
-    waiting,
-    images,
-    p.metadata?.uid,
-  ].join('|');
+}
+
+/**
+ * Whether a pod change can change a runner's decision now: a new pod (a replacement started at
+ * its version), a pod turning Ready, or a failure signal. Other changes (terminating, scheduled,
+ * running but not Ready, deletions) are picked up by the runner's own requeue.
+ */
+function wakes(type: string, p: Pod, old: Pod | undefined): boolean {
+  if (type === 'ADDED') return true;
+  if (type !== 'MODIFIED') return false;
+  return (isReady(p) && !isReady(old)) || failureFacts(p) !== failureFacts(old);
 }
 
 /** The StatefulSet that controls a pod, as `namespace/name`. */
@@ -137,6 +138,11 @@ export class Operator {
       logger,
       events,
       engines: opts.engines,
+      cache: {
+        statefulSet: (key) => this.sets.get(key),
+        pod: (key) => this.pods.get(key),
+        upgrade: (key) => this.upgrades.get(key),
+      },
       hooks: {
         onAction: (a, ms, ok) =>
           this.metrics.stepDuration.observe({ step: a.kind, ok: String(ok) }, ms / 1000),
@@ -324,7 +330,7 @@ export class Operator {
   }
 
   private onPod(type: string, p: Pod, old: Pod | undefined): void {
-    if (type === 'MODIFIED' && podFacts(p) === podFacts(old)) return;
+    if (!wakes(type, p, old)) return;
     const sts = ownerSts(p);
     if (sts) this.wakeTargetsOf(sts);
   }

@@ -19,7 +19,7 @@ import {
 import type { Clock } from '../core/clock.js';
 import { BadInputError, ConflictError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { Engine, PortContext } from '../core/ports.js';
+import type { Engine, JournalStore, Platform, PortContext } from '../core/ports.js';
 import { isTerminal, type UpgradeSpec, type UpgradeStatus } from '../core/types.js';
 import { GenericEngine } from '../engines/generic/engine.js';
 import { httpStatus, isConflict, isNotFound } from '../platforms/kubernetes/api.js';
@@ -27,8 +27,9 @@ import type { EventSink } from '../platforms/kubernetes/events.js';
 import { UpgradeResourceJournal } from '../platforms/kubernetes/journal.js';
 import { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
 import { Runner, type RunnerEvent } from '../runner/runner.js';
-import type { Action } from '../runner/decide.js';
+import { POLL_MS, type Action } from '../runner/decide.js';
 import { initialMembers, previewPlan } from '../runner/start.js';
+import { CachedPlatform, RememberingJournal, type CacheReader } from './cached.js';
 import { newStatus, record } from '../runner/status.js';
 
 /** Builds the engine an Upgrade names; throws BadInputError for an engine the operator cannot drive. */
@@ -67,13 +68,18 @@ export interface ReconcilerOptions {
   events?: EventSink;
   engines?: EngineFactory;
   hooks?: ReconcileHooks;
+  /** Informer caches to observe from (default: every observation reads the API server). */
+  cache?: CacheReader;
 }
 
 interface Driver {
   uid: string;
   generation: number;
   runner: Runner;
+  /** The real platform (replacements, the Upgrade it serves). */
   platform: KubernetesPlatform;
+  /** What the runner observes through: the cached platform when caches are given. */
+  observed: Platform;
   engine: Engine;
 }
 
@@ -98,7 +104,7 @@ function needsStart(u: UpgradeResource): boolean {
 /** Reconciles Upgrade resources, keeping one runner per resource between calls. */
 export class UpgradeReconciler {
   private readonly custom: CustomObjectsApi;
-  private readonly journals = new Map<string, UpgradeResourceJournal>();
+  private readonly journals = new Map<string, JournalStore>();
   private readonly drivers = new Map<string, Driver>();
   private readonly engines: EngineFactory;
 
@@ -111,6 +117,9 @@ export class UpgradeReconciler {
   forget(key: string): void {
     const d = this.drivers.get(key);
     this.drivers.delete(key);
+    const [namespace, name] = key.split('/') as [string, string];
+    const j = this.journals.get(namespace);
+    if (j instanceof RememberingJournal) j.forget(name);
     void d?.engine.close?.();
   }
 
@@ -121,10 +130,12 @@ export class UpgradeReconciler {
     await Promise.all(all.map((d) => d.engine.close?.()));
   }
 
-  private journal(namespace: string): UpgradeResourceJournal {
+  private journal(namespace: string): JournalStore {
     let j = this.journals.get(namespace);
     if (!j) {
-      j = new UpgradeResourceJournal({ kc: this.opts.kc, namespace });
+      const { kc, clock, logger, cache } = this.opts;
+      const inner = new UpgradeResourceJournal({ kc, namespace, clock, logger });
+      j = cache ? new RememberingJournal(inner, namespace, cache) : inner;
       this.journals.set(namespace, j);
     }
     return j;
@@ -175,7 +186,10 @@ export class UpgradeReconciler {
       this.forget(key);
       return { phase: r.status.phase, action: r.action?.kind };
     }
-    return { requeueMs: r.requeueMs, phase: r.status.phase, action: r.action?.kind };
+    // After a replacement the next change is the pod's (a watch event wakes us); looking at once
+    // would only observe the old pod again.
+    const requeueMs = r.action?.kind === 'replace' ? Math.max(r.requeueMs, POLL_MS) : r.requeueMs;
+    return { requeueMs, phase: r.status.phase, action: r.action?.kind };
   }
 
   private async read(u: UpgradeResource): Promise<UpgradeResource | undefined> {
@@ -206,12 +220,28 @@ export class UpgradeReconciler {
     const d = this.drivers.get(key);
     if (d && d.uid === uid && d.generation === generation && d.engine === engine) return d;
     if (d && d.engine !== engine) void d.engine.close?.();
-    const { kc, clock, logger, events, hooks } = this.opts;
+    const { kc, clock, logger, events, hooks, cache } = this.opts;
     const namespace = upgrade.metadata.namespace ?? 'default';
     const journal = this.journal(namespace);
-    const platform = new KubernetesPlatform({ kc, namespace, upgrade, journal, clock, logger, events });
+    // The platform awaits its events; they are best effort, so they must not hold up a step.
+    const detached: EventSink | undefined = events && {
+      emit: (e, involved) => {
+        void events.emit(e, involved);
+        return Promise.resolve();
+      },
+    };
+    const platform = new KubernetesPlatform({
+      kc,
+      namespace,
+      upgrade,
+      journal,
+      clock,
+      logger,
+      events: detached,
+    });
+    const observed = cache ? new CachedPlatform(platform, namespace, cache, journal) : platform;
     const runner = new Runner({
-      platform,
+      platform: observed,
       engine,
       clock,
       logger,
@@ -222,7 +252,7 @@ export class UpgradeReconciler {
       onStatus: (s) => hooks?.onStatus?.(key, s),
       onAction: hooks?.onAction,
     });
-    const next = { uid, generation, runner, platform, engine };
+    const next = { uid, generation, runner, platform, observed, engine };
     this.drivers.set(key, next);
     return next;
   }
@@ -247,7 +277,7 @@ export class UpgradeReconciler {
     let status: UpgradeStatus;
     try {
       d.platform.setUpgrade(upgrade);
-      const { plan, snapshot } = await previewPlan(d.platform, d.engine, spec, ctx);
+      const { plan, snapshot } = await previewPlan(d.observed, d.engine, spec, ctx);
       const now = clock.now();
       status = newStatus(spec, now);
       status.plan = plan;

@@ -1,0 +1,186 @@
+/**
+ * `npm run bench:k8s`: the operator upgrading a 10-replica and a 50-replica StatefulSet on the fake
+ * API server (real HTTP, real client) with a fixed readiness delay. Prints ONE JSON object with,
+ * per size: total time from the Upgrade's creation to Completed against the physical floor
+ * (replicas x readiness delay: pods are replaced one at a time and each must become Ready), the
+ * ratio of the two, API requests per member (every request the operator sent during the upgrade,
+ * watches and Events included, from the fake server's counters), and the operator's resident
+ * memory. The fake API server runs in a child process (this same file with `--fake-server`), so
+ * the RSS is the operator's alone and the two do not share one event loop.
+ * Targets: ratio <= 1.05, < 30 requests per member, < 150 MB resident.
+ *
+ * Environment: BATON_BENCH_READY_MS (default 200), BATON_BENCH_SIZES (default 10,50).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiextensionsV1Api, AppsV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import { GROUP, PLURAL, VERSION, upgradeCrd } from '../src/api/upgrade.js';
+import { systemClock } from '../src/core/clock.js';
+import { nullLogger } from '../src/core/logger.js';
+import { Operator } from '../src/operator/operator.js';
+import { startFakeApiServer, type RequestStats } from '../test/kube/fake-apiserver.js';
+import { NS, statefulSet } from '../test/k8s/operator-fixtures.js';
+
+const READINESS_DELAY_MS = Number(process.env.BATON_BENCH_READY_MS ?? 200);
+const SIZES = (process.env.BATON_BENCH_SIZES ?? '10,50').split(',').map(Number);
+const TERMINAL = ['Completed', 'Failed', 'Paused', 'Cancelled', 'Expired'];
+
+type Request = { id: number; op: 'requests' | 'reset' | 'phase' | 'close'; name?: string };
+type Reply = { id: number; result?: unknown };
+
+/** Child mode: serve the fake API server and answer counter/peek requests over IPC. */
+async function serve(kubeconfig: string): Promise<void> {
+  const server = await startFakeApiServer({ readinessDelayMs: READINESS_DELAY_MS, podTerminationMs: 0 });
+  await server.writeKubeconfig(kubeconfig);
+  process.on('message', (m: Request) => {
+    const reply = (result?: unknown) => process.send!({ id: m.id, result } satisfies Reply);
+    if (m.op === 'requests') {
+      const r = server.requests();
+      reply({ total: r.total, byVerbResource: r.byVerbResource });
+    } else if (m.op === 'reset') {
+      server.resetRequests();
+      reply();
+    } else if (m.op === 'phase') {
+      // peek() reads the store directly: polling for the end is not counted as a request.
+      const u = server.peek(GROUP, PLURAL, NS, m.name!) as { status?: { phase?: string } } | undefined;
+      reply(u?.status?.phase ?? '');
+    } else if (m.op === 'close') {
+      void server.close().then(() => {
+        reply();
+        process.disconnect();
+      });
+    }
+  });
+  process.send!({ id: 0, result: 'ready' } satisfies Reply);
+}
+
+class FakeServerProcess {
+  private next = 1;
+  private readonly waiting = new Map<number, (v: unknown) => void>();
+
+  private constructor(private readonly child: ChildProcess) {
+    child.on('message', (m: Reply) => {
+      this.waiting.get(m.id)?.(m.result);
+      this.waiting.delete(m.id);
+    });
+  }
+
+  static async start(kubeconfig: string): Promise<FakeServerProcess> {
+    const child = fork(new URL(import.meta.url).pathname, ['--fake-server', kubeconfig], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('message', () => resolve());
+      child.once('exit', (code) => reject(new Error(`fake API server exited with ${code}`)));
+    });
+    return new FakeServerProcess(child);
+  }
+
+  call<T>(op: Request['op'], name?: string): Promise<T> {
+    const id = this.next++;
+    return new Promise<T>((resolve) => {
+      this.waiting.set(id, resolve as (v: unknown) => void);
+      this.child.send({ id, op, name } satisfies Request);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.call('close');
+    if (this.child.exitCode === null) await new Promise((r) => this.child.once('exit', r));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'baton-bench-k8s-'));
+  const fake = await FakeServerProcess.start(join(dir, 'kubeconfig'));
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromFile(join(dir, 'kubeconfig'));
+    await kc
+      .makeApiClient(ApiextensionsV1Api)
+      .createCustomResourceDefinition({ body: upgradeCrd() as never });
+    const apps = kc.makeApiClient(AppsV1Api);
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const op = new Operator({
+      kc,
+      namespace: NS,
+      identity: 'bench',
+      clock: systemClock,
+      logger: nullLogger,
+      registry: new Registry(),
+    });
+    await op.start();
+    while (!op.isLeader()) await sleep(5);
+    let peakRss = process.memoryUsage().rss;
+    const sizes = [];
+    for (const replicas of SIZES) {
+      const name = `bench${replicas}`;
+      await apps.createNamespacedStatefulSet({ namespace: NS, body: statefulSet(name, replicas) });
+      for (;;) {
+        const s = await apps.readNamespacedStatefulSet({ namespace: NS, name });
+        if (s.status?.readyReplicas === replicas && s.status.updatedReplicas === replicas) break;
+        await sleep(20);
+      }
+      await fake.call('reset');
+      const started = performance.now();
+      await custom.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: NS,
+        plural: PLURAL,
+        body: {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: 'Upgrade',
+          metadata: { name: `${name}-up` },
+          spec: { target: { statefulSet: name }, version: '1.1.0' },
+        },
+      });
+      let phase = '';
+      while (!TERMINAL.includes((phase = await fake.call<string>('phase', `${name}-up`)))) {
+        peakRss = Math.max(peakRss, process.memoryUsage().rss);
+        await sleep(2);
+      }
+      const totalMs = performance.now() - started;
+      const stats = await fake.call<Pick<RequestStats, 'total' | 'byVerbResource'>>('requests');
+      // The benchmark's own create of the Upgrade is not the operator's.
+      const requests = stats.total - 1;
+      const floorMs = replicas * READINESS_DELAY_MS;
+      sizes.push({
+        replicas,
+        phase,
+        totalMs: Math.round(totalMs),
+        floorMs,
+        ratio: Number((totalMs / floorMs).toFixed(3)),
+        requestsPerMember: Number((requests / replicas).toFixed(1)),
+        requests,
+        requestsByVerbResource: stats.byVerbResource,
+      });
+    }
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    const rssMb = Number((peakRss / 2 ** 20).toFixed(1));
+    process.stdout.write(
+      JSON.stringify({
+        readinessDelayMs: READINESS_DELAY_MS,
+        sizes,
+        operatorRssMb: rssMb,
+        targets: { ratio: 1.05, requestsPerMember: 30, rssMb: 150 },
+        met:
+          sizes.every((s) => s.phase === 'Completed' && s.ratio <= 1.05 && s.requestsPerMember < 30) &&
+          rssMb < 150,
+      }) + '\n',
+    );
+    await op.stop();
+  } finally {
+    await fake.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--fake-server') await serve(process.argv[3]!);
+else await main();

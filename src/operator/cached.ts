@@ -1,0 +1,162 @@
+/**
+ * Read paths served from the operator's informer caches, the way controller-runtime clients read:
+ * observations of StatefulSets and pods come from the watch caches instead of a GET and a LIST per
+ * reconcile, and the runner's own journal record is remembered after each status write instead of
+ * being read back. Every WRITE still goes to the API server with the resourceVersion it was based
+ * on, so a stale read can only cost a conflict (and a fresh read), never a wrong write.
+ */
+import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import { LABELS, type UpgradeResource } from '../api/upgrade.js';
+import type { JournalStore, Platform, PortContext, ReplaceOptions, UpgradeRecord } from '../core/ports.js';
+import type { PlatformMember, UpgradeSpec, UpgradeStatus } from '../core/types.js';
+import { isRollingUpdate, membersOf, ordinalOf } from '../platforms/kubernetes/members.js';
+import { targetStatefulSets, type KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
+
+/** Lookups into the informer caches by `namespace/name`. */
+export interface CacheReader {
+  statefulSet(key: string): V1StatefulSet | undefined;
+  pod(key: string): V1Pod | undefined;
+  upgrade(key: string): UpgradeResource | undefined;
+}
+
+/** Revisions remembered per upgrade to recognise our own writes in a lagging cache. */
+const WRITTEN_KEPT = 32;
+
+/**
+ * A journal that remembers the record it last wrote. `get` returns that memory while the cache
+ * holds nothing newer than our own writes (the cache may lag behind them); a revision we did not
+ * write (a spec change by a user, another writer) sends `get` to the API server. A failed write
+ * forgets the memory, so a conflict is always followed by a fresh read.
+ */
+export class RememberingJournal implements JournalStore {
+  private readonly memory = new Map<string, { record: UpgradeRecord; written: string[] }>();
+
+  constructor(
+    private readonly inner: JournalStore,
+    private readonly namespace: string,
+    private readonly cache: CacheReader,
+  ) {}
+
+  create(spec: UpgradeSpec, status: UpgradeStatus): Promise<UpgradeRecord> {
+    return this.inner.create(spec, status);
+  }
+
+  async get(name: string): Promise<UpgradeRecord | undefined> {
+    const m = this.memory.get(name);
+    if (m) {
+      const cachedRv = this.cache.upgrade(`${this.namespace}/${name}`)?.metadata.resourceVersion;
+      if (!cachedRv || m.written.includes(cachedRv)) return structuredClone(m.record);
+    }
+    const rec = await this.inner.get(name);
+    if (rec) this.memory.set(name, { record: structuredClone(rec), written: [rec.revision] });
+    else this.memory.delete(name);
+    return rec;
+  }
+
+  list(): Promise<UpgradeRecord[]> {
+    return this.inner.list();
+  }
+
+  async writeStatus(name: string, status: UpgradeStatus, revision: string): Promise<string> {
+    const m = this.memory.get(name);
+    try {
+      const next = await this.inner.writeStatus(name, status, revision);
+      if (m && m.record.revision === revision) {
+        m.record = { spec: m.record.spec, status: structuredClone(status), revision: next };
+        m.written.push(next);
+        if (m.written.length > WRITTEN_KEPT) m.written.splice(0, m.written.length - WRITTEN_KEPT);
+      } else {
+        this.memory.delete(name);
+      }
+      return next;
+    } catch (err) {
+      this.memory.delete(name);
+      throw err;
+    }
+  }
+
+  updateSpec(name: string, change: (spec: UpgradeSpec) => UpgradeSpec): Promise<UpgradeSpec> {
+    this.memory.delete(name);
+    return this.inner.updateSpec(name, change);
+  }
+
+  async delete(name: string): Promise<void> {
+    this.memory.delete(name);
+    await this.inner.delete?.(name);
+  }
+
+  /** Drop what is remembered about `name`. */
+  forget(name: string): void {
+    this.memory.delete(name);
+  }
+}
+
+function selects(sts: V1StatefulSet, pod: V1Pod): boolean {
+  const want = sts.spec?.selector?.matchLabels ?? {};
+  const have = pod.metadata?.labels ?? {};
+  return Object.entries(want).every(([k, v]) => have[k] === v);
+}
+
+/**
+ * The Kubernetes platform with `listMembers` answered from the informer caches (same rules as
+ * {@link KubernetesPlatform.listMembers}); replacements, and observations the caches cannot
+ * answer (a StatefulSet not cached yet, a pod missing below the partition whose version needs the
+ * current ControllerRevision), go to the real platform.
+ */
+export class CachedPlatform implements Platform {
+  readonly name: string;
+
+  constructor(
+    private readonly inner: KubernetesPlatform,
+    private readonly namespace: string,
+    private readonly cache: CacheReader,
+    readonly journal: JournalStore,
+  ) {
+    this.name = inner.name;
+  }
+
+  async listMembers(ctx: PortContext): Promise<PlatformMember[]> {
+    const upgrade = this.inner.upgrade;
+    const t = upgrade.spec.target;
+    const out: PlatformMember[] = [];
+    for (const target of targetStatefulSets(upgrade)) {
+      const sts = this.cache.statefulSet(`${this.namespace}/${target.name}`);
+      if (!sts) return this.inner.listMembers(ctx);
+      const replicas = sts.spec?.replicas ?? 1;
+      const partition = sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
+      const pods = new Map<string, V1Pod>();
+      for (let i = 0; i < replicas; i++) {
+        const pod = this.cache.pod(`${this.namespace}/${target.name}-${i}`);
+        if (pod && selects(sts, pod) && ordinalOf(target.name, pod.metadata!.name!) === i)
+          pods.set(pod.metadata!.name!, pod);
+      }
+      const missingBelowPartition =
+        isRollingUpdate(sts) &&
+        Array.from({ length: Math.min(partition, replicas) }, (_, i) => i).some(
+          (i) => !pods.has(`${target.name}-${i}`),
+        );
+      if (missingBelowPartition) return this.inner.listMembers(ctx);
+      out.push(
+        ...membersOf(
+          {
+            sts,
+            component: target.component ?? sts.metadata?.labels?.[LABELS.component] ?? target.name,
+            container: t.container,
+            namespace: this.namespace,
+            service: t.service,
+            port: t.port,
+            endpointTemplate: t.endpointTemplate,
+            minReadySeconds: upgrade.spec.strategy?.minReadySeconds ?? sts.spec?.minReadySeconds ?? 0,
+            now: ctx.clock.now(),
+          },
+          pods,
+        ),
+      );
+    }
+    return out;
+  }
+
+  replaceMember(name: string, version: string, opts: ReplaceOptions, ctx: PortContext): Promise<void> {
+    return this.inner.replaceMember(name, version, opts, ctx);
+  }
+}
