@@ -324,18 +324,26 @@ function awaitingFinalization(ctx: Ctx): Action | undefined {
   );
 }
 
+/**
+ * The version of the last intermediate hop already finalized, if any: a finalized hop cannot be
+ * undone, so a rollback goes back to it at most.
+ */
+function finalizedFloor(status: UpgradeStatus): string | undefined {
+  const path = status.plan?.path ?? [];
+  let floor: string | undefined;
+  for (let k = 0; k < status.hop; k++) {
+    if (status.hooksDone.includes(`finalize-hop:${k}`)) floor = path[k]?.to;
+  }
+  return floor;
+}
+
 function startRollback(ctx: Ctx): Action | undefined {
   const { status, snapshot, now, rules } = ctx;
   if (status.finalized) {
     return block(ctx, 'rollback', 'the upgrade is finalized: rollback is no longer possible');
   }
   if (status.direction === 'rollback') return undefined;
-  // A finalized intermediate hop cannot be undone: roll back to the version it reached at most.
-  const path = status.plan?.path ?? [];
-  let floor: string | undefined;
-  for (let k = 0; k < status.hop; k++) {
-    if (status.hooksDone.includes(`finalize-hop:${k}`)) floor = path[k]?.to;
-  }
+  const floor = finalizedFloor(status);
   const views = memberMap(snapshot);
   const members: UpgradeStatus['members'] = {};
   for (const [name, m] of Object.entries(status.members)) {
@@ -360,7 +368,8 @@ function startRollback(ctx: Ctx): Action | undefined {
   status.currentBatch = [];
   status.batchReadyAt = undefined;
   status.batchesSincePause = 0;
-  status.hooksDone = [];
+  // Hooks run again for the way back; finalized hops stay recorded (they bound the rollback).
+  status.hooksDone = status.hooksDone.filter((h) => h.startsWith('finalize-hop:'));
   record(status, {
     at: now,
     type: 'control',
@@ -764,7 +773,11 @@ function passFinished(ctx: Ctx): Action | undefined {
   const after = hookOnce(ctx, 'afterUpgrade');
   if (after) return after;
   if (status.direction === 'rollback') {
-    setPhase(status, 'Completed', 'rolled back: every member runs its original version', now);
+    const floor = finalizedFloor(status);
+    const reason = floor
+      ? `rolled back to ${floor}, the finalized intermediate version`
+      : 'rolled back: every member runs its original version';
+    setPhase(status, 'Completed', reason, now);
     return wait(ctx, status.reason, 0);
   }
   if (status.plan?.finalization && !status.finalized) {

@@ -147,6 +147,7 @@ describe('multi-hop paths', () => {
     await update({ rollback: true });
     const r = await runner.run();
     assert.equal(r.status.phase, 'Completed', r.status.reason);
+    assert.equal(r.status.reason, 'rolled back to 23.2, the finalized intermediate version');
     assert.deepEqual(versions(world), ['23.2', '23.2', '23.2']);
     assert.deepEqual(rec.restarts(upgraded), { '23.2': 2, '24.1.2': 1 });
     assert.ok(

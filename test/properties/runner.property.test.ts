@@ -9,11 +9,61 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { drive } from './harness.js';
+import { nullLogger } from '../../src/core/logger.js';
+import { drive, type Scenario } from './harness.js';
 import { scenarioArb, violations } from './scenarios.js';
 
 const SEED = Number(process.env.BATON_PROPERTY_SEED ?? 20260101);
 const RUNS = Number(process.env.BATON_PROPERTY_RUNS ?? 1000);
+
+/** A plain 5-member raft upgrade: serial, budget 1, no faults. */
+const plain: Scenario = {
+  engine: 'sim',
+  seed: 4,
+  from: '1.0.0',
+  to: '1.1.0',
+  components: [
+    { name: 'db', members: Array.from({ length: 5 }, () => ({ ready: true, lag: 0, atTarget: false })) },
+  ],
+  batch: { kind: 'serial' },
+  maxUnavailable: 1,
+  soakSeconds: 0,
+  pauseAfterFirstBatch: false,
+  pauseAfterEachBatch: false,
+  supervised: false,
+  drainPolicy: 'pause',
+  drainSeconds: 120,
+  readySeconds: 600,
+  finalize: 'auto',
+  force: [],
+  faults: [],
+  timings: { replaceMs: 1000, readyMs: 500, catchUpMs: 500, drainMs: 500, electionMs: 500 },
+  controls: [],
+  resumes: 0,
+};
+
+describe('the invariants themselves', () => {
+  it('hold for a plain upgrade and catch a runner that stops a leader, doubles a restart or overruns the budget', async () => {
+    const out = await drive(plain);
+    assert.equal(out.stop, 'terminal');
+    assert.deepEqual(violations(plain, out), []);
+    // Act as a broken runner would, on the finished cluster: two members down at once, one of
+    // them the leader without a transfer, and a restart repeated onto the same version.
+    const ctx = { clock: out.world.cluster.clock, logger: nullLogger };
+    const leader = out.world.cluster.leaderOf('db')!;
+    const follower = out.world.cluster.memberViews().find((m) => m.name !== leader)!.name;
+    await out.world.platform.replaceMember(leader, '1.2.0', {}, ctx);
+    await out.world.platform.replaceMember(follower, '1.2.0', {}, ctx);
+    await out.world.cluster.advance(30_000);
+    await out.world.platform.replaceMember(follower, '1.1.0', {}, ctx);
+    await out.world.cluster.advance(30_000);
+    await out.world.platform.replaceMember(follower, '1.2.0', {}, ctx);
+    const found = violations(plain, out).join('\n');
+    assert.match(found, /db: 2 members down at once/);
+    assert.match(found, new RegExp(`${leader} stopped holding leader although db-\\d could take over`));
+    assert.match(found, new RegExp(`${follower} restarted 2 times onto 1\\.2\\.0`));
+  });
+});
 
 describe('runner properties over random simulated upgrades', () => {
   it(`keeps budget, leadership, prerequisites and crash safety, and ends with a cause (${RUNS} runs)`, async () => {

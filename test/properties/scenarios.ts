@@ -202,6 +202,18 @@ export function violations(s: Scenario, out: RunOutcome): string[] {
     if (moved > 0) bad.push(`${moved} disruptive call(s) although prechecks never passed`);
   }
 
+  // A finalized intermediate hop is the lowest version a rollback may reach.
+  let floor: string | undefined;
+  for (let k = 0; k < status.hop; k++) {
+    if (status.hooksDone.includes(`finalize-hop:${k}`)) floor = status.plan?.path[k]?.to;
+  }
+
+  // A finished upgrade leaves no member kept free of leaderships (evict-leader schedulers).
+  if (status.phase === 'Completed' || status.phase === 'Cancelled') {
+    for (const m of views)
+      if (m.evicting) bad.push(`${status.phase} but ${m.name} is still kept free of leaderships`);
+  }
+
   // Every run ends done, or stops with a named cause.
   switch (stop) {
     case 'terminal':
@@ -209,7 +221,7 @@ export function violations(s: Scenario, out: RunOutcome): string[] {
       if (!status.reason) bad.push(`terminal phase ${status.phase} without a reason`);
       if (status.phase === 'Completed') {
         for (const m of views) {
-          const want = status.direction === 'rollback' ? out.initialVersions[m.name]! : s.to;
+          const want = status.direction === 'rollback' ? (floor ?? out.initialVersions[m.name]!) : s.to;
           if (!atVersion(m.version, want)) bad.push(`Completed but ${m.name} runs ${m.version}, not ${want}`);
           if (!m.ready && out.initiallyUnready[m.component] === 0)
             bad.push(`Completed but ${m.name} is not ready`);
