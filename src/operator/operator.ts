@@ -17,15 +17,15 @@ import {
   type V1StatefulSet,
 } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
-import { GROUP, PLURAL, VERSION, type UpgradeResource } from '../api/upgrade.js';
+import { GROUP, LABELS, PLURAL, VERSION, type UpgradeResource } from '../api/upgrade.js';
 import type { Clock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { isTerminal, type Phase } from '../core/types.js';
-import { httpStatus } from '../platforms/kubernetes/api.js';
+import { httpStatus, MERGE_PATCH } from '../platforms/kubernetes/api.js';
 import { KubeEventRecorder, type EventSink } from '../platforms/kubernetes/events.js';
 import { LeaderElector } from './leader.js';
-import { managedUpgradeFor } from './managed.js';
+import { managedUpgradeFor, refreezePartition } from './managed.js';
 import { WorkQueue } from './queue.js';
 import { type EngineFactory, isConflictError, UpgradeReconciler } from './reconcile.js';
 import { OperatorMetrics, startHealthServer, type HealthServer } from './server.js';
@@ -114,6 +114,7 @@ export class Operator {
   private readonly pods: Informer<Pod>;
   private readonly sets: Informer<Sts>;
   private readonly custom: CustomObjectsApi;
+  private readonly apps: AppsV1Api;
   private readonly abort = new AbortController();
   private readonly created = new Set<string>();
   private workers: Promise<void>[] = [];
@@ -166,6 +167,7 @@ export class Operator {
     const custom = this.custom;
     const core = kc.makeApiClient(CoreV1Api);
     const apps = kc.makeApiClient(AppsV1Api);
+    this.apps = apps;
     this.upgrades = new Informer<UpgradeResource>({
       ...common,
       what: 'upgrades',
@@ -327,6 +329,13 @@ export class Operator {
       !old || old.metadata.generation !== u.metadata.generation || old.metadata.uid !== u.metadata.uid;
     const statusReset = !!old?.status?.phase && !u.status?.phase;
     if (specChanged || statusReset) this.queue.add(key);
+    // A managed roll that just ended may leave its StatefulSet to be frozen again.
+    const sts = u.metadata.labels?.[LABELS.statefulSet];
+    const phase = u.status?.phase as Phase | undefined;
+    if (sts && phase && isTerminal(phase) && old?.status?.phase !== phase) {
+      const s = this.sets.get(`${u.metadata.namespace ?? ''}/${sts}`);
+      if (s) this.onStatefulSet(s);
+    }
   }
 
   private onPod(type: string, p: Pod, old: Pod | undefined): void {
@@ -346,6 +355,8 @@ export class Operator {
 
   private onStatefulSet(s: Sts): void {
     if (this.opts.manageStatefulSets === false || this.state !== 'running' || !this.isLeader()) return;
+    const partition = refreezePartition(s, this.upgrades.list());
+    if (partition !== undefined) void this.refreeze(s, partition);
     const desired = managedUpgradeFor(s, this.upgrades.list());
     if (!desired) return;
     const key = keyOf(desired);
@@ -372,6 +383,32 @@ export class Operator {
           this.opts.logger.warn(`could not create upgrade ${key}`, { error: describeError(err) });
         },
       );
+  }
+
+  /** Freeze a managed StatefulSet's roll again (conditional on the resourceVersion seen). */
+  private async refreeze(s: Sts, partition: number): Promise<void> {
+    const name = s.metadata!.name!;
+    const namespace = s.metadata!.namespace!;
+    try {
+      await this.apps.patchNamespacedStatefulSet(
+        {
+          namespace,
+          name,
+          body: {
+            metadata: { resourceVersion: s.metadata!.resourceVersion },
+            spec: { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition } } },
+          },
+        },
+        MERGE_PATCH,
+      );
+      this.opts.logger.info(
+        `managed statefulset ${namespace}/${name}: roll frozen again at partition ${partition}`,
+      );
+    } catch (err) {
+      // A conflict means a newer version exists; its watch event brings us back here.
+      if (httpStatus(err) !== 409)
+        this.opts.logger.warn(`could not refreeze ${namespace}/${name}`, { error: describeError(err) });
+    }
   }
 
   private async work(): Promise<void> {

@@ -225,4 +225,46 @@ describe('operator', () => {
     assert.deepEqual(Object.values(await podImages(env, 'cache')), Array(3).fill('example/db:1.2.0'));
     assert.ok(tracker.maxUnready() <= 1, `one pod at a time (saw ${tracker.maxUnready()})`);
   });
+
+  it("refreezes a managed RollingUpdate StatefulSet after its roll, so the next patch is Baton's too", async (t) => {
+    const env = await setup(t, { readinessDelayMs: 30 });
+    const labels = { [LABELS.managed]: 'true' };
+    await createSettled(env, statefulSet('kv', 3, { labels, partition: 3 }));
+    const tracker = await unreadyTracker(t, env, 'kv', 3);
+    const op = makeOperator(t, env);
+    await op.start();
+    await waitFor('leadership', () => op.isLeader());
+    for (const version of ['1.2.0', '1.3.0']) {
+      await env.apps.patchNamespacedStatefulSet(
+        {
+          namespace: NS,
+          name: 'kv',
+          body: {
+            spec: { template: { spec: { containers: [{ name: 'db', image: `example/db:${version}` }] } } },
+          },
+        },
+        merge,
+      );
+      await waitFor(`pods at ${version}`, async () =>
+        Object.values(await podImages(env, 'kv')).every((i) => i === `example/db:${version}`),
+      );
+      const frozen = await waitFor('the roll frozen again', async () => {
+        const s = await env.apps.readNamespacedStatefulSet({ namespace: NS, name: 'kv' });
+        return s.spec?.updateStrategy?.rollingUpdate?.partition === 3 ? s : undefined;
+      });
+      assert.equal(frozen.status?.currentRevision, frozen.status?.updateRevision);
+    }
+    const r = (await env.custom.listNamespacedCustomObject({
+      group: 'baton.dev',
+      version: 'v1alpha1',
+      namespace: NS,
+      plural: 'upgrades',
+      labelSelector: `${LABELS.statefulSet}=kv`,
+    })) as { items: { spec: { version: string }; status?: { phase?: string } }[] };
+    assert.deepEqual(r.items.map((u) => `${u.spec.version} ${u.status?.phase}`).sort(), [
+      '1.2.0 Completed',
+      '1.3.0 Completed',
+    ]);
+    assert.ok(tracker.maxUnready() <= 1, `one pod at a time (saw ${tracker.maxUnready()})`);
+  });
 });
