@@ -55,6 +55,21 @@ describe('KubernetesPlatform.replaceMember is idempotent', () => {
     });
   }
 
+  it('RollingUpdate refuses a member out of partition order and restarts nothing', async (t) => {
+    const { server, apps } = await startCluster(t);
+    await createSettled(server, statefulSet('db', 3));
+    const watch = await watchUnready(t, server, 'db', 3);
+    const w = await wire(server, upgradeResource('ooo', { version: '1.1.0' }));
+    await assert.rejects(
+      w.platform.replaceMember('db-0', '1.1.0', {}, ctx),
+      /cannot replace db-0 yet: db-1, db-2 must run 1\.1\.0 first/,
+    );
+    await server.idle();
+    const sts = await apps.readNamespacedStatefulSet({ namespace: NS, name: 'db' });
+    assert.equal(sts.spec!.updateStrategy!.rollingUpdate!.partition, 3, 'frozen');
+    assert.deepEqual(watch.deletions(), []);
+  });
+
   it('a crash after the template write and before the partition step resumes where it stopped', async (t) => {
     const { server, apps } = await startCluster(t);
     await createSettled(server, statefulSet('db', 3));

@@ -478,7 +478,8 @@ export class KubernetesPlatform implements Platform {
     const podTag = c?.image ? imageTag(c.image) : undefined;
     const terminating = !!pod?.metadata?.deletionTimestamp;
     if (pod && !terminating && podTag === version) {
-      if (isRollingUpdate(sts)) await this.lowerPartition(sts, ordinal, ctx);
+      // Nothing to restart; keep the partition in step when that is possible, never insist.
+      if (isRollingUpdate(sts)) await this.lowerPartition(sts, ordinal, ctx, false);
       return;
     }
     if (!isRollingUpdate(sts)) {
@@ -497,12 +498,14 @@ export class KubernetesPlatform implements Platform {
 
   /**
    * Step the partition down to `ordinal` when every higher ordinal already runs the template's
-   * version, so the controller replaces exactly this pod. Never raises the partition.
+   * version, so the controller replaces exactly this pod. Never raises the partition. Otherwise
+   * throws `out-of-order`, or (not `strict`) leaves the partition as it is.
    */
   private async lowerPartition(
     sts: V1StatefulSet,
     ordinal: number,
     ctx: PortContext,
+    strict = true,
   ): Promise<V1StatefulSet> {
     const stsName = sts.metadata!.name!;
     const partition = sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
@@ -523,6 +526,7 @@ export class KubernetesPlatform implements Platform {
       if (!p || !img || imageTag(img) !== want) behind.push(`${stsName}-${o}`);
     }
     if (behind.length > 0) {
+      if (!strict) return sts;
       throw new OperationalError(
         'out-of-order',
         `cannot replace ${stsName}-${ordinal} yet: ${behind.join(', ')} must run ${want} first (RollingUpdate replaces the highest ordinal first)`,
