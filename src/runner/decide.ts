@@ -234,6 +234,8 @@ function step(ctx: Ctx): Action | undefined {
         setMemberState(status, name, 'pending', now, `${name}: not started (cancelled)`);
     }
     if (inFlight.length === 0) {
+      const leftover = restoreLeftover(ctx);
+      if (leftover) return leftover;
       const done = Object.values(status.members).filter((m) => m.state === 'done').length;
       setPhase(
         status,
@@ -349,7 +351,9 @@ function startRollback(ctx: Ctx): Action | undefined {
   for (const [name, m] of Object.entries(status.members)) {
     const running = views.get(name)?.version ?? m.to;
     const back = floor ?? m.from;
-    if (atVersion(running, back) && m.state === 'pending') continue;
+    // A drained member not yet restored stays in the pass so it is restored before the end.
+    const unrestored = m.drainIssued === true && !m.restored;
+    if (atVersion(running, back) && m.state === 'pending' && !unrestored) continue;
     const verdict = rules.versions.allowDowngrade(parseVersion(running), parseVersion(back));
     if (!verdict.ok && compareVersions(running, back) > 0) {
       return block(ctx, 'rollback', `cannot roll ${name} back from ${running} to ${back}: ${verdict.reason}`);
@@ -361,6 +365,7 @@ function startRollback(ctx: Ctx): Action | undefined {
       to: back,
       since: now,
       replaceCalls: 0,
+      ...(unrestored ? { drainIssued: true } : {}),
     };
   }
   status.members = members;
@@ -737,8 +742,27 @@ function batchFinished(ctx: Ctx): Action | undefined {
   return wait(ctx, `batch ${batchNo} done`, 0);
 }
 
+/**
+ * A member drained (leaderships kept away from it) that a pass left without a restart and a
+ * restore (drain timed out, cancelled, or already at the version): restore it before the pass ends.
+ */
+function restoreLeftover(ctx: Ctx): Action | undefined {
+  for (const [name, p] of Object.entries(ctx.status.members)) {
+    if (p.drainIssued && !p.restored && (p.state === 'pending' || p.state === 'done')) {
+      return act(
+        ctx,
+        { kind: 'restore', member: name },
+        `restore ${name}: drained but not restarted in this pass`,
+      );
+    }
+  }
+  return undefined;
+}
+
 function passFinished(ctx: Ctx): Action | undefined {
   const { status, spec, now } = ctx;
+  const leftover = restoreLeftover(ctx);
+  if (leftover) return leftover;
   const path = status.plan?.path ?? [];
   const hop = path[status.hop];
   if (status.direction === 'forward' && hop && status.hop < path.length - 1) {
