@@ -24,6 +24,7 @@ import type { Logger } from '../core/logger.js';
 import { isTerminal, type Phase } from '../core/types.js';
 import { httpStatus, MERGE_PATCH } from '../platforms/kubernetes/api.js';
 import { KubeEventRecorder, type EventSink } from '../platforms/kubernetes/events.js';
+import { reuseConnections } from './agent.js';
 import { LeaderElector } from './leader.js';
 import { managedUpgradeFor, refreezePartition } from './managed.js';
 import { WorkQueue } from './queue.js';
@@ -62,6 +63,8 @@ export interface OperatorOptions {
   /** Full relist period of the informers (default 5 min) and their watchdog (default 60 s). */
   relistMs?: number;
   watchdogMs?: number;
+  /** Reuse keep-alive connections to the API server (default true; see agent.ts). */
+  keepAlive?: boolean;
   /** Create Upgrades for managed StatefulSets (default true). */
   manageStatefulSets?: boolean;
 }
@@ -122,7 +125,8 @@ export class Operator {
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
 
   constructor(private readonly opts: OperatorOptions) {
-    const { kc, clock, logger, namespace } = opts;
+    const { clock, logger, namespace } = opts;
+    const kc = opts.keepAlive === false ? opts.kc : reuseConnections(opts.kc);
     this.queue = new WorkQueue({ clock });
     this.custom = kc.makeApiClient(CustomObjectsApi);
     const events =
