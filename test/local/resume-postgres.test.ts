@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { systemClock } from '../../src/core/clock.js';
 import { nullLogger } from '../../src/core/logger.js';
 import { isLeaderRole } from '../../src/core/types.js';
@@ -29,101 +29,128 @@ import {
 /** PostgreSQL logs this once per server start. */
 const PG_START = 'starting PostgreSQL';
 
+/**
+ * Run `baton apply` in a child, wait until it starts the switchover, then until `killPoint`
+ * resolves, SIGKILL it, rerun the same command in this process, and check the end state.
+ */
+async function killDuringSwitchover(
+  t: TestContext,
+  killPoint: (stateDir: string, cluster: string) => Promise<void>,
+): Promise<void> {
+  if (!installed('postgres')) return t.skip('the PostgreSQL 17.5 and 17.6 packages are not installed');
+  const state = await tempStateDir('resume-pg');
+  t.after(state.cleanup);
+  const cluster = 'resumepg';
+  await runCliExpect([
+    'cluster',
+    'create',
+    cluster,
+    '--engine',
+    'postgres',
+    '--members',
+    '3',
+    '--version',
+    '17.5',
+    '--state-dir',
+    state.dir,
+  ]);
+  await waitUntilChecksPass(state.dir);
+  const endpoints = (await clusterState(state.dir, cluster)).members.map(
+    (m) => `127.0.0.1:${m.ports[POSTGRES_PORT]}`,
+  );
+  const probe = new Probe({
+    client: new PostgresProbeClient({ endpoints: async () => endpoints, logger: nullLogger }),
+    clock: systemClock,
+    logger: nullLogger,
+  });
+  await probe.start();
+  let stopped = false;
+  t.after(async () => {
+    if (!stopped) await probe.stop().catch(() => undefined);
+  });
+
+  const args = ['apply', '--state-dir', state.dir, '--to', '17.6'];
+  const child = spawn(process.execPath, [BATON_BIN, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let seen = '';
+  await new Promise<void>((resolve, reject) => {
+    let triggered = false;
+    child.stdout.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (!triggered && /transferring to/.test(seen)) {
+        triggered = true;
+        killPoint(state.dir, cluster).then(resolve, reject);
+      }
+    });
+    child.once('exit', (code, signal) =>
+      reject(new Error(`baton exited (${code ?? signal}) early:\n${seen}`)),
+    );
+  });
+  child.kill('SIGKILL');
+  await exited;
+  const atKill = await statusJson(state.dir);
+  const drained = Object.entries(atKill.status.members).find(([, p]) => p.state === 'draining')?.[0];
+  assert.ok(drained, `no member was being drained at the kill:\n${seen}`);
+
+  const rerun = await runCliExpect(args);
+  const report = await probe.stop();
+  stopped = true;
+  const why = `\n--- killed run\n${seen}\n--- rerun\n${rerun.stdout}`;
+  assert.equal(report.lostWrites, 0, `lost: ${JSON.stringify(report.lost)}${why}`);
+  assert.ok(report.acknowledgedWrites > 0);
+
+  // After the restart-as-it-was path a standby reconnects to the restarted primary only at its
+  // next WAL receiver retry (wal_retrieve_retry_interval, 5 s): wait for the cluster to settle.
+  await waitUntilChecksPass(state.dir);
+  const st = await statusJson(state.dir);
+  assert.equal(st.status.phase, 'Completed', why);
+  const views = st.members ?? [];
+  const primaries = views.filter((v) => isLeaderRole(v.engine?.role)).map((v) => v.name);
+  assert.equal(primaries.length, 1, `primaries: ${primaries.join(', ')}${why}`);
+  // A kill after the old primary stopped but before the target was promoted leaves no primary;
+  // the engine then restarts the old primary as it was (on the new version) instead of promoting
+  // a standby. Otherwise the handover completed.
+  const restartedAsItWas = st.status.history.some(
+    (h) => h.member === drained && /no failover, it restarts as it was/.test(h.message),
+  );
+  t.diagnostic(
+    restartedAsItWas ? `${drained} was restarted as the primary it was` : `handed over to ${primaries[0]}`,
+  );
+  if (primaries[0] === drained)
+    assert.ok(restartedAsItWas, `${drained} leads again without saying why${why}`);
+  else assert.equal(restartedAsItWas, false, why);
+  for (const v of views) {
+    assert.equal(v.version, '17.6', v.name);
+    assert.ok(v.ready && v.engine?.healthy, `${v.name}: ${JSON.stringify(v.engine)}${why}`);
+    // One start at creation, one on 17.6.
+    assert.equal(await countInLog(state.dir, cluster, v.name, PG_START), 2, `${v.name} started again${why}`);
+  }
+}
+
+/** Resolve once a member is recorded as stopped on request (the old primary, before promotion). */
+async function oldPrimaryStopped(stateDir: string, cluster: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const s = await clusterState(stateDir, cluster).catch(() => undefined);
+    if (s?.members.some((m) => m.desired === 'stopped')) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 test(
-  'apply killed with -9 during the switchover: the rerun completes it, no write lost',
+  'apply killed with -9 right after the old primary stopped: the rerun recovers, no write lost',
   { timeout: 180_000 },
-  async (t) => {
-    if (!installed('postgres')) return t.skip('the PostgreSQL 17.5 and 17.6 packages are not installed');
-    const state = await tempStateDir('resume-pg');
-    t.after(state.cleanup);
-    const cluster = 'resumepg';
-    await runCliExpect([
-      'cluster',
-      'create',
-      cluster,
-      '--engine',
-      'postgres',
-      '--members',
-      '3',
-      '--version',
-      '17.5',
-      '--state-dir',
-      state.dir,
-    ]);
-    await waitUntilChecksPass(state.dir);
-    const endpoints = (await clusterState(state.dir, cluster)).members.map(
-      (m) => `127.0.0.1:${m.ports[POSTGRES_PORT]}`,
-    );
-    const probe = new Probe({
-      client: new PostgresProbeClient({ endpoints: async () => endpoints, logger: nullLogger }),
-      clock: systemClock,
-      logger: nullLogger,
-    });
-    await probe.start();
-    let stopped = false;
-    t.after(async () => {
-      if (!stopped) await probe.stop().catch(() => undefined);
-    });
+  (t) => killDuringSwitchover(t, oldPrimaryStopped),
+);
 
-    const args = ['apply', '--state-dir', state.dir, '--to', '17.6'];
-    const child = spawn(process.execPath, [BATON_BIN, ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    t.after(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    let seen = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => {
-        seen += d.toString();
-        // Kill shortly after the switchover starts: somewhere between "requested" and "promoted".
-        if (/transferring to/.test(seen)) setTimeout(resolve, 100);
-      });
-      child.once('exit', (code, signal) =>
-        reject(new Error(`baton exited (${code ?? signal}) early:\n${seen}`)),
-      );
-    });
-    child.kill('SIGKILL');
-    await exited;
-    const atKill = await statusJson(state.dir);
-    const drained = Object.entries(atKill.status.members).find(([, p]) => p.state === 'draining')?.[0];
-    assert.ok(drained, `no member was being drained at the kill:\n${seen}`);
-
-    const rerun = await runCliExpect(args);
-    const report = await probe.stop();
-    stopped = true;
-    const why = `\n--- killed run\n${seen}\n--- rerun\n${rerun.stdout}`;
-    assert.equal(report.lostWrites, 0, `lost: ${JSON.stringify(report.lost)}${why}`);
-    assert.ok(report.acknowledgedWrites > 0);
-
-    // After the restart-as-it-was path a standby reconnects to the restarted primary only at its
-    // next WAL receiver retry (wal_retrieve_retry_interval, 5 s): wait for the cluster to settle.
-    await waitUntilChecksPass(state.dir);
-    const st = await statusJson(state.dir);
-    assert.equal(st.status.phase, 'Completed', why);
-    const views = st.members ?? [];
-    const primaries = views.filter((v) => isLeaderRole(v.engine?.role)).map((v) => v.name);
-    assert.equal(primaries.length, 1, `primaries: ${primaries.join(', ')}${why}`);
-    // A kill after the old primary stopped but before the target was promoted leaves no primary;
-    // the engine then restarts the old primary as it was (on the new version) instead of promoting
-    // a standby. Otherwise the handover completed.
-    const restartedAsItWas = st.status.history.some(
-      (h) => h.member === drained && /no failover, it restarts as it was/.test(h.message),
-    );
-    if (primaries[0] === drained)
-      assert.ok(restartedAsItWas, `${drained} leads again without saying why${why}`);
-    else assert.equal(restartedAsItWas, false, why);
-    for (const v of views) {
-      assert.equal(v.version, '17.6', v.name);
-      assert.ok(v.ready && v.engine?.healthy, `${v.name}: ${JSON.stringify(v.engine)}${why}`);
-      // One start at creation, one on 17.6.
-      assert.equal(
-        await countInLog(state.dir, cluster, v.name, PG_START),
-        2,
-        `${v.name} started again${why}`,
-      );
-    }
-  },
+test(
+  'apply killed with -9 100 ms into the switchover: the rerun completes it, no write lost',
+  { timeout: 180_000 },
+  (t) => killDuringSwitchover(t, () => new Promise((resolve) => setTimeout(resolve, 100))),
 );
