@@ -176,6 +176,18 @@ export function violations(s: Scenario, out: RunOutcome): string[] {
     }
   }
 
+  // Quorum: a component that needs one never has more members down than it can lose, unless
+  // more were already down before the upgrade.
+  const rules = engineRules(s.engine);
+  for (const c of s.components) {
+    if (!rules.components.find((r) => r.name === c.name)?.quorum) continue;
+    const canLose = c.members.length - (Math.floor(c.members.length / 2) + 1);
+    const peak = rec.maxUnavailable(c.name);
+    if (peak > Math.max(canLose, out.initiallyUnready[c.name] ?? 0)) {
+      bad.push(`${c.name}: ${peak} of ${c.members.length} members down at once, quorum allows ${canLose}`);
+    }
+  }
+
   // Leadership handed over before a leader stops whenever a healthy target existed.
   const deliberate = deliberateLeaderStops(s);
   for (const v of rec.leaderStopViolations()) {
