@@ -9,7 +9,8 @@
  * the RSS is the operator's alone and the two do not share one event loop.
  * Targets: ratio <= 1.05, < 30 requests per member, < 150 MB resident.
  *
- * Environment: BATON_BENCH_READY_MS (default 200), BATON_BENCH_SIZES (default 10,50).
+ * Environment: BATON_BENCH_READY_MS (default 200), BATON_BENCH_SIZES (default 10,50),
+ * BATON_BENCH_NO_EVENTS=1 (record no Kubernetes Events, to see what they cost).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -112,6 +113,7 @@ async function main(): Promise<void> {
       kc,
       namespace: NS,
       identity: 'bench',
+      ...(process.env.BATON_BENCH_NO_EVENTS ? { events: false as const } : {}),
       clock: systemClock,
       logger: nullLogger,
       registry: new Registry(),
