@@ -9,6 +9,8 @@ import { BatonError, BadInputError, describeError } from '../core/errors.js';
 import { jsonLogger, nullLogger } from '../core/logger.js';
 import { registerClusterCommands } from './cluster-commands.js';
 import { registerDemoCommand } from './demo.js';
+import { registerManifestsCommand } from './manifests-command.js';
+import { registerOperatorCommand } from './operator-command.js';
 import { type CliIO, outStream } from './io.js';
 import { registerUpgradeCommands } from './upgrade-commands.js';
 
@@ -32,6 +34,8 @@ export function buildProgram(io: CliIO, state: { code: number }): Command {
   registerUpgradeCommands(program, io, state);
   registerClusterCommands(program, io, state);
   registerDemoCommand(program, io, state);
+  registerOperatorCommand(program, io, state);
+  registerManifestsCommand(program, io, state);
   return program;
 }
 
