@@ -521,7 +521,8 @@ function startBatch(
   record(status, {
     at: now,
     type: 'step',
-    message: `batch ${status.batchesStarted} of ${comp.name}: ${batch.join(', ')} (to ${target})`,
+    // A rollback takes each member back to its own original version, not to the hop's target.
+    message: `batch ${status.batchesStarted} of ${comp.name}: ${batch.join(', ')} (to ${[...new Set(batch.map((n) => status.members[n]!.to))].join(', ')})`,
   });
   return startMember(ctx, batch[0]!);
 }

@@ -102,6 +102,10 @@ describe('rollback', () => {
       rec.calls('replaceMember').map((c) => `${c.member}@${c.args?.version}`),
       [`${first}@24.1.2`, `${first}@23.2.5`],
     );
+    assert.ok(
+      r.status.history.some((h) => h.message === `batch 2 of cockroachdb: ${first} (to 23.2.5)`),
+      'a rollback batch names the version it goes back to',
+    );
   });
 
   it('after finalization is refused: the upgrade stays Completed and nothing moves', async () => {
