@@ -267,4 +267,34 @@ describe('operator', () => {
     ]);
     assert.ok(tracker.maxUnready() <= 1, `one pod at a time (saw ${tracker.maxUnready()})`);
   });
+
+  it('follows pause and resume written to the spec (kubectl patch) while it drives the roll', async (t) => {
+    const env = await setup(t, { readinessDelayMs: 100 });
+    await createSettled(env, statefulSet('pr', 4));
+    const op = makeOperator(t, env);
+    await op.start();
+    await waitFor('leadership', () => op.isLeader());
+    await createUpgrade(env, 'pr-up', { target: { statefulSet: 'pr' }, version: '1.1.0' });
+    await waitUpgrade(env, 'pr-up', 'one member done', (u) => (u.status?.progress?.done ?? 0) >= 1);
+    const patch = (paused: boolean) =>
+      env.custom.patchNamespacedCustomObject(
+        {
+          group: 'baton.dev',
+          version: 'v1alpha1',
+          namespace: NS,
+          plural: 'upgrades',
+          name: 'pr-up',
+          body: { spec: { paused } },
+        },
+        merge,
+      );
+    await patch(true);
+    const paused = await waitPhase(env, 'pr-up', ['Paused']);
+    assert.ok((paused.status?.progress?.done ?? 0) < 4, 'paused before the end');
+    assert.equal(paused.status?.conditions?.find((c) => c.type === 'Paused')?.status, 'True');
+    await patch(false);
+    const done = await waitPhase(env, 'pr-up', ['Completed', 'Failed']);
+    assert.equal(done.status?.phase, 'Completed', done.status?.reason);
+    for (const m of Object.values(done.status!.members!)) assert.equal(m.replaceCalls, 1);
+  });
 });
