@@ -219,8 +219,11 @@ export function createPostgresLocalAdapter(options: PostgresLocalOptions = {}): 
   const runAsIds = (): Promise<UnixUser | undefined> =>
     (runAs ??= effectiveRunAs(options.runAsUser ?? 'nobody'));
 
+  // Installed packages do not change while Baton runs: scan node_modules once per adapter.
+  let npmBinaries: Promise<DiscoveredBinaries[]> | undefined;
   async function allBinaries(registered: Record<string, string>): Promise<DiscoveredBinaries[]> {
-    const list = await discoverNpmBinaries(nodeModulesDirs);
+    npmBinaries ??= discoverNpmBinaries(nodeModulesDirs);
+    const list = [...(await npmBinaries)];
     for (const [label, path] of Object.entries(registered)) {
       const binDir = await registeredBinDir(path);
       const libDir = join(binDir, '..', 'lib');

@@ -313,6 +313,22 @@ export async function bootstrapCluster(ctx: AdapterContext, opts: BootstrapOptio
         if (repl.role === 'slave' && repl.master_link_status !== 'up')
           return `${m.name} replication link is ${repl.master_link_status ?? 'unknown'}`;
       }
+      // Gossip settled: every node sees every other in the role that node has for itself, so the
+      // engine's prechecks pass as soon as the cluster is handed over.
+      const views = await Promise.all(members.map(async (m) => ({ m, nodes: await node(m).clusterNodes() })));
+      const own = new Map(
+        views.flatMap(({ nodes }) =>
+          nodes.filter((e) => e.flags.includes('myself')).map((e) => [e.id, e.flags.includes('slave')]),
+        ),
+      );
+      for (const { m, nodes } of views) {
+        for (const e of nodes) {
+          const replica = own.get(e.id);
+          if (replica !== undefined && replica !== e.flags.includes('slave')) {
+            return `${m.name} does not yet see ${e.id.slice(0, 8)} as a ${replica ? 'replica' : 'primary'}`;
+          }
+        }
+      }
       return undefined;
     });
     ctx.logger.info('redis cluster formed', {

@@ -393,6 +393,8 @@ export class LocalPlatform implements Platform {
           ready,
           ...(port !== undefined ? { endpoint: `${m.host}:${port}` } : {}),
           ...(detail !== undefined ? { detail } : {}),
+          // Started by Baton, meant to run, not being replaced, and gone: it died by itself.
+          ...(!running && !m.intent && m.desired !== 'stopped' && m.process ? { failed: true } : {}),
         };
       }),
     );
