@@ -61,8 +61,8 @@ describe('KubernetesPlatform: failures, faults and rollback', () => {
     assert.equal((await w.journal.get('race'))!.status.reason, 'first');
   });
 
-  it('a pod that never becomes Ready pauses the upgrade with that cause; nothing else is touched', async (t) => {
-    const { server, apps } = await startCluster(t);
+  it('a pod that never becomes Ready pauses the upgrade with that cause; nothing else is touched; resume after the fix', async (t) => {
+    const { server, apps, core } = await startCluster(t);
     // The template carries the never-ready marker, but the roll is held by partition = replicas,
     // so only pods that Baton lets the controller replace run it.
     const base = statefulSet('db', 3, { partition: 3 });
@@ -93,6 +93,38 @@ describe('KubernetesPlatform: failures, faults and rollback', () => {
     assert.ok(
       (await eventsOf(server, 'Upgrade', 'nr')).some((e) => e.type === 'Warning' && /db-2/.test(e.message!)),
     );
+
+    // Fix the release (drop the marker from the template), then resume through the resource.
+    // spec.paused is already false: resume still writes a new generation, which the runner needs.
+    await apps.patchNamespacedStatefulSet(
+      {
+        namespace: NS,
+        name: 'db',
+        body: { spec: { template: { metadata: { annotations: { 'fake.baton.dev/never-ready': null } } } } },
+      },
+      MERGE_PATCH,
+    );
+    await core.patchNamespacedPod(
+      {
+        namespace: NS,
+        name: 'db-2',
+        body: { metadata: { annotations: { 'fake.baton.dev/never-ready': null } } },
+      },
+      MERGE_PATCH,
+    );
+    await waitFor(
+      'db-2 ready on the fixed template',
+      async () => (await w.platform.listMembers(ctx)).find((m) => m.name === 'db-2')?.ready,
+      30_000,
+      20,
+    );
+    const generation = res!.metadata.generation!;
+    await w.journal.updateSpec('nr', (s) => ({ ...s, paused: false }));
+    assert.equal((await w.journal.getResource('nr'))!.metadata.generation, generation + 1);
+    const resumed = await w.runner.run({ stopWhen: (x) => x.status.phase === 'Paused' });
+    assert.equal(resumed.status.phase, 'Completed', resumed.status.reason);
+    const members = await w.platform.listMembers(ctx);
+    assert.ok(members.every((m) => m.ready && m.version === '1.1.0'));
   });
 
   it('a bad image pauses at once (ImagePullBackOff); rollback replaces the stuck pod (rollback trap)', async (t) => {
