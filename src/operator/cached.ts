@@ -6,10 +6,10 @@
  * on, so a stale read can only cost a conflict (and a fresh read), never a wrong write.
  */
 import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
-import { LABELS, type UpgradeResource } from '../api/upgrade.js';
+import type { UpgradeResource } from '../api/upgrade.js';
 import type { JournalStore, Platform, PortContext, ReplaceOptions, UpgradeRecord } from '../core/ports.js';
 import type { PlatformMember, UpgradeSpec, UpgradeStatus } from '../core/types.js';
-import { isRollingUpdate, membersOf, ordinalOf } from '../platforms/kubernetes/members.js';
+import { isRollingUpdate, ordinalOf } from '../platforms/kubernetes/members.js';
 import { targetStatefulSets, type KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
 
 /** Lookups into the informer caches by `namespace/name`. */
@@ -117,7 +117,6 @@ export class CachedPlatform implements Platform {
 
   async listMembers(ctx: PortContext): Promise<PlatformMember[]> {
     const upgrade = this.inner.upgrade;
-    const t = upgrade.spec.target;
     const out: PlatformMember[] = [];
     for (const target of targetStatefulSets(upgrade)) {
       const sts = this.cache.statefulSet(`${this.namespace}/${target.name}`);
@@ -136,22 +135,8 @@ export class CachedPlatform implements Platform {
           (i) => !pods.has(`${target.name}-${i}`),
         );
       if (missingBelowPartition) return this.inner.listMembers(ctx);
-      out.push(
-        ...membersOf(
-          {
-            sts,
-            component: target.component ?? sts.metadata?.labels?.[LABELS.component] ?? target.name,
-            container: t.container,
-            namespace: this.namespace,
-            service: t.service,
-            port: t.port,
-            endpointTemplate: t.endpointTemplate,
-            minReadySeconds: upgrade.spec.strategy?.minReadySeconds ?? sts.spec?.minReadySeconds ?? 0,
-            now: ctx.clock.now(),
-          },
-          pods,
-        ),
-      );
+      // Through the platform, so it also gives the StatefulSet its original strategy back after a roll.
+      out.push(...(await this.inner.membersFrom(target, sts, pods, ctx)));
     }
     return out;
   }
