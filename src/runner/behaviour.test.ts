@@ -12,6 +12,9 @@ import { createSimWorld, parseSimClusterDescription, type SimClusterInput } from
 import { type ReconcileResult, Runner } from './runner.js';
 import { createUpgrade, makeSpec } from './start.js';
 
+/** Stop a run that ends Paused: a paused upgrade otherwise polls for its whole expiry time. */
+const UNTIL_PAUSED = { stopWhen: (r: ReconcileResult) => r.status.phase === 'Paused' };
+
 type SpecInput = Parameters<typeof makeSpec>[0];
 
 /** A simulated world with its clock, an upgrade created on it, and a runner over it. */
@@ -90,7 +93,7 @@ describe('prechecks', () => {
     assert.equal(rec.calls('replaceMember').length, 0);
     assert.deepEqual(r.status.forced, ['replication-caught-up']);
     await update(() => ({ force: ['replication-caught-up', 'quorum'] }));
-    r = await runner.run();
+    r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed', r.status.reason);
     assert.deepEqual([...r.status.forced].sort(), ['quorum', 'replication-caught-up']);
     const forced = r.status.history.filter((h) => h.type === 'force').map((h) => h.message);
@@ -118,7 +121,7 @@ describe('member order', () => {
       },
       { version: '1.1.0', force: ['*'] },
     );
-    const r = await runner.run();
+    const r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed', r.status.reason);
     assert.deepEqual(replaced(rec), ['db-3', 'db-1', 'db-4', 'db-0', 'db-2']);
     const calls = rec.calls();
@@ -148,7 +151,7 @@ describe('components by prerequisites', () => {
     );
     world.cluster.expectTargets({ pd: 'v8.1.0', tikv: 'v8.1.0', tidb: 'v8.1.0' });
     const pdLeader = world.cluster.leaderOf('pd');
-    const r = await runner.run();
+    const r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed', r.status.reason);
     const order = replaced(rec).map((n) => n.replace(/-\d+$/, ''));
     assert.deepEqual(order, ['pd', 'pd', 'pd', 'tikv', 'tikv', 'tikv', 'tidb', 'tidb']);
@@ -227,7 +230,7 @@ describe('batches and the budget on a 50-node worker pool', () => {
   for (const c of cases) {
     it(`${c.name}: workers go in batches of ${[...new Set(c.sizes)].join('/')}, never above the budget`, async () => {
       const { runner, rec, world } = await setUp(cluster(), { version: '1.31.1', strategy: c.strategy });
-      const r = await runner.run();
+      const r = await runner.run(UNTIL_PAUSED);
       assert.equal(r.status.phase, 'Completed', r.status.reason);
       const sizes = (await batchesOf(world.platform.journal, 'workers')).map((b) => b.length);
       assert.deepEqual(sizes, c.sizes);
@@ -256,7 +259,7 @@ describe('batches and the budget on a 50-node worker pool', () => {
         Object.values(x.status.members).every((m) => m.state === 'pending' || m.state === 'done'),
     });
     await update(() => ({ paused: false }));
-    r = await runner.run();
+    r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed', r.status.reason);
     const sizes = (await batchesOf(world.platform.journal, 'workers')).map((b) => b.length);
     assert.deepEqual(sizes.slice(0, 5), [1, 2, 4, 1, 2]);
@@ -292,7 +295,7 @@ describe('batches and the budget on a 50-node worker pool', () => {
       },
       { version: '1.31.1', force: ['*'], strategy: { batch: { kind: 'fixed', size: 3 }, maxUnavailable: 2 } },
     );
-    const r = await runner.run();
+    const r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed', r.status.reason);
     assert.equal(replaced(rec)[0], 'workers-2');
     assert.equal(rec.maxUnavailable('workers'), 2);
@@ -307,7 +310,7 @@ describe('multi-raft members are restored after their restart', () => {
       { engine: 'cockroachdb', version: '23.2.5', seed: 3 },
       { version: '24.1.2' },
     );
-    const r = await runner.run();
+    const r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed', r.status.reason);
     assert.equal(rec.calls('restore').length, 3);
     assert.ok(world.cluster.memberViews().every((m) => !m.evicting));

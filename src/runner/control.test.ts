@@ -17,6 +17,9 @@ import {
 import { type ReconcileResult, Runner } from './runner.js';
 import { createUpgrade, makeSpec } from './start.js';
 
+/** Stop a run that ends Paused: a paused upgrade otherwise polls for its whole expiry time. */
+const UNTIL_PAUSED = { stopWhen: (r: ReconcileResult) => r.status.phase === 'Paused' };
+
 type SpecInput = Parameters<typeof makeSpec>[0];
 
 async function setUp(
@@ -63,7 +66,7 @@ describe('pause, resume, cancel', () => {
     assert.equal(rec.calls('replaceMember').length, before, 'no new member while paused');
     assert.match(r.status.reason, /^paused by user; resume with `baton resume`$/);
     await update({ paused: false });
-    r = await runner.run();
+    r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed', r.status.reason);
     assert.ok(r.status.history.some((h) => h.type === 'control' && h.message === 'resumed'));
     assert.ok(world.cluster.memberViews().every((m) => m.version === '1.1.0'));
@@ -73,7 +76,7 @@ describe('pause, resume, cancel', () => {
     const { runner, update, rec, world } = await setUp(sim5, {});
     await runner.run({ stopWhen: () => rec.calls('replaceMember').length === 2 });
     await update({ cancel: true });
-    const r = await runner.run();
+    const r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Cancelled');
     assert.match(
       r.status.reason,
@@ -128,7 +131,7 @@ describe('drained members are restored when a pass ends without restarting them'
       const drained = rec.calls('drain')[0]!.member!;
       assert.equal(world.cluster.member(drained).evicting, true);
       await update(c.control);
-      r = await runner.run();
+      r = await runner.run({ stopWhen: (x) => x.status.phase === 'Paused' && x.action === undefined });
       assert.equal(r.status.phase, c.phase, r.status.reason);
       assert.match(r.status.reason, c.reason);
       assert.deepEqual(
@@ -147,7 +150,7 @@ describe('errors and timeouts', () => {
       { ...sim5, faults: [{ kind: 'api-error', call: 'replaceMember', nth: 1 }] },
       {},
     );
-    const r = await runner.run();
+    const r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed', r.status.reason);
     const errors = r.status.history.filter((h) => h.type === 'error').map((h) => h.message);
     assert.equal(errors.length, 1);
@@ -174,7 +177,7 @@ describe('errors and timeouts', () => {
       r.status.history.some((h) => h.type === 'phase' && h.message === `paused: ${r.status.pauseCause}`),
     );
     await update({ paused: false });
-    r = await runner.run();
+    r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed', r.status.reason);
     assert.equal(r.status.pauseCause, undefined, 'resume clears the cause');
   });
@@ -272,7 +275,7 @@ describe('paused expiry', () => {
     const { runner, update, clock } = await setUp(sim5, { pausedExpirySeconds: 3600 });
     await update({ paused: true });
     const start = clock.now();
-    const r = await runner.run();
+    const r = await runner.run({ stopWhen: () => clock.now() - start > 2 * 3600_000 });
     assert.equal(r.status.phase, 'Expired');
     assert.ok(clock.now() - start >= 3600_000 && clock.now() - start < 3700_000);
   });
@@ -325,10 +328,10 @@ describe('gates', () => {
 
   it('soak time passes between a ready batch and the next', async () => {
     const { runner, rec } = await setUp(sim5, {});
-    const r0 = await runner.run();
+    const r0 = await runner.run(UNTIL_PAUSED);
     assert.equal(r0.status.phase, 'Completed');
     const { runner: soaking, rec: soakRec } = await setUp(sim5, { strategy: { soakSeconds: 120 } });
-    const r = await soaking.run();
+    const r = await soaking.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed', r.status.reason);
     const gaps = (calls: { at: number }[]) => calls.slice(1).map((c, i) => c.at - calls[i]!.at);
     const plain = gaps(rec.calls('replaceMember'));
@@ -353,7 +356,7 @@ describe('crashes of the runner', () => {
         let r: ReconcileResult | undefined;
         for (;;) {
           try {
-            r = await runner.run();
+            r = await runner.run(UNTIL_PAUSED);
             break;
           } catch (err) {
             assert.ok(err instanceof SimCrash);

@@ -12,6 +12,9 @@ import { atVersion } from '../plan/version.js';
 import { type ReconcileResult, Runner } from './runner.js';
 import { createUpgrade, makeSpec } from './start.js';
 
+/** Stop a run that ends Paused: a paused upgrade otherwise polls for its whole expiry time. */
+const UNTIL_PAUSED = { stopWhen: (r: ReconcileResult) => r.status.phase === 'Paused' };
+
 async function setUp(from: string, to: string, spec: Partial<UpgradeSpec> = {}) {
   const clock = new FakeClock();
   const world = createSimWorld(
@@ -37,7 +40,7 @@ const awaiting = (r: ReconcileResult) => r.status.phase === 'AwaitingFinalizatio
 describe('finalization', () => {
   it('auto: a major upgrade finalizes by itself and completes', async () => {
     const { runner, world, rec } = await setUp('23.2.5', '24.1.2');
-    const r = await runner.run();
+    const r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed', r.status.reason);
     assert.equal(r.status.finalized, true);
     assert.equal(r.status.reason, 'upgrade finalized: rollback is no longer possible');
@@ -59,7 +62,7 @@ describe('finalization', () => {
     assert.equal(r.status.phase, 'AwaitingFinalization');
     assert.equal(rec.finalizations().length, 0);
     await update({ finalizeRequested: true });
-    r = await runner.run();
+    r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed');
     assert.equal(r.status.finalized, true);
     assert.equal(rec.finalizations().length, 1);
@@ -67,7 +70,7 @@ describe('finalization', () => {
 
   it('a patch upgrade needs no finalization', async () => {
     const { runner, rec } = await setUp('24.1.1', '24.1.3', { finalize: 'manual' });
-    const r = await runner.run();
+    const r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed', r.status.reason);
     assert.equal(rec.finalizations().length, 0);
   });
@@ -78,7 +81,7 @@ describe('rollback', () => {
     const { runner, world, update, rec } = await setUp('23.2.5', '24.1.2', { finalize: 'manual' });
     await runner.run({ stopWhen: awaiting });
     await update({ rollback: true });
-    const r = await runner.run();
+    const r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed', r.status.reason);
     assert.equal(r.status.direction, 'rollback');
     assert.equal(r.status.reason, 'rolled back: every member runs its original version');
@@ -95,7 +98,7 @@ describe('rollback', () => {
     await runner.run({ stopWhen: () => rec.calls('replaceMember').length === 1 });
     const first = rec.calls('replaceMember')[0]!.member!;
     await update({ rollback: true });
-    const r = await runner.run();
+    const r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed', r.status.reason);
     assert.deepEqual(versions(world), ['23.2.5', '23.2.5', '23.2.5']);
     assert.deepEqual(
@@ -110,10 +113,10 @@ describe('rollback', () => {
 
   it('after finalization is refused: the upgrade stays Completed and nothing moves', async () => {
     const { runner, update, rec, world } = await setUp('23.2.5', '24.1.2');
-    await runner.run();
+    await runner.run(UNTIL_PAUSED);
     const restarts = rec.totalRestarts();
     await update({ rollback: true });
-    const r = await runner.run();
+    const r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed');
     assert.equal(r.status.direction, 'forward');
     assert.equal(rec.totalRestarts(), restarts);
@@ -124,7 +127,7 @@ describe('rollback', () => {
 describe('multi-hop paths', () => {
   it('23.1 -> 24.1 goes through 23.2 and finalizes the intermediate hop first', async () => {
     const { runner, world, rec } = await setUp('23.1.4', '24.1.2');
-    const r = await runner.run();
+    const r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed', r.status.reason);
     assert.deepEqual(
       r.status.plan?.path.map((h) => `${h.from}->${h.to}`),
@@ -149,7 +152,7 @@ describe('multi-hop paths', () => {
     await runner.run({ stopWhen: (r) => r.status.hop === 1 && rec.calls('replaceMember').length === 4 });
     const upgraded = rec.calls('replaceMember')[3]!.member!;
     await update({ rollback: true });
-    const r = await runner.run();
+    const r = await runner.run(UNTIL_PAUSED);
     assert.equal(r.status.phase, 'Completed', r.status.reason);
     assert.equal(r.status.reason, 'rolled back to 23.2, the finalized intermediate version');
     assert.deepEqual(versions(world), ['23.2', '23.2', '23.2']);
