@@ -28,9 +28,8 @@ import { UpgradeResourceJournal } from '../platforms/kubernetes/journal.js';
 import { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
 import { Runner, type RunnerEvent } from '../runner/runner.js';
 import { POLL_MS, type Action } from '../runner/decide.js';
-import { initialMembers, previewPlan } from '../runner/start.js';
+import { initialStatus, previewPlan } from '../runner/start.js';
 import { CachedPlatform, RememberingJournal, type CacheReader } from './cached.js';
-import { newStatus, record } from '../runner/status.js';
 
 /** Builds the engine an Upgrade names; throws BadInputError for an engine the operator cannot drive. */
 export type EngineFactory = (name: string, upgrade: UpgradeResource) => Engine;
@@ -278,22 +277,7 @@ export class UpgradeReconciler {
     try {
       d.platform.setUpgrade(upgrade);
       const { plan, snapshot } = await previewPlan(d.observed, d.engine, spec, ctx);
-      const now = clock.now();
-      status = newStatus(spec, now);
-      status.plan = plan;
-      status.startedAt = now;
-      status.members = initialMembers(plan, snapshot, now);
-      status.progress = {
-        done: Object.values(status.members).filter((m) => m.state === 'done').length,
-        total: Object.keys(status.members).length,
-      };
-      record(status, {
-        at: now,
-        type: 'step',
-        message: `planned ${plan.path.map((h) => `${h.from} -> ${h.to}`).join(', ') || 'no version change'}: ${plan.components
-          .map((c) => `${c.name} (${c.batches.length} batch(es))`)
-          .join(', ')}`,
-      });
+      status = initialStatus(spec, plan, snapshot, clock.now());
     } catch (err) {
       if (err instanceof BadInputError) return this.markInvalid(upgrade, err.message);
       throw err;

@@ -8,21 +8,14 @@ import { BadInputError, ConflictError, describeError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Engine, Platform, PortContext, UpgradeRecord } from '../core/ports.js';
-import type { HistoryEntry, Snapshot, UpgradeSpec, UpgradeStatus } from '../core/types.js';
+import type { Snapshot, UpgradeSpec, UpgradeStatus } from '../core/types.js';
 import { isTerminal } from '../core/types.js';
 import { type Action, type Availability, type Outcome, applyOutcome, decide } from './decide.js';
+import { entriesAfter, historyEvent, type RunnerEvent } from './events.js';
 import { observe } from './observe.js';
-import { setPhase } from './status.js';
 
-/** A Kubernetes-Event-like notice for every step and every block. */
-export interface RunnerEvent {
-  type: 'Normal' | 'Warning';
-  /** CamelCase reason: PhaseChanged, Step, Blocked, StepFailed, Forced, Control. */
-  reason: string;
-  message: string;
-  member?: string;
-  at: number;
-}
+export type { RunnerEvent } from './events.js';
+import { setPhase } from './status.js';
 
 /** What a Runner needs; all passed in. */
 export interface RunnerDeps {
@@ -64,33 +57,6 @@ export function isProcessCrash(err: unknown): boolean {
 export function isRetryable(err: unknown): boolean {
   if (err instanceof BadInputError) return false;
   return true;
-}
-
-function eventOf(h: HistoryEntry): RunnerEvent {
-  const map: Record<HistoryEntry['type'], [RunnerEvent['type'], string]> = {
-    phase: ['Normal', 'PhaseChanged'],
-    step: ['Normal', 'Step'],
-    control: ['Normal', 'Control'],
-    block: ['Warning', 'Blocked'],
-    error: ['Warning', 'StepFailed'],
-    force: ['Warning', 'Forced'],
-    summary: ['Normal', 'Summary'],
-  };
-  const [type, reason] = map[h.type];
-  const warn = h.type === 'phase' && (h.phase === 'Paused' || h.phase === 'Failed' || h.phase === 'Expired');
-  return { type: warn ? 'Warning' : type, reason, message: h.message, member: h.member, at: h.at };
-}
-
-/** Entries of `after.history` that are not in `before.history`. */
-function newEntries(before: UpgradeStatus, after: UpgradeStatus): HistoryEntry[] {
-  const last = before.history[before.history.length - 1];
-  if (!last) return after.history;
-  for (let i = after.history.length - 1; i >= 0; i--) {
-    const h = after.history[i]!;
-    if (h.at === last.at && h.message === last.message && h.type === last.type)
-      return after.history.slice(i + 1);
-  }
-  return after.history.slice(-Math.max(0, after.history.length - before.history.length));
 }
 
 /** How often a changed wait reason alone is persisted. */
@@ -213,7 +179,8 @@ export class Runner {
 
   private async persist(before: UpgradeRecord, status: UpgradeStatus, revision: string): Promise<string> {
     const next = await this.deps.platform.journal.writeStatus(this.deps.name, status, revision);
-    for (const h of newEntries(before.status, status)) this.deps.onEvent?.(eventOf(h));
+    for (const h of entriesAfter(status.history, before.status.history.at(-1)))
+      this.deps.onEvent?.(historyEvent(h));
     this.deps.onStatus?.(status, before.spec);
     return next;
   }

@@ -5,7 +5,7 @@
  */
 import { BadInputError } from '../core/errors.js';
 import type { Engine, Platform, PortContext, UpgradeRecord } from '../core/ports.js';
-import type { MemberProgress, Snapshot, StrategySpec, UpgradeSpec } from '../core/types.js';
+import type { MemberProgress, Snapshot, StrategySpec, UpgradeSpec, UpgradeStatus } from '../core/types.js';
 import { buildPlan } from '../plan/plan.js';
 import type { Plan } from '../plan/types.js';
 import { atVersion, parseVersion } from '../plan/version.js';
@@ -107,15 +107,8 @@ export function initialMembers(plan: Plan, snapshot: Snapshot, now: number): Rec
   return members;
 }
 
-/** Plan and create the journal record of a new upgrade (status Pending). */
-export async function createUpgrade(
-  platform: Platform,
-  engine: Engine,
-  spec: UpgradeSpec,
-  ctx: PortContext,
-): Promise<UpgradeRecord> {
-  const { plan, snapshot } = await previewPlan(platform, engine, spec, ctx);
-  const now = ctx.clock.now();
+/** The status of a new upgrade (phase Pending) with its plan and the first pass's members. */
+export function initialStatus(spec: UpgradeSpec, plan: Plan, snapshot: Snapshot, now: number): UpgradeStatus {
   const status = newStatus(spec, now);
   status.plan = plan;
   status.startedAt = now;
@@ -131,5 +124,17 @@ export async function createUpgrade(
       .map((c) => `${c.name} (${c.batches.length} batch(es))`)
       .join(', ')}`,
   });
+  return status;
+}
+
+/** Plan and create the journal record of a new upgrade (status Pending). */
+export async function createUpgrade(
+  platform: Platform,
+  engine: Engine,
+  spec: UpgradeSpec,
+  ctx: PortContext,
+): Promise<UpgradeRecord> {
+  const { plan, snapshot } = await previewPlan(platform, engine, spec, ctx);
+  const status = initialStatus(spec, plan, snapshot, ctx.clock.now());
   return platform.journal.create(spec, status);
 }

@@ -7,8 +7,9 @@
 import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import type { HistoryEntry } from '../../core/types.js';
-import type { RunnerEvent } from '../../runner/runner.js';
+import type { RunnerEvent } from '../../runner/events.js';
+
+export { entriesAfter, historyEvent } from '../../runner/events.js';
 import { API_VERSION, KIND, type UpgradeResource } from '../../api/upgrade.js';
 import { apiMessage } from './api.js';
 
@@ -22,35 +23,6 @@ export interface EventSink {
    * pod. Never rejects.
    */
   emit(e: RunnerEvent, involved: { upgrade: UpgradeResource; pod?: string }): Promise<void>;
-}
-
-/**
- * The runner event for a history entry (the same mapping the runner uses for `onEvent`): steps
- * and controls are Normal, blocks, errors, forced checks and pauses/failures are Warnings.
- */
-export function historyEvent(h: HistoryEntry): RunnerEvent {
-  const map: Record<HistoryEntry['type'], [RunnerEvent['type'], string]> = {
-    phase: ['Normal', 'PhaseChanged'],
-    step: ['Normal', 'Step'],
-    control: ['Normal', 'Control'],
-    block: ['Warning', 'Blocked'],
-    error: ['Warning', 'StepFailed'],
-    force: ['Warning', 'Forced'],
-    summary: ['Normal', 'Summary'],
-  };
-  const [type, reason] = map[h.type];
-  const warn = h.type === 'phase' && (h.phase === 'Paused' || h.phase === 'Failed' || h.phase === 'Expired');
-  return { type: warn ? 'Warning' : type, reason, message: h.message, member: h.member, at: h.at };
-}
-
-/** History entries of `next` that come after the entry `last` (all of them when `last` is absent or gone). */
-export function entriesAfter(next: HistoryEntry[], last: HistoryEntry | undefined): HistoryEntry[] {
-  if (!last) return next;
-  for (let i = next.length - 1; i >= 0; i--) {
-    const h = next[i]!;
-    if (h.at === last.at && h.type === last.type && h.message === last.message) return next.slice(i + 1);
-  }
-  return [];
 }
 
 /** Longest Event message the API server accepts. */
