@@ -27,8 +27,9 @@ function list(names: Iterable<string>): string {
 
 /**
  * Check `unavailability-budget`: members already unavailable (not running or not ready) plus the
- * `candidates` not already among them must not exceed `maxUnavailable`. Never allows a count above
- * the budget, including when the component is already over it with no candidate.
+ * `candidates` not already among them must not exceed `maxUnavailable`. Never takes a member down
+ * beyond the budget; replacing members that are already down is allowed even when the component is
+ * over budget (it adds no unavailability), stopping nothing while over budget is not.
  */
 export function budgetVerdict(
   componentMembers: MemberView[],
@@ -45,13 +46,18 @@ export function budgetVerdict(
   if (total <= maxUnavailable) {
     return { allow: true, check, reason: `${of} ${detail}, within budget ${maxUnavailable}` };
   }
+  if (candidates.length > 0 && added.length === 0) {
+    // Replacing members that are already down takes nothing more down; it may bring them back.
+    return { allow: true, check, reason: `${of} ${detail}: only members already down are replaced` };
+  }
   return { allow: false, check, reason: `${of} ${detail} would exceed maxUnavailable ${maxUnavailable}` };
 }
 
 /**
  * Check `quorum`: when `rule.quorum`, the members left running, ready and engine-healthy after
  * `stopping` stop must be a strict majority of all the component's members. Members the engine
- * could not reach do not count as healthy.
+ * could not reach do not count as healthy. Stopping only members that are already down is allowed
+ * (it takes no vote away), and so is a single-member component (its restart is its downtime).
  */
 export function quorumVerdict(
   componentMembers: MemberView[],
@@ -61,6 +67,21 @@ export function quorumVerdict(
   const check = 'quorum';
   if (!rule.quorum) return { allow: true, check, reason: `${rule.name} has no quorum to keep` };
   const stop = new Set(stopping);
+  const isUp = (m: MemberView) => m.running && m.ready && m.engine?.healthy === true;
+  if (componentMembers.length === 1 && stop.size === 1) {
+    return {
+      allow: true,
+      check,
+      reason: `${rule.name} has a single member: it is unavailable while it restarts`,
+    };
+  }
+  if (stop.size > 0 && componentMembers.every((m) => !stop.has(m.name) || !isUp(m))) {
+    return {
+      allow: true,
+      check,
+      reason: `stopping ${list(stop)} takes no healthy ${rule.name} member away (already down)`,
+    };
+  }
   const up = componentMembers.filter(
     (m) => !stop.has(m.name) && m.running && m.ready && m.engine?.healthy === true,
   );

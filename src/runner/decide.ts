@@ -113,7 +113,7 @@ export function describeAction(a: Action): string {
 /** Decide the next step. Never mutates its input. */
 export function decide(input: DecideInput): Decision {
   // The plan is never changed by a decision: share it instead of copying it on every poll.
-  const status = structuredClone({ ...input.status, plan: undefined });
+  const status = structuredClone({ ...input.status, plan: undefined }) as UpgradeStatus;
   status.plan = input.status.plan;
   const ctx: Ctx = { ...input, status, reason: '', requeueMs: POLL_MS };
   const action = step(ctx);
@@ -303,8 +303,13 @@ function paused(ctx: Ctx): Action | undefined {
     status.pausedAt = undefined;
     status.batchesSincePause = 0;
     status.retry = undefined;
+    for (const m of Object.values(status.members)) {
+      m.lastError = undefined;
+      // Members in flight get their full timeout again: the pause was not their fault.
+      if (m.state === 'draining' || m.state === 'replacing' || m.state === 'verifying') m.since = now;
+    }
     record(status, { at: now, type: 'control', message: 'resumed' });
-    setPhase(status, 'Running', 'resumed', now);
+    setPhase(status, 'Running', 'running again', now);
     return running(ctx);
   }
   // Members in flight finish; no new member starts.
@@ -636,7 +641,14 @@ function driveInFlight(ctx: Ctx): Action | undefined {
         );
         continue;
       }
-      if (!p.replaceIssued) return act(ctx, { kind: 'replace', member: name, version: p.to });
+      if (!p.replaceIssued) {
+        // A replacement that failed paused the upgrade: try it again on resume, not on every poll.
+        if (p.lastError && status.phase === 'Paused') {
+          waits.push(`${name}: replacement failed (${p.lastError}); resume to retry`);
+          continue;
+        }
+        return act(ctx, { kind: 'replace', member: name, version: p.to });
+      }
       const limit = spec.strategy.timeouts.readySeconds * 1000;
       if (now - p.since >= limit) {
         return autoPause(
@@ -740,7 +752,9 @@ function batchFinished(ctx: Ctx): Action | undefined {
     status.batchGate = batchNo;
     return autoPause(ctx, `batch ${batchNo} done; pausing as configured (resume with \`baton resume\`)`);
   }
-  return wait(ctx, `batch ${batchNo} done`, 0);
+  // Nothing to wait for: choose the next batch in this same decision.
+  ctx.reason = `batch ${batchNo} done`;
+  return running(ctx);
 }
 
 /**
@@ -815,8 +829,33 @@ function passFinished(ctx: Ctx): Action | undefined {
     );
     return wait(ctx, status.reason, 0);
   }
+  const unhealthy = healthGate(ctx);
+  if (unhealthy !== false) return unhealthy;
   setPhase(status, 'Completed', `upgrade complete: every member runs its target version`, now);
   return wait(ctx, status.reason, 0);
+}
+
+/**
+ * The last gate before Completed: the database as a whole reports healthy (every member caught
+ * up is necessary but not sufficient: a standby may still be reconnecting). Waits, then pauses
+ * after the ready timeout. Returns false when healthy.
+ */
+function healthGate(ctx: Ctx): undefined | false {
+  const { snapshot, status, spec, now } = ctx;
+  if (snapshot.health.healthy) return false;
+  const since = status.blockedBy?.check === 'cluster-health' ? status.blockedBy.since : now;
+  const limit = spec.strategy.timeouts.readySeconds * 1000;
+  if (now - since >= limit) {
+    return autoPause(
+      ctx,
+      `every member is upgraded but the cluster is not healthy after ${formatDuration(limit)}: ${snapshot.health.detail}`,
+    );
+  }
+  return block(
+    ctx,
+    'cluster-health',
+    `every member is upgraded; waiting for the cluster to report healthy: ${snapshot.health.detail}`,
+  );
 }
 
 function hopTargetForMember(status: UpgradeStatus, component: string): string {
@@ -855,6 +894,8 @@ export function applyOutcome(
       status.reason = msg;
       return status;
     }
+    const failed = memberOf(action);
+    if (failed && status.members[failed]) status.members[failed]!.lastError = describeError(outcome.error);
     status.pauseCause = msg;
     status.pausedGeneration = spec.generation;
     status.batchesSincePause = 0;

@@ -177,10 +177,11 @@ export function violations(s: Scenario, out: RunOutcome): string[] {
   }
 
   // Quorum: a component that needs one never has more members down than it can lose, unless
-  // more were already down before the upgrade.
+  // more were already down before the upgrade. A single-member component has no quorum to keep:
+  // its restart is its downtime.
   const rules = engineRules(s.engine);
   for (const c of s.components) {
-    if (!rules.components.find((r) => r.name === c.name)?.quorum) continue;
+    if (!rules.components.find((r) => r.name === c.name)?.quorum || c.members.length === 1) continue;
     const canLose = c.members.length - (Math.floor(c.members.length / 2) + 1);
     const peak = rec.maxUnavailable(c.name);
     if (peak > Math.max(canLose, out.initiallyUnready[c.name] ?? 0)) {
