@@ -669,9 +669,9 @@ function driveInFlight(ctx: Ctx): Action | undefined {
         );
       }
       if (converged(view, p.to)) {
-        if (!p.restored) {
-          // Always: undoing per-member preparation (TiKV evict-leader scheduler) is idempotent.
-          // The runner calls engine.restore only where the engine has one.
+        if (!p.restored && p.drainIssued) {
+          // Undo what the drain prepared (TiKV evict-leader scheduler, CockroachDB lease
+          // preferences). Idempotent; a member never drained has nothing to undo.
           return act(ctx, { kind: 'restore', member: name });
         }
         setMemberState(status, name, 'done', now, `${name}: ready and caught up on ${p.to}`);
