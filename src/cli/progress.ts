@@ -74,7 +74,7 @@ export class ProgressReporter {
   }
 
   private drawBlock(status: UpgradeStatus, snapshot?: Snapshot): void {
-    const width = Math.max(40, (this.out.columns ?? 100) - 1);
+    const width = Math.max(40, (this.out.columns || 100) - 1);
     const cut = (s: string) => (s.length > width ? s.slice(0, width - 1) + '…' : s);
     const p = status.progress;
     const lines = [
