@@ -86,3 +86,8 @@ export function parseOutput(text: string | undefined): 'text' | 'json' | 'yaml' 
   if (text === 'json' || text === 'yaml') return text;
   throw new BadInputError('bad-output', `-o ${text}: use json or yaml (or omit -o for text)`);
 }
+
+/** Commander collector for a repeatable option (`--force a --force b` -> ['a', 'b']). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

@@ -6,12 +6,10 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { BadInputError } from '../core/errors.js';
 import { LocalPlatform } from '../platforms/local/platform.js';
-import { parseCount, parseOutput, parsePairs } from './args.js';
+import { collect, parseCount, parseOutput, parsePairs } from './args.js';
 import type { CliIO } from './io.js';
 import { renderData } from './render.js';
 import { defaultStateDir, localAdapters, localEngine } from './targets.js';
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 interface ClusterOpts {
   engine?: string;

@@ -9,8 +9,10 @@ import { isTerminal } from '../core/types.js';
 import { engineRules } from '../engines/registry.js';
 import { atVersion, parseVersion } from '../plan/version.js';
 import { observe } from '../runner/observe.js';
+import { applyForce } from '../runner/decide.js';
 import { createUpgrade, makeSpec, previewPlan } from '../runner/start.js';
 import {
+  collect,
   parseBatch,
   parseCount,
   parseDurationSeconds,
@@ -43,8 +45,6 @@ import {
 import { startProbe, type ProbeHandle } from './probe.js';
 import { formatReportText } from '../probe/report.js';
 import type { ProbeReport } from '../probe/types.js';
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** Options every verb that talks to a cluster takes. */
 export function addTargetOptions(cmd: Command): Command {
@@ -282,9 +282,9 @@ export function registerUpgradeCommands(program: Command, io: CliIO, state: { co
           version: o.to ?? snapshot.members[0]?.version ?? '0',
           force: o.force,
         });
-        const results = (await t.engine.prechecks(snapshot, spec, { clock: t.clock, logger: io.logger })).map(
-          (r) =>
-            !r.ok && (spec.force.includes('*') || spec.force.includes(r.name)) ? { ...r, forced: true } : r,
+        const results = applyForce(
+          await t.engine.prechecks(snapshot, spec, { clock: t.clock, logger: io.logger }),
+          spec.force,
         );
         out(io, o, { prechecks: results, health: snapshot.health }, () => renderPrechecks(results));
         if (results.some((r) => !r.ok && !r.forced)) state.code = 1;

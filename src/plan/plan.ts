@@ -54,6 +54,11 @@ function defaultRule(name: string, rules: EngineRules): ComponentRule {
   return { name, topology: 'stateless', stage: 'cluster', prerequisites: [], quorum: false };
 }
 
+/** The engine's rule for component `name`, or the default rule for a component it does not define. */
+export function componentRule(rules: EngineRules, name: string): ComponentRule {
+  return rules.components.find((c) => c.name === name) ?? defaultRule(name, rules);
+}
+
 /** A cycle among `remaining` (each of which waits on another of them), as "a -> b -> a". */
 function describeCycle(remaining: Map<string, ResolvedComponent>): string {
   const first = remaining.keys().next().value as string;

@@ -16,8 +16,9 @@ import type {
   UpgradeStatus,
 } from '../core/types.js';
 import { isLeaderRole, isTerminal } from '../core/types.js';
-import type { ComponentRule, EngineRules } from '../engines/rules.js';
+import type { EngineRules } from '../engines/rules.js';
 import { batchSize } from '../plan/batches.js';
+import { componentRule } from '../plan/plan.js';
 import { orderMembers } from '../plan/order.js';
 import {
   budgetVerdict,
@@ -76,6 +77,13 @@ export const POLL_MS = 500;
 export const PRECHECK_RETRY_MS = 10_000;
 /** Attempts for an action failing with a transient error before the upgrade pauses. */
 export const MAX_ACTION_ATTEMPTS = 3;
+
+/** Mark failing prechecks that `force` names (or `*`) as forced: they no longer block. */
+export function applyForce(results: PrecheckResult[], force: string[]): PrecheckResult[] {
+  return results.map((r) =>
+    !r.ok && (force.includes('*') || force.includes(r.name)) ? { ...r, forced: true } : r,
+  );
+}
 
 /** Key of an action for retry accounting. */
 export function actionKey(a: Action): string {
@@ -174,18 +182,6 @@ function holdsLeadership(m: MemberView | undefined): boolean {
 /** Ready, at the version, and the engine says healthy and caught up. */
 function converged(m: MemberView | undefined, version: string): boolean {
   return !!m && m.ready && atVersion(m.version, version) && !!m.engine?.healthy && !!m.engine.caughtUp;
-}
-
-function componentRule(rules: EngineRules, name: string): ComponentRule {
-  return (
-    rules.components.find((c) => c.name === name) ?? {
-      name,
-      topology: rules.components.length === 1 ? rules.components[0]!.topology : 'stateless',
-      stage: 'cluster',
-      prerequisites: [],
-      quorum: rules.components.length === 1 ? rules.components[0]!.quorum : false,
-    }
-  );
 }
 
 function plannedComponents(status: UpgradeStatus): PlannedComponent[] {
@@ -907,9 +903,7 @@ export function applyOutcome(
     case 'precheck': {
       status.prechecksAt = now;
       status.prechecksGeneration = spec.generation;
-      const results = (outcome.prechecks ?? []).map((r) =>
-        !r.ok && (spec.force.includes('*') || spec.force.includes(r.name)) ? { ...r, forced: true } : r,
-      );
+      const results = applyForce(outcome.prechecks ?? [], spec.force);
       status.prechecks = results;
       const forced = results.filter((r) => r.forced).map((r) => r.name);
       for (const f of forced) {
