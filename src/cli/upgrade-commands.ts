@@ -10,6 +10,7 @@ import { engineRules } from '../engines/registry.js';
 import { atVersion, parseVersion } from '../plan/version.js';
 import { observe } from '../runner/observe.js';
 import { applyForce } from '../runner/decide.js';
+import { runPrechecks } from '../runner/runner.js';
 import { createUpgrade, makeSpec, previewPlan } from '../runner/start.js';
 import {
   collect,
@@ -283,7 +284,7 @@ export function registerUpgradeCommands(program: Command, io: CliIO, state: { co
           force: o.force,
         });
         const results = applyForce(
-          await t.engine.prechecks(snapshot, spec, { clock: t.clock, logger: io.logger }),
+          await runPrechecks(t.platform, t.engine, snapshot, spec, { clock: t.clock, logger: io.logger }),
           spec.force,
         );
         out(io, o, { prechecks: results, health: snapshot.health }, () => renderPrechecks(results));

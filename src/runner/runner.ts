@@ -8,7 +8,7 @@ import { BadInputError, ConflictError, describeError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Engine, Platform, PortContext, UpgradeRecord } from '../core/ports.js';
-import type { Snapshot, UpgradeSpec, UpgradeStatus } from '../core/types.js';
+import type { PrecheckResult, Snapshot, UpgradeSpec, UpgradeStatus } from '../core/types.js';
 import { isTerminal } from '../core/types.js';
 import { type Action, type Availability, type Outcome, applyOutcome, decide } from './decide.js';
 import { entriesAfter, historyEvent, type RunnerEvent } from './events.js';
@@ -57,6 +57,20 @@ export function isProcessCrash(err: unknown): boolean {
 export function isRetryable(err: unknown): boolean {
   if (err instanceof BadInputError) return false;
   return true;
+}
+
+/** Every precheck of an upgrade: the platform's (binaries installed...) then the engine's. */
+export async function runPrechecks(
+  platform: Platform,
+  engine: Engine,
+  snapshot: Snapshot,
+  spec: UpgradeSpec,
+  ctx: PortContext,
+): Promise<PrecheckResult[]> {
+  return [
+    ...(platform.prechecks ? await platform.prechecks(snapshot, spec, ctx) : []),
+    ...(await engine.prechecks(snapshot, spec, ctx)),
+  ];
 }
 
 /** How often a changed wait reason alone is persisted. */
@@ -199,13 +213,7 @@ export class Runner {
       let outcome: Outcome;
       switch (action.kind) {
         case 'precheck':
-          outcome = {
-            ok: true,
-            prechecks: [
-              ...(platform.prechecks ? await platform.prechecks(snapshot, spec, ctx) : []),
-              ...(await engine.prechecks(snapshot, spec, ctx)),
-            ],
-          };
+          outcome = { ok: true, prechecks: await runPrechecks(platform, engine, snapshot, spec, ctx) };
           break;
         case 'hook': {
           const message = engine.hook
