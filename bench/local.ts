@@ -24,10 +24,9 @@ import { systemClock } from '../src/core/clock.js';
 import { nullLogger } from '../src/core/logger.js';
 import type { UpgradeStatus } from '../src/core/types.js';
 import { demoVersions } from '../src/cli/demo.js';
-import type { OutStream } from '../src/cli/io.js';
-import { main } from '../src/cli/main.js';
 import { LOCAL_ENGINES, localAdapters } from '../src/cli/targets.js';
 import { LocalPlatform } from '../src/platforms/local/platform.js';
+import { runCli } from '../test/local/helpers.js';
 import type { ProbeReport } from '../src/probe/types.js';
 
 /** Members per engine (Redis: three primaries, each with a replica on another member). */
@@ -121,22 +120,10 @@ export interface RunFigures extends Overhead {
   phase: string;
 }
 
-function sink(): OutStream & { text: string } {
-  const s = {
-    text: '',
-    isTTY: false,
-    write(t: string) {
-      s.text += t;
-    },
-  };
-  return s;
-}
-
+/** `baton <argv>` in this process, with everything it printed. */
 async function cli(argv: string[]): Promise<{ code: number; out: string }> {
-  const stdout = sink();
-  const stderr = sink();
-  const code = await main(argv, { stdout, stderr, env: process.env, clock: systemClock, logger: nullLogger });
-  return { code, out: stdout.text + stderr.text };
+  const r = await runCli(argv);
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 async function runOnce(engine: string, from: string, to: string): Promise<RunFigures> {

@@ -6,6 +6,8 @@ import { BadInputError, OperationalError } from '../core/errors.js';
 import { nullLogger } from '../core/logger.js';
 import { percentile, Probe, type ProbeOptions } from './probe.js';
 import { formatReportJson, formatReportText } from './report.js';
+// A seeded generator, so a failing property run can be replayed.
+import { mulberry32 } from '../platforms/sim/prng.js';
 import type { ProbeClient, ProbeOperation, ProbeReport } from './types.js';
 
 /**
@@ -61,18 +63,6 @@ class FakeClient implements ProbeClient {
 }
 
 const T0 = Date.UTC(2026, 0, 1);
-
-/** A small seeded generator, so a failing property run can be replayed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function setup(opts: Partial<ProbeOptions> = {}) {
   const clock = new FakeClock(T0);
