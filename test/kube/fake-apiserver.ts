@@ -32,6 +32,7 @@ import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { defaultStatefulSet, StatefulSetController, validateStatefulSet } from './statefulset-controller.js';
 import { toTable, wantsTable } from './table.js';
 import { clone, isObject, type JsonObject, type KubeObject } from './types.js';
+import type { StoreEvent } from './store.js';
 import { WatchStream } from './watch.js';
 
 // Names tests need alongside the server (documented where they are defined).
@@ -103,6 +104,9 @@ export interface RequestEntry {
   patchType?: string;
   /** True when the response came from {@link FakeApiServer.failNext}. */
   injected?: boolean;
+  /** Wall-clock time the request arrived (ms since the epoch), and how long it took to answer. */
+  at: number;
+  ms?: number;
 }
 
 /** Request counters since the last reset. */
@@ -146,6 +150,8 @@ export interface FakeApiServer {
   idle(): Promise<void>;
   /** Direct read of a stored object (no request logged), for assertions. */
   peek(group: string, resource: string, namespace: string, name: string): KubeObject | undefined;
+  /** Listen to every stored change, synchronously, in resourceVersion order; returns an unsubscribe. */
+  subscribe(fn: (e: StoreEvent) => void): () => void;
   /** Close watches, sockets, controllers and timers. */
   close(): Promise<void>;
 }
@@ -325,6 +331,10 @@ class FakeApiServerImpl implements FakeApiServer {
     return this.scheduler.idle();
   }
 
+  subscribe(fn: (e: StoreEvent) => void): () => void {
+    return this.cluster.store.subscribe(fn);
+  }
+
   peek(group: string, resource: string, namespace: string, name: string): KubeObject | undefined {
     return this.cluster.store.get(group, resource, namespace, name);
   }
@@ -461,10 +471,19 @@ class FakeApiServerImpl implements FakeApiServer {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = (req.method ?? 'GET').toUpperCase();
     const path = url.pathname.replace(/\/+$/, '') || '/';
-    const entry: RequestEntry = { method, path, verb: 'nonresource', resource: '', group: '', status: 0 };
+    const entry: RequestEntry = {
+      method,
+      path,
+      verb: 'nonresource',
+      resource: '',
+      group: '',
+      status: 0,
+      at: Date.now(),
+    };
     this.log.push(entry);
     res.on('finish', () => {
       entry.status = res.statusCode;
+      entry.ms = Date.now() - entry.at;
     });
     const send = (code: number, body: unknown, headers: Record<string, string> = {}) => {
       entry.status = code;
