@@ -58,6 +58,12 @@ export const upgradeSpecSchema = z
           .string()
           .optional()
           .describe('admin endpoint of a member: placeholders {pod} {service} {namespace} {port} {podIP}'),
+        endpoints: z
+          .record(z.string(), z.string().min(1))
+          .optional()
+          .describe(
+            'admin endpoint (host:port) per pod name; overrides endpointTemplate for the pods it names (port-forwards, tests)',
+          ),
         port: z.number().int().min(1).max(65535).optional().describe('admin port of the engine'),
         container: z
           .string()

@@ -178,3 +178,28 @@ test('endpointOf: template placeholders', () => {
     'db-1.x.prod.svc',
   );
 });
+
+test('endpointOf: a per-pod endpoint wins over the template and DNS; other pods keep theirs', () => {
+  const ctx = {
+    sts: sts(),
+    component: 'db',
+    namespace: 'prod',
+    port: 2379,
+    endpointTemplate: '{pod}.{service}:{port}',
+    endpoints: { 'db-0': '127.0.0.1:23790' },
+    minReadySeconds: 0,
+    now: NOW,
+  };
+  assert.equal(endpointOf(ctx, 'db-0', '10.1.2.3'), '127.0.0.1:23790');
+  assert.equal(endpointOf(ctx, 'db-1', '10.1.2.4'), 'db-1.db-hl:2379');
+  assert.equal(
+    endpointOf({ ...ctx, endpointTemplate: undefined }, 'db-2', undefined),
+    'db-2.db-hl.prod.svc:2379',
+  );
+  const ms = membersOf(ctx, new Map());
+  assert.deepEqual(
+    ms.map((m) => m.endpoint),
+    ['127.0.0.1:23790', 'db-1.db-hl:2379', 'db-2.db-hl:2379'],
+    'a missing pod is reached at its override too',
+  );
+});

@@ -73,6 +73,8 @@ export interface MemberContext {
   port?: number;
   /** `{pod}`, `{service}`, `{namespace}`, `{port}`, `{podIP}` placeholders. */
   endpointTemplate?: string;
+  /** Admin endpoint per pod name (`spec.target.endpoints`); wins over the template for the pods it names. */
+  endpoints?: Record<string, string>;
   minReadySeconds: number;
   now: number;
   /** Image tag pods of the current revision run, for pods that are missing below the partition. */
@@ -108,12 +110,17 @@ export function podFailure(pod: V1Pod, updateRevision: string | undefined): stri
   return undefined;
 }
 
-/** The admin endpoint of a pod. */
+/**
+ * The admin endpoint of a pod: its entry in `ctx.endpoints` when there is one (a port-forward, a
+ * test), else `ctx.endpointTemplate` filled in, else `<pod>.<service>.<namespace>.svc[:port]`.
+ */
 export function endpointOf(
   ctx: MemberContext,
   podName: string,
   podIP: string | undefined,
 ): string | undefined {
+  const override = ctx.endpoints?.[podName];
+  if (override !== undefined) return override;
   const service = ctx.service ?? ctx.sts.spec?.serviceName ?? ctx.sts.metadata?.name ?? '';
   if (ctx.endpointTemplate) {
     return ctx.endpointTemplate
