@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ApiException } from '@kubernetes/client-node';
 import { FakeClock } from '../../core/clock.js';
 import { nullLogger } from '../../core/logger.js';
-import { apiMessage, isTransient, withRetry } from './api.js';
+import { apiMessage, isPreconditionFailed, isTransient, withRetry } from './api.js';
 
 const fail = (code: number) =>
   new ApiException(code, 'HTTP-Code: ' + code, JSON.stringify({ message: `m${code}` }), {});
@@ -51,4 +51,23 @@ test('withRetry retries 5xx/429/network errors with doubling back-off, not 4xx',
   assert.equal(n, 3);
   assert.equal(isTransient(fail(409)), false);
   assert.equal(apiMessage(fail(500)), 'm500');
+});
+
+test('isPreconditionFailed: a stale resourceVersion or a failed JSON patch test, nothing else', () => {
+  const withMessage = (code: number, message: string) =>
+    new ApiException(code, 'HTTP-Code: ' + code, JSON.stringify({ message }), {});
+  assert.equal(isPreconditionFailed(fail(409)), true);
+  assert.equal(
+    isPreconditionFailed(
+      withMessage(
+        422,
+        'the server rejected our request due to an error in our request: testing value /metadata/generation failed',
+      ),
+    ),
+    true,
+  );
+  assert.equal(isPreconditionFailed(withMessage(422, 'Testing value /spec/replicas failed')), true);
+  assert.equal(isPreconditionFailed(withMessage(422, 'spec.replicas: Invalid value: -1')), false);
+  assert.equal(isPreconditionFailed(fail(404)), false);
+  assert.equal(isPreconditionFailed(new Error('socket hang up')), false);
 });

@@ -11,6 +11,9 @@ import type { Logger } from '../../core/logger.js';
 /** Request options that send a body as a JSON merge patch (RFC 7386). */
 export const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
+/** Request options that send a body as a JSON patch (RFC 6902), whose `test` operations are preconditions. */
+export const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+
 /** HTTP status of a client-node ApiException, or undefined for other errors (network, bugs). */
 export function httpStatus(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | null)?.code;
@@ -45,6 +48,15 @@ export function isNotFound(err: unknown): boolean {
 /** True when the call failed with 409 Conflict (stale resourceVersion or already exists). */
 export function isConflict(err: unknown): boolean {
   return httpStatus(err) === 409;
+}
+
+/**
+ * True when a write lost to a concurrent change: 409 Conflict (stale resourceVersion), or 422 from
+ * a JSON patch whose `test` operation failed (the API server reports "testing value PATH failed").
+ */
+export function isPreconditionFailed(err: unknown): boolean {
+  if (isConflict(err)) return true;
+  return httpStatus(err) === 422 && /testing value \S+ failed/i.test(apiMessage(err));
 }
 
 /** How transient failures are retried. */

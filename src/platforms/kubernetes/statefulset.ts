@@ -34,7 +34,15 @@ import type { Logger } from '../../core/logger.js';
 import type { JournalStore, Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
 import type { PlatformMember } from '../../core/types.js';
 import { LABELS, type UpgradeResource } from '../../api/upgrade.js';
-import { apiMessage, isConflict, isNotFound, MERGE_PATCH, withRetry } from './api.js';
+import {
+  apiMessage,
+  isConflict,
+  isNotFound,
+  isPreconditionFailed,
+  JSON_PATCH,
+  MERGE_PATCH,
+  withRetry,
+} from './api.js';
 import type { EventSink } from './events.js';
 import {
   imageTag,
@@ -236,6 +244,7 @@ export class KubernetesPlatform implements Platform {
         service: t.service,
         port: t.port,
         endpointTemplate: t.endpointTemplate,
+        endpoints: t.endpoints,
         minReadySeconds: this.minReadySeconds(sts),
         now: ctx.clock.now(),
         currentRevisionTag: missingBelowPartition ? await this.currentRevisionTag(sts, ctx) : undefined,
@@ -399,42 +408,49 @@ export class KubernetesPlatform implements Platform {
     }
   }
 
-  /** Set the partition of a RollingUpdate StatefulSet (optimistic concurrency, conflicts re-read). */
-  private async setPartition(stsName: string, partition: number, ctx: PortContext): Promise<V1StatefulSet> {
+  /**
+   * Set the partition of a RollingUpdate StatefulSet read as `sts`. The JSON patch tests that the
+   * spec is still the one read (`metadata.generation`) and the partition still the one seen, so
+   * a status write by the StatefulSet controller (which changes the resourceVersion, and happens
+   * exactly when a pod turns Ready) does not cost a conflict, while any change to the spec does:
+   * that re-reads and tries again.
+   */
+  private async setPartition(
+    sts: V1StatefulSet,
+    partition: number,
+    ctx: PortContext,
+  ): Promise<V1StatefulSet> {
+    const stsName = sts.metadata!.name!;
+    let current = sts;
     for (let attempt = 0; ; attempt++) {
-      const sts = await this.readStatefulSet(stsName, ctx);
-      if ((sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0) === partition) return sts;
-      const patch = {
-        metadata: { resourceVersion: sts.metadata!.resourceVersion },
-        spec: { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition } } },
-      };
+      const seen = current.spec?.updateStrategy?.rollingUpdate?.partition;
+      if ((seen ?? 0) === partition) return current;
+      const generation = current.metadata?.generation;
+      const patch = [
+        ...(generation !== undefined
+          ? [{ op: 'test', path: '/metadata/generation', value: generation }]
+          : []),
+        ...(seen !== undefined
+          ? [{ op: 'test', path: '/spec/updateStrategy/rollingUpdate/partition', value: seen }]
+          : []),
+        current.spec?.updateStrategy?.rollingUpdate
+          ? { op: 'add', path: '/spec/updateStrategy/rollingUpdate/partition', value: partition }
+          : { op: 'add', path: '/spec/updateStrategy/rollingUpdate', value: { partition } },
+      ];
       try {
         return await withRetry(
           `patch statefulset ${this.namespace}/${stsName}`,
           () =>
             this.apps.patchNamespacedStatefulSet(
               { namespace: this.namespace, name: stsName, body: patch },
-              MERGE_PATCH,
+              JSON_PATCH,
             ),
           this.deps(ctx),
         );
       } catch (err) {
-        if (isConflict(err) && attempt < MAX_CONFLICT_RETRIES) continue;
-        throw err;
+        if (!isPreconditionFailed(err) || attempt >= MAX_CONFLICT_RETRIES) throw err;
+        current = await this.readStatefulSet(stsName, ctx);
       }
-    }
-  }
-
-  private async readPod(name: string, ctx: PortContext): Promise<V1Pod | undefined> {
-    try {
-      return await withRetry(
-        `read pod ${this.namespace}/${name}`,
-        () => this.core.readNamespacedPod({ namespace: this.namespace, name }),
-        this.deps(ctx),
-      );
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
     }
   }
 
@@ -470,8 +486,12 @@ export class KubernetesPlatform implements Platform {
    */
   async replaceMember(name: string, version: string, _opts: ReplaceOptions, ctx: PortContext): Promise<void> {
     const { sts: stsName, ordinal } = this.locate(name);
+    // One read of the StatefulSet and one list of its pods decide the step; every write below is
+    // guarded by what they returned (resourceVersion, pod uid), so the step is as safe as reading
+    // each object again, and the pod that must restart next is not kept waiting for the reads.
     const sts = await this.ensureTemplate(stsName, version, ctx);
-    const pod = await this.readPod(name, ctx);
+    const pods = await this.podsOf(sts, ctx);
+    const pod = pods.get(name);
     const c = pod
       ? versionContainer(pod.spec?.containers, this.upgradeResource.spec.target.container)
       : undefined;
@@ -479,21 +499,21 @@ export class KubernetesPlatform implements Platform {
     const terminating = !!pod?.metadata?.deletionTimestamp;
     if (pod && !terminating && podTag === version) {
       // Nothing to restart; keep the partition in step when that is possible, never insist.
-      if (isRollingUpdate(sts)) await this.lowerPartition(sts, ordinal, ctx, false);
+      if (isRollingUpdate(sts)) await this.lowerPartition(sts, pods, ordinal, ctx, false);
       return;
     }
     if (!isRollingUpdate(sts)) {
       if (pod && !terminating) await this.deletePod(pod, `recreated at ${version} (OnDelete)`, ctx);
       return;
     }
-    const updated = await this.lowerPartition(sts, ordinal, ctx);
+    const updated = await this.lowerPartition(sts, pods, ordinal, ctx);
     if (!pod || terminating) return;
     const ready = pod.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
     if (!ready) {
       // The controller never replaces a pod that is not Ready (the rollback trap): do it here.
       await this.deletePod(pod, `stuck unready at ${podTag ?? 'an old image'}; recreated at ${version}`, ctx);
     }
-    await this.unblockController(updated, name, ctx);
+    await this.unblockController(updated, pods, name, ctx);
   }
 
   /**
@@ -503,6 +523,7 @@ export class KubernetesPlatform implements Platform {
    */
   private async lowerPartition(
     sts: V1StatefulSet,
+    pods: Map<string, V1Pod>,
     ordinal: number,
     ctx: PortContext,
     strict = true,
@@ -516,7 +537,6 @@ export class KubernetesPlatform implements Platform {
     )?.image;
     const want = templateImage ? imageTag(templateImage) : undefined;
     const replicas = sts.spec?.replicas ?? 1;
-    const pods = await this.podsOf(sts, ctx);
     const behind: string[] = [];
     for (let o = ordinal + 1; o < Math.min(partition, replicas); o++) {
       const p = pods.get(`${stsName}-${o}`);
@@ -532,7 +552,7 @@ export class KubernetesPlatform implements Platform {
         `cannot replace ${stsName}-${ordinal} yet: ${behind.join(', ')} must run ${want} first (RollingUpdate replaces the highest ordinal first)`,
       );
     }
-    const out = await this.setPartition(stsName, ordinal, ctx);
+    const out = await this.setPartition(sts, ordinal, ctx);
     await this.event(
       'Normal',
       'PartitionLowered',
@@ -548,9 +568,14 @@ export class KubernetesPlatform implements Platform {
    * Ready; it is already unavailable, so deleting it (it comes back at a live revision) costs
    * nothing and lets the controller go on with `target`.
    */
-  private async unblockController(sts: V1StatefulSet, target: string, ctx: PortContext): Promise<void> {
+  private async unblockController(
+    sts: V1StatefulSet,
+    seen: Map<string, V1Pod>,
+    target: string,
+    ctx: PortContext,
+  ): Promise<void> {
     const stsName = sts.metadata!.name!;
-    let pods = await this.podsOf(sts, ctx);
+    let pods = seen;
     const unready = (p: V1Pod) =>
       !p.metadata?.deletionTimestamp &&
       !p.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
