@@ -9,8 +9,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { BadInputError } from '../core/errors.js';
 import type { Engine } from '../core/ports.js';
 import { isTerminal, type Phase } from '../core/types.js';
-import { GenericEngine } from '../engines/generic/engine.js';
 import { API_VERSION, KIND, type UpgradeResource } from '../api/upgrade.js';
+import { engineForUpgrade } from '../platforms/kubernetes/engines.js';
 import { contextNamespace, loadKubeConfig } from '../platforms/kubernetes/kubeconfig.js';
 import { KubeEventRecorder } from '../platforms/kubernetes/events.js';
 import {
@@ -20,7 +20,7 @@ import {
 } from '../platforms/kubernetes/journal.js';
 import { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
 import type { CliIO } from './io.js';
-import { LOCAL_ENGINES, type Target } from './targets.js';
+import type { Target } from './targets.js';
 
 /** The flags this target reads (raw, as commander gives them). */
 export interface KubeTargetFlags {
@@ -66,15 +66,13 @@ export function parseStatefulSetFlags(values: string[] | undefined): UpgradeTarg
   return { statefulSets: refs };
 }
 
-/** The engine a Kubernetes upgrade uses: `generic`, or one whose adapter talks to pods directly. */
-export function kubernetesEngine(name: string): Engine {
-  if (name === 'generic') return new GenericEngine();
-  const local = LOCAL_ENGINES[name];
-  if (local) return local.create();
-  throw new BadInputError(
-    'unknown-engine',
-    `--engine ${name}: not available with --platform kubernetes; use one of generic, ${Object.keys(LOCAL_ENGINES).join(', ')}`,
-  );
+/**
+ * The engine a Kubernetes upgrade uses: `generic`, or one whose adapter talks to the pods' admin
+ * endpoints, with the credentials of the upgrade's `spec.credentialsSecret` (the same factory as
+ * the operator's, {@link engineForUpgrade}). BadInputError naming `--engine` for any other.
+ */
+export function kubernetesEngine(kc: KubeConfig, upgrade: UpgradeResource, name: string): Promise<Engine> {
+  return engineForUpgrade(kc, upgrade, '--engine', name);
 }
 
 /** The upgrade a verb without `--statefulset` acts on: by name, or the only open one (else the newest). */
@@ -150,7 +148,7 @@ export async function kubernetesTarget(o: Record<string, unknown>, io: CliIO): P
       `upgrade ${upgrade.metadata.name} uses engine ${upgrade.spec.engine}, not ${f.engine}: drop --engine`,
     );
   }
-  const engine = kubernetesEngine(engineName);
+  const engine = await kubernetesEngine(kc, upgrade, engineName);
   const platform = new KubernetesPlatform({
     kc,
     namespace,

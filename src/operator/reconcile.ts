@@ -21,8 +21,8 @@ import { BadInputError, ConflictError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Engine, JournalStore, Platform, PortContext } from '../core/ports.js';
 import { isTerminal, type UpgradeSpec, type UpgradeStatus } from '../core/types.js';
-import { GenericEngine } from '../engines/generic/engine.js';
 import { httpStatus, isConflict, isNotFound } from '../platforms/kubernetes/api.js';
+import { engineForUpgrade } from '../platforms/kubernetes/engines.js';
 import type { EventSink } from '../platforms/kubernetes/events.js';
 import { UpgradeResourceJournal } from '../platforms/kubernetes/journal.js';
 import { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
@@ -31,17 +31,23 @@ import { POLL_MS, type Action } from '../runner/decide.js';
 import { initialStatus, previewPlan } from '../runner/start.js';
 import { CachedPlatform, RememberingJournal, type CacheReader } from './cached.js';
 
-/** Builds the engine an Upgrade names; throws BadInputError for an engine the operator cannot drive. */
-export type EngineFactory = (name: string, upgrade: UpgradeResource) => Engine;
+/**
+ * Builds the engine an Upgrade names (it may read the Secret the spec names through `kc`); throws
+ * (or rejects with) BadInputError for an engine the operator cannot drive or a missing Secret.
+ */
+export type EngineFactory = (
+  name: string,
+  upgrade: UpgradeResource,
+  kc: KubeConfig,
+) => Engine | Promise<Engine>;
 
-/** The operator's default engines: `generic` (pod readiness is the health gate). */
-export const defaultEngineFactory: EngineFactory = (name) => {
-  if (name === 'generic') return new GenericEngine();
-  throw new BadInputError(
-    'engine-unavailable',
-    `spec.engine: engine "${name}" is not available in this operator; use generic or run a build that wires ${name}`,
-  );
-};
+/**
+ * The operator's default engines: those of {@link engineForUpgrade} (generic, etcd, redis,
+ * postgres), reached at the members' admin endpoints with the credentials of
+ * `spec.credentialsSecret`.
+ */
+export const defaultEngineFactory: EngineFactory = (name, upgrade, kc) =>
+  engineForUpgrade(kc, upgrade, 'spec.engine', name);
 
 /** What a reconcile asks of the queue. */
 export interface ReconcileOutcome {
@@ -163,7 +169,7 @@ export class UpgradeReconciler {
     try {
       parseResourceSpec(upgrade.spec);
       toUpgradeSpec(upgrade, `${namespace}/${upgrade.metadata.name}`);
-      engine = this.engineFor(key, upgrade);
+      engine = await this.engineFor(key, upgrade);
     } catch (err) {
       if (!(err instanceof BadInputError)) throw err;
       return this.markInvalid(upgrade, err.message);
@@ -206,11 +212,15 @@ export class UpgradeReconciler {
     }
   }
 
-  private engineFor(key: string, upgrade: UpgradeResource): Engine {
+  /**
+   * The driver's engine while the resource and its engine name stay the same (so a Secret is read
+   * once per upgrade, not per reconcile), else a new one from the factory.
+   */
+  private async engineFor(key: string, upgrade: UpgradeResource): Promise<Engine> {
     const d = this.drivers.get(key);
     if (d && d.uid === (upgrade.metadata.uid ?? '') && d.engine.name === (upgrade.spec.engine ?? 'generic'))
       return d.engine;
-    return this.engines(upgrade.spec.engine ?? 'generic', upgrade);
+    return this.engines(upgrade.spec.engine ?? 'generic', upgrade, this.opts.kc);
   }
 
   private driver(key: string, upgrade: UpgradeResource, engine: Engine): Driver {

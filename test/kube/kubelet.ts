@@ -5,6 +5,11 @@
  * or through its template) stays Running but unready; a pod using a "bad image" stays Pending in
  * ImagePullBackOff. Changing a pod's container images restarts it (unready, then ready after the
  * delay). A deleted pod turns unready, is Terminating for the termination delay, then leaves.
+ *
+ * With a {@link PodRuntime} in the settings, the pods it claims run something real: the runtime
+ * starts them once bound, a readiness probe (every `probePeriodMs`) decides Ready instead of the
+ * delay, a deleted pod stays Terminating until the runtime has stopped it, and a changed image
+ * stops and starts it again. Without one (the default) nothing changes.
  */
 import type { Clock } from '../../src/core/clock.js';
 import type { Cluster } from './cluster.js';
@@ -19,12 +24,46 @@ export const NEVER_READY_ANNOTATION = 'fake.baton.dev/never-ready';
 /** The node every pod is bound to. */
 export const FAKE_NODE = 'fake-node-1';
 
+/**
+ * What runs the containers of the pods it claims (a test's real processes). Calls for one pod
+ * never overlap: start, stop and restart are chained in order.
+ */
+export interface PodRuntime {
+  /** Whether this runtime runs `pod` (others keep the simulated behaviour). */
+  claims(pod: KubeObject): boolean;
+  /** Start the pod's containers; a rejection leaves the pod Running and unready. */
+  start(pod: KubeObject): Promise<void>;
+  /** Stop them; the pod stays Terminating until this settles. Must be harmless when not running. */
+  stop(pod: KubeObject): Promise<void>;
+  /** Readiness probe: the pod serves now. Must not throw. */
+  ready(pod: KubeObject): Promise<boolean>;
+}
+
+/** Default period of a runtime's readiness probe. */
+export const DEFAULT_PROBE_PERIOD_MS = 100;
+
 /** Kubelet settings that tests may change while the server runs. */
 export interface KubeletSettings {
   readinessDelayMs: number;
   podTerminationMs: number;
   /** Images (exact string or pattern) that never start. */
   badImages: (string | RegExp)[];
+  /** Runs claimed pods for real (see {@link PodRuntime}); unset: every pod is simulated. */
+  runtime?: PodRuntime;
+  /** Readiness probe period of runtime pods; default {@link DEFAULT_PROBE_PERIOD_MS}. */
+  probePeriodMs?: number;
+}
+
+interface RuntimeState {
+  runtime: PodRuntime;
+  /** The pod as last seen, for probes and the stop after a removal. */
+  pod: KubeObject;
+  /** Tail of this pod's start/stop chain. */
+  chain: Promise<void>;
+  /** Last probe answer. */
+  ready: boolean;
+  probing: boolean;
+  stopping: boolean;
 }
 
 interface PodState {
@@ -33,6 +72,8 @@ interface PodState {
   terminating: boolean;
   /** Clock time a readiness re-check is already scheduled for. */
   recheckAt?: number;
+  /** Set for pods a {@link PodRuntime} runs, once bound. */
+  rt?: RuntimeState;
 }
 
 interface Container {
@@ -57,10 +98,63 @@ export class Kubelet {
     if (e.key !== '/pods') return;
     const uid = e.object.metadata.uid!;
     if (e.type === 'DELETED') {
+      // Removed without waiting for termination (grace period 0, namespace deletion): stop now.
+      const rt = this.pods.get(uid)?.rt;
+      if (rt) this.stopRuntime(rt);
       this.pods.delete(uid);
       return;
     }
     this.enqueue(e.object);
+  }
+
+  private stopRuntime(rt: RuntimeState): Promise<void> {
+    if (!rt.stopping) {
+      rt.stopping = true;
+      rt.ready = false;
+      const pod = rt.pod;
+      rt.chain = rt.chain.then(() => rt.runtime.stop(pod)).catch(() => undefined);
+    }
+    return rt.chain;
+  }
+
+  /** Start (or, after an image change, restart) a runtime pod, then keep probing it. */
+  private startRuntime(state: PodState, pod: KubeObject, runtime: PodRuntime, restart: boolean): void {
+    const previous = state.rt;
+    const rt: RuntimeState = {
+      runtime,
+      pod,
+      chain: previous?.chain ?? Promise.resolve(),
+      ready: false,
+      probing: false,
+      stopping: false,
+    };
+    if (previous) previous.stopping = true;
+    state.rt = rt;
+    const prior = previous?.pod;
+    rt.chain = rt.chain
+      .then(() => (restart && prior ? runtime.stop(prior) : undefined))
+      .then(() => (rt.stopping ? undefined : runtime.start(pod)))
+      .then(
+        () => this.probe(rt),
+        () => undefined,
+      );
+  }
+
+  private probe(rt: RuntimeState): void {
+    if (rt.stopping || rt.probing) return;
+    rt.probing = true;
+    void rt.runtime
+      .ready(rt.pod)
+      .catch(() => false)
+      .then((ok) => {
+        rt.probing = false;
+        if (rt.stopping) return;
+        if (ok !== rt.ready) {
+          rt.ready = ok;
+          this.enqueue(rt.pod);
+        }
+        this.scheduler.after(this.settings.probePeriodMs ?? DEFAULT_PROBE_PERIOD_MS, () => this.probe(rt));
+      });
   }
 
   private enqueue(pod: KubeObject): void {
@@ -85,17 +179,21 @@ export class Kubelet {
     const now = this.clock.now();
     const specHash = stableStringify(containers.map((c) => [c.name, c.image]));
     let state = this.pods.get(uid);
-    if (!state || state.specHash !== specHash) {
-      state = { specHash, runningSince: now, terminating: state?.terminating ?? false };
+    const changed = !!state && state.specHash !== specHash;
+    if (!state || changed) {
+      state = { specHash, runningSince: now, terminating: state?.terminating ?? false, rt: state?.rt };
       this.pods.set(uid, state);
     }
+    if (state.rt) state.rt.pod = pod;
     if (pod.metadata.deletionTimestamp) {
       if (!state.terminating) {
         state.terminating = true;
         this.writeStatus(pod, this.status(pod, containers, 'terminating', now));
-        this.scheduler.after(this.settings.podTerminationMs, () =>
-          this.cluster.markPodTerminated(namespace, name, uid),
-        );
+        const stopped = state.rt ? this.stopRuntime(state.rt) : Promise.resolve();
+        this.scheduler.after(this.settings.podTerminationMs, () => {
+          // A runtime pod is gone only once its processes are (as a kubelet waits for containers).
+          void stopped.then(() => this.cluster.markPodTerminated(namespace, name, uid));
+        });
       }
       return;
     }
@@ -104,6 +202,10 @@ export class Kubelet {
       (bound.spec as JsonObject).nodeName = FAKE_NODE;
       this.cluster.controllerWrite(t, bound, false);
       return;
+    }
+    const runtime = this.settings.runtime;
+    if (runtime && (!state.rt || changed) && runtime.claims(pod)) {
+      this.startRuntime(state, pod, runtime, changed);
     }
     const annotations = pod.metadata.annotations ?? {};
     const bad = containers.some((c) => this.isBadImage(c.image));
@@ -116,6 +218,7 @@ export class Kubelet {
     let phase: 'bad' | 'running' | 'ready';
     if (bad) phase = 'bad';
     else if (neverReady) phase = 'running';
+    else if (state.rt) phase = state.rt.ready ? 'ready' : 'running';
     else if (now - state.runningSince >= delay) phase = 'ready';
     else {
       phase = 'running';

@@ -62,6 +62,11 @@ export interface EtcdAdminClientOptions {
   callTimeoutMs?: number;
   /** Deadline of move-leader, which waits for the transfer; default 5000 ms. */
   moveLeaderTimeoutMs?: number;
+  /**
+   * etcd user and password for clusters with auth enabled (etcd3 authenticates once per
+   * connection and sends the token with every call). Never logged.
+   */
+  auth?: { username: string; password: string };
 }
 
 type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
@@ -84,11 +89,13 @@ export class EtcdAdminClient implements EtcdAdminApi {
   private readonly clients = new Map<string, Etcd3>();
   private readonly callTimeoutMs: number;
   private readonly moveLeaderTimeoutMs: number;
+  private readonly auth: EtcdAdminClientOptions['auth'];
   private closed = false;
 
   constructor(opts: EtcdAdminClientOptions = {}) {
     this.callTimeoutMs = opts.callTimeoutMs ?? 2_000;
     this.moveLeaderTimeoutMs = opts.moveLeaderTimeoutMs ?? 5_000;
+    this.auth = opts.auth;
   }
 
   private client(endpoint: string): Etcd3 {
@@ -99,6 +106,15 @@ export class EtcdAdminClient implements EtcdAdminApi {
       c = new Etcd3({
         hosts: host,
         dialTimeout: this.callTimeoutMs,
+        ...(this.auth
+          ? {
+              auth: {
+                ...this.auth,
+                // The token exchange gets the same bound as any call (wall clock, like every deadline).
+                callOptions: () => ({ deadline: new Date(Date.now() + this.callTimeoutMs) }),
+              },
+            }
+          : {}),
         faultHandling: { global: ONCE, host: () => ONCE },
       });
       this.clients.set(host, c);

@@ -22,7 +22,7 @@ import type {
   UpgradeSpec,
 } from '../../core/types.js';
 import type { EngineRules } from '../rules.js';
-import type { EtcdAdminApi, EtcdMemberInfo, EtcdMemberStatus } from './client.js';
+import type { EtcdAdminApi, EtcdAdminClientOptions, EtcdMemberInfo, EtcdMemberStatus } from './client.js';
 import { EtcdAdminClient } from './client.js';
 import { etcdRules } from './rules.js';
 
@@ -40,6 +40,8 @@ export interface EtcdEngineOptions {
   client?: EtcdAdminApi;
   /** Lag at or under which a healthy member is caught up; default {@link DEFAULT_CAUGHT_UP_ENTRIES}. */
   caughtUpEntries?: number;
+  /** Credentials of the default client, for clusters with auth enabled (ignored with `client`). */
+  auth?: EtcdAdminClientOptions['auth'];
 }
 
 interface Reached {
@@ -84,7 +86,7 @@ export class EtcdEngine implements Engine {
 
   constructor(opts: EtcdEngineOptions = {}) {
     this.ownsClient = opts.client === undefined;
-    this.client = opts.client ?? new EtcdAdminClient();
+    this.client = opts.client ?? new EtcdAdminClient(opts.auth ? { auth: opts.auth } : {});
     this.caughtUpEntries = opts.caughtUpEntries ?? DEFAULT_CAUGHT_UP_ENTRIES;
   }
 

@@ -30,11 +30,29 @@ export interface RedisConnection {
 /** Opens a connection to `host:port`. */
 export type RedisConnectionFactory = (host: string, port: number, timeouts: RedisTimeouts) => RedisConnection;
 
-/** The default factory: ioredis, RESP2, lazy connect, no reconnect, no offline queue. */
-export const ioredisConnectionFactory: RedisConnectionFactory = (host, port, timeouts) => {
+/** Credentials a connection sends with `AUTH` (ACL user, or only the password for `requirepass`). */
+export interface RedisAuth {
+  username?: string;
+  password: string;
+}
+
+/**
+ * An ioredis factory (RESP2, lazy connect, no reconnect, no offline queue) that authenticates
+ * with `auth` when given. The credentials stay inside the connection; they are never logged.
+ */
+export function makeIoredisConnectionFactory(auth?: RedisAuth): RedisConnectionFactory {
+  return (host, port, timeouts) => openIoredis(host, port, timeouts, auth);
+}
+
+/** The default factory: ioredis without credentials (see {@link makeIoredisConnectionFactory}). */
+export const ioredisConnectionFactory: RedisConnectionFactory = makeIoredisConnectionFactory();
+
+function openIoredis(host: string, port: number, timeouts: RedisTimeouts, auth?: RedisAuth): RedisConnection {
   const redis = new Redis({
     host,
     port,
+    ...(auth?.username !== undefined ? { username: auth.username } : {}),
+    ...(auth ? { password: auth.password } : {}),
     protocol: 2,
     lazyConnect: true,
     connectTimeout: timeouts.connectTimeoutMs,
@@ -65,7 +83,7 @@ export const ioredisConnectionFactory: RedisConnectionFactory = (host, port, tim
       redis.disconnect();
     },
   };
-};
+}
 
 /** `host:port` split; throws OperationalError for anything else. */
 export function splitEndpoint(endpoint: string): { host: string; port: number } {

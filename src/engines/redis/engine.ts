@@ -18,6 +18,8 @@ import {
   DEFAULT_REDIS_TIMEOUTS,
   RedisClientPool,
   ioredisConnectionFactory,
+  makeIoredisConnectionFactory,
+  type RedisAuth,
   type RedisConnectionFactory,
   type RedisNodeClient,
   type RedisTimeouts,
@@ -39,6 +41,8 @@ import {
 export interface RedisEngineOptions {
   /** How to open a connection to a node; ioredis by default. */
   connect?: RedisConnectionFactory;
+  /** Credentials of the default ioredis connections (ignored with `connect`). */
+  auth?: RedisAuth;
   timeouts?: RedisTimeouts;
   sync?: SyncPolicy;
   /** How long `drain` waits for a promotion to be seen before returning. Default 15 s. */
@@ -64,7 +68,7 @@ export class RedisEngine implements Engine {
 
   constructor(opts: RedisEngineOptions = {}) {
     this.pool = new RedisClientPool(
-      opts.connect ?? ioredisConnectionFactory,
+      opts.connect ?? (opts.auth ? makeIoredisConnectionFactory(opts.auth) : ioredisConnectionFactory),
       opts.timeouts ?? DEFAULT_REDIS_TIMEOUTS,
     );
     this.sync = opts.sync ?? DEFAULT_SYNC_POLICY;
