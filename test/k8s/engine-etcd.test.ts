@@ -6,12 +6,31 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION } from '../../src/api/upgrade.js';
+import { main } from '../../src/cli/main.js';
+import type { OutStream } from '../../src/cli/io.js';
 import { systemClock } from '../../src/core/clock.js';
-import { nullLogger } from '../../src/core/logger.js';
+import { jsonLogger, nullLogger } from '../../src/core/logger.js';
+import type { PlatformMember } from '../../src/core/types.js';
+import { createPodEngine } from '../../src/platforms/kubernetes/engines.js';
 import { Probe, createProbeClient } from '../../src/probe/index.js';
 import { etcdPodsFixture, historyOf, stopOrder } from './engine-etcd-fixtures.js';
-import { createUpgrade, makeOperator, waitUpgrade } from './operator-fixtures.js';
+import { NS, createUpgrade, getUpgrade, makeOperator, waitUpgrade } from './operator-fixtures.js';
+import { fastClock } from './platform-fixture.js';
 import { waitFor } from '../kube/helpers.js';
+
+const run = promisify(execFile);
+
+function capture(): OutStream & { text: () => string } {
+  let buf = '';
+  return { write: (s) => void (buf += s), isTTY: false, text: () => buf };
+}
 
 const ENDED = ['Completed', 'Failed', 'Paused'];
 
@@ -74,5 +93,175 @@ describe('etcd on pods', () => {
     assert.equal(report.lostWrites, 0, `lost: ${JSON.stringify(report.lost)}`);
     assert.equal(report.unverifiedWrites, 0);
     assert.equal(report.readMismatches, 0);
+  });
+
+  it('baton apply --platform kubernetes --engine etcd drives an upgrade whose pods are reached at per-pod endpoints', async (t) => {
+    const { env, pods } = await etcdPodsFixture(t, 'kv');
+    const dir = await mkdtemp(join(tmpdir(), 'baton-etcd-cli-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const kubeconfig = join(dir, 'kubeconfig');
+    await env.server.writeKubeconfig(kubeconfig);
+    const cli = async (args: string[]) => {
+      const stdout = capture();
+      const stderr = capture();
+      const [verb, ...rest] = args;
+      const code = await main(
+        [verb!, '--platform', 'kubernetes', '--kubeconfig', kubeconfig, '-n', NS, ...rest],
+        {
+          stdout,
+          stderr,
+          env: {},
+          clock: fastClock,
+          logger: nullLogger,
+        },
+      );
+      return { code, out: stdout.text(), err: stderr.text() };
+    };
+    const apply = [
+      'apply',
+      '--engine',
+      'etcd',
+      '--statefulset',
+      'kv',
+      '--name',
+      'kv-upgrade',
+      '--to',
+      '3.4.23',
+    ];
+    // What a user outside the cluster does: record the upgrade, name the local ports each pod is
+    // port-forwarded to (kubectl patch), then drive it from this terminal.
+    const created = await cli([...apply, '--detach']);
+    assert.equal(created.code, 0, created.err + created.out);
+    await env.custom.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: NS,
+        plural: PLURAL,
+        name: 'kv-upgrade',
+        body: { spec: { target: { endpoints: pods.endpoints() } } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const driven = await cli(apply);
+    assert.equal(driven.code, 0, driven.err + driven.out);
+    assert.match(
+      driven.out,
+      /precheck quorum: ok: 3\/3 voting members healthy/,
+      'the etcd prechecks reached the pods',
+    );
+    assert.match(driven.out, /moved etcd leadership from kv-\d to kv-\d/);
+    assert.match(driven.out, /Completed/);
+    const u = await getUpgrade(env, 'kv-upgrade');
+    assert.equal(u.status?.phase, 'Completed');
+    assert.deepEqual(stopOrder(pods), ['kv-2', 'kv-1', 'kv-0'], driven.out);
+    assert.deepEqual(
+      pods.events.filter((e) => e.kind === 'stop' && e.wasLeader).map((e) => e.pod),
+      [],
+      'no pod was deleted while its etcd member led',
+    );
+
+    const wrong = await cli([
+      'plan',
+      '--engine',
+      'tidb',
+      '--statefulset',
+      'kv',
+      '--name',
+      'other',
+      '--to',
+      '1.0.0',
+    ]);
+    assert.equal(wrong.code, 2);
+    assert.match(
+      wrong.err,
+      /--engine tidb cannot be driven on Kubernetes .*use one of generic, etcd, redis, postgres/,
+    );
+  });
+
+  it('credentials from spec.credentialsSecret reach etcd (auth enabled) and never status, Events or logs', async (t) => {
+    const { env, pods } = await etcdPodsFixture(t, 'sec');
+    const password = 'pw-Zq81-never-shown';
+    const endpoints = Object.values(pods.endpoints()).join(',');
+    await run('etcdctl', [
+      '--endpoints',
+      endpoints,
+      'user',
+      'add',
+      'root',
+      `--new-user-password=${password}`,
+      '--interactive=false',
+    ]);
+    await run('etcdctl', ['--endpoints', endpoints, 'auth', 'enable']);
+    await env.core.createNamespacedSecret({
+      namespace: NS,
+      body: {
+        metadata: { name: 'etcd-admin' },
+        data: {
+          username: Buffer.from('root').toString('base64'),
+          password: Buffer.from(password).toString('base64'),
+        },
+      },
+    });
+
+    // The password decides: a wrong one reaches no member.
+    const members: PlatformMember[] = Object.entries(pods.endpoints()).map(([name, endpoint], ordinal) => ({
+      name,
+      component: 'sec',
+      ordinal,
+      version: '3.4.22',
+      ready: true,
+      running: true,
+      endpoint,
+    }));
+    const ctx = { clock: systemClock, logger: nullLogger };
+    const denied = createPodEngine('etcd', { username: 'root', password: 'wrong' }, 'spec.engine');
+    t.after(() => denied.close?.());
+    assert.deepEqual(Object.keys((await denied.observe(members, ctx)).members), []);
+    const allowed = createPodEngine('etcd', { username: 'root', password }, 'spec.engine');
+    t.after(() => allowed.close?.());
+    assert.equal((await allowed.observe(members, ctx)).health.healthy, true);
+
+    const logs: string[] = [];
+    const op = makeOperator(t, env, { logger: jsonLogger((l) => logs.push(l), { debug: true }) });
+    await op.start();
+    await waitFor('leadership', () => op.isLeader());
+    await createUpgrade(env, 'sec-up', {
+      target: { statefulSet: 'sec', endpoints: pods.endpoints() },
+      engine: 'etcd',
+      version: '3.4.23',
+      credentialsSecret: { name: 'etcd-admin' },
+    });
+    const done = await waitUpgrade(
+      env,
+      'sec-up',
+      'ended',
+      (u) => ENDED.includes(u.status?.phase ?? ''),
+      120_000,
+    );
+    assert.equal(done.status?.phase, 'Completed', `${done.status?.reason}\n${historyOf(done).join('\n')}`);
+    assert.deepEqual(stopOrder(pods), ['sec-2', 'sec-1', 'sec-0']);
+
+    const events = await env.core.listNamespacedEvent({ namespace: NS });
+    const encoded = Buffer.from(password).toString('base64');
+    for (const [what, text] of [
+      ['status', JSON.stringify(done)],
+      ['events', JSON.stringify(events.items)],
+      ['logs', logs.join('')],
+    ] as const) {
+      assert.ok(text.length > 0, `${what} is not empty`);
+      assert.ok(!text.includes(password) && !text.includes(encoded), `the password appears in ${what}`);
+    }
+    assert.ok(logs.length > 0 && events.items.length > 0);
+
+    // A missing Secret is a spec error on the Upgrade, naming the field.
+    await createUpgrade(env, 'no-secret', {
+      target: { statefulSet: 'sec', endpoints: pods.endpoints() },
+      engine: 'etcd',
+      version: '3.4.23',
+      credentialsSecret: { name: 'absent' },
+    });
+    const bad = await waitUpgrade(env, 'no-secret', 'failed', (u) => u.status?.phase === 'Failed');
+    assert.match(bad.status?.reason ?? '', /spec\.credentialsSecret\.name: secret default\/absent not found/);
   });
 });
