@@ -8,9 +8,9 @@
 import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { UpgradeResource } from '../api/upgrade.js';
 import type { JournalStore, Platform, PortContext, ReplaceOptions, UpgradeRecord } from '../core/ports.js';
-import type { PlatformMember, UpgradeSpec, UpgradeStatus } from '../core/types.js';
+import type { PlatformMember, PrecheckResult, Snapshot, UpgradeSpec, UpgradeStatus } from '../core/types.js';
 import { isRollingUpdate, ordinalOf } from '../platforms/kubernetes/members.js';
-import { targetStatefulSets, type KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
+import type { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
 
 /** Lookups into the informer caches by `namespace/name`. */
 export interface CacheReader {
@@ -116,9 +116,8 @@ export class CachedPlatform implements Platform {
   }
 
   async listMembers(ctx: PortContext): Promise<PlatformMember[]> {
-    const upgrade = this.inner.upgrade;
     const out: PlatformMember[] = [];
-    for (const target of targetStatefulSets(upgrade)) {
+    for (const target of await this.inner.targets(ctx)) {
       const sts = this.cache.statefulSet(`${this.namespace}/${target.name}`);
       if (!sts) return this.inner.listMembers(ctx);
       const replicas = sts.spec?.replicas ?? 1;
@@ -143,5 +142,10 @@ export class CachedPlatform implements Platform {
 
   replaceMember(name: string, version: string, opts: ReplaceOptions, ctx: PortContext): Promise<void> {
     return this.inner.replaceMember(name, version, opts, ctx);
+  }
+
+  /** The platform's own prechecks (a cluster target's owner), answered by the real platform. */
+  prechecks(snapshot: Snapshot, spec: UpgradeSpec, ctx: PortContext): Promise<PrecheckResult[]> {
+    return this.inner.prechecks(snapshot, spec, ctx);
   }
 }

@@ -23,6 +23,7 @@
 import {
   AppsV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   type KubeConfig,
   type V1Pod,
   type V1StatefulSet,
@@ -32,8 +33,9 @@ import type { Clock } from '../../core/clock.js';
 import { BadInputError, OperationalError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { JournalStore, Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
-import type { PlatformMember } from '../../core/types.js';
+import type { PlatformMember, PrecheckResult, Snapshot, UpgradeSpec } from '../../core/types.js';
 import { LABELS, type UpgradeResource } from '../../api/upgrade.js';
+import { engineRules } from '../../engines/registry.js';
 import {
   apiMessage,
   isConflict,
@@ -43,6 +45,18 @@ import {
   MERGE_PATCH,
   withRetry,
 } from './api.js';
+import {
+  handOverTidbCluster,
+  isPausable,
+  ownerVerdict,
+  PAUSED_BY_ANNOTATION,
+  pauseTidbCluster,
+  readClusterObject,
+  resolveCluster,
+  type ClusterIo,
+  type ObservedTarget,
+  type ResolvedCluster,
+} from './cluster-ref.js';
 import type { EventSink } from './events.js';
 import {
   imageTag,
@@ -64,13 +78,21 @@ export interface TargetStatefulSet {
   component?: string;
 }
 
-/** The StatefulSets an Upgrade targets. BadInputError when it targets an engine cluster instead. */
-export function targetStatefulSets(upgrade: UpgradeResource): TargetStatefulSet[] {
+/**
+ * The StatefulSets an Upgrade targets: `statefulSet`, `statefulSets`, or for a `cluster` target the
+ * list `resolved` from it (see {@link KubernetesPlatform.targets}, which resolves and caches it).
+ * BadInputError when the Upgrade names no StatefulSet (a cluster target not resolved yet included).
+ */
+export function targetStatefulSets(
+  upgrade: UpgradeResource,
+  resolved?: TargetStatefulSet[],
+): TargetStatefulSet[] {
   const t = upgrade.spec.target;
   if (t.statefulSet) return [{ name: t.statefulSet }];
   if (t.statefulSets && t.statefulSets.length > 0) {
     return t.statefulSets.map((s) => ({ name: s.name, component: s.component }));
   }
+  if (t.cluster && resolved && resolved.length > 0) return resolved;
   throw new BadInputError(
     'bad-target',
     `spec.target: upgrade ${upgrade.metadata.name} names no StatefulSet; set spec.target.statefulSet or spec.target.statefulSets`,
@@ -99,15 +121,23 @@ export class KubernetesPlatform implements Platform {
   readonly journal: JournalStore;
   private readonly apps: AppsV1Api;
   private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
   private readonly namespace: string;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly events?: EventSink;
   private upgradeResource: UpgradeResource;
+  /** The cluster target resolved for one Upgrade generation (`uid/generation`). */
+  private resolution?: { key: string; cluster: ResolvedCluster };
+  /** Whether this Upgrade holds the cluster's owner paused (known from the cluster object or our write). */
+  private holdsOwner = false;
+  /** Targets of a cluster observed since the last hand-over check, by StatefulSet name. */
+  private readonly observedTargets = new Map<string, ObservedTarget>();
 
   constructor(opts: KubernetesPlatformOptions) {
     this.apps = opts.kc.makeApiClient(AppsV1Api);
     this.core = opts.kc.makeApiClient(CoreV1Api);
+    this.custom = opts.kc.makeApiClient(CustomObjectsApi);
     this.namespace = opts.namespace;
     this.upgradeResource = opts.upgrade;
     this.journal = opts.journal;
@@ -128,6 +158,60 @@ export class KubernetesPlatform implements Platform {
 
   private deps(ctx?: PortContext) {
     return { clock: ctx?.clock ?? this.clock, logger: ctx?.logger ?? this.logger, signal: ctx?.signal };
+  }
+
+  private io(ctx?: PortContext): ClusterIo {
+    return { custom: this.custom, apps: this.apps, namespace: this.namespace, deps: this.deps(ctx) };
+  }
+
+  /**
+   * The cluster a `spec.target.cluster` Upgrade names, resolved once per Upgrade generation (a GET
+   * of the object and a LIST of StatefulSets) and cached; undefined for StatefulSet targets.
+   */
+  private async cluster(ctx: PortContext): Promise<ResolvedCluster | undefined> {
+    const u = this.upgradeResource;
+    if (!u.spec.target.cluster || u.spec.target.statefulSet || u.spec.target.statefulSets) return undefined;
+    const key = `${u.metadata.uid ?? ''}/${u.metadata.generation ?? 1}`;
+    if (this.resolution?.key === key) return this.resolution.cluster;
+    let order: readonly string[] = [];
+    try {
+      order = engineRules(u.spec.engine ?? 'generic').components.map((c) => c.name);
+    } catch {
+      // An engine without rules here orders components by name; the engine itself is validated elsewhere.
+    }
+    const cluster = await resolveCluster(this.io(ctx), u, order);
+    this.resolution = { key, cluster };
+    this.holdsOwner = cluster.object.metadata.annotations?.[PAUSED_BY_ANNOTATION] === u.metadata.name;
+    this.observedTargets.clear();
+    return cluster;
+  }
+
+  /**
+   * The StatefulSets this Upgrade targets ({@link targetStatefulSets}); a cluster target is
+   * resolved through the API once per Upgrade generation and cached. StatefulSet targets cost no
+   * request.
+   */
+  async targets(ctx: PortContext): Promise<TargetStatefulSet[]> {
+    const cluster = await this.cluster(ctx);
+    return targetStatefulSets(this.upgradeResource, cluster?.targets);
+  }
+
+  /**
+   * Platform precheck `statefulset-owner` for a cluster target (see {@link ownerVerdict}): blocks
+   * when a StatefulSet of the cluster is reconciled by a controller Baton cannot pause, or another
+   * Upgrade holds the cluster. StatefulSet targets have no platform prechecks.
+   */
+  async prechecks(_snapshot: Snapshot, _spec: UpgradeSpec, ctx: PortContext): Promise<PrecheckResult[]> {
+    const cluster = await this.cluster(ctx);
+    if (!cluster) return [];
+    // The held-by annotation may have changed since the cluster was resolved: judge a fresh copy.
+    const object = await readClusterObject(
+      this.io(ctx),
+      this.upgradeResource,
+      cluster.kind,
+      cluster.object.metadata.name,
+    );
+    return [ownerVerdict({ ...cluster, object }, this.upgradeResource.metadata.name)];
   }
 
   private async readStatefulSet(name: string, ctx?: PortContext): Promise<V1StatefulSet> {
@@ -206,7 +290,7 @@ export class KubernetesPlatform implements Platform {
   /** Every pod ordinal of every target StatefulSet as a member (missing pods included). */
   async listMembers(ctx: PortContext): Promise<PlatformMember[]> {
     const out: PlatformMember[] = [];
-    for (const target of targetStatefulSets(this.upgradeResource)) {
+    for (const target of await this.targets(ctx)) {
       const sts = await this.readStatefulSet(target.name, ctx);
       const pods = await this.podsOf(sts, ctx);
       out.push(...(await this.membersFrom(target, sts, pods, ctx)));
@@ -235,7 +319,7 @@ export class KubernetesPlatform implements Platform {
       Array.from({ length: Math.min(partition, replicas) }, (_, i) => i).some(
         (i) => !pods.has(`${target.name}-${i}`),
       );
-    return membersOf(
+    const members = membersOf(
       {
         sts,
         component: this.componentOf(target, sts),
@@ -251,6 +335,50 @@ export class KubernetesPlatform implements Platform {
       },
       pods,
     );
+    if (this.holdsOwner) await this.observedForHandOver(target, sts, pods, members, ctx);
+    return members;
+  }
+
+  /**
+   * Collect one observation of every target of a cluster whose owner this Upgrade holds paused;
+   * with the last target of the round, hand the owner back if the roll is over (see
+   * {@link handOverTidbCluster}).
+   */
+  private async observedForHandOver(
+    target: TargetStatefulSet,
+    sts: V1StatefulSet,
+    pods: Map<string, V1Pod>,
+    members: PlatformMember[],
+    ctx: PortContext,
+  ): Promise<void> {
+    const cluster = this.resolution?.cluster;
+    if (!cluster || !isPausable(cluster.kind)) return;
+    this.observedTargets.set(target.name, {
+      component: this.componentOf(target, sts),
+      sts,
+      pods,
+      members,
+    });
+    if (target.name !== cluster.targets.at(-1)?.name) return;
+    const observed = cluster.targets.map((t) => this.observedTargets.get(t.name));
+    this.observedTargets.clear();
+    if (observed.some((o) => o === undefined)) return;
+    const name = cluster.object.metadata.name;
+    const decision = await handOverTidbCluster(
+      this.io(ctx),
+      this.upgradeResource,
+      cluster.kind,
+      name,
+      observed as ObservedTarget[],
+    );
+    if (!decision) {
+      this.holdsOwner = false;
+    } else if (decision.ready) {
+      this.holdsOwner = false;
+      await this.event('Normal', 'OwnerResumed', decision.message);
+    } else {
+      this.logger.debug(`${cluster.kind.kind} ${name} stays paused: ${decision.reason}`);
+    }
   }
 
   /**
@@ -311,9 +439,10 @@ export class KubernetesPlatform implements Platform {
   }
 
   /** The target StatefulSet a member (pod name) belongs to, and its ordinal. */
-  private locate(member: string): { sts: string; ordinal: number } {
+  private async locate(member: string, ctx: PortContext): Promise<{ sts: string; ordinal: number }> {
+    const targets = await this.targets(ctx);
     let best: { sts: string; ordinal: number } | undefined;
-    for (const target of targetStatefulSets(this.upgradeResource)) {
+    for (const target of targets) {
       const ordinal = ordinalOf(target.name, member);
       if (ordinal !== undefined && (!best || target.name.length > best.sts.length)) {
         best = { sts: target.name, ordinal };
@@ -322,11 +451,7 @@ export class KubernetesPlatform implements Platform {
     if (!best) {
       throw new BadInputError(
         'unknown-member',
-        `member ${member} is not a pod of the upgrade's StatefulSets (${targetStatefulSets(
-          this.upgradeResource,
-        )
-          .map((s) => s.name)
-          .join(', ')})`,
+        `member ${member} is not a pod of the upgrade's StatefulSets (${targets.map((s) => s.name).join(', ')})`,
       );
     }
     return best;
@@ -485,7 +610,8 @@ export class KubernetesPlatform implements Platform {
    * ordinal runs the update revision (the partition cannot skip it).
    */
   async replaceMember(name: string, version: string, _opts: ReplaceOptions, ctx: PortContext): Promise<void> {
-    const { sts: stsName, ordinal } = this.locate(name);
+    const { sts: stsName, ordinal } = await this.locate(name, ctx);
+    await this.holdOwner(ctx);
     // One read of the StatefulSet and one list of its pods decide the step; every write below is
     // guarded by what they returned (resourceVersion, pod uid), so the step is as safe as reading
     // each object again, and the pod that must restart next is not kept waiting for the reads.
@@ -514,6 +640,23 @@ export class KubernetesPlatform implements Platform {
       await this.deletePod(pod, `stuck unready at ${podTag ?? 'an old image'}; recreated at ${version}`, ctx);
     }
     await this.unblockController(updated, pods, name, ctx);
+  }
+
+  /**
+   * For a cluster target whose owner Baton can pause (a TidbCluster), pause it before any
+   * StatefulSet write, so its operator does not undo the roll (see {@link pauseTidbCluster}).
+   */
+  private async holdOwner(ctx: PortContext): Promise<void> {
+    const cluster = await this.cluster(ctx);
+    if (!cluster || !isPausable(cluster.kind)) return;
+    const message = await pauseTidbCluster(
+      this.io(ctx),
+      this.upgradeResource,
+      cluster.kind,
+      cluster.object.metadata.name,
+    );
+    this.holdsOwner = true;
+    if (message) await this.event('Normal', 'OwnerPaused', message);
   }
 
   /**
