@@ -6,6 +6,7 @@
  */
 import { stringify } from 'yaml';
 import { upgradeCrd, GROUP, PLURAL } from '../api/upgrade.js';
+import { CRDB_CLUSTER, TIDB_CLUSTER } from '../platforms/kubernetes/cluster-ref.js';
 
 /** Namespace the operator runs in unless told otherwise. */
 export const DEFAULT_NAMESPACE = 'baton-system';
@@ -57,6 +58,10 @@ function clusterRules(): Record<string, unknown>[] {
     { apiGroups: [''], resources: ['services'], verbs: ['get'] },
     // Admin credentials named by spec.credentialsSecret; `get` only, never list or watch.
     { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+    // spec.target.cluster: a TidbCluster is read, paused for the roll and handed back (patch);
+    // a CrdbCluster is only read. Other kinds need a grant of `get` added by the user.
+    { apiGroups: [TIDB_CLUSTER.group], resources: [TIDB_CLUSTER.plural], verbs: ['get', 'patch'] },
+    { apiGroups: [CRDB_CLUSTER.group], resources: [CRDB_CLUSTER.plural], verbs: ['get'] },
   ];
 }
 
