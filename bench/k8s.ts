@@ -7,7 +7,9 @@
  * watches and Events included, from the fake server's counters), and the operator's resident
  * memory. The fake API server runs in a child process (this same file with `--fake-server`), so
  * the RSS is the operator's alone and the two do not share one event loop.
- * Targets: ratio <= 1.05, < 30 requests per member, < 150 MB resident.
+ * Targets: ratio <= 1.05, < 30 requests per member, < 150 MB resident. `breakdown` splits the
+ * total into the start, the operator's reaction per member, the fake cluster's restart per member,
+ * the readiness delay and the finish, from the fake server's own record of each pod.
  *
  * Environment: BATON_BENCH_READY_MS (default 200), BATON_BENCH_SIZES (default 10,50),
  * BATON_BENCH_NO_EVENTS=1 (record no Kubernetes Events, to see what they cost).
@@ -37,13 +39,57 @@ const READINESS_DELAY_MS = Number(process.env.BATON_BENCH_READY_MS ?? 200);
 const SIZES = (process.env.BATON_BENCH_SIZES ?? '10,50').split(',').map(Number);
 const TERMINAL = ['Completed', 'Failed', 'Paused', 'Cancelled', 'Expired'];
 
-type Request = { id: number; op: 'requests' | 'reset' | 'phase' | 'close'; name?: string };
+type Request = { id: number; op: 'requests' | 'reset' | 'finished' | 'timeline' | 'close'; name?: string };
+
+/** One pod incarnation (uid) as the fake server saw it: wall-clock ms of each transition. */
+interface PodLife {
+  name: string;
+  uid: string;
+  created: number;
+  ready?: number;
+  /** Deletion started (deletionTimestamp set, or removed outright). */
+  down?: number;
+}
+
+/** What the fake server saw of one upgrade, for the breakdown. */
+interface Timeline {
+  pods: PodLife[];
+  /** When the Upgrade reached a terminal phase. */
+  finished?: number;
+}
 type Reply = { id: number; result?: unknown };
 
 /** Child mode: serve the fake API server and answer counter/peek requests over IPC. */
 async function serve(kubeconfig: string): Promise<void> {
   const server = await startFakeApiServer({ readinessDelayMs: READINESS_DELAY_MS, podTerminationMs: 0 });
   await server.writeKubeconfig(kubeconfig);
+  // Every pod incarnation and every Upgrade's end, stamped as the store changes (no requests).
+  const lives = new Map<string, PodLife>();
+  const finished = new Map<string, number>();
+  const waiters = new Map<string, () => void>();
+  server.subscribe((e) => {
+    const o = e.object as {
+      metadata: { name?: string; uid?: string; deletionTimestamp?: string };
+      status?: { phase?: string; conditions?: { type: string; status: string }[] };
+    };
+    const now = Date.now();
+    if (e.key === '/pods') {
+      const uid = o.metadata.uid ?? '';
+      let life = lives.get(uid);
+      if (!life) lives.set(uid, (life = { name: o.metadata.name ?? '', uid, created: now }));
+      const ready = o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      if (ready && life.ready === undefined && !o.metadata.deletionTimestamp) life.ready = now;
+      if ((e.type === 'DELETED' || o.metadata.deletionTimestamp) && life.down === undefined) life.down = now;
+    } else if (e.key === `${GROUP}/${PLURAL}`) {
+      const name = o.metadata.name ?? '';
+      if (TERMINAL.includes(o.status?.phase ?? '') && !finished.has(name)) {
+        finished.set(name, now);
+        const w = waiters.get(name);
+        waiters.delete(name);
+        if (w) queueMicrotask(w);
+      }
+    }
+  });
   process.on('message', (m: Request) => {
     const reply = (result?: unknown) => process.send!({ id: m.id, result } satisfies Reply);
     if (m.op === 'requests') {
@@ -52,10 +98,20 @@ async function serve(kubeconfig: string): Promise<void> {
     } else if (m.op === 'reset') {
       server.resetRequests();
       reply();
-    } else if (m.op === 'phase') {
-      // peek() reads the store directly: polling for the end is not counted as a request.
-      const u = server.peek(GROUP, PLURAL, NS, m.name!) as { status?: { phase?: string } } | undefined;
-      reply(u?.status?.phase ?? '');
+    } else if (m.op === 'finished') {
+      // Answered from the store subscription when the Upgrade ends: waiting costs the server nothing.
+      const name = `${m.name!}-up`;
+      const phase = () =>
+        (server.peek(GROUP, PLURAL, NS, name) as { status?: { phase?: string } } | undefined)?.status
+          ?.phase ?? '';
+      if (finished.has(name)) reply(phase());
+      else waiters.set(name, () => reply(phase()));
+    } else if (m.op === 'timeline') {
+      const prefix = `${m.name!}-`;
+      reply({
+        pods: [...lives.values()].filter((l) => l.name.startsWith(prefix)),
+        finished: finished.get(`${m.name!}-up`),
+      } satisfies Timeline);
     } else if (m.op === 'close') {
       void server.close().then(() => {
         reply();
@@ -79,7 +135,11 @@ class FakeServerProcess {
 
   static async start(kubeconfig: string): Promise<FakeServerProcess> {
     const child = fork(new URL(import.meta.url).pathname, ['--fake-server', kubeconfig], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(process.env.BATON_BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean),
+      ],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     await new Promise<void>((resolve, reject) => {
@@ -171,6 +231,47 @@ class OperatorProcess {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const median = (xs: number[]) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length ? v[Math.floor((v.length - 1) / 2)]! : 0;
+};
+
+/**
+ * Where the time went, from the fake server's own record of each pod and of the Upgrade:
+ * - `startMs`: Upgrade created -> first pod going down (planning, prechecks, template write).
+ * - `reactionMs`: a replaced pod Ready -> the next pod going down (the operator noticing, writing
+ *   its intent, reading the StatefulSet and pods, stepping the partition, and the controller acting).
+ * - `restartMs`: a pod going down -> its replacement created (the fake controller and kubelet).
+ * - `readyMs`: replacement created -> Ready (the fixed readiness delay).
+ * - `finishMs`: last pod Ready -> Upgrade Completed (the health gate and the last writes).
+ * The sum is the total; everything except `readyMs` is what the floor does not count.
+ */
+function breakdown(t: Timeline, createdAt: number) {
+  // Old incarnations went down in roll order; each one's successor is the next pod of that name.
+  const downs = t.pods
+    .filter((l) => l.down !== undefined && l.down >= createdAt)
+    .sort((a, b) => a.down! - b.down!);
+  const steps = downs.map((old) => {
+    const next = t.pods
+      .filter((l) => l.name === old.name && l.created >= old.down! && l.uid !== old.uid)
+      .sort((a, b) => a.created - b.created)[0];
+    return { down: old.down!, created: next?.created, ready: next?.ready };
+  });
+  const complete = steps.every((s) => s.created !== undefined && s.ready !== undefined);
+  if (!complete || steps.length === 0) return undefined;
+  const reaction = steps.slice(1).map((s, i) => s.down - steps[i]!.ready!);
+  const restart = steps.map((s) => s.created! - s.down);
+  const ready = steps.map((s) => s.ready! - s.created!);
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  return {
+    startMs: steps[0]!.down - createdAt,
+    reactionMs: { median: median(reaction), max: Math.max(0, ...reaction), total: sum(reaction) },
+    restartMs: { median: median(restart), max: Math.max(...restart), total: sum(restart) },
+    readyMs: { median: median(ready), total: sum(ready) },
+    finishMs: t.finished !== undefined ? t.finished - steps.at(-1)!.ready! : undefined,
+  };
+}
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'baton-bench-k8s-'));
   const fake = await FakeServerProcess.start(join(dir, 'kubeconfig'));
@@ -217,7 +318,7 @@ async function main(): Promise<void> {
         await sleep(20);
       }
       await fake.call('reset');
-      const started = performance.now();
+      const createdAt = Date.now();
       await custom.createNamespacedCustomObject({
         group: GROUP,
         version: VERSION,
@@ -230,16 +331,16 @@ async function main(): Promise<void> {
           spec: { target: { statefulSet: name }, version: '1.1.0' },
         },
       });
-      let phase = '';
-      while (!TERMINAL.includes((phase = await fake.call<string>('phase', `${name}-up`)))) {
-        peakRss = Math.max(peakRss, rss());
-        await sleep(2);
-      }
-      const totalMs = performance.now() - started;
+      const sampler = setInterval(() => (peakRss = Math.max(peakRss, rss())), 20);
+      const phase = await fake.call<string>('finished', name);
+      clearInterval(sampler);
       const stats = await fake.call<Pick<RequestStats, 'total' | 'byVerbResource'>>('requests');
       // The benchmark's own create of the Upgrade is not the operator's.
       const requests = stats.total - 1;
       const floorMs = replicas * READINESS_DELAY_MS;
+      const timeline = await fake.call<Timeline>('timeline', name);
+      // From the create request to the status write that ended it, as the server recorded it.
+      const totalMs = (timeline.finished ?? Date.now()) - createdAt;
       sizes.push({
         replicas,
         phase,
@@ -249,6 +350,7 @@ async function main(): Promise<void> {
         requestsPerMember: Number((requests / replicas).toFixed(1)),
         requests,
         requestsByVerbResource: stats.byVerbResource,
+        breakdown: breakdown(timeline, createdAt),
       });
     }
     peakRss = Math.max(peakRss, child ? child.peakRssBytes() : rss());

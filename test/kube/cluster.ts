@@ -124,9 +124,12 @@ export class Cluster {
     labels: Selector = [],
     fields: FieldRequirement[] = [],
   ): KubeObject[] {
-    return this.store
-      .list(t.group, t.resource, t.namespaced ? namespace : undefined)
-      .filter((o) => matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o));
+    return this.store.list(
+      t.group,
+      t.resource,
+      t.namespaced ? namespace : undefined,
+      (o) => matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o as KubeObject),
+    );
   }
 
   /** Create an object; 409 AlreadyExists, 404 for a missing namespace, 422 for an invalid one. */

@@ -264,12 +264,18 @@ export class StatefulSetController {
     });
   }
 
-  private ownedPods(sts: KubeObject): Map<number, KubeObject> {
+  /** The pods `sts` controls, by ordinal: the stored objects themselves, read only. */
+  private ownedPods(sts: KubeObject): Map<number, Readonly<KubeObject>> {
     const T = this.types();
-    const out = new Map<number, KubeObject>();
-    for (const pod of this.cluster.list(T.pods, sts.metadata.namespace!)) {
-      if (!(pod.metadata.ownerReferences ?? []).some((r) => r.uid === sts.metadata.uid && r.controller))
-        continue;
+    const out = new Map<number, Readonly<KubeObject>>();
+    const owned = (pod: Readonly<KubeObject>) =>
+      (pod.metadata.ownerReferences ?? []).some((r) => r.uid === sts.metadata.uid && r.controller);
+    for (const pod of this.cluster.store.view(
+      T.pods.group,
+      T.pods.resource,
+      sts.metadata.namespace!,
+      owned,
+    )) {
       const ord = ordinalOf(sts.metadata.name!, pod);
       if (ord >= 0) out.set(ord, pod);
     }

@@ -12,7 +12,7 @@ export interface StoreEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   /** `group/resource` of the object. */
   key: string;
-  /** The object after the change (for DELETED: its last state with the deletion's resourceVersion). */
+  /** The object after the change (for DELETED: its last state with the deletion's resourceVersion); shared, read only. */
   object: KubeObject;
   /** The object before the change (MODIFIED and DELETED). */
   old?: KubeObject;
@@ -52,13 +52,38 @@ export class ObjectStore {
   }
 
   /** Copies of every object of a type, optionally in one namespace, sorted by namespace/name. */
-  list(group: string, resource: string, namespace?: string): KubeObject[] {
+  list(
+    group: string,
+    resource: string,
+    namespace?: string,
+    keep?: (o: Readonly<KubeObject>) => boolean,
+  ): KubeObject[] {
     const m = this.data.get(typeKey(group, resource));
     if (!m) return [];
     const out: KubeObject[] = [];
     for (const [, o] of [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      if (namespace === undefined || o.metadata.namespace === namespace) out.push(clone(o));
+      // Filter before cloning: only the objects handed out are copied.
+      if ((namespace === undefined || o.metadata.namespace === namespace) && (!keep || keep(o)))
+        out.push(clone(o));
     }
+    return out;
+  }
+
+  /**
+   * The stored objects themselves (not copies) of a type in `namespace` that `keep` accepts, for
+   * controllers that only read them: cloning every pod on every sync made the fake server, not
+   * the client under test, the bottleneck. Callers must never mutate what this returns.
+   */
+  view(
+    group: string,
+    resource: string,
+    namespace: string,
+    keep: (o: Readonly<KubeObject>) => boolean,
+  ): readonly Readonly<KubeObject>[] {
+    const m = this.data.get(typeKey(group, resource));
+    if (!m) return [];
+    const out: Readonly<KubeObject>[] = [];
+    for (const o of m.values()) if (o.metadata.namespace === namespace && keep(o)) out.push(o);
     return out;
   }
 
@@ -82,11 +107,13 @@ export class ObjectStore {
     const stored = clone(obj);
     stored.metadata.resourceVersion = String(++this.rv);
     m.set(k, stored);
+    // Stored objects are never changed in place (every write stores a new copy), so events may
+    // share them; listeners only read.
     this.emit({
       type: old ? 'MODIFIED' : 'ADDED',
       key,
-      object: clone(stored),
-      ...(old ? { old: clone(old) } : {}),
+      object: stored,
+      ...(old ? { old } : {}),
       rv: this.rv,
     });
     return clone(stored);

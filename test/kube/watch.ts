@@ -10,7 +10,7 @@ import { ApiError } from './errors.js';
 import { apiVersionOf, typeKey, type ResourceType } from './resources.js';
 import { matchesFields, matchesLabels, type FieldRequirement, type Selector } from './selectors.js';
 import type { ObjectStore, StoreEvent } from './store.js';
-import { clone, type KubeObject } from './types.js';
+import type { KubeObject } from './types.js';
 
 /** What a watch selects and from where it starts. */
 export interface WatchRequest {
@@ -116,9 +116,8 @@ export class WatchStream {
   }
 
   private send(type: string, o: KubeObject): void {
-    const obj = clone(o);
-    obj.apiVersion = apiVersionOf(this.req.type.group, this.req.version);
-    this.write({ type, object: obj });
+    // A shallow copy is enough: only the top-level apiVersion differs from the stored object.
+    this.write({ type, object: { ...o, apiVersion: apiVersionOf(this.req.type.group, this.req.version) } });
   }
 
   private bookmark(annotations?: Record<string, string>): void {
