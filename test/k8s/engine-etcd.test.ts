@@ -20,7 +20,7 @@ import { jsonLogger, nullLogger } from '../../src/core/logger.js';
 import type { PlatformMember } from '../../src/core/types.js';
 import { createPodEngine } from '../../src/platforms/kubernetes/engines.js';
 import { Probe, createProbeClient } from '../../src/probe/index.js';
-import { etcdPodsFixture, historyOf, stopOrder } from './engine-etcd-fixtures.js';
+import { etcdPodsFixture, historyOf } from './engine-etcd-fixtures.js';
 import { NS, createUpgrade, getUpgrade, makeOperator, waitUpgrade } from './operator-fixtures.js';
 import { fastClock } from './platform-fixture.js';
 import { waitFor } from '../kube/helpers.js';
@@ -68,11 +68,11 @@ describe('etcd on pods', () => {
     assert.equal(done.status?.progressText, '3/3');
 
     assert.deepEqual(
-      stopOrder(pods),
+      pods.stopOrder(),
       ['etcd-2', 'etcd-1', 'etcd-0'],
       'every pod replaced once, highest ordinal first',
     );
-    const leaderStops = pods.events.filter((e) => e.kind === 'stop' && e.wasLeader).map((e) => e.pod);
+    const leaderStops = pods.leaderStops();
     assert.deepEqual(leaderStops, [], 'no pod was deleted while its etcd member led');
     const history = historyOf(done);
     assert.ok(
@@ -154,12 +154,8 @@ describe('etcd on pods', () => {
     assert.match(driven.out, /Completed/);
     const u = await getUpgrade(env, 'kv-upgrade');
     assert.equal(u.status?.phase, 'Completed');
-    assert.deepEqual(stopOrder(pods), ['kv-2', 'kv-1', 'kv-0'], driven.out);
-    assert.deepEqual(
-      pods.events.filter((e) => e.kind === 'stop' && e.wasLeader).map((e) => e.pod),
-      [],
-      'no pod was deleted while its etcd member led',
-    );
+    assert.deepEqual(pods.stopOrder(), ['kv-2', 'kv-1', 'kv-0'], driven.out);
+    assert.deepEqual(pods.leaderStops(), [], 'no pod was deleted while its etcd member led');
 
     const wrong = await cli([
       'plan',
@@ -240,7 +236,7 @@ describe('etcd on pods', () => {
       120_000,
     );
     assert.equal(done.status?.phase, 'Completed', `${done.status?.reason}\n${historyOf(done).join('\n')}`);
-    assert.deepEqual(stopOrder(pods), ['sec-2', 'sec-1', 'sec-0']);
+    assert.deepEqual(pods.stopOrder(), ['sec-2', 'sec-1', 'sec-0']);
 
     const events = await env.core.listNamespacedEvent({ namespace: NS });
     const encoded = Buffer.from(password).toString('base64');
