@@ -119,29 +119,43 @@ export class CachedPlatform implements Platform {
     const out: PlatformMember[] = [];
     for (const target of await this.inner.targets(ctx)) {
       const sts = this.cache.statefulSet(`${this.namespace}/${target.name}`);
-      if (!sts) return this.inner.listMembers(ctx);
-      const replicas = sts.spec?.replicas ?? 1;
-      const partition = sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
-      const pods = new Map<string, V1Pod>();
-      for (let i = 0; i < replicas; i++) {
-        const pod = this.cache.pod(`${this.namespace}/${target.name}-${i}`);
-        if (pod && selects(sts, pod) && ordinalOf(target.name, pod.metadata!.name!) === i)
-          pods.set(pod.metadata!.name!, pod);
-      }
-      const missingBelowPartition =
-        isRollingUpdate(sts) &&
-        Array.from({ length: Math.min(partition, replicas) }, (_, i) => i).some(
-          (i) => !pods.has(`${target.name}-${i}`),
-        );
-      if (missingBelowPartition) return this.inner.listMembers(ctx);
+      const pods = sts && this.podsOf(sts);
+      if (!sts || !pods) return this.inner.listMembers(ctx);
       // Through the platform, so it also gives the StatefulSet its original strategy back after a roll.
       out.push(...(await this.inner.membersFrom(target, sts, pods, ctx)));
     }
     return out;
   }
 
+  /**
+   * The cached pods of `sts` by name, one per ordinal below its replicas; undefined when a pod
+   * below a RollingUpdate partition is missing (its version needs the current ControllerRevision,
+   * which only the real platform reads).
+   */
+  private podsOf(sts: V1StatefulSet): Map<string, V1Pod> | undefined {
+    const name = sts.metadata!.name!;
+    const replicas = sts.spec?.replicas ?? 1;
+    const partition = sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
+    const pods = new Map<string, V1Pod>();
+    for (let i = 0; i < replicas; i++) {
+      const pod = this.cache.pod(`${this.namespace}/${name}-${i}`);
+      if (pod && selects(sts, pod) && ordinalOf(name, pod.metadata!.name!) === i)
+        pods.set(pod.metadata!.name!, pod);
+    }
+    const missingBelowPartition =
+      isRollingUpdate(sts) &&
+      Array.from({ length: Math.min(partition, replicas) }, (_, i) => i).some(
+        (i) => !pods.has(`${name}-${i}`),
+      );
+    return missingBelowPartition ? undefined : pods;
+  }
+
+  /** Replaced by the real platform, deciding on the cached StatefulSet and pods when it can. */
   replaceMember(name: string, version: string, opts: ReplaceOptions, ctx: PortContext): Promise<void> {
-    return this.inner.replaceMember(name, version, opts, ctx);
+    return this.inner.replaceMember(name, version, opts, ctx, {
+      statefulSet: (sts) => this.cache.statefulSet(`${this.namespace}/${sts}`),
+      pods: (sts) => this.podsOf(sts),
+    });
   }
 
   /** The platform's own prechecks (a cluster target's owner), answered by the real platform. */
