@@ -1,0 +1,127 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApiextensionsV1Api } from '@kubernetes/client-node';
+import {
+  OWNER_PRECHECK,
+  PAUSED_BY_ANNOTATION,
+  TIDB_CLUSTER,
+  type ClusterObject,
+} from '../../src/platforms/kubernetes/cluster-ref.js';
+import { waitFor } from '../kube/helpers.js';
+import {
+  NS,
+  createSettled,
+  createUpgrade,
+  makeOperator,
+  podImages,
+  setup,
+  statefulSet,
+  waitPhase,
+  type Env,
+} from './operator-fixtures.js';
+
+const tcRef = {
+  group: TIDB_CLUSTER.group,
+  version: TIDB_CLUSTER.version,
+  plural: TIDB_CLUSTER.plural,
+  namespace: NS,
+};
+
+/** The TidbCluster CRD, a TidbCluster `basic` at v7.1.0 and its PD x3, TiKV x3, TiDB x2 StatefulSets. */
+async function tidbCluster(env: Env): Promise<void> {
+  await env.kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({
+    body: {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: `${TIDB_CLUSTER.plural}.${TIDB_CLUSTER.group}` },
+      spec: {
+        group: TIDB_CLUSTER.group,
+        scope: 'Namespaced',
+        names: { kind: TIDB_CLUSTER.kind, plural: TIDB_CLUSTER.plural },
+        versions: [
+          {
+            name: TIDB_CLUSTER.version,
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+          },
+        ],
+      },
+    } as never,
+  });
+  const tc = (await env.custom.createNamespacedCustomObject({
+    ...tcRef,
+    body: {
+      apiVersion: `${TIDB_CLUSTER.group}/${TIDB_CLUSTER.version}`,
+      kind: TIDB_CLUSTER.kind,
+      metadata: { name: 'basic' },
+      spec: { version: 'v7.1.0' },
+    },
+  })) as ClusterObject;
+  for (const [c, n] of [
+    ['pd', 3],
+    ['tikv', 3],
+    ['tidb', 2],
+  ] as const) {
+    const body = statefulSet(`basic-${c}`, n, {
+      image: `pingcap/${c}:v7.1.0`,
+      labels: { 'app.kubernetes.io/instance': 'basic', 'app.kubernetes.io/component': c },
+    });
+    body.metadata!.ownerReferences = [
+      {
+        apiVersion: `${TIDB_CLUSTER.group}/${TIDB_CLUSTER.version}`,
+        kind: TIDB_CLUSTER.kind,
+        name: 'basic',
+        uid: tc.metadata.uid!,
+        controller: true,
+      },
+    ];
+    await createSettled(env, body);
+  }
+}
+
+describe('operator: spec.target.cluster', () => {
+  it('drives an Upgrade of a TidbCluster (engine generic) to Completed and hands the cluster back; a missing one is InvalidSpec', async (t) => {
+    const env = await setup(t);
+    await tidbCluster(env);
+    const op = makeOperator(t, env);
+    await op.start();
+    await waitFor('leadership', () => op.isLeader());
+
+    await createUpgrade(env, 'tidb-up', {
+      target: { cluster: { kind: 'TidbCluster', name: 'basic' } },
+      version: 'v7.5.0',
+    });
+    const done = await waitPhase(env, 'tidb-up', ['Completed', 'Failed', 'Paused']);
+    assert.equal(done.status?.phase, 'Completed', done.status?.reason);
+    assert.equal(done.status?.progressText, '8/8');
+    assert.ok(done.status?.prechecks?.find((p) => p.name === OWNER_PRECHECK)?.ok);
+    for (const c of ['pd', 'tikv', 'tidb'])
+      for (const image of Object.values(await podImages(env, `basic-${c}`)))
+        assert.equal(image, `pingcap/${c}:v7.5.0`);
+    const tc = (await env.custom.getNamespacedCustomObject({ ...tcRef, name: 'basic' })) as ClusterObject;
+    assert.equal(tc.spec!.paused, false);
+    assert.equal(tc.spec!.version, 'v7.5.0');
+    assert.equal(tc.metadata.annotations?.[PAUSED_BY_ANNOTATION], undefined);
+
+    env.server.resetRequests();
+    await createUpgrade(env, 'ghost-up', {
+      target: { cluster: { kind: 'TidbCluster', name: 'ghost' } },
+      version: 'v7.5.0',
+    });
+    const bad = await waitPhase(env, 'ghost-up', ['Failed']);
+    const ready = bad.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.reason, 'InvalidSpec');
+    assert.match(ready!.message, /TidbCluster default\/ghost \(spec\.target\.cluster\) not found/);
+    const writes = env.server
+      .requests()
+      .entries.filter(
+        (e) =>
+          ['patch', 'delete'].includes(e.verb) &&
+          (e.resource.startsWith('statefulsets') ||
+            e.resource.startsWith('pods') ||
+            e.resource.startsWith('tidbclusters')),
+      );
+    assert.deepEqual(writes, []);
+  });
+});
