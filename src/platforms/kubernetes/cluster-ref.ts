@@ -602,7 +602,9 @@ export async function pauseTidbCluster(
  * After an observation, give a TidbCluster that `upgrade` holds paused back to TiDB Operator when
  * {@link handOverDecision} says the roll is over: versions, `spec.paused` as it was, annotations
  * removed, in one resourceVersion-guarded merge patch. Returns the decision (for logs and events);
- * a TidbCluster this Upgrade does not hold is left alone (`undefined`).
+ * a TidbCluster this Upgrade does not hold is left alone (`undefined`). With `cached` (a copy read
+ * while Baton held it), an observation whose roll is not over costs no request: what makes it
+ * not over (the StatefulSets, the versions it recorded before the pause) cannot change while held.
  */
 export async function handOverTidbCluster(
   io: ClusterIo,
@@ -610,7 +612,12 @@ export async function handOverTidbCluster(
   kind: ClusterKind,
   name: string,
   observed: ObservedTarget[],
+  cached?: ClusterObject,
 ): Promise<HandOver | undefined> {
+  if (cached) {
+    const early = handOverDecision(upgrade, cached, observed);
+    if (!early.ready) return early;
+  }
   for (let attempt = 0; ; attempt++) {
     const object = await readClusterObject(io, upgrade, kind, name);
     if (object.metadata.annotations?.[PAUSED_BY_ANNOTATION] !== upgrade.metadata.name) return undefined;

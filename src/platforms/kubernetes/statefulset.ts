@@ -381,6 +381,7 @@ export class KubernetesPlatform implements Platform {
       cluster.kind,
       name,
       observed as ObservedTarget[],
+      cluster.object,
     );
     if (!decision) {
       this.holdsOwner = false;
