@@ -111,6 +111,8 @@ export class UpgradeReconciler {
   private readonly custom: CustomObjectsApi;
   private readonly journals = new Map<string, JournalStore>();
   private readonly drivers = new Map<string, Driver>();
+  /** Per key, the `uid/generation` this reconciler planned (wrote the first status of). */
+  private readonly planned = new Map<string, string>();
   private readonly engines: EngineFactory;
 
   constructor(private readonly opts: ReconcilerOptions) {
@@ -122,6 +124,7 @@ export class UpgradeReconciler {
   forget(key: string): void {
     const d = this.drivers.get(key);
     this.drivers.delete(key);
+    this.planned.delete(key);
     const [namespace, name] = key.split('/') as [string, string];
     const j = this.journals.get(namespace);
     if (j instanceof RememberingJournal) j.forget(name);
@@ -176,11 +179,13 @@ export class UpgradeReconciler {
     }
 
     const driver = this.driver(key, upgrade, engine);
-    if (needsStart(upgrade)) {
-      // The caller's copy may predate our own first status write: decide on a fresh read.
+    // After our own first status write the caller's copy (a cache) may still have no status: the
+    // journal remembers what we wrote, so there is nothing to read again.
+    if (needsStart(upgrade) && this.planned.get(key) !== `${upgrade.metadata.uid ?? ''}/${generation}`) {
+      // The caller's copy may predate another replica's first status write: decide on a fresh read.
       const latest = await this.read(upgrade);
       if (!latest) return {};
-      if (needsStart(latest)) return this.start(latest, driver, signal);
+      if (needsStart(latest)) return this.start(key, latest, driver, signal);
       upgrade = latest;
     }
 
@@ -267,7 +272,12 @@ export class UpgradeReconciler {
   }
 
   /** Plan from an observation and write the runner's first status (createUpgrade on an existing resource). */
-  private async start(upgrade: UpgradeResource, d: Driver, signal?: AbortSignal): Promise<ReconcileOutcome> {
+  private async start(
+    key: string,
+    upgrade: UpgradeResource,
+    d: Driver,
+    signal?: AbortSignal,
+  ): Promise<ReconcileOutcome> {
     const { clock, logger } = this.opts;
     const name = upgrade.metadata.name;
     const ctx: PortContext = { clock, logger, signal };
@@ -298,6 +308,7 @@ export class UpgradeReconciler {
       if (err instanceof ConflictError) return { requeueMs: 0 };
       throw err;
     }
+    this.planned.set(key, `${upgrade.metadata.uid ?? ''}/${upgrade.metadata.generation ?? 1}`);
     logger.info(`upgrade ${upgrade.metadata.namespace}/${name} planned`, {
       reason: status.history.at(-1)?.message,
     });
