@@ -305,6 +305,38 @@ describe('KubernetesPlatform: spec.target.cluster (engine-specific cluster refer
     assert.equal(tc.metadata.annotations?.[WAS_PAUSED_ANNOTATION], undefined);
   });
 
+  it('rollback after the first PD pod: every pod back at v7.1.0, then the TidbCluster is un-paused with its version unchanged', async (t) => {
+    const { server, kc } = await startCluster(t);
+    await tidbCluster(server, kc);
+    const w = await wireCluster(server, 'tidb-back', { cluster: { kind: 'TidbCluster', name: 'basic' } });
+    await w.runner.run({ stopWhen: (r) => r.status.members['basic-pd-2']?.state === 'done' });
+    assert.equal((await readObject(kc, TIDB_CLUSTER, 'basic')).spec!.paused, true);
+    await w.journal.updateSpec('tidb-back', (s) => ({ ...s, rollback: true }));
+    const r = await w.runner.run();
+    assert.ok(['Completed', 'Cancelled'].includes(r.status.phase), r.status.reason);
+    for (const m of await w.platform.listMembers(ctx)) assert.equal(m.version, 'v7.1.0', m.name);
+    const tc = await readObject(kc, TIDB_CLUSTER, 'basic');
+    assert.equal(tc.spec!.paused, false);
+    assert.equal(tc.spec!.version, 'v7.1.0');
+    assert.equal(tc.metadata.annotations?.[PAUSED_BY_ANNOTATION], undefined);
+  });
+
+  it('cancel in the middle of PD: PD is left on two versions, so the TidbCluster stays paused (held by the Upgrade)', async (t) => {
+    const { server, kc } = await startCluster(t);
+    await tidbCluster(server, kc);
+    const w = await wireCluster(server, 'tidb-stop', { cluster: { kind: 'TidbCluster', name: 'basic' } });
+    await w.runner.run({ stopWhen: (r) => r.status.members['basic-pd-2']?.state === 'done' });
+    await w.journal.updateSpec('tidb-stop', (s) => ({ ...s, cancel: true }));
+    const r = await w.runner.run();
+    assert.equal(r.status.phase, 'Cancelled', r.status.reason);
+    const pd = (await w.platform.listMembers(ctx)).filter((m) => m.component === 'pd');
+    assert.deepEqual([...new Set(pd.map((m) => m.version))].sort(), ['v7.1.0', 'v7.5.0']);
+    const tc = await readObject(kc, TIDB_CLUSTER, 'basic');
+    assert.equal(tc.spec!.paused, true);
+    assert.equal(tc.spec!.version, 'v7.1.0');
+    assert.equal(tc.metadata.annotations?.[PAUSED_BY_ANNOTATION], 'tidb-stop');
+  });
+
   it('a missing TidbCluster, or one without StatefulSets, is bad input naming spec.target.cluster; nothing is touched', async (t) => {
     const { server, kc } = await startCluster(t);
     await installCrd(kc, TIDB_CLUSTER);

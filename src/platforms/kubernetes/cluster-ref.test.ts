@@ -1,8 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
-import type { UpgradeResource } from '../../api/upgrade.js';
-import type { PlatformMember } from '../../core/types.js';
+import type { PlatformMember, UpgradeSpec } from '../../core/types.js';
 import {
   CRDB_CLUSTER,
   OWNER_PRECHECK,
@@ -10,6 +9,8 @@ import {
   TIDB_CLUSTER,
   WAS_PAUSED_ANNOTATION,
   handOverDecision,
+  intentOfResource,
+  intentOfSpec,
   knownClusterKind,
   orderTargets,
   ownerVerdict,
@@ -18,6 +19,7 @@ import {
   versionFields,
   type ClusterKind,
   type ClusterObject,
+  type HandOverIntent,
   type ObservedTarget,
 } from './cluster-ref.js';
 
@@ -235,18 +237,8 @@ function observed(
   return { component, sts: set, pods, members };
 }
 
-function upgrade(spec: Partial<UpgradeResource['spec']>): UpgradeResource {
-  return {
-    apiVersion: 'baton.dev/v1alpha1',
-    kind: 'Upgrade',
-    metadata: { name: 'up' },
-    spec: {
-      engine: 'generic',
-      target: { cluster: { kind: 'TidbCluster', name: 'basic' } },
-      version: 'v7.5.0',
-      ...spec,
-    },
-  };
+function upgrade(spec: Partial<HandOverIntent>): HandOverIntent {
+  return { version: 'v7.5.0', cancel: false, rollback: false, ...spec };
 }
 
 describe('cluster references: handing a TidbCluster back', () => {
@@ -323,6 +315,29 @@ describe('cluster references: handing a TidbCluster back', () => {
     const mixed = handOverDecision(c, tc, [observed('pd', ['v7.1.0', 'v7.5.0'])]);
     assert.equal(mixed.ready, false);
     assert.match(mixed.ready ? '' : mixed.reason, /^pd runs v7\.1\.0 and v7\.5\.0: basic stays paused/);
+  });
+
+  it('the intent comes from a resource spec or from the journal spec alike', () => {
+    const want = { version: 'v2', componentVersions: { pd: 'v3' }, cancel: true, rollback: false };
+    assert.deepEqual(
+      intentOfResource({
+        target: { cluster: { kind: 'TidbCluster', name: 'b' } },
+        engine: 'generic',
+        version: 'v2',
+        componentVersions: { pd: 'v3' },
+        cancel: true,
+      }),
+      want,
+    );
+    assert.deepEqual(
+      intentOfSpec({
+        version: 'v2',
+        components: [{ name: 'pd', version: 'v3' }, { name: 'tikv' }],
+        cancel: true,
+        rollback: false,
+      } as UpgradeSpec),
+      want,
+    );
   });
 
   it('versionFields: only what differs', () => {

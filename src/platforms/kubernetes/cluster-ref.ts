@@ -26,7 +26,7 @@ import type {
 import type { Clock } from '../../core/clock.js';
 import { BadInputError, OperationalError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import type { PlatformMember, PrecheckResult } from '../../core/types.js';
+import type { PlatformMember, PrecheckResult, UpgradeSpec } from '../../core/types.js';
 import type { UpgradeResource } from '../../api/upgrade.js';
 import { apiMessage, httpStatus, isConflict, isNotFound, MERGE_PATCH, withRetry } from './api.js';
 import { isRollingUpdate, REVISION_LABEL } from './members.js';
@@ -343,6 +343,39 @@ export function versionFields(
   return out;
 }
 
+/** What the Upgrade asks for, as far as handing a cluster back goes. */
+export interface HandOverIntent {
+  /** Target version of every component without its own. */
+  version: string;
+  /** Per-component targets. */
+  componentVersions?: Record<string, string>;
+  cancel: boolean;
+  rollback: boolean;
+}
+
+/** The intent of an Upgrade resource's spec. */
+export function intentOfResource(spec: UpgradeResource['spec']): HandOverIntent {
+  return {
+    version: spec.version,
+    ...(spec.componentVersions ? { componentVersions: spec.componentVersions } : {}),
+    cancel: spec.cancel ?? false,
+    rollback: spec.rollback ?? false,
+  };
+}
+
+/** The intent of a core spec (as the journal returns it). */
+export function intentOfSpec(spec: UpgradeSpec): HandOverIntent {
+  const own = (spec.components ?? []).filter((c) => c.version !== undefined);
+  return {
+    version: spec.version,
+    ...(own.length > 0
+      ? { componentVersions: Object.fromEntries(own.map((c) => [c.name, c.version!])) }
+      : {}),
+    cancel: spec.cancel,
+    rollback: spec.rollback,
+  };
+}
+
 /** What to do with a TidbCluster Baton holds paused, after one observation. */
 export type HandOver =
   | { ready: false; reason: string }
@@ -365,7 +398,7 @@ export type HandOver =
  * `spec.paused` goes back to what it was before Baton paused it.
  */
 export function handOverDecision(
-  upgrade: UpgradeResource,
+  spec: HandOverIntent,
   object: ClusterObject,
   observed: ObservedTarget[],
 ): HandOver {
@@ -384,7 +417,6 @@ export function handOverDecision(
     }
     runs[o.component] = versions[0]!;
   }
-  const spec = upgrade.spec;
   const wasPaused = object.metadata.annotations?.[WAS_PAUSED_ANNOTATION] === 'true';
   let cluster: string | undefined;
   if (spec.rollback) {
@@ -602,26 +634,33 @@ export async function pauseTidbCluster(
  * After an observation, give a TidbCluster that `upgrade` holds paused back to TiDB Operator when
  * {@link handOverDecision} says the roll is over: versions, `spec.paused` as it was, annotations
  * removed, in one resourceVersion-guarded merge patch. Returns the decision (for logs and events);
- * a TidbCluster this Upgrade does not hold is left alone (`undefined`). With `cached` (a copy read
- * while Baton held it), an observation whose roll is not over costs no request: what makes it
- * not over (the StatefulSets, the versions it recorded before the pause) cannot change while held.
+ * a TidbCluster this Upgrade does not hold is left alone (`undefined`).
+ *
+ * Requests are spent only when the roll may be over: first, with `cached` (a copy of the
+ * TidbCluster), every StatefulSet must be at rest with one version per component, which every
+ * hand-over needs whatever the Upgrade asks; only then are the current `intent` (the Upgrade's
+ * spec may have changed: cancel, rollback) and the TidbCluster read.
  */
 export async function handOverTidbCluster(
   io: ClusterIo,
   upgrade: UpgradeResource,
+  intent: () => Promise<HandOverIntent>,
   kind: ClusterKind,
   name: string,
   observed: ObservedTarget[],
-  cached?: ClusterObject,
+  cached: ClusterObject,
 ): Promise<HandOver | undefined> {
-  if (cached) {
-    const early = handOverDecision(upgrade, cached, observed);
-    if (!early.ready) return early;
-  }
+  const atRest = handOverDecision(
+    { ...intentOfResource(upgrade.spec), cancel: true, rollback: false },
+    cached,
+    observed,
+  );
+  if (!atRest.ready) return atRest;
+  const wants = await intent();
   for (let attempt = 0; ; attempt++) {
     const object = await readClusterObject(io, upgrade, kind, name);
     if (object.metadata.annotations?.[PAUSED_BY_ANNOTATION] !== upgrade.metadata.name) return undefined;
-    const decision = handOverDecision(upgrade, object, observed);
+    const decision = handOverDecision(wants, object, observed);
     if (!decision.ready) return decision;
     try {
       await patchCluster(io, kind, object, {

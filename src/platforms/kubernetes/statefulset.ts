@@ -47,6 +47,8 @@ import {
 } from './api.js';
 import {
   handOverTidbCluster,
+  intentOfResource,
+  intentOfSpec,
   isPausable,
   ownerVerdict,
   PAUSED_BY_ANNOTATION,
@@ -375,9 +377,17 @@ export class KubernetesPlatform implements Platform {
     this.observedTargets.clear();
     if (observed.some((o) => o === undefined)) return;
     const name = cluster.object.metadata.name;
+    const upgrade = this.upgradeResource;
+    // The journal has the Upgrade's latest spec (a CLI driving in the foreground never sees a
+    // `baton cancel` from elsewhere in its copy of the resource).
+    const intent = async () => {
+      const rec = await this.journal.get(upgrade.metadata.name);
+      return rec ? intentOfSpec(rec.spec) : intentOfResource(upgrade.spec);
+    };
     const decision = await handOverTidbCluster(
       this.io(ctx),
-      this.upgradeResource,
+      upgrade,
+      intent,
       cluster.kind,
       name,
       observed as ObservedTarget[],
