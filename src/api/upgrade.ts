@@ -47,9 +47,18 @@ export const upgradeSpecSchema = z
         statefulSet: z.string().min(1).optional().describe('one StatefulSet: one component'),
         statefulSets: z.array(componentRef).optional().describe('several StatefulSets, one component each'),
         cluster: z
-          .object({ apiVersion: z.string().optional(), kind: z.string().min(1), name: z.string().min(1) })
+          .object({
+            apiVersion: z
+              .string()
+              .optional()
+              .describe('group/version of the kind (optional for TidbCluster and CrdbCluster)'),
+            kind: z.string().min(1).describe('TidbCluster, CrdbCluster, or any kind that owns StatefulSets'),
+            name: z.string().min(1).describe('name of the cluster object in the Upgrade namespace'),
+          })
           .optional()
-          .describe('engine-specific cluster reference (e.g. a TidbCluster)'),
+          .describe(
+            'engine-specific cluster reference: its StatefulSets are the components (a TidbCluster is paused for the roll and handed back with the new version)',
+          ),
         service: z
           .string()
           .optional()
