@@ -36,6 +36,7 @@ import {
   startCluster,
   statefulSet,
   upgradeResource,
+  wire,
 } from './platform-fixture.js';
 
 const ctx = { clock: fastClock, logger: nullLogger };
@@ -335,6 +336,24 @@ describe('KubernetesPlatform: spec.target.cluster (engine-specific cluster refer
     assert.equal(tc.spec!.paused, true);
     assert.equal(tc.spec!.version, 'v7.1.0');
     assert.equal(tc.metadata.annotations?.[PAUSED_BY_ANNOTATION], 'tidb-stop');
+  });
+
+  it('a StatefulSet target makes the requests it made before: no cluster read, no discovery, no precheck request', async (t) => {
+    const { server } = await startCluster(t);
+    await createSettled(server, statefulSet('db', 3));
+    const w = await wire(server, upgradeResource('plain', { version: '1.1.0' }));
+    const calls = () =>
+      server
+        .requests()
+        .entries.filter((e) => e.resource !== 'events')
+        .map((e) => `${e.verb} ${e.resource}`);
+    server.resetRequests();
+    await w.platform.listMembers(ctx);
+    assert.deepEqual(await w.platform.prechecks(undefined as never, undefined as never, ctx), []);
+    assert.deepEqual(calls(), ['get statefulsets', 'list pods']);
+    server.resetRequests();
+    await w.platform.replaceMember('db-2', '1.1.0', {}, ctx);
+    assert.deepEqual(calls(), ['get statefulsets', 'patch statefulsets', 'list pods', 'patch statefulsets']);
   });
 
   it('a missing TidbCluster, or one without StatefulSets, is bad input naming spec.target.cluster; nothing is touched', async (t) => {
