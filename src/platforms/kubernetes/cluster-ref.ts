@@ -154,13 +154,18 @@ function orderIndex(order: readonly string[], component: string): number {
   return i < 0 ? order.length : i;
 }
 
-/** Targets sorted by `order` (components it does not name after, by name), then by StatefulSet name. */
+const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Targets sorted by `order` (components it does not name after, by name, as the planner places
+ * them), then by StatefulSet name.
+ */
 export function orderTargets(targets: ClusterTarget[], order: readonly string[]): ClusterTarget[] {
   return [...targets].sort(
     (a, b) =>
       orderIndex(order, a.component) - orderIndex(order, b.component) ||
-      (orderIndex(order, a.component) === order.length ? a.component.localeCompare(b.component) : 0) ||
-      a.name.localeCompare(b.name),
+      byCodeUnits(a.component, b.component) ||
+      byCodeUnits(a.name, b.name),
   );
 }
 
