@@ -10,7 +10,14 @@ import type { Logger } from '../core/logger.js';
 import type { Engine, Platform, PortContext, UpgradeRecord } from '../core/ports.js';
 import type { PrecheckResult, Snapshot, UpgradeSpec, UpgradeStatus } from '../core/types.js';
 import { isTerminal } from '../core/types.js';
-import { type Action, type Availability, type Outcome, applyOutcome, decide } from './decide.js';
+import {
+  type Action,
+  type Availability,
+  type Decision,
+  type Outcome,
+  applyOutcome,
+  decide,
+} from './decide.js';
 import { entriesAfter, historyEvent, type RunnerEvent } from './events.js';
 import { observe } from './observe.js';
 
@@ -140,7 +147,7 @@ export class Runner {
       return { status: record.status, spec: record.spec, requeueMs: backoff, terminal: false };
     }
 
-    const decision = decide({
+    let decision = decide({
       spec: record.spec,
       status: record.status,
       snapshot,
@@ -148,6 +155,9 @@ export class Runner {
       now: clock.now(),
       availability: this.deps.availability?.(),
     });
+    if (decision.action?.kind === 'precheck') {
+      ({ decision, snapshot } = await this.precheckThenDecide(record, decision, snapshot, signal));
+    }
     let revision = record.revision;
     const now = clock.now();
     // A wait that changed nothing but its wording is not worth a journal write on every poll; the
@@ -189,6 +199,49 @@ export class Runner {
       terminal: isTerminal(status.phase),
       action: decision.action,
     };
+  }
+
+  /**
+   * Prechecks only read, so they get no journal write of their own: run them, fold their results
+   * in, look again and decide once more, so that the results and the step they allow (the first
+   * disruptive action, whose intent must be journalled before it runs) reach the journal in one
+   * write. A crash before that write only means the prechecks run again. The decision returned
+   * never asks for another precheck in the same reconcile.
+   */
+  private async precheckThenDecide(
+    record: UpgradeRecord,
+    decision: Decision,
+    snapshot: Snapshot,
+    signal?: AbortSignal,
+  ): Promise<{ decision: Decision; snapshot: Snapshot }> {
+    const { platform, engine, clock, logger, name } = this.deps;
+    const action = decision.action!;
+    logger.info(decision.reason, { upgrade: name, action: action.kind });
+    const outcome = await this.perform(action, snapshot, record.spec, signal);
+    const checked = applyOutcome(
+      { spec: record.spec, status: decision.status, now: clock.now() },
+      action,
+      outcome,
+    );
+    const settled: Decision = { status: checked, reason: checked.reason, requeueMs: 0 };
+    let fresh: Snapshot;
+    try {
+      fresh = await observe(platform, engine, this.ctx(signal));
+    } catch (err) {
+      if (isProcessCrash(err)) throw err;
+      // The next reconcile observes (and backs off) on its own; keep what the prechecks found.
+      return { decision: settled, snapshot };
+    }
+    const next = decide({
+      spec: record.spec,
+      status: checked,
+      snapshot: fresh,
+      rules: engine.rules,
+      now: clock.now(),
+      availability: this.deps.availability?.(),
+    });
+    if (next.action?.kind === 'precheck') return { decision: settled, snapshot: fresh };
+    return { decision: next, snapshot: fresh };
   }
 
   private async persist(before: UpgradeRecord, status: UpgradeStatus, revision: string): Promise<string> {
