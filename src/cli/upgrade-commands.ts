@@ -330,8 +330,11 @@ export function registerUpgradeCommands(program: Command, io: CliIO, state: { co
               `upgrade ${spec.name} is ${existing.status.phase} with target ${existing.spec.version}: continue it with --to ${existing.spec.version}, or end it first with \`baton cancel\` (or \`baton rollback\`)`,
             );
           }
+        }
+        if (existing && !isTerminal(existing.status.phase) && existing.status.plan) {
           io.stdout.write(`upgrade ${spec.name} is ${existing.status.phase}: continuing it\n`);
         } else {
+          // New, or a resource created by hand (kubectl) that nothing has planned yet: plan it now.
           // Validates versions, path and components before anything is written.
           const rec = await createUpgrade(t.platform, t.engine, spec, { clock: t.clock, logger: io.logger });
           if (parseOutput(o.output) === 'text') io.stdout.write(renderPlan(rec.status.plan!));

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION } from '../../src/api/upgrade.js';
 import { nullLogger } from '../../src/core/logger.js';
 import { main } from '../../src/cli/main.js';
 import type { OutStream } from '../../src/cli/io.js';
@@ -120,6 +122,40 @@ describe('baton --platform kubernetes', () => {
     const c = await run(['cancel', '--platform', 'kubernetes', '--name', 'u1'], { KUBECONFIG: file });
     assert.equal(c.code, 0, c.err);
     assert.equal((await journal.getResource('u1'))!.spec.cancel, true);
+  });
+
+  it('apply plans and drives an Upgrade created with kubectl that nothing has planned yet', async (t) => {
+    const { server, kc, apps } = await startCluster(t);
+    const dir = await mkdtemp(join(tmpdir(), 'baton-kube-cli-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'kubeconfig');
+    await server.writeKubeconfig(file);
+    await createSettled(server, statefulSet('db', 3));
+    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: NS,
+      plural: PLURAL,
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'Upgrade',
+        metadata: { name: 'by-hand' },
+        spec: { target: { statefulSet: 'db' }, version: '1.1.0' },
+      },
+    });
+    const k = ['--platform', 'kubernetes', '--kubeconfig', file, '-n', NS, '--name', 'by-hand'];
+    const other = await run(['apply', ...k, '--statefulset', 'db', '--to', '1.2.0']);
+    assert.equal(other.code, 2, other.out);
+    assert.match(other.err, /with target 1\.1\.0: continue it with --to 1\.1\.0/);
+    const r = await run(['apply', ...k, '--statefulset', 'db', '--to', '1.1.0']);
+    assert.equal(r.code, 0, r.err + r.out);
+    assert.doesNotMatch(r.out, /continuing it/);
+    assert.match(r.out, /Completed/);
+    const sts = await apps.readNamespacedStatefulSet({ namespace: NS, name: 'db' });
+    assert.equal(sts.spec!.template!.spec!.containers[0]!.image, 'registry.local:5000/db:1.1.0');
+    const res = await new UpgradeResourceJournal({ kc, namespace: NS }).getResource('by-hand');
+    assert.equal(res!.status!.phase, 'Completed');
+    assert.equal(res!.status!.progressText, '3/3');
   });
 
   it('bad input is one line and exit 2: missing kubeconfig, unknown context, unknown StatefulSet', async (t) => {
