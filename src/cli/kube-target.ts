@@ -28,6 +28,7 @@ export interface KubeTargetFlags {
   kubeconfig?: string;
   context?: string;
   statefulset?: string[];
+  endpoint?: string[];
   engine?: string;
   name?: string;
   to?: string;
@@ -64,6 +65,34 @@ export function parseStatefulSetFlags(values: string[] | undefined): UpgradeTarg
   if (dup) throw new BadInputError('bad-statefulset', `--statefulset ${dup} is given twice: name each once`);
   if (refs.length === 1 && !refs[0]!.component) return { statefulSet: refs[0]!.name };
   return { statefulSets: refs };
+}
+
+const HOST_PORT = /^[^\s:/]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
+
+/**
+ * `--endpoint POD=HOST:PORT` (repeatable) as endpoints by pod name; undefined when none is given.
+ * They serve this command only and are never written into the Upgrade resource: an endpoint that
+ * works from a laptop (a port-forward) would mislead the operator in the cluster.
+ */
+export function parseEndpointFlags(values: string[] | undefined): Record<string, string> | undefined {
+  if (!values || values.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    const pod = eq > 0 ? v.slice(0, eq) : '';
+    const endpoint = eq > 0 ? v.slice(eq + 1) : '';
+    if (!DNS_LABEL.test(pod) || !HOST_PORT.test(endpoint)) {
+      throw new BadInputError(
+        'bad-endpoint',
+        `--endpoint ${v}: use POD=HOST:PORT, e.g. --endpoint etcd-0=127.0.0.1:23790`,
+      );
+    }
+    if (out[pod] !== undefined) {
+      throw new BadInputError('bad-endpoint', `--endpoint ${pod} is given twice: name each pod once`);
+    }
+    out[pod] = endpoint;
+  }
+  return out;
 }
 
 /**
@@ -118,6 +147,7 @@ export async function kubernetesTarget(o: Record<string, unknown>, io: CliIO): P
   const kc: KubeConfig = loadKubeConfig({ kubeconfig: f.kubeconfig, context: f.context, env: io.env });
   const namespace = f.namespace ?? contextNamespace(kc);
   const target = parseStatefulSetFlags(f.statefulset);
+  const endpoints = parseEndpointFlags(f.endpoint);
   const events = new KubeEventRecorder({ kc, clock: io.clock, logger: io.logger, instance: 'baton-cli' });
   const journal = new UpgradeResourceJournal({
     kc,
@@ -157,6 +187,7 @@ export async function kubernetesTarget(o: Record<string, unknown>, io: CliIO): P
     clock: io.clock,
     logger: io.logger,
     events,
+    ...(endpoints ? { endpoints } : {}),
   });
   return {
     kind: 'kubernetes',

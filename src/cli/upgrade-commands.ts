@@ -78,6 +78,12 @@ export function addTargetOptions(cmd: Command): Command {
       collect,
       [],
     )
+    .option(
+      '--endpoint <pod=host:port>',
+      'kubernetes: admin endpoint of a pod for this command only, e.g. a port-forward (repeatable)',
+      collect,
+      [],
+    )
     .option('--name <upgrade>', 'upgrade name (default <cluster>-upgrade)')
     .option('-o, --output <format>', 'json or yaml');
 }

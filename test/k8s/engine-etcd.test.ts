@@ -11,8 +11,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { GROUP, PLURAL, VERSION } from '../../src/api/upgrade.js';
 import { main } from '../../src/cli/main.js';
 import type { OutStream } from '../../src/cli/io.js';
 import { systemClock } from '../../src/core/clock.js';
@@ -128,22 +126,12 @@ describe('etcd on pods', () => {
       '--to',
       '3.4.23',
     ];
-    // What a user outside the cluster does: record the upgrade, name the local ports each pod is
-    // port-forwarded to (kubectl patch), then drive it from this terminal.
-    const created = await cli([...apply, '--detach']);
-    assert.equal(created.code, 0, created.err + created.out);
-    await env.custom.patchNamespacedCustomObject(
-      {
-        group: GROUP,
-        version: VERSION,
-        namespace: NS,
-        plural: PLURAL,
-        name: 'kv-upgrade',
-        body: { spec: { target: { endpoints: pods.endpoints() } } },
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
-    const driven = await cli(apply);
+    // What a user outside the cluster does: port-forward each pod and name the local ports.
+    const forwards = Object.entries(pods.endpoints()).flatMap(([pod, ep]) => ['--endpoint', `${pod}=${ep}`]);
+    const badEndpoint = await cli([...apply, '--endpoint', 'kv-0=nowhere']);
+    assert.equal(badEndpoint.code, 2);
+    assert.match(badEndpoint.err, /--endpoint kv-0=nowhere: use POD=HOST:PORT/);
+    const driven = await cli([...apply, ...forwards]);
     assert.equal(driven.code, 0, driven.err + driven.out);
     assert.match(
       driven.out,
@@ -156,6 +144,7 @@ describe('etcd on pods', () => {
     assert.equal(u.status?.phase, 'Completed');
     assert.deepEqual(pods.stopOrder(), ['kv-2', 'kv-1', 'kv-0'], driven.out);
     assert.deepEqual(pods.leaderStops(), [], 'no pod was deleted while its etcd member led');
+    assert.equal(u.spec.target.endpoints, undefined, 'CLI endpoints are never written into the resource');
 
     const wrong = await cli([
       'plan',

@@ -110,6 +110,11 @@ export interface KubernetesPlatformOptions {
   clock: Clock;
   logger: Logger;
   events?: EventSink;
+  /**
+   * Admin endpoints by pod name that take precedence over `spec.target.endpoints` for this process
+   * only (the CLI's `--endpoint`, e.g. port-forwards from outside the cluster); never written.
+   */
+  endpoints?: Record<string, string>;
 }
 
 /**
@@ -139,6 +144,7 @@ export class KubernetesPlatform implements Platform {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly events?: EventSink;
+  private readonly endpointOverrides?: Record<string, string>;
   private upgradeResource: UpgradeResource;
   /** The cluster target resolved for one Upgrade generation (`uid/generation`). */
   private resolution?: { key: string; cluster: ResolvedCluster };
@@ -157,6 +163,7 @@ export class KubernetesPlatform implements Platform {
     this.clock = opts.clock;
     this.logger = opts.logger;
     this.events = opts.events;
+    this.endpointOverrides = opts.endpoints;
   }
 
   /** The Upgrade resource whose target this platform serves. */
@@ -341,7 +348,7 @@ export class KubernetesPlatform implements Platform {
         service: t.service,
         port: t.port,
         endpointTemplate: t.endpointTemplate,
-        endpoints: t.endpoints,
+        endpoints: this.endpointOverrides ? { ...t.endpoints, ...this.endpointOverrides } : t.endpoints,
         minReadySeconds: this.minReadySeconds(sts),
         now: ctx.clock.now(),
         currentRevisionTag: missingBelowPartition ? await this.currentRevisionTag(sts, ctx) : undefined,
