@@ -2,7 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { nullLogger } from '../../src/core/logger.js';
-import { readCredentials } from '../../src/platforms/kubernetes/journal.js';
+import type { UpgradeResourceSpec } from '../../src/api/upgrade.js';
+import { readCredentials, UpgradeResourceJournal } from '../../src/platforms/kubernetes/journal.js';
+import { KubernetesPlatform } from '../../src/platforms/kubernetes/statefulset.js';
 import { KubeEventRecorder } from '../../src/platforms/kubernetes/events.js';
 import {
   NS,
@@ -17,6 +19,38 @@ import {
 } from './platform-fixture.js';
 
 describe('KubernetesPlatform: several StatefulSets, events, credentials', () => {
+  it("member endpoints: pod DNS names with the engine's client port unless spec.target.port says otherwise", async (t) => {
+    const { server } = await startCluster(t);
+    await createSettled(server, statefulSet('kv', 2));
+    const kc = server.kubeConfig();
+    const endpoints = async (spec: Partial<UpgradeResourceSpec>) => {
+      const upgrade = upgradeResource('ports', { version: '1.1.0', target: { statefulSet: 'kv' }, ...spec });
+      const journal = new UpgradeResourceJournal({ kc, namespace: NS });
+      const platform = new KubernetesPlatform({
+        kc,
+        namespace: NS,
+        upgrade,
+        journal,
+        clock: fastClock,
+        logger: nullLogger,
+      });
+      return (await platform.listMembers({ clock: fastClock, logger: nullLogger })).map((m) => m.endpoint);
+    };
+    assert.deepEqual(await endpoints({ engine: 'etcd' }), [
+      'kv-0.kv.default.svc:2379',
+      'kv-1.kv.default.svc:2379',
+    ]);
+    assert.deepEqual(await endpoints({ engine: 'redis' }), [
+      'kv-0.kv.default.svc:6379',
+      'kv-1.kv.default.svc:6379',
+    ]);
+    assert.deepEqual(await endpoints({ engine: 'postgres', target: { statefulSet: 'kv', port: 6432 } }), [
+      'kv-0.kv.default.svc:6432',
+      'kv-1.kv.default.svc:6432',
+    ]);
+    assert.deepEqual(await endpoints({ engine: 'generic' }), ['kv-0.kv.default.svc', 'kv-1.kv.default.svc']);
+  });
+
   it('one component per StatefulSet (name, label or spec), each rolled one pod at a time', async (t) => {
     const { server } = await startCluster(t);
     await createSettled(server, statefulSet('pd', 3));

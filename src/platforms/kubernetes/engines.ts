@@ -19,6 +19,14 @@ import { readCredentials, type Credentials } from './journal.js';
 /** Engines that can be driven on pods, in the order error messages list them. */
 export const POD_ENGINES = ['generic', 'etcd', 'redis', 'postgres'] as const;
 
+/** The client port each pod engine listens on by default, used when `spec.target.port` is unset. */
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { etcd: 2379, redis: 6379, postgres: 5432 };
+
+/** The default admin port of engine `name` (undefined for `generic` and unknown engines). */
+export function defaultPodPort(name: string): number | undefined {
+  return DEFAULT_PORTS[name];
+}
+
 /** etcd's user when the Secret has no username key (etcd's built-in administrator). */
 export const DEFAULT_ETCD_USER = 'root';
 

@@ -59,6 +59,7 @@ import {
   type ObservedTarget,
   type ResolvedCluster,
 } from './cluster-ref.js';
+import { defaultPodPort } from './engines.js';
 import type { EventSink } from './events.js';
 import {
   imageTag,
@@ -346,7 +347,7 @@ export class KubernetesPlatform implements Platform {
         container: t.container,
         namespace: this.namespace,
         service: t.service,
-        port: t.port,
+        port: t.port ?? defaultPodPort(this.upgradeResource.spec.engine ?? 'generic'),
         endpointTemplate: t.endpointTemplate,
         endpoints: this.endpointOverrides ? { ...t.endpoints, ...this.endpointOverrides } : t.endpoints,
         minReadySeconds: this.minReadySeconds(sts),
