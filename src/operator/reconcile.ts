@@ -237,10 +237,12 @@ export class UpgradeReconciler {
     const { kc, clock, logger, events, hooks, cache } = this.opts;
     const namespace = upgrade.metadata.namespace ?? 'default';
     const journal = this.journal(namespace);
-    // The platform awaits its events; they are best effort, so they must not hold up a step.
+    // Events are best effort, so they must not hold up a step: the platform's are not awaited, and
+    // every Event is sent on the next turn of the event loop, after the write a step is waiting
+    // for (the intent is journalled, then the partition patch goes out, then its Events). FIFO.
     const detached: EventSink | undefined = events && {
       emit: (e, involved) => {
-        void events.emit(e, involved);
+        setImmediate(() => void events.emit(e, involved));
         return Promise.resolve();
       },
     };
@@ -261,7 +263,7 @@ export class UpgradeReconciler {
       logger,
       name: upgrade.metadata.name,
       onEvent: (e: RunnerEvent) => {
-        if (events) void events.emit(e, { upgrade: platform.upgrade });
+        if (detached) void detached.emit(e, { upgrade: platform.upgrade });
       },
       onStatus: (s) => hooks?.onStatus?.(key, s),
       onAction: hooks?.onAction,

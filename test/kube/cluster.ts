@@ -464,9 +464,10 @@ export class Cluster {
       const [group, resource] = splitKey(key);
       const t = this.registry.byResource(group, resource);
       if (!t) continue;
-      for (const o of this.store.listByKey(key)) {
+      const owned = (o: Readonly<KubeObject>) =>
+        (o.metadata.ownerReferences ?? []).some((r) => r.uid === uid);
+      for (const o of this.store.listByKey(key, owned)) {
         const refs = o.metadata.ownerReferences ?? [];
-        if (!refs.some((r) => r.uid === uid)) continue;
         if (orphan) {
           const next = clone(o);
           next.metadata.ownerReferences = refs.filter((r) => r.uid !== uid);

@@ -92,9 +92,12 @@ export class ObjectStore {
     return [...this.data.keys()];
   }
 
-  /** Objects of a type key (used by garbage collection across types). */
-  listByKey(key: string): KubeObject[] {
-    return [...(this.data.get(key)?.values() ?? [])].map((o) => clone(o));
+  /**
+   * Copies of the objects of a type key that `keep` accepts (garbage collection across types);
+   * only the objects handed out are copied.
+   */
+  listByKey(key: string, keep: (o: Readonly<KubeObject>) => boolean = () => true): KubeObject[] {
+    return [...(this.data.get(key)?.values() ?? [])].filter(keep).map((o) => clone(o));
   }
 
   /** Store a new or changed object; assigns and returns its new resourceVersion. */
