@@ -100,7 +100,10 @@ function ownerSts(p: Pod): string | undefined {
   return o ? `${p.metadata?.namespace ?? ''}/${o.name}` : undefined;
 }
 
-/** StatefulSet names an Upgrade targets (valid or not, as written). */
+/**
+ * StatefulSet names an Upgrade's spec targets (valid or not, as written); a cluster reference's
+ * StatefulSets are known once its driver has resolved them (see {@link UpgradeReconciler.targetsOf}).
+ */
 function targetsOf(u: UpgradeResource): string[] {
   const t = u.spec?.target;
   if (!t) return [];
@@ -351,7 +354,8 @@ export class Operator {
   private wakeTargetsOf(stsKey: string): void {
     const [ns, name] = stsKey.split('/') as [string, string];
     for (const u of this.upgrades.list()) {
-      if (u.metadata.namespace !== ns || !targetsOf(u).includes(name)) continue;
+      const targets = this.reconciler.targetsOf(keyOf(u)) ?? targetsOf(u);
+      if (u.metadata.namespace !== ns || !targets.includes(name)) continue;
       if (u.status?.phase && isTerminal(u.status.phase as Phase)) continue;
       this.queue.add(keyOf(u));
     }

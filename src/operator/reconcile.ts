@@ -131,6 +131,14 @@ export class UpgradeReconciler {
     void d?.engine.close?.();
   }
 
+  /**
+   * StatefulSets the Upgrade `key` targets, as its driver last resolved them (a cluster reference
+   * included); undefined when this reconciler has not driven it yet.
+   */
+  targetsOf(key: string): string[] | undefined {
+    return this.drivers.get(key)?.platform.knownTargetNames();
+  }
+
   /** Close every engine. */
   async close(): Promise<void> {
     const all = [...this.drivers.values()];

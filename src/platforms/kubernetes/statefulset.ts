@@ -208,6 +208,18 @@ export class KubernetesPlatform implements Platform {
   }
 
   /**
+   * Names of the StatefulSets this Upgrade targets as far as known without a request: those the
+   * spec names, or a cluster target's as last resolved (undefined before its first resolution).
+   */
+  knownTargetNames(): string[] | undefined {
+    try {
+      return targetStatefulSets(this.upgradeResource, this.resolution?.cluster.targets).map((t) => t.name);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
    * The StatefulSets this Upgrade targets ({@link targetStatefulSets}); a cluster target is
    * resolved through the API once per Upgrade generation and cached. StatefulSet targets cost no
    * request.
