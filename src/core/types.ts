@@ -65,6 +65,12 @@ export interface PlatformMember {
    * safety order still decides leadership transfers, budgets and quorum.
    */
   rollRank?: number;
+  /**
+   * Position of the member's component in the platform's own order (the StatefulSets of a cluster
+   * reference in its engine's order, or a list of StatefulSets as given). Components the engine's
+   * rules do not name are upgraded in this order (then by name) instead of by name alone.
+   */
+  componentRank?: number;
 }
 
 /** What an Engine knows about one member, read through the database's own admin API. */

@@ -390,6 +390,22 @@ test('resolveComponents: engine order, prerequisites, defaults for unknown compo
   );
 });
 
+test("resolveComponents: components the rules do not name follow the platform's componentRank, then name", () => {
+  const m = (name: string, componentRank?: number) =>
+    member(name, '1.0.0', {}, componentRank === undefined ? {} : { componentRank });
+  const order = (members: MemberView[]) =>
+    resolveComponents(spec('1.1.0'), snapshot(members), etcdRules({ components: [] })).map((c) => c.name);
+  // A TidbCluster resolved as pd, tikv, tidb keeps that order under an engine without component rules.
+  assert.deepEqual(order([m('tidb-0', 2), m('pd-0', 0), m('tikv-0', 1), m('tikv-1', 1)]), [
+    'pd',
+    'tikv',
+    'tidb',
+  ]);
+  // Unranked components come after ranked ones, by name; with no ranks at all, by name.
+  assert.deepEqual(order([m('zeta-0'), m('beta-0', 1), m('alpha-0')]), ['beta', 'alpha', 'zeta']);
+  assert.deepEqual(order([m('tidb-0'), m('pd-0'), m('tikv-0')]), ['pd', 'tidb', 'tikv']);
+});
+
 test('resolveComponents: spec overrides, stages in rule order, prerequisites before dependents', () => {
   const rules = tidbRules({
     components: [

@@ -72,11 +72,26 @@ function describeCycle(remaining: Map<string, ResolvedComponent>): string {
   return [...seen.slice(seen.indexOf(at)), at].join(' -> ');
 }
 
+/** Components by the platform's `componentRank` (lowest of their members; unranked last), then name. */
+function byPlatformRank(snapshot: Snapshot): (a: string, b: string) => number {
+  const rank = new Map<string, number>();
+  for (const m of snapshot.members) {
+    if (m.componentRank === undefined) continue;
+    rank.set(m.component, Math.min(rank.get(m.component) ?? Infinity, m.componentRank));
+  }
+  return (a, b) => {
+    const ra = rank.get(a) ?? Infinity;
+    const rb = rank.get(b) ?? Infinity;
+    if (ra !== rb) return ra < rb ? -1 : 1;
+    return a < b ? -1 : a > b ? 1 : 0;
+  };
+}
+
 /**
  * The components of this cluster in upgrade order: stages in order of first appearance in
  * `rules.components` (stages no rule names after them, in order of appearance), and within the
  * plan every component after its prerequisites; ties keep the engine's component order (components
- * the engine does not know after, by name). Only components with members in the snapshot appear.
+ * the engine does not know after, in the platform's `componentRank` order, then by name). Only components with members in the snapshot appear.
  *
  * `spec.components` entries override stage, prerequisites and target version. Throws BadInputError
  * `unknown-component` for a spec component (or prerequisite) that is neither the engine's nor in the
@@ -119,7 +134,7 @@ export function resolveComponents(
 
   const base = [
     ...rules.components.map((r) => r.name).filter((name) => present.has(name)),
-    ...[...present].filter((name) => !ruleByName.has(name)).sort(),
+    ...[...present].filter((name) => !ruleByName.has(name)).sort(byPlatformRank(snapshot)),
   ];
   const resolved = base.map((name): ResolvedComponent => {
     const rule = ruleByName.get(name) ?? defaultRule(name, rules);

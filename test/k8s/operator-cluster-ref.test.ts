@@ -96,6 +96,11 @@ describe('operator: spec.target.cluster', () => {
     assert.equal(done.status?.phase, 'Completed', done.status?.reason);
     assert.equal(done.status?.progressText, '8/8');
     assert.ok(done.status?.prechecks?.find((p) => p.name === OWNER_PRECHECK)?.ok);
+    // generic has no component rules: the cluster's own order (PD, TiKV, TiDB) decides.
+    const rolled = (done.status?.history ?? [])
+      .map((h) => /^basic-(\w+)-\d+: replacing with/.exec(h.message)?.[1])
+      .filter((c): c is string => c !== undefined);
+    assert.deepEqual([...new Set(rolled)], ['pd', 'tikv', 'tidb'], rolled.join(' '));
     for (const c of ['pd', 'tikv', 'tidb'])
       for (const image of Object.values(await podImages(env, `basic-${c}`)))
         assert.equal(image, `pingcap/${c}:v7.5.0`);

@@ -368,6 +368,10 @@ export class KubernetesPlatform implements Platform {
       },
       pods,
     );
+    // The order the targets are listed in (a cluster's resolved order, or the spec's list) orders
+    // the components the engine's rules do not.
+    const componentRank = (await this.targets(ctx)).findIndex((x) => x.name === target.name);
+    if (componentRank >= 0) for (const m of members) m.componentRank = componentRank;
     if (this.holdsOwner) await this.observedForHandOver(target, sts, pods, members, ctx);
     return members;
   }
