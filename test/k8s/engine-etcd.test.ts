@@ -17,8 +17,7 @@ import { systemClock } from '../../src/core/clock.js';
 import { jsonLogger, nullLogger } from '../../src/core/logger.js';
 import type { PlatformMember } from '../../src/core/types.js';
 import { createPodEngine } from '../../src/platforms/kubernetes/engines.js';
-import { Probe, createProbeClient } from '../../src/probe/index.js';
-import { etcdPodsFixture, historyOf } from './engine-etcd-fixtures.js';
+import { etcdPodsFixture, historyOf, operatorUpgradeUnderWrites } from './engine-etcd-fixtures.js';
 import { NS, createUpgrade, getUpgrade, makeOperator, waitUpgrade } from './operator-fixtures.js';
 import { fastClock } from './platform-fixture.js';
 import { waitFor } from '../kube/helpers.js';
@@ -35,33 +34,13 @@ const ENDED = ['Completed', 'Failed', 'Paused'];
 describe('etcd on pods', () => {
   it('the operator upgrades 3 etcd pods under writes: highest ordinal first, leadership moved off each leader before its pod goes, no acknowledged write lost', async (t) => {
     const { env, pods } = await etcdPodsFixture(t, 'etcd');
-    const probe = new Probe({
-      client: createProbeClient('etcd', {
-        endpoints: () => Promise.resolve(Object.values(pods.endpoints())),
-        logger: nullLogger,
-      }),
-      clock: systemClock,
-      logger: nullLogger,
-    });
-    await probe.start();
-    t.after(() => probe.stop().catch(() => undefined));
-
-    const op = makeOperator(t, env);
-    await op.start();
-    await waitFor('leadership', () => op.isLeader());
-    await createUpgrade(env, 'etcd-up', {
-      target: { statefulSet: 'etcd', endpoints: pods.endpoints() },
+    const { done, report } = await operatorUpgradeUnderWrites(t, env, pods, {
       engine: 'etcd',
+      statefulSet: 'etcd',
+      name: 'etcd-up',
       version: '3.4.23',
+      timeoutMs: 120_000,
     });
-    const done = await waitUpgrade(
-      env,
-      'etcd-up',
-      'ended',
-      (u) => ENDED.includes(u.status?.phase ?? ''),
-      120_000,
-    );
-    const report = await probe.stop();
     assert.equal(done.status?.phase, 'Completed', `${done.status?.reason}\n${historyOf(done).join('\n')}`);
     assert.equal(done.status?.progressText, '3/3');
 

@@ -5,20 +5,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { systemClock } from '../../src/core/clock.js';
-import { nullLogger } from '../../src/core/logger.js';
-import { Probe, createProbeClient } from '../../src/probe/index.js';
 import { formRedisCluster, startRedisPods } from '../kube/redis-pods.js';
-import { waitFor } from '../kube/helpers.js';
-import { historyOf } from './engine-etcd-fixtures.js';
-import {
-  createSettled,
-  createUpgrade,
-  makeOperator,
-  setup,
-  statefulSet,
-  waitUpgrade,
-} from './operator-fixtures.js';
+import { historyOf, operatorUpgradeUnderWrites } from './engine-etcd-fixtures.js';
+import { createSettled, setup, statefulSet } from './operator-fixtures.js';
 
 describe('redis on pods', () => {
   it('the operator upgrades a 6-pod Redis Cluster under writes: highest ordinal first, no primary with slots deleted, no acknowledged write lost', async (t) => {
@@ -27,33 +16,13 @@ describe('redis on pods', () => {
     await createSettled(env, statefulSet('cache', 6, { image: 'redis:7.0.14' }));
     await formRedisCluster(pods);
 
-    const probe = new Probe({
-      client: createProbeClient('redis', {
-        endpoints: () => Promise.resolve(Object.values(pods.endpoints())),
-        logger: nullLogger,
-      }),
-      clock: systemClock,
-      logger: nullLogger,
-    });
-    await probe.start();
-    t.after(() => probe.stop().catch(() => undefined));
-
-    const op = makeOperator(t, env);
-    await op.start();
-    await waitFor('leadership', () => op.isLeader());
-    await createUpgrade(env, 'cache-up', {
-      target: { statefulSet: 'cache', endpoints: pods.endpoints() },
+    const { done, report } = await operatorUpgradeUnderWrites(t, env, pods, {
       engine: 'redis',
+      statefulSet: 'cache',
+      name: 'cache-up',
       version: '7.0.15',
+      timeoutMs: 180_000,
     });
-    const done = await waitUpgrade(
-      env,
-      'cache-up',
-      'ended',
-      (u) => ['Completed', 'Failed', 'Paused'].includes(u.status?.phase ?? ''),
-      180_000,
-    );
-    const report = await probe.stop();
     assert.equal(done.status?.phase, 'Completed', `${done.status?.reason}\n${historyOf(done).join('\n')}`);
     assert.equal(done.status?.progressText, '6/6');
     assert.deepEqual(pods.stopOrder(), ['cache-5', 'cache-4', 'cache-3', 'cache-2', 'cache-1', 'cache-0']);

@@ -1,8 +1,8 @@
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../src/api/upgrade.js';
 import { nullLogger } from '../../src/core/logger.js';
@@ -23,13 +23,19 @@ async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
   return { code, out: stdout.text(), err: stderr.text() };
 }
 
+/** A fake cluster and a kubeconfig file pointing at it (both gone when `t` ends). */
+async function cliCluster(t: TestContext) {
+  const cluster = await startCluster(t);
+  const dir = await mkdtemp(join(tmpdir(), 'baton-kube-cli-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'kubeconfig');
+  await cluster.server.writeKubeconfig(file);
+  return { ...cluster, file };
+}
+
 describe('baton --platform kubernetes', () => {
   it('apply upgrades a StatefulSet end to end through the Upgrade resource; status and history read it back', async (t) => {
-    const { server, kc, apps } = await startCluster(t);
-    const dir = await mkdtemp(join(tmpdir(), 'baton-kube-cli-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
-    const file = join(dir, 'kubeconfig');
-    await server.writeKubeconfig(file);
+    const { server, kc, apps, file } = await cliCluster(t);
     await createSettled(server, statefulSet('db', 3));
 
     const k = ['--platform', 'kubernetes', '--kubeconfig', file, '-n', NS];
@@ -77,11 +83,7 @@ describe('baton --platform kubernetes', () => {
   });
 
   it('apply --detach only creates the resource; pause and cancel patch its spec', async (t) => {
-    const { server, kc, apps } = await startCluster(t);
-    const dir = await mkdtemp(join(tmpdir(), 'baton-kube-cli-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
-    const file = join(dir, 'kubeconfig');
-    await server.writeKubeconfig(file);
+    const { server, kc, apps, file } = await cliCluster(t);
     await createSettled(server, statefulSet('web', 2));
     server.resetRequests();
 
@@ -125,11 +127,7 @@ describe('baton --platform kubernetes', () => {
   });
 
   it('apply plans and drives an Upgrade created with kubectl that nothing has planned yet', async (t) => {
-    const { server, kc, apps } = await startCluster(t);
-    const dir = await mkdtemp(join(tmpdir(), 'baton-kube-cli-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
-    const file = join(dir, 'kubeconfig');
-    await server.writeKubeconfig(file);
+    const { server, kc, apps, file } = await cliCluster(t);
     await createSettled(server, statefulSet('db', 3));
     await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
       group: GROUP,
@@ -159,18 +157,14 @@ describe('baton --platform kubernetes', () => {
   });
 
   it('bad input is one line and exit 2: missing kubeconfig, unknown context, unknown StatefulSet', async (t) => {
-    const { server } = await startCluster(t);
-    const dir = await mkdtemp(join(tmpdir(), 'baton-kube-cli-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
-    const file = join(dir, 'kubeconfig');
-    await server.writeKubeconfig(file);
+    const { server, file } = await cliCluster(t);
 
     const missing = await run([
       'plan',
       '--platform',
       'kubernetes',
       '--kubeconfig',
-      join(dir, 'nope'),
+      join(dirname(file), 'nope'),
       '--statefulset',
       'db',
       '--to',
