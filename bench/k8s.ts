@@ -12,7 +12,9 @@
  * the readiness delay and the finish, from the fake server's own record of each pod.
  *
  * Environment: BATON_BENCH_READY_MS (default 200), BATON_BENCH_SIZES (default 10,50),
- * BATON_BENCH_NO_EVENTS=1 (record no Kubernetes Events, to see what they cost).
+ * BATON_BENCH_NO_EVENTS=1 (record no Kubernetes Events, to see what they cost; with --in-process),
+ * BATON_BENCH_NODE_FLAGS (Node flags of the operator process instead of the Deployment's, e.g. to
+ * add --cpu-prof), BATON_BENCH_SERVER_FLAGS (extra Node flags of the fake server process).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
