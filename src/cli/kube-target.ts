@@ -2,8 +2,8 @@
  * The Kubernetes target of the CLI: a kubeconfig (`--kubeconfig`, `KUBECONFIG`, in-cluster, or
  * `~/.kube/config`, then `--context`), a namespace (`-n`, else the context's, else `default`), the
  * journal of `Upgrade` resources in that namespace, and a {@link KubernetesPlatform} for either the
- * StatefulSets named with `--statefulset` (apply, plan, check) or the upgrade named with `--name`
- * (or the only open one) for the other verbs.
+ * StatefulSets named with `--statefulset` or the cluster object named with `--cluster-ref` (apply,
+ * plan, check) or the upgrade named with `--name` (or the only open one) for the other verbs.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { BadInputError } from '../core/errors.js';
@@ -28,6 +28,8 @@ export interface KubeTargetFlags {
   kubeconfig?: string;
   context?: string;
   statefulset?: string[];
+  clusterRef?: string;
+  clusterApiVersion?: string;
   endpoint?: string[];
   engine?: string;
   name?: string;
@@ -65,6 +67,42 @@ export function parseStatefulSetFlags(values: string[] | undefined): UpgradeTarg
   if (dup) throw new BadInputError('bad-statefulset', `--statefulset ${dup} is given twice: name each once`);
   if (refs.length === 1 && !refs[0]!.component) return { statefulSet: refs[0]!.name };
   return { statefulSets: refs };
+}
+
+const KIND_NAME = /^([A-Z][A-Za-z0-9]*)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/;
+const API_VERSION_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/v[0-9][a-z0-9]*$/;
+
+/**
+ * `--cluster-ref KIND/NAME` (with `--cluster-api-version GROUP/VERSION` for kinds Baton does not
+ * know) as a cluster-reference target (`spec.target.cluster`); undefined when not given.
+ */
+export function parseClusterRefFlag(
+  value: string | undefined,
+  apiVersion: string | undefined,
+): UpgradeTarget | undefined {
+  if (value === undefined) {
+    if (apiVersion !== undefined) {
+      throw new BadInputError(
+        'bad-cluster-ref',
+        '--cluster-api-version needs --cluster-ref KIND/NAME (e.g. --cluster-ref TidbCluster/basic)',
+      );
+    }
+    return undefined;
+  }
+  const m = KIND_NAME.exec(value);
+  if (!m) {
+    throw new BadInputError(
+      'bad-cluster-ref',
+      `--cluster-ref ${value}: use KIND/NAME with the kind as the resource spells it, e.g. --cluster-ref TidbCluster/basic`,
+    );
+  }
+  if (apiVersion !== undefined && !API_VERSION_RE.test(apiVersion)) {
+    throw new BadInputError(
+      'bad-cluster-ref',
+      `--cluster-api-version ${apiVersion}: use GROUP/VERSION, e.g. pingcap.com/v1alpha1`,
+    );
+  }
+  return { cluster: { kind: m[1]!, name: m[2]!, ...(apiVersion ? { apiVersion } : {}) } };
 }
 
 const HOST_PORT = /^[^\s:/]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
@@ -146,7 +184,15 @@ export async function kubernetesTarget(o: Record<string, unknown>, io: CliIO): P
   const f = o as KubeTargetFlags;
   const kc: KubeConfig = loadKubeConfig({ kubeconfig: f.kubeconfig, context: f.context, env: io.env });
   const namespace = f.namespace ?? contextNamespace(kc);
-  const target = parseStatefulSetFlags(f.statefulset);
+  const byStatefulSet = parseStatefulSetFlags(f.statefulset);
+  const byCluster = parseClusterRefFlag(f.clusterRef, f.clusterApiVersion);
+  if (byStatefulSet && byCluster) {
+    throw new BadInputError(
+      'bad-target',
+      '--statefulset and --cluster-ref both name a target: give one of them',
+    );
+  }
+  const target = byStatefulSet ?? byCluster;
   const endpoints = parseEndpointFlags(f.endpoint);
   const events = new KubeEventRecorder({ kc, clock: io.clock, logger: io.logger, instance: 'baton-cli' });
   const journal = new UpgradeResourceJournal({

@@ -79,6 +79,14 @@ export function addTargetOptions(cmd: Command): Command {
       [],
     )
     .option(
+      '--cluster-ref <kind/name>',
+      'kubernetes: the cluster object whose StatefulSets to upgrade, e.g. TidbCluster/basic',
+    )
+    .option(
+      '--cluster-api-version <group/version>',
+      'kubernetes: apiVersion of --cluster-ref for kinds Baton does not know',
+    )
+    .option(
       '--endpoint <pod=host:port>',
       'kubernetes: admin endpoint of a pod for this command only, e.g. a port-forward (repeatable)',
       collect,

@@ -348,7 +348,7 @@ export class UpgradeResourceJournal implements JournalStore {
       if (!target) {
         throw new BadInputError(
           'no-target',
-          `upgrade ${spec.name}: no StatefulSet to target; pass --statefulset NAME (or create the Upgrade resource with spec.target)`,
+          `upgrade ${spec.name}: nothing to target; pass --statefulset NAME or --cluster-ref KIND/NAME (or create the Upgrade resource with spec.target)`,
         );
       }
       res = await this.createResource({

@@ -1,0 +1,65 @@
+/** A TidbCluster on the fake API server: its CRD, the object, and the StatefulSets TiDB Operator would own. */
+import { ApiextensionsV1Api } from '@kubernetes/client-node';
+import { TIDB_CLUSTER, type ClusterObject } from '../../src/platforms/kubernetes/cluster-ref.js';
+import { NS, createSettled, statefulSet, type Env } from './operator-fixtures.js';
+
+/** CustomObjectsApi coordinates of TidbClusters in the test namespace. */
+export const tcRef = {
+  group: TIDB_CLUSTER.group,
+  version: TIDB_CLUSTER.version,
+  plural: TIDB_CLUSTER.plural,
+  namespace: NS,
+};
+
+/** The TidbCluster CRD, a TidbCluster `basic` at v7.1.0 and its PD x3, TiKV x3, TiDB x2 StatefulSets. */
+export async function tidbCluster(env: Env): Promise<void> {
+  await env.kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({
+    body: {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: `${TIDB_CLUSTER.plural}.${TIDB_CLUSTER.group}` },
+      spec: {
+        group: TIDB_CLUSTER.group,
+        scope: 'Namespaced',
+        names: { kind: TIDB_CLUSTER.kind, plural: TIDB_CLUSTER.plural },
+        versions: [
+          {
+            name: TIDB_CLUSTER.version,
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+          },
+        ],
+      },
+    } as never,
+  });
+  const tc = (await env.custom.createNamespacedCustomObject({
+    ...tcRef,
+    body: {
+      apiVersion: `${TIDB_CLUSTER.group}/${TIDB_CLUSTER.version}`,
+      kind: TIDB_CLUSTER.kind,
+      metadata: { name: 'basic' },
+      spec: { version: 'v7.1.0' },
+    },
+  })) as ClusterObject;
+  for (const [c, n] of [
+    ['pd', 3],
+    ['tikv', 3],
+    ['tidb', 2],
+  ] as const) {
+    const body = statefulSet(`basic-${c}`, n, {
+      image: `pingcap/${c}:v7.1.0`,
+      labels: { 'app.kubernetes.io/instance': 'basic', 'app.kubernetes.io/component': c },
+    });
+    body.metadata!.ownerReferences = [
+      {
+        apiVersion: `${TIDB_CLUSTER.group}/${TIDB_CLUSTER.version}`,
+        kind: TIDB_CLUSTER.kind,
+        name: 'basic',
+        uid: tc.metadata.uid!,
+        controller: true,
+      },
+    ];
+    await createSettled(env, body);
+  }
+}
