@@ -56,6 +56,9 @@ interface PodLife {
 /** What the fake server saw of one upgrade, for the breakdown. */
 interface Timeline {
   pods: PodLife[];
+  /** Arrival times of the operator's Upgrade status writes and StatefulSet patches. */
+  statusWrites: number[];
+  stsPatches: number[];
   /** When the Upgrade reached a terminal phase. */
   finished?: number;
 }
@@ -110,8 +113,15 @@ async function serve(kubeconfig: string): Promise<void> {
       else waiters.set(name, () => reply(phase()));
     } else if (m.op === 'timeline') {
       const prefix = `${m.name!}-`;
+      const entries = server.requests().entries;
       reply({
         pods: [...lives.values()].filter((l) => l.name.startsWith(prefix)),
+        statusWrites: entries
+          .filter((e) => e.verb === 'update' && e.resource === `${PLURAL}/status`)
+          .map((e) => e.at),
+        stsPatches: entries
+          .filter((e) => e.verb === 'patch' && e.resource === 'statefulsets')
+          .map((e) => e.at),
         finished: finished.get(`${m.name!}-up`),
       } satisfies Timeline);
     } else if (m.op === 'close') {
@@ -262,12 +272,31 @@ function breakdown(t: Timeline, createdAt: number) {
   const complete = steps.every((s) => s.created !== undefined && s.ready !== undefined);
   if (!complete || steps.length === 0) return undefined;
   const reaction = steps.slice(1).map((s, i) => s.down - steps[i]!.ready!);
+  // The reaction in three parts: Ready -> the intent write arrives -> the partition patch arrives
+  // -> the pod goes down (the StatefulSet controller's part).
+  const firstAfter = (xs: number[], t0: number) => xs.find((x) => x >= t0);
+  const parts = steps.slice(1).flatMap((s, i) => {
+    const readyAt = steps[i]!.ready!;
+    const intent = firstAfter(t.statusWrites, readyAt);
+    const patch = intent !== undefined ? firstAfter(t.stsPatches, intent) : undefined;
+    return intent !== undefined && patch !== undefined && patch <= s.down
+      ? [{ wake: intent - readyAt, write: patch - intent, controller: s.down - patch }]
+      : [];
+  });
   const restart = steps.map((s) => s.created! - s.down);
   const ready = steps.map((s) => s.ready! - s.created!);
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   return {
     startMs: steps[0]!.down - createdAt,
-    reactionMs: { median: median(reaction), max: Math.max(0, ...reaction), total: sum(reaction) },
+    reactionMs: {
+      median: median(reaction),
+      max: Math.max(0, ...reaction),
+      total: sum(reaction),
+      // Medians of: Ready -> intent write arrives; -> partition patch arrives; -> pod going down.
+      wakeToIntent: median(parts.map((p) => p.wake)),
+      intentToPatch: median(parts.map((p) => p.write)),
+      patchToDown: median(parts.map((p) => p.controller)),
+    },
     restartMs: { median: median(restart), max: Math.max(...restart), total: sum(restart) },
     readyMs: { median: median(ready), total: sum(ready) },
     finishMs: t.finished !== undefined ? t.finished - steps.at(-1)!.ready! : undefined,

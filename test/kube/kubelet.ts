@@ -189,11 +189,17 @@ export class Kubelet {
       if (!state.terminating) {
         state.terminating = true;
         this.writeStatus(pod, this.status(pod, containers, 'terminating', now));
-        const stopped = state.rt ? this.stopRuntime(state.rt) : Promise.resolve();
-        this.scheduler.after(this.settings.podTerminationMs, () => {
+        const gone = () => this.cluster.markPodTerminated(namespace, name, uid);
+        if (state.rt) {
           // A runtime pod is gone only once its processes are (as a kubelet waits for containers).
-          void stopped.then(() => this.cluster.markPodTerminated(namespace, name, uid));
-        });
+          const stopped = this.stopRuntime(state.rt);
+          this.scheduler.after(this.settings.podTerminationMs, () => void stopped.then(gone));
+        } else if (this.settings.podTerminationMs > 0) {
+          this.scheduler.after(this.settings.podTerminationMs, gone);
+        } else {
+          // No grace period: gone on the next turn, without waiting for a timer.
+          this.scheduler.enqueue(`terminate/${uid}`, gone);
+        }
       }
       return;
     }
