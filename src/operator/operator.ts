@@ -56,7 +56,7 @@ export interface OperatorOptions {
   retryPeriodMs?: number;
   /** Reconciles running at once, on different Upgrades (default 4). */
   workers?: number;
-  /** Engines by name (default: generic only). */
+  /** Engines by name (default: generic, etcd, redis and postgres; see platforms/kubernetes/engines.ts). */
   engines?: EngineFactory;
   /** Where runner events go (default: core/v1 Events through the API; `false`: nowhere). */
   events?: EventSink | false;
@@ -67,6 +67,8 @@ export interface OperatorOptions {
   keepAlive?: boolean;
   /** Create Upgrades for managed StatefulSets (default true). */
   manageStatefulSets?: boolean;
+  /** How often an Upgrade waiting for its credentials Secret is looked at again (default 30 s). */
+  secretRetryMs?: number;
 }
 
 type Pod = V1Pod;
@@ -146,6 +148,7 @@ export class Operator {
       logger,
       events,
       engines: opts.engines,
+      ...(opts.secretRetryMs !== undefined ? { secretRetryMs: opts.secretRetryMs } : {}),
       cache: {
         statefulSet: (key) => this.sets.get(key),
         pod: (key) => this.pods.get(key),

@@ -75,6 +75,19 @@ export interface ReconcilerOptions {
   hooks?: ReconcileHooks;
   /** Informer caches to observe from (default: every observation reads the API server). */
   cache?: CacheReader;
+  /**
+   * How often an Upgrade whose credentials Secret is missing is looked at again (default 30 s): a
+   * Secret created afterwards lets it start without a spec change.
+   */
+  secretRetryMs?: number;
+}
+
+/** Error codes of a credentials Secret (or its key) that does not exist yet. */
+const MISSING_SECRET = new Set(['no-secret', 'no-secret-key']);
+
+/** Whether an InvalidSpec condition is about the credentials Secret (looked at again on a timer). */
+function aboutSecret(message: string): boolean {
+  return message.startsWith('spec.credentialsSecret');
 }
 
 interface Driver {
@@ -169,8 +182,9 @@ export class UpgradeReconciler {
     const st = upgrade.status;
     if (st?.phase && isTerminal(st.phase)) {
       const invalid = st.conditions?.find((c) => c.reason === 'InvalidSpec');
-      // A Failed-for-bad-spec upgrade is looked at again once its spec changes.
-      if (!invalid || (st.observedGeneration ?? 0) >= generation) {
+      // A Failed-for-bad-spec upgrade is looked at again once its spec changes, or, when only its
+      // credentials Secret was missing, on every retry (the Secret may exist now).
+      if (!invalid || ((st.observedGeneration ?? 0) >= generation && !aboutSecret(invalid.message))) {
         this.forget(key);
         return { phase: st.phase };
       }
@@ -183,7 +197,8 @@ export class UpgradeReconciler {
       engine = await this.engineFor(key, upgrade);
     } catch (err) {
       if (!(err instanceof BadInputError)) throw err;
-      return this.markInvalid(upgrade, err.message);
+      const out = await this.markInvalid(upgrade, err.message);
+      return MISSING_SECRET.has(err.code) ? { ...out, requeueMs: this.opts.secretRetryMs ?? 30_000 } : out;
     }
 
     const driver = this.driver(key, upgrade, engine);

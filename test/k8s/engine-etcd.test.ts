@@ -187,7 +187,10 @@ describe('etcd on pods', () => {
     assert.equal((await allowed.observe(members, ctx)).health.healthy, true);
 
     const logs: string[] = [];
-    const op = makeOperator(t, env, { logger: jsonLogger((l) => logs.push(l), { debug: true }) });
+    const op = makeOperator(t, env, {
+      logger: jsonLogger((l) => logs.push(l), { debug: true }),
+      secretRetryMs: 100,
+    });
     await op.start();
     await waitFor('leadership', () => op.isLeader());
     await createUpgrade(env, 'sec-up', {
@@ -227,5 +230,18 @@ describe('etcd on pods', () => {
     });
     const bad = await waitUpgrade(env, 'no-secret', 'failed', (u) => u.status?.phase === 'Failed');
     assert.match(bad.status?.reason ?? '', /spec\.credentialsSecret\.name: secret default\/absent not found/);
+    // Creating the Secret is enough: the operator looks again on a timer, no spec change needed.
+    await env.core.createNamespacedSecret({
+      namespace: NS,
+      body: { metadata: { name: 'absent' }, data: { password: Buffer.from(password).toString('base64') } },
+    });
+    const fixed = await waitUpgrade(
+      env,
+      'no-secret',
+      'ended',
+      (u) => u.status?.phase === 'Completed',
+      30_000,
+    );
+    assert.equal(fixed.status?.phase, 'Completed', fixed.status?.reason);
   });
 });
