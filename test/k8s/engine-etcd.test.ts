@@ -7,27 +7,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { main } from '../../src/cli/main.js';
-import type { OutStream } from '../../src/cli/io.js';
 import { systemClock } from '../../src/core/clock.js';
 import { jsonLogger, nullLogger } from '../../src/core/logger.js';
 import type { PlatformMember } from '../../src/core/types.js';
 import { createPodEngine } from '../../src/platforms/kubernetes/engines.js';
+import { kubeCli } from './cli-fixture.js';
 import { etcdPodsFixture, historyOf, operatorUpgradeUnderWrites } from './engine-etcd-fixtures.js';
 import { NS, createUpgrade, getUpgrade, makeOperator, waitUpgrade } from './operator-fixtures.js';
-import { fastClock } from './platform-fixture.js';
 import { waitFor } from '../kube/helpers.js';
 
 const run = promisify(execFile);
-
-function capture(): OutStream & { text: () => string } {
-  let buf = '';
-  return { write: (s) => void (buf += s), isTTY: false, text: () => buf };
-}
 
 const ENDED = ['Completed', 'Failed', 'Paused'];
 
@@ -74,26 +64,8 @@ describe('etcd on pods', () => {
 
   it('baton apply --platform kubernetes --engine etcd drives an upgrade whose pods are reached at per-pod endpoints', async (t) => {
     const { env, pods } = await etcdPodsFixture(t, 'kv');
-    const dir = await mkdtemp(join(tmpdir(), 'baton-etcd-cli-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
-    const kubeconfig = join(dir, 'kubeconfig');
-    await env.server.writeKubeconfig(kubeconfig);
-    const cli = async (args: string[]) => {
-      const stdout = capture();
-      const stderr = capture();
-      const [verb, ...rest] = args;
-      const code = await main(
-        [verb!, '--platform', 'kubernetes', '--kubeconfig', kubeconfig, '-n', NS, ...rest],
-        {
-          stdout,
-          stderr,
-          env: {},
-          clock: fastClock,
-          logger: nullLogger,
-        },
-      );
-      return { code, out: stdout.text(), err: stderr.text() };
-    };
+    const kube = await kubeCli(t, env.server);
+    const cli = (args: string[]) => kube(args[0]!, ...args.slice(1));
     const apply = [
       'apply',
       '--engine',

@@ -1,7 +1,12 @@
 /** A TidbCluster on the fake API server: its CRD, the object, and the StatefulSets TiDB Operator would own. */
+import assert from 'node:assert/strict';
 import { ApiextensionsV1Api } from '@kubernetes/client-node';
-import { TIDB_CLUSTER, type ClusterObject } from '../../src/platforms/kubernetes/cluster-ref.js';
-import { NS, createSettled, statefulSet, type Env } from './operator-fixtures.js';
+import {
+  PAUSED_BY_ANNOTATION,
+  TIDB_CLUSTER,
+  type ClusterObject,
+} from '../../src/platforms/kubernetes/cluster-ref.js';
+import { NS, createSettled, podImages, statefulSet, type Env } from './operator-fixtures.js';
 
 /** CustomObjectsApi coordinates of TidbClusters in the test namespace. */
 export const tcRef = {
@@ -62,4 +67,18 @@ export async function tidbCluster(env: Env): Promise<void> {
     ];
     await createSettled(env, body);
   }
+}
+
+/**
+ * Every pod of `basic`'s PD, TiKV and TiDB StatefulSets runs `version`, and the TidbCluster was
+ * handed back: un-paused, `spec.version` = `version`, Baton's annotation gone.
+ */
+export async function assertRolledAndHandedBack(env: Env, version: string): Promise<void> {
+  for (const c of ['pd', 'tikv', 'tidb'])
+    for (const image of Object.values(await podImages(env, `basic-${c}`)))
+      assert.equal(image, `pingcap/${c}:${version}`);
+  const tc = (await env.custom.getNamespacedCustomObject({ ...tcRef, name: 'basic' })) as ClusterObject;
+  assert.equal(tc.spec!.paused, false);
+  assert.equal(tc.spec!.version, version);
+  assert.equal(tc.metadata.annotations?.[PAUSED_BY_ANNOTATION], undefined);
 }
