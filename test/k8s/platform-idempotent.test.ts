@@ -99,4 +99,49 @@ describe('KubernetesPlatform.replaceMember is idempotent', () => {
     assert.equal(sts.spec!.updateStrategy!.rollingUpdate!.partition, 2);
     await waitFor('db-2 replaced', () => watch.deletions().includes('db-2'), 30_000, 20);
   });
+
+  it('a step decided on stale copies never writes on them: a spec change since the read fails the patch and the step is decided again on fresh reads', async (t) => {
+    const { server, apps, core } = await startCluster(t);
+    await createSettled(server, statefulSet('db', 3));
+    const watch = await watchUnready(t, server, 'db', 3);
+    const w = await wire(server, upgradeResource('stale', { version: '1.1.0' }));
+    await w.platform.replaceMember('db-2', '1.1.0', {}, ctx);
+    await waitFor(
+      'db-2 ready at 1.1.0',
+      async () => {
+        const pod = await core.readNamespacedPod({ namespace: NS, name: 'db-2' });
+        return (
+          imageTag(pod.spec!.containers[0]!.image!) === '1.1.0' && isPodReady(pod as unknown as KubeObject)
+        );
+      },
+      30_000,
+      20,
+    );
+    // Copies as an informer might hold them, read before someone changed the StatefulSet's spec.
+    const stale = await apps.readNamespacedStatefulSet({ namespace: NS, name: 'db' });
+    const pods = new Map(
+      (await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=db' })).items.map((p) => [
+        p.metadata!.name!,
+        p,
+      ]),
+    );
+    await apps.patchNamespacedStatefulSet(
+      { namespace: NS, name: 'db', body: { spec: { minReadySeconds: 1 } } },
+      MERGE_PATCH,
+    );
+    server.resetRequests();
+    await w.platform.replaceMember('db-1', '1.1.0', {}, ctx, {
+      statefulSet: () => stale,
+      pods: () => pods,
+    });
+    const writes = server
+      .requests()
+      .entries.filter((e) => e.resource === 'statefulsets' && e.verb !== 'get')
+      .map((e) => `${e.verb} ${e.status}`);
+    assert.deepEqual(writes, ['patch 422', 'patch 200'], 'the stale patch is refused, the fresh one lands');
+    const sts = await apps.readNamespacedStatefulSet({ namespace: NS, name: 'db' });
+    assert.equal(sts.spec!.updateStrategy!.rollingUpdate!.partition, 1);
+    await waitFor('db-1 replaced', () => watch.deletions().includes('db-1'), 30_000, 20);
+    assert.deepEqual(watch.deletions(), ['db-2', 'db-1']);
+  });
 });

@@ -583,8 +583,8 @@ export class KubernetesPlatform implements Platform {
    * Set the partition of a RollingUpdate StatefulSet read as `sts`. The JSON patch tests that the
    * spec is still the one read (`metadata.generation`) and the partition still the one seen, so
    * a status write by the StatefulSet controller (which changes the resourceVersion, and happens
-   * exactly when a pod turns Ready) does not cost a conflict, while any change to the spec does:
-   * that re-reads and tries again.
+   * exactly when a pod turns Ready) does not fail it, while any change to the spec does: the
+   * caller then decides the whole step again on fresh reads ({@link replaceMember}).
    */
   private async setPartition(
     sts: V1StatefulSet,
@@ -592,37 +592,27 @@ export class KubernetesPlatform implements Platform {
     ctx: PortContext,
   ): Promise<V1StatefulSet> {
     const stsName = sts.metadata!.name!;
-    let current = sts;
-    for (let attempt = 0; ; attempt++) {
-      const seen = current.spec?.updateStrategy?.rollingUpdate?.partition;
-      if ((seen ?? 0) === partition) return current;
-      const generation = current.metadata?.generation;
-      const patch = [
-        ...(generation !== undefined
-          ? [{ op: 'test', path: '/metadata/generation', value: generation }]
-          : []),
-        ...(seen !== undefined
-          ? [{ op: 'test', path: '/spec/updateStrategy/rollingUpdate/partition', value: seen }]
-          : []),
-        current.spec?.updateStrategy?.rollingUpdate
-          ? { op: 'add', path: '/spec/updateStrategy/rollingUpdate/partition', value: partition }
-          : { op: 'add', path: '/spec/updateStrategy/rollingUpdate', value: { partition } },
-      ];
-      try {
-        return await withRetry(
-          `patch statefulset ${this.namespace}/${stsName}`,
-          () =>
-            this.apps.patchNamespacedStatefulSet(
-              { namespace: this.namespace, name: stsName, body: patch },
-              JSON_PATCH,
-            ),
-          this.deps(ctx),
-        );
-      } catch (err) {
-        if (!isPreconditionFailed(err) || attempt >= MAX_CONFLICT_RETRIES) throw err;
-        current = await this.readStatefulSet(stsName, ctx);
-      }
-    }
+    const seen = sts.spec?.updateStrategy?.rollingUpdate?.partition;
+    if ((seen ?? 0) === partition) return sts;
+    const generation = sts.metadata?.generation;
+    const patch = [
+      ...(generation !== undefined ? [{ op: 'test', path: '/metadata/generation', value: generation }] : []),
+      ...(seen !== undefined
+        ? [{ op: 'test', path: '/spec/updateStrategy/rollingUpdate/partition', value: seen }]
+        : []),
+      sts.spec?.updateStrategy?.rollingUpdate
+        ? { op: 'add', path: '/spec/updateStrategy/rollingUpdate/partition', value: partition }
+        : { op: 'add', path: '/spec/updateStrategy/rollingUpdate', value: { partition } },
+    ];
+    return withRetry(
+      `patch statefulset ${this.namespace}/${stsName}`,
+      () =>
+        this.apps.patchNamespacedStatefulSet(
+          { namespace: this.namespace, name: stsName, body: patch },
+          JSON_PATCH,
+        ),
+      this.deps(ctx),
+    );
   }
 
   /** Delete a pod only if it is still the object we looked at (uid precondition). */
@@ -668,22 +658,29 @@ export class KubernetesPlatform implements Platform {
     // already runs `version`: the partition patch tests generation and partition, and pod deletes
     // carry the uid, so a stale copy can only fail a write (and fall back to fresh reads), never
     // make a wrong one. The pod that restarts next is then one PATCH away from its turn.
-    const cached = seen ? this.seenAt(seen, stsName, version) : undefined;
-    if (cached) {
+    for (let attempt = 0; ; attempt++) {
+      const cached = seen && attempt === 0 ? this.seenAt(seen, stsName, version) : undefined;
       try {
-        await this.step(name, ordinal, version, cached.sts, cached.pods, ctx);
+        if (cached) {
+          await this.step(name, ordinal, version, cached.sts, cached.pods, ctx);
+          return;
+        }
+        // One read of the StatefulSet and one list of its pods decide the step; every write below
+        // is guarded by what they returned (generation and partition, pod uid), so the step is as
+        // safe as reading each object again, and the pod that must restart next is not kept
+        // waiting for the reads.
+        const sts = await this.ensureTemplate(stsName, version, ctx);
+        const pods = await this.podsOf(sts, ctx);
+        await this.step(name, ordinal, version, sts, pods, ctx);
         return;
       } catch (err) {
-        if (!(err instanceof OperationalError && err.code === 'out-of-order')) throw err;
-        // The copies may lag behind a pod that was just replaced: decide again on fresh reads.
+        // The copies lagged behind a pod just replaced, or someone changed the StatefulSet since
+        // it was read: decide the whole step again on fresh reads.
+        const outOfOrder = err instanceof OperationalError && err.code === 'out-of-order';
+        const raced = isPreconditionFailed(err);
+        if (!((cached && outOfOrder) || raced) || attempt >= MAX_CONFLICT_RETRIES) throw err;
       }
     }
-    // One read of the StatefulSet and one list of its pods decide the step; every write below is
-    // guarded by what they returned (resourceVersion, pod uid), so the step is as safe as reading
-    // each object again, and the pod that must restart next is not kept waiting for the reads.
-    const sts = await this.ensureTemplate(stsName, version, ctx);
-    const pods = await this.podsOf(sts, ctx);
-    await this.step(name, ordinal, version, sts, pods, ctx);
   }
 
   /** The observed StatefulSet and its pods, when its template already runs `version`. */
