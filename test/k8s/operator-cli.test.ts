@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoordinationV1Api } from '@kubernetes/client-node';
@@ -11,14 +10,13 @@ import { systemClock } from '../../src/core/clock.js';
 import { BadInputError } from '../../src/core/errors.js';
 import { nullLogger } from '../../src/core/logger.js';
 import { waitFor } from '../kube/helpers.js';
+import { pickFreePorts } from '../../src/platforms/local/ports.js';
 import { setup } from './operator-fixtures.js';
 
+/** A free port for the operator to bind later, below the ephemeral range (see pickFreePorts). */
 async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
+  const [port] = await pickFreePorts(1, { random: Math.random });
+  return port!;
 }
 
 function cli(signal: AbortSignal) {

@@ -5,21 +5,24 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdtempSync, openSync, closeSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pickFreePorts } from '../../../platforms/local/ports.js';
 
-/** A free TCP port on 127.0.0.1 (probed by listening on port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
+/**
+ * A free TCP port on 127.0.0.1 for a server process started afterwards. Drawn below the kernel's
+ * ephemeral range ({@link pickFreePorts}), because a port from that range can be taken, between
+ * this probe and the server's bind, as the local port of any outgoing connection a parallel test
+ * opens; the server then fails with "address already in use".
+ */
+export async function freePort(): Promise<number> {
+  const [port] = await pickFreePorts(1, { random: Math.random, exclude: handedOut });
+  handedOut.add(port!);
+  return port!;
 }
+
+/** Ports this process has handed out: never twice, even before their servers bind them. */
+const handedOut = new Set<number>();
 
 /** A fresh temporary directory; removed by {@link removeDir}. */
 export function tempDir(prefix: string): string {
