@@ -10,7 +10,16 @@ import { Probe } from '../probe.js';
 import type { ProbeClient } from '../types.js';
 import { PostgresProbeClient } from './postgres.js';
 import { recordingClient } from './testing/recording.js';
-import { chownTree, freePort, pause, removeDir, ServerProcess, tempDir, waitFor } from './testing/servers.js';
+import {
+  chownTree,
+  freePort,
+  logTail,
+  pause,
+  removeDir,
+  ServerProcess,
+  tempDir,
+  waitFor,
+} from './testing/servers.js';
 
 const NATIVE = resolve('node_modules/pg17-5/native');
 const ENV = { LD_LIBRARY_PATH: join(NATIVE, 'lib') };
@@ -105,10 +114,15 @@ class PgNode {
 
   async start(): Promise<void> {
     this.server.start();
-    await waitFor(`${this.name} accepting connections`, async () => {
-      await this.sql('SELECT 1');
-      return true;
-    });
+    try {
+      await waitFor(`${this.name} accepting connections`, async () => {
+        await this.sql('SELECT 1');
+        return true;
+      });
+    } catch (err) {
+      const state = this.server.running ? 'still running' : 'exited';
+      throw new Error(`${(err as Error).message} (${state}; log: ${logTail(this.server.logFile)})`);
+    }
   }
 
   async connect(): Promise<pg.Client> {

@@ -4,7 +4,16 @@
  * are ever signalled, by their PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, openSync, closeSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  chownSync,
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pickFreePorts } from '../../../platforms/local/ports.js';
@@ -62,6 +71,15 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
     await pause(50);
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** The last `lines` lines of a log file ('' when it cannot be read), for failure messages. */
+export function logTail(file: string, lines = 8): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join(' | ');
+  } catch {
+    return '';
+  }
 }
 
 /** One spawned server process with its output in a log file. */
