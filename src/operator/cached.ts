@@ -9,7 +9,7 @@ import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { UpgradeResource } from '../api/upgrade.js';
 import type { JournalStore, Platform, PortContext, ReplaceOptions, UpgradeRecord } from '../core/ports.js';
 import type { PlatformMember, PrecheckResult, Snapshot, UpgradeSpec, UpgradeStatus } from '../core/types.js';
-import { isRollingUpdate, ordinalOf } from '../platforms/kubernetes/members.js';
+import { missingBelowPartition, ordinalOf } from '../platforms/kubernetes/members.js';
 import type { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
 
 /** Lookups into the informer caches by `namespace/name`. */
@@ -135,19 +135,13 @@ export class CachedPlatform implements Platform {
   private podsOf(sts: V1StatefulSet): Map<string, V1Pod> | undefined {
     const name = sts.metadata!.name!;
     const replicas = sts.spec?.replicas ?? 1;
-    const partition = sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
     const pods = new Map<string, V1Pod>();
     for (let i = 0; i < replicas; i++) {
       const pod = this.cache.pod(`${this.namespace}/${name}-${i}`);
       if (pod && selects(sts, pod) && ordinalOf(name, pod.metadata!.name!) === i)
         pods.set(pod.metadata!.name!, pod);
     }
-    const missingBelowPartition =
-      isRollingUpdate(sts) &&
-      Array.from({ length: Math.min(partition, replicas) }, (_, i) => i).some(
-        (i) => !pods.has(`${name}-${i}`),
-      );
-    return missingBelowPartition ? undefined : pods;
+    return missingBelowPartition(sts, pods) ? undefined : pods;
   }
 
   /** Replaced by the real platform, deciding on the cached StatefulSet and pods when it can. */

@@ -147,14 +147,7 @@ export class Runner {
       return { status: record.status, spec: record.spec, requeueMs: backoff, terminal: false };
     }
 
-    let decision = decide({
-      spec: record.spec,
-      status: record.status,
-      snapshot,
-      rules: engine.rules,
-      now: clock.now(),
-      availability: this.deps.availability?.(),
-    });
+    let decision = this.decideOn(record.spec, record.status, snapshot);
     if (decision.action?.kind === 'precheck') {
       ({ decision, snapshot } = await this.precheckThenDecide(record, decision, snapshot, signal));
     }
@@ -201,6 +194,18 @@ export class Runner {
     };
   }
 
+  /** The pure decision on `status` and `snapshot`, now. */
+  private decideOn(spec: UpgradeSpec, status: UpgradeStatus, snapshot: Snapshot): Decision {
+    return decide({
+      spec,
+      status,
+      snapshot,
+      rules: this.deps.engine.rules,
+      now: this.deps.clock.now(),
+      availability: this.deps.availability?.(),
+    });
+  }
+
   /**
    * Prechecks only read, so they get no journal write of their own: run them, fold their results
    * in, look again and decide once more, so that the results and the step they allow (the first
@@ -232,14 +237,7 @@ export class Runner {
       // The next reconcile observes (and backs off) on its own; keep what the prechecks found.
       return { decision: settled, snapshot };
     }
-    const next = decide({
-      spec: record.spec,
-      status: checked,
-      snapshot: fresh,
-      rules: engine.rules,
-      now: clock.now(),
-      availability: this.deps.availability?.(),
-    });
+    const next = this.decideOn(record.spec, checked, fresh);
     if (next.action?.kind === 'precheck') return { decision: settled, snapshot: fresh };
     return { decision: next, snapshot: fresh };
   }

@@ -111,6 +111,18 @@ export function podFailure(pod: V1Pod, updateRevision: string | undefined): stri
 }
 
 /**
+ * Whether a pod below a RollingUpdate StatefulSet's partition is missing from `pods` (by name):
+ * the controller recreates it at the current revision, whose version only that revision tells.
+ */
+export function missingBelowPartition(sts: V1StatefulSet, pods: ReadonlyMap<string, V1Pod>): boolean {
+  if (!isRollingUpdate(sts)) return false;
+  const name = sts.metadata?.name ?? '';
+  const below = Math.min(sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0, sts.spec?.replicas ?? 1);
+  for (let i = 0; i < below; i++) if (!pods.has(`${name}-${i}`)) return true;
+  return false;
+}
+
+/**
  * The admin endpoint of a pod: its entry in `ctx.endpoints` when there is one (a port-forward, a
  * test), else `ctx.endpointTemplate` filled in, else `<pod>.<service>.<namespace>.svc[:port]`.
  */

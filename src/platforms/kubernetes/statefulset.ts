@@ -64,6 +64,7 @@ import type { EventSink } from './events.js';
 import {
   imageTag,
   isRollingUpdate,
+  missingBelowPartition,
   membersOf,
   ordinalOf,
   REVISION_LABEL,
@@ -345,13 +346,6 @@ export class KubernetesPlatform implements Platform {
   ): Promise<PlatformMember[]> {
     const t = this.upgradeResource.spec.target;
     const sts = await this.restoreStrategy(read, pods, ctx);
-    const replicas = sts.spec?.replicas ?? 1;
-    const partition = sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
-    const missingBelowPartition =
-      isRollingUpdate(sts) &&
-      Array.from({ length: Math.min(partition, replicas) }, (_, i) => i).some(
-        (i) => !pods.has(`${target.name}-${i}`),
-      );
     const members = membersOf(
       {
         sts,
@@ -364,7 +358,9 @@ export class KubernetesPlatform implements Platform {
         endpoints: this.endpointOverrides ? { ...t.endpoints, ...this.endpointOverrides } : t.endpoints,
         minReadySeconds: this.minReadySeconds(sts),
         now: ctx.clock.now(),
-        currentRevisionTag: missingBelowPartition ? await this.currentRevisionTag(sts, ctx) : undefined,
+        currentRevisionTag: missingBelowPartition(sts, pods)
+          ? await this.currentRevisionTag(sts, ctx)
+          : undefined,
       },
       pods,
     );

@@ -8,7 +8,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { OperationalError } from '../../core/errors.js';
-import { writeFileAtomic } from '../../runner/journal/file.js';
+import { readTextIfExists, writeFileAtomic } from '../../runner/journal/file.js';
 
 const identitySchema = z.object({ pid: z.number().int(), startTicks: z.number(), bootId: z.string() });
 
@@ -86,14 +86,8 @@ export function parseClusterState(text: string, path: string): ClusterState {
 /** Read a cluster's state file, or undefined when the cluster does not exist. */
 export async function readClusterState(dir: string): Promise<ClusterState | undefined> {
   const path = join(dir, STATE_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  return parseClusterState(text, path);
+  const text = await readTextIfExists(path);
+  return text === undefined ? undefined : parseClusterState(text, path);
 }
 
 /** Write a cluster's state file atomically. */

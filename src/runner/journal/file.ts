@@ -40,14 +40,19 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
   }
 }
 
-async function readJson<T>(path: string): Promise<T | undefined> {
-  let text: string;
+/** The text of `path`, or undefined when it does not exist (other read errors throw). */
+export async function readTextIfExists(path: string): Promise<string | undefined> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  const text = await readTextIfExists(path);
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as T;
   } catch (err) {
