@@ -4,86 +4,50 @@
  * the old primary on 17.6 as a standby without pg_rewind, replaces a standby with 17.6, and fails
  * prechecks with a reason while a standby is stopped. Everything is deleted afterwards.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { systemClock } from '../../core/clock.js';
 import { nullLogger } from '../../core/logger.js';
 import type { EngineActionContext, PortContext } from '../../core/ports.js';
 import type { Snapshot, UpgradeSpec } from '../../core/types.js';
-import { LocalPlatform } from '../../platforms/local/platform.js';
+import type { LocalPlatform } from '../../platforms/local/platform.js';
+import { makeSpec } from '../../runner/start.js';
 import { parseEndpoint } from './conninfo.js';
 import { PostgresEngine } from './engine.js';
-import { postgresLocalAdapter } from './local.js';
-import { Writer, eventually, observeSnapshot, sql } from './testing.js';
+import { Writer, eventually, localPostgresCluster, observeSnapshot, sql } from './testing.js';
 
 const ctx: PortContext = { clock: systemClock, logger: nullLogger };
 
 function spec(): UpgradeSpec {
-  return {
+  return makeSpec({
     name: 'pg-test',
     cluster: 'pgit',
     engine: 'postgres',
     version: '17.6',
-    strategy: {
-      batch: { kind: 'serial' },
-      maxUnavailable: 1,
-      soakSeconds: 0,
-      pauseAfterFirstBatch: false,
-      pauseAfterEachBatch: false,
-      timeouts: { drainSeconds: 60, drainPolicy: 'pause', readySeconds: 60, readyPolicy: 'pause' },
-    },
-    paused: false,
-    cancel: false,
-    force: [],
-    finalize: 'auto',
-    finalizeRequested: false,
-    rollback: false,
-    supervised: false,
-    pausedExpirySeconds: 15 * 24 * 3600,
-    generation: 1,
-  };
+    strategy: { timeouts: { drainSeconds: 60, readySeconds: 60 } },
+  });
 }
 
 const snapshot = (platform: LocalPlatform, engine: PostgresEngine): Promise<Snapshot> =>
   observeSnapshot(platform, engine, ctx);
 
 describe('PostgreSQL engine on LocalPlatform (real processes)', { timeout: 240_000 }, () => {
-  let stateDir: string;
-  let platform: LocalPlatform | undefined;
   const engine = new PostgresEngine();
   const endpointOf = async (name: string): Promise<string> =>
-    (await platform!.listMembers(ctx)).find((m) => m.name === name)?.endpoint as string;
+    (await pg.platform().listMembers(ctx)).find((m) => m.name === name)?.endpoint as string;
 
-  before(async () => {
-    stateDir = await mkdtemp(join(tmpdir(), 'baton-pg-'));
-    platform = await LocalPlatform.create({
-      stateDir,
-      name: 'pgit',
-      adapter: postgresLocalAdapter,
-      version: '17.5',
-      members: 3,
-      ctx,
-    });
-  });
-
-  after(async () => {
-    await engine.close();
-    await platform?.delete(ctx).catch(() => undefined);
-    await rm(stateDir, { recursive: true, force: true });
-  });
+  const pg = localPostgresCluster('pgit', 3, engine);
 
   it('observes one primary and two streaming, caught-up standbys; prechecks pass', async () => {
     await eventually('both standbys streaming', 20_000, async () => {
-      const s = await snapshot(platform!, engine);
+      const s = await snapshot(pg.platform(), engine);
       return s.health.healthy &&
         s.members.filter((m) => m.engine?.role === 'replica' && m.engine.caughtUp).length === 2
         ? true
         : s.health.detail;
     });
-    const s = await snapshot(platform!, engine);
+    const s = await snapshot(pg.platform(), engine);
     const roles = Object.fromEntries(s.members.map((m) => [m.name, m.engine?.role]));
     assert.deepEqual(roles, { 'postgres-0': 'primary', 'postgres-1': 'replica', 'postgres-2': 'replica' });
     for (const m of s.members)
@@ -104,14 +68,14 @@ describe('PostgreSQL engine on LocalPlatform (real processes)', { timeout: 240_0
   it('switches over under writes without losing an acknowledged write', async (t) => {
     const p0 = await endpointOf('postgres-0');
     await sql(p0, 'CREATE TABLE probe (id int PRIMARY KEY, at timestamptz DEFAULT now())');
-    const endpoints = (await platform!.listMembers(ctx)).map((m) => m.endpoint as string);
+    const endpoints = (await pg.platform().listMembers(ctx)).map((m) => m.endpoint as string);
     const writer = new Writer(endpoints);
     writer.start();
     await eventually('writes acknowledged', 10_000, async () => writer.acked.length >= 50);
-    const s = await snapshot(platform!, engine);
+    const s = await snapshot(pg.platform(), engine);
     const primary = s.members.find((m) => m.name === 'postgres-0')!;
     const target = s.members.find((m) => m.name === 'postgres-1')!;
-    const actx: EngineActionContext = { ...ctx, platform: platform!, spec: spec() };
+    const actx: EngineActionContext = { ...ctx, platform: pg.platform(), spec: spec() };
     const ackedBefore = writer.acked.length;
     const t0 = Date.now();
     const result = await engine.drain(primary, target, s, actx);
@@ -130,10 +94,10 @@ describe('PostgreSQL engine on LocalPlatform (real processes)', { timeout: 240_0
     const p1 = await endpointOf('postgres-1');
     assert.deepEqual(await writer.lostOn(p1), [], 'every acknowledged write is on the new primary');
 
-    const after = await snapshot(platform!, engine);
+    const after = await snapshot(pg.platform(), engine);
     assert.equal(after.health.facts?.primary, 'postgres-1');
     await eventually('postgres-2 streams from the new primary', 20_000, async () => {
-      const v = await snapshot(platform!, engine);
+      const v = await snapshot(pg.platform(), engine);
       const m = v.members.find((x) => x.name === 'postgres-2');
       return m?.engine?.healthy === true && m.engine.role === 'replica'
         ? true
@@ -165,7 +129,7 @@ describe('PostgreSQL engine on LocalPlatform (real processes)', { timeout: 240_0
     );
     assert.match(again.message, /re-pointed postgres-2/);
     await eventually('postgres-2 follows the new primary again', 20_000, async () => {
-      const v = await snapshot(platform!, engine);
+      const v = await snapshot(pg.platform(), engine);
       const m = v.members.find((x) => x.name === 'postgres-2');
       return m?.engine?.healthy === true ? true : (m?.engine?.detail ?? 'unreachable');
     });
@@ -173,14 +137,14 @@ describe('PostgreSQL engine on LocalPlatform (real processes)', { timeout: 240_0
   });
 
   it('restarts the old primary on 17.6 as a standby of the new primary, without pg_rewind', async () => {
-    const s = await snapshot(platform!, engine);
+    const s = await snapshot(pg.platform(), engine);
     const old = s.members.find((m) => m.name === 'postgres-0')!;
     const opts = await engine.replaceOptions(old, s, ctx);
     assert.equal(opts.settings?.role, 'standby');
     assert.match(opts.settings?.primaryConninfo ?? '', /port=\d+ .*application_name=postgres-0/);
-    await platform!.replaceMember('postgres-0', '17.6', opts, ctx);
+    await pg.platform().replaceMember('postgres-0', '17.6', opts, ctx);
     await eventually('postgres-0 streaming and caught up', 30_000, async () => {
-      const v = await snapshot(platform!, engine);
+      const v = await snapshot(pg.platform(), engine);
       const m = v.members.find((x) => x.name === 'postgres-0');
       return m?.engine?.role === 'replica' && m.engine.caughtUp ? true : (m?.engine?.detail ?? 'unreachable');
     });
@@ -194,20 +158,23 @@ describe('PostgreSQL engine on LocalPlatform (real processes)', { timeout: 240_0
       return r[0]?.n === '1';
     });
     const log = await readFile(
-      platform!.layout().members.find((m) => m.name === 'postgres-0')!.logFile,
+      pg
+        .platform()
+        .layout()
+        .members.find((m) => m.name === 'postgres-0')!.logFile,
       'utf8',
     );
     assert.doesNotMatch(log, /is not a child of|requested timeline .* does not contain/);
   });
 
   it('replaces a standby with 17.6 and sees it stream again', async () => {
-    const s = await snapshot(platform!, engine);
+    const s = await snapshot(pg.platform(), engine);
     const standby = s.members.find((m) => m.name === 'postgres-2')!;
     const opts = await engine.replaceOptions(standby, s, ctx);
     assert.equal(opts.settings?.role, 'standby');
-    await platform!.replaceMember('postgres-2', '17.6', opts, ctx);
+    await pg.platform().replaceMember('postgres-2', '17.6', opts, ctx);
     await eventually('postgres-2 streaming on 17.6', 30_000, async () => {
-      const v = await snapshot(platform!, engine);
+      const v = await snapshot(pg.platform(), engine);
       const m = v.members.find((x) => x.name === 'postgres-2');
       return m?.engine?.caughtUp === true && m.version === '17.6'
         ? true
@@ -221,17 +188,17 @@ describe('PostgreSQL engine on LocalPlatform (real processes)', { timeout: 240_0
   });
 
   it('fails prechecks with a reason while a standby is stopped, and passes once it is back', async () => {
-    await platform!.stopMember('postgres-2', ctx);
-    const s = await snapshot(platform!, engine);
+    await pg.platform().stopMember('postgres-2', ctx);
+    const s = await snapshot(pg.platform(), engine);
     const checks = Object.fromEntries((await engine.prechecks(s, spec(), ctx)).map((c) => [c.name, c]));
     assert.equal(checks['all-members-up']?.ok, false);
     assert.match(checks['all-members-up']?.reason ?? '', /postgres-2 is down/);
     assert.equal(checks['standbys-streaming']?.ok, false);
     assert.match(checks['standbys-streaming']?.reason ?? '', /postgres-2/);
     assert.equal(checks['primary-unique']?.ok, true);
-    await platform!.startMember('postgres-2', ctx);
+    await pg.platform().startMember('postgres-2', ctx);
     await eventually('prechecks pass again', 30_000, async () => {
-      const v = await snapshot(platform!, engine);
+      const v = await snapshot(pg.platform(), engine);
       const failing = (await engine.prechecks(v, spec(), ctx)).filter((c) => !c.ok);
       return failing.length === 0 ? true : failing.map((c) => c.reason).join('; ');
     });
@@ -239,40 +206,22 @@ describe('PostgreSQL engine on LocalPlatform (real processes)', { timeout: 240_0
 });
 
 describe('PostgreSQL engine on a single-member cluster (real process)', { timeout: 120_000 }, () => {
-  let stateDir: string;
-  let platform: LocalPlatform | undefined;
   const engine = new PostgresEngine();
 
-  before(async () => {
-    stateDir = await mkdtemp(join(tmpdir(), 'baton-pg1-'));
-    platform = await LocalPlatform.create({
-      stateDir,
-      name: 'pgone',
-      adapter: postgresLocalAdapter,
-      version: '17.5',
-      members: 1,
-      ctx,
-    });
-  });
-
-  after(async () => {
-    await engine.close();
-    await platform?.delete(ctx).catch(() => undefined);
-    await rm(stateDir, { recursive: true, force: true });
-  });
+  const pg = localPostgresCluster('pgone', 1, engine);
 
   it('hands nothing over and restarts the member as the primary for a config-only pass', async () => {
-    const s = await snapshot(platform!, engine);
+    const s = await snapshot(pg.platform(), engine);
     assert.equal(s.health.healthy, true, s.health.detail);
     const only = s.members[0]!;
-    const drained = await engine.drain(only, undefined, s, { ...ctx, platform: platform!, spec: spec() });
+    const drained = await engine.drain(only, undefined, s, { ...ctx, platform: pg.platform(), spec: spec() });
     assert.equal(drained.movedTo, undefined);
     assert.match(drained.message, /only member/);
     const opts = await engine.replaceOptions(only, s, ctx);
     assert.deepEqual(opts, { settings: { role: 'primary' } });
-    await platform!.replaceMember(only.name, '17.5+r1', opts, ctx);
+    await pg.platform().replaceMember(only.name, '17.5+r1', opts, ctx);
     await eventually('the primary is back on 17.5+r1', 30_000, async () => {
-      const v = await snapshot(platform!, engine);
+      const v = await snapshot(pg.platform(), engine);
       return v.health.healthy && v.members[0]?.version === '17.5+r1' ? true : v.health.detail;
     });
   });

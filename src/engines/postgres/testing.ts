@@ -1,13 +1,54 @@
 /**
- * Helpers for the PostgreSQL integration tests: snapshots through a platform and the engine,
+ * Helpers for the PostgreSQL integration tests: a local cluster for a `describe`, snapshots
+ * through a platform and the engine,
  * bounded polling, one-shot SQL, and a writer that records every acknowledged insert so a test can
  * prove none was lost. Test-only; nothing in the engine imports it.
  */
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
+import { systemClock } from '../../core/clock.js';
+import { nullLogger } from '../../core/logger.js';
 import type { Engine, Platform, PortContext } from '../../core/ports.js';
 import type { Snapshot } from '../../core/types.js';
+import { LocalPlatform } from '../../platforms/local/platform.js';
 import { parseEndpoint } from './conninfo.js';
+import { postgresLocalAdapter } from './local.js';
+
+/**
+ * A real PostgreSQL 17.5 cluster `name` of `members` members on the local platform, for the
+ * calling `describe`: created by a `before` hook under a temporary state directory, and deleted
+ * (processes and files) with `engine` closed by an `after` hook. `platform()` is valid in tests.
+ */
+export function localPostgresCluster(
+  name: string,
+  members: number,
+  engine: Engine,
+): { platform: () => LocalPlatform } {
+  const ctx: PortContext = { clock: systemClock, logger: nullLogger };
+  let stateDir = '';
+  let platform: LocalPlatform | undefined;
+  before(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), `baton-${name}-`));
+    platform = await LocalPlatform.create({
+      stateDir,
+      name,
+      adapter: postgresLocalAdapter,
+      version: '17.5',
+      members,
+      ctx,
+    });
+  });
+  after(async () => {
+    await engine.close?.();
+    await platform?.delete(ctx).catch(() => undefined);
+    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  });
+  return { platform: () => platform! };
+}
 
 /** Observe `platform` with `engine` into a Snapshot, the way the runner does. */
 export async function observeSnapshot(

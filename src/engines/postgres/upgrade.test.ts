@@ -3,20 +3,15 @@
  * LocalPlatform under a write load. Standbys go first, the primary last by switchover, the old
  * primary rejoins as a standby, and no acknowledged write is lost.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { systemClock } from '../../core/clock.js';
 import { nullLogger } from '../../core/logger.js';
 import type { PortContext } from '../../core/ports.js';
-import { LocalPlatform } from '../../platforms/local/platform.js';
 import { Runner, type RunnerEvent } from '../../runner/runner.js';
 import { createUpgrade, makeSpec } from '../../runner/start.js';
 import { PostgresEngine } from './engine.js';
-import { postgresLocalAdapter } from './local.js';
-import { Writer, observeSnapshot, sql } from './testing.js';
+import { Writer, localPostgresCluster, observeSnapshot, sql } from './testing.js';
 
 const ctx: PortContext = { clock: systemClock, logger: nullLogger };
 
@@ -24,40 +19,22 @@ describe(
   'rolling upgrade of PostgreSQL 17.5 -> 17.6 by the runner (real processes)',
   { timeout: 240_000 },
   () => {
-    let stateDir: string;
-    let platform: LocalPlatform | undefined;
     const engine = new PostgresEngine();
 
-    before(async () => {
-      stateDir = await mkdtemp(join(tmpdir(), 'baton-pgup-'));
-      platform = await LocalPlatform.create({
-        stateDir,
-        name: 'pgup',
-        adapter: postgresLocalAdapter,
-        version: '17.5',
-        members: 3,
-        ctx,
-      });
-    });
-
-    after(async () => {
-      await engine.close();
-      await platform?.delete(ctx).catch(() => undefined);
-      await rm(stateDir, { recursive: true, force: true });
-    });
+    const pg = localPostgresCluster('pgup', 3, engine);
 
     it('upgrades every member, the primary last by switchover, losing no acknowledged write', async (t) => {
-      const members = await platform!.listMembers(ctx);
+      const members = await pg.platform().listMembers(ctx);
       const primaryEndpoint = members.find((m) => m.name === 'postgres-0')?.endpoint as string;
       await sql(primaryEndpoint, 'CREATE TABLE probe (id int PRIMARY KEY)');
       const writer = new Writer(members.map((m) => m.endpoint as string));
       writer.start();
 
       const spec = makeSpec({ cluster: 'pgup', engine: 'postgres', version: '17.6', name: 'up' });
-      await createUpgrade(platform!, engine, spec, ctx);
+      await createUpgrade(pg.platform(), engine, spec, ctx);
       const events: RunnerEvent[] = [];
       const runner = new Runner({
-        platform: platform!,
+        platform: pg.platform(),
         engine,
         clock: systemClock,
         logger: nullLogger,
@@ -68,7 +45,7 @@ describe(
       await writer.stop();
 
       assert.equal(result.status.phase, 'Completed', result.status.reason);
-      const after = await observeSnapshot(platform!, engine, ctx);
+      const after = await observeSnapshot(pg.platform(), engine, ctx);
       assert.deepEqual(
         after.members.map((m) => [m.name, m.version]),
         [

@@ -13,35 +13,21 @@ import { BadInputError } from '../../core/errors.js';
 import { nullLogger } from '../../core/logger.js';
 import type { EngineActionContext, PortContext } from '../../core/ports.js';
 import type { MemberView, Snapshot, UpgradeSpec } from '../../core/types.js';
+import { makeSpec } from '../../runner/start.js';
 import { LocalPlatform } from '../../platforms/local/platform.js';
 import { RedisEngine } from './engine.js';
 import { initialRoles, redisLocalAdapter } from './local.js';
 
 const ctx: PortContext = { clock: systemClock, logger: nullLogger };
 
-const spec: UpgradeSpec = {
+const spec: UpgradeSpec = makeSpec({
   name: 'redis-test',
   cluster: 'rc',
   engine: 'redis',
   version: '0.0.0',
-  strategy: {
-    batch: { kind: 'serial' },
-    maxUnavailable: 1,
-    soakSeconds: 0,
-    pauseAfterFirstBatch: false,
-    pauseAfterEachBatch: false,
-    timeouts: { drainSeconds: 60, drainPolicy: 'pause', readySeconds: 120, readyPolicy: 'pause' },
-  },
-  paused: false,
-  cancel: false,
-  force: [],
-  finalize: 'auto',
-  finalizeRequested: false,
-  rollback: false,
-  supervised: false,
+  strategy: { timeouts: { drainSeconds: 60, readySeconds: 120 } },
   pausedExpirySeconds: 3600,
-  generation: 1,
-};
+});
 
 async function snapshot(platform: LocalPlatform, engine: RedisEngine): Promise<Snapshot> {
   const members = await platform.listMembers(ctx);

@@ -10,31 +10,16 @@ import { SimPlatform } from '../../platforms/sim/platform.js';
 import { simRules } from './rules.js';
 import { PRESERVE_DOWNGRADE, SimEngine } from './engine.js';
 import { createSimWorld } from '../../platforms/sim/world.js';
+import { makeSpec } from '../../runner/start.js';
 
 function spec(version: string): UpgradeSpec {
-  return {
+  return makeSpec({
     name: 'u',
     cluster: 'sim',
     engine: 'sim',
     version,
-    strategy: {
-      batch: { kind: 'serial' },
-      maxUnavailable: 1,
-      soakSeconds: 0,
-      pauseAfterFirstBatch: false,
-      pauseAfterEachBatch: false,
-      timeouts: { drainSeconds: 60, drainPolicy: 'pause', readySeconds: 300, readyPolicy: 'pause' },
-    },
-    paused: false,
-    cancel: false,
-    force: [],
-    finalize: 'auto',
-    finalizeRequested: false,
-    rollback: false,
-    supervised: false,
-    pausedExpirySeconds: 1_296_000,
-    generation: 1,
-  };
+    strategy: { timeouts: { drainSeconds: 60, readySeconds: 300 } },
+  });
 }
 
 function setup(input: SimClusterInput) {

@@ -3,31 +3,16 @@ import assert from 'node:assert/strict';
 import { BadInputError, ConflictError, OperationalError } from '../../core/errors.js';
 import type { UpgradeSpec, UpgradeStatus } from '../../core/types.js';
 import { MemoryJournalStore } from './journal.js';
+import { makeSpec } from '../../runner/start.js';
 
 function spec(name: string): UpgradeSpec {
-  return {
+  return makeSpec({
     name,
     cluster: 'sim',
     engine: 'sim',
     version: '1.1.0',
-    strategy: {
-      batch: { kind: 'serial' },
-      maxUnavailable: 1,
-      soakSeconds: 0,
-      pauseAfterFirstBatch: false,
-      pauseAfterEachBatch: false,
-      timeouts: { drainSeconds: 60, drainPolicy: 'pause', readySeconds: 300, readyPolicy: 'pause' },
-    },
-    paused: false,
-    cancel: false,
-    force: [],
-    finalize: 'auto',
-    finalizeRequested: false,
-    rollback: false,
-    supervised: false,
-    pausedExpirySeconds: 1_296_000,
-    generation: 1,
-  };
+    strategy: { timeouts: { drainSeconds: 60, readySeconds: 300 } },
+  });
 }
 
 function status(phase: UpgradeStatus['phase'] = 'Pending'): UpgradeStatus {
