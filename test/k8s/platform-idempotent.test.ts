@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { CoreV1Api } from '@kubernetes/client-node';
 import { nullLogger } from '../../src/core/logger.js';
 import { isPodReady } from '../kube/fake-apiserver.js';
 import type { KubeObject } from '../kube/types.js';
@@ -19,6 +20,21 @@ import {
 
 const ctx = { clock: fastClock, logger: nullLogger };
 
+/** Until pod `name` runs image tag `version` and is Ready. */
+async function podReadyAt(core: CoreV1Api, name: string, version: string): Promise<void> {
+  await waitFor(
+    `${name} ready at ${version}`,
+    async () => {
+      const pod = await core.readNamespacedPod({ namespace: NS, name });
+      return (
+        imageTag(pod.spec!.containers[0]!.image!) === version && isPodReady(pod as unknown as KubeObject)
+      );
+    },
+    30_000,
+    20,
+  );
+}
+
 describe('KubernetesPlatform.replaceMember is idempotent', () => {
   for (const onDelete of [false, true]) {
     it(`${onDelete ? 'OnDelete' : 'RollingUpdate'}: repeated calls (a crashed runner re-issuing) restart the pod once`, async (t) => {
@@ -28,17 +44,7 @@ describe('KubernetesPlatform.replaceMember is idempotent', () => {
       const w = await wire(server, upgradeResource('idem', { version: '1.1.0' }));
       await w.platform.replaceMember('db-2', '1.1.0', {}, ctx);
       await w.platform.replaceMember('db-2', '1.1.0', {}, ctx);
-      await waitFor(
-        'db-2 ready at 1.1.0',
-        async () => {
-          const pod = await core.readNamespacedPod({ namespace: NS, name: 'db-2' });
-          return (
-            imageTag(pod.spec!.containers[0]!.image!) === '1.1.0' && isPodReady(pod as unknown as KubeObject)
-          );
-        },
-        30_000,
-        20,
-      );
+      await podReadyAt(core, 'db-2', '1.1.0');
       await w.platform.replaceMember('db-2', '1.1.0', {}, ctx);
       await server.idle();
       assert.deepEqual(watch.deletions(), ['db-2']);
@@ -106,17 +112,7 @@ describe('KubernetesPlatform.replaceMember is idempotent', () => {
     const watch = await watchUnready(t, server, 'db', 3);
     const w = await wire(server, upgradeResource('stale', { version: '1.1.0' }));
     await w.platform.replaceMember('db-2', '1.1.0', {}, ctx);
-    await waitFor(
-      'db-2 ready at 1.1.0',
-      async () => {
-        const pod = await core.readNamespacedPod({ namespace: NS, name: 'db-2' });
-        return (
-          imageTag(pod.spec!.containers[0]!.image!) === '1.1.0' && isPodReady(pod as unknown as KubeObject)
-        );
-      },
-      30_000,
-      20,
-    );
+    await podReadyAt(core, 'db-2', '1.1.0');
     // Copies as an informer might hold them, read before someone changed the StatefulSet's spec.
     const stale = await apps.readNamespacedStatefulSet({ namespace: NS, name: 'db' });
     const pods = new Map(
