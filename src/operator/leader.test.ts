@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { FakeClock, systemClock } from '../core/clock.js';
@@ -6,20 +6,19 @@ import { nullLogger } from '../core/logger.js';
 import { LeaderElector, microTime } from './leader.js';
 import { withFakeApiServer } from '../../test/kube/helpers.js';
 
+/** A fake API server, a fake clock, and candidates for one Lease of `leaseDurationMs`. */
+async function electors(t: TestContext, leaseDurationMs: number) {
+  const server = await withFakeApiServer(t);
+  const kc = server.kubeConfig();
+  const clock = new FakeClock();
+  const mk = (identity: string) =>
+    new LeaderElector({ kc, namespace: 'default', identity, clock, logger: nullLogger, leaseDurationMs });
+  return { server, kc, clock, mk };
+}
+
 describe('LeaderElector', () => {
   it('one candidate wins; the other takes over only after the lease went unrenewed for its duration', async (t) => {
-    const server = await withFakeApiServer(t);
-    const kc = server.kubeConfig();
-    const clock = new FakeClock();
-    const mk = (identity: string) =>
-      new LeaderElector({
-        kc,
-        namespace: 'default',
-        identity,
-        clock,
-        logger: nullLogger,
-        leaseDurationMs: 10_000,
-      });
+    const { kc, clock, mk } = await electors(t, 10_000);
     const a = mk('a');
     const b = mk('b');
     assert.equal(await a.tryAcquireOrRenew(), true, 'a creates the Lease');
@@ -41,18 +40,7 @@ describe('LeaderElector', () => {
   });
 
   it('racing writers: a stale resourceVersion loses with 409 and stays follower', async (t) => {
-    const server = await withFakeApiServer(t);
-    const kc = server.kubeConfig();
-    const clock = new FakeClock();
-    const mk = (identity: string) =>
-      new LeaderElector({
-        kc,
-        namespace: 'default',
-        identity,
-        clock,
-        logger: nullLogger,
-        leaseDurationMs: 1_000,
-      });
+    const { clock, mk } = await electors(t, 1_000);
     const a = mk('a');
     const b = mk('b');
     const c = mk('c');
