@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { installed, journalEntries, runCli, runCliExpect, statusJson, tempStateDir } from './helpers.js';
+import {
+  createLocalCluster,
+  installed,
+  journalEntries,
+  runCli,
+  statusJson,
+  tempStateDir,
+} from './helpers.js';
 
 const CLUSTER = 'badinput';
 let stateDir = '';
@@ -17,17 +24,7 @@ before(async () => {
   const state = await tempStateDir('badinput');
   stateDir = state.dir;
   cleanup = state.cleanup;
-  await runCliExpect([
-    'cluster',
-    'create',
-    CLUSTER,
-    '--engine',
-    'etcd',
-    '--members',
-    '1',
-    '--state-dir',
-    stateDir,
-  ]);
+  await createLocalCluster(stateDir, CLUSTER, 'etcd', 1);
 });
 after(() => cleanup());
 

@@ -10,7 +10,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import type { ProbeReport } from '../../src/probe/types.js';
-import { clusterState, installed, memberPids, runCliExpect, statusJson, tempStateDir } from './helpers.js';
+import {
+  clusterState,
+  createLocalCluster,
+  installed,
+  memberPids,
+  runCliExpect,
+  statusJson,
+  tempStateDir,
+} from './helpers.js';
 
 test(
   'a member failing on the new version pauses the upgrade; rollback brings it back',
@@ -24,17 +32,7 @@ test(
     await writeFile(bad, '#!/bin/sh\necho "etcd-bad: this build refuses to start" >&2\nexit 3\n');
     await chmod(bad, 0o755);
     const binary = ['--binary', `3.4.23+bad=${bad}`];
-    await runCliExpect([
-      'cluster',
-      'create',
-      cluster,
-      '--engine',
-      'etcd',
-      '--members',
-      '3',
-      '--state-dir',
-      state.dir,
-    ]);
+    await createLocalCluster(state.dir, cluster, 'etcd', 3);
     const original = await memberPids(state.dir, cluster);
 
     const reportFile = join(state.dir, 'report.json');

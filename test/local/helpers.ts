@@ -3,10 +3,12 @@
  * with captured output, temporary state directories whose clusters are deleted afterwards, and
  * readers for what the CLI and the local platform record.
  */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../../src/core/clock.js';
 import { nullLogger } from '../../src/core/logger.js';
@@ -64,6 +66,50 @@ export async function runCliExpect(argv: string[], expected = 0): Promise<CliRun
     );
   }
   return r;
+}
+
+/**
+ * `baton cluster create NAME --engine E --members N [--version V] --state-dir DIR`, expected to
+ * succeed.
+ */
+export function createLocalCluster(
+  stateDir: string,
+  name: string,
+  engine: 'etcd' | 'postgres' | 'redis',
+  members: number,
+  version?: string,
+): Promise<CliRun> {
+  return runCliExpect([
+    'cluster',
+    'create',
+    name,
+    '--engine',
+    engine,
+    '--members',
+    String(members),
+    ...(version ? ['--version', version] : []),
+    '--state-dir',
+    stateDir,
+  ]);
+}
+
+/**
+ * `baton <args>` in its own process (so a test can kill it), stdout and stderr piped; killed with
+ * SIGKILL when the test ends if it is still running. `exited` resolves when it has.
+ */
+export function spawnBaton(
+  t: { after: (fn: () => void) => void },
+  args: string[],
+): { child: ChildProcessByStdio<null, Readable, Readable>; exited: Promise<void> } {
+  const child = spawn(process.execPath, [BATON_BIN, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { child, exited };
 }
 
 /**

@@ -6,7 +6,6 @@
  * upgrade needs.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { type TestContext, test } from 'node:test';
 import { systemClock } from '../../src/core/clock.js';
 import { nullLogger } from '../../src/core/logger.js';
@@ -15,12 +14,12 @@ import { POSTGRES_PORT } from '../../src/engines/postgres/local.js';
 import { PostgresProbeClient } from '../../src/probe/clients/postgres.js';
 import { Probe } from '../../src/probe/probe.js';
 import {
-  BATON_BIN,
-  ROOT,
   clusterState,
   countInLog,
+  createLocalCluster,
   installed,
   runCliExpect,
+  spawnBaton,
   statusJson,
   tempStateDir,
   waitUntilChecksPass,
@@ -41,19 +40,7 @@ async function killDuringSwitchover(
   const state = await tempStateDir('resume-pg');
   t.after(state.cleanup);
   const cluster = 'resumepg';
-  await runCliExpect([
-    'cluster',
-    'create',
-    cluster,
-    '--engine',
-    'postgres',
-    '--members',
-    '3',
-    '--version',
-    '17.5',
-    '--state-dir',
-    state.dir,
-  ]);
+  await createLocalCluster(state.dir, cluster, 'postgres', 3, '17.5');
   await waitUntilChecksPass(state.dir);
   const endpoints = (await clusterState(state.dir, cluster)).members.map(
     (m) => `127.0.0.1:${m.ports[POSTGRES_PORT]}`,
@@ -70,14 +57,7 @@ async function killDuringSwitchover(
   });
 
   const args = ['apply', '--state-dir', state.dir, '--to', '17.6'];
-  const child = spawn(process.execPath, [BATON_BIN, ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const { child, exited } = spawnBaton(t, args);
   let seen = '';
   await new Promise<void>((resolve, reject) => {
     let triggered = false;

@@ -4,15 +4,15 @@
  * started more than once on the new version.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { type TestContext, test } from 'node:test';
 import {
-  BATON_BIN,
-  ROOT,
   countInLog,
+  createLocalCluster,
   installed,
   memberPids,
   runCliExpect,
+  spawnBaton,
   statusJson,
   tempStateDir,
 } from './helpers.js';
@@ -49,28 +49,11 @@ async function killAndResume(t: TestContext, killAt: RegExp, strict: boolean): P
   const state = await tempStateDir('resume');
   t.after(state.cleanup);
   const cluster = 'resume';
-  await runCliExpect([
-    'cluster',
-    'create',
-    cluster,
-    '--engine',
-    'etcd',
-    '--members',
-    '3',
-    '--state-dir',
-    state.dir,
-  ]);
+  await createLocalCluster(state.dir, cluster, 'etcd', 3);
   const original = await memberPids(state.dir, cluster);
   const args = ['apply', '--state-dir', state.dir, '--to', '3.4.23+r1'];
 
-  const child = spawn(process.execPath, [BATON_BIN, ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const { child, exited } = spawnBaton(t, args);
   const seen = await waitForOutput(child, killAt);
   child.kill('SIGKILL');
   await exited;

@@ -9,7 +9,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLeaderRole } from '../../src/core/types.js';
 import type { ProbeReport } from '../../src/probe/types.js';
-import { clusterState, memberPids, runCliExpect, statusJson, waitUntilChecksPass } from './helpers.js';
+import {
+  clusterState,
+  createLocalCluster,
+  memberPids,
+  runCliExpect,
+  statusJson,
+  waitUntilChecksPass,
+} from './helpers.js';
 
 /** What an engine's scenario needs. */
 export interface UpgradeScenario {
@@ -31,18 +38,7 @@ export interface UpgradeOutcome {
 /** Run the scenario in `stateDir` (the caller deletes it) and assert everything generic. */
 export async function runUpgradeScenario(s: UpgradeScenario, stateDir: string): Promise<UpgradeOutcome> {
   const cluster = `${s.engine}-e2e`;
-  await runCliExpect([
-    'cluster',
-    'create',
-    cluster,
-    '--engine',
-    s.engine,
-    '--members',
-    String(s.members),
-    '--state-dir',
-    stateDir,
-    ...(s.from ? ['--version', s.from] : []),
-  ]);
+  await createLocalCluster(stateDir, cluster, s.engine, s.members, s.from);
   await waitUntilChecksPass(stateDir);
   const before = await memberPids(stateDir, cluster);
   const reportFile = join(stateDir, 'report.json');
