@@ -4,6 +4,7 @@ import { BadInputError, ConflictError, OperationalError } from '../../core/error
 import type { UpgradeSpec, UpgradeStatus } from '../../core/types.js';
 import { MemoryJournalStore } from './journal.js';
 import { makeSpec } from '../../runner/start.js';
+import { newStatus } from '../../runner/status.js';
 
 function spec(name: string): UpgradeSpec {
   return makeSpec({
@@ -15,26 +16,9 @@ function spec(name: string): UpgradeSpec {
   });
 }
 
+/** A status as the runner starts one (no history here), in `phase`. */
 function status(phase: UpgradeStatus['phase'] = 'Pending'): UpgradeStatus {
-  return {
-    phase,
-    reason: 'created',
-    observedGeneration: 1,
-    direction: 'forward',
-    hop: 0,
-    prechecks: [],
-    forced: [],
-    members: {},
-    hooksDone: [],
-    batchesStarted: 0,
-    batchesSincePause: 0,
-    currentBatch: [],
-    finalized: false,
-    stepDurations: {},
-    progress: { done: 0, total: 3 },
-    history: [],
-    updatedAt: 0,
-  };
+  return { ...newStatus(spec('u'), 0), phase, progress: { done: 0, total: 3 }, history: [] };
 }
 
 describe('MemoryJournalStore', () => {
