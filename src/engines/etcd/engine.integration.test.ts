@@ -16,6 +16,7 @@ import { LocalPlatform } from '../../platforms/local/platform.js';
 import { EtcdAdminClient } from './client.js';
 import { EtcdEngine } from './engine.js';
 import { etcdLocalAdapter } from './local.js';
+import { observe } from '../../runner/observe.js';
 
 const ctx: PortContext = { clock: systemClock, logger: nullLogger };
 const spec = {} as UpgradeSpec;
@@ -41,15 +42,7 @@ after(async () => {
   await rm(stateDir, { recursive: true, force: true });
 });
 
-async function snapshot(): Promise<Snapshot> {
-  const members = await platform.listMembers(ctx);
-  const obs = await engine.observe(members, ctx);
-  return {
-    observedAt: ctx.clock.now(),
-    members: members.map((m) => ({ ...m, ...(obs.members[m.name] ? { engine: obs.members[m.name] } : {}) })),
-    health: obs.health,
-  };
-}
+const snapshot = (): Promise<Snapshot> => observe(platform, engine, ctx);
 
 /** Observe until `pred` holds (every 50 ms, at most `ms`), returning the snapshot that satisfied it. */
 async function until(pred: (s: Snapshot) => boolean, ms = 15_000): Promise<Snapshot> {

@@ -14,8 +14,9 @@ import type { Snapshot, UpgradeSpec } from '../../core/types.js';
 import type { LocalPlatform } from '../../platforms/local/platform.js';
 import { makeSpec } from '../../runner/start.js';
 import { parseEndpoint } from './conninfo.js';
+import { observe } from '../../runner/observe.js';
 import { PostgresEngine } from './engine.js';
-import { Writer, eventually, localPostgresCluster, observeSnapshot, sql } from './testing.js';
+import { Writer, eventually, localPostgresCluster, sql } from './testing.js';
 
 const ctx: PortContext = { clock: systemClock, logger: nullLogger };
 
@@ -30,7 +31,7 @@ function spec(): UpgradeSpec {
 }
 
 const snapshot = (platform: LocalPlatform, engine: PostgresEngine): Promise<Snapshot> =>
-  observeSnapshot(platform, engine, ctx);
+  observe(platform, engine, ctx);
 
 describe('PostgreSQL engine on LocalPlatform (real processes)', { timeout: 240_000 }, () => {
   const engine = new PostgresEngine();

@@ -1,8 +1,7 @@
 /**
- * Helpers for the PostgreSQL integration tests: a local cluster for a `describe`, snapshots
- * through a platform and the engine,
- * bounded polling, one-shot SQL, and a writer that records every acknowledged insert so a test can
- * prove none was lost. Test-only; nothing in the engine imports it.
+ * Helpers for the PostgreSQL integration tests: a local cluster for a `describe`, bounded polling,
+ * one-shot SQL, and a writer that records every acknowledged insert so a test can prove none was
+ * lost (snapshots come from the runner's own `observe`). Test-only; nothing in the engine imports it.
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,8 +11,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { systemClock } from '../../core/clock.js';
 import { nullLogger } from '../../core/logger.js';
-import type { Engine, Platform, PortContext } from '../../core/ports.js';
-import type { Snapshot } from '../../core/types.js';
+import type { Engine, PortContext } from '../../core/ports.js';
 import { LocalPlatform } from '../../platforms/local/platform.js';
 import { parseEndpoint } from './conninfo.js';
 import { postgresLocalAdapter } from './local.js';
@@ -48,21 +46,6 @@ export function localPostgresCluster(
     if (stateDir) await rm(stateDir, { recursive: true, force: true });
   });
   return { platform: () => platform! };
-}
-
-/** Observe `platform` with `engine` into a Snapshot, the way the runner does. */
-export async function observeSnapshot(
-  platform: Platform,
-  engine: Engine,
-  ctx: PortContext,
-): Promise<Snapshot> {
-  const members = await platform.listMembers(ctx);
-  const obs = await engine.observe(members, ctx);
-  return {
-    observedAt: ctx.clock.now(),
-    members: members.map((m) => ({ ...m, ...(obs.members[m.name] ? { engine: obs.members[m.name] } : {}) })),
-    health: obs.health,
-  };
 }
 
 /**

@@ -10,8 +10,9 @@ import { nullLogger } from '../../core/logger.js';
 import type { PortContext } from '../../core/ports.js';
 import { Runner, type RunnerEvent } from '../../runner/runner.js';
 import { createUpgrade, makeSpec } from '../../runner/start.js';
+import { observe } from '../../runner/observe.js';
 import { PostgresEngine } from './engine.js';
-import { Writer, localPostgresCluster, observeSnapshot, sql } from './testing.js';
+import { Writer, localPostgresCluster, sql } from './testing.js';
 
 const ctx: PortContext = { clock: systemClock, logger: nullLogger };
 
@@ -45,7 +46,7 @@ describe(
       await writer.stop();
 
       assert.equal(result.status.phase, 'Completed', result.status.reason);
-      const after = await observeSnapshot(pg.platform(), engine, ctx);
+      const after = await observe(pg.platform(), engine, ctx);
       assert.deepEqual(
         after.members.map((m) => [m.name, m.version]),
         [

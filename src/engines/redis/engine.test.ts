@@ -12,7 +12,8 @@ import { systemClock } from '../../core/clock.js';
 import { BadInputError } from '../../core/errors.js';
 import { nullLogger } from '../../core/logger.js';
 import type { EngineActionContext, PortContext } from '../../core/ports.js';
-import type { MemberView, Snapshot, UpgradeSpec } from '../../core/types.js';
+import type { Snapshot, UpgradeSpec } from '../../core/types.js';
+import { observe } from '../../runner/observe.js';
 import { makeSpec } from '../../runner/start.js';
 import { LocalPlatform } from '../../platforms/local/platform.js';
 import { RedisEngine } from './engine.js';
@@ -29,18 +30,8 @@ const spec: UpgradeSpec = makeSpec({
   pausedExpirySeconds: 3600,
 });
 
-async function snapshot(platform: LocalPlatform, engine: RedisEngine): Promise<Snapshot> {
-  const members = await platform.listMembers(ctx);
-  const obs = await engine.observe(members, ctx);
-  return {
-    observedAt: Date.now(),
-    members: members.map((m): MemberView => ({
-      ...m,
-      ...(obs.members[m.name] ? { engine: obs.members[m.name] } : {}),
-    })),
-    health: obs.health,
-  };
-}
+const snapshot = (platform: LocalPlatform, engine: RedisEngine): Promise<Snapshot> =>
+  observe(platform, engine, ctx);
 
 /** Poll `check` until it returns a value, up to `ms`; the last reason is in the failure message. */
 async function waitFor<T>(what: string, ms: number, check: () => Promise<T | string>): Promise<T> {
