@@ -41,17 +41,20 @@ function setup(input: SimClusterInput) {
   return { ...w, clock, ctx, snapshot, actx };
 }
 
+/** A small TiDB cluster at v7.5.0: PD x3, TiKV x3, TiDB x2. */
+const TIDB_SMALL: SimClusterInput = {
+  engine: 'tidb',
+  version: 'v7.5.0',
+  components: [
+    { name: 'pd', members: 3 },
+    { name: 'tikv', members: 3 },
+    { name: 'tidb', members: 2 },
+  ],
+};
+
 describe('SimEngine', () => {
   it('observes roles, lag and leaderships; an unreachable member is absent', async () => {
-    const s = setup({
-      engine: 'tidb',
-      version: 'v7.5.0',
-      components: [
-        { name: 'pd', members: 3 },
-        { name: 'tikv', members: 3 },
-        { name: 'tidb', members: 2 },
-      ],
-    });
+    const s = setup(TIDB_SMALL);
     await s.platform.replaceMember('tidb-1', 'v8.1.0', {}, s.ctx);
     const snap = await s.snapshot();
     const pd = snap.members.filter((m) => m.component === 'pd');
@@ -151,15 +154,7 @@ describe('SimEngine', () => {
   });
 
   it('tidb: DDL paused around the TiDB tier, leftover evict-leader schedulers swept', async () => {
-    const s = setup({
-      engine: 'tidb',
-      version: 'v7.5.0',
-      components: [
-        { name: 'pd', members: 3 },
-        { name: 'tikv', members: 3 },
-        { name: 'tidb', members: 2 },
-      ],
-    });
+    const s = setup(TIDB_SMALL);
     const snap = await s.snapshot();
     const tikv0 = snap.members.find((m) => m.name === 'tikv-0')!;
     await s.engine.drain(tikv0, undefined, snap, s.actx('v8.1.0'));
