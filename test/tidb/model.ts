@@ -1,0 +1,374 @@
+/**
+ * The state of a TiDB cluster test double and how it moves with time: PD members electing a leader
+ * (and losing it when its process stops), stores heartbeating to PD (Up, then Disconnected and
+ * Down as heartbeats stop), regions whose raft leaders follow PD's operators (the evict-leader
+ * scheduler moves them off an evicted store in paced batches, the balance-leader scheduler brings
+ * them back) or are re-elected after their store died, TiDB servers with a DDL owner, a DDL job
+ * queue and the smooth-upgrade state, TiCDC captures with an owner and tables. The HTTP and SQL
+ * servers in this folder only read and change this model; {@link DoubleCluster} starts and stops
+ * members. Behaviour follows the real systems (files cited in each server); the pace is scaled down
+ * by {@link Timing} so a test takes seconds.
+ */
+
+/** Pace of the double; real defaults in comments. */
+export interface Timing {
+  /** Model step. */
+  tickMs: number;
+  /** PD leader lease: a new leader is elected this long after the leader's process stopped (3 s). */
+  pdElectionMs: number;
+  /** A requested PD leader transfer completes after this (about 100 ms). */
+  pdTransferMs: number;
+  /** PD shows a store Disconnected after this long without a heartbeat (20 s). */
+  storeDisconnectMs: number;
+  /** PD shows a store Down after this long without a heartbeat (max-store-down-time, 30 min). */
+  storeDownMs: number;
+  /** Raft elects a new region leader this long after its leader's store stopped (about 10 s). */
+  regionElectionMs: number;
+  /** PD's scheduling round: evict-leader batch (3) and balance-leader batch (4) per round. */
+  scheduleIntervalMs: number;
+  evictBatch: number;
+  balanceBatch: number;
+  /** A restarted process answers after this. */
+  startMs: number;
+  /** Longest a TiDB statement backs off waiting for a region leader or PD before failing (about 20 s). */
+  backoffMs: number;
+}
+
+/** Defaults for tests: every wait a real cluster has, a hundred times faster. */
+export const TEST_TIMING: Timing = {
+  tickMs: 10,
+  pdElectionMs: 300,
+  pdTransferMs: 30,
+  storeDisconnectMs: 400,
+  storeDownMs: 3_000,
+  regionElectionMs: 800,
+  scheduleIntervalMs: 20,
+  evictBatch: 3,
+  balanceBatch: 4,
+  startMs: 150,
+  backoffMs: 2_000,
+};
+
+export interface PdMemberState {
+  name: string;
+  ordinal: number;
+  version: string;
+  up: boolean;
+  port: number;
+  /** Refuses to start (a bad image or configuration): stays down when started. */
+  broken?: boolean;
+}
+
+export interface StoreState {
+  id: number;
+  name: string;
+  ordinal: number;
+  version: string;
+  up: boolean;
+  /** Status port (metrics) and the store's service port. */
+  statusPort: number;
+  port: number;
+  startTs: number;
+  lastHeartbeat: number;
+}
+
+export interface RegionState {
+  id: number;
+  peers: number[];
+  leader: number | undefined;
+  /** When the leader's store stopped (raft starts electing). */
+  leaderLostAt?: number;
+}
+
+export interface TidbServerState {
+  name: string;
+  ordinal: number;
+  version: string;
+  up: boolean;
+  statusPort: number;
+  sqlPort: number;
+  ddlId: string;
+  /** Open SQL connections. */
+  connections: number;
+}
+
+export interface DdlJobState {
+  id: number;
+  db: string;
+  table: string;
+  type: string;
+  state: string;
+}
+
+export interface CaptureState {
+  name: string;
+  ordinal: number;
+  id: string;
+  version: string;
+  up: boolean;
+  port: number;
+  tables: number;
+}
+
+/** What tests count to prove each step happened exactly as often as it should. */
+export interface Counters {
+  restarts: Record<string, number>;
+  evictAdds: Record<number, number>;
+  evictRemovals: Record<number, number>;
+  pdTransfers: string[];
+  upgradeStart: number;
+  upgradeFinish: number;
+  ownerResigns: number;
+  captureDrains: Record<string, number>;
+  /** Leaders a store held when its process stopped (0 when evicted first). */
+  leadersAtStop: Record<string, number>;
+}
+
+const DEFAULT_SCHEDULERS = [
+  'balance-hot-region-scheduler',
+  'balance-leader-scheduler',
+  'balance-region-scheduler',
+  'evict-slow-store-scheduler',
+];
+
+/** The whole cluster. Time comes from `now()` so the model steps with the wall clock of the test. */
+export class ClusterModel {
+  pd: PdMemberState[] = [];
+  pdLeader: string | undefined;
+  pdLeaderLostAt = 0;
+  pendingTransfer: { to: string; at: number } | undefined;
+  /** Schedulers PD runs, and the stores of the evict-leader scheduler. */
+  schedulers = new Set<string>(DEFAULT_SCHEDULERS);
+  evictStores = new Set<number>();
+  /** PD forgets the evict-leader scheduler when its leader changes (the loss TiDB Operator works around). */
+  forgetSchedulersOnLeaderChange = false;
+  clusterVersion: string;
+  stores: StoreState[] = [];
+  regions: RegionState[] = [];
+  tidb: TidbServerState[] = [];
+  ddlOwner: string | undefined;
+  ddlJobs: DdlJobState[] = [];
+  /** TiDB's cluster-wide upgrading state (`/upgrade/start` .. `/upgrade/finish`). */
+  upgrading = false;
+  captures: CaptureState[] = [];
+  cdcOwner: string | undefined;
+  kv = new Map<string, string>();
+  counters: Counters = {
+    restarts: {},
+    evictAdds: {},
+    evictRemovals: {},
+    pdTransfers: [],
+    upgradeStart: 0,
+    upgradeFinish: 0,
+    ownerResigns: 0,
+    captureDrains: {},
+    leadersAtStop: {},
+  };
+  private lastSchedule = 0;
+  private rng: () => number;
+
+  constructor(
+    readonly timing: Timing,
+    version: string,
+    readonly now: () => number = Date.now,
+    seed = 1,
+  ) {
+    this.clusterVersion = version.replace(/^v/, '');
+    let s = seed >>> 0 || 1;
+    this.rng = () => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return s / 2 ** 32;
+    };
+  }
+
+  /** A random element of a non-empty list (deterministic per seed). */
+  pick<T>(items: T[]): T {
+    return items[Math.floor(this.rng() * items.length)] as T;
+  }
+
+  /** PD has a quorum of running members. */
+  pdQuorum(): boolean {
+    return this.pd.filter((m) => m.up).length * 2 > this.pd.length;
+  }
+
+  /** PD can serve: quorum and a leader. */
+  pdServing(): boolean {
+    return this.pdQuorum() && this.pdLeader !== undefined;
+  }
+
+  store(id: number): StoreState | undefined {
+    return this.stores.find((s) => s.id === id);
+  }
+
+  /** PD's state name of a store, from the time since its last heartbeat. */
+  storeStateName(s: StoreState): string {
+    const silent = this.now() - s.lastHeartbeat;
+    if (silent > this.timing.storeDownMs) return 'Down';
+    if (silent > this.timing.storeDisconnectMs) return 'Disconnected';
+    return 'Up';
+  }
+
+  leaderCount(storeId: number): number {
+    return this.regions.filter((r) => r.leader === storeId).length;
+  }
+
+  /** Regions with a peer on a store PD sees as Down. */
+  downPeerRegions(): RegionState[] {
+    const down = new Set(this.stores.filter((s) => this.storeStateName(s) === 'Down').map((s) => s.id));
+    return this.regions.filter((r) => r.peers.some((p) => down.has(p)));
+  }
+
+  /** Every region on every store with three replicas (needs three stores). */
+  placeRegions(count: number): void {
+    const ids = this.stores.map((s) => s.id);
+    this.regions = [];
+    for (let i = 0; i < count; i++) {
+      const peers = ids.length <= 3 ? [...ids] : [0, 1, 2].map((k) => ids[(i + k) % ids.length] as number);
+      this.regions.push({ id: 1000 + i, peers, leader: peers[i % peers.length] });
+    }
+  }
+
+  /** Advance everything that moves with time. Called on every tick. */
+  step(): void {
+    const now = this.now();
+    this.stepPd(now);
+    for (const s of this.stores) if (s.up && this.pdServing()) s.lastHeartbeat = now;
+    this.stepRegions(now);
+    if (this.pdServing() && now - this.lastSchedule >= this.timing.scheduleIntervalMs) {
+      this.lastSchedule = now;
+      this.evictLeaders();
+      this.balanceLeaders();
+    }
+    this.stepOwners();
+  }
+
+  private stepPd(now: number): void {
+    const leader = this.pd.find((m) => m.name === this.pdLeader);
+    if (this.pdLeader !== undefined && (!leader?.up || !this.pdQuorum())) {
+      this.pdLeader = undefined;
+      this.pdLeaderLostAt = now;
+    }
+    if (this.pendingTransfer && now >= this.pendingTransfer.at) {
+      const target = this.pd.find((m) => m.name === this.pendingTransfer?.to);
+      this.pendingTransfer = undefined;
+      if (target?.up && this.pdQuorum()) this.changePdLeader(target.name);
+    }
+    if (
+      this.pdLeader === undefined &&
+      this.pdQuorum() &&
+      now - this.pdLeaderLostAt >= this.timing.pdElectionMs
+    ) {
+      const candidates = this.pd.filter((m) => m.up);
+      if (candidates.length > 0) this.changePdLeader(this.pick(candidates).name);
+    }
+  }
+
+  private changePdLeader(name: string): void {
+    const changed = this.pdLeader !== name;
+    this.pdLeader = name;
+    if (changed && this.forgetSchedulersOnLeaderChange && this.evictStores.size > 0) {
+      this.evictStores.clear();
+      this.schedulers.delete('evict-leader-scheduler');
+    }
+  }
+
+  /** Ask for a PD leader transfer to `name` (completes after pdTransferMs). */
+  requestPdTransfer(name: string): void {
+    this.counters.pdTransfers.push(name);
+    this.pendingTransfer = { to: name, at: this.now() + this.timing.pdTransferMs };
+  }
+
+  private stepRegions(now: number): void {
+    for (const r of this.regions) {
+      const leader = r.leader === undefined ? undefined : this.store(r.leader);
+      if (leader?.up) {
+        r.leaderLostAt = undefined;
+        continue;
+      }
+      r.leaderLostAt ??= now;
+      r.leader = undefined;
+      if (now - r.leaderLostAt < this.timing.regionElectionMs) continue;
+      const alive = r.peers.filter((p) => this.store(p)?.up);
+      if (alive.length * 2 <= r.peers.length) continue;
+      const preferred = alive.filter((p) => !this.evictStores.has(p));
+      r.leader = this.pick(preferred.length > 0 ? preferred : alive);
+      r.leaderLostAt = undefined;
+    }
+  }
+
+  /** Store `to` can take a leader: its process runs, PD sees it Up, it is not evicted. */
+  private canLead(to: number): boolean {
+    const s = this.store(to);
+    return !!s && s.up && this.storeStateName(s) === 'Up' && !this.evictStores.has(to);
+  }
+
+  private evictLeaders(): void {
+    for (const storeId of this.evictStores) {
+      const source = this.store(storeId);
+      if (!source?.up) continue;
+      const led = this.regions.filter((r) => r.leader === storeId);
+      for (let i = 0; i < this.timing.evictBatch && led.length > 0; i++) {
+        const r = led.splice(Math.floor(this.rng() * led.length), 1)[0] as RegionState;
+        const targets = r.peers.filter((p) => p !== storeId && this.canLead(p));
+        if (targets.length > 0) r.leader = this.pick(targets);
+      }
+    }
+  }
+
+  private balanceLeaders(): void {
+    if (!this.schedulers.has('balance-leader-scheduler')) return;
+    const eligible = this.stores.filter((s) => this.canLead(s.id));
+    if (eligible.length < 2) return;
+    for (let i = 0; i < this.timing.balanceBatch; i++) {
+      const counts = eligible.map((s) => ({ id: s.id, n: this.leaderCount(s.id) })).sort((a, b) => a.n - b.n);
+      const low = counts[0]!;
+      const high = counts[counts.length - 1]!;
+      if (high.n - low.n <= 1) return;
+      const r = this.regions.find((x) => x.leader === high.id && x.peers.includes(low.id));
+      if (!r) return;
+      r.leader = low.id;
+    }
+  }
+
+  private stepOwners(): void {
+    if (!this.tidb.some((t) => t.name === this.ddlOwner && t.up)) {
+      this.ddlOwner = this.tidb.find((t) => t.up)?.name;
+    }
+    const alive = this.captures.filter((c) => c.up);
+    if (!alive.some((c) => c.name === this.cdcOwner)) this.cdcOwner = alive[0]?.name;
+    // Tables of stopped captures move to live ones (the owner reschedules them).
+    for (const c of this.captures) {
+      if (c.up || c.tables === 0 || alive.length === 0) continue;
+      for (let t = 0; t < c.tables; t++) (this.pick(alive) as CaptureState).tables += 1;
+      c.tables = 0;
+    }
+  }
+
+  /** Move every table off capture `name` to the other live captures; tables left. */
+  drainCapture(name: string): number {
+    const source = this.captures.find((c) => c.name === name);
+    const others = this.captures.filter((c) => c.up && c.name !== name);
+    if (!source || others.length === 0) return source?.tables ?? 0;
+    const moved = Math.min(source.tables, 3);
+    for (let t = 0; t < moved; t++) (this.pick(others) as CaptureState).tables += 1;
+    source.tables -= moved;
+    return source.tables;
+  }
+
+  /** The region a key lives in. */
+  regionOf(key: string): RegionState {
+    let h = 2166136261;
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619) >>> 0;
+    return this.regions[h % this.regions.length] as RegionState;
+  }
+
+  /** Why a key cannot be read or written now (no PD leader for a timestamp, no region leader). */
+  unavailable(key: string): { code: number; message: string } | undefined {
+    if (!this.pdServing())
+      return { code: 9001, message: 'PD server timeout: no PD leader to get a timestamp from' };
+    const r = this.regionOf(key);
+    if (r.leader === undefined || !this.store(r.leader)?.up)
+      return { code: 9005, message: `Region is unavailable: region ${r.id} has no leader` };
+    return undefined;
+  }
+}
