@@ -87,6 +87,13 @@ export interface EngineMemberState {
   lag: number;
   /** Leaderships or primaries this member holds (TiKV region leaders, Redis primary shards). */
   leaderCount?: number;
+  /**
+   * For engines whose drain leaves something in place that the database itself may drop (TiKV:
+   * the store in PD's evict-leader scheduler, which PD can forget when its leader changes): true
+   * while it is in place, false when it is gone. The runner drains again a draining member that
+   * reports false. Absent for engines without such a thing.
+   */
+  drainInPlace?: boolean;
   /** Human-readable detail, e.g. "raft index 1200, leader at 1250". */
   detail?: string;
 }
@@ -227,6 +234,10 @@ export interface MemberProgress {
   replaceIssued?: boolean;
   /** The engine's per-member restore ran after the member came back. */
   restored?: boolean;
+  /** When the restore ran (the wait for leaderships to come back counts from here). */
+  restoredAt?: number;
+  /** Leaderships the member held when its drain was decided (TiKV region leaders). */
+  leadersBefore?: number;
   /** The last action on this member failed and paused the upgrade (cleared on resume). */
   lastError?: string;
   finishedAt?: number;

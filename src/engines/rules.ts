@@ -77,6 +77,12 @@ export interface EngineRules {
   uniformVersion?: string;
   /** Whether proceeding after a drain timeout is safe (the member then stops still leading). */
   drainTimeoutProceedSafe: boolean;
+  /**
+   * After a drained member is back and restored, wait until it leads again at least `fraction` of
+   * the leaderships it held before its drain, unless it held fewer than `minimum`, for at most
+   * `timeoutSeconds` (then go on). TiDB Operator's rule for TiKV stores: 2/3, 200, 400 s.
+   */
+  leadershipReturn?: { fraction: number; minimum: number; timeoutSeconds: number };
   /** Typical duration of each step in ms, used for plan estimates before any is observed. */
   stepEstimatesMs: Partial<Record<StepKind, number>>;
 }

@@ -551,6 +551,7 @@ function startMember(ctx: Ctx, name: string): Action | undefined {
     if (!lv.allow) return block(ctx, lv.check, lv.reason);
     setMemberState(status, name, 'draining', now, `${name}: ${lv.reason}`);
     p.drainIssued = false;
+    if (view?.engine?.leaderCount !== undefined) p.leadersBefore = view.engine.leaderCount;
     return act(
       ctx,
       { kind: 'drain', member: name, target: lv.target?.name },
@@ -595,6 +596,17 @@ function driveInFlight(ctx: Ctx): Action | undefined {
         );
         p.replaceCalls += 1;
         return act(ctx, { kind: 'replace', member: name, version: p.to });
+      }
+      if (view?.engine?.drainInPlace === false) {
+        // The database dropped what the drain set up (PD forgot the evict-leader scheduler when
+        // its leader changed): set it up again, as TiDB Operator re-adds the scheduler.
+        record(status, {
+          at: now,
+          type: 'step',
+          member: name,
+          message: `${name}: the drain is no longer in place (${view.engine.detail ?? 'dropped by the database'}); draining again`,
+        });
+        return act(ctx, { kind: 'drain', member: name, target: p.leadershipMovedTo });
       }
       const limit = spec.strategy.timeouts.drainSeconds * 1000;
       if (now - p.since >= limit) {
@@ -670,6 +682,11 @@ function driveInFlight(ctx: Ctx): Action | undefined {
           // preferences). Idempotent; a member never drained has nothing to undo.
           return act(ctx, { kind: 'restore', member: name });
         }
+        const back = leadershipReturnWait(ctx, name, view);
+        if (back) {
+          waits.push(back);
+          continue;
+        }
         setMemberState(status, name, 'done', now, `${name}: ready and caught up on ${p.to}`);
         continue;
       }
@@ -695,6 +712,41 @@ function driveInFlight(ctx: Ctx): Action | undefined {
   }
   if (waits.length > 0) return wait(ctx, `waiting: ${waits.join('; ')}`, nextLook);
   return undefined;
+}
+
+/**
+ * The wait for a restored member to lead again (`rules.leadershipReturn`), or undefined when it
+ * need not wait: no rule, nothing recorded before its drain, fewer leaderships than the rule's
+ * minimum, enough of them back, or the rule's time is up (recorded in history, then it goes on).
+ */
+function leadershipReturnWait(ctx: Ctx, name: string, view: MemberView | undefined): string | undefined {
+  const { status, rules, now } = ctx;
+  const rule = rules.leadershipReturn;
+  const p = status.members[name]!;
+  if (!rule || !p.restored || p.leadersBefore === undefined || p.leadersBefore < rule.minimum)
+    return undefined;
+  const need = Math.floor(p.leadersBefore * rule.fraction);
+  const held = view?.engine?.leaderCount ?? 0;
+  if (held >= need) {
+    record(status, {
+      at: now,
+      type: 'step',
+      member: name,
+      message: `${name} leads ${held} again (needed ${need} of the ${p.leadersBefore} it led before its drain)`,
+    });
+    return undefined;
+  }
+  const limit = rule.timeoutSeconds * 1000;
+  if (now - (p.restoredAt ?? p.since) >= limit) {
+    record(status, {
+      at: now,
+      type: 'step',
+      member: name,
+      message: `${name} leads ${held} of the ${need} expected after ${formatDuration(limit)}; going on`,
+    });
+    return undefined;
+  }
+  return `${name} leads ${held} again; waiting for ${need} (${rule.fraction.toFixed(2)} of ${p.leadersBefore} before its drain)`;
 }
 
 /** Longest a predicted wait may defer the next look. */
@@ -962,7 +1014,10 @@ export function applyOutcome(
     }
     case 'restore': {
       const p = status.members[action.member];
-      if (p) p.restored = true;
+      if (p) {
+        p.restored = true;
+        p.restoredAt = now;
+      }
       return status;
     }
     case 'finalize': {

@@ -30,6 +30,8 @@ const CHECKS: Record<string, { evaluation: Evaluation; scope: Scope; external?: 
   'all-stores-up': { evaluation: 'ready', scope: multiRaft },
   quorum: { evaluation: 'quorum', scope: withQuorum },
   'pd-quorum': { evaluation: 'quorum', scope: named('pd') },
+  'pd-available': { evaluation: 'quorum', scope: named('pd') },
+  'no-down-peers': { evaluation: 'caught-up', scope: multiRaft },
   'api-server-healthy': { evaluation: 'quorum', scope: named('control-plane') },
   'cluster-quorum': { evaluation: 'quorum', scope: named('rec') },
   'replication-caught-up': { evaluation: 'caught-up', scope: replicated },
@@ -37,6 +39,11 @@ const CHECKS: Record<string, { evaluation: Evaluation; scope: Scope; external?: 
   'databases-active': { evaluation: 'caught-up', scope: named('redb') },
   'versions-uniform': { evaluation: 'versions', scope: all },
   'no-ddl-running': { evaluation: 'external', scope: all, external: 'no DDL job is running or queued' },
+  'no-leftover-scheduler': {
+    evaluation: 'external',
+    scope: all,
+    external: 'no evict-leader scheduler left from before',
+  },
   'pdb-allows-eviction': {
     evaluation: 'external',
     scope: all,

@@ -43,31 +43,58 @@ describe('tidb rules', () => {
     );
     assert.deepEqual(between, ['v6.5.0', 'v6.5.1', 'v6.5.2']);
     const notes = between.flatMap((r) => versions.notes?.(v(r)) ?? []);
-    assert.deepEqual(notes, [
-      'read the compatibility changes of v6.5.0: https://docs.pingcap.com/tidb/stable/release-6.5.0#compatibility-changes',
-      'read the deprecated features of v6.5.0: https://docs.pingcap.com/tidb/stable/release-6.5.0#deprecated-features',
-      'read the compatibility changes of v6.5.1: https://docs.pingcap.com/tidb/stable/release-6.5.1#compatibility-changes',
-      'read the compatibility changes of v6.5.2: https://docs.pingcap.com/tidb/stable/release-6.5.2#compatibility-changes',
-    ]);
+    assert.equal(notes.length, 4);
+    assert.match(
+      notes[0]!,
+      /^v6\.5\.0 \(2022-12-29\) compatibility changes: .*metadata lock.*: https:\/\/docs\.pingcap\.com\/tidb\/stable\/release-6\.5\.0#compatibility-changes$/,
+    );
+    assert.match(notes[1]!, /^v6\.5\.0 deprecated features: .*release-6\.5\.0#deprecated-features$/);
+    assert.match(
+      notes[2]!,
+      /^v6\.5\.1 \(2023-03-10\) compatibility changes: telemetry off by default.*release-6\.5\.1#compatibility-changes$/,
+    );
+    assert.match(
+      notes[3]!,
+      /^v6\.5\.2 \(2023-04-21\) compatibility changes: TiCDC encodes FLOAT.*release-6\.5\.2#compatibility-changes$/,
+    );
   });
 
-  it('orders PD, TiFlash, TiKV, TiDB, TiCDC with their topologies', () => {
+  it('says when a version is not in the release catalog', () => {
+    assert.deepEqual(versions.notes?.(v('v9.1.0')), [
+      "v9.1.0 is not in Baton's TiDB release catalog (v4.0.16 .. v7.6.0): read its release notes yourself: https://docs.pingcap.com/tidb/stable/release-9.1.0",
+    ]);
+    const path = findVersionPath(tidbRules, 'v7.6.0', 'v9.1.0');
+    assert.equal(path.length, 1);
+    assert.match(path[0]!.notes.at(-1)!, /not in Baton's TiDB release catalog/);
+  });
+
+  it('orders PD, TiProxy, TiFlash, TiKV, Pump, TiDB, TiCDC with their topologies', () => {
     assert.deepEqual(
       tidbRules.components.map((c) => [c.name, c.topology, c.quorum, c.prerequisites]),
       [
         ['pd', 'raft', true, []],
+        ['tiproxy', 'stateless', false, ['pd']],
         ['tiflash', 'multi-raft', false, ['pd']],
         ['tikv', 'multi-raft', true, ['pd', 'tiflash']],
-        ['tidb', 'stateless', false, ['tikv']],
+        ['pump', 'stateless', false, ['tikv']],
+        ['tidb', 'stateless', false, ['tikv', 'pump']],
         ['ticdc', 'stateless', false, ['tidb']],
       ],
     );
     assert.match(tidbRules.uniformVersion ?? '', /same version/);
-    assert.deepEqual(tidbRules.hooks, ['beforeComponent', 'afterComponent', 'afterUpgrade']);
+    assert.deepEqual(tidbRules.hooks, ['beforeUpgrade', 'beforeComponent', 'afterComponent', 'afterUpgrade']);
     assert.deepEqual(
       tidbRules.prechecks.map((p) => p.name),
-      ['pd-quorum', 'all-stores-up', 'no-ddl-running'],
+      [
+        'pd-available',
+        'all-stores-up',
+        'no-down-peers',
+        'no-leftover-scheduler',
+        'versions-uniform',
+        'no-ddl-running',
+      ],
     );
+    assert.deepEqual(tidbRules.leadershipReturn, { fraction: 2 / 3, minimum: 200, timeoutSeconds: 400 });
     assert.equal(tidbRules.finalization, undefined);
   });
 
@@ -83,9 +110,9 @@ describe('tidb rules', () => {
     assert.deepEqual(
       path[0]?.notes.filter((n) => n.includes('compatibility changes')).map((n) => n.split(':')[0]),
       [
-        'read the compatibility changes of v6.5.0',
-        'read the compatibility changes of v6.5.1',
-        'read the compatibility changes of v6.5.2',
+        'v6.5.0 (2022-12-29) compatibility changes',
+        'v6.5.1 (2023-03-10) compatibility changes',
+        'v6.5.2 (2023-04-21) compatibility changes',
       ],
     );
     assert.equal(path[0]?.finalize, false);

@@ -11,6 +11,7 @@
  */
 import type { EngineRules, RuleVerdict } from '../rules.js';
 import { compareVersions, parseVersion, type Version } from '../../plan/version.js';
+import { TIDB_RELEASE_CATALOG, catalogNotes } from './releases.js';
 
 /** The rule PingCAP states in its upgrade guides, quoted in every refusal. */
 export const TIDB_NO_DOWNGRADE =
@@ -20,43 +21,10 @@ export const TIDB_NO_DOWNGRADE =
 const MIN_DIRECT_FROM = parseVersion('v4.0.0');
 
 /**
- * Published TiDB releases (ascending) whose compatibility changes a user must read when an upgrade
- * passes through them. Intermediate hops of a multi-step path are chosen from this list.
+ * Published TiDB releases (ascending), from the release catalog: intermediate hops of a multi-step
+ * path are chosen from them, and the plan lists the notes of every one an upgrade passes.
  */
-export const TIDB_RELEASES: readonly string[] = [
-  'v4.0.16',
-  'v5.0.0',
-  'v5.1.0',
-  'v5.2.0',
-  'v5.3.0',
-  'v5.4.0',
-  'v6.0.0',
-  'v6.1.0',
-  'v6.2.0',
-  'v6.3.0',
-  'v6.4.0',
-  'v6.5.0',
-  'v6.5.1',
-  'v6.5.2',
-  'v6.5.3',
-  'v6.6.0',
-  'v7.0.0',
-  'v7.1.0',
-  'v7.1.1',
-  'v7.2.0',
-  'v7.3.0',
-  'v7.4.0',
-  'v7.5.0',
-  'v7.5.1',
-  'v7.6.0',
-  'v8.0.0',
-  'v8.1.0',
-  'v8.1.1',
-  'v8.2.0',
-  'v8.3.0',
-  'v8.4.0',
-  'v8.5.0',
-];
+export const TIDB_RELEASES: readonly string[] = TIDB_RELEASE_CATALOG.map((r) => r.version);
 
 function direct(from: Version, to: Version): RuleVerdict {
   const c = compareVersions(from, to);
@@ -79,21 +47,14 @@ function allowDowngrade(from: Version, to: Version): RuleVerdict {
   };
 }
 
-function notes(v: Version): string[] {
-  const tag = `${v.major}.${v.minor}.${v.patch}`;
-  if (v.prerelease.length > 0) return [];
-  const page = `https://docs.pingcap.com/tidb/stable/release-${tag}`;
-  const lines = [`read the compatibility changes of v${tag}: ${page}#compatibility-changes`];
-  if (v.patch === 0) lines.push(`read the deprecated features of v${tag}: ${page}#deprecated-features`);
-  return lines;
-}
-
 /** TiDB (TiDB Operator / TiUP): PD, TiFlash, TiKV, TiDB, TiCDC; no downgrade; same version everywhere. */
 export const tidbRules: EngineRules = {
   name: 'tidb',
   title: 'TiDB',
   components: [
     { name: 'pd', topology: 'raft', stage: 'cluster', prerequisites: [], quorum: true },
+    // TiProxy routes client connections; it goes right after PD so it follows TiDB servers moving.
+    { name: 'tiproxy', topology: 'stateless', stage: 'cluster', prerequisites: ['pd'], quorum: false },
     // TiDB Operator (v1.2 and later) rolls TiFlash before TiKV: a TiFlash replica must understand
     // what a newer TiKV sends it, never the other way round.
     { name: 'tiflash', topology: 'multi-raft', stage: 'cluster', prerequisites: ['pd'], quorum: false },
@@ -104,27 +65,45 @@ export const tidbRules: EngineRules = {
       prerequisites: ['pd', 'tiflash'],
       quorum: true,
     },
-    { name: 'tidb', topology: 'stateless', stage: 'cluster', prerequisites: ['tikv'], quorum: false },
+    // Pump (TiDB Binlog) before the TiDB servers that write binlogs to it.
+    { name: 'pump', topology: 'stateless', stage: 'cluster', prerequisites: ['tikv'], quorum: false },
+    { name: 'tidb', topology: 'stateless', stage: 'cluster', prerequisites: ['tikv', 'pump'], quorum: false },
     { name: 'ticdc', topology: 'stateless', stage: 'cluster', prerequisites: ['tidb'], quorum: false },
   ],
   versions: {
     direct,
     allowDowngrade,
     releases: [...TIDB_RELEASES],
-    notes,
+    notes: catalogNotes,
   },
   prechecks: [
-    { name: 'pd-quorum', description: 'PD has a leader and a healthy majority of members' },
+    {
+      name: 'pd-available',
+      description:
+        'PD has a leader and a healthy majority of members (force it to replace PD members regardless)',
+    },
     {
       name: 'all-stores-up',
-      description: 'every TiKV and TiFlash store is Up (none Down, Offline or Disconnected)',
+      description: 'every TiKV and TiFlash store is Up (none Disconnected, Down, Offline or Tombstone)',
     },
-    { name: 'no-ddl-running', description: 'no DDL job is running or queued (ADMIN SHOW DDL JOBS)' },
+    { name: 'no-down-peers', description: 'no region has a down peer' },
+    {
+      name: 'no-leftover-scheduler',
+      description: 'no evict-leader scheduler holds a store of this cluster before Baton adds its own',
+    },
+    { name: 'versions-uniform', description: 'each component runs one version (mixed versions are named)' },
+    {
+      name: 'no-ddl-running',
+      description: 'no DDL job is running or queued (ADMIN SHOW DDL JOBS), unless smooth upgrade pauses DDL',
+    },
   ],
-  hooks: ['beforeComponent', 'afterComponent', 'afterUpgrade'],
+  hooks: ['beforeUpgrade', 'beforeComponent', 'afterComponent', 'afterUpgrade'],
   uniformVersion: `TiDB Operator requires all components in the cluster to use the same version`,
   // TiDB Operator's own policy: after the evict-leader timeout it proceeds; the remaining region
   // leaders are re-elected by raft within an election timeout.
   drainTimeoutProceedSafe: true,
+  // TiDB Operator's endEvictLeaderAfterUpgrade: 2/3 of the leaders before, skipped under 200,
+  // at most tikv.waitLeaderTransferBackTimeout (400 s by default).
+  leadershipReturn: { fraction: 2 / 3, minimum: 200, timeoutSeconds: 400 },
   stepEstimatesMs: { precheck: 2_000, hook: 1_000, drain: 60_000, replace: 60_000, verify: 30_000 },
 };

@@ -1,0 +1,157 @@
+/**
+ * TiDB's release catalog: every release Baton knows, with its date and, where Baton's authors read
+ * the release notes, a one-line summary of its compatibility changes and deprecations. Gathered
+ * from PingCAP's own pages (pingcap/docs `releases/release-timeline.md` and `release-notes.md`
+ * for the dates, `releases/release-X.Y.Z.md` for the summaries). A plan lists every catalog
+ * release an upgrade passes through with its link, as TiDB Operator's upgrade guide asks ("if you
+ * upgrade from TiDB v6.4.0 to v6.5.2, you need to check the compatibility changes in v6.5.0, v6.5.1
+ * and v6.5.2"). A release without a summary still gets its link; a target outside the catalog is
+ * planned with a note saying so.
+ *
+ * Data only: extend it as PingCAP publishes releases (keep ascending order; the test checks it).
+ */
+import { compareVersions, parseVersion, type Version } from '../../plan/version.js';
+
+/** One release of the catalog. */
+export interface CatalogRelease {
+  /** `v6.5.2`. */
+  version: string;
+  /** Release date, `YYYY-MM-DD`. */
+  date: string;
+  /** Development Milestone Release (no patch releases). */
+  dmr?: boolean;
+  /** One line on its compatibility changes, from the release notes. */
+  compatibility?: string;
+  /** One line on what it deprecates, from the release notes. */
+  deprecations?: string;
+}
+
+/** The catalog, ascending by version. */
+export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
+  { version: 'v4.0.16', date: '2021-12-17' },
+  { version: 'v5.0.0', date: '2021-04-07' },
+  { version: 'v5.1.0', date: '2021-06-24' },
+  { version: 'v5.2.0', date: '2021-08-27' },
+  { version: 'v5.3.0', date: '2021-11-30' },
+  {
+    version: 'v5.3.1',
+    date: '2022-03-03',
+    compatibility:
+      'tidb_analyze_version defaults to 1 again (was 2); TiKV with storage.enable-ttl = true rejects requests from TiDB (TTL is RawKV only)',
+  },
+  { version: 'v5.4.0', date: '2022-02-15' },
+  { version: 'v6.0.0', date: '2022-04-07', dmr: true },
+  { version: 'v6.1.0', date: '2022-06-13' },
+  { version: 'v6.1.1', date: '2022-09-01' },
+  { version: 'v6.1.2', date: '2022-10-24' },
+  { version: 'v6.1.3', date: '2022-12-05' },
+  { version: 'v6.1.4', date: '2023-02-08' },
+  {
+    version: 'v6.1.5',
+    date: '2023-02-28',
+    compatibility:
+      'telemetry off by default (tidb_enable_telemetry OFF, TiDB and PD enable-telemetry false); TiUP from v1.11.3 keeps the state it had',
+  },
+  { version: 'v6.1.6', date: '2023-04-12' },
+  { version: 'v6.1.7', date: '2023-07-12' },
+  { version: 'v6.2.0', date: '2022-08-23', dmr: true },
+  { version: 'v6.3.0', date: '2022-09-30', dmr: true },
+  { version: 'v6.4.0', date: '2022-11-17', dmr: true },
+  {
+    version: 'v6.5.0',
+    date: '2022-12-29',
+    compatibility:
+      'LTS after v6.1.0: the metadata lock (tidb_enable_metadata_lock) and faster ADD INDEX are on after an upgrade from an earlier version; global memory control (tidb_server_memory_limit) is GA',
+    deprecations: 'read the deprecated features section of the notes',
+  },
+  {
+    version: 'v6.5.1',
+    date: '2023-03-10',
+    compatibility:
+      'telemetry off by default (tidb_enable_telemetry OFF); no column type change on partitioned tables; TiKV advance-ts-interval 1s -> 20s; TiKV cdc.min-ts-interval 200ms -> 1s',
+  },
+  {
+    version: 'v6.5.2',
+    date: '2023-04-21',
+    compatibility:
+      'TiCDC encodes FLOAT correctly in Avro (set the Confluent Schema Registry compatibility policy to None before upgrading TiCDC); TiCDC sink.enable-partition-separator defaults to true',
+  },
+  { version: 'v6.5.3', date: '2023-06-14' },
+  { version: 'v6.5.4', date: '2023-08-28' },
+  { version: 'v6.5.5', date: '2023-09-21' },
+  {
+    version: 'v6.5.6',
+    date: '2023-12-07',
+    compatibility:
+      'require_secure_transport cannot be ON under Security Enhanced Mode; new tidb_opt_enable_hash_join; TiCDC changefeed case-sensitive defaults to false',
+  },
+  { version: 'v6.5.7', date: '2024-01-08' },
+  {
+    version: 'v6.5.8',
+    date: '2024-02-02',
+    compatibility: 'new TiKV gc.num-threads (GC threads when enable-compaction-filter is false)',
+  },
+  { version: 'v6.5.9', date: '2024-04-12' },
+  { version: 'v6.5.10', date: '2024-06-20' },
+  { version: 'v6.5.11', date: '2024-09-20' },
+  { version: 'v6.5.12', date: '2025-02-27' },
+  { version: 'v6.6.0', date: '2023-02-20', dmr: true },
+  { version: 'v7.0.0', date: '2023-03-30', dmr: true },
+  { version: 'v7.1.0', date: '2023-05-31' },
+  { version: 'v7.1.1', date: '2023-07-24' },
+  { version: 'v7.1.2', date: '2023-10-25' },
+  { version: 'v7.1.3', date: '2023-12-21' },
+  { version: 'v7.1.4', date: '2024-03-11' },
+  { version: 'v7.1.5', date: '2024-04-26' },
+  { version: 'v7.2.0', date: '2023-06-29', dmr: true },
+  { version: 'v7.3.0', date: '2023-08-14', dmr: true },
+  { version: 'v7.4.0', date: '2023-10-12', dmr: true },
+  { version: 'v7.6.0', date: '2024-01-25', dmr: true },
+];
+
+/** Link to a release's notes (`#compatibility-changes` or another section). */
+export function releaseNotesUrl(version: Version, section?: string): string {
+  const page = `https://docs.pingcap.com/tidb/stable/release-${version.major}.${version.minor}.${version.patch}`;
+  return section ? `${page}#${section}` : page;
+}
+
+/** The catalog entry of `version`, if the catalog knows it. */
+export function catalogRelease(version: Version | string): CatalogRelease | undefined {
+  const v = typeof version === 'string' ? parseVersion(version) : version;
+  return TIDB_RELEASE_CATALOG.find((r) => compareVersions(r.version, v) === 0);
+}
+
+/** First and last release the catalog knows. */
+export function catalogRange(): { first: string; last: string } {
+  return {
+    first: TIDB_RELEASE_CATALOG[0]?.version ?? '',
+    last:
+      [...TIDB_RELEASE_CATALOG].sort((a, b) => compareVersions(a.version, b.version)).at(-1)?.version ?? '',
+  };
+}
+
+/**
+ * What a user must read when an upgrade passes through `version`: its compatibility changes (with
+ * the summary when the catalog has one) and, for an `x.y.0` release, its deprecated features. For a
+ * version the catalog does not know, one line saying so with the page to read.
+ */
+export function catalogNotes(version: Version): string[] {
+  if (version.prerelease.length > 0) return [];
+  const tag = `v${version.major}.${version.minor}.${version.patch}`;
+  const entry = catalogRelease(version);
+  if (!entry) {
+    const { first, last } = catalogRange();
+    return [
+      `${tag} is not in Baton's TiDB release catalog (${first} .. ${last}): read its release notes yourself: ${releaseNotesUrl(version)}`,
+    ];
+  }
+  const lines = [
+    `${tag} (${entry.date}${entry.dmr ? ', DMR' : ''}) compatibility changes: ${entry.compatibility ?? 'see the notes'}: ${releaseNotesUrl(version, 'compatibility-changes')}`,
+  ];
+  if (version.patch === 0) {
+    lines.push(
+      `${tag} deprecated features: ${entry.deprecations ?? 'see the notes'}: ${releaseNotesUrl(version, 'deprecated-features')}`,
+    );
+  }
+  return lines;
+}
