@@ -833,6 +833,9 @@ function passFinished(ctx: Ctx): Action | undefined {
     const key = `finalize-hop:${status.hop}`;
     if (hop.finalize && !status.hooksDone.includes(key))
       return act(ctx, { kind: 'finalize' }, `finalize intermediate hop ${hop.from} -> ${hop.to}`);
+    // The next hop starts on a healthy cluster (CockroachDB: the finalization's migrations done).
+    const unhealthy = healthGate(ctx);
+    if (unhealthy !== false) return unhealthy;
     status.hop += 1;
     const nextHop = path[status.hop]!;
     for (const [name, p] of Object.entries(status.members)) {
@@ -848,7 +851,8 @@ function passFinished(ctx: Ctx): Action | undefined {
         finishedAt: undefined,
       };
     }
-    status.hooksDone = status.hooksDone.filter((h) => h.startsWith('finalize-hop:') || h === 'beforeUpgrade');
+    // beforeUpgrade runs again for the new hop (CockroachDB preserves the hop's starting major).
+    status.hooksDone = status.hooksDone.filter((h) => h.startsWith('finalize-hop:'));
     status.batchesSincePause = 0;
     record(status, {
       at: now,
@@ -879,7 +883,14 @@ function passFinished(ctx: Ctx): Action | undefined {
   }
   const unhealthy = healthGate(ctx);
   if (unhealthy !== false) return unhealthy;
-  setPhase(status, 'Completed', `upgrade complete: every member runs its target version`, now);
+  setPhase(
+    status,
+    'Completed',
+    status.finalized
+      ? 'upgrade finalized: rollback is no longer possible'
+      : `upgrade complete: every member runs its target version`,
+    now,
+  );
   return wait(ctx, status.reason, 0);
 }
 
@@ -890,7 +901,10 @@ function passFinished(ctx: Ctx): Action | undefined {
  */
 function healthGate(ctx: Ctx): undefined | false {
   const { snapshot, status, spec, now } = ctx;
-  if (snapshot.health.healthy) return false;
+  if (snapshot.health.healthy) {
+    if (status.blockedBy?.check === 'cluster-health') status.blockedBy = undefined;
+    return false;
+  }
   const since = status.blockedBy?.check === 'cluster-health' ? status.blockedBy.since : now;
   const limit = spec.strategy.timeouts.readySeconds * 1000;
   if (now - since >= limit) {
@@ -1031,9 +1045,11 @@ export function applyOutcome(
         });
         return status;
       }
+      // Completed once the cluster reports healthy again (CockroachDB runs its migrations now).
       status.finalized = true;
       record(status, { at: now, type: 'step', message: outcome.message ?? 'finalized' });
-      setPhase(status, 'Completed', 'upgrade finalized: rollback is no longer possible', now);
+      if (status.phase !== 'Running')
+        setPhase(status, 'Running', 'finalized; waiting for the cluster to report healthy', now);
       return status;
     }
   }
