@@ -86,7 +86,13 @@ describe('cockroachdb rules', () => {
     assert.deepEqual(cockroachdbRules.hooks, ['beforeUpgrade']);
     assert.deepEqual(
       cockroachdbRules.prechecks.map((p) => p.name),
-      ['all-nodes-live', 'no-under-replicated-ranges', 'versions-uniform'],
+      [
+        'all-nodes-live',
+        'no-under-replicated-ranges',
+        'versions-uniform',
+        'running-version-matches',
+        'previous-upgrade-finalized',
+      ],
     );
   });
 

@@ -134,6 +134,15 @@ export const cockroachdbRules: EngineRules = {
       name: 'versions-uniform',
       description: 'every node runs the same version (no earlier upgrade or rollback left half-done)',
     },
+    {
+      name: 'running-version-matches',
+      description: "every node's build tag names the release the platform says it runs (the image tag)",
+    },
+    {
+      name: 'previous-upgrade-finalized',
+      description:
+        'the cluster version matches the binaries (a previous major upgrade is finalized or rolled back)',
+    },
   ],
   hooks: ['beforeUpgrade'],
   finalization: {

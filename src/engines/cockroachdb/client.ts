@@ -1,0 +1,118 @@
+/**
+ * One typed client for CockroachDB's admin surfaces: SQL through the PostgreSQL wire protocol
+ * (sql.ts), the HTTP endpoints (http.ts) and the gRPC Drain call (drain-rpc.ts). Every call
+ * targets one node, carries a deadline, is tried once (the engine decides what to try next), and
+ * fails with an OperationalError naming the node.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { CockroachDrainRpc, type DrainProgress } from './drain-rpc.js';
+import {
+  CockroachHttp,
+  type CockroachNodeStatus,
+  type CockroachNodeVars,
+  type CockroachReadiness,
+} from './http.js';
+import { CockroachSql } from './sql.js';
+
+export type { CockroachNodeStatus, CockroachNodeVars, CockroachReadiness } from './http.js';
+export type { DrainProgress } from './drain-rpc.js';
+
+/** Where one node answers: SQL (pgwire), HTTP (DB Console port) and gRPC. */
+export interface CockroachAddresses {
+  sql: string;
+  http: string;
+  rpc: string;
+}
+
+/** CockroachDB's default ports: SQL and RPC share 26257, HTTP is 8080. */
+export const DEFAULT_SQL_PORT = 26257;
+export const DEFAULT_HTTP_PORT = 8080;
+
+/**
+ * The addresses of a node whose platform endpoint is its SQL address (`host` or `host:port`): RPC
+ * on the same port, HTTP on `httpPort` of the same host.
+ */
+export function defaultAddresses(endpoint: string, httpPort = DEFAULT_HTTP_PORT): CockroachAddresses {
+  const m = /^(.*?)(?::(\d+))?$/.exec(endpoint)!;
+  const host = m[1]!;
+  const sql = `${host}:${m[2] ?? DEFAULT_SQL_PORT}`;
+  return { sql, rpc: sql, http: `${host}:${httpPort}` };
+}
+
+/** The admin calls the CockroachDB engine makes. */
+export interface CockroachAdminApi {
+  readiness(node: CockroachAddresses): Promise<CockroachReadiness>;
+  vars(node: CockroachAddresses): Promise<CockroachNodeVars>;
+  details(node: CockroachAddresses): Promise<{ nodeId: number; buildTag: string }>;
+  nodes(node: CockroachAddresses): Promise<CockroachNodeStatus[]>;
+  clusterVersion(node: CockroachAddresses): Promise<string>;
+  preserveDowngrade(node: CockroachAddresses): Promise<string>;
+  setPreserveDowngrade(node: CockroachAddresses, major: string): Promise<void>;
+  resetPreserveDowngrade(node: CockroachAddresses): Promise<void>;
+  drain(node: CockroachAddresses): Promise<DrainProgress>;
+  close(): Promise<void>;
+}
+
+/** Options of {@link CockroachAdminClient}. */
+export interface CockroachAdminClientOptions {
+  /** SQL user (and DB Console login on secure clusters); default `root`. */
+  username?: string;
+  password?: string;
+  /** `https` for secure clusters' HTTP endpoints; default `http`. */
+  httpScheme?: 'http' | 'https';
+  /** gRPC channel credentials; default insecure (clusters started with `--insecure`). */
+  rpcCredentials?: grpc.ChannelCredentials;
+  /** Deadline of each SQL and HTTP call; default 5 s. */
+  timeoutMs?: number;
+  /** Deadline of one Drain call; default 30 s. */
+  drainTimeoutMs?: number;
+}
+
+/** {@link CockroachAdminApi} over pgwire, HTTP and gRPC. */
+export class CockroachAdminClient implements CockroachAdminApi {
+  private readonly sql: CockroachSql;
+  private readonly http: CockroachHttp;
+  private readonly rpc: CockroachDrainRpc;
+
+  constructor(opts: CockroachAdminClientOptions = {}) {
+    this.sql = new CockroachSql({ user: opts.username, password: opts.password, timeoutMs: opts.timeoutMs });
+    this.http = new CockroachHttp({
+      scheme: opts.httpScheme,
+      // Insecure clusters need no login; a password means a secure cluster's DB Console user.
+      ...(opts.password ? { username: opts.username ?? 'root', password: opts.password } : {}),
+      timeoutMs: opts.timeoutMs,
+    });
+    this.rpc = new CockroachDrainRpc(opts.rpcCredentials, opts.drainTimeoutMs);
+  }
+
+  readiness(node: CockroachAddresses): Promise<CockroachReadiness> {
+    return this.http.readiness(node.http);
+  }
+  vars(node: CockroachAddresses): Promise<CockroachNodeVars> {
+    return this.http.vars(node.http);
+  }
+  details(node: CockroachAddresses): Promise<{ nodeId: number; buildTag: string }> {
+    return this.http.details(node.http);
+  }
+  nodes(node: CockroachAddresses): Promise<CockroachNodeStatus[]> {
+    return this.http.nodes(node.http);
+  }
+  clusterVersion(node: CockroachAddresses): Promise<string> {
+    return this.sql.clusterVersion(node.sql);
+  }
+  preserveDowngrade(node: CockroachAddresses): Promise<string> {
+    return this.sql.preserveDowngrade(node.sql);
+  }
+  setPreserveDowngrade(node: CockroachAddresses, major: string): Promise<void> {
+    return this.sql.setPreserveDowngrade(node.sql, major);
+  }
+  resetPreserveDowngrade(node: CockroachAddresses): Promise<void> {
+    return this.sql.resetPreserveDowngrade(node.sql);
+  }
+  drain(node: CockroachAddresses): Promise<DrainProgress> {
+    return this.rpc.drain(node.rpc);
+  }
+  async close(): Promise<void> {
+    this.rpc.close();
+  }
+}
