@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { BadInputError } from '../core/errors.js';
-import { compareVersions } from '../plan/version.js';
+import { compareVersions } from '../core/version.js';
 import { LocalPlatform } from '../platforms/local/platform.js';
 import { formatReportText } from '../probe/report.js';
 import type { ProbeReport } from '../probe/types.js';

@@ -7,7 +7,7 @@
 import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JournalStore } from '../core/ports.js';
-import { FileJournalStore } from '../runner/journal/file.js';
+import { FileJournalStore } from '../platforms/local/journal.js';
 
 function alive(pid: number): boolean {
   try {

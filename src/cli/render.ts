@@ -5,7 +5,7 @@
 import { stringify as toYaml } from 'yaml';
 import type { UpgradeRecord } from '../core/ports.js';
 import type { PrecheckResult, Snapshot, UpgradeStatus } from '../core/types.js';
-import type { Plan } from '../plan/types.js';
+import type { Plan } from '../core/types.js';
 
 /** Output formats of `-o`. */
 export type OutputFormat = 'text' | 'json' | 'yaml';

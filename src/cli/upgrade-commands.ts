@@ -7,7 +7,7 @@ import type { UpgradeRecord } from '../core/ports.js';
 import type { ComponentSpec, Snapshot, UpgradeSpec } from '../core/types.js';
 import { isTerminal } from '../core/types.js';
 import { engineRules } from '../engines/registry.js';
-import { atVersion, parseVersion } from '../plan/version.js';
+import { atVersion, parseVersion } from '../core/version.js';
 import { observe } from '../runner/observe.js';
 import { applyForce } from '../runner/decide.js';
 import { runPrechecks } from '../runner/runner.js';

@@ -15,7 +15,7 @@ import type {
   UpgradeSpec,
   UpgradeStatus,
 } from './types.js';
-import type { EngineRules } from '../engines/rules.js';
+import type { EngineRules } from './rules.js';
 
 /** Things every port call may use; passed in, never imported. */
 export interface PortContext {

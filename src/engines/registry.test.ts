@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { engineRules, knownEngines } from './registry.js';
 import { BadInputError } from '../core/errors.js';
-import { parseVersion } from '../plan/version.js';
+import { parseVersion } from '../core/version.js';
 
 describe('engine registry', () => {
   it('knows the pure-rule engines and the sim engine', () => {

@@ -3,7 +3,7 @@
  * pure rules live in this registry (adapters that talk to a database are wired by the front ends).
  */
 import { BadInputError } from '../core/errors.js';
-import type { EngineRules } from './rules.js';
+import type { EngineRules } from '../core/rules.js';
 import { cockroachdbRules } from './cockroachdb/rules.js';
 import { etcdRules } from './etcd/rules.js';
 import { genericRules } from './generic/rules.js';

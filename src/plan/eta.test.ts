@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EngineRules } from '../engines/rules.js';
+import type { EngineRules } from '../core/rules.js';
 import { DEFAULT_STEP_ESTIMATES_MS, estimateRemainingMs, stepEstimate } from './eta.js';
 
 const rules: EngineRules = {

@@ -3,7 +3,7 @@
  * engine's typical durations before anything has been observed.
  */
 import type { StepKind } from '../core/types.js';
-import type { EngineRules } from '../engines/rules.js';
+import type { EngineRules } from '../core/rules.js';
 
 /** Typical step durations in ms when neither observations nor the engine give one. */
 export const DEFAULT_STEP_ESTIMATES_MS: Readonly<Record<StepKind, number>> = {

@@ -8,8 +8,8 @@
  */
 import { isLeaderRole } from '../core/types.js';
 import type { MemberView } from '../core/types.js';
-import type { Topology } from '../engines/rules.js';
-import { atVersion } from './version.js';
+import type { Topology } from '../core/rules.js';
+import { atVersion } from '../core/version.js';
 
 /** A member in its safe position, with why it is there (shown verbatim in plans). */
 export interface OrderedMember {

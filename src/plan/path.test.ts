@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BadInputError } from '../core/errors.js';
-import type { EngineRules, RuleVerdict, VersionRules } from '../engines/rules.js';
+import type { EngineRules, RuleVerdict, VersionRules } from '../core/rules.js';
 import { findCompatiblePath, findVersionPath, parseVersionRange } from './path.js';
 import type { CompatibilityConstraint, Track, TrackStep } from './path.js';
-import { compareVersions, parseVersion, series } from './version.js';
-import type { Version } from './version.js';
+import { compareVersions, parseVersion, series } from '../core/version.js';
+import type { Version } from '../core/version.js';
 
 const SERIES = ['22.2', '23.1', '23.2', '24.1', '24.2'];
 const NOTES: Record<string, string[]> = {

@@ -5,10 +5,10 @@
  * operator and Kubernetes must support each other at every step).
  */
 import { BadInputError } from '../core/errors.js';
-import type { EngineRules, VersionRules } from '../engines/rules.js';
-import type { VersionHop } from './types.js';
-import { atVersion, compareVersions, parseVersion } from './version.js';
-import type { Version } from './version.js';
+import type { EngineRules, VersionRules } from '../core/rules.js';
+import type { VersionHop } from '../core/types.js';
+import { atVersion, compareVersions, parseVersion } from '../core/version.js';
+import type { Version } from '../core/version.js';
 
 interface Node {
   raw: string;

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BadInputError } from '../core/errors.js';
 import type { EngineMemberState, MemberView, Snapshot, UpgradeSpec } from '../core/types.js';
-import type { ComponentRule, EngineRules } from '../engines/rules.js';
+import type { ComponentRule, EngineRules } from '../core/rules.js';
 import { buildPlan, resolveComponents } from './plan.js';
-import { compareVersions } from './version.js';
+import { compareVersions } from '../core/version.js';
 
 function member(
   name: string,

@@ -6,7 +6,7 @@
  */
 import { BadInputError } from '../core/errors.js';
 import type { MemberView, Snapshot, StepKind, UpgradeSpec } from '../core/types.js';
-import type { ComponentRule, EngineRules } from '../engines/rules.js';
+import type { ComponentRule, EngineRules } from '../core/rules.js';
 import { splitBatches, validateBatchPolicy } from './batches.js';
 import type { PauseSchedule } from './batches.js';
 import { estimateRemainingMs, stepEstimate } from './eta.js';
@@ -18,8 +18,8 @@ import {
   unreadyReason,
 } from './order.js';
 import { findVersionPath } from './path.js';
-import type { Plan, PlannedComponent, PlannedMember, PlannedStage, VersionHop } from './types.js';
-import { atVersion, compareVersions, parseVersion } from './version.js';
+import type { Plan, PlannedComponent, PlannedMember, PlannedStage, VersionHop } from '../core/types.js';
+import { atVersion, compareVersions, parseVersion } from '../core/version.js';
 
 /** Everything a plan is computed from. */
 export interface PlanInput {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isLeaderRole } from '../core/types.js';
 import type { BatchPolicy, MemberView, Role } from '../core/types.js';
-import type { Topology } from '../engines/rules.js';
+import type { Topology } from '../core/rules.js';
 import { batchSize, splitBatches } from './batches.js';
 import { leadershipsHeld, orderMembers, pickLeadershipTarget, unreadyReason } from './order.js';
 import { budgetVerdict, quorumVerdict } from './safety.js';

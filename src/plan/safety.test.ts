@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EngineMemberState, MemberView } from '../core/types.js';
-import type { ComponentRule } from '../engines/rules.js';
+import type { ComponentRule } from '../core/rules.js';
 import {
   budgetVerdict,
   firstDenial,

@@ -4,9 +4,9 @@
  * Pure functions of an observed snapshot.
  */
 import type { MemberView } from '../core/types.js';
-import type { ComponentRule } from '../engines/rules.js';
+import type { ComponentRule } from '../core/rules.js';
 import { holdsLeadership, pickLeadershipTarget } from './order.js';
-import { atVersion } from './version.js';
+import { atVersion } from '../core/version.js';
 
 /** The answer of one named check: whether the step may go ahead, and why, in one line. */
 export interface Verdict {

@@ -16,7 +16,7 @@ import type {
   UpgradeStatus,
 } from '../core/types.js';
 import { isLeaderRole, isTerminal } from '../core/types.js';
-import type { EngineRules } from '../engines/rules.js';
+import type { EngineRules } from '../core/rules.js';
 import { batchSize } from '../plan/batches.js';
 import { componentRule } from '../plan/plan.js';
 import { orderMembers } from '../plan/order.js';
@@ -27,8 +27,8 @@ import {
   prerequisitesVerdict,
   quorumVerdict,
 } from '../plan/safety.js';
-import type { PlannedComponent } from '../plan/types.js';
-import { atVersion, compareVersions, parseVersion } from '../plan/version.js';
+import type { PlannedComponent } from '../core/types.js';
+import { atVersion, compareVersions, parseVersion } from '../core/version.js';
 import { progressOf } from './progress.js';
 import { pruneToSummary, record, setMemberState, setPhase } from './status.js';
 

@@ -8,7 +8,7 @@ import { FakeClock } from '../core/clock.js';
 import { nullLogger } from '../core/logger.js';
 import type { UpgradeSpec } from '../core/types.js';
 import { createSimWorld, parseSimClusterDescription, PRESERVE_DOWNGRADE } from '../platforms/sim/index.js';
-import { atVersion } from '../plan/version.js';
+import { atVersion } from '../core/version.js';
 import { type ReconcileResult, Runner } from './runner.js';
 import { createUpgrade, makeSpec } from './start.js';
 

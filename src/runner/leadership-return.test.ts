@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EngineMemberState, MemberView, Snapshot, UpgradeStatus } from '../core/types.js';
-import type { EngineRules } from '../engines/rules.js';
+import type { EngineRules } from '../core/rules.js';
 import { buildPlan } from '../plan/plan.js';
 import { applyOutcome, decide } from './decide.js';
 import { initialStatus, makeSpec } from './start.js';

@@ -4,7 +4,7 @@
  */
 import type { ProgressSummary, Snapshot, UpgradeSpec, UpgradeStatus } from '../core/types.js';
 import { isLeaderRole } from '../core/types.js';
-import type { EngineRules } from '../engines/rules.js';
+import type { EngineRules } from '../core/rules.js';
 import { batchSize } from '../plan/batches.js';
 import { estimateRemainingMs } from '../plan/eta.js';
 

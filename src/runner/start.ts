@@ -7,8 +7,8 @@ import { BadInputError } from '../core/errors.js';
 import type { Engine, Platform, PortContext, UpgradeRecord } from '../core/ports.js';
 import type { MemberProgress, Snapshot, StrategySpec, UpgradeSpec, UpgradeStatus } from '../core/types.js';
 import { buildPlan } from '../plan/plan.js';
-import type { Plan } from '../plan/types.js';
-import { atVersion, parseVersion } from '../plan/version.js';
+import type { Plan } from '../core/types.js';
+import { atVersion, parseVersion } from '../core/version.js';
 import { observe } from './observe.js';
 import { newStatus, record } from './status.js';
 

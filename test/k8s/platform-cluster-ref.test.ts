@@ -14,7 +14,7 @@ import type { UpgradeStatus } from '../../src/core/types.js';
 import { GenericEngine } from '../../src/engines/generic/engine.js';
 import { genericRules } from '../../src/engines/generic/rules.js';
 import { tidbRules } from '../../src/engines/tidb/rules.js';
-import type { EngineRules } from '../../src/engines/rules.js';
+import type { EngineRules } from '../../src/core/rules.js';
 import {
   CRDB_CLUSTER,
   OWNER_PRECHECK,

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { isTerminal } from '../../src/core/types.js';
 import { engineRules } from '../../src/engines/registry.js';
 import type { SimFault } from '../../src/platforms/sim/index.js';
-import { atVersion } from '../../src/plan/version.js';
+import { atVersion } from '../../src/core/version.js';
 import { componentsOf, type RunOutcome, type Scenario, type ScenarioMember } from './harness.js';
 
 /** From -> to pairs per engine: patch, one step, majors with finalization, multi-hop paths. */

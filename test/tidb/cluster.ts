@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Platform, PortContext, ReplaceOptions } from '../../src/core/ports.js';
 import type { PlatformMember } from '../../src/core/types.js';
-import { FileJournalStore } from '../../src/runner/journal/file.js';
+import { FileJournalStore } from '../../src/platforms/local/journal.js';
 import type { RestartableHttp } from './http-server.js';
 import { ClusterModel, TEST_TIMING, type Timing } from './model.js';
 import { pdServer } from './pd-double.js';

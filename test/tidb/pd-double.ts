@@ -19,7 +19,7 @@
  * - `server/api/config.go` (cluster-version), `server/api/region.go` (down-peer regions).
  * Without a quorum a member's etcd cannot answer member lists (linearizable): 500.
  */
-import { compareVersions } from '../../src/plan/version.js';
+import { compareVersions } from '../../src/core/version.js';
 import { NOT_FOUND, RestartableHttp, httpError, json, readJson, type DoubleRequest } from './http-server.js';
 import type { ClusterModel, PdMemberState } from './model.js';
 

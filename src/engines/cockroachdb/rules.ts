@@ -9,8 +9,8 @@
  *   cluster can be rolled back by the same rolling procedure with the old binary; finalizing
  *   (`RESET CLUSTER SETTING cluster.preserve_downgrade_option`) makes the upgrade permanent.
  */
-import type { EngineRules, RuleVerdict } from '../rules.js';
-import { compareVersions, series, type Version } from '../../plan/version.js';
+import type { EngineRules, RuleVerdict } from '../../core/rules.js';
+import { compareVersions, series, type Version } from '../../core/version.js';
 
 /** Major versions of CockroachDB in release order ("major" is CockroachDB's word for `YY.N`). */
 export const COCKROACHDB_MAJORS: readonly string[] = [

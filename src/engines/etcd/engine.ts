@@ -21,7 +21,7 @@ import type {
   Snapshot,
   UpgradeSpec,
 } from '../../core/types.js';
-import type { EngineRules } from '../rules.js';
+import type { EngineRules } from '../../core/rules.js';
 import type { EtcdAdminApi, EtcdAdminClientOptions, EtcdMemberInfo, EtcdMemberStatus } from './client.js';
 import { EtcdAdminClient } from './client.js';
 import { etcdRules } from './rules.js';

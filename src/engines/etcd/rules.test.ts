@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { findVersionPath } from '../../plan/path.js';
-import { parseVersion } from '../../plan/version.js';
+import { parseVersion } from '../../core/version.js';
 import { etcdRules } from './rules.js';
 
 const direct = (from: string, to: string) => etcdRules.versions.direct(parseVersion(from), parseVersion(to));

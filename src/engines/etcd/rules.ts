@@ -13,8 +13,8 @@
  *   are swapped); Baton does not drive that API, so it never swaps a member to an older minor.
  *   A patch downgrade within the same minor uses the same storage format and is allowed.
  */
-import type { EngineRules, RuleVerdict } from '../rules.js';
-import { compareVersions, series, type Version } from '../../plan/version.js';
+import type { EngineRules, RuleVerdict } from '../../core/rules.js';
+import { compareVersions, series, type Version } from '../../core/version.js';
 
 /** Minor releases used to build multi-step paths, ascending (see the module comment for 3.5.26). */
 export const ETCD_RELEASES: readonly string[] = ['3.3.0', '3.4.0', '3.5.0', '3.5.26', '3.6.0'];

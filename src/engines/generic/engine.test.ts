@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PlatformMember } from '../../core/types.js';
 import { engineRules } from '../registry.js';
-import { parseVersion } from '../../plan/version.js';
+import { parseVersion } from '../../core/version.js';
 import { GenericEngine } from './engine.js';
 
 const m = (name: string, ready: boolean, extra: Partial<PlatformMember> = {}): PlatformMember => ({

@@ -4,7 +4,7 @@
  * one rolling pass, downgrades included, because Baton knows nothing that would forbid them; pod
  * readiness is the only health signal.
  */
-import type { EngineRules } from '../rules.js';
+import type { EngineRules } from '../../core/rules.js';
 
 /** The rules of the `generic` engine. */
 export const genericRules: EngineRules = {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { kubernetesRules } from './rules.js';
-import { parseVersion } from '../../plan/version.js';
+import { parseVersion } from '../../core/version.js';
 import { findVersionPath } from '../../plan/path.js';
 
 const v = parseVersion;

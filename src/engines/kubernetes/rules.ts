@@ -8,8 +8,8 @@
  * newer than the API server (so workers follow the control plane), and no provider supports moving
  * a cluster back to an older minor or patch.
  */
-import type { EngineRules, RuleVerdict } from '../rules.js';
-import { compareVersions, type Version } from '../../plan/version.js';
+import type { EngineRules, RuleVerdict } from '../../core/rules.js';
+import { compareVersions, type Version } from '../../core/version.js';
 
 /** Kubernetes minor releases (ascending) usable as intermediate hops: `1.31` means its latest patch. */
 export const KUBERNETES_MINORS: readonly string[] = Array.from({ length: 16 }, (_, i) => `1.${20 + i}`);

@@ -16,7 +16,7 @@ import { makeSpec } from '../../runner/start.js';
 import { parseEndpoint } from './conninfo.js';
 import { observe } from '../../runner/observe.js';
 import { PostgresEngine } from './engine.js';
-import { Writer, eventually, localPostgresCluster, sql } from './testing.js';
+import { Writer, eventually, localPostgresCluster, sql } from '../../../test/postgres/helpers.js';
 
 const ctx: PortContext = { clock: systemClock, logger: nullLogger };
 

@@ -14,7 +14,7 @@ import type {
   ReplaceOptions,
 } from '../../core/ports.js';
 import type { MemberView, PlatformMember, PrecheckResult, Snapshot, UpgradeSpec } from '../../core/types.js';
-import type { EngineRules } from '../rules.js';
+import type { EngineRules } from '../../core/rules.js';
 import { PgAdmin, type PgAdminOptions } from './admin.js';
 import { assessCluster, type MemberRead } from './observe.js';
 import { postgresPrechecks } from './prechecks.js';

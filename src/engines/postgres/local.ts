@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { BadInputError, OperationalError, describeError } from '../../core/errors.js';
-import { compareVersions, isVersion, sameVersion } from '../../plan/version.js';
+import { compareVersions, isVersion, sameVersion } from '../../core/version.js';
 import type {
   AdapterContext,
   BinarySet,

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BadInputError } from '../../core/errors.js';
 import { findVersionPath } from '../../plan/path.js';
-import { parseVersion } from '../../plan/version.js';
+import { parseVersion } from '../../core/version.js';
 import { majorLine, postgresRules } from './rules.js';
 
 const v = parseVersion;

@@ -5,8 +5,8 @@
  * PostgreSQL guarantees within a major release (17.5 <-> 17.6 share the on-disk format). A new major
  * changes the catalog and needs pg_upgrade or logical replication, so it is refused, never rolled.
  */
-import type { EngineRules, RuleVerdict } from '../rules.js';
-import type { Version } from '../../plan/version.js';
+import type { EngineRules, RuleVerdict } from '../../core/rules.js';
+import type { Version } from '../../core/version.js';
 
 /** Names of the PostgreSQL prechecks, in the order they run. */
 export const POSTGRES_PRECHECKS = {

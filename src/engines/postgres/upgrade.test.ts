@@ -12,7 +12,7 @@ import { Runner, type RunnerEvent } from '../../runner/runner.js';
 import { createUpgrade, makeSpec } from '../../runner/start.js';
 import { observe } from '../../runner/observe.js';
 import { PostgresEngine } from './engine.js';
-import { Writer, localPostgresCluster, sql } from './testing.js';
+import { Writer, localPostgresCluster, sql } from '../../../test/postgres/helpers.js';
 
 const ctx: PortContext = { clock: systemClock, logger: nullLogger };
 

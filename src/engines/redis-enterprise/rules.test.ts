@@ -6,7 +6,7 @@ import {
   redisEnterpriseCompatibility,
   redisEnterpriseRules,
 } from './rules.js';
-import { compareVersions, parseVersion } from '../../plan/version.js';
+import { compareVersions, parseVersion } from '../../core/version.js';
 import { findCompatiblePath, findVersionPath, parseVersionRange } from '../../plan/path.js';
 import { kubernetesRules } from '../kubernetes/rules.js';
 

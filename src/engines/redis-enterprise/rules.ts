@@ -7,8 +7,8 @@
  * no downgrade, and "both your Kubernetes version and Redis operator version need to be supported at
  * all times", which {@link REDIS_ENTERPRISE_K8S_MATRIX} records for the planner's multi-track path.
  */
-import type { EngineRules, RuleVerdict } from '../rules.js';
-import { compareVersions, series, type Version } from '../../plan/version.js';
+import type { EngineRules, RuleVerdict } from '../../core/rules.js';
+import { compareVersions, series, type Version } from '../../core/version.js';
 
 /** Release series of Redis Enterprise (Software and the Kubernetes operator), ascending. */
 export const REDIS_ENTERPRISE_SERIES: readonly string[] = [

@@ -26,7 +26,7 @@ import { access, constants, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BadInputError, OperationalError, describeError } from '../../core/errors.js';
-import { isVersion, parseVersion } from '../../plan/version.js';
+import { isVersion, parseVersion } from '../../core/version.js';
 import { pickBinary, releaseOf } from '../../platforms/local/binaries.js';
 import type {
   AdapterContext,

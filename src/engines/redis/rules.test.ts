@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseVersion } from '../../plan/version.js';
+import { parseVersion } from '../../core/version.js';
 import { REDIS_RELEASES, redisRules } from './rules.js';
 
 const v = parseVersion;

@@ -11,8 +11,8 @@
  *   `7.0.15`, or build numbers of one release), which run the very same on-disk formats;
  * - a `+build` label (e.g. `7.0.15+r1`) is a configuration-only rolling restart.
  */
-import type { EngineRules, RuleVerdict } from '../rules.js';
-import { compareVersions, type Version } from '../../plan/version.js';
+import type { EngineRules, RuleVerdict } from '../../core/rules.js';
+import { compareVersions, type Version } from '../../core/version.js';
 
 /** Releases used to build multi-step paths, ascending. */
 export const REDIS_RELEASES = ['6.0.0', '6.2.0', '7.0.0', '7.2.0', '7.4.0', '8.0.0'];

@@ -22,8 +22,8 @@ import type {
   UpgradeSpec,
 } from '../../core/types.js';
 import type { SimCluster } from '../../platforms/sim/cluster.js';
-import { compareVersions, parseVersion, series } from '../../plan/version.js';
-import type { EngineRules } from '../rules.js';
+import { compareVersions, parseVersion, series } from '../../core/version.js';
+import type { EngineRules } from '../../core/rules.js';
 import { evaluatePrecheck } from './prechecks.js';
 
 /** Setting CockroachDB keeps at the old major until finalization. */

@@ -7,7 +7,7 @@
  */
 import type { MemberView, PrecheckResult, Snapshot } from '../../core/types.js';
 import { isLeaderRole } from '../../core/types.js';
-import type { ComponentRule, EngineRules } from '../rules.js';
+import type { ComponentRule, EngineRules } from '../../core/rules.js';
 
 type Scope = (rule: ComponentRule) => boolean;
 type Evaluation = 'ready' | 'quorum' | 'caught-up' | 'versions' | 'external';

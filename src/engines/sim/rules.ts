@@ -3,8 +3,8 @@
  * of voters), any forward version in one pass, no downgrade, no finalization. It exists so the
  * runner can be exercised on the simulated platform without the quirks of a real database.
  */
-import type { EngineRules } from '../rules.js';
-import { compareVersions } from '../../plan/version.js';
+import type { EngineRules } from '../../core/rules.js';
+import { compareVersions } from '../../core/version.js';
 
 /** The generic leader/follower engine of the simulator. */
 export const simRules: EngineRules = {

@@ -10,7 +10,7 @@
  *
  * Data only: extend it as PingCAP publishes releases (keep ascending order; the test checks it).
  */
-import { compareVersions, parseVersion, type Version } from '../../plan/version.js';
+import { compareVersions, parseVersion, type Version } from '../../core/version.js';
 
 /** One release of the catalog. */
 export interface CatalogRelease {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TIDB_NO_DOWNGRADE, TIDB_RELEASES, tidbRules } from './rules.js';
-import { compareVersions, parseVersion } from '../../plan/version.js';
+import { compareVersions, parseVersion } from '../../core/version.js';
 import { findVersionPath } from '../../plan/path.js';
 
 const v = parseVersion;

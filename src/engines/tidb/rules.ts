@@ -9,8 +9,8 @@
  * - TiDB Operator rolls PD, then TiFlash, then TiKV, then TiDB (TiCDC after TiDB), transferring PD
  *   leadership and evicting TiKV region leaders first, and pauses DDL around the TiDB tier.
  */
-import type { EngineRules, RuleVerdict } from '../rules.js';
-import { compareVersions, parseVersion, type Version } from '../../plan/version.js';
+import type { EngineRules, RuleVerdict } from '../../core/rules.js';
+import { compareVersions, parseVersion, type Version } from '../../core/version.js';
 import { TIDB_RELEASE_CATALOG, catalogNotes } from './releases.js';
 
 /** The rule PingCAP states in its upgrade guides, quoted in every refusal. */

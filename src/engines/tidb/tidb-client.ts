@@ -18,7 +18,7 @@
  */
 import mysql from 'mysql2/promise';
 import { describeError, OperationalError } from '../../core/errors.js';
-import { parseVersion, compareVersions } from '../../plan/version.js';
+import { parseVersion, compareVersions } from '../../core/version.js';
 import { DEFAULT_HTTP_TIMEOUT_MS, baseUrl, expectOk, getJson, messageOf, request } from './http.js';
 
 /** `/status` of a TiDB server. */

@@ -10,7 +10,7 @@ import type { PortContext } from '../../core/ports.js';
 import { LocalPlatform } from './platform.js';
 import { isAlive, stopProcess } from './process.js';
 import { readClusterState, writeClusterState } from './state.js';
-import { askVersion, createTestAdapter } from './test-adapter.js';
+import { askVersion, createTestAdapter } from '../../../test/local/test-adapter.js';
 
 const ctx: PortContext = { clock: systemClock, logger: nullLogger };
 const stateDir = await mkdtemp(join(tmpdir(), 'baton-local-'));

@@ -8,7 +8,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { OperationalError } from '../../core/errors.js';
-import { readTextIfExists, writeFileAtomic } from '../../runner/journal/file.js';
+import { readTextIfExists, writeFileAtomic } from './journal.js';
 
 const identitySchema = z.object({ pid: z.number().int(), startTicks: z.number(), bootId: z.string() });
 

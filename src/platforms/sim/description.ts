@@ -9,8 +9,8 @@ import { z } from 'zod';
 import { BadInputError } from '../../core/errors.js';
 import type { Role } from '../../core/types.js';
 import { engineRules, knownEngines } from '../../engines/registry.js';
-import type { EngineRules, Topology } from '../../engines/rules.js';
-import { parseVersion } from '../../plan/version.js';
+import type { EngineRules, Topology } from '../../core/rules.js';
+import { parseVersion } from '../../core/version.js';
 import { SIM_CALL_KINDS, type SimFault } from './faults.js';
 
 /** Durations of the simulated world, in ms of the injected clock. */

@@ -5,9 +5,14 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { nullLogger } from '../../core/logger.js';
 import { EtcdProbeClient } from './etcd.js';
-import { ackedWrites, assertCleanRun, assertRetriedThroughOutage, newTestProbe } from './testing/probe.js';
-import { recordingClient } from './testing/recording.js';
-import { freePort, pause, removeDir, ServerProcess, tempDir, waitFor } from './testing/servers.js';
+import {
+  ackedWrites,
+  assertCleanRun,
+  assertRetriedThroughOutage,
+  newTestProbe,
+} from '../../../test/probe/probe.js';
+import { recordingClient } from '../../../test/probe/recording.js';
+import { freePort, pause, removeDir, ServerProcess, tempDir, waitFor } from '../../../test/probe/servers.js';
 
 interface EtcdMember {
   name: string;

@@ -6,8 +6,13 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { nullLogger } from '../../core/logger.js';
 import { PostgresProbeClient } from './postgres.js';
-import { ackedWrites, assertCleanRun, assertRetriedThroughOutage, newTestProbe } from './testing/probe.js';
-import { recordingClient } from './testing/recording.js';
+import {
+  ackedWrites,
+  assertCleanRun,
+  assertRetriedThroughOutage,
+  newTestProbe,
+} from '../../../test/probe/probe.js';
+import { recordingClient } from '../../../test/probe/recording.js';
 import {
   chownTree,
   freePort,
@@ -17,7 +22,7 @@ import {
   ServerProcess,
   tempDir,
   waitFor,
-} from './testing/servers.js';
+} from '../../../test/probe/servers.js';
 
 const NATIVE = resolve('node_modules/pg17-5/native');
 const ENV = { LD_LIBRARY_PATH: join(NATIVE, 'lib') };

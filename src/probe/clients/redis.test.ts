@@ -4,9 +4,14 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { nullLogger } from '../../core/logger.js';
 import { RedisProbeClient } from './redis.js';
-import { ackedWrites, assertCleanRun, assertRetriedThroughOutage, newTestProbe } from './testing/probe.js';
-import { recordingClient } from './testing/recording.js';
-import { freePort, pause, removeDir, ServerProcess, tempDir, waitFor } from './testing/servers.js';
+import {
+  ackedWrites,
+  assertCleanRun,
+  assertRetriedThroughOutage,
+  newTestProbe,
+} from '../../../test/probe/probe.js';
+import { recordingClient } from '../../../test/probe/recording.js';
+import { freePort, pause, removeDir, ServerProcess, tempDir, waitFor } from '../../../test/probe/servers.js';
 
 interface Node {
   port: number;

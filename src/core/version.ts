@@ -3,7 +3,7 @@
  * (PostgreSQL), `24.1.3` (CockroachDB), `3.5.9` (etcd), `7.4.6-2` (Redis Enterprise build
  * numbers), and pre-releases (`v8.5.0-rc.1`, `24.1.0-beta.2`). Anything else is a BadInputError.
  */
-import { BadInputError } from '../core/errors.js';
+import { BadInputError } from './errors.js';
 
 /** A parsed version. Missing parts are 0; `build` is the numeric suffix of `7.4.6-2`. */
 export interface Version {

@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pickFreePorts } from '../../../platforms/local/ports.js';
+import { pickFreePorts } from '../../src/platforms/local/ports.js';
 
 /**
  * A free TCP port on 127.0.0.1 for a server process started afterwards. Drawn below the kernel's

@@ -9,12 +9,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { systemClock } from '../../core/clock.js';
-import { nullLogger } from '../../core/logger.js';
-import type { Engine, PortContext } from '../../core/ports.js';
-import { LocalPlatform } from '../../platforms/local/platform.js';
-import { parseEndpoint } from './conninfo.js';
-import { postgresLocalAdapter } from './local.js';
+import { systemClock } from '../../src/core/clock.js';
+import { nullLogger } from '../../src/core/logger.js';
+import type { Engine, PortContext } from '../../src/core/ports.js';
+import { LocalPlatform } from '../../src/platforms/local/platform.js';
+import { parseEndpoint } from '../../src/engines/postgres/conninfo.js';
+import { postgresLocalAdapter } from '../../src/engines/postgres/local.js';
 
 /**
  * A real PostgreSQL 17.5 cluster `name` of `members` members on the local platform, for the

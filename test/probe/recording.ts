@@ -1,5 +1,5 @@
 /** Test support: a ProbeClient decorator that remembers the ids whose writes were acknowledged. */
-import type { ProbeClient } from '../../types.js';
+import type { ProbeClient } from '../../src/probe/types.js';
 
 /** Wraps `inner`; `ids` receives each id once its write resolved, in order. */
 export function recordingClient(inner: ProbeClient, ids: string[]): ProbeClient {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BadInputError } from '../core/errors.js';
+import { BadInputError } from './errors.js';
 import { atVersion, compareVersions, isVersion, parseVersion, sameVersion, series } from './version.js';
 
 test('parseVersion reads every form the engines use', () => {

@@ -3,8 +3,8 @@
  * which components a cluster has and in what order, how each replicates, which version steps the
  * database supports, what must be checked first and what finalization means. No I/O here.
  */
-import type { StepKind } from '../core/types.js';
-import type { Version } from '../plan/version.js';
+import type { StepKind } from './types.js';
+import type { Version } from './version.js';
 
 /**
  * How a component replicates, which decides what "drain" and "safe to stop" mean.

@@ -3,10 +3,10 @@
  * for acknowledged writes, and the assertions every client must pass after a run.
  */
 import assert from 'node:assert/strict';
-import { systemClock } from '../../../core/clock.js';
-import { nullLogger } from '../../../core/logger.js';
-import { Probe } from '../../probe.js';
-import type { ProbeClient, ProbeReport } from '../../types.js';
+import { systemClock } from '../../src/core/clock.js';
+import { nullLogger } from '../../src/core/logger.js';
+import { Probe } from '../../src/probe/probe.js';
+import type { ProbeClient, ProbeReport } from '../../src/probe/types.js';
 import { waitFor } from './servers.js';
 
 /** A probe writing every 2 ms that retries an operation for up to 15 s. */

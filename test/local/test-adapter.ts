@@ -6,8 +6,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import type { LocalEngineAdapter, LocalMemberLayout } from './adapter.js';
-import { pickBinary } from './binaries.js';
+import type { LocalEngineAdapter, LocalMemberLayout } from '../../src/platforms/local/adapter.js';
+import { pickBinary } from '../../src/platforms/local/binaries.js';
 
 /** Behaviour switches of {@link createTestAdapter}. */
 export interface TestAdapterOptions {
