@@ -17,6 +17,7 @@ import { decide } from '../src/runner/decide.js';
 import { observe } from '../src/runner/observe.js';
 import { Runner } from '../src/runner/runner.js';
 import { createUpgrade, makeSpec } from '../src/runner/start.js';
+import { engineRegistry } from '../src/engines/registry.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -81,7 +82,9 @@ const clusterMs = timeMs(() => buildPlan({ spec: tidbSpec, snapshot: tidb, rules
 // Runner CPU per simulated step: a 30-member raft cluster upgraded end to end on fake time.
 async function simRun(): Promise<{ cpuMs: number; steps: number; reconciles: number }> {
   const clock = new FakeClock();
-  const world = simClusterFromFlags({ engine: 'sim', members: 30, from: '1.0.0', seed: 7 }, { clock });
+  const world = simClusterFromFlags({ engine: 'sim', members: 30, from: '1.0.0', seed: 7 }, engineRegistry, {
+    clock,
+  });
   const spec = makeSpec({
     cluster: 'sim',
     engine: 'sim',
@@ -112,7 +115,9 @@ async function simRun(): Promise<{ cpuMs: number; steps: number; reconciles: num
 
 async function decideCpu(): Promise<number> {
   const clock = new FakeClock();
-  const world = simClusterFromFlags({ engine: 'sim', members: 30, from: '1.0.0', seed: 7 }, { clock });
+  const world = simClusterFromFlags({ engine: 'sim', members: 30, from: '1.0.0', seed: 7 }, engineRegistry, {
+    clock,
+  });
   const spec = makeSpec({ cluster: 'sim', engine: 'sim', version: '2.0.0', name: 'bench' });
   const rec = await createUpgrade(world.platform, world.engine, spec, { clock, logger: nullLogger });
   const snap = await observe(world.platform, world.engine, { clock, logger: nullLogger });

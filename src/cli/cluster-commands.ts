@@ -6,10 +6,11 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { BadInputError } from '../core/errors.js';
 import { LocalPlatform } from '../platforms/local/platform.js';
-import { collect, parseCount, parseOutput, parsePairs } from './args.js';
-import type { CliIO } from './io.js';
+import { collect, parseCount, parseOutput, parsePairs } from '../wiring/args.js';
+import type { CliIO } from '../wiring/io.js';
 import { renderData } from './render.js';
-import { defaultStateDir, localAdapters, localEngine } from './targets.js';
+import { localEngineKit } from '../wiring/engines.js';
+import { defaultStateDir, openLocalCluster } from '../wiring/targets.js';
 
 interface ClusterOpts {
   engine?: string;
@@ -34,10 +35,10 @@ export function registerClusterCommands(program: Command, io: CliIO, _state: { c
     .option('--binary <version=path>', 'use this binary for a version label (repeatable)', collect, [])
     .option('-o, --output <format>', 'json or yaml')
     .action(async (name: string, o: ClusterOpts) => {
-      const kind = localEngine(o.engine!);
+      const kind = await localEngineKit(o.engine!);
       const members = parseCount('--members', o.members ?? '3', 1, 15);
       const binaries = parsePairs('--binary', o.binary ?? []);
-      const installed = await kind.adapter.installedVersions({ registeredBinaries: binaries });
+      const installed = await kind.local.installedVersions({ registeredBinaries: binaries });
       const version = o.version ?? installed[0];
       if (!version) {
         throw new BadInputError(
@@ -48,7 +49,7 @@ export function registerClusterCommands(program: Command, io: CliIO, _state: { c
       const platform = await LocalPlatform.create({
         stateDir: resolve(o.stateDir ?? defaultStateDir()),
         name,
-        adapter: kind.adapter,
+        adapter: kind.local,
         version,
         members,
         registeredBinaries: binaries,
@@ -94,10 +95,9 @@ export function registerClusterCommands(program: Command, io: CliIO, _state: { c
     .description('stop the cluster processes Baton started and remove their data')
     .option('--state-dir <dir>', 'state directory')
     .action(async (name: string, o: ClusterOpts) => {
-      const platform = await LocalPlatform.open({
+      const platform = await openLocalCluster({
         stateDir: resolve(o.stateDir ?? defaultStateDir()),
         name,
-        adapters: localAdapters(),
         ctx: { clock: io.clock, logger: io.logger },
       });
       await platform.delete({ clock: io.clock, logger: io.logger });

@@ -15,10 +15,11 @@ import { formatReportText } from '../probe/report.js';
 import type { ProbeReport } from '../probe/types.js';
 import { createUpgrade, makeSpec } from '../runner/start.js';
 import { driveUpgrade } from './drive.js';
-import type { CliIO } from './io.js';
+import type { CliIO } from '../wiring/io.js';
 import { startProbe } from './probe.js';
 import { humanDuration } from './render.js';
-import { type Target, localEngine } from './targets.js';
+import { localEngineKit } from '../wiring/engines.js';
+import type { Target } from '../wiring/targets.js';
 
 /** Members per engine in the demo (Redis needs a replica of each of three primaries on another member). */
 const DEMO_MEMBERS: Record<string, number> = { postgres: 3, etcd: 3, redis: 6 };
@@ -55,10 +56,10 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { code: 
     .option('--keep', 'keep the cluster afterwards')
     .option('--state-dir <dir>', 'state directory (default: a new temporary directory)')
     .action(async (o: { engine: string; report?: string; keep?: boolean; stateDir?: string }) => {
-      const kind = localEngine(o.engine);
+      const kind = await localEngineKit(o.engine);
       const t0 = io.clock.now();
       const ctx = { clock: io.clock, logger: io.logger, signal: io.signal };
-      const installed = await kind.adapter.installedVersions({ registeredBinaries: {} });
+      const installed = await kind.local.installedVersions({ registeredBinaries: {} });
       const { from, to } = demoVersions(installed);
       const stateDir = o.stateDir ? resolve(o.stateDir) : await mkdtemp(join(tmpdir(), 'baton-demo-'));
       const name = `demo-${o.engine}`;
@@ -67,7 +68,7 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { code: 
       const platform = await LocalPlatform.create({
         stateDir,
         name,
-        adapter: kind.adapter,
+        adapter: kind.local,
         version: from,
         members,
         ctx,

@@ -8,9 +8,9 @@ import { isTerminal } from '../core/types.js';
 import type { Availability } from '../runner/decide.js';
 import { observe } from '../runner/observe.js';
 import { type ReconcileResult, Runner } from '../runner/runner.js';
-import type { CliIO } from './io.js';
+import type { CliIO } from '../wiring/io.js';
 import { ProgressReporter } from './progress.js';
-import type { Target } from './targets.js';
+import type { Target } from '../wiring/targets.js';
 
 /** Why a foreground drive returned. */
 export type DriveEnd = 'terminal' | 'paused' | 'awaiting-finalization' | 'prechecks-failed';

@@ -10,7 +10,7 @@ import { BadInputError } from '../core/errors.js';
 import type { Engine } from '../core/ports.js';
 import { isTerminal, type Phase } from '../core/types.js';
 import { API_VERSION, KIND, type UpgradeResource } from '../api/upgrade.js';
-import { engineForUpgrade } from '../platforms/kubernetes/engines.js';
+import { engineForUpgrade } from '../wiring/kubernetes.js';
 import { contextNamespace, loadKubeConfig } from '../platforms/kubernetes/kubeconfig.js';
 import { KubeEventRecorder } from '../platforms/kubernetes/events.js';
 import {
@@ -19,8 +19,9 @@ import {
   type UpgradeTarget,
 } from '../platforms/kubernetes/journal.js';
 import { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
-import type { CliIO } from './io.js';
-import type { Target } from './targets.js';
+import type { CliIO } from '../wiring/io.js';
+import type { Target } from '../wiring/targets.js';
+import { engineRegistry } from '../engines/registry.js';
 
 /** The flags this target reads (raw, as commander gives them). */
 export interface KubeTargetFlags {
@@ -227,6 +228,7 @@ export async function kubernetesTarget(o: Record<string, unknown>, io: CliIO): P
   const engine = await kubernetesEngine(kc, upgrade, engineName);
   const platform = new KubernetesPlatform({
     kc,
+    engines: engineRegistry,
     namespace,
     upgrade,
     journal,

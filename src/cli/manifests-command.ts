@@ -14,7 +14,7 @@ import {
   manifestsYaml,
   renderManifests,
 } from '../operator/manifests.js';
-import type { CliIO } from './io.js';
+import type { CliIO } from '../wiring/io.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 

@@ -8,8 +8,8 @@ import { PostgresProbeClient } from '../probe/clients/postgres.js';
 import { RedisProbeClient } from '../probe/clients/redis.js';
 import { Probe } from '../probe/probe.js';
 import type { ProbeBudget, ProbeClient, ProbeReport, ProbeVerdict } from '../probe/types.js';
-import type { CliIO } from './io.js';
-import type { Target } from './targets.js';
+import type { CliIO } from '../wiring/io.js';
+import type { Target } from '../wiring/targets.js';
 
 /** A running probe. */
 export interface ProbeHandle {

@@ -22,10 +22,10 @@ import {
   parsePolicy,
   parseRate,
   parseDurationMs,
-} from './args.js';
+} from '../wiring/args.js';
 import { acquireDriver, liveDriver } from './driver.js';
 import { type DriveResult, driveUpgrade, exitCodeFor } from './drive.js';
-import type { CliIO } from './io.js';
+import type { CliIO } from '../wiring/io.js';
 import {
   humanDuration,
   renderData,
@@ -42,7 +42,7 @@ import {
   localTarget,
   parsePlatform,
   simTarget,
-} from './targets.js';
+} from '../wiring/targets.js';
 import { startProbe, type ProbeHandle } from './probe.js';
 import { formatReportText } from '../probe/report.js';
 import type { ProbeReport } from '../probe/types.js';

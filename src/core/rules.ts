@@ -83,6 +83,19 @@ export interface EngineRules {
    * `timeoutSeconds` (then go on). TiDB Operator's rule for TiKV stores: 2/3, 200, 400 s.
    */
   leadershipReturn?: { fraction: number; minimum: number; timeoutSeconds: number };
+  /** The port a member's admin/client API listens on by default (etcd 2379), when there is one. */
+  defaultPort?: number;
   /** Typical duration of each step in ms, used for plan estimates before any is observed. */
   stepEstimatesMs: Partial<Record<StepKind, number>>;
+}
+
+/**
+ * Engine rules by name, as the composition root hands them to code below it (the simulator
+ * resolves a description's engine through it). Implemented by `engines/registry.ts`.
+ */
+export interface RulesByName {
+  /** Every engine name, sorted. */
+  names(): string[];
+  /** The rules of `name`; throws BadInputError `unknown-engine` naming the known engines otherwise. */
+  get(name: string): EngineRules;
 }

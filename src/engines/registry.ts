@@ -3,7 +3,7 @@
  * pure rules live in this registry (adapters that talk to a database are wired by the front ends).
  */
 import { BadInputError } from '../core/errors.js';
-import type { EngineRules } from '../core/rules.js';
+import type { EngineRules, RulesByName } from '../core/rules.js';
 import { cockroachdbRules } from './cockroachdb/rules.js';
 import { etcdRules } from './etcd/rules.js';
 import { genericRules } from './generic/rules.js';
@@ -42,3 +42,6 @@ export function engineRules(name: string): EngineRules {
   }
   return rules;
 }
+
+/** The registry as the {@link RulesByName} that the simulator and other code below the wiring take. */
+export const engineRegistry: RulesByName = { names: knownEngines, get: engineRules };

@@ -1,7 +1,13 @@
 /**
- * Entry point of the operator image: the compiled CLI, so `node dist/operator/entrypoint.js
- * operator --port 8080` runs `baton operator` without tsx. Exits with the CLI's exit code.
+ * Entry point of the operator image: `node dist/operator/entrypoint.js operator --port 8080` runs
+ * the operator command alone (the same command as `baton operator`), compiled, without the CLI's
+ * other commands. Exits with the command's exit code.
  */
-import { main } from '../cli/main.js';
+import { baseProgram, runProgram } from '../wiring/process.js';
+import { registerOperatorCommand } from './command.js';
 
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await runProgram((io, state) => {
+  const program = baseProgram('baton', 'The Baton operator.', io);
+  registerOperatorCommand(program, io, state);
+  return program;
+}, process.argv.slice(2));

@@ -22,7 +22,7 @@ import type { Logger } from '../core/logger.js';
 import type { Engine, JournalStore, Platform, PortContext } from '../core/ports.js';
 import { isTerminal, type UpgradeSpec, type UpgradeStatus } from '../core/types.js';
 import { httpStatus, isConflict, isNotFound } from '../platforms/kubernetes/api.js';
-import { engineForUpgrade } from '../platforms/kubernetes/engines.js';
+import { engineForUpgrade } from '../wiring/kubernetes.js';
 import type { EventSink } from '../platforms/kubernetes/events.js';
 import { UpgradeResourceJournal } from '../platforms/kubernetes/journal.js';
 import { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
@@ -30,6 +30,7 @@ import { Runner, type RunnerEvent } from '../runner/runner.js';
 import { POLL_MS, type Action } from '../runner/decide.js';
 import { initialStatus, previewPlan } from '../runner/start.js';
 import { CachedPlatform, RememberingJournal, type CacheReader } from './cached.js';
+import { engineRegistry } from '../engines/registry.js';
 
 /**
  * Builds the engine an Upgrade names (it may read the Secret the spec names through `kc`); throws
@@ -271,6 +272,7 @@ export class UpgradeReconciler {
     };
     const platform = new KubernetesPlatform({
       kc,
+      engines: engineRegistry,
       namespace,
       upgrade,
       journal,

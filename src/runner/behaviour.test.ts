@@ -11,6 +11,7 @@ import type { ProgressSummary, UpgradeSpec } from '../core/types.js';
 import { createSimWorld, parseSimClusterDescription, type SimClusterInput } from '../platforms/sim/index.js';
 import { type ReconcileResult, Runner } from './runner.js';
 import { createUpgrade, makeSpec } from './start.js';
+import { engineRegistry } from '../engines/registry.js';
 
 /** Stop a run that ends Paused: a paused upgrade otherwise polls for its whole expiry time. */
 const UNTIL_PAUSED = { stopWhen: (r: ReconcileResult) => r.status.phase === 'Paused' };
@@ -20,7 +21,7 @@ type SpecInput = Parameters<typeof makeSpec>[0];
 /** A simulated world with its clock, an upgrade created on it, and a runner over it. */
 async function setUp(cluster: SimClusterInput, spec: Omit<SpecInput, 'cluster' | 'engine'>) {
   const clock = new FakeClock();
-  const world = createSimWorld(parseSimClusterDescription(cluster), { clock });
+  const world = createSimWorld(parseSimClusterDescription(cluster, engineRegistry), { clock });
   const full = makeSpec({ name: 'up', cluster: world.cluster.name, engine: cluster.engine, ...spec });
   await createUpgrade(world.platform, world.engine, full, { clock, logger: nullLogger });
   const statuses: ProgressSummary[] = [];

@@ -16,6 +16,7 @@ import {
 } from '../platforms/sim/index.js';
 import { type ReconcileResult, Runner } from './runner.js';
 import { createUpgrade, makeSpec } from './start.js';
+import { engineRegistry } from '../engines/registry.js';
 
 /** Stop a run that ends Paused: a paused upgrade otherwise polls for its whole expiry time. */
 const UNTIL_PAUSED = { stopWhen: (r: ReconcileResult) => r.status.phase === 'Paused' };
@@ -27,7 +28,7 @@ async function setUp(
   spec: Omit<SpecInput, 'cluster' | 'engine' | 'version'> & { version?: string },
 ) {
   const clock = new FakeClock();
-  const world = createSimWorld(parseSimClusterDescription(cluster), { clock });
+  const world = createSimWorld(parseSimClusterDescription(cluster, engineRegistry), { clock });
   const full = makeSpec({
     name: 'up',
     cluster: world.cluster.name,
@@ -205,7 +206,7 @@ describe('errors and timeouts', () => {
   for (const c of drainCases) {
     it(`drain timeout on ${c.engine} with policy ${c.policy}: ${c.expect}`, async () => {
       const probe = createSimWorld(
-        parseSimClusterDescription({ engine: c.engine, version: '23.2.5', seed: 5 }),
+        parseSimClusterDescription({ engine: c.engine, version: '23.2.5', seed: 5 }, engineRegistry),
         {
           clock: new FakeClock(),
         },

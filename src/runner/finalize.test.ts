@@ -11,6 +11,7 @@ import { createSimWorld, parseSimClusterDescription, PRESERVE_DOWNGRADE } from '
 import { atVersion } from '../core/version.js';
 import { type ReconcileResult, Runner } from './runner.js';
 import { createUpgrade, makeSpec } from './start.js';
+import { engineRegistry } from '../engines/registry.js';
 
 /** Stop a run that ends Paused: a paused upgrade otherwise polls for its whole expiry time. */
 const UNTIL_PAUSED = { stopWhen: (r: ReconcileResult) => r.status.phase === 'Paused' };
@@ -18,7 +19,7 @@ const UNTIL_PAUSED = { stopWhen: (r: ReconcileResult) => r.status.phase === 'Pau
 async function setUp(from: string, to: string, spec: Partial<UpgradeSpec> = {}) {
   const clock = new FakeClock();
   const world = createSimWorld(
-    parseSimClusterDescription({ engine: 'cockroachdb', version: from, seed: 7 }),
+    parseSimClusterDescription({ engine: 'cockroachdb', version: from, seed: 7 }, engineRegistry),
     { clock },
   );
   await createUpgrade(

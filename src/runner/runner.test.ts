@@ -5,10 +5,13 @@ import { nullLogger } from '../core/logger.js';
 import { simClusterFromFlags } from '../platforms/sim/index.js';
 import { Runner } from './runner.js';
 import { createUpgrade, makeSpec } from './start.js';
+import { engineRegistry } from '../engines/registry.js';
 
 test('a 3-member raft cluster upgrades follower, follower, leader last with a transfer', async () => {
   const clock = new FakeClock();
-  const world = simClusterFromFlags({ engine: 'sim', members: 3, from: '1.0.0', seed: 1 }, { clock });
+  const world = simClusterFromFlags({ engine: 'sim', members: 3, from: '1.0.0', seed: 1 }, engineRegistry, {
+    clock,
+  });
   const spec = makeSpec({ cluster: 'sim', engine: 'sim', version: '1.1.0', name: 'up' });
   const ctx = { clock, logger: nullLogger };
   await createUpgrade(world.platform, world.engine, spec, ctx);

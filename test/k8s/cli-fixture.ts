@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
-import type { OutStream } from '../../src/cli/io.js';
+import type { OutStream } from '../../src/wiring/io.js';
 import { nullLogger } from '../../src/core/logger.js';
 import type { FakeApiServer } from '../kube/fake-apiserver.js';
 import { NS } from './operator-fixtures.js';

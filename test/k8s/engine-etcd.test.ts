@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { systemClock } from '../../src/core/clock.js';
 import { jsonLogger, nullLogger } from '../../src/core/logger.js';
 import type { PlatformMember } from '../../src/core/types.js';
-import { createPodEngine } from '../../src/platforms/kubernetes/engines.js';
+import { createPodEngine } from '../../src/wiring/kubernetes.js';
 import { kubeCli } from './cli-fixture.js';
 import { etcdPodsFixture, historyOf, operatorUpgradeUnderWrites } from './engine-etcd-fixtures.js';
 import { NS, createUpgrade, getUpgrade, makeOperator, waitUpgrade } from './operator-fixtures.js';
@@ -151,10 +151,10 @@ describe('etcd on pods', () => {
       endpoint,
     }));
     const ctx = { clock: systemClock, logger: nullLogger };
-    const denied = createPodEngine('etcd', { username: 'root', password: 'wrong' }, 'spec.engine');
+    const denied = await createPodEngine('etcd', { username: 'root', password: 'wrong' }, 'spec.engine');
     t.after(() => denied.close?.());
     assert.deepEqual(Object.keys((await denied.observe(members, ctx)).members), []);
-    const allowed = createPodEngine('etcd', { username: 'root', password }, 'spec.engine');
+    const allowed = await createPodEngine('etcd', { username: 'root', password }, 'spec.engine');
     t.after(() => allowed.close?.());
     assert.equal((await allowed.observe(members, ctx)).health.healthy, true);
 

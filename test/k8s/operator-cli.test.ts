@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { Command } from 'commander';
-import { registerOperatorCommand } from '../../src/cli/operator-command.js';
+import { registerOperatorCommand } from '../../src/operator/command.js';
 import { systemClock } from '../../src/core/clock.js';
 import { BadInputError } from '../../src/core/errors.js';
 import { nullLogger } from '../../src/core/logger.js';

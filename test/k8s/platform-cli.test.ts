@@ -7,7 +7,7 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../src/api/upgrade.js';
 import { nullLogger } from '../../src/core/logger.js';
 import { main } from '../../src/cli/main.js';
-import type { OutStream } from '../../src/cli/io.js';
+import type { OutStream } from '../../src/wiring/io.js';
 import { UpgradeResourceJournal } from '../../src/platforms/kubernetes/journal.js';
 import { NS, createSettled, eventsOf, fastClock, startCluster, statefulSet } from './platform-fixture.js';
 

@@ -38,6 +38,7 @@ import {
   upgradeResource,
   wire,
 } from './platform-fixture.js';
+import { engineRegistry } from '../../src/engines/registry.js';
 
 const ctx = { clock: fastClock, logger: nullLogger };
 const isBad = (pattern: RegExp) => (err: unknown) =>
@@ -187,6 +188,7 @@ async function wireCluster(
   );
   const platform = new KubernetesPlatform({
     kc,
+    engines: engineRegistry,
     namespace: NS,
     upgrade: created,
     journal,

@@ -33,6 +33,7 @@ import type { UpgradeStatus } from '../../src/core/types.js';
 import { isPodReady, type FakeApiServer, type FakeApiServerOptions } from '../kube/fake-apiserver.js';
 import type { KubeObject } from '../kube/types.js';
 import { waitFor, withFakeApiServer } from '../kube/helpers.js';
+import { engineRegistry } from '../../src/engines/registry.js';
 
 export const NS = 'default';
 
@@ -163,6 +164,7 @@ export async function wire(server: FakeApiServer, resource: UpgradeResource, opt
   const recorder = new KubeEventRecorder({ kc, clock, logger: nullLogger });
   const platform = new KubernetesPlatform({
     kc,
+    engines: engineRegistry,
     namespace: NS,
     upgrade: created,
     journal,

@@ -17,6 +17,7 @@ import {
   watchUnready,
   wire,
 } from './platform-fixture.js';
+import { engineRegistry } from '../../src/engines/registry.js';
 
 describe('KubernetesPlatform: several StatefulSets, events, credentials', () => {
   it("member endpoints: pod DNS names with the engine's client port unless spec.target.port says otherwise", async (t) => {
@@ -28,6 +29,7 @@ describe('KubernetesPlatform: several StatefulSets, events, credentials', () => 
       const journal = new UpgradeResourceJournal({ kc, namespace: NS });
       const platform = new KubernetesPlatform({
         kc,
+        engines: engineRegistry,
         namespace: NS,
         upgrade,
         journal,

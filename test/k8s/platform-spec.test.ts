@@ -14,6 +14,7 @@ import {
   statefulSet,
   upgradeResource,
 } from './platform-fixture.js';
+import { engineRegistry } from '../../src/engines/registry.js';
 
 const isBad = (pattern: RegExp) => (err: unknown) =>
   err instanceof BadInputError && pattern.test(err.message);
@@ -88,6 +89,7 @@ describe('Upgrade resource specs: bad ones are rejected with the field and nothi
     const mk = (target: Record<string, unknown>) =>
       new KubernetesPlatform({
         kc,
+        engines: engineRegistry,
         namespace: NS,
         upgrade: upgradeResource('u', { version: '1.1.0', target }),
         journal,

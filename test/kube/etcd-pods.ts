@@ -6,7 +6,7 @@
  * known and no alarm is raised); before a pod's process is stopped the runtime asks the member
  * whether it leads, so tests can check no leader was ever stopped.
  */
-import { createEtcdLocalAdapter } from '../../src/engines/etcd/local.js';
+import { createEtcdLocalAdapter } from '../../src/wiring/local/etcd.js';
 import type { LocalMemberLayout } from '../../src/platforms/local/adapter.js';
 import type { FakeApiServer } from './fake-apiserver.js';
 import { startProcessPods, type ProcessPods } from './process-pods.js';

@@ -7,7 +7,7 @@
  * stopped the runtime asks whether its node is a primary serving slots.
  */
 import { Redis } from 'ioredis';
-import { bootstrapCluster, redisLocalAdapter } from '../../src/engines/redis/local.js';
+import { bootstrapCluster, redisLocalAdapter } from '../../src/wiring/local/redis.js';
 import { isSlotOwner, parseClusterNodes } from '../../src/engines/redis/parse.js';
 import type { LocalMemberLayout } from '../../src/platforms/local/adapter.js';
 import type { FakeApiServer } from './fake-apiserver.js';

@@ -14,8 +14,8 @@ import { systemClock } from '../../src/core/clock.js';
 import { nullLogger } from '../../src/core/logger.js';
 import type { UpgradeSpec, UpgradeStatus, MemberView } from '../../src/core/types.js';
 import { main } from '../../src/cli/main.js';
-import type { OutStream } from '../../src/cli/io.js';
-import { localAdapters } from '../../src/cli/targets.js';
+import type { OutStream } from '../../src/wiring/io.js';
+import { openLocalCluster } from '../../src/wiring/targets.js';
 import { LocalPlatform } from '../../src/platforms/local/platform.js';
 import type { ClusterState } from '../../src/platforms/local/state.js';
 
@@ -121,12 +121,7 @@ export async function tempStateDir(prefix: string): Promise<{ dir: string; clean
   const cleanup = async () => {
     const ctx = { clock: systemClock, logger: nullLogger };
     for (const c of await LocalPlatform.list(dir).catch(() => [])) {
-      const platform = await LocalPlatform.open({
-        stateDir: dir,
-        name: c.name,
-        adapters: localAdapters(),
-        ctx,
-      }).catch(() => undefined);
+      const platform = await openLocalCluster({ stateDir: dir, name: c.name, ctx }).catch(() => undefined);
       await platform?.delete(ctx).catch(() => undefined);
     }
     await rm(dir, { recursive: true, force: true });

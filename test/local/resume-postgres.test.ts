@@ -10,7 +10,7 @@ import { type TestContext, test } from 'node:test';
 import { systemClock } from '../../src/core/clock.js';
 import { nullLogger } from '../../src/core/logger.js';
 import { isLeaderRole } from '../../src/core/types.js';
-import { POSTGRES_PORT } from '../../src/engines/postgres/local.js';
+import { POSTGRES_PORT } from '../../src/wiring/local/postgres.js';
 import { PostgresProbeClient } from '../../src/probe/clients/postgres.js';
 import { Probe } from '../../src/probe/probe.js';
 import {

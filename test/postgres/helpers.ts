@@ -14,7 +14,7 @@ import { nullLogger } from '../../src/core/logger.js';
 import type { Engine, PortContext } from '../../src/core/ports.js';
 import { LocalPlatform } from '../../src/platforms/local/platform.js';
 import { parseEndpoint } from '../../src/engines/postgres/conninfo.js';
-import { postgresLocalAdapter } from '../../src/engines/postgres/local.js';
+import { postgresLocalAdapter } from '../../src/wiring/local/postgres.js';
 
 /**
  * A real PostgreSQL 17.5 cluster `name` of `members` members on the local platform, for the

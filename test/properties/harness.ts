@@ -19,6 +19,7 @@ import {
 } from '../../src/platforms/sim/index.js';
 import { type ReconcileResult, Runner } from '../../src/runner/runner.js';
 import { createUpgrade, makeSpec } from '../../src/runner/start.js';
+import { engineRegistry } from '../../src/engines/registry.js';
 
 /** One member of a scenario. */
 export interface ScenarioMember {
@@ -88,21 +89,24 @@ export const STALL_LIMIT_MS = 3600_000;
 export async function setUp(s: Scenario): Promise<{ world: SimWorld; clock: FakeClock; spec: UpgradeSpec }> {
   const clock = new FakeClock();
   const world = createSimWorld(
-    parseSimClusterDescription({
-      engine: s.engine,
-      version: s.from,
-      seed: s.seed,
-      timings: s.timings,
-      faults: s.faults,
-      components: s.components.map((c) => ({
-        name: c.name,
-        members: c.members.map((m) => ({
-          ready: m.ready,
-          lag: m.lag,
-          ...(m.atTarget ? { version: s.to } : {}),
+    parseSimClusterDescription(
+      {
+        engine: s.engine,
+        version: s.from,
+        seed: s.seed,
+        timings: s.timings,
+        faults: s.faults,
+        components: s.components.map((c) => ({
+          name: c.name,
+          members: c.members.map((m) => ({
+            ready: m.ready,
+            lag: m.lag,
+            ...(m.atTarget ? { version: s.to } : {}),
+          })),
         })),
-      })),
-    }),
+      },
+      engineRegistry,
+    ),
     { clock },
   );
   const spec = makeSpec({

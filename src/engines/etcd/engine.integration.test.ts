@@ -15,7 +15,7 @@ import type { MemberView, Snapshot, UpgradeSpec } from '../../core/types.js';
 import { LocalPlatform } from '../../platforms/local/platform.js';
 import { EtcdAdminClient } from './client.js';
 import { EtcdEngine } from './engine.js';
-import { etcdLocalAdapter } from './local.js';
+import { etcdLocalAdapter } from '../../wiring/local/etcd.js';
 import { observe } from '../../runner/observe.js';
 
 const ctx: PortContext = { clock: systemClock, logger: nullLogger };

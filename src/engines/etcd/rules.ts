@@ -108,6 +108,7 @@ export const etcdRules: EngineRules = {
   // A leader stopped with SIGTERM hands leadership to a follower itself before it exits, so going
   // on after a move-leader timeout costs at most one election timeout of unavailability.
   drainTimeoutProceedSafe: true,
+  defaultPort: 2379,
   // Measured on a two-core machine with a 3-member local cluster (engine integration tests and
   // `baton demo --engine etcd`): prechecks about 0.1 s, move-leader 50-150 ms, a graceful stop and
   // start 0.2-0.4 s, ready and caught up within one or two runner polls (0.5 s each).

@@ -68,5 +68,6 @@ export const postgresRules: EngineRules = {
   hooks: [],
   // Stopping the primary without a switchover stops all writes until it is back.
   drainTimeoutProceedSafe: false,
+  defaultPort: 5432,
   stepEstimatesMs: { precheck: 200, drain: 1500, replace: 2000, verify: 1000, soak: 0 },
 };

@@ -9,7 +9,7 @@ import {
   ioredisConnectionFactory,
   makeIoredisConnectionFactory,
 } from './client.js';
-import { SYSTEM_REDIS_SERVER } from './local.js';
+import { SYSTEM_REDIS_SERVER } from '../../wiring/local/redis.js';
 
 test('credentials reach Redis: AUTH with the password, or with an ACL user', async (t) => {
   const [port] = await pickFreePorts(1, { random: Math.random });

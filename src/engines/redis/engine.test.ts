@@ -17,7 +17,7 @@ import { observe } from '../../runner/observe.js';
 import { makeSpec } from '../../runner/start.js';
 import { LocalPlatform } from '../../platforms/local/platform.js';
 import { RedisEngine } from './engine.js';
-import { initialRoles, redisLocalAdapter } from './local.js';
+import { initialRoles, redisLocalAdapter } from '../../wiring/local/redis.js';
 
 const ctx: PortContext = { clock: systemClock, logger: nullLogger };
 

@@ -111,5 +111,6 @@ export const redisRules: EngineRules = {
   // Stopping a primary that still serves slots leaves them to an automatic failover after
   // cluster-node-timeout, which may drop writes the replica had not yet received.
   drainTimeoutProceedSafe: false,
+  defaultPort: 6379,
   stepEstimatesMs: { precheck: 500, drain: 1000, replace: 2000, verify: 3000, soak: 0 },
 };

@@ -33,9 +33,9 @@ import type { Clock } from '../../core/clock.js';
 import { BadInputError, OperationalError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { JournalStore, Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
+import type { EngineRules, RulesByName } from '../../core/rules.js';
 import type { PlatformMember, PrecheckResult, Snapshot, UpgradeSpec } from '../../core/types.js';
 import { LABELS, type UpgradeResource } from '../../api/upgrade.js';
-import { engineRules } from '../../engines/registry.js';
 import {
   apiMessage,
   isConflict,
@@ -59,7 +59,6 @@ import {
   type ObservedTarget,
   type ResolvedCluster,
 } from './cluster-ref.js';
-import { defaultPodPort } from './engines.js';
 import type { EventSink } from './events.js';
 import {
   imageTag,
@@ -113,6 +112,11 @@ export interface KubernetesPlatformOptions {
   logger: Logger;
   events?: EventSink;
   /**
+   * Engine rules by name, for the engine `spec.engine` names: its component order (a cluster
+   * target's StatefulSets) and its default admin port (`spec.target.port` unset).
+   */
+  engines: RulesByName;
+  /**
    * Admin endpoints by pod name that take precedence over `spec.target.endpoints` for this process
    * only (the CLI's `--endpoint`, e.g. port-forwards from outside the cluster); never written.
    */
@@ -147,6 +151,7 @@ export class KubernetesPlatform implements Platform {
   private readonly logger: Logger;
   private readonly events?: EventSink;
   private readonly endpointOverrides?: Record<string, string>;
+  private readonly engines: RulesByName;
   private upgradeResource: UpgradeResource;
   /** The cluster target resolved for one Upgrade generation (`uid/generation`). */
   private resolution?: { key: string; cluster: ResolvedCluster };
@@ -166,6 +171,16 @@ export class KubernetesPlatform implements Platform {
     this.logger = opts.logger;
     this.events = opts.events;
     this.endpointOverrides = opts.endpoints;
+    this.engines = opts.engines;
+  }
+
+  /** The rules of the engine the Upgrade names; undefined for an engine without rules (validated elsewhere). */
+  private engineRules(): EngineRules | undefined {
+    try {
+      return this.engines.get(this.upgradeResource.spec.engine ?? 'generic');
+    } catch {
+      return undefined;
+    }
   }
 
   /** The Upgrade resource whose target this platform serves. */
@@ -195,12 +210,8 @@ export class KubernetesPlatform implements Platform {
     if (!u.spec.target.cluster || u.spec.target.statefulSet || u.spec.target.statefulSets) return undefined;
     const key = `${u.metadata.uid ?? ''}/${u.metadata.generation ?? 1}`;
     if (this.resolution?.key === key) return this.resolution.cluster;
-    let order: readonly string[] = [];
-    try {
-      order = engineRules(u.spec.engine ?? 'generic').components.map((c) => c.name);
-    } catch {
-      // An engine without rules here orders components by name; the engine itself is validated elsewhere.
-    }
+    // An engine without rules orders components by name.
+    const order = this.engineRules()?.components.map((c) => c.name) ?? [];
     const cluster = await resolveCluster(this.io(ctx), u, order);
     this.resolution = { key, cluster };
     this.holdsOwner = cluster.object.metadata.annotations?.[PAUSED_BY_ANNOTATION] === u.metadata.name;
@@ -353,7 +364,7 @@ export class KubernetesPlatform implements Platform {
         container: t.container,
         namespace: this.namespace,
         service: t.service,
-        port: t.port ?? defaultPodPort(this.upgradeResource.spec.engine ?? 'generic'),
+        port: t.port ?? this.engineRules()?.defaultPort,
         endpointTemplate: t.endpointTemplate,
         endpoints: this.endpointOverrides ? { ...t.endpoints, ...this.endpointOverrides } : t.endpoints,
         minReadySeconds: this.minReadySeconds(sts),

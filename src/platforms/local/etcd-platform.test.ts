@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { systemClock } from '../../core/clock.js';
 import { nullLogger } from '../../core/logger.js';
 import type { PortContext } from '../../core/ports.js';
-import { etcdLocalAdapter } from '../../engines/etcd/local.js';
+import { etcdLocalAdapter } from '../../wiring/local/etcd.js';
 import { LocalPlatform } from './platform.js';
 import { isAlive } from './process.js';
 

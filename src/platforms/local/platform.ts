@@ -270,6 +270,15 @@ export class LocalPlatform implements Platform {
   }
 
   /**
+   * The engine local cluster `name` under `stateDir` runs, read from its state file without opening
+   * it (so a caller can load only that engine's adapter); undefined when there is no such cluster.
+   */
+  static async engineOf(stateDir: string, name: string): Promise<string | undefined> {
+    validateName(name);
+    return (await readClusterState(clusterDir(resolve(stateDir), name)))?.engine;
+  }
+
+  /**
    * Re-attach to an existing cluster after this or another Baton process created it. Members keep
    * running untouched; a recorded PID that is gone or now belongs to another process is reported
    * as not running (and never signalled). BadInputError when the cluster or its engine's adapter

@@ -7,19 +7,23 @@ import type { MemberView } from '../../core/types.js';
 import { parseSimClusterDescription, type SimClusterInput } from './description.js';
 import { SimCrash } from './faults.js';
 import { createSimWorld } from './world.js';
+import { engineRegistry } from '../../engines/registry.js';
 
 const T = { replaceMs: 5_000, readyMs: 3_000, catchUpMs: 2_000, drainMs: 1_000, electionMs: 1_500 };
 
 function world(input: Partial<SimClusterInput> = {}) {
   const clock = new FakeClock();
-  const description = parseSimClusterDescription({
-    engine: 'sim',
-    version: '1.0.0',
-    components: [{ name: 'db', members: 3 }],
-    seed: 7,
-    timings: T,
-    ...input,
-  });
+  const description = parseSimClusterDescription(
+    {
+      engine: 'sim',
+      version: '1.0.0',
+      components: [{ name: 'db', members: 3 }],
+      seed: 7,
+      timings: T,
+      ...input,
+    },
+    engineRegistry,
+  );
   const w = createSimWorld(description, { clock });
   const ctx = { clock, logger: nullLogger };
   const view = (name: string): MemberView => {

@@ -13,7 +13,6 @@ import { BadInputError, OperationalError } from '../../core/errors.js';
 import type { DrainResult } from '../../core/ports.js';
 import type { ClusterHealth, EngineMemberState, PlatformMember, Role } from '../../core/types.js';
 import { isLeaderRole } from '../../core/types.js';
-import { engineRules } from '../../engines/registry.js';
 import type { ComponentRule, EngineRules, Topology } from '../../core/rules.js';
 import { atVersion, compareVersions, parseVersion, series } from '../../core/version.js';
 import type { SimClusterDescription, SimTimings } from './description.js';
@@ -79,7 +78,7 @@ interface SimEvent {
 export interface SimClusterOptions {
   /** The world's clock; pass a FakeClock for deterministic runs. */
   clock: Clock;
-  /** Engine rules; default: the registry's rules for `description.engine`. */
+  /** Engine rules; default: those the description was parsed with. */
   rules?: EngineRules;
 }
 
@@ -135,7 +134,7 @@ export class SimCluster {
 
   constructor(description: SimClusterDescription, opts: SimClusterOptions) {
     this.description = description;
-    this.rules = opts.rules ?? engineRules(description.engine);
+    this.rules = opts.rules ?? description.rules;
     this.clock = opts.clock;
     this.timings = description.timings;
     this.rng = mulberry32(deriveSeed(description.seed, 'world'));

@@ -9,6 +9,7 @@ import {
   simDescriptionFromFlags,
 } from './description.js';
 import { simClusterFromFlags } from './world.js';
+import { engineRegistry } from '../../engines/registry.js';
 
 function badInput(fn: () => unknown, pattern: RegExp): void {
   assert.throws(fn, (err: unknown) => {
@@ -22,7 +23,8 @@ function badInput(fn: () => unknown, pattern: RegExp): void {
 
 describe('sim cluster description', () => {
   it('parses YAML with defaults, per-member overrides and faults', () => {
-    const d = parseSimClusterYaml(`
+    const d = parseSimClusterYaml(
+      `
 engine: tidb
 version: v7.5.0
 seed: 42
@@ -41,7 +43,9 @@ faults:
   - { kind: api-error, call: drain, probability: 0.5 }
 precheckFailures:
   no-ddl-running: "ADD INDEX on t1 is running (job 42)"
-`);
+`,
+      engineRegistry,
+    );
     assert.equal(d.engine, 'tidb');
     assert.equal(d.name, 'sim');
     assert.equal(d.seed, 42);
@@ -59,7 +63,7 @@ precheckFailures:
   });
 
   it('defaults components to every engine component with three members', () => {
-    const d = parseSimClusterDescription({ engine: 'redis-enterprise', version: '7.4.6-2' });
+    const d = parseSimClusterDescription({ engine: 'redis-enterprise', version: '7.4.6-2' }, engineRegistry);
     assert.deepEqual(
       d.components.map((c) => [c.name, c.members.length]),
       [
@@ -167,17 +171,26 @@ precheckFailures:
   ];
   for (const [label, input, pattern] of bad) {
     it(`rejects ${label} with one line naming the field`, () => {
-      badInput(() => parseSimClusterDescription(input), pattern);
+      badInput(() => parseSimClusterDescription(input, engineRegistry), pattern);
     });
   }
 
   it('rejects YAML that does not parse or is not a mapping', () => {
-    badInput(() => parseSimClusterYaml('engine: [sim\n', 'c.yaml'), /^c\.yaml: not valid YAML/);
-    badInput(() => parseSimClusterYaml('- 1\n- 2\n', 'c.yaml'), /^c\.yaml: expected a mapping/);
+    badInput(
+      () => parseSimClusterYaml('engine: [sim\n', engineRegistry, 'c.yaml'),
+      /^c\.yaml: not valid YAML/,
+    );
+    badInput(
+      () => parseSimClusterYaml('- 1\n- 2\n', engineRegistry, 'c.yaml'),
+      /^c\.yaml: expected a mapping/,
+    );
   });
 
   it('builds a description and a wired world from CLI flags', () => {
-    const d = simDescriptionFromFlags({ engine: 'kubernetes', members: 2, from: '1.30.4', seed: 5 });
+    const d = simDescriptionFromFlags(
+      { engine: 'kubernetes', members: 2, from: '1.30.4', seed: 5 },
+      engineRegistry,
+    );
     assert.deepEqual(
       d.components.map((c) => [c.name, c.members.length]),
       [
@@ -186,10 +199,18 @@ precheckFailures:
       ],
     );
     assert.equal(d.seed, 5);
-    const w = simClusterFromFlags({ engine: 'sim', members: 5, from: '3.5.9' }, { clock: new FakeClock() });
+    const w = simClusterFromFlags({ engine: 'sim', members: 5, from: '3.5.9' }, engineRegistry, {
+      clock: new FakeClock(),
+    });
     assert.equal(w.cluster.platformMembers().length, 5);
     assert.equal(w.engine.name, 'sim');
-    badInput(() => simDescriptionFromFlags({ engine: 'sim', members: 0, from: '1.0.0' }), /--members 0/);
-    badInput(() => simDescriptionFromFlags({ engine: 'nope', from: '1.0.0' }), /unknown engine "nope"/);
+    badInput(
+      () => simDescriptionFromFlags({ engine: 'sim', members: 0, from: '1.0.0' }, engineRegistry),
+      /--members 0/,
+    );
+    badInput(
+      () => simDescriptionFromFlags({ engine: 'nope', from: '1.0.0' }, engineRegistry),
+      /unknown engine "nope"/,
+    );
   });
 });

@@ -8,8 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { BadInputError } from '../../core/errors.js';
 import type { Role } from '../../core/types.js';
-import { engineRules, knownEngines } from '../../engines/registry.js';
-import type { EngineRules, Topology } from '../../core/rules.js';
+import type { EngineRules, RulesByName, Topology } from '../../core/rules.js';
 import { parseVersion } from '../../core/version.js';
 import { SIM_CALL_KINDS, type SimFault } from './faults.js';
 
@@ -61,6 +60,8 @@ export interface SimClusterDescription {
   /** Cluster name as the platform knows it. */
   name: string;
   engine: string;
+  /** The rules of `engine`, resolved when the description was parsed. */
+  rules: EngineRules;
   /** Version every member runs unless its component or itself says otherwise. */
   version: string;
   components: SimComponentDescription[];
@@ -148,7 +149,7 @@ function fieldPath(path: PropertyKey[]): string {
   return out || '(top level)';
 }
 
-function hintFor(path: PropertyKey[]): string {
+function hintFor(path: PropertyKey[], engines: RulesByName): string {
   const last = [...path].reverse().find((p) => typeof p === 'string');
   switch (last) {
     case 'members':
@@ -165,13 +166,13 @@ function hintFor(path: PropertyKey[]): string {
     case 'member':
       return 'use lowercase letters, digits and dashes, e.g. db-0';
     case 'engine':
-      return `use one of ${knownEngines().join(', ')}`;
+      return `use one of ${engines.names().join(', ')}`;
     default:
       return path.includes('timings') ? 'give milliseconds as a non-negative number' : 'fix the value';
   }
 }
 
-function zodToBadInput(error: z.ZodError, source: string): BadInputError {
+function zodToBadInput(error: z.ZodError, source: string, engines: RulesByName): BadInputError {
   const issue = error.issues[0];
   if (!issue) return new BadInputError('bad-cluster', `${source}: invalid cluster description`);
   if (issue.code === 'unrecognized_keys') {
@@ -183,7 +184,7 @@ function zodToBadInput(error: z.ZodError, source: string): BadInputError {
   }
   return new BadInputError(
     'bad-cluster',
-    `${source}: ${fieldPath(issue.path)}: ${issue.message.replace(/^Invalid input: /, '')}; ${hintFor(issue.path)}`,
+    `${source}: ${fieldPath(issue.path)}: ${issue.message.replace(/^Invalid input: /, '')}; ${hintFor(issue.path, engines)}`,
   );
 }
 
@@ -210,14 +211,15 @@ const ROLES_BY_TOPOLOGY: Record<Topology, Role[]> = {
  */
 export function parseSimClusterDescription(
   input: unknown,
+  engines: RulesByName,
   source = 'cluster description',
 ): SimClusterDescription {
   const parsed = descriptionSchema.safeParse(input);
-  if (!parsed.success) throw zodToBadInput(parsed.error, source);
+  if (!parsed.success) throw zodToBadInput(parsed.error, source, engines);
   const d = parsed.data;
   let rules: EngineRules;
   try {
-    rules = engineRules(d.engine);
+    rules = engines.get(d.engine);
   } catch (err) {
     throw new BadInputError('bad-cluster', `${source}: engine: ${(err as Error).message}`);
   }
@@ -302,6 +304,7 @@ export function parseSimClusterDescription(
   return {
     name: d.name ?? 'sim',
     engine: rules.name,
+    rules,
     version: d.version,
     components,
     seed: d.seed ?? 1,
@@ -312,7 +315,11 @@ export function parseSimClusterDescription(
 }
 
 /** Parse a YAML cluster file; syntax errors name the line. */
-export function parseSimClusterYaml(text: string, source = 'cluster file'): SimClusterDescription {
+export function parseSimClusterYaml(
+  text: string,
+  engines: RulesByName,
+  source = 'cluster file',
+): SimClusterDescription {
   let doc: unknown;
   try {
     doc = parseYaml(text, { prettyErrors: false });
@@ -326,7 +333,7 @@ export function parseSimClusterYaml(text: string, source = 'cluster file'): SimC
       `${source}: expected a mapping with engine, version and components`,
     );
   }
-  return parseSimClusterDescription(doc, source);
+  return parseSimClusterDescription(doc, engines, source);
 }
 
 /** The flags `--engine`, `--members`, `--from`, `--seed` of the CLI. */
@@ -339,7 +346,7 @@ export interface SimFlags {
 }
 
 /** A description from CLI flags: every component of the engine with `members` members on `from`. */
-export function simDescriptionFromFlags(flags: SimFlags): SimClusterDescription {
+export function simDescriptionFromFlags(flags: SimFlags, engines: RulesByName): SimClusterDescription {
   const members = flags.members ?? 3;
   if (!Number.isInteger(members) || members < 1 || members > 500) {
     throw new BadInputError(
@@ -348,9 +355,9 @@ export function simDescriptionFromFlags(flags: SimFlags): SimClusterDescription 
     );
   }
   const input: SimClusterInput = { engine: flags.engine, version: flags.from };
-  if (knownEngines().includes(flags.engine)) {
-    input.components = engineRules(flags.engine).components.map((c) => ({ name: c.name, members }));
+  if (engines.names().includes(flags.engine)) {
+    input.components = engines.get(flags.engine).components.map((c) => ({ name: c.name, members }));
   }
   if (flags.seed !== undefined) input.seed = flags.seed;
-  return parseSimClusterDescription(input, 'flags');
+  return parseSimClusterDescription(input, engines, 'flags');
 }

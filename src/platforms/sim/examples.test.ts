@@ -7,6 +7,7 @@ import { nullLogger } from '../../core/logger.js';
 import { engineRules } from '../../engines/registry.js';
 import { parseSimClusterYaml } from './description.js';
 import { createSimWorld } from './world.js';
+import { engineRegistry } from '../../engines/registry.js';
 
 const dir = join(import.meta.dirname, 'examples');
 const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
@@ -24,7 +25,7 @@ describe('example cluster files', () => {
 
   for (const file of files) {
     it(`${file} parses, builds a world and answers its prechecks`, async () => {
-      const description = parseSimClusterYaml(readFileSync(join(dir, file), 'utf8'), file);
+      const description = parseSimClusterYaml(readFileSync(join(dir, file), 'utf8'), engineRegistry, file);
       const clock = new FakeClock();
       const w = createSimWorld(description, { clock });
       const ctx = { clock, logger: nullLogger };

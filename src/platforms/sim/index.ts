@@ -4,7 +4,7 @@
  */
 export { SimCluster, SIM_CAUGHT_UP_LAG, type SimClusterOptions, type SimMemberView } from './cluster.js';
 export { SimPlatform } from './platform.js';
-export { SimEngine, PRESERVE_DOWNGRADE } from '../../engines/sim/engine.js';
+export { SimEngine, PRESERVE_DOWNGRADE } from './engine.js';
 export { MemoryJournalStore } from './journal.js';
 export {
   DEFAULT_SIM_TIMINGS,

@@ -7,6 +7,7 @@ import { nullLogger } from '../../core/logger.js';
 import { isLeaderRole } from '../../core/types.js';
 import { parseSimClusterDescription } from './description.js';
 import { createSimWorld } from './world.js';
+import { engineRegistry } from '../../engines/registry.js';
 
 type Op =
   | { kind: 'replace'; member: number; version: string }
@@ -39,12 +40,15 @@ async function play(s: { engine: string; members: number; seed: number; ops: Op[
   const clock = new FakeClock();
   const component = s.engine === 'sim' ? 'db' : 'cockroachdb';
   const w = createSimWorld(
-    parseSimClusterDescription({
-      engine: s.engine,
-      version: '1.0.0',
-      seed: s.seed,
-      components: [{ name: component, members: s.members }],
-    }),
+    parseSimClusterDescription(
+      {
+        engine: s.engine,
+        version: '1.0.0',
+        seed: s.seed,
+        components: [{ name: component, members: s.members }],
+      },
+      engineRegistry,
+    ),
     { clock },
   );
   const ctx = { clock, logger: nullLogger };

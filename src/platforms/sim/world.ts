@@ -4,7 +4,8 @@
  */
 import type { Clock } from '../../core/clock.js';
 import type { JournalStore } from '../../core/ports.js';
-import { SimEngine } from '../../engines/sim/engine.js';
+import type { RulesByName } from '../../core/rules.js';
+import { SimEngine } from './engine.js';
 import { SimCluster } from './cluster.js';
 import { simDescriptionFromFlags, type SimClusterDescription, type SimFlags } from './description.js';
 import { SimPlatform } from './platform.js';
@@ -28,7 +29,8 @@ export function createSimWorld(
 /** A simulated cluster from `--engine/--members/--from/--seed`, wired with its views. */
 export function simClusterFromFlags(
   flags: SimFlags,
+  engines: RulesByName,
   opts: { clock: Clock; journal?: JournalStore },
 ): SimWorld {
-  return createSimWorld(simDescriptionFromFlags(flags), opts);
+  return createSimWorld(simDescriptionFromFlags(flags, engines), opts);
 }

@@ -21,7 +21,7 @@ import type {
   Snapshot,
   UpgradeSpec,
 } from '../../core/types.js';
-import type { SimCluster } from '../../platforms/sim/cluster.js';
+import type { SimCluster } from './cluster.js';
 import { compareVersions, parseVersion, series } from '../../core/version.js';
 import type { EngineRules } from '../../core/rules.js';
 import { evaluatePrecheck } from './prechecks.js';

@@ -10,7 +10,7 @@ import {
   initialRoles,
   redisLocalAdapter,
   serverVersion,
-} from './local.js';
+} from './redis.js';
 
 const member: LocalMemberLayout = {
   name: 'redis-2',

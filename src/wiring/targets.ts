@@ -1,7 +1,8 @@
 /**
- * Wiring of a platform and an engine from CLI options: the simulated platform (a dry run of a
- * described cluster), the local platform (real processes under the state directory), and later
- * Kubernetes. Front-end code: it only builds objects; all behaviour lives below.
+ * Targets (a platform, its engine and the clock the runner uses with them) built from a front
+ * end's options: the simulated platform (a dry run of a described cluster) and the local platform
+ * (real processes under the state directory); Kubernetes targets are built in `cli/kube-target.ts`
+ * and the operator from `wiring/kubernetes.ts`. Composition only: all behaviour lives below.
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -9,14 +10,8 @@ import type { Clock } from '../core/clock.js';
 import { FakeClock } from '../core/clock.js';
 import { BadInputError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { Engine, Platform } from '../core/ports.js';
-import { EtcdEngine } from '../engines/etcd/engine.js';
-import { etcdLocalAdapter } from '../engines/etcd/local.js';
-import { PostgresEngine } from '../engines/postgres/engine.js';
-import { postgresLocalAdapter } from '../engines/postgres/local.js';
-import { RedisEngine } from '../engines/redis/engine.js';
-import { redisLocalAdapter } from '../engines/redis/local.js';
-import type { LocalEngineAdapter } from '../platforms/local/adapter.js';
+import type { Engine, PortContext, Platform } from '../core/ports.js';
+import { engineRegistry } from '../engines/registry.js';
 import { LocalPlatform } from '../platforms/local/platform.js';
 import {
   type SimCluster,
@@ -24,39 +19,36 @@ import {
   parseSimClusterYaml,
   simDescriptionFromFlags,
 } from '../platforms/sim/index.js';
+import { enginesOn, localEngineKit } from './engines.js';
 
 /** Platforms the CLI knows. */
 export const PLATFORMS = ['local', 'sim', 'kubernetes'] as const;
 export type PlatformName = (typeof PLATFORMS)[number];
 
-/** An engine that runs as real processes on this machine. */
-export interface LocalEngineKind {
-  adapter: LocalEngineAdapter;
-  create(): Engine;
+/** Options of {@link openLocalCluster}. */
+export interface OpenLocalOptions {
+  stateDir: string;
+  name: string;
+  /** Added to (and overriding) the binaries recorded at creation. */
+  registeredBinaries?: Record<string, string>;
+  ctx: PortContext;
 }
 
-/** Engines the local platform can run, by name. */
-export const LOCAL_ENGINES: Record<string, LocalEngineKind> = {
-  etcd: { adapter: etcdLocalAdapter, create: () => new EtcdEngine() },
-  postgres: { adapter: postgresLocalAdapter, create: () => new PostgresEngine() },
-  redis: { adapter: redisLocalAdapter, create: () => new RedisEngine() },
-};
-
-/** The adapters by engine name (LocalPlatform.open picks the one its state file names). */
-export function localAdapters(): Record<string, LocalEngineAdapter> {
-  return Object.fromEntries(Object.entries(LOCAL_ENGINES).map(([k, v]) => [k, v.adapter]));
-}
-
-/** A local engine by name, or a BadInputError listing the ones there are. */
-export function localEngine(name: string): LocalEngineKind {
-  const e = LOCAL_ENGINES[name];
-  if (!e) {
+/**
+ * Open local cluster `name`, loading only the adapter of the engine its state file names.
+ * BadInputError when there is no such cluster or its engine does not run locally.
+ */
+export async function openLocalCluster(opts: OpenLocalOptions): Promise<LocalPlatform> {
+  const engine = await LocalPlatform.engineOf(opts.stateDir, opts.name);
+  if (engine === undefined) return LocalPlatform.open({ ...opts, adapters: {} }); // its unknown-cluster error
+  if (!enginesOn('local').includes(engine)) {
     throw new BadInputError(
       'unknown-engine',
-      `engine "${name}" does not run on the local platform: use one of ${Object.keys(LOCAL_ENGINES).join(', ')} (or --platform sim for ${name})`,
+      `cluster "${opts.name}" runs engine "${engine}", which this Baton cannot run locally (engines: ${enginesOn('local').sort().join(', ')})`,
     );
   }
-  return e;
+  const kit = await localEngineKit(engine);
+  return LocalPlatform.open({ ...opts, adapters: { [engine]: kit.local } });
 }
 
 /** A platform, its engine and the clock the runner must use with them. */
@@ -105,18 +97,21 @@ export async function simTarget(opts: TargetOptions): Promise<Target> {
         `-f ${opts.file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? err})`,
       );
     }
-    description = parseSimClusterYaml(text, opts.file);
+    description = parseSimClusterYaml(text, engineRegistry, opts.file);
   } else {
     if (!opts.engine)
       throw new BadInputError('missing-engine', '--platform sim needs --engine NAME (or -f CLUSTER.yaml)');
     if (!opts.from)
       throw new BadInputError('missing-from', '--platform sim needs --from VERSION (or -f CLUSTER.yaml)');
-    description = simDescriptionFromFlags({
-      engine: opts.engine,
-      members: opts.members,
-      from: opts.from,
-      seed: opts.seed,
-    });
+    description = simDescriptionFromFlags(
+      {
+        engine: opts.engine,
+        members: opts.members,
+        from: opts.from,
+        seed: opts.seed,
+      },
+      engineRegistry,
+    );
   }
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
   const world = createSimWorld(description, { clock });
@@ -150,10 +145,9 @@ export async function localTarget(opts: TargetOptions, clock: Clock, logger: Log
       );
     }
   }
-  const platform = await LocalPlatform.open({
+  const platform = await openLocalCluster({
     stateDir,
     name,
-    adapters: localAdapters(),
     registeredBinaries: opts.binaries,
     ctx: { clock, logger },
   });
@@ -164,7 +158,7 @@ export async function localTarget(opts: TargetOptions, clock: Clock, logger: Log
       `cluster ${name} runs ${engineName}, not ${opts.engine}: drop --engine or pick another cluster`,
     );
   }
-  const engine = localEngine(engineName).create();
+  const engine = (await localEngineKit(engineName)).create();
   return {
     kind: 'local',
     platform,

@@ -41,8 +41,8 @@ import {
   RedisClientPool,
   ioredisConnectionFactory,
   type RedisConnectionFactory,
-} from './client.js';
-import { formatSlots, isSlotOwner, parseServerVersion, splitSlots } from './parse.js';
+} from '../../engines/redis/client.js';
+import { formatSlots, isSlotOwner, parseServerVersion, splitSlots } from '../../engines/redis/parse.js';
 
 const run = promisify(execFile);
 

@@ -7,10 +7,10 @@ import type { Command } from 'commander';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BadInputError } from '../core/errors.js';
 import { jsonLogger } from '../core/logger.js';
-import { Operator } from '../operator/operator.js';
+import { Operator } from './operator.js';
 import { contextNamespace, loadKubeConfig } from '../platforms/kubernetes/kubeconfig.js';
-import { parseCount } from './args.js';
-import type { CliIO } from './io.js';
+import { parseCount } from '../wiring/args.js';
+import type { CliIO } from '../wiring/io.js';
 
 interface OperatorOpts {
   kubeconfig?: string;

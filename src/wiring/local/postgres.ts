@@ -34,8 +34,13 @@ import type {
   LocalMemberLayout,
 } from '../../platforms/local/adapter.js';
 import { chownTree, effectiveRunAs, type UnixUser } from '../../platforms/local/process.js';
-import { takeBaseBackup } from './basebackup.js';
-import { buildConninfo, parseConninfo, readConfSetting, setConfSetting } from './conninfo.js';
+import { takeBaseBackup } from '../../engines/postgres/basebackup.js';
+import {
+  buildConninfo,
+  parseConninfo,
+  readConfSetting,
+  setConfSetting,
+} from '../../engines/postgres/conninfo.js';
 
 const execFileAsync = promisify(execFile);
 

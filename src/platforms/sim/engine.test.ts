@@ -4,13 +4,14 @@ import { FakeClock } from '../../core/clock.js';
 import { OperationalError } from '../../core/errors.js';
 import { nullLogger } from '../../core/logger.js';
 import type { MemberView, Snapshot, UpgradeSpec } from '../../core/types.js';
-import { parseSimClusterDescription, type SimClusterInput } from '../../platforms/sim/description.js';
-import { SimCluster } from '../../platforms/sim/cluster.js';
-import { SimPlatform } from '../../platforms/sim/platform.js';
-import { simRules } from './rules.js';
+import { parseSimClusterDescription, type SimClusterInput } from './description.js';
+import { SimCluster } from './cluster.js';
+import { SimPlatform } from './platform.js';
+import { simRules } from '../../engines/sim/rules.js';
 import { PRESERVE_DOWNGRADE, SimEngine } from './engine.js';
-import { createSimWorld } from '../../platforms/sim/world.js';
+import { createSimWorld } from './world.js';
 import { makeSpec } from '../../runner/start.js';
+import { engineRegistry } from '../../engines/registry.js';
 
 function spec(version: string): UpgradeSpec {
   return makeSpec({
@@ -24,7 +25,7 @@ function spec(version: string): UpgradeSpec {
 
 function setup(input: SimClusterInput) {
   const clock = new FakeClock();
-  const w = createSimWorld(parseSimClusterDescription({ seed: 3, ...input }), { clock });
+  const w = createSimWorld(parseSimClusterDescription({ seed: 3, ...input }, engineRegistry), { clock });
   const ctx = { clock, logger: nullLogger };
   const snapshot = async (): Promise<Snapshot> => {
     const members = await w.platform.listMembers(ctx);
@@ -207,10 +208,13 @@ describe('SimEngine', () => {
       ...simRules,
       components: [{ ...simRules.components[0]!, topology: 'replication' as const }],
     };
-    const cluster = new SimCluster(parseSimClusterDescription({ engine: 'sim', version: '17.5', seed: 1 }), {
-      clock,
-      rules,
-    });
+    const cluster = new SimCluster(
+      parseSimClusterDescription({ engine: 'sim', version: '17.5', seed: 1 }, engineRegistry),
+      {
+        clock,
+        rules,
+      },
+    );
     const engine = new SimEngine(cluster);
     const platform = new SimPlatform(cluster);
     const ctx = { clock, logger: nullLogger };
