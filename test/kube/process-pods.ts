@@ -1,6 +1,6 @@
 /**
  * A {@link PodRuntime} that runs one real database process per pod of one StatefulSet on the fake
- * API server, built from the engine's local-platform adapter (`engines/<name>/local.ts`: command
+ * API server, built from the engine's local-platform adapter (`wiring/local/<name>.ts`: command
  * line, data initialisation, cluster bootstrap), so Baton's engines can be driven against pods.
  *
  * - Member name = pod name; the adapter's ports are chosen per ordinal once, on 127.0.0.1 only,

@@ -1,6 +1,6 @@
 /**
  * How the local platform runs one engine's processes. Each engine that can run on one machine
- * provides a {@link LocalEngineAdapter} in `engines/<name>/local.ts`; the platform owns process
+ * provides a {@link LocalEngineAdapter} in `wiring/local/<name>.ts`; the platform owns process
  * lifecycle (spawn, graceful stop, state file, ports, logs) and asks the adapter only what is
  * specific to the database: binaries per version, data initialisation, command line, readiness.
  */

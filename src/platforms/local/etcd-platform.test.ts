@@ -29,7 +29,7 @@ after(async () => {
 
 const CREATOR = `
 import { LocalPlatform } from ${JSON.stringify(fileURLToPath(new URL('./platform.ts', import.meta.url)))};
-import { etcdLocalAdapter } from ${JSON.stringify(fileURLToPath(new URL('../../engines/etcd/local.ts', import.meta.url)))};
+import { etcdLocalAdapter } from ${JSON.stringify(fileURLToPath(new URL('../../wiring/local/etcd.ts', import.meta.url)))};
 import { systemClock } from ${JSON.stringify(fileURLToPath(new URL('../../core/clock.ts', import.meta.url)))};
 import { nullLogger } from ${JSON.stringify(fileURLToPath(new URL('../../core/logger.ts', import.meta.url)))};
 await LocalPlatform.create({ stateDir: process.argv[1], name: 'kv', adapter: etcdLocalAdapter, version: '3.4.23', members: 3, ctx: { clock: systemClock, logger: nullLogger } });
