@@ -27,7 +27,7 @@ import type {
   Snapshot,
   UpgradeSpec,
 } from '../../core/types.js';
-import type { EngineRules } from '../rules.js';
+import type { EngineRules } from '../../core/rules.js';
 import {
   type CockroachAddresses,
   type CockroachAdminApi,

@@ -3,7 +3,7 @@
  * nodes concerned and says how to fix what it found.
  */
 import type { PrecheckResult, Snapshot, UpgradeSpec } from '../../core/types.js';
-import { compareVersions, isVersion } from '../../plan/version.js';
+import { compareVersions, isVersion } from '../../core/version.js';
 import { majorOf, versionOfBuildTag } from './cluster-version.js';
 import { type CockroachView, livenessOf } from './observe.js';
 
