@@ -71,8 +71,9 @@ export interface EngineRules {
   hooks: string[];
   finalization?: FinalizationRule;
   /**
-   * Set when every component must end on the same version (TiDB); the text is the engine's own
-   * rule, quoted when a spec gives components different targets. Absent: versions may differ.
+   * Set when the engine's own rule is one version for every component (TiDB Operator v2); the
+   * text is quoted in a plan warning when a spec gives components different targets, which stays
+   * allowed (TiDB Operator v1's per-component override). Absent: versions may differ freely.
    */
   uniformVersion?: string;
   /** Whether proceeding after a drain timeout is safe (the member then stops still leading). */

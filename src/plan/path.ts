@@ -91,17 +91,18 @@ function refuseDowngrade(
   to: string,
   allowed: boolean,
 ): void {
-  if (!allowed) {
-    throw new BadInputError(
-      'downgrade-refused',
-      `refusing to downgrade ${title} from ${from} to ${to}: choose a target at or above ${from}, or allow the downgrade explicitly where ${title} supports it`,
-    );
-  }
+  // An engine that never allows a downgrade says why in its own words, asked or not.
   const verdict = versions.allowDowngrade(parseVersion(from), parseVersion(to));
   if (!verdict.ok) {
     throw new BadInputError(
       'downgrade-refused',
       `${title} cannot go down from ${from} to ${to}: ${verdict.reason}`,
+    );
+  }
+  if (!allowed) {
+    throw new BadInputError(
+      'downgrade-refused',
+      `refusing to downgrade ${title} from ${from} to ${to}: choose a target at or above ${from}, or allow the downgrade explicitly where ${title} supports it`,
     );
   }
 }

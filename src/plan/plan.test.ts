@@ -493,17 +493,16 @@ test('buildPlan: TiDB-like cluster in prerequisite order with multi-raft leaders
   ]);
   // 6 members * 2000 + 3 leaders * 1000 + 1 pass * 1 hook * 100
   assert.equal(plan.estimatedMs, 6 * 2_000 + 3 * 1_000 + 100);
-  assert.throws(
-    () =>
-      buildPlan({
-        spec: spec('v8.5.0', { components: [{ name: 'tidb', version: 'v8.5.1' }] }),
-        snapshot: snapshot(tidbCluster()),
-        rules: tidbRules({ uniformVersion: 'TiDB requires every component on the same version' }),
-      }),
-    (err: unknown) =>
-      err instanceof BadInputError &&
-      err.code === 'non-uniform-version' &&
-      err.message.includes('TiDB requires every component on the same version'),
+  const mixed = buildPlan({
+    spec: spec('v8.5.0', { components: [{ name: 'tidb', version: 'v8.5.1' }] }),
+    snapshot: snapshot(tidbCluster()),
+    rules: tidbRules({ uniformVersion: 'TiDB requires every component on the same version' }),
+  });
+  assert.equal(mixed.components.find((c) => c.name === 'tidb')?.version, 'v8.5.1');
+  assert.ok(
+    mixed.warnings.some(
+      (w) => w.includes('tidb v8.5.1') && w.includes('TiDB requires every component on the same version'),
+    ),
   );
 });
 

@@ -316,19 +316,17 @@ export function buildPlan(input: PlanInput): Plan {
     checkVersion(m.version, `member ${m.name} reports version "${m.version}"`);
   const resolved = resolveComponents(spec, snapshot, rules);
   for (const c of resolved) checkVersion(c.version, `target version of component ${c.name}`);
-  if (rules.uniformVersion !== undefined) {
-    const distinct = [...new Set(resolved.map((c) => c.version.replace(/^v/, '')))];
-    if (distinct.length > 1) {
-      throw new BadInputError(
-        'non-uniform-version',
-        `components target different versions (${resolved.map((c) => `${c.name} ${c.version}`).join(', ')}) but ${rules.uniformVersion}: give every component the same version`,
-      );
-    }
-  }
-
   const allowDowngrade = input.allowDowngrade === true;
   const warnings: string[] = [];
   if (!snapshot.health.healthy) warnings.push(`cluster unhealthy: ${snapshot.health.detail}`);
+  if (rules.uniformVersion !== undefined) {
+    const distinct = [...new Set(resolved.map((c) => c.version.replace(/^v/, '')))];
+    if (distinct.length > 1) {
+      warnings.push(
+        `components target different versions (${resolved.map((c) => `${c.name} ${c.version}`).join(', ')}): ${rules.uniformVersion}; a per-component override is allowed, and the cluster runs mixed versions until every component is on one`,
+      );
+    }
+  }
   const leadershipMoves: string[] = [];
   const components: PlannedComponent[] = [];
   let firstBatchPlanned = false;

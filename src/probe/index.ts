@@ -7,15 +7,16 @@ import type { Logger } from '../core/logger.js';
 import { EtcdProbeClient } from './clients/etcd.js';
 import { PostgresProbeClient } from './clients/postgres.js';
 import { RedisProbeClient } from './clients/redis.js';
+import { TidbProbeClient } from './clients/tidb.js';
 import type { EndpointSource, ProbeClient } from './types.js';
 
 export { Probe, percentile, formatRate, type ProbeOptions } from './probe.js';
 export { formatFigures, formatReportJson, formatReportText } from './report.js';
-export { EtcdProbeClient, PostgresProbeClient, RedisProbeClient };
+export { EtcdProbeClient, PostgresProbeClient, RedisProbeClient, TidbProbeClient };
 export type * from './types.js';
 
 /** Engines the probe has a client for. */
-export const PROBE_ENGINES = ['etcd', 'postgres', 'redis'] as const;
+export const PROBE_ENGINES = ['etcd', 'postgres', 'redis', 'tidb'] as const;
 
 /** Name of an engine the probe has a client for. */
 export type ProbeEngine = (typeof PROBE_ENGINES)[number];
@@ -48,6 +49,13 @@ export function createProbeClient(
         endpoints: opts.endpoints,
         logger: opts.logger,
         connectTimeoutMs: timeoutMs,
+      });
+    case 'tidb':
+      return new TidbProbeClient({
+        endpoints: opts.endpoints,
+        logger: opts.logger,
+        connectTimeoutMs: timeoutMs,
+        queryTimeoutMs: Math.max(timeoutMs, 5000),
       });
     default:
       throw new BadInputError(

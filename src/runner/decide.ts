@@ -636,6 +636,7 @@ function driveInFlight(ctx: Ctx): Action | undefined {
       waits.push(
         `${name} still holds leadership${p.leadershipMovedTo ? `; moving to ${p.leadershipMovedTo}` : ''}`,
       );
+      nextLook = Math.min(nextLook, expectedWait(ctx, 'drain', now - p.since));
       continue;
     }
     if (p.state === 'replacing') {
@@ -685,6 +686,7 @@ function driveInFlight(ctx: Ctx): Action | undefined {
         const back = leadershipReturnWait(ctx, name, view);
         if (back) {
           waits.push(back);
+          nextLook = Math.min(nextLook, POLL_MS);
           continue;
         }
         setMemberState(status, name, 'done', now, `${name}: ready and caught up on ${p.to}`);

@@ -164,8 +164,11 @@ describe('TiCDC client', () => {
     const owner = captures.find((c) => c.isOwner)!;
     const other = captures.find((c) => !c.isOwner)!;
     await assert.rejects(cdc.drainCapture(cluster.endpoint('ticdc-0'), owner.id), /cannot drain the owner/);
-    let left = await cdc.drainCapture(cluster.endpoint('ticdc-0'), other.id);
-    while (left > 0) left = await cdc.drainCapture(cluster.endpoint('ticdc-0'), other.id);
+    assert.equal(await cdc.tablesOf(cluster.endpoint('ticdc-0'), other.id), 4);
+    assert.equal(await cdc.drainCapture(cluster.endpoint('ticdc-0'), other.id), 4);
+    await cluster.until(() => cluster.model.captures.find((c) => c.id === other.id)?.tables.length === 0);
+    assert.equal(await cdc.tablesOf(cluster.endpoint('ticdc-0'), other.id), 0);
+    assert.equal(await cdc.drainCapture(cluster.endpoint('ticdc-0'), other.id), 0);
     await cdc.resignOwner(cluster.endpoint('ticdc-1'));
     assert.ok((await cdc.captures(cluster.endpoint('ticdc-0'))).find((c) => c.id === other.id)?.isOwner);
   });

@@ -148,7 +148,7 @@ export class DoubleCluster implements Platform {
         version: v,
         up: false,
         port: 0,
-        tables: 6,
+        tables: [1, 2, 3, 4].map((t) => 100 + i * 10 + t),
       });
       const http = ticdcServer(m, `ticdc-${i}`);
       this.add(`ticdc-${i}`, 'ticdc', i, http, (up) => {
@@ -236,6 +236,7 @@ export class DoubleCluster implements Platform {
     if (!h) throw new Error(`no member ${name}`);
     if (this.versionOf(name) === version && (this.isUp(name) || this.starting.has(name))) return;
     this.model.counters.restarts[name] = (this.model.counters.restarts[name] ?? 0) + 1;
+    this.model.counters.restartLog.push({ name, at: this.model.now() });
     this.starting.add(name);
     await h.stop();
     this.setVersion(name, version);

@@ -107,12 +107,15 @@ export interface CaptureState {
   version: string;
   up: boolean;
   port: number;
-  tables: number;
+  /** IDs of the tables this capture replicates (one changefeed). */
+  tables: number[];
 }
 
 /** What tests count to prove each step happened exactly as often as it should. */
 export interface Counters {
   restarts: Record<string, number>;
+  /** Every restart in order, with the time it began. */
+  restartLog: { name: string; at: number }[];
   evictAdds: Record<number, number>;
   evictRemovals: Record<number, number>;
   pdTransfers: string[];
@@ -152,9 +155,12 @@ export class ClusterModel {
   upgrading = false;
   captures: CaptureState[] = [];
   cdcOwner: string | undefined;
+  /** Captures the owner is moving tables away from (owner-local: lost when the owner changes). */
+  drainingCaptures = new Set<string>();
   kv = new Map<string, string>();
   counters: Counters = {
     restarts: {},
+    restartLog: [],
     evictAdds: {},
     evictRemovals: {},
     pdTransfers: [],
@@ -335,24 +341,31 @@ export class ClusterModel {
       this.ddlOwner = this.tidb.find((t) => t.up)?.name;
     }
     const alive = this.captures.filter((c) => c.up);
-    if (!alive.some((c) => c.name === this.cdcOwner)) this.cdcOwner = alive[0]?.name;
-    // Tables of stopped captures move to live ones (the owner reschedules them).
+    if (!alive.some((c) => c.name === this.cdcOwner)) this.setCdcOwner(alive[0]?.name);
+    // The owner reschedules the tables of stopped captures, and moves one table per tick off each
+    // capture it drains.
     for (const c of this.captures) {
-      if (c.up || c.tables === 0 || alive.length === 0) continue;
-      for (let t = 0; t < c.tables; t++) (this.pick(alive) as CaptureState).tables += 1;
-      c.tables = 0;
+      const targets = alive.filter((t) => t.name !== c.name && !this.drainingCaptures.has(t.name));
+      if (targets.length === 0) continue;
+      if (!c.up) {
+        for (const t of c.tables.splice(0)) this.pick(targets).tables.push(t);
+      } else if (this.drainingCaptures.has(c.name) && c.tables.length > 0) {
+        this.pick(targets).tables.push(c.tables.shift() as number);
+      }
     }
   }
 
-  /** Move every table off capture `name` to the other live captures; tables left. */
+  /** A new TiCDC owner: its drains in progress are the old owner's memory, lost with it. */
+  setCdcOwner(name: string | undefined): void {
+    if (name !== this.cdcOwner) this.drainingCaptures.clear();
+    this.cdcOwner = name;
+  }
+
+  /** The owner starts moving every table off capture `name`; tables it still holds. */
   drainCapture(name: string): number {
     const source = this.captures.find((c) => c.name === name);
-    const others = this.captures.filter((c) => c.up && c.name !== name);
-    if (!source || others.length === 0) return source?.tables ?? 0;
-    const moved = Math.min(source.tables, 3);
-    for (let t = 0; t < moved; t++) (this.pick(others) as CaptureState).tables += 1;
-    source.tables -= moved;
-    return source.tables;
+    this.drainingCaptures.add(name);
+    return source?.tables.length ?? 0;
   }
 
   /** The region a key lives in. */

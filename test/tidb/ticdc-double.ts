@@ -43,8 +43,20 @@ export function ticdcServer(model: ClusterModel, name: string): RestartableHttp 
     if (req.method === 'POST' && req.path === '/api/v2/owner/resign') {
       const others = model.captures.filter((c) => c.up && c.name !== model.cdcOwner);
       model.counters.ownerResigns += 1;
-      if (others.length > 0) model.cdcOwner = (others[0] as CaptureState).name;
+      if (others.length > 0) model.setCdcOwner((others[0] as CaptureState).name);
       return json(200, {});
+    }
+    if (req.method === 'GET' && req.path === '/api/v2/processors') {
+      const items = model.captures
+        .filter((c) => c.up && c.tables.length > 0)
+        .map((c) => ({ namespace: 'default', changefeed_id: 'cf-1', capture_id: c.id }));
+      return json(200, { total: items.length, items });
+    }
+    const proc = /^\/api\/v2\/processors\/([^/]+)\/([^/]+)$/.exec(req.path);
+    if (req.method === 'GET' && proc) {
+      const c = model.captures.find((x) => x.up && x.id === decodeURIComponent(proc[2] as string));
+      if (!c) return apiError(`capture not exists: ${proc[2]}`, 'CDC:ErrCaptureNotExist');
+      return json(200, { table_ids: [...c.tables] });
     }
     const drain = /^\/api\/v2\/captures\/([^/]+)\/drain$/.exec(req.path);
     if (req.method === 'POST' && drain) {

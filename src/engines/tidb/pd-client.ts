@@ -197,6 +197,15 @@ export class PdClient {
     };
   }
 
+  /**
+   * Whether a member's process answers at all (`GET /ping` handled by the member itself, so it
+   * answers without a leader or a quorum). Throws when it does not.
+   */
+  async ping(): Promise<void> {
+    const { url, answer } = await this.call('GET', '/ping', undefined, FOLLOWER_HANDLE);
+    expectOk('GET', url, answer);
+  }
+
   /** Name of the PD leader (`GET /leader`), undefined when PD answers `null`. */
   async leader(): Promise<string | undefined> {
     const raw = await this.getJson<RawMember | null>('/leader');

@@ -5,8 +5,10 @@
  * (`{total, items: [{id, is_owner, address, cluster_id}]}`), `POST /api/v2/owner/resign`
  * (`owner.go`: the owner stops campaigning, another capture becomes owner; answers `{}`) and
  * `POST /api/v2/captures/{id}/drain` (`capture.go`: moves the capture's tables away; 202 with
- * `{"current_table_count": n}`, refused for the owner and when only one capture is alive). Capture
- * and owner calls are forwarded to the owner by any capture.
+ * `{"current_table_count": n}`, refused for the owner and when only one capture is alive),
+ * `GET /api/v2/processors` (`{items: [{namespace, changefeed_id, capture_id}]}`) and
+ * `GET /api/v2/processors/{changefeed}/{capture}` (`processor.go`: `{table_ids: [...]}`). Capture,
+ * processor and owner calls are forwarded to the owner by any capture.
  */
 import { DEFAULT_HTTP_TIMEOUT_MS, baseUrl, expectOk, getJson, parseJson, request } from './http.js';
 
@@ -55,6 +57,27 @@ export class TicdcClient {
       isOwner: c.is_owner === true,
       address: c.address ?? '',
     }));
+  }
+
+  /**
+   * Tables capture `id` replicates now, over every changefeed (`GET /api/v2/processors` and each
+   * processor's `table_ids`): what a drain has left to move.
+   */
+  async tablesOf(endpoint: string, id: string): Promise<number> {
+    const base = baseUrl(endpoint);
+    const list = await getJson<{ items?: { changefeed_id?: string; capture_id?: string }[] }>(
+      `${base}/api/v2/processors`,
+      { timeoutMs: this.timeoutMs },
+    );
+    let tables = 0;
+    for (const p of (list.items ?? []).filter((x) => x.capture_id === id)) {
+      const detail = await getJson<{ table_ids?: number[] }>(
+        `${base}/api/v2/processors/${encodeURIComponent(p.changefeed_id ?? '')}/${encodeURIComponent(id)}`,
+        { timeoutMs: this.timeoutMs },
+      );
+      tables += detail.table_ids?.length ?? 0;
+    }
+    return tables;
   }
 
   /** Make the current owner resign (another capture campaigns and takes over). */
