@@ -100,7 +100,7 @@ describe('etcd on pods', () => {
     const wrong = await cli([
       'plan',
       '--engine',
-      'tidb',
+      'redis-enterprise',
       '--statefulset',
       'kv',
       '--name',
@@ -111,7 +111,7 @@ describe('etcd on pods', () => {
     assert.equal(wrong.code, 2);
     assert.match(
       wrong.err,
-      /--engine tidb cannot be driven on Kubernetes .*use one of generic, etcd, redis, postgres/,
+      /--engine redis-enterprise cannot be driven on Kubernetes .*use one of generic, etcd, redis, postgres, tidb/,
     );
   });
 

@@ -25,7 +25,7 @@ import type {
   PortContext,
 } from '../../core/ports.js';
 import type { MemberView, PlatformMember, PrecheckResult, Snapshot, UpgradeSpec } from '../../core/types.js';
-import type { EngineRules } from '../rules.js';
+import type { EngineRules } from '../../core/rules.js';
 import { afterTidbTier, beforeTidbTier, resignDdlOwner } from './ddl-gate.js';
 import { observation, pdServing } from './observe.js';
 import { PD_AVAILABLE, noDdlRunning, viewPrechecks } from './prechecks.js';

@@ -15,7 +15,7 @@
  */
 import type { EngineObservation } from '../../core/ports.js';
 import type { EngineMemberState, PlatformMember } from '../../core/types.js';
-import { atVersion } from '../../plan/version.js';
+import { atVersion } from '../../core/version.js';
 import { normalizeTidbVersion } from './tidb-client.js';
 import { STORE_COMPONENTS, pdMemberOf, storeOf, type TidbView } from './view.js';
 

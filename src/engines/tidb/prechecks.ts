@@ -5,7 +5,7 @@
  */
 import { describeError } from '../../core/errors.js';
 import type { PlatformMember, PrecheckResult, Snapshot, UpgradeSpec } from '../../core/types.js';
-import { atVersion } from '../../plan/version.js';
+import { atVersion } from '../../core/version.js';
 import { pdServing } from './observe.js';
 import { isPendingDdl, supportsSmoothUpgrade, type DdlJob, type TidbClient } from './tidb-client.js';
 import { STORE_COMPONENTS, adminEndpoint, storeOf, type TidbView } from './view.js';
