@@ -212,3 +212,38 @@ describe('TiDB upgrade against the cluster double', () => {
     );
   });
 });
+
+describe('TiCDC and the DDL gate during the roll', () => {
+  it('TiCDC: the owner resigns and goes last, every capture is drained before it restarts', async () => {
+    const c = await make({ version: 'v8.1.0', regions: 60, ticdc: 3 });
+    const ownerBefore = c.model.cdcOwner as string;
+    const run = await runUpgrade(c, { version: 'v8.1.1' });
+    assert.equal(run.result.status.phase, 'Completed', run.result.status.reason);
+    const order = c.model.counters.restartLog.filter((r) => r.name.startsWith('ticdc-')).map((r) => r.name);
+    assert.equal(order.length, 3);
+    assert.equal(order.at(-1), ownerBefore, 'the owner restarted last');
+    assert.ok(c.model.counters.ownerResigns >= 1, 'the owner resigned');
+    for (const name of order) assert.ok((c.model.counters.captureDrains[name] ?? 0) >= 1, `${name} drained`);
+    assert.ok(run.result.status.history.some((h) => /resigned as TiCDC owner/.test(h.message)));
+  });
+
+  it('a DDL job started after the prechecks pauses the upgrade before the TiDB tier, naming the job', async () => {
+    const c = await make({ version: 'v6.5.2', regions: 60 });
+    const run = await runUpgrade(c, {
+      version: 'v6.5.3',
+      stopWhen: (r) => {
+        if (r.status.phase === 'Running' && c.model.ddlJobs.length === 0) {
+          c.model.ddlJobs.push({ id: 77, db: 'shop', table: 'items', type: 'add index', state: 'queueing' });
+        }
+        return false;
+      },
+    });
+    assert.equal(run.result.status.phase, 'Paused');
+    assert.match(
+      run.result.status.pauseCause ?? '',
+      /run beforeComponent for tidb failed: DDL job 77 \(add index on shop\.items, queueing\)/,
+    );
+    assert.equal(c.model.counters.restarts['tidb-0'] ?? 0, 0, 'no TiDB server restarted');
+    assert.equal(c.model.counters.restarts['tikv-0'], 1, 'the tiers before TiDB were upgraded');
+  });
+});

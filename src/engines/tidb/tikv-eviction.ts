@@ -33,11 +33,10 @@ export async function evictLeaders(pd: PdClient, view: TidbView, member: MemberV
     // A drain repeated after a crash: PD already evicts this store, nothing to add.
     return { message: `${member.name} (store ${id}) is already in PD's evict-leader scheduler` };
   }
-  const again = member.engine?.drainInPlace === false;
   await pd.addEvictLeader(id);
   const leaders = member.engine?.leaderCount;
   return {
-    message: `${again ? 're-added' : 'added'} ${member.name} (store ${id}) to PD's evict-leader scheduler${leaders !== undefined ? `; it leads ${leaders} regions` : ''}`,
+    message: `added ${member.name} (store ${id}) to PD's evict-leader scheduler${leaders !== undefined ? `; it leads ${leaders} regions` : ''}`,
   };
 }
 
