@@ -67,6 +67,11 @@ test('isPreconditionFailed: a stale resourceVersion or a failed JSON patch test,
     true,
   );
   assert.equal(isPreconditionFailed(withMessage(422, 'Testing value /spec/replicas failed')), true);
+  // What kube-apiserver v1.37 answers for a failed test operation: the generic message, no causes.
+  assert.equal(
+    isPreconditionFailed(withMessage(422, 'the server rejected our request due to an error in our request')),
+    true,
+  );
   assert.equal(isPreconditionFailed(withMessage(422, 'spec.replicas: Invalid value: -1')), false);
   assert.equal(isPreconditionFailed(fail(404)), false);
   assert.equal(isPreconditionFailed(new Error('socket hang up')), false);

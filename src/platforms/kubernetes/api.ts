@@ -51,12 +51,23 @@ export function isConflict(err: unknown): boolean {
 }
 
 /**
+ * The whole message kube-apiserver gives for a JSON patch it could not apply (a failed `test`
+ * operation): a generic 422 Invalid with no field causes
+ * (k8s.io/apiserver/pkg/endpoints/handlers/patch.go -> apimachinery NewGenericServerResponse).
+ */
+const JSON_PATCH_NOT_APPLIED = 'the server rejected our request due to an error in our request';
+
+/**
  * True when a write lost to a concurrent change: 409 Conflict (stale resourceVersion), or 422 from
- * a JSON patch whose `test` operation failed (the API server reports "testing value PATH failed").
+ * a JSON patch whose `test` operation failed. kube-apiserver reports the latter with its generic
+ * 422 message only; other servers name the path ("testing value PATH failed"). A validation error
+ * (422 naming a field) is not one.
  */
 export function isPreconditionFailed(err: unknown): boolean {
   if (isConflict(err)) return true;
-  return httpStatus(err) === 422 && /testing value \S+ failed/i.test(apiMessage(err));
+  if (httpStatus(err) !== 422) return false;
+  const message = apiMessage(err);
+  return message === JSON_PATCH_NOT_APPLIED || /testing value \S+ failed/i.test(message);
 }
 
 /** How transient failures are retried. */
