@@ -35,7 +35,9 @@ import { nullLogger } from '../src/core/logger.js';
 import { OPERATOR_NODE_OPTIONS } from '../src/operator/manifests.js';
 import { Operator } from '../src/operator/operator.js';
 import { startFakeApiServer, type RequestStats } from '../test/kube/fake-apiserver.js';
-import { NS, statefulSet } from '../test/k8s/operator-fixtures.js';
+import { statefulSet } from '../test/k8s/operator-fixtures.js';
+
+const NS = 'default';
 
 const READINESS_DELAY_MS = Number(process.env.BATON_BENCH_READY_MS ?? 200);
 const SIZES = (process.env.BATON_BENCH_SIZES ?? '10,50').split(',').map(Number);

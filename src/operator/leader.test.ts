@@ -4,21 +4,22 @@ import { CoordinationV1Api } from '@kubernetes/client-node';
 import { FakeClock, systemClock } from '../core/clock.js';
 import { nullLogger } from '../core/logger.js';
 import { LeaderElector, microTime } from './leader.js';
-import { withFakeApiServer } from '../../test/kube/helpers.js';
+import { startCluster } from '../../test/kube/test-cluster.js';
 
-/** A fake API server, a fake clock, and candidates for one Lease of `leaseDurationMs`. */
+/** A test namespace on the real control plane, a fake clock, and candidates for one Lease of `leaseDurationMs`. */
 async function electors(t: TestContext, leaseDurationMs: number) {
-  const server = await withFakeApiServer(t);
+  const server = await startCluster(t);
   const kc = server.kubeConfig();
+  const namespace = server.namespace;
   const clock = new FakeClock();
   const mk = (identity: string) =>
-    new LeaderElector({ kc, namespace: 'default', identity, clock, logger: nullLogger, leaseDurationMs });
-  return { server, kc, clock, mk };
+    new LeaderElector({ kc, namespace, identity, clock, logger: nullLogger, leaseDurationMs });
+  return { server, kc, namespace, clock, mk };
 }
 
 describe('LeaderElector', () => {
   it('one candidate wins; the other takes over only after the lease went unrenewed for its duration', async (t) => {
-    const { kc, clock, mk } = await electors(t, 10_000);
+    const { kc, namespace, clock, mk } = await electors(t, 10_000);
     const a = mk('a');
     const b = mk('b');
     assert.equal(await a.tryAcquireOrRenew(), true, 'a creates the Lease');
@@ -32,7 +33,7 @@ describe('LeaderElector', () => {
     assert.equal(await a.tryAcquireOrRenew(), false, 'a lost it');
     const lease = await kc
       .makeApiClient(CoordinationV1Api)
-      .readNamespacedLease({ name: 'baton-operator', namespace: 'default' });
+      .readNamespacedLease({ name: 'baton-operator', namespace });
     assert.equal(lease.spec?.holderIdentity, 'b');
     assert.equal(lease.spec?.leaseTransitions, 1);
     assert.equal(lease.spec?.leaseDurationSeconds, 10);
@@ -53,14 +54,15 @@ describe('LeaderElector', () => {
   });
 
   it('release on graceful stop lets a successor acquire at once', async (t) => {
-    const server = await withFakeApiServer(t);
+    const server = await startCluster(t);
     const kc = server.kubeConfig();
+    const namespace = server.namespace;
     const clock = systemClock;
     let started = 0;
     let stopped = 0;
     const a = new LeaderElector({
       kc,
-      namespace: 'default',
+      namespace,
       identity: 'a',
       clock,
       logger: nullLogger,
@@ -78,7 +80,7 @@ describe('LeaderElector', () => {
     assert.deepEqual([started, stopped], [1, 1]);
     const b = new LeaderElector({
       kc,
-      namespace: 'default',
+      namespace,
       identity: 'b',
       clock,
       logger: nullLogger,

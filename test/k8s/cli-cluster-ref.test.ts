@@ -67,7 +67,10 @@ describe('baton --platform kubernetes --cluster-ref', () => {
     assert.match(version.err, /--cluster-api-version needs --cluster-ref/);
     const ghost = await cli('apply', '--cluster-ref', 'TidbCluster/ghost', '--to', 'v7.5.0');
     assert.equal(ghost.code, 2, ghost.out);
-    assert.match(ghost.err, /TidbCluster default\/ghost \(spec\.target\.cluster\) not found/);
+    assert.match(
+      ghost.err,
+      new RegExp(String.raw`TidbCluster ${env.ns}/ghost \(spec\.target\.cluster\) not found`),
+    );
     for (const err of [malformed.err, both.err, version.err, ghost.err])
       assert.equal(err.trim().split('\n').length, 1, err);
     assert.deepEqual(writes(env), []);

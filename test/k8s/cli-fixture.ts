@@ -1,4 +1,4 @@
-/** `baton <verb> --platform kubernetes` in-process against a fake API server, for CLI tests. */
+/** `baton <verb> --platform kubernetes` in-process against a test's cluster, for CLI tests. */
 import type { TestContext } from 'node:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import type { OutStream } from '../../src/wiring/io.js';
 import { nullLogger } from '../../src/core/logger.js';
-import type { FakeApiServer } from '../kube/fake-apiserver.js';
-import { NS } from './operator-fixtures.js';
+import type { TestCluster } from '../kube/test-cluster.js';
 import { fastClock } from './platform-fixture.js';
 
 /** What one CLI run printed and its exit code. */
@@ -23,12 +22,13 @@ function capture(): OutStream & { text: () => string } {
 }
 
 /**
- * A kubeconfig file for `server` (removed when `t` ends) and a function running
- * `baton <verb> --platform kubernetes --kubeconfig FILE -n default <args>` on the fast fake clock.
+ * A kubeconfig file for `server` (through its fault proxy; removed when `t` ends) and a function
+ * running `baton <verb> --platform kubernetes --kubeconfig FILE -n <test namespace> <args>` on the
+ * fast clock.
  */
 export async function kubeCli(
   t: Pick<TestContext, 'after'>,
-  server: FakeApiServer,
+  server: TestCluster,
 ): Promise<(verb: string, ...args: string[]) => Promise<CliRun>> {
   const dir = await mkdtemp(join(tmpdir(), 'baton-kube-cli-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
@@ -38,7 +38,7 @@ export async function kubeCli(
     const stdout = capture();
     const stderr = capture();
     const code = await main(
-      [verb, '--platform', 'kubernetes', '--kubeconfig', kubeconfig, '-n', NS, ...args],
+      [verb, '--platform', 'kubernetes', '--kubeconfig', kubeconfig, '-n', server.namespace, ...args],
       {
         stdout,
         stderr,

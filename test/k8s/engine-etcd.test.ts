@@ -14,7 +14,7 @@ import type { PlatformMember } from '../../src/core/types.js';
 import { createPodEngine } from '../../src/wiring/kubernetes.js';
 import { kubeCli } from './cli-fixture.js';
 import { etcdPodsFixture, historyOf, operatorUpgradeUnderWrites } from './engine-etcd-fixtures.js';
-import { NS, createUpgrade, getUpgrade, makeOperator, waitUpgrade } from './operator-fixtures.js';
+import { createUpgrade, getUpgrade, makeOperator, waitUpgrade } from './operator-fixtures.js';
 import { waitFor } from '../kube/helpers.js';
 
 const run = promisify(execFile);
@@ -130,7 +130,7 @@ describe('etcd on pods', () => {
     ]);
     await run('etcdctl', ['--endpoints', endpoints, 'auth', 'enable']);
     await env.core.createNamespacedSecret({
-      namespace: NS,
+      namespace: env.ns,
       body: {
         metadata: { name: 'etcd-admin' },
         data: {
@@ -181,7 +181,7 @@ describe('etcd on pods', () => {
     assert.equal(done.status?.phase, 'Completed', `${done.status?.reason}\n${historyOf(done).join('\n')}`);
     assert.deepEqual(pods.stopOrder(), ['sec-2', 'sec-1', 'sec-0']);
 
-    const events = await env.core.listNamespacedEvent({ namespace: NS });
+    const events = await env.core.listNamespacedEvent({ namespace: env.ns });
     const encoded = Buffer.from(password).toString('base64');
     for (const [what, text] of [
       ['status', JSON.stringify(done)],
@@ -201,10 +201,13 @@ describe('etcd on pods', () => {
       credentialsSecret: { name: 'absent' },
     });
     const bad = await waitUpgrade(env, 'no-secret', 'failed', (u) => u.status?.phase === 'Failed');
-    assert.match(bad.status?.reason ?? '', /spec\.credentialsSecret\.name: secret default\/absent not found/);
+    assert.match(
+      bad.status?.reason ?? '',
+      new RegExp(String.raw`spec\.credentialsSecret\.name: secret ${env.ns}/absent not found`),
+    );
     // Creating the Secret is enough: the operator looks again on a timer, no spec change needed.
     await env.core.createNamespacedSecret({
-      namespace: NS,
+      namespace: env.ns,
       body: { metadata: { name: 'absent' }, data: { password: Buffer.from(password).toString('base64') } },
     });
     const fixed = await waitUpgrade(

@@ -11,6 +11,7 @@ import { BadInputError } from '../../src/core/errors.js';
 import { nullLogger } from '../../src/core/logger.js';
 import { waitFor } from '../kube/helpers.js';
 import { pickFreePorts } from '../../src/platforms/local/ports.js';
+import { serviceAccountToken } from '../kube/deploy.js';
 import { setup } from './operator-fixtures.js';
 
 /** A free port for the operator to bind later, below the ephemeral range (see pickFreePorts). */
@@ -44,7 +45,8 @@ describe('baton operator (CLI)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'baton-op-cli-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const kubeconfig = join(dir, 'kubeconfig');
-    await env.server.writeKubeconfig(kubeconfig);
+    // The operator's own identity: the ServiceAccount token deploy/ binds, never the admin's.
+    await env.server.writeKubeconfig(kubeconfig, { token: await serviceAccountToken(env.server.rest) });
     const port = await freePort();
     const ac = new AbortController();
     t.after(() => ac.abort());
@@ -55,7 +57,11 @@ describe('baton operator (CLI)', () => {
         '--kubeconfig',
         kubeconfig,
         '-n',
-        'default',
+        env.ns,
+        '--lease-name',
+        env.lease.name,
+        '--lease-namespace',
+        env.lease.namespace,
         '--port',
         String(port),
         '--host',
@@ -73,9 +79,7 @@ describe('baton operator (CLI)', () => {
     ac.abort();
     await running;
     assert.match(stderr(), /"msg":"operator stopped"/);
-    const lease = await env.kc
-      .makeApiClient(CoordinationV1Api)
-      .readNamespacedLease({ name: 'baton-operator', namespace: 'default' });
+    const lease = await env.kc.makeApiClient(CoordinationV1Api).readNamespacedLease(env.lease);
     assert.ok(!lease.spec?.holderIdentity, 'the Lease was released');
     await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`));
   });

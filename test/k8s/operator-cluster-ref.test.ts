@@ -36,7 +36,10 @@ describe('operator: spec.target.cluster', () => {
     const bad = await waitPhase(env, 'ghost-up', ['Failed']);
     const ready = bad.status?.conditions?.find((c) => c.type === 'Ready');
     assert.equal(ready?.reason, 'InvalidSpec');
-    assert.match(ready!.message, /TidbCluster default\/ghost \(spec\.target\.cluster\) not found/);
+    assert.match(
+      ready!.message,
+      new RegExp(String.raw`TidbCluster ${env.ns}/ghost \(spec\.target\.cluster\) not found`),
+    );
     const writes = env.server
       .requests()
       .entries.filter(

@@ -1,10 +1,11 @@
 /**
- * Fixtures shared by the operator tests and the Kubernetes benchmark: a fake API server with the
- * Upgrade CRD installed, StatefulSet bodies, Operator instances that are killed when the test ends,
- * Upgrade helpers and a pod watch that records how many pods were unready at once.
+ * Fixtures shared by the operator tests and the Kubernetes benchmark: a test namespace and fake
+ * nodes on the real control plane with deploy/ applied (`kubectl apply -k deploy/`: the CRD, the
+ * operator's ServiceAccount and RBAC), StatefulSet bodies, Operator instances that run with that
+ * ServiceAccount's token -- never as admin -- and are killed when the test ends, Upgrade helpers
+ * and a pod watch that records how many pods were unready at once.
  */
 import {
-  ApiextensionsV1Api,
   AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
@@ -14,48 +15,56 @@ import {
   type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import { GROUP, PLURAL, VERSION, upgradeCrd, type UpgradeResource } from '../../src/api/upgrade.js';
+import { GROUP, PLURAL, VERSION, type UpgradeResource } from '../../src/api/upgrade.js';
 import { systemClock } from '../../src/core/clock.js';
 import { nullLogger } from '../../src/core/logger.js';
 import { Operator, type OperatorOptions } from '../../src/operator/operator.js';
-import {
-  startFakeApiServer,
-  isPodReady,
-  type FakeApiServer,
-  type FakeApiServerOptions,
-} from '../kube/fake-apiserver.js';
+import { applyDeploy, OPERATOR_NAMESPACE, serviceAccountToken } from '../kube/deploy.js';
+import { isPodReady } from '../kube/fake-kubelet.js';
 import { waitFor } from '../kube/helpers.js';
-import type { KubeObject } from '../kube/types.js';
-
-/** Namespace every fixture uses. */
-export const NS = 'default';
+import { createTestCluster, type TestCluster, type TestClusterOptions } from '../kube/test-cluster.js';
 
 /** Something that runs cleanups at the end (a test context, or a list for the benchmark). */
 export interface Cleanup {
   after(fn: () => unknown): void;
 }
 
-/** Clients of a fake API server with the Upgrade CRD installed. */
+/** A test's cluster with deploy/ applied, admin clients, and the operator's own KubeConfig. */
 export interface Env {
-  server: FakeApiServer;
+  server: TestCluster;
+  /** The test's namespace (what the operator watches). */
+  ns: string;
+  /** Admin, through the fault proxy. */
   kc: KubeConfig;
   apps: AppsV1Api;
   core: CoreV1Api;
   custom: CustomObjectsApi;
+  /** The operator's ServiceAccount token (deploy/rbac.yaml decides what it may do), through the proxy. */
+  operatorKc: KubeConfig;
+  /** Where this test's operators keep their leader-election Lease. */
+  lease: { name: string; namespace: string };
 }
 
-/** Start a fake API server (closed at the end) and install the Upgrade CRD. */
-export async function setup(t: Cleanup, opts: FakeApiServerOptions = {}): Promise<Env> {
-  const server = await startFakeApiServer({ readinessDelayMs: 20, podTerminationMs: 5, ...opts });
+/**
+ * A test namespace with fake nodes (closed at the end), deploy/ applied, and a token of the
+ * operator's ServiceAccount.
+ */
+export async function setup(t: Cleanup, opts: TestClusterOptions = {}): Promise<Env> {
+  const server = await createTestCluster({ readinessDelayMs: 20, podTerminationMs: 5, ...opts });
   t.after(() => server.close());
+  await applyDeploy(server.controlPlane);
   const kc = server.kubeConfig();
-  await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: upgradeCrd() as never });
+  const operatorKc = server.kubeConfig({ token: await serviceAccountToken(server.rest) });
   return {
     server,
+    ns: server.namespace,
     kc,
     apps: kc.makeApiClient(AppsV1Api),
     core: kc.makeApiClient(CoreV1Api),
     custom: kc.makeApiClient(CustomObjectsApi),
+    operatorKc,
+    // Tests run in parallel: each test's operators elect their leader with a Lease of their own.
+    lease: { name: `baton-operator-${server.namespace}`, namespace: OPERATOR_NAMESPACE },
   };
 }
 
@@ -85,6 +94,7 @@ export function statefulSet(
 
 /** Create a StatefulSet and wait until every replica is Ready at the update revision. */
 export async function createSettled(env: Env, body: V1StatefulSet): Promise<void> {
+  const NS = env.ns;
   await env.apps.createNamespacedStatefulSet({ namespace: NS, body });
   const name = body.metadata!.name!;
   const want = body.spec!.replicas!;
@@ -99,11 +109,16 @@ export async function createSettled(env: Env, body: V1StatefulSet): Promise<void
   );
 }
 
-/** An Operator on the fake server (killed, not released, when the test ends). */
+/**
+ * An Operator watching the test's namespace with the operator ServiceAccount's token (killed, not
+ * released, when the test ends).
+ */
 export function makeOperator(t: Cleanup, env: Env, extra: Partial<OperatorOptions> = {}): Operator {
   const op = new Operator({
-    kc: env.server.kubeConfig(),
-    namespace: NS,
+    kc: env.operatorKc,
+    namespace: env.ns,
+    leaseName: env.lease.name,
+    leaseNamespace: env.lease.namespace,
     identity: 'op-a',
     clock: systemClock,
     logger: nullLogger,
@@ -121,7 +136,7 @@ export async function getUpgrade(env: Env, name: string): Promise<UpgradeResourc
   return (await env.custom.getNamespacedCustomObject({
     group: GROUP,
     version: VERSION,
-    namespace: NS,
+    namespace: env.ns,
     plural: PLURAL,
     name,
   })) as UpgradeResource;
@@ -132,7 +147,7 @@ export async function createUpgrade(env: Env, name: string, spec: Record<string,
   await env.custom.createNamespacedCustomObject({
     group: GROUP,
     version: VERSION,
-    namespace: NS,
+    namespace: env.ns,
     plural: PLURAL,
     body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'Upgrade', metadata: { name }, spec },
   });
@@ -146,15 +161,26 @@ export async function waitUpgrade(
   check: (u: UpgradeResource) => boolean,
   timeoutMs = 30_000,
 ): Promise<UpgradeResource> {
-  return waitFor(
-    `upgrade ${name}: ${what}`,
-    async () => {
-      const u = await getUpgrade(env, name).catch(() => undefined);
-      return u && check(u) ? u : undefined;
-    },
-    timeoutMs,
-    10,
-  );
+  let last: UpgradeResource | undefined;
+  try {
+    return await waitFor(
+      `upgrade ${name}: ${what}`,
+      async () => {
+        const u = await getUpgrade(env, name).catch(() => undefined);
+        last = u ?? last;
+        return u && check(u) ? u : undefined;
+      },
+      timeoutMs,
+      10,
+    );
+  } catch (err) {
+    // Say where it stood: a stuck upgrade's status names what it waits for.
+    const s = last?.status;
+    throw new Error(
+      `${(err as Error).message}; last seen: ${s?.phase ?? 'no status'} (${s?.reason ?? ''}) step ${s?.currentStep ?? '-'}`,
+      { cause: err },
+    );
+  }
 }
 
 /** Wait for one of the phases. */
@@ -166,16 +192,15 @@ export function waitPhase(env: Env, name: string, phases: string[]): Promise<Upg
 export async function unreadyTracker(t: Cleanup, env: Env, app: string, replicas: number) {
   const pods = new Map<string, boolean>();
   let worst = 0;
-  const list = await env.core.listNamespacedPod({ namespace: NS, labelSelector: `app=${app}` });
-  for (const p of list.items)
-    pods.set(p.metadata!.name!, isPodReady(p as unknown as KubeObject) && !p.metadata?.deletionTimestamp);
-  const ctl = await new Watch(env.kc).watch(
-    `/api/v1/namespaces/${NS}/pods`,
+  const list = await env.core.listNamespacedPod({ namespace: env.ns, labelSelector: `app=${app}` });
+  for (const p of list.items) pods.set(p.metadata!.name!, isPodReady(p) && !p.metadata?.deletionTimestamp);
+  const ctl = await new Watch(env.server.kubeConfig({ direct: true })).watch(
+    `/api/v1/namespaces/${env.ns}/pods`,
     { resourceVersion: list.metadata!.resourceVersion!, labelSelector: `app=${app}` },
     (type: string, p: V1Pod) => {
       const name = p.metadata!.name!;
       if (type === 'DELETED') pods.set(name, false);
-      else pods.set(name, isPodReady(p as unknown as KubeObject) && !p.metadata?.deletionTimestamp);
+      else pods.set(name, isPodReady(p) && !p.metadata?.deletionTimestamp);
       const ready = [...pods.values()].filter(Boolean).length;
       worst = Math.max(worst, replicas - ready);
     },
@@ -187,7 +212,7 @@ export async function unreadyTracker(t: Cleanup, env: Env, app: string, replicas
 
 /** Image of container `db` of every pod of `app`, by pod name. */
 export async function podImages(env: Env, app: string): Promise<Record<string, string>> {
-  const list = await env.core.listNamespacedPod({ namespace: NS, labelSelector: `app=${app}` });
+  const list = await env.core.listNamespacedPod({ namespace: env.ns, labelSelector: `app=${app}` });
   return Object.fromEntries(list.items.map((p) => [p.metadata!.name!, p.spec!.containers[0]!.image!]));
 }
 

@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { CoordinationV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { LABELS } from '../../src/api/upgrade.js';
-import { waitFor } from '../kube/helpers.js';
+import { expectApiError, waitFor } from '../kube/helpers.js';
 import {
-  NS,
   createSettled,
   createUpgrade,
   getUpgrade,
@@ -46,7 +45,7 @@ describe('operator', () => {
     assert.match(metrics, /baton_leader 1/);
     assert.match(metrics, /baton_upgrades\{phase="Completed"\} 1/);
     assert.match(metrics, /baton_step_duration_seconds_count\{step="replace",ok="true"\} 3/);
-    const events = await env.core.listNamespacedEvent({ namespace: NS });
+    const events = await env.core.listNamespacedEvent({ namespace: env.ns });
     assert.ok(
       events.items.some((e) => e.involvedObject.kind === 'Upgrade' && e.reason === 'PhaseChanged'),
       'events recorded on the Upgrade',
@@ -55,23 +54,34 @@ describe('operator', () => {
     await assert.rejects(fetch(`${base}/healthz`), 'the health server is closed on stop');
   });
 
-  it('rejects a bad spec: phase Failed, Ready=False InvalidSpec with the reason, nothing touched', async (t) => {
+  it('refuses a malformed Upgrade: by CRD validation where OpenAPI can say it, else InvalidSpec with the reason, nothing touched', async (t) => {
     const env = await setup(t);
     await createSettled(env, statefulSet('bad', 2));
     const op = makeOperator(t, env);
     await op.start();
     await waitFor('leadership', () => op.isLeader());
     env.server.resetRequests();
+    // A duration's format is in the CRD's schema: the real apiserver refuses the object itself.
+    const refused = await expectApiError(() =>
+      createUpgrade(env, 'bad-soak', {
+        target: { statefulSet: 'bad' },
+        version: '2.0.0',
+        strategy: { soak: 'ten minutes' },
+      }),
+    );
+    assert.equal(refused.code, 422);
+    assert.equal(refused.reason, 'Invalid');
+    assert.match(refused.message ?? '', /spec\.strategy\.soak: Invalid value: "ten minutes"/);
+    // Rules OpenAPI cannot express (exactly one kind of target; a known engine) are Baton's.
     await createUpgrade(env, 'bad-up', {
-      target: { statefulSet: 'bad' },
+      target: { statefulSet: 'bad', statefulSets: [{ name: 'bad' }] },
       version: '2.0.0',
-      strategy: { soak: 'ten minutes' },
     });
     const u = await waitPhase(env, 'bad-up', ['Failed']);
     const ready = u.status?.conditions?.find((c) => c.type === 'Ready');
     assert.equal(ready?.status, 'False');
     assert.equal(ready?.reason, 'InvalidSpec');
-    assert.match(ready!.message, /^spec\.strategy\.soak: /);
+    assert.match(ready!.message, /^spec\.target: set exactly one of/);
     await createUpgrade(env, 'bad-engine', {
       target: { statefulSet: 'bad' },
       engine: 'oracle',
@@ -99,10 +109,10 @@ describe('operator', () => {
       {
         group: 'baton.dev',
         version: 'v1alpha1',
-        namespace: NS,
+        namespace: env.ns,
         plural: 'upgrades',
         name: 'bad-up',
-        body: { spec: { strategy: { soak: '0s' } } },
+        body: { spec: { target: { statefulSets: null } } },
       },
       merge,
     );
@@ -131,9 +141,7 @@ describe('operator', () => {
       assert.equal(m.replaceCalls, 1, `${name} replaced exactly once across the takeover`);
     assert.deepEqual(Object.values(await podImages(env, 'db')), Array(4).fill('example/db:1.1.0'));
     assert.ok(tracker.maxUnready() <= 1, `at most one pod unready at a time (saw ${tracker.maxUnready()})`);
-    const lease = await env.kc
-      .makeApiClient(CoordinationV1Api)
-      .readNamespacedLease({ name: 'baton-operator', namespace: NS });
+    const lease = await env.kc.makeApiClient(CoordinationV1Api).readNamespacedLease(env.lease);
     assert.equal(lease.spec?.holderIdentity, 'op-b');
     assert.ok((lease.spec?.leaseTransitions ?? 0) >= 1);
   });
@@ -189,7 +197,7 @@ describe('operator', () => {
     await waitFor('leadership', () => op.isLeader());
     await env.apps.patchNamespacedStatefulSet(
       {
-        namespace: NS,
+        namespace: env.ns,
         name: 'cache',
         body: { spec: { template: { spec: { containers: [{ name: 'db', image: 'example/db:1.2.0' }] } } } },
       },
@@ -199,7 +207,7 @@ describe('operator', () => {
       const r = (await env.custom.listNamespacedCustomObject({
         group: 'baton.dev',
         version: 'v1alpha1',
-        namespace: NS,
+        namespace: env.ns,
         plural: 'upgrades',
         labelSelector: `${LABELS.statefulSet}=cache`,
       })) as {
@@ -212,7 +220,7 @@ describe('operator', () => {
     });
     assert.equal(list.length, 1);
     const u = list[0]!;
-    const sts = await env.apps.readNamespacedStatefulSet({ namespace: NS, name: 'cache' });
+    const sts = await env.apps.readNamespacedStatefulSet({ namespace: env.ns, name: 'cache' });
     assert.equal(u.metadata.name, `cache-${sts.status!.updateRevision!.slice('cache-'.length)}`);
     assert.deepEqual(
       u.metadata.ownerReferences?.map((o) => `${o.kind}/${o.name}`),
@@ -237,7 +245,7 @@ describe('operator', () => {
     for (const version of ['1.2.0', '1.3.0']) {
       await env.apps.patchNamespacedStatefulSet(
         {
-          namespace: NS,
+          namespace: env.ns,
           name: 'kv',
           body: {
             spec: { template: { spec: { containers: [{ name: 'db', image: `example/db:${version}` }] } } },
@@ -249,7 +257,7 @@ describe('operator', () => {
         Object.values(await podImages(env, 'kv')).every((i) => i === `example/db:${version}`),
       );
       const frozen = await waitFor('the roll frozen again', async () => {
-        const s = await env.apps.readNamespacedStatefulSet({ namespace: NS, name: 'kv' });
+        const s = await env.apps.readNamespacedStatefulSet({ namespace: env.ns, name: 'kv' });
         return s.spec?.updateStrategy?.rollingUpdate?.partition === 3 ? s : undefined;
       });
       assert.equal(frozen.status?.currentRevision, frozen.status?.updateRevision);
@@ -257,7 +265,7 @@ describe('operator', () => {
     const r = (await env.custom.listNamespacedCustomObject({
       group: 'baton.dev',
       version: 'v1alpha1',
-      namespace: NS,
+      namespace: env.ns,
       plural: 'upgrades',
       labelSelector: `${LABELS.statefulSet}=kv`,
     })) as { items: { spec: { version: string }; status?: { phase?: string } }[] };
@@ -281,7 +289,7 @@ describe('operator', () => {
         {
           group: 'baton.dev',
           version: 'v1alpha1',
-          namespace: NS,
+          namespace: env.ns,
           plural: 'upgrades',
           name: 'pr-up',
           body: { spec: { paused } },

@@ -9,7 +9,7 @@ import { nullLogger } from '../../src/core/logger.js';
 import { main } from '../../src/cli/main.js';
 import type { OutStream } from '../../src/wiring/io.js';
 import { UpgradeResourceJournal } from '../../src/platforms/kubernetes/journal.js';
-import { NS, createSettled, eventsOf, fastClock, startCluster, statefulSet } from './platform-fixture.js';
+import { createSettled, eventsOf, fastClock, startCluster, statefulSet } from './platform-fixture.js';
 
 function capture(): OutStream & { text: () => string } {
   let buf = '';
@@ -35,7 +35,7 @@ async function cliCluster(t: TestContext) {
 
 describe('baton --platform kubernetes', () => {
   it('apply upgrades a StatefulSet end to end through the Upgrade resource; status and history read it back', async (t) => {
-    const { server, kc, apps, file } = await cliCluster(t);
+    const { server, kc, apps, file, ns: NS } = await cliCluster(t);
     await createSettled(server, statefulSet('db', 3));
 
     const k = ['--platform', 'kubernetes', '--kubeconfig', file, '-n', NS];
@@ -83,7 +83,7 @@ describe('baton --platform kubernetes', () => {
   });
 
   it('apply --detach only creates the resource; pause and cancel patch its spec', async (t) => {
-    const { server, kc, apps, file } = await cliCluster(t);
+    const { server, kc, apps, file, ns: NS } = await cliCluster(t);
     await createSettled(server, statefulSet('web', 2));
     server.resetRequests();
 
@@ -127,7 +127,7 @@ describe('baton --platform kubernetes', () => {
   });
 
   it('apply plans and drives an Upgrade created with kubectl that nothing has planned yet', async (t) => {
-    const { server, kc, apps, file } = await cliCluster(t);
+    const { server, kc, apps, file, ns: NS } = await cliCluster(t);
     await createSettled(server, statefulSet('db', 3));
     await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
       group: GROUP,
@@ -157,7 +157,7 @@ describe('baton --platform kubernetes', () => {
   });
 
   it('bad input is one line and exit 2: missing kubeconfig, unknown context, unknown StatefulSet', async (t) => {
-    const { server, file } = await cliCluster(t);
+    const { server, file, ns: NS } = await cliCluster(t);
 
     const missing = await run([
       'plan',
@@ -203,10 +203,10 @@ describe('baton --platform kubernetes', () => {
       '1.1.0',
     ]);
     assert.equal(sts.code, 2, sts.err);
-    assert.match(sts.err, /statefulset default\/ghost not found/);
+    assert.match(sts.err, new RegExp(`statefulset ${NS}/ghost not found`));
     const writes = server
       .requests()
-      .entries.filter((e) => !['get', 'list', 'watch', 'discovery'].includes(e.verb));
+      .entries.filter((e) => !['get', 'list', 'watch', 'nonresource'].includes(e.verb));
     assert.deepEqual(writes, [], 'nothing written');
 
     const bad = await run([

@@ -1,12 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  ApiextensionsV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  type V1CustomResourceDefinition,
-  type V1StatefulSet,
-} from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig, type V1StatefulSet } from '@kubernetes/client-node';
 import { BadInputError } from '../../src/core/errors.js';
 import { nullLogger } from '../../src/core/logger.js';
 import type { Engine } from '../../src/core/ports.js';
@@ -28,9 +22,11 @@ import { UpgradeResourceJournal } from '../../src/platforms/kubernetes/journal.j
 import { KubernetesPlatform } from '../../src/platforms/kubernetes/statefulset.js';
 import { createUpgrade } from '../../src/runner/start.js';
 import { Runner } from '../../src/runner/runner.js';
-import type { FakeApiServer } from '../kube/fake-apiserver.js';
+import { applyCrd } from '../kube/crds.js';
+import { waitFor } from '../kube/helpers.js';
+import { Rest } from '../kube/rest.js';
+import type { TestCluster } from '../kube/test-cluster.js';
 import {
-  NS,
   createSettled,
   fastClock,
   startCluster,
@@ -63,6 +59,11 @@ const ETCD_CLUSTER: ClusterKind = {
   kind: 'EtcdCluster',
 };
 
+/** The namespace of a test's KubeConfig (its current context's). */
+function nsOf(kc: KubeConfig): string {
+  return kc.getContextObject(kc.getCurrentContext())!.namespace!;
+}
+
 async function installCrd(kc: KubeConfig, k: ClusterKind): Promise<void> {
   const crd = {
     apiVersion: 'apiextensions.k8s.io/v1',
@@ -82,9 +83,7 @@ async function installCrd(kc: KubeConfig, k: ClusterKind): Promise<void> {
       ],
     },
   };
-  await kc
-    .makeApiClient(ApiextensionsV1Api)
-    .createCustomResourceDefinition({ body: crd as unknown as V1CustomResourceDefinition });
+  await applyCrd(new Rest(kc), crd);
 }
 
 async function createObject(
@@ -98,7 +97,7 @@ async function createObject(
     group: k.group,
     version: k.version,
     plural: k.plural,
-    namespace: NS,
+    namespace: nsOf(kc),
     body: {
       apiVersion: `${k.group}/${k.version}`,
       kind: k.kind,
@@ -113,7 +112,7 @@ async function readObject(kc: KubeConfig, k: ClusterKind, name: string): Promise
     group: k.group,
     version: k.version,
     plural: k.plural,
-    namespace: NS,
+    namespace: nsOf(kc),
     name,
   })) as ClusterObject;
 }
@@ -148,7 +147,7 @@ function member(
 }
 
 /** A TidbCluster `basic` at v7.1.0 with PD x3, TiKV x3, TiDB x2 it owns (created TiDB first). */
-async function tidbCluster(server: FakeApiServer, kc: KubeConfig): Promise<ClusterObject> {
+async function tidbCluster(server: TestCluster, kc: KubeConfig): Promise<ClusterObject> {
   await installCrd(kc, TIDB_CLUSTER);
   const tc = await createObject(kc, TIDB_CLUSTER, 'basic', {
     version: 'v7.1.0',
@@ -172,12 +171,13 @@ async function tidbCluster(server: FakeApiServer, kc: KubeConfig): Promise<Clust
 
 /** Journal, platform and runner for an Upgrade created on the server (as the CLI wires them). */
 async function wireCluster(
-  server: FakeApiServer,
+  server: TestCluster,
   name: string,
   target: Record<string, unknown>,
   opts: { version?: string; engine?: Engine; componentVersions?: Record<string, string> } = {},
 ) {
   const kc = server.kubeConfig();
+  const NS = server.namespace;
   const journal = new UpgradeResourceJournal({ kc, namespace: NS, clock: fastClock });
   const created = await journal.createResource(
     upgradeResource(name, {
@@ -203,7 +203,7 @@ async function wireCluster(
 }
 
 /** The writes (patch, delete, update, create of workloads) the server has seen since the last reset. */
-function workloadWrites(server: FakeApiServer): string[] {
+function workloadWrites(server: TestCluster): string[] {
   return server
     .requests()
     .entries.filter(
@@ -221,23 +221,34 @@ const blockedOnOwner = (s: UpgradeStatus) =>
 
 describe('KubernetesPlatform: spec.target.cluster (engine-specific cluster references)', () => {
   it('a TidbCluster: its StatefulSets rolled in TiDB order while TiDB Operator is paused, then handed back with the new version', async (t) => {
-    const { server, kc } = await startCluster(t);
+    const { server, kc, ns: NS } = await startCluster(t);
     await tidbCluster(server, kc);
-    // One global, ordered timeline of pod deletions and TidbCluster states, straight from the store.
-    const timeline: string[] = [];
-    const off = server.subscribe((e) => {
-      if (
-        e.key.endsWith('/pods') &&
-        e.object.metadata.deletionTimestamp &&
-        !e.old?.metadata.deletionTimestamp
-      )
-        timeline.push(`delete ${e.object.metadata.name}`);
-      if (e.key.endsWith('/tidbclusters')) {
-        const spec = e.object.spec as { paused?: boolean; version?: string };
-        timeline.push(`tc paused=${spec.paused === true} version=${spec.version}`);
+    // One global, ordered timeline of pod deletions and TidbCluster states: two watches, their
+    // events merged in resourceVersion (etcd revision) order.
+    const events = await server.watchEvents(t, [
+      `/api/v1/namespaces/${NS}/pods`,
+      `/apis/${TIDB_CLUSTER.group}/${TIDB_CLUSTER.version}/namespaces/${NS}/${TIDB_CLUSTER.plural}`,
+    ]);
+    const timeline = () => {
+      const out: string[] = [];
+      const deleting = new Set<string>();
+      for (const e of events()) {
+        const obj = e.object as {
+          kind?: string;
+          metadata: { uid: string; name: string; deletionTimestamp?: string };
+          spec?: { paused?: boolean; version?: string };
+        };
+        if (e.path.endsWith('/pods')) {
+          if (obj.metadata.deletionTimestamp && !deleting.has(obj.metadata.uid)) {
+            deleting.add(obj.metadata.uid);
+            out.push(`delete ${obj.metadata.name}`);
+          }
+        } else {
+          out.push(`tc paused=${obj.spec?.paused === true} version=${obj.spec?.version}`);
+        }
       }
-    });
-    t.after(off);
+      return out;
+    };
 
     const w = await wireCluster(server, 'tidb-up', { cluster: { kind: 'TidbCluster', name: 'basic' } });
     const members = await w.platform.listMembers(ctx);
@@ -253,7 +264,11 @@ describe('KubernetesPlatform: spec.target.cluster (engine-specific cluster refer
       /TidbCluster basic reconciles basic-pd, basic-tikv, basic-tidb: Baton pauses it/,
     );
 
-    const deletions = timeline.filter((l) => l.startsWith('delete '));
+    await waitFor('the watches to see the hand-back', () =>
+      timeline().includes('tc paused=false version=v7.5.0'),
+    );
+    const tl = timeline();
+    const deletions = tl.filter((l) => l.startsWith('delete '));
     assert.deepEqual(deletions, [
       'delete basic-pd-2',
       'delete basic-pd-1',
@@ -264,13 +279,12 @@ describe('KubernetesPlatform: spec.target.cluster (engine-specific cluster refer
       'delete basic-tidb-1',
       'delete basic-tidb-0',
     ]);
-    const firstDelete = timeline.indexOf('delete basic-pd-2');
-    const lastDelete = timeline.indexOf('delete basic-tidb-0');
-    const tcStates = (from: number, to: number) =>
-      timeline.slice(from, to).filter((l) => l.startsWith('tc '));
+    const firstDelete = tl.indexOf('delete basic-pd-2');
+    const lastDelete = tl.indexOf('delete basic-tidb-0');
+    const tcStates = (from: number, to: number) => tl.slice(from, to).filter((l) => l.startsWith('tc '));
     assert.deepEqual(tcStates(0, firstDelete), ['tc paused=true version=v7.1.0']);
     assert.deepEqual(tcStates(firstDelete, lastDelete), [], 'TidbCluster untouched while pods are replaced');
-    assert.deepEqual(tcStates(lastDelete, timeline.length), ['tc paused=false version=v7.5.0']);
+    assert.deepEqual(tcStates(lastDelete, tl.length), ['tc paused=false version=v7.5.0']);
 
     const tc = await readObject(kc, TIDB_CLUSTER, 'basic');
     assert.equal(tc.spec!.paused, false);
@@ -280,7 +294,7 @@ describe('KubernetesPlatform: spec.target.cluster (engine-specific cluster refer
   });
 
   it('per-component versions go to spec.<component>.version; a TidbCluster a user had paused stays paused', async (t) => {
-    const { server, kc } = await startCluster(t);
+    const { server, kc, ns: NS } = await startCluster(t);
     await tidbCluster(server, kc);
     const api = kc.makeApiClient(CustomObjectsApi);
     await api.patchNamespacedCustomObject({
@@ -359,13 +373,15 @@ describe('KubernetesPlatform: spec.target.cluster (engine-specific cluster refer
   });
 
   it('a missing TidbCluster, or one without StatefulSets, is bad input naming spec.target.cluster; nothing is touched', async (t) => {
-    const { server, kc } = await startCluster(t);
+    const { server, kc, ns: NS } = await startCluster(t);
     await installCrd(kc, TIDB_CLUSTER);
     server.resetRequests();
     await assert.rejects(
       wireCluster(server, 'nothing', { cluster: { kind: 'TidbCluster', name: 'ghost' } }),
       isBad(
-        /^spec\.target: upgrade nothing names no StatefulSet: TidbCluster default\/ghost \(spec\.target\.cluster\) not found: create it, or fix spec\.target\.cluster/,
+        new RegExp(
+          String.raw`^spec\.target: upgrade nothing names no StatefulSet: TidbCluster ${NS}/ghost \(spec\.target\.cluster\) not found: create it, or fix spec\.target\.cluster`,
+        ),
       ),
     );
     await createObject(kc, TIDB_CLUSTER, 'empty', { version: 'v7.1.0' });
@@ -377,7 +393,9 @@ describe('KubernetesPlatform: spec.target.cluster (engine-specific cluster refer
     await assert.rejects(
       wireCluster(server, 'empty', { cluster: { kind: 'TidbCluster', name: 'empty' } }),
       isBad(
-        /TidbCluster default\/empty \(spec\.target\.cluster\) has no StatefulSets \(looked for app\.kubernetes\.io\/instance=empty/,
+        new RegExp(
+          String.raw`TidbCluster ${NS}/empty \(spec\.target\.cluster\) has no StatefulSets \(looked for app\.kubernetes\.io\/instance=empty`,
+        ),
       ),
     );
     await assert.rejects(
@@ -394,7 +412,7 @@ describe('KubernetesPlatform: spec.target.cluster (engine-specific cluster refer
   });
 
   it('ownership conflicts block with one line and touch nothing: a StatefulSet another TidbCluster reconciles, a cluster another Upgrade holds', async (t) => {
-    const { server, kc } = await startCluster(t);
+    const { server, kc, ns: NS } = await startCluster(t);
     await installCrd(kc, TIDB_CLUSTER);
     const other = await createObject(kc, TIDB_CLUSTER, 'other', { version: 'v7.1.0' });
     const tc = await createObject(kc, TIDB_CLUSTER, 'basic', { version: 'v7.1.0' });

@@ -5,7 +5,6 @@ import { nullLogger } from '../../src/core/logger.js';
 import { MERGE_PATCH } from '../../src/platforms/kubernetes/api.js';
 import { imageTag } from '../../src/platforms/kubernetes/members.js';
 import {
-  NS,
   createSettled,
   startCluster,
   statefulSet,
@@ -14,7 +13,7 @@ import {
   wire,
 } from './platform-fixture.js';
 
-async function images(core: CoreV1Api, app: string): Promise<Record<string, string>> {
+async function images(core: CoreV1Api, NS: string, app: string): Promise<Record<string, string>> {
   const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: `app=${app}` });
   return Object.fromEntries(
     pods.items.map((p: V1Pod) => [p.metadata!.name!, imageTag(p.spec!.containers[0]!.image!)]),
@@ -23,7 +22,7 @@ async function images(core: CoreV1Api, app: string): Promise<Record<string, stri
 
 describe('KubernetesPlatform: control through the Upgrade resource', () => {
   it('OnDelete: Baton deletes pods one at a time in its own order (unready first), no roll rank', async (t) => {
-    const { server, core } = await startCluster(t);
+    const { server, core, ns: NS } = await startCluster(t);
     await createSettled(server, statefulSet('db', 4, { onDelete: true }));
     // db-1 is unready before the upgrade: Baton's order replaces it first.
     await core.patchNamespacedPod(
@@ -42,7 +41,7 @@ describe('KubernetesPlatform: control through the Upgrade resource', () => {
 
     const r = await w.runner.run();
     assert.equal(r.status.phase, 'Completed', r.status.reason);
-    assert.deepEqual(await images(core, 'db'), {
+    assert.deepEqual(await images(core, NS, 'db'), {
       'db-0': '1.1.0',
       'db-1': '1.1.0',
       'db-2': '1.1.0',
@@ -56,7 +55,7 @@ describe('KubernetesPlatform: control through the Upgrade resource', () => {
   });
 
   it('pause stops new members, resume continues, the status conditions follow', async (t) => {
-    const { server, core } = await startCluster(t);
+    const { server, core, ns: NS } = await startCluster(t);
     await createSettled(server, statefulSet('db', 5));
     const watch = await watchUnready(t, server, 'db', 5);
     const w = await wire(server, upgradeResource('pr', { version: '1.1.0' }));
@@ -78,12 +77,12 @@ describe('KubernetesPlatform: control through the Upgrade resource', () => {
     assert.ok(doneWhenPaused >= 2 && doneWhenPaused <= 3);
 
     // Paused: a few more reconciles change nothing on the StatefulSet.
-    const before = await images(core, 'db');
+    const before = await images(core, NS, 'db');
     server.resetRequests();
     for (let i = 0; i < 3; i++) await w.runner.reconcile();
     assert.equal(server.requests().byVerbResource['patch statefulsets'] ?? 0, 0);
     assert.equal(server.requests().byVerbResource['delete pods'] ?? 0, 0);
-    assert.deepEqual(await images(core, 'db'), before);
+    assert.deepEqual(await images(core, NS, 'db'), before);
 
     const pausedSince = cond.Paused!.lastTransitionTime;
     await w.journal.updateSpec('pr', (s) => ({ ...s, paused: false }));
@@ -99,14 +98,14 @@ describe('KubernetesPlatform: control through the Upgrade resource', () => {
   });
 
   it('cancel: upgraded pods stay upgraded, no new one starts, the roll stays frozen', async (t) => {
-    const { server, core, apps } = await startCluster(t);
+    const { server, core, apps, ns: NS } = await startCluster(t);
     await createSettled(server, statefulSet('db', 4));
     const w = await wire(server, upgradeResource('cx', { version: '1.1.0' }));
     await w.runner.run({ stopWhen: (r) => r.status.progress.done === 1 });
     await w.journal.updateSpec('cx', (s) => ({ ...s, cancel: true }));
     const r = await w.runner.run();
     assert.equal(r.status.phase, 'Cancelled', r.status.reason);
-    const imgs = await images(core, 'db');
+    const imgs = await images(core, NS, 'db');
     const upgraded = Object.entries(imgs)
       .filter(([, v]) => v === '1.1.0')
       .map(([k]) => k)

@@ -2,14 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import { nullLogger } from '../../src/core/logger.js';
-import { isPodReady } from '../kube/fake-apiserver.js';
-import type { KubeObject } from '../kube/types.js';
+import { isPodReady } from '../kube/fake-kubelet.js';
 import { waitFor } from '../kube/helpers.js';
 import { MERGE_PATCH } from '../../src/platforms/kubernetes/api.js';
 import { imageTag } from '../../src/platforms/kubernetes/members.js';
 import { ORIGINAL_STRATEGY_ANNOTATION } from '../../src/platforms/kubernetes/statefulset.js';
 import {
-  NS,
   createSettled,
   eventsOf,
   fastClock,
@@ -24,7 +22,7 @@ const ctx = { clock: fastClock, logger: nullLogger };
 
 describe('KubernetesPlatform: failures, faults and rollback', () => {
   it('retries 500/503 answers and 409 conflicts of the API and still rolls one pod at a time', async (t) => {
-    const { server } = await startCluster(t);
+    const { server, ns: NS } = await startCluster(t);
     await createSettled(server, statefulSet('db', 3));
     const watch = await watchUnready(t, server, 'db', 3);
     const w = await wire(server, upgradeResource('flaky', { version: '1.1.0' }));
@@ -62,7 +60,7 @@ describe('KubernetesPlatform: failures, faults and rollback', () => {
   });
 
   it('a pod that never becomes Ready pauses the upgrade with that cause; nothing else is touched; resume after the fix', async (t) => {
-    const { server, apps, core } = await startCluster(t);
+    const { server, apps, core, ns: NS } = await startCluster(t);
     // The template carries the never-ready marker, but the roll is held by partition = replicas,
     // so only pods that Baton lets the controller replace run it.
     const base = statefulSet('db', 3, { partition: 3 });
@@ -85,9 +83,10 @@ describe('KubernetesPlatform: failures, faults and rollback', () => {
     assert.match(paused.message, /db-2 not ready/);
     const sts = await apps.readNamespacedStatefulSet({ namespace: NS, name: 'db' });
     assert.equal(sts.spec!.updateStrategy!.rollingUpdate!.partition, 2);
+    // The strategy as the apiserver stored it (it defaults maxUnavailable to 1).
     assert.deepEqual(JSON.parse(sts.metadata!.annotations![ORIGINAL_STRATEGY_ANNOTATION]!), {
       type: 'RollingUpdate',
-      rollingUpdate: { partition: 3 },
+      rollingUpdate: { partition: 3, maxUnavailable: 1 },
     });
     await w.flushEvents();
     assert.ok(
@@ -128,7 +127,7 @@ describe('KubernetesPlatform: failures, faults and rollback', () => {
   });
 
   it('a bad image pauses at once (ImagePullBackOff); rollback replaces the stuck pod (rollback trap)', async (t) => {
-    const { server, apps, core } = await startCluster(t, { badImages: [/:6\.6\.6$/] });
+    const { server, apps, core, ns: NS } = await startCluster(t, { badImages: [/:6\.6\.6$/] });
     await createSettled(server, statefulSet('db', 3));
     const w = await wire(server, upgradeResource('bad', { version: '6.6.6' }));
     const r = await w.runner.run({ stopWhen: (x) => x.status.phase === 'Paused' });
@@ -148,18 +147,18 @@ describe('KubernetesPlatform: failures, faults and rollback', () => {
     assert.equal(imageTag(sts.spec!.template!.spec!.containers[0]!.image!), '1.0.0');
     assert.deepEqual(JSON.parse(JSON.stringify(sts.spec!.updateStrategy)), {
       type: 'RollingUpdate',
-      rollingUpdate: { partition: 0 },
+      rollingUpdate: { partition: 0, maxUnavailable: 1 },
     });
     assert.equal(sts.metadata!.annotations?.[ORIGINAL_STRATEGY_ANNOTATION], undefined);
     const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=db' });
     for (const p of pods.items as V1Pod[]) {
       assert.equal(imageTag(p.spec!.containers[0]!.image!), '1.0.0', p.metadata!.name);
-      assert.ok(isPodReady(p as unknown as KubeObject), `${p.metadata!.name} ready`);
+      assert.ok(isPodReady(p), `${p.metadata!.name} ready`);
     }
   });
 
   it('rollback trap below the partition: a pod stuck at an abandoned revision is deleted so the controller can go on', async (t) => {
-    const { server, core } = await startCluster(t);
+    const { server, core, ns: NS } = await startCluster(t);
     await createSettled(server, statefulSet('db', 4));
     const w = await wire(server, upgradeResource('trap', { version: '1.1.0' }));
     const p = w.platform;
@@ -168,9 +167,7 @@ describe('KubernetesPlatform: failures, faults and rollback', () => {
         `${name} ready at ${tag}`,
         async () => {
           const pod = await core.readNamespacedPod({ namespace: NS, name });
-          return (
-            imageTag(pod.spec!.containers[0]!.image!) === tag && isPodReady(pod as unknown as KubeObject)
-          );
+          return imageTag(pod.spec!.containers[0]!.image!) === tag && isPodReady(pod);
         },
         30_000,
       );
@@ -179,7 +176,7 @@ describe('KubernetesPlatform: failures, faults and rollback', () => {
     await p.replaceMember('db-2', '1.1.0', {}, ctx);
     await readyAt('db-2', '1.1.0');
     // db-1 goes to 1.1.0 too, but this time the release is broken: it never becomes Ready.
-    server.kubelet.badImages.push(/:1\.1\.0$/);
+    server.kubelet.settings.badImages.push(/:1\.1\.0$/);
     await p.replaceMember('db-1', '1.1.0', {}, ctx);
     await waitFor('db-1 stuck', async () => {
       const pod = await core.readNamespacedPod({ namespace: NS, name: 'db-1' });
@@ -218,6 +215,7 @@ async function holdRollWithTemplate(
 ): Promise<void> {
   const { AppsV1Api } = await import('@kubernetes/client-node');
   const apps = server.kubeConfig().makeApiClient(AppsV1Api);
+  const NS = server.namespace;
   await waitFor('initial pods ready', async () => {
     const s = await apps.readNamespacedStatefulSet({ namespace: NS, name: sts.metadata!.name! });
     return s.status?.readyReplicas === sts.spec!.replicas;

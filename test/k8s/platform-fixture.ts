@@ -1,28 +1,21 @@
 /**
- * Shared setup of the Kubernetes platform suites: a fake API server with the Upgrade CRD, a
- * StatefulSet that has settled, and the journal, platform, engine and runner wired as the operator
- * and the CLI wire them. Pods are watched so tests can assert that at most one is down at a time.
+ * Shared setup of the Kubernetes platform suites: a test namespace and fake nodes on the real
+ * control plane with the Upgrade CRD, a StatefulSet that has settled, and the journal, platform,
+ * engine and runner wired as the operator and the CLI wire them. Pods are watched so tests can
+ * assert that at most one is down at a time.
  */
 import type { TestContext } from 'node:test';
 import {
-  ApiextensionsV1Api,
   AppsV1Api,
   CoreV1Api,
   Watch,
   type CoreV1Event,
-  type V1CustomResourceDefinition,
   type V1Pod,
   type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../../src/core/clock.js';
 import { nullLogger } from '../../src/core/logger.js';
-import {
-  API_VERSION,
-  KIND,
-  upgradeCrd,
-  type UpgradeResource,
-  type UpgradeResourceSpec,
-} from '../../src/api/upgrade.js';
+import { API_VERSION, KIND, type UpgradeResource, type UpgradeResourceSpec } from '../../src/api/upgrade.js';
 import { GenericEngine } from '../../src/engines/generic/engine.js';
 import { UpgradeResourceJournal } from '../../src/platforms/kubernetes/journal.js';
 import { KubeEventRecorder } from '../../src/platforms/kubernetes/events.js';
@@ -30,12 +23,15 @@ import { KubernetesPlatform } from '../../src/platforms/kubernetes/statefulset.j
 import { createUpgrade } from '../../src/runner/start.js';
 import { Runner, type RunnerEvent } from '../../src/runner/runner.js';
 import type { UpgradeStatus } from '../../src/core/types.js';
-import { isPodReady, type FakeApiServer, type FakeApiServerOptions } from '../kube/fake-apiserver.js';
-import type { KubeObject } from '../kube/types.js';
-import { waitFor, withFakeApiServer } from '../kube/helpers.js';
+import { isPodReady } from '../kube/fake-kubelet.js';
+import { ensureUpgradeCrd } from '../kube/crds.js';
+import { waitFor } from '../kube/helpers.js';
+import {
+  startCluster as startTestCluster,
+  type TestCluster,
+  type TestClusterOptions,
+} from '../kube/test-cluster.js';
 import { engineRegistry } from '../../src/engines/registry.js';
-
-export const NS = 'default';
 
 /**
  * Real time, but requeues shortened to at most 20 ms: the runner's 500 ms polls would only make
@@ -46,25 +42,14 @@ export const fastClock: Clock = {
   sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 20), signal),
 };
 
-/**
- * The fake server's clock: real time, with timers that never fire before `now()` has moved on by
- * their delay. Node may run a timer up to a millisecond before `Date.now()` says it is due, and the
- * fake kubelet schedules exactly one readiness re-check, so an early timer would leave a pod
- * unready for good.
- */
-const serverClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) => systemClock.sleep(ms + 2, signal),
-};
-
-/** A StatefulSet manifest. */
+/** A StatefulSet manifest (namespace: the one it is created in). */
 export function statefulSet(
   name: string,
   replicas: number,
   opts: { onDelete?: boolean; image?: string; partition?: number; labels?: Record<string, string> } = {},
 ): V1StatefulSet {
   return {
-    metadata: { name, namespace: NS, labels: opts.labels },
+    metadata: { name, labels: opts.labels },
     spec: {
       replicas,
       serviceName: name,
@@ -80,32 +65,46 @@ export function statefulSet(
   };
 }
 
-/** Start a server with the CRD installed. */
-export async function startCluster(t: Pick<TestContext, 'after'>, opts: FakeApiServerOptions = {}) {
-  const server = await withFakeApiServer(t, {
-    readinessDelayMs: 15,
-    podTerminationMs: 5,
-    clock: serverClock,
-    ...opts,
-  });
+/**
+ * A test namespace with fake nodes and the Upgrade CRD; `server` is the test's cluster (its
+ * `kubeConfig()` goes through the fault proxy), `ns` its namespace.
+ */
+export async function startCluster(t: Pick<TestContext, 'after'>, opts: TestClusterOptions = {}) {
+  const server = await startTestCluster(t, { readinessDelayMs: 15, podTerminationMs: 5, ...opts });
+  await ensureUpgradeCrd(server.rest);
   const kc = server.kubeConfig();
-  await kc
-    .makeApiClient(ApiextensionsV1Api)
-    .createCustomResourceDefinition({ body: upgradeCrd() as unknown as V1CustomResourceDefinition });
-  return { server, kc, apps: kc.makeApiClient(AppsV1Api), core: kc.makeApiClient(CoreV1Api) };
+  return {
+    server,
+    ns: server.namespace,
+    kc,
+    apps: kc.makeApiClient(AppsV1Api),
+    core: kc.makeApiClient(CoreV1Api),
+  };
 }
 
 /** Create a StatefulSet and wait until every replica is Ready. */
-export async function createSettled(server: FakeApiServer, sts: V1StatefulSet): Promise<void> {
-  const kc = server.kubeConfig();
-  const apps = kc.makeApiClient(AppsV1Api);
-  await apps.createNamespacedStatefulSet({ namespace: NS, body: sts });
-  const want = sts.spec!.replicas!;
-  await waitFor(
-    `statefulset ${sts.metadata!.name} to settle`,
+export async function createSettled(server: TestCluster, sts: V1StatefulSet): Promise<void> {
+  const apps = server.kubeConfig().makeApiClient(AppsV1Api);
+  await apps.createNamespacedStatefulSet({ namespace: server.namespace, body: sts });
+  await waitSettled(server, sts.metadata!.name!);
+}
+
+/**
+ * Wait until the real StatefulSet controller has acted on the current spec and every replica is
+ * Ready: what a test waits for before it asserts that nothing else happens.
+ */
+export async function waitSettled(server: TestCluster, name: string): Promise<V1StatefulSet> {
+  const apps = server.kubeConfig({ direct: true }).makeApiClient(AppsV1Api);
+  return waitFor(
+    `statefulset ${name} to settle`,
     async () => {
-      const s = await apps.readNamespacedStatefulSet({ namespace: NS, name: sts.metadata!.name! });
-      return s.status?.readyReplicas === want && s.status.observedGeneration === s.metadata?.generation;
+      const s = await apps.readNamespacedStatefulSet({ namespace: server.namespace, name });
+      const want = s.spec!.replicas!;
+      return s.status?.observedGeneration === s.metadata?.generation &&
+        s.status?.readyReplicas === want &&
+        s.status?.replicas === want
+        ? s
+        : undefined;
     },
     60_000,
     20,
@@ -115,21 +114,21 @@ export async function createSettled(server: FakeApiServer, sts: V1StatefulSet): 
 /** Pod readiness over time, from a real watch: the most pods of a StatefulSet ever unready at once. */
 export async function watchUnready(
   t: Pick<TestContext, 'after'>,
-  server: FakeApiServer,
+  server: TestCluster,
   sts: string,
   replicas: number,
 ): Promise<{ maxUnready: () => number; deletions: () => string[] }> {
   const state = new Map<string, boolean>();
   const deleted: string[] = [];
   let max = 0;
-  const ctl = await new Watch(server.kubeConfig()).watch(
-    `/api/v1/namespaces/${NS}/pods`,
-    { resourceVersion: server.resourceVersion() },
+  const ctl = await new Watch(server.kubeConfig({ direct: true })).watch(
+    `/api/v1/namespaces/${server.namespace}/pods`,
+    { resourceVersion: await server.resourceVersion() },
     (type, pod: V1Pod) => {
       const name = pod.metadata!.name!;
       if (!name.startsWith(`${sts}-`)) return;
       if (type === 'DELETED') state.set(name, false);
-      else state.set(name, isPodReady(pod as unknown as KubeObject));
+      else state.set(name, isPodReady(pod));
       if (pod.metadata?.deletionTimestamp && !deleted.includes(`${name}@${pod.metadata.uid}`))
         deleted.push(`${name}@${pod.metadata.uid}`);
       let unready = 0;
@@ -142,7 +141,7 @@ export async function watchUnready(
   return { maxUnready: () => max, deletions: () => deleted.map((d) => d.split('@')[0]!) };
 }
 
-/** An Upgrade resource. */
+/** An Upgrade resource (namespace: set by {@link wire}). */
 export function upgradeResource(
   name: string,
   spec: Partial<UpgradeResourceSpec> & { version: string },
@@ -150,17 +149,21 @@ export function upgradeResource(
   return {
     apiVersion: API_VERSION,
     kind: KIND,
-    metadata: { name, namespace: NS },
+    metadata: { name },
     spec: { engine: 'generic', target: { statefulSet: 'db' }, ...spec } as UpgradeResourceSpec,
   };
 }
 
 /** Journal, platform, engine and a runner for an Upgrade resource created on the server. */
-export async function wire(server: FakeApiServer, resource: UpgradeResource, opts: { clock?: Clock } = {}) {
+export async function wire(server: TestCluster, resource: UpgradeResource, opts: { clock?: Clock } = {}) {
   const kc = server.kubeConfig();
+  const NS = server.namespace;
   const clock = opts.clock ?? fastClock;
   const journal = new UpgradeResourceJournal({ kc, namespace: NS, clock });
-  const created = await journal.createResource(resource);
+  const created = await journal.createResource({
+    ...resource,
+    metadata: { ...resource.metadata, namespace: NS },
+  });
   const recorder = new KubeEventRecorder({ kc, clock, logger: nullLogger });
   const platform = new KubernetesPlatform({
     kc,
@@ -205,8 +208,8 @@ export async function wire(server: FakeApiServer, resource: UpgradeResource, opt
 }
 
 /** Events recorded on an object. */
-export async function eventsOf(server: FakeApiServer, kind: string, name: string): Promise<CoreV1Event[]> {
-  const core = server.kubeConfig().makeApiClient(CoreV1Api);
-  const list = await core.listNamespacedEvent({ namespace: NS });
+export async function eventsOf(server: TestCluster, kind: string, name: string): Promise<CoreV1Event[]> {
+  const core = server.kubeConfig({ direct: true }).makeApiClient(CoreV1Api);
+  const list = await core.listNamespacedEvent({ namespace: server.namespace });
   return list.items.filter((e) => e.involvedObject.kind === kind && e.involvedObject.name === name);
 }

@@ -2,18 +2,17 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { nullLogger } from '../../src/core/logger.js';
-import { isPodReady } from '../kube/fake-apiserver.js';
-import type { KubeObject } from '../kube/types.js';
+import { isPodReady } from '../kube/fake-kubelet.js';
 import { waitFor } from '../kube/helpers.js';
 import { imageTag } from '../../src/platforms/kubernetes/members.js';
 import { MERGE_PATCH } from '../../src/platforms/kubernetes/api.js';
 import {
-  NS,
   createSettled,
   fastClock,
   startCluster,
   statefulSet,
   upgradeResource,
+  waitSettled,
   watchUnready,
   wire,
 } from './platform-fixture.js';
@@ -21,14 +20,12 @@ import {
 const ctx = { clock: fastClock, logger: nullLogger };
 
 /** Until pod `name` runs image tag `version` and is Ready. */
-async function podReadyAt(core: CoreV1Api, name: string, version: string): Promise<void> {
+async function podReadyAt(core: CoreV1Api, NS: string, name: string, version: string): Promise<void> {
   await waitFor(
     `${name} ready at ${version}`,
     async () => {
       const pod = await core.readNamespacedPod({ namespace: NS, name });
-      return (
-        imageTag(pod.spec!.containers[0]!.image!) === version && isPodReady(pod as unknown as KubeObject)
-      );
+      return imageTag(pod.spec!.containers[0]!.image!) === version && isPodReady(pod);
     },
     30_000,
     20,
@@ -38,15 +35,15 @@ async function podReadyAt(core: CoreV1Api, name: string, version: string): Promi
 describe('KubernetesPlatform.replaceMember is idempotent', () => {
   for (const onDelete of [false, true]) {
     it(`${onDelete ? 'OnDelete' : 'RollingUpdate'}: repeated calls (a crashed runner re-issuing) restart the pod once`, async (t) => {
-      const { server, core } = await startCluster(t);
+      const { server, core, ns: NS } = await startCluster(t);
       await createSettled(server, statefulSet('db', 3, { onDelete }));
       const watch = await watchUnready(t, server, 'db', 3);
       const w = await wire(server, upgradeResource('idem', { version: '1.1.0' }));
       await w.platform.replaceMember('db-2', '1.1.0', {}, ctx);
       await w.platform.replaceMember('db-2', '1.1.0', {}, ctx);
-      await podReadyAt(core, 'db-2', '1.1.0');
+      await podReadyAt(core, NS, 'db-2', '1.1.0');
       await w.platform.replaceMember('db-2', '1.1.0', {}, ctx);
-      await server.idle();
+      await waitSettled(server, 'db');
       assert.deepEqual(watch.deletions(), ['db-2']);
       const members = await w.platform.listMembers(ctx);
       assert.deepEqual(
@@ -62,7 +59,7 @@ describe('KubernetesPlatform.replaceMember is idempotent', () => {
   }
 
   it('RollingUpdate refuses a member out of partition order and restarts nothing', async (t) => {
-    const { server, apps } = await startCluster(t);
+    const { server, apps, ns: NS } = await startCluster(t);
     await createSettled(server, statefulSet('db', 3));
     const watch = await watchUnready(t, server, 'db', 3);
     const w = await wire(server, upgradeResource('ooo', { version: '1.1.0' }));
@@ -70,14 +67,14 @@ describe('KubernetesPlatform.replaceMember is idempotent', () => {
       w.platform.replaceMember('db-0', '1.1.0', {}, ctx),
       /cannot replace db-0 yet: db-1, db-2 must run 1\.1\.0 first/,
     );
-    await server.idle();
+    await waitSettled(server, 'db');
     const sts = await apps.readNamespacedStatefulSet({ namespace: NS, name: 'db' });
     assert.equal(sts.spec!.updateStrategy!.rollingUpdate!.partition, 3, 'frozen');
     assert.deepEqual(watch.deletions(), []);
   });
 
   it('a crash after the template write and before the partition step resumes where it stopped', async (t) => {
-    const { server, apps } = await startCluster(t);
+    const { server, apps, ns: NS } = await startCluster(t);
     await createSettled(server, statefulSet('db', 3));
     const watch = await watchUnready(t, server, 'db', 3);
     const w = await wire(server, upgradeResource('crash', { version: '1.1.0' }));
@@ -95,7 +92,7 @@ describe('KubernetesPlatform.replaceMember is idempotent', () => {
       },
       MERGE_PATCH,
     );
-    await server.idle();
+    await waitSettled(server, 'db');
     assert.deepEqual(watch.deletions(), [], 'frozen: the controller restarts nothing');
     server.resetRequests();
     await w.platform.replaceMember('db-2', '1.1.0', {}, ctx);
@@ -107,12 +104,12 @@ describe('KubernetesPlatform.replaceMember is idempotent', () => {
   });
 
   it('a step decided on stale copies never writes on them: a spec change since the read fails the patch and the step is decided again on fresh reads', async (t) => {
-    const { server, apps, core } = await startCluster(t);
+    const { server, apps, core, ns: NS } = await startCluster(t);
     await createSettled(server, statefulSet('db', 3));
     const watch = await watchUnready(t, server, 'db', 3);
     const w = await wire(server, upgradeResource('stale', { version: '1.1.0' }));
     await w.platform.replaceMember('db-2', '1.1.0', {}, ctx);
-    await podReadyAt(core, 'db-2', '1.1.0');
+    await podReadyAt(core, NS, 'db-2', '1.1.0');
     // Copies as an informer might hold them, read before someone changed the StatefulSet's spec.
     const stale = await apps.readNamespacedStatefulSet({ namespace: NS, name: 'db' });
     const pods = new Map(

@@ -7,7 +7,6 @@ import { readCredentials, UpgradeResourceJournal } from '../../src/platforms/kub
 import { KubernetesPlatform } from '../../src/platforms/kubernetes/statefulset.js';
 import { KubeEventRecorder } from '../../src/platforms/kubernetes/events.js';
 import {
-  NS,
   createSettled,
   eventsOf,
   fastClock,
@@ -21,7 +20,7 @@ import { engineRegistry } from '../../src/engines/registry.js';
 
 describe('KubernetesPlatform: several StatefulSets, events, credentials', () => {
   it("member endpoints: pod DNS names with the engine's client port unless spec.target.port says otherwise", async (t) => {
-    const { server } = await startCluster(t);
+    const { server, ns: NS } = await startCluster(t);
     await createSettled(server, statefulSet('kv', 2));
     const kc = server.kubeConfig();
     const endpoints = async (spec: Partial<UpgradeResourceSpec>) => {
@@ -39,18 +38,18 @@ describe('KubernetesPlatform: several StatefulSets, events, credentials', () => 
       return (await platform.listMembers({ clock: fastClock, logger: nullLogger })).map((m) => m.endpoint);
     };
     assert.deepEqual(await endpoints({ engine: 'etcd' }), [
-      'kv-0.kv.default.svc:2379',
-      'kv-1.kv.default.svc:2379',
+      `kv-0.kv.${NS}.svc:2379`,
+      `kv-1.kv.${NS}.svc:2379`,
     ]);
     assert.deepEqual(await endpoints({ engine: 'redis' }), [
-      'kv-0.kv.default.svc:6379',
-      'kv-1.kv.default.svc:6379',
+      `kv-0.kv.${NS}.svc:6379`,
+      `kv-1.kv.${NS}.svc:6379`,
     ]);
     assert.deepEqual(await endpoints({ engine: 'postgres', target: { statefulSet: 'kv', port: 6432 } }), [
-      'kv-0.kv.default.svc:6432',
-      'kv-1.kv.default.svc:6432',
+      `kv-0.kv.${NS}.svc:6432`,
+      `kv-1.kv.${NS}.svc:6432`,
     ]);
-    assert.deepEqual(await endpoints({ engine: 'generic' }), ['kv-0.kv.default.svc', 'kv-1.kv.default.svc']);
+    assert.deepEqual(await endpoints({ engine: 'generic' }), [`kv-0.kv.${NS}.svc`, `kv-1.kv.${NS}.svc`]);
   });
 
   it('one component per StatefulSet (name, label or spec), each rolled one pod at a time', async (t) => {
@@ -86,7 +85,7 @@ describe('KubernetesPlatform: several StatefulSets, events, credentials', () => 
   });
 
   it('events go to the Upgrade and the pod; a failing Event write never throws', async (t) => {
-    const { server, kc } = await startCluster(t);
+    const { server, kc, ns: NS } = await startCluster(t);
     const rec = new KubeEventRecorder({ kc, clock: fastClock, logger: nullLogger, instance: 'test' });
     const upgrade = {
       ...upgradeResource('ev', { version: '2' }),
@@ -119,7 +118,7 @@ describe('KubernetesPlatform: several StatefulSets, events, credentials', () => 
   });
 
   it('readCredentials reads the named keys of a Secret and names what is missing', async (t) => {
-    const { kc } = await startCluster(t);
+    const { kc, ns: NS } = await startCluster(t);
     const core = kc.makeApiClient(CoreV1Api);
     await core.createNamespacedSecret({
       namespace: NS,
@@ -136,6 +135,9 @@ describe('KubernetesPlatform: several StatefulSets, events, credentials', () => 
       },
     );
     await assert.rejects(readCredentials(kc, NS, { name: 'admin' }), /has no key "password"/);
-    await assert.rejects(readCredentials(kc, NS, { name: 'nope' }), /secret default\/nope not found/);
+    await assert.rejects(
+      readCredentials(kc, NS, { name: 'nope' }),
+      new RegExp(`secret ${NS}/nope not found`),
+    );
   });
 });

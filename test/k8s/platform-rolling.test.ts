@@ -6,7 +6,6 @@ import { waitFor } from '../kube/helpers.js';
 import { imageTag } from '../../src/platforms/kubernetes/members.js';
 import { ORIGINAL_STRATEGY_ANNOTATION } from '../../src/platforms/kubernetes/statefulset.js';
 import {
-  NS,
   createSettled,
   eventsOf,
   startCluster,
@@ -18,14 +17,14 @@ import {
 
 describe('KubernetesPlatform: RollingUpdate StatefulSet', () => {
   it('upgrades 5 pods one at a time, highest ordinal first, never two down at once', async (t) => {
-    const { server, apps, core } = await startCluster(t);
+    const { server, ns: NS, apps, core } = await startCluster(t);
     await createSettled(server, statefulSet('db', 5));
     const watch = await watchUnready(t, server, 'db', 5);
     const w = await wire(server, upgradeResource('db-up', { version: '1.1.0' }));
     const seen: [string, string, string, string, string][] = [];
-    const ctl = await new Watch(server.kubeConfig()).watch(
+    const ctl = await new Watch(server.kubeConfig({ direct: true })).watch(
       `/apis/baton.dev/v1alpha1/namespaces/${NS}/upgrades`,
-      { resourceVersion: server.resourceVersion() },
+      { resourceVersion: await server.resourceVersion() },
       (_type, u: UpgradeResource) => {
         const c = (type: string) => u.status?.conditions?.find((x) => x.type === type)?.status ?? '-';
         seen.push([

@@ -6,14 +6,7 @@ import { nullLogger } from '../../src/core/logger.js';
 import { GROUP, PLURAL, VERSION } from '../../src/api/upgrade.js';
 import { UpgradeResourceJournal } from '../../src/platforms/kubernetes/journal.js';
 import { KubernetesPlatform } from '../../src/platforms/kubernetes/statefulset.js';
-import {
-  NS,
-  createSettled,
-  fastClock,
-  startCluster,
-  statefulSet,
-  upgradeResource,
-} from './platform-fixture.js';
+import { createSettled, fastClock, startCluster, statefulSet, upgradeResource } from './platform-fixture.js';
 import { engineRegistry } from '../../src/engines/registry.js';
 
 const isBad = (pattern: RegExp) => (err: unknown) =>
@@ -21,7 +14,7 @@ const isBad = (pattern: RegExp) => (err: unknown) =>
 
 describe('Upgrade resource specs: bad ones are rejected with the field and nothing is touched', () => {
   it('createResource validates before writing anything', async (t) => {
-    const { server, kc } = await startCluster(t);
+    const { server, kc, ns: NS } = await startCluster(t);
     const journal = new UpgradeResourceJournal({ kc, namespace: NS });
     server.resetRequests();
     await assert.rejects(
@@ -47,7 +40,7 @@ describe('Upgrade resource specs: bad ones are rejected with the field and nothi
   });
 
   it('an invalid resource already stored: get names the field, list skips it, markInvalid records it; no StatefulSet request', async (t) => {
-    const { server, kc } = await startCluster(t);
+    const { server, kc, ns: NS } = await startCluster(t);
     await createSettled(server, statefulSet('db', 2));
     const custom = kc.makeApiClient(CustomObjectsApi);
     await custom.createNamespacedCustomObject({
@@ -83,7 +76,7 @@ describe('Upgrade resource specs: bad ones are rejected with the field and nothi
   });
 
   it('a target that is an engine cluster reference, or a StatefulSet that does not exist, is bad input', async (t) => {
-    const { server, kc } = await startCluster(t);
+    const { server, kc, ns: NS } = await startCluster(t);
     const journal = new UpgradeResourceJournal({ kc, namespace: NS });
     const ctx = { clock: fastClock, logger: nullLogger };
     const mk = (target: Record<string, unknown>) =>
@@ -103,7 +96,7 @@ describe('Upgrade resource specs: bad ones are rejected with the field and nothi
     server.resetRequests();
     await assert.rejects(
       mk({ statefulSet: 'ghost' }).listMembers(ctx),
-      isBad(/statefulset default\/ghost not found/),
+      isBad(new RegExp(`statefulset ${NS}/ghost not found`)),
     );
     await assert.rejects(
       mk({ statefulSet: 'ghost' }).replaceMember('ghost-0', '2.0.0', {}, ctx),

@@ -1,45 +1,43 @@
-/** A TidbCluster on the fake API server: its CRD, the object, and the StatefulSets TiDB Operator would own. */
+/** A TidbCluster on the test control plane: its CRD, the object, and the StatefulSets TiDB Operator would own. */
 import assert from 'node:assert/strict';
-import { ApiextensionsV1Api } from '@kubernetes/client-node';
 import {
   PAUSED_BY_ANNOTATION,
   TIDB_CLUSTER,
   type ClusterObject,
 } from '../../src/platforms/kubernetes/cluster-ref.js';
-import { NS, createSettled, podImages, statefulSet, type Env } from './operator-fixtures.js';
+import { applyCrd } from '../kube/crds.js';
+import { createSettled, podImages, statefulSet, type Env } from './operator-fixtures.js';
 
 /** CustomObjectsApi coordinates of TidbClusters in the test namespace. */
-export const tcRef = {
-  group: TIDB_CLUSTER.group,
-  version: TIDB_CLUSTER.version,
-  plural: TIDB_CLUSTER.plural,
-  namespace: NS,
-};
+export function tcRef(env: Env) {
+  return {
+    group: TIDB_CLUSTER.group,
+    version: TIDB_CLUSTER.version,
+    plural: TIDB_CLUSTER.plural,
+    namespace: env.ns,
+  };
+}
 
 /** The TidbCluster CRD, a TidbCluster `basic` at v7.1.0 and its PD x3, TiKV x3, TiDB x2 StatefulSets. */
 export async function tidbCluster(env: Env): Promise<void> {
-  await env.kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({
-    body: {
-      apiVersion: 'apiextensions.k8s.io/v1',
-      kind: 'CustomResourceDefinition',
-      metadata: { name: `${TIDB_CLUSTER.plural}.${TIDB_CLUSTER.group}` },
-      spec: {
-        group: TIDB_CLUSTER.group,
-        scope: 'Namespaced',
-        names: { kind: TIDB_CLUSTER.kind, plural: TIDB_CLUSTER.plural },
-        versions: [
-          {
-            name: TIDB_CLUSTER.version,
-            served: true,
-            storage: true,
-            schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
-          },
-        ],
-      },
-    } as never,
+  await applyCrd(env.server.rest, {
+    metadata: { name: `${TIDB_CLUSTER.plural}.${TIDB_CLUSTER.group}` },
+    spec: {
+      group: TIDB_CLUSTER.group,
+      scope: 'Namespaced',
+      names: { kind: TIDB_CLUSTER.kind, plural: TIDB_CLUSTER.plural },
+      versions: [
+        {
+          name: TIDB_CLUSTER.version,
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+        },
+      ],
+    },
   });
   const tc = (await env.custom.createNamespacedCustomObject({
-    ...tcRef,
+    ...tcRef(env),
     body: {
       apiVersion: `${TIDB_CLUSTER.group}/${TIDB_CLUSTER.version}`,
       kind: TIDB_CLUSTER.kind,
@@ -77,7 +75,7 @@ export async function assertRolledAndHandedBack(env: Env, version: string): Prom
   for (const c of ['pd', 'tikv', 'tidb'])
     for (const image of Object.values(await podImages(env, `basic-${c}`)))
       assert.equal(image, `pingcap/${c}:${version}`);
-  const tc = (await env.custom.getNamespacedCustomObject({ ...tcRef, name: 'basic' })) as ClusterObject;
+  const tc = (await env.custom.getNamespacedCustomObject({ ...tcRef(env), name: 'basic' })) as ClusterObject;
   assert.equal(tc.spec!.paused, false);
   assert.equal(tc.spec!.version, version);
   assert.equal(tc.metadata.annotations?.[PAUSED_BY_ANNOTATION], undefined);

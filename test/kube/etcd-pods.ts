@@ -1,5 +1,5 @@
 /**
- * etcd behind StatefulSet pods on the fake API server: one `/usr/bin/etcd` per pod through
+ * etcd behind StatefulSet pods on the test control plane: one `/usr/bin/etcd` per pod through
  * {@link ProcessPods} and etcd's local adapter (member name = pod name, client and peer ports on
  * 127.0.0.1, a data directory per ordinal that outlives its pods; the first start bootstraps the
  * cluster, later ones rejoin). A pod is Ready when its member's `/health` says `true` (a leader is
@@ -8,7 +8,7 @@
  */
 import { createEtcdLocalAdapter } from '../../src/wiring/local/etcd.js';
 import type { LocalMemberLayout } from '../../src/platforms/local/adapter.js';
-import type { FakeApiServer } from './fake-apiserver.js';
+import type { TestCluster } from './test-cluster.js';
 import { startProcessPods, type ProcessPods } from './process-pods.js';
 
 /** Options of {@link startEtcdPods}. */
@@ -48,10 +48,10 @@ export async function etcdLeads(member: LocalMemberLayout): Promise<boolean> {
   }
 }
 
-/** etcd pods installed as `server`'s kubelet runtime; processes and files go when `t` ends. */
+/** etcd pods installed as the test cluster's kubelet runtime; processes and files go when `t` ends. */
 export function startEtcdPods(
   t: { after(fn: () => unknown): void },
-  server: FakeApiServer,
+  server: TestCluster,
   opts: EtcdPodsOptions,
 ): Promise<ProcessPods> {
   return startProcessPods(t, server, {

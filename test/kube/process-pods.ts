@@ -1,6 +1,7 @@
 /**
- * A {@link PodRuntime} that runs one real database process per pod of one StatefulSet on the fake
- * API server, built from the engine's local-platform adapter (`wiring/local/<name>.ts`: command
+ * A {@link PodRuntime} that runs one real database process per pod of one StatefulSet on the test
+ * control plane (the fake kubelet calls it for the pods bound to its nodes), built from the
+ * engine's local-platform adapter (`wiring/local/<name>.ts`: command
  * line, data initialisation, cluster bootstrap), so Baton's engines can be driven against pods.
  *
  * - Member name = pod name; the adapter's ports are chosen per ordinal once, on 127.0.0.1 only,
@@ -30,9 +31,9 @@ import type {
 import { pickFreePorts } from '../../src/platforms/local/ports.js';
 import { spawnDetached, stopProcess, type ProcessIdentity } from '../../src/platforms/local/process.js';
 import { imageTag, ordinalOf } from '../../src/platforms/kubernetes/members.js';
-import type { FakeApiServer } from './fake-apiserver.js';
-import type { PodRuntime } from './kubelet.js';
-import type { KubeObject } from './types.js';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { PodRuntime } from './fake-kubelet.js';
+import type { TestCluster } from './test-cluster.js';
 
 /** Options of {@link ProcessPods}. */
 export interface ProcessPodsOptions {
@@ -41,7 +42,7 @@ export interface ProcessPodsOptions {
   /** StatefulSet whose pods this runtime runs. */
   statefulSet: string;
   replicas: number;
-  /** Namespace of the StatefulSet (default `default`). */
+  /** Namespace of the StatefulSet (default: the test cluster's). */
   namespace?: string;
   /** Graceful-stop to SIGKILL bound (default 5000 ms). */
   stopTimeoutMs?: number;
@@ -70,9 +71,8 @@ interface Running {
   exited: boolean;
 }
 
-function podImage(pod: KubeObject): string {
-  const spec = pod.spec as { containers?: { image?: string }[] } | undefined;
-  return spec?.containers?.[0]?.image ?? '';
+function podImage(pod: V1Pod): string {
+  return pod.spec?.containers?.[0]?.image ?? '';
 }
 
 /** Real processes behind the pods of one StatefulSet (see the module comment). */
@@ -138,8 +138,8 @@ export class ProcessPods implements PodRuntime {
     return [...this.running.values()].filter((r) => !r.exited && r.id).map((r) => r.id!.pid);
   }
 
-  private ordinal(pod: KubeObject): number | undefined {
-    const o = ordinalOf(this.opts.statefulSet, pod.metadata.name ?? '');
+  private ordinal(pod: V1Pod): number | undefined {
+    const o = ordinalOf(this.opts.statefulSet, pod.metadata?.name ?? '');
     return o !== undefined && o < this.layouts.length ? o : undefined;
   }
 
@@ -153,18 +153,14 @@ export class ProcessPods implements PodRuntime {
     return this.installed;
   }
 
-  claims(pod: KubeObject): boolean {
-    return (
-      !this.closed &&
-      (pod.metadata.namespace ?? 'default') === (this.opts.namespace ?? 'default') &&
-      this.ordinal(pod) !== undefined
-    );
+  claims(pod: V1Pod): boolean {
+    return !this.closed && pod.metadata?.namespace === this.opts.namespace && this.ordinal(pod) !== undefined;
   }
 
-  async start(pod: KubeObject): Promise<void> {
+  async start(pod: V1Pod): Promise<void> {
     const ordinal = this.ordinal(pod)!;
     const member = this.layouts[ordinal]!;
-    const uid = pod.metadata.uid!;
+    const uid = pod.metadata!.uid!;
     const old = this.running.get(ordinal);
     if (old && !old.exited) {
       throw new Error(`${member.name}: the previous pod's process (pid ${old.id?.pid}) still runs`);
@@ -209,11 +205,11 @@ export class ProcessPods implements PodRuntime {
     this.events.push({ kind: 'start', pod: member.name, uid, version: tag });
   }
 
-  async stop(pod: KubeObject): Promise<void> {
+  async stop(pod: V1Pod): Promise<void> {
     const ordinal = this.ordinal(pod);
     if (ordinal === undefined) return;
     const run = this.running.get(ordinal);
-    if (!run || run.uid !== pod.metadata.uid || run.exited || !run.id) return;
+    if (!run || run.uid !== pod.metadata?.uid || run.exited || !run.id) return;
     const member = this.layouts[ordinal]!;
     const wasLeader = this.opts.leads ? await this.opts.leads(member) : undefined;
     await stopProcess(run.id, {
@@ -231,10 +227,10 @@ export class ProcessPods implements PodRuntime {
     });
   }
 
-  async ready(pod: KubeObject): Promise<boolean> {
+  async ready(pod: V1Pod): Promise<boolean> {
     const ordinal = this.ordinal(pod);
     const run = ordinal !== undefined ? this.running.get(ordinal) : undefined;
-    if (!run || run.uid !== pod.metadata.uid || run.exited || !run.id) return false;
+    if (!run || run.uid !== pod.metadata?.uid || run.exited || !run.id) return false;
     const member = this.layouts[ordinal!]!;
     try {
       return await (this.opts.ready
@@ -268,16 +264,16 @@ export class ProcessPods implements PodRuntime {
 }
 
 /**
- * A {@link ProcessPods} runtime installed as `server`'s kubelet runtime, closed (processes
+ * A {@link ProcessPods} runtime installed as the test cluster's kubelet runtime, closed (processes
  * stopped, directory removed) when `t` ends.
  */
 export async function startProcessPods(
   t: { after(fn: () => unknown): void },
-  server: FakeApiServer,
+  server: TestCluster,
   opts: ProcessPodsOptions,
 ): Promise<ProcessPods> {
-  const pods = await ProcessPods.create(opts);
+  const pods = await ProcessPods.create({ ...opts, namespace: opts.namespace ?? server.namespace });
   t.after(() => pods.close());
-  server.kubelet.runtime = pods;
+  server.kubelet.settings.runtime = pods;
   return pods;
 }

@@ -1,5 +1,5 @@
 /**
- * Redis Cluster behind StatefulSet pods on the fake API server: one `/usr/bin/redis-server` per
+ * Redis Cluster behind StatefulSet pods on the test control plane: one `/usr/bin/redis-server` per
  * pod through {@link ProcessPods} and Redis's local adapter (cluster mode, client and bus ports on
  * 127.0.0.1, `nodes.conf` and the AOF in a data directory per ordinal that outlives its pods). A
  * pod is Ready when its node answers PING; {@link formRedisCluster} forms the cluster once every
@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { bootstrapCluster, redisLocalAdapter } from '../../src/wiring/local/redis.js';
 import { isSlotOwner, parseClusterNodes } from '../../src/engines/redis/parse.js';
 import type { LocalMemberLayout } from '../../src/platforms/local/adapter.js';
-import type { FakeApiServer } from './fake-apiserver.js';
+import type { TestCluster } from './test-cluster.js';
 import { startProcessPods, type ProcessPods } from './process-pods.js';
 
 /** Options of {@link startRedisPods}. */
@@ -46,10 +46,10 @@ export async function redisServesSlots(member: LocalMemberLayout): Promise<boole
   }
 }
 
-/** Redis pods installed as `server`'s kubelet runtime; processes and files go when `t` ends. */
+/** Redis pods installed as the test cluster's kubelet runtime; processes and files go when `t` ends. */
 export function startRedisPods(
   t: { after(fn: () => unknown): void },
-  server: FakeApiServer,
+  server: TestCluster,
   opts: RedisPodsOptions,
 ): Promise<ProcessPods> {
   return startProcessPods(t, server, { ...opts, adapter: redisLocalAdapter, leads: redisServesSlots });
