@@ -1,5 +1,5 @@
 /**
- * Fixtures of the etcd-on-pods tests: a fake API server with the Upgrade CRD whose StatefulSet
+ * Fixtures of the etcd-on-pods tests: a test namespace with the Upgrade CRD whose StatefulSet
  * pods run real etcd processes, and readers of what happened (history lines, stop order).
  */
 import type { UpgradeResource } from '../../src/api/upgrade.js';
@@ -24,7 +24,7 @@ import {
 export const FROM_TAG = '3.4.22';
 
 /**
- * A fake API server (Upgrade CRD installed) and a settled 3-pod StatefulSet `name` whose pods run
+ * A test namespace (deploy/ applied) and a settled 3-pod StatefulSet `name` whose pods run
  * etcd from image `quay.io/coreos/etcd:3.4.22`; processes and directories go when `t` ends.
  */
 export async function etcdPodsFixture(t: Cleanup, name: string): Promise<{ env: Env; pods: ProcessPods }> {

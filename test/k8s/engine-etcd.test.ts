@@ -1,5 +1,5 @@
 /**
- * The etcd engine on Kubernetes pods: a 3-pod StatefulSet on the fake API server whose pods run
+ * The etcd engine on Kubernetes pods: a 3-pod StatefulSet on the real control plane whose pods run
  * real etcd processes (test/kube/etcd-pods.ts), upgraded by the operator while a writer writes,
  * by the CLI, and with credentials from a Secret that must never show up in status, Events or
  * logs.

@@ -1,5 +1,5 @@
 /**
- * The Redis engine on Kubernetes pods: a 6-pod Redis Cluster StatefulSet on the fake API server
+ * The Redis engine on Kubernetes pods: a 6-pod Redis Cluster StatefulSet on the real control plane
  * whose pods run real redis-server processes (test/kube/redis-pods.ts), upgraded by the operator
  * while a writer writes.
  */

@@ -1,19 +1,7 @@
 /**
- * Test helpers for suites that use the fake API server: a started server closed after the test,
- * polling until a condition holds, and decoding client-node's ApiException into the Status body.
+ * Test helpers for the Kubernetes suites: polling until a condition holds, and decoding
+ * client-node's ApiException into the Status body.
  */
-import type { TestContext } from 'node:test';
-import { startFakeApiServer, type FakeApiServer, type FakeApiServerOptions } from './fake-apiserver.js';
-
-/** Start a fake API server that is closed when the test (or suite) `t` ends. */
-export async function withFakeApiServer(
-  t: Pick<TestContext, 'after'>,
-  opts: FakeApiServerOptions = {},
-): Promise<FakeApiServer> {
-  const server = await startFakeApiServer(opts);
-  t.after(() => server.close());
-  return server;
-}
 
 /**
  * Poll `check` every `intervalMs` until it returns a value other than undefined/false, and return

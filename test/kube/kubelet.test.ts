@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppsV1Api, BatchV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, BatchV1Api, CoreV1Api, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
 import { startCluster } from './test-cluster.js';
-import { CRASH_ANNOTATION, NEVER_READY_ANNOTATION, isPodReady } from './fake-kubelet.js';
-import { waitFor } from './helpers.js';
+import { CRASH_ANNOTATION, NEVER_READY_ANNOTATION, isPodReady, type PodRuntime } from './fake-kubelet.js';
+import { expectApiError, waitFor } from './helpers.js';
 
 function pod(
   name: string,
@@ -196,5 +196,139 @@ describe('fake kubelet on the real control plane', () => {
       60_000,
       50,
     );
+  });
+});
+
+/** A runtime whose readiness and stops the test controls, recording every call. */
+function scriptedRuntime(claim: (name: string) => boolean) {
+  const calls: string[] = [];
+  const ready = new Set<string>();
+  let releaseStop: (() => void) | undefined;
+  const stopGate = new Promise<void>((r) => (releaseStop = r));
+  const runtime: PodRuntime = {
+    claims: (p) => claim(p.metadata!.name!),
+    start: (p) => {
+      calls.push(`start ${p.metadata!.name}`);
+      return Promise.resolve();
+    },
+    stop: async (p) => {
+      calls.push(`stop ${p.metadata!.name}`);
+      await stopGate;
+      calls.push(`stopped ${p.metadata!.name}`);
+    },
+    ready: (p) => Promise.resolve(ready.has(p.metadata!.name!)),
+  };
+  return { runtime, calls, ready, releaseStop: () => releaseStop!() };
+}
+
+describe('fake kubelet: process-backed pods and the real disruption controller', () => {
+  it('claimed pods start once, are Ready only when the probe says so, and stay Terminating until stopped', async (t) => {
+    const c = await startCluster(t, { readinessDelayMs: 5, podTerminationMs: 5, probePeriodMs: 10 });
+    const script = scriptedRuntime((name) => name === 'real');
+    c.kubelet.settings.runtime = script.runtime;
+    const core = c.kubeConfig().makeApiClient(CoreV1Api);
+    await core.createNamespacedPod({ namespace: c.namespace, body: pod('real') });
+    await core.createNamespacedPod({ namespace: c.namespace, body: pod('sim') });
+    const read = (name: string) => core.readNamespacedPod({ namespace: c.namespace, name });
+
+    await waitFor(
+      'the unclaimed pod Ready after the delay',
+      async () => isPodReady(await read('sim')),
+      60_000,
+    );
+    await waitFor('the claimed pod started', () => script.calls.includes('start real'), 60_000);
+    assert.equal(isPodReady(await read('real')), false, 'not Ready while the probe says no');
+    script.ready.add('real');
+    await waitFor('Ready once the probe says yes', async () => isPodReady(await read('real')), 30_000);
+    script.ready.delete('real');
+    await waitFor('unready again when the probe fails', async () => !isPodReady(await read('real')), 30_000);
+
+    await core.deleteNamespacedPod({ namespace: c.namespace, name: 'real' });
+    await waitFor('the stop began', () => script.calls.includes('stop real'), 30_000);
+    // A hundred times the termination delay: without the runtime's stop holding it, it would be gone.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(
+      (await read('real')).metadata!.deletionTimestamp,
+      'still there, Terminating, while its stop runs',
+    );
+    script.releaseStop();
+    await waitFor(
+      'gone once stopped',
+      async () => {
+        try {
+          await read('real');
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      30_000,
+    );
+    assert.deepEqual(script.calls, ['start real', 'stop real', 'stopped real']);
+  });
+
+  it('Eviction honours a PodDisruptionBudget kept by the real disruption controller', async (t) => {
+    // Evicted pods stay Terminating (long termination) so the budget stays spent.
+    const c = await startCluster(t, { podTerminationMs: 600_000 });
+    const kc = c.kubeConfig();
+    const core = kc.makeApiClient(CoreV1Api);
+    const apps = kc.makeApiClient(AppsV1Api);
+    const policy = kc.makeApiClient(PolicyV1Api);
+    await apps.createNamespacedStatefulSet({
+      namespace: c.namespace,
+      body: {
+        metadata: { name: 'kv' },
+        spec: {
+          replicas: 3,
+          serviceName: 'kv',
+          podManagementPolicy: 'Parallel',
+          selector: { matchLabels: { app: 'kv' } },
+          template: {
+            metadata: { labels: { app: 'kv' } },
+            spec: { containers: [{ name: 'kv', image: 'kv:1' }] },
+          },
+        },
+      },
+    });
+    await policy.createNamespacedPodDisruptionBudget({
+      namespace: c.namespace,
+      body: {
+        metadata: { name: 'kv-pdb' },
+        spec: { selector: { matchLabels: { app: 'kv' } }, maxUnavailable: 1 },
+      },
+    });
+    const pdb = await waitFor(
+      'the budget computed',
+      async () => {
+        const p = await policy.readNamespacedPodDisruptionBudget({ namespace: c.namespace, name: 'kv-pdb' });
+        return p.status?.currentHealthy === 3 && p.status.disruptionsAllowed === 1 ? p : undefined;
+      },
+      60_000,
+      50,
+    );
+    assert.equal(pdb.status?.desiredHealthy, 2);
+    const evict = (name: string) =>
+      core.createNamespacedPodEviction({
+        namespace: c.namespace,
+        name,
+        body: { metadata: { name, namespace: c.namespace } },
+      });
+    await evict('kv-2');
+    assert.ok(
+      (await core.readNamespacedPod({ namespace: c.namespace, name: 'kv-2' })).metadata?.deletionTimestamp,
+    );
+    await waitFor(
+      'the spent budget',
+      async () =>
+        (await policy.readNamespacedPodDisruptionBudget({ namespace: c.namespace, name: 'kv-pdb' })).status
+          ?.disruptionsAllowed === 0,
+      30_000,
+      50,
+    );
+    const refused = await expectApiError(() => evict('kv-1'));
+    assert.equal(refused.code, 429);
+    assert.equal(refused.reason, 'TooManyRequests');
+    assert.match(refused.message ?? '', /Cannot evict pod as it would violate the pod's disruption budget/);
+    assert.ok(isPodReady(await core.readNamespacedPod({ namespace: c.namespace, name: 'kv-1' })));
   });
 });
