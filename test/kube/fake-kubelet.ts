@@ -134,7 +134,10 @@ export class FakeKubelet {
     return [...this.nodes.keys()];
   }
 
-  /** Register a node (Node object, Ready status, Lease) and start running the pods bound to it. */
+  /**
+   * Register a node (Node object, Ready status, Lease), start running the pods bound to it, and
+   * resolve once the node lifecycle controller has made it schedulable.
+   */
   async addNode(spec: FakeNodeSpec): Promise<void> {
     const capacity = spec.capacity ?? {
       cpu: '16',
@@ -171,6 +174,17 @@ export class FakeKubelet {
     await this.renewLease(state, true);
     state.lease = setInterval(() => void this.renewLease(state, false), 10_000);
     await state.watch.synced;
+    // A new Node gets the `node.kubernetes.io/not-ready` taint (TaintNodesByCondition) until the
+    // node lifecycle controller sees it Ready; pods scheduled before then would back off.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const node = await this.rest.get<{ spec?: { taints?: { key: string }[] } }>(
+        `/api/v1/nodes/${spec.name}`,
+      );
+      if (!node.spec?.taints?.some((t) => t.key.startsWith('node.kubernetes.io/'))) return;
+      if (Date.now() > deadline) throw new Error(`node ${spec.name} still tainted not-ready after 60 s`);
+      await sleep(50);
+    }
   }
 
   /** Set the node's Ready condition (false: as a kubelet that lost its runtime reports). */
