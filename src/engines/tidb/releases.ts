@@ -103,10 +103,23 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
   { version: 'v7.1.3', date: '2023-12-21' },
   { version: 'v7.1.4', date: '2024-03-11' },
   { version: 'v7.1.5', date: '2024-04-26' },
+  { version: 'v7.1.6', date: '2024-11-21' },
   { version: 'v7.2.0', date: '2023-06-29', dmr: true },
   { version: 'v7.3.0', date: '2023-08-14', dmr: true },
   { version: 'v7.4.0', date: '2023-10-12', dmr: true },
+  { version: 'v7.5.0', date: '2023-12-01' },
+  { version: 'v7.5.1', date: '2024-02-29' },
+  { version: 'v7.5.2', date: '2024-06-13' },
+  { version: 'v7.5.3', date: '2024-08-05' },
+  { version: 'v7.5.4', date: '2024-10-15' },
+  { version: 'v7.5.5', date: '2024-12-31' },
+  { version: 'v7.5.6', date: '2025-03-14' },
+  { version: 'v7.5.7', date: '2025-09-04' },
   { version: 'v7.6.0', date: '2024-01-25', dmr: true },
+  { version: 'v8.0.0', date: '2024-03-29', dmr: true },
+  { version: 'v8.2.0', date: '2024-07-11', dmr: true },
+  { version: 'v8.3.0', date: '2024-08-22', dmr: true },
+  { version: 'v8.4.0', date: '2024-11-11', dmr: true },
 ];
 
 /** Link to a release's notes (`#compatibility-changes` or another section). */

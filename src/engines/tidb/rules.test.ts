@@ -61,9 +61,9 @@ describe('tidb rules', () => {
 
   it('says when a version is not in the release catalog', () => {
     assert.deepEqual(versions.notes?.(v('v9.1.0')), [
-      "v9.1.0 is not in Baton's TiDB release catalog (v4.0.16 .. v7.6.0): read its release notes yourself: https://docs.pingcap.com/tidb/stable/release-9.1.0",
+      "v9.1.0 is not in Baton's TiDB release catalog (v4.0.16 .. v8.4.0): read its release notes yourself: https://docs.pingcap.com/tidb/stable/release-9.1.0",
     ]);
-    const path = findVersionPath(tidbRules, 'v7.6.0', 'v9.1.0');
+    const path = findVersionPath(tidbRules, 'v8.4.0', 'v9.1.0');
     assert.equal(path.length, 1);
     assert.match(path[0]!.notes.at(-1)!, /not in Baton's TiDB release catalog/);
   });
