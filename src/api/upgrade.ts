@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { BadInputError } from '../core/errors.js';
-import type { BatchPolicy, UpgradeSpec, UpgradeStatus } from '../core/types.js';
+import type { BatchPolicy, ProbeSpec, UpgradeSpec, UpgradeStatus } from '../core/types.js';
 import { parseDurationSeconds } from '../core/duration.js';
 import { makeSpec } from '../runner/start.js';
 
@@ -125,6 +125,22 @@ export const upgradeSpecSchema = z
     rollback: z.boolean().optional(),
     supervised: z.boolean().optional(),
     expiry: duration.optional().describe('a paused upgrade expires after this long (default 15d)'),
+    probe: z
+      .object({
+        rate: z.number().min(0.1).max(100000).optional().describe('operations per second, open loop'),
+        workers: z.number().int().min(1).max(256).optional().describe('connections (operations in flight)'),
+        readRatio: z.number().min(0).max(1).optional().describe('share of reads'),
+        maxWriteGap: duration.optional().describe('pause when no write is acknowledged for this long'),
+        maxErrorRate: z
+          .number()
+          .min(0)
+          .max(1)
+          .optional()
+          .describe('pause above this share of failed operations'),
+        maxP99: duration.optional().describe('pause when p99 latency over the last 10 s exceeds this'),
+      })
+      .optional()
+      .describe('client probe load and safety gate, used when the upgrade is driven with a probe'),
     credentialsSecret: z
       .object({
         name: z.string().min(1),
@@ -249,7 +265,22 @@ export function toUpgradeSpec(res: UpgradeResource, cluster: string): UpgradeSpe
     supervised: s.supervised ?? false,
     pausedExpirySeconds: s.expiry ? parseDurationSeconds('spec.expiry', s.expiry) : undefined,
     generation: res.metadata.generation ?? 1,
+    probe: s.probe ? probeSpecOf(s.probe) : undefined,
   });
+}
+
+function probeSpecOf(p: NonNullable<UpgradeResourceSpec['probe']>): ProbeSpec {
+  const ms = (field: string, d: string | undefined) =>
+    d === undefined ? undefined : Math.round(parseDurationSeconds(`spec.probe.${field}`, d) * 1000);
+  const spec: ProbeSpec = {
+    rate: p.rate,
+    workers: p.workers,
+    readRatio: p.readRatio,
+    maxWriteGapMs: ms('maxWriteGap', p.maxWriteGap),
+    maxErrorRate: p.maxErrorRate,
+    maxP99Ms: ms('maxP99', p.maxP99),
+  };
+  return Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as ProbeSpec;
 }
 
 type JsonSchema = Record<string, unknown>;

@@ -13,6 +13,7 @@ import { compareVersions } from '../core/version.js';
 import { LocalPlatform } from '../platforms/local/platform.js';
 import { formatReportText } from '../probe/report.js';
 import type { ProbeReport } from '../probe/types.js';
+import { summaryOf, type ProbeSummary } from '../probe/log.js';
 import { createUpgrade, makeSpec } from '../runner/start.js';
 import { driveUpgrade } from './drive.js';
 import type { CliIO } from '../wiring/io.js';
@@ -34,7 +35,7 @@ export interface DemoReport {
   upgradeMs: number;
   members: { name: string; version: string; role?: string }[];
   leadershipMoves: string[];
-  probe: Omit<ProbeReport, 'operations'>;
+  probe: ProbeSummary;
 }
 
 /** Older and newer version to demo with: two installed releases, or one plus a configuration restart. */
@@ -89,7 +90,7 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { code: 
         io.stdout.write(
           'Starting the probe (writes with unique ids and reads, with retries and rediscovery) ...\n',
         );
-        const probe = await startProbe(target, io);
+        const probe = await startProbe(target, io, { baselineMs: 0 });
         const spec = makeSpec({ cluster: name, engine: engine.name, version: to, name: 'demo' });
         const rec = await createUpgrade(platform, engine, spec, ctx);
         const plan = rec.status.plan!;
@@ -101,8 +102,9 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { code: 
         try {
           result = await driveUpgrade(target, 'demo', io, { availability: () => probe.verdict({}) });
         } finally {
-          probeStopped = await probe.stop();
+          probeStopped = (await probe.stop(result?.status)).report;
         }
+        const probed: ProbeReport = probeStopped;
         const upgradeMs = io.clock.now() - upgradeStart;
         const final = await platform.listMembers(ctx);
         const snapshot = await engine.observe(final, ctx);
@@ -120,13 +122,13 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { code: 
           );
         }
         io.stdout.write('Probe:\n');
-        for (const line of formatReportText(probeStopped)) io.stdout.write(`  ${line}\n`);
+        for (const line of formatReportText(probed)) io.stdout.write(`  ${line}\n`);
         const durationMs = io.clock.now() - t0;
         io.stdout.write(
           `Upgrade took ${humanDuration(upgradeMs)}; the whole demo ${humanDuration(durationMs)}\n`,
         );
         if (o.report) {
-          const { operations: _ops, ...probeFigures } = probeStopped;
+          const probeFigures = summaryOf(probed);
           const report: DemoReport = {
             engine: o.engine,
             from,
@@ -145,7 +147,7 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { code: 
           await writeFile(o.report, JSON.stringify(report, null, 2) + '\n');
           io.stdout.write(`Report written to ${o.report}\n`);
         }
-        const ok = result.status.phase === 'Completed' && probeStopped.lostWrites === 0;
+        const ok = result.status.phase === 'Completed' && probed.lostWrites === 0;
         state.code = ok ? 0 : 1;
       } finally {
         await engine.close?.();

@@ -3,11 +3,8 @@
  */
 import { type Command, Option } from 'commander';
 import { BadInputError } from '../core/errors.js';
-import type { UpgradeRecord } from '../core/ports.js';
-import type { ComponentSpec, Snapshot, UpgradeSpec } from '../core/types.js';
+import type { ComponentSpec, ProbeSpec, Snapshot, UpgradeSpec } from '../core/types.js';
 import { isTerminal } from '../core/types.js';
-import { engineRules } from '../engines/registry.js';
-import { atVersion, parseVersion } from '../core/version.js';
 import { observe } from '../runner/observe.js';
 import { applyForce } from '../runner/decide.js';
 import { runPrechecks } from '../runner/runner.js';
@@ -22,12 +19,15 @@ import {
   parsePolicy,
   parseRate,
   parseDurationMs,
+  parseNumber,
 } from '../wiring/args.js';
-import { acquireDriver, liveDriver } from './driver.js';
-import { type DriveResult, driveUpgrade, exitCodeFor } from './drive.js';
+import { MAX_PROBE_RATE, MAX_PROBE_WORKERS } from '../probe/probe.js';
+import { DEFAULT_OPEN_LOOP_WORKERS } from './probe.js';
+import { CONTROLS, type ControlVerb, findUpgrade, noSimState, requestControl } from './control.js';
+import { exitCodeFor } from './drive.js';
+import { driveWithProbe, finishDrive } from './drive-probe.js';
 import type { CliIO } from '../wiring/io.js';
 import {
-  humanDuration,
   renderData,
   renderHistory,
   renderPlan,
@@ -43,9 +43,6 @@ import {
   parsePlatform,
   simTarget,
 } from '../wiring/targets.js';
-import { startProbe, type ProbeHandle } from './probe.js';
-import { formatReportText } from '../probe/report.js';
-import type { ProbeReport } from '../probe/types.js';
 
 /** Options every verb that talks to a cluster takes. */
 export function addTargetOptions(cmd: Command): Command {
@@ -157,8 +154,14 @@ interface RawOpts {
   supervised?: boolean;
   pausedExpiry?: string;
   probe?: boolean;
+  probeRate?: string;
+  probeWorkers?: string;
+  probeReadRatio?: string;
+  probeBaseline?: string;
   maxErrorRate?: string;
+  maxWriteGap?: string;
   maxGap?: string;
+  maxP99?: string;
   watch?: boolean;
   detach?: boolean;
 }
@@ -215,7 +218,39 @@ export function specFromOptions(o: RawOpts, target: Target): UpgradeSpec {
     finalize: o.finalize ?? 'auto',
     supervised: !!o.supervised,
     pausedExpirySeconds: parseDurationSeconds('--paused-expiry', o.pausedExpiry ?? '15d'),
+    probe: probeSpecFromOptions(o),
   });
+}
+
+/**
+ * The probe section of the spec from `--probe` and its flags; undefined without `--probe`, and
+ * BadInputError when a probe flag comes without it.
+ */
+export function probeSpecFromOptions(o: RawOpts): ProbeSpec | undefined {
+  const gap = o.maxWriteGap ?? o.maxGap;
+  const spec: ProbeSpec = {
+    rate:
+      o.probeRate !== undefined ? parseNumber('--probe-rate', o.probeRate, 0.1, MAX_PROBE_RATE) : undefined,
+    workers:
+      o.probeWorkers !== undefined
+        ? parseCount('--probe-workers', o.probeWorkers, 1, MAX_PROBE_WORKERS)
+        : undefined,
+    readRatio: o.probeReadRatio !== undefined ? parseRate('--probe-read-ratio', o.probeReadRatio) : undefined,
+    maxWriteGapMs: gap !== undefined ? parseDurationMs('--max-write-gap', gap) : undefined,
+    maxErrorRate: o.maxErrorRate !== undefined ? parseRate('--max-error-rate', o.maxErrorRate) : undefined,
+    maxP99Ms: o.maxP99 !== undefined ? parseDurationMs('--max-p99', o.maxP99) : undefined,
+  };
+  const given = Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as ProbeSpec;
+  if (!o.probe) {
+    if (Object.keys(given).length > 0 || o.probeBaseline !== undefined) {
+      throw new BadInputError(
+        'probe-budget-without-probe',
+        '--probe-rate, --probe-workers, --probe-read-ratio, --probe-baseline, --max-write-gap, --max-error-rate and --max-p99 need --probe',
+      );
+    }
+    return undefined;
+  }
+  return given;
 }
 
 async function withTarget<T>(o: RawOpts, io: CliIO, fn: (t: Target) => Promise<T>): Promise<T> {
@@ -227,43 +262,9 @@ async function withTarget<T>(o: RawOpts, io: CliIO, fn: (t: Target) => Promise<T
   }
 }
 
-/** The upgrade a control verb acts on: by --name, or the only/latest non-terminal one. */
-async function findUpgrade(target: Target, name: string | undefined): Promise<UpgradeRecord> {
-  if (name) {
-    const r = await target.platform.journal.get(name);
-    if (!r)
-      throw new BadInputError('no-such-upgrade', `no upgrade named "${name}" on cluster ${target.cluster}`);
-    return r;
-  }
-  const all = await target.platform.journal.list();
-  if (all.length === 0) {
-    throw new BadInputError(
-      'no-upgrade',
-      `cluster ${target.cluster} has no upgrade: start one with \`baton apply --to VERSION\``,
-    );
-  }
-  const open = all.filter((r) => !isTerminal(r.status.phase));
-  if (open.length > 1) {
-    throw new BadInputError(
-      'which-upgrade',
-      `several upgrades are open (${open.map((r) => r.spec.name).join(', ')}): choose one with --name`,
-    );
-  }
-  return open[0] ?? all[all.length - 1]!;
-}
-
 function out(io: CliIO, o: RawOpts, data: unknown, text: () => string): void {
   const format = parseOutput(o.output);
   io.stdout.write(format === 'text' ? text() : renderData(data, format));
-}
-
-function noSimState(t: Target): void {
-  if (t.kind === 'sim') {
-    throw new BadInputError(
-      'sim-has-no-state',
-      'the sim platform keeps no state between commands: run the whole dry run with `baton apply --platform sim ...`',
-    );
-  }
 }
 
 /** Register the upgrade verbs. */
@@ -313,26 +314,33 @@ export function registerUpgradeCommands(program: Command, io: CliIO, state: { co
   )
     .option('--probe', 'run a client workload during the upgrade and report availability and lost writes')
     .option(
+      '--probe-rate <ops>',
+      'with --probe: operations per second, open loop (default: a light closed loop)',
+    )
+    .option(
+      '--probe-workers <n>',
+      `with --probe: connections, i.e. operations in flight (default 1; ${DEFAULT_OPEN_LOOP_WORKERS} with --probe-rate)`,
+    )
+    .option('--probe-read-ratio <r>', 'with --probe: share of reads, 0 to 1 (default 0.2)')
+    .option(
+      '--probe-baseline <duration>',
+      'with --probe: measure the clients this long before the first step (default 2s)',
+    )
+    .option(
       '--max-error-rate <rate>',
       'with --probe: pause when the failed-operation rate exceeds this (0.01 or 1%)',
     )
-    .option('--max-gap <duration>', 'with --probe: pause when no write succeeds for this long (e.g. 500ms)')
+    .option(
+      '--max-write-gap <duration>',
+      'with --probe: pause when no write succeeds for this long (e.g. 500ms)',
+    )
+    .addOption(new Option('--max-gap <duration>').hideHelp())
+    .option('--max-p99 <duration>', 'with --probe: pause when p99 latency over the last 10 s exceeds this')
     .option('--report <file>', 'write the final report as JSON')
     .option('--detach', 'kubernetes: create the Upgrade resource and return; the operator drives it')
     .action(async (o: RawOpts & { report?: string }) => {
       await withTarget(o, io, async (t) => {
         const spec = specFromOptions(o, t);
-        const budget = {
-          maxErrorRate:
-            o.maxErrorRate !== undefined ? parseRate('--max-error-rate', o.maxErrorRate) : undefined,
-          maxGapMs: o.maxGap !== undefined ? parseDurationMs('--max-gap', o.maxGap) : undefined,
-        };
-        if ((budget.maxErrorRate !== undefined || budget.maxGapMs !== undefined) && !o.probe) {
-          throw new BadInputError(
-            'probe-budget-without-probe',
-            '--max-error-rate and --max-gap need --probe',
-          );
-        }
         const existing = await t.platform.journal.get(spec.name);
         if (existing && !isTerminal(existing.status.phase)) {
           // Continuing an open upgrade keeps its recorded target: a different --to would silently
@@ -359,8 +367,14 @@ export function registerUpgradeCommands(program: Command, io: CliIO, state: { co
           );
           return;
         }
-        const result = await driveWithProbe(t, spec.name, io, o.probe ? budget : undefined, o.report);
-        finishDrive(io, o, t, result);
+        if (o.probe && existing && !isTerminal(existing.status.phase) && existing.spec.probe === undefined) {
+          await t.platform.journal.updateSpec(spec.name, (s) => ({ ...s, probe: spec.probe }));
+        }
+        const result = await driveWithProbe(t, spec.name, io, {
+          baselineMs: o.probe ? parseDurationMs('--probe-baseline', o.probeBaseline ?? '2s') : 0,
+          reportFile: o.report,
+        });
+        finishDrive(io, o.output, t, result);
         state.code = exitCodeFor(result);
       });
     });
@@ -408,177 +422,23 @@ export function registerUpgradeCommands(program: Command, io: CliIO, state: { co
     });
   });
 
-  const control = (
-    verb: string,
-    description: string,
-    change: (spec: UpgradeSpec, rec: UpgradeRecord) => UpgradeSpec,
-    drive: boolean,
-  ) => {
-    const cmd = addTargetOptions(program.command(verb).description(description));
-    if (drive) cmd.option('--detach', 'only record the request; do not drive the upgrade in this terminal');
+  for (const [verb, def] of Object.entries(CONTROLS) as [ControlVerb, (typeof CONTROLS)[ControlVerb]][]) {
+    const cmd = addTargetOptions(program.command(verb).description(def.description));
+    if (def.drive) {
+      cmd.option('--detach', 'only record the request; do not drive the upgrade in this terminal');
+      cmd.option('--no-probe', "drive without the probe the upgrade's spec asks for");
+    }
     cmd.action(async (o: RawOpts) => {
       await withTarget(o, io, async (t) => {
-        noSimState(t);
-        const rec = await findUpgrade(t, o.name);
-        if (isTerminal(rec.status.phase)) {
-          throw new BadInputError(
-            'upgrade-ended',
-            `upgrade ${rec.spec.name} is ${rec.status.phase}: there is nothing to ${verb}`,
-          );
-        }
-        const spec = await t.platform.journal.updateSpec(rec.spec.name, (s) => change(s, rec));
-        io.stdout.write(`upgrade ${spec.name}: ${verb} requested\n`);
-        if (!drive || o.detach || t.kind === 'kubernetes') return;
-        const holder = await liveDriver(t.platform.journal, spec.name);
-        if (holder !== undefined) {
-          io.stdout.write(`the running baton (pid ${holder}) carries it out\n`);
-          return;
-        }
-        const result = await driveWithProbe(t, spec.name, io, undefined, undefined);
-        finishDrive(io, o, t, result);
+        const r = await requestControl(t, verb, o.name, !!o.detach);
+        io.stdout.write(`upgrade ${r.spec.name}: ${verb} requested\n`);
+        if (r.driverPid !== undefined)
+          io.stdout.write(`the running baton (pid ${r.driverPid}) carries it out\n`);
+        if (!r.drive) return;
+        const result = await driveWithProbe(t, r.spec.name, io, { probe: o.probe !== false });
+        finishDrive(io, o.output, t, result);
         state.code = exitCodeFor(result);
       });
     });
-  };
-  control(
-    'pause',
-    'pause: members in flight finish, no new member starts',
-    (s) => ({ ...s, paused: true }),
-    false,
-  );
-  control(
-    'resume',
-    'resume a paused upgrade (also after an automatic pause) and drive it',
-    (s) => ({ ...s, paused: false }),
-    true,
-  );
-  control(
-    'cancel',
-    'cancel: upgraded members stay upgraded, no new member starts',
-    (s) => ({ ...s, cancel: true }),
-    true,
-  );
-  control(
-    'finalize',
-    'make the upgrade permanent (engines with finalization); rollback is impossible afterwards',
-    (s, rec) => {
-      if (!rec.status.plan?.finalization) {
-        throw new BadInputError(
-          'nothing-to-finalize',
-          `upgrade ${s.name} (${s.engine}) has no finalization step`,
-        );
-      }
-      return { ...s, finalizeRequested: true, paused: false };
-    },
-    true,
-  );
-  control(
-    'rollback',
-    'roll every upgraded member back to its original version (before finalization)',
-    (s, rec) => {
-      if (rec.status.finalized) {
-        throw new BadInputError(
-          'finalized',
-          `upgrade ${s.name} is finalized: rollback is no longer possible`,
-        );
-      }
-      const rules = engineRules(s.engine);
-      for (const [name, m] of Object.entries(rec.status.members)) {
-        if (m.state === 'pending' || atVersion(m.to, m.from)) continue;
-        const verdict = rules.versions.allowDowngrade(parseVersion(m.to), parseVersion(m.from));
-        if (!verdict.ok) {
-          throw new BadInputError(
-            'rollback-refused',
-            `cannot roll ${name} back from ${m.to} to ${m.from}: ${verdict.reason}`,
-          );
-        }
-      }
-      return { ...s, rollback: true, paused: false };
-    },
-    true,
-  );
-}
-
-async function driveWithProbe(
-  t: Target,
-  name: string,
-  io: CliIO,
-  budget: { maxErrorRate?: number; maxGapMs?: number } | undefined,
-  reportFile: string | undefined,
-): Promise<DriveResult & { probe?: Awaited<ReturnType<ProbeHandle['stop']>> }> {
-  const lock = await acquireDriver(t.platform.journal, name);
-  if ('heldBy' in lock) {
-    throw new BadInputError(
-      'driver-running',
-      `upgrade ${name} is being driven by baton pid ${lock.heldBy}: watch it with \`baton status --watch\``,
-    );
-  }
-  let probe: ProbeHandle | undefined;
-  try {
-    if (budget) probe = await startProbe(t, io);
-    const result = await driveUpgrade(t, name, io, {
-      availability: probe ? () => probe!.verdict(budget!) : undefined,
-    });
-    const report = probe ? await probe.stop() : undefined;
-    if (reportFile) {
-      const { writeFile } = await import('node:fs/promises');
-      await writeFile(
-        reportFile,
-        JSON.stringify(
-          {
-            upgrade: result.record.spec.name,
-            phase: result.status.phase,
-            durationMs: result.elapsedMs,
-            probe: report,
-          },
-          null,
-          2,
-        ),
-      );
-    }
-    return { ...result, probe: report };
-  } finally {
-    if (probe) await probe.stop().catch(() => undefined);
-    await lock.release();
-  }
-}
-
-function finishDrive(io: CliIO, o: RawOpts, t: Target, r: DriveResult & { probe?: ProbeReport }): void {
-  const format = parseOutput(o.output);
-  if (format !== 'text') {
-    io.stdout.write(
-      renderData({ spec: r.record.spec, status: r.status, probe: r.probe, elapsedMs: r.elapsedMs }, format),
-    );
-    return;
-  }
-  const s = r.status;
-  const when = t.kind === 'sim' ? 'simulated duration' : 'took';
-  io.stdout.write(`\n${s.phase}: ${s.reason}\n`);
-  io.stdout.write(
-    `  ${s.progress.done}/${s.progress.total} members at their target; ${r.actions} steps; ${when} ${humanDuration(r.elapsedMs)}\n`,
-  );
-  const dry = t.kind === 'sim' ? ' (on a real cluster; this was a dry run)' : '';
-  if (r.end === 'paused')
-    io.stdout.write(`  resume with \`baton resume\`, or stop with \`baton cancel\`${dry}\n`);
-  if (r.end === 'awaiting-finalization') {
-    io.stdout.write(`  finalize with \`baton finalize\`, or roll back with \`baton rollback\`${dry}\n`);
-  }
-  if (r.end === 'prechecks-failed') {
-    io.stdout.write(renderPrechecks(s.prechecks));
-    io.stdout.write(
-      '  nothing was changed; fix the cause, or skip a check with --force NAME, then run apply again\n',
-    );
-  }
-  if (r.probe) {
-    io.stdout.write('Probe:\n');
-    for (const line of formatReportText(r.probe)) io.stdout.write(`  ${line}\n`);
-  }
-  if (t.sim) {
-    const rec = t.sim.recorder;
-    io.stdout.write(
-      `  leadership transfers: ${rec.transfers().length}; elections after an unplanned leader stop: ${rec.elections().length}\n`,
-    );
-    const v = rec.violations();
-    io.stdout.write(v.length ? `  safety violations: ${v.join('; ')}\n` : '  safety violations: none\n');
   }
 }

@@ -177,6 +177,25 @@ export interface ComponentSpec {
 export type FinalizeMode = 'auto' | 'manual';
 
 /**
+ * The client probe of an upgrade driven with `--probe`: its load and its safety gate. A threshold
+ * that is exceeded pauses the upgrade with the probe's figure as the cause.
+ */
+export interface ProbeSpec {
+  /** Operations per second offered (open loop); absent: the light closed loop. */
+  rate?: number;
+  /** Connections, i.e. operations in flight at most. */
+  workers?: number;
+  /** Share of reads, 0..1. */
+  readRatio?: number;
+  /** Longest tolerated window without an acknowledged write. */
+  maxWriteGapMs?: number;
+  /** Highest tolerated share of failed operations, 0..1. */
+  maxErrorRate?: number;
+  /** Highest tolerated p99 latency of the operations acknowledged in the last 10 s. */
+  maxP99Ms?: number;
+}
+
+/**
  * What the user asks for. Control fields (`paused`, `cancel`, `finalize...`, `rollback`) are
  * flipped by `baton pause|resume|cancel|finalize|rollback` or `kubectl patch`; the runner only
  * reads the spec, never writes it.
@@ -204,6 +223,8 @@ export interface UpgradeSpec {
   supervised: boolean;
   /** A paused upgrade ends Expired after this long. Default 15 days. */
   pausedExpirySeconds: number;
+  /** The probe's load and safety gate when the upgrade is driven with a probe. */
+  probe?: ProbeSpec;
   /** Bumped on every spec change (the Kubernetes `metadata.generation` where there is one). */
   generation: number;
 }

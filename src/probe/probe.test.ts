@@ -9,58 +9,7 @@ import { formatReportJson, formatReportText } from './report.js';
 // A seeded generator, so a failing property run can be replayed.
 import { mulberry32 } from '../platforms/sim/prng.js';
 import type { ProbeClient, ProbeOperation, ProbeReport } from './types.js';
-
-/**
- * An in-memory ProbeClient whose every call takes `latencyMs` of the injected clock and fails
- * while `down(now)` holds at the moment of the call. `onCall` sees the running call count.
- */
-class FakeClient implements ProbeClient {
-  readonly engine = 'fake';
-  readonly store = new Map<string, string>();
-  calls = 0;
-  rediscoveries = 0;
-  readManyCalls = 0;
-  closed = false;
-  latency: (n: number) => number = () => 2;
-  down: (now: number) => boolean = () => false;
-  connectFails = false;
-  readManyFails: (n: number) => boolean = () => false;
-  onCall: (n: number) => void = () => {};
-
-  constructor(private readonly clock: FakeClock) {}
-
-  private call(): void {
-    this.calls += 1;
-    const n = this.calls;
-    const failing = this.down(this.clock.now());
-    this.clock.advance(this.latency(n));
-    this.onCall(n);
-    if (failing) throw new Error('connection refused');
-  }
-
-  async connect(): Promise<void> {
-    if (this.connectFails) throw new Error('connection refused');
-  }
-  async write(id: string, value: string): Promise<void> {
-    this.call();
-    this.store.set(id, value);
-  }
-  async read(id: string): Promise<string | undefined> {
-    this.call();
-    return this.store.get(id);
-  }
-  async readMany(ids: readonly string[]): Promise<(string | undefined)[]> {
-    this.readManyCalls += 1;
-    if (this.readManyFails(this.readManyCalls)) throw new Error('cluster unavailable');
-    return ids.map((id) => this.store.get(id));
-  }
-  async rediscover(): Promise<void> {
-    this.rediscoveries += 1;
-  }
-  async close(): Promise<void> {
-    this.closed = true;
-  }
-}
+import { FakeClient } from '../../test/probe/fake-client.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -309,7 +258,7 @@ describe('Probe verdict and lifecycle', () => {
     assert.equal(r.maxGapMs, 12);
     assert.deepEqual(probe.verdict({ maxGapMs: 500, maxErrorRate: 0 }), {
       ok: true,
-      reason: 'probe: 5 ops, error rate 0.00%, longest write gap 12 ms, 0 lost writes',
+      reason: 'probe: 5 ops, error rate 0.00%, longest write gap 12 ms, p99 2 ms (last 10 s), 0 lost writes',
     });
     assert.deepEqual(probe.verdict({ maxGapMs: 10 }), {
       ok: false,

@@ -1,33 +1,53 @@
 /**
- * The probe workload: writes unique keys and reads recent ones back at a steady cadence while a
- * cluster is upgraded, retrying each logical operation (with backoff and rediscovery) until its
- * deadline the way a careful application would, and at the end reads back every acknowledged
- * write to count the ones the cluster lost.
+ * The probe workload: writes unique keys and reads recent ones back while a cluster is upgraded,
+ * retrying each logical operation (with backoff and rediscovery) until its deadline the way a
+ * careful application would, and at the end reads back every acknowledged write to count the ones
+ * the cluster lost. It runs closed loop (each worker starts its next operation `intervalMs` after
+ * the previous one ended: a light default) or open loop at `rate` operations per second over
+ * `workers` connections, so that a stall shows as latency and backlog rather than as fewer
+ * requests.
  */
 import type { Clock } from '../core/clock.js';
 import { BadInputError, describeError, OperationalError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { errorKindOf, MISMATCH, NOT_SENT } from './errors.js';
+import { probeVerdict } from './gate.js';
+import { percentile, ProbeMeasurements } from './measure.js';
 import type {
   LostWrite,
   ProbeBudget,
   ProbeClient,
+  ProbeClientFactory,
   ProbeFigures,
+  ProbeLoad,
   ProbeOperation,
   ProbeOperationKind,
   ProbeReport,
+  ProbeSecond,
   ProbeVerdict,
 } from './types.js';
 
+export { formatRate } from './gate.js';
+export { percentile } from './measure.js';
+
 /** Construction options of a {@link Probe}. */
 export interface ProbeOptions {
-  client: ProbeClient;
+  /** The client, or a factory called once per worker (needed for more than one worker). */
+  client: ProbeClient | ProbeClientFactory;
   clock: Clock;
   logger: Logger;
-  /** Pause between the end of one operation and the start of the next. Default 10 ms. */
+  /** Operations per second offered, open loop; absent: closed loop. */
+  rate?: number;
+  /** Operations in flight at most, one client each. Default 1. */
+  workers?: number;
+  /** Closed loop: pause between the end of one operation and the start of the next. Default 10 ms. */
   intervalMs?: number;
   /** Longest one attempt (or one rediscovery) may take before it counts as failed; 0 = no limit. Default 2000 ms. */
   opTimeoutMs?: number;
-  /** A logical operation retries until this long after its first attempt, then fails. Default 5000 ms. */
+  /**
+   * A logical operation retries until this long after it was due, then fails; open loop, an
+   * operation still waiting for a worker then is not sent at all. Default 5000 ms.
+   */
   retryDeadlineMs?: number;
   /** Share of operations that are reads of a recently acknowledged id, 0..1. Default 0.2. */
   readRatio?: number;
@@ -37,6 +57,8 @@ export interface ProbeOptions {
   runId?: string;
   /** Ids per batched read during the final read-back. Default 200. */
   verifyBatchSize?: number;
+  /** Called with each second of the series as it closes (on operations and on {@link Probe.flush}). */
+  onSecond?: (s: ProbeSecond) => void;
 }
 
 interface AttemptOutcome<T> {
@@ -44,12 +66,17 @@ interface AttemptOutcome<T> {
   value?: T;
   attempts: number;
   error?: string;
+  errorKind?: string;
 }
 
 const RECENT_IDS = 64;
 const MAX_LOST_RECORDED = 100;
 const BACKOFF_BASE_MS = 10;
 const BACKOFF_MAX_MS = 500;
+/** Most workers a probe runs (each one is a connection to the cluster). */
+export const MAX_PROBE_WORKERS = 256;
+/** Highest rate a probe offers, operations per second. */
+export const MAX_PROBE_RATE = 100_000;
 
 function checkNonNegative(name: string, value: number): number {
   if (!Number.isFinite(value) || value < 0) {
@@ -58,45 +85,51 @@ function checkNonNegative(name: string, value: number): number {
   return value;
 }
 
-/** Nearest-rank percentile of ascending `sorted`; 0 for an empty list. */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(p * sorted.length)));
-  return sorted[rank - 1] ?? 0;
+function checkRange(name: string, value: number, min: number, max: number, integer: boolean): number {
+  if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    throw new BadInputError(
+      'probe-option',
+      `probe ${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, got ${value}`,
+    );
+  }
+  return value;
 }
 
 /**
  * A client workload that measures availability and lost writes. Lifecycle: construct, `start()`,
- * read `snapshot()`/`verdict()` while it runs, `stop()` once for the final report.
+ * read `snapshot()`/`verdict()`/`seconds()` while it runs, `stop()` once for the final report.
  *
- * One logical operation is in flight at a time; the next starts `intervalMs` after the previous
- * ended. Every write has a unique id (`<runId>-<n>`) and a value fixed at its first attempt, so a
- * retry after an ambiguous failure rewrites the same thing.
+ * Every write has a unique id (`<runId>-<n>`) and a value fixed at its first attempt, so a retry
+ * after an ambiguous failure rewrites the same thing.
  */
 export class Probe {
   /** Prefix of every id this run writes. */
   readonly runId: string;
 
-  private readonly client: ProbeClient;
+  private readonly clients: ProbeClient[];
+  private readonly engine: string;
   private readonly clock: Clock;
   private readonly logger: Logger;
+  private readonly rate: number | undefined;
+  private readonly workers: number;
   private readonly intervalMs: number;
   private readonly opTimeoutMs: number;
   private readonly retryDeadlineMs: number;
   private readonly readRatio: number;
   private readonly random: () => number;
   private readonly verifyBatchSize: number;
+  private readonly onSecond: ((s: ProbeSecond) => void) | undefined;
 
   private readonly operations: ProbeOperation[] = [];
   private readonly acknowledged = new Map<string, string>();
   private readonly recent: string[] = [];
-  /** Latencies of successful operations: a sorted part and the ones recorded since the last sort. */
-  private sortedLatencies: number[] = [];
-  private newLatencies: number[] = [];
   private readonly errorCounts = new Map<string, number>();
   private readonly lost = new Map<string, LostWrite>();
   private readonly abort = new AbortController();
+  private readonly rediscovering = new Map<ProbeClient, Promise<void>>();
+  private measure: ProbeMeasurements | undefined;
   private seq = 0;
+  private nextDue = 0;
   private writes = 0;
   private reads = 0;
   private failedOps = 0;
@@ -104,32 +137,39 @@ export class Probe {
   private unverifiedWrites = 0;
   private startedAt: number | undefined;
   private stoppedAt: number | undefined;
-  private lastAckAt = 0;
-  private maxGapMs = 0;
   private starting = false;
   private stopping = false;
+  /** The final read-back is running: its failed attempts are not part of the series. */
+  private verifying = false;
   private final = false;
   private loop: Promise<void> | undefined;
   private stopped: Promise<ProbeReport> | undefined;
 
   constructor(opts: ProbeOptions) {
-    this.client = opts.client;
     this.clock = opts.clock;
     this.logger = opts.logger;
+    this.workers = checkRange('workers', opts.workers ?? 1, 1, MAX_PROBE_WORKERS, true);
+    this.rate =
+      opts.rate === undefined ? undefined : checkRange('rate', opts.rate, 0.1, MAX_PROBE_RATE, false);
     this.intervalMs = checkNonNegative('intervalMs', opts.intervalMs ?? 10);
     this.opTimeoutMs = checkNonNegative('opTimeoutMs', opts.opTimeoutMs ?? 2000);
     this.retryDeadlineMs = checkNonNegative('retryDeadlineMs', opts.retryDeadlineMs ?? 5000);
-    this.readRatio = checkNonNegative('readRatio', opts.readRatio ?? 0.2);
-    if (this.readRatio > 1) {
-      throw new BadInputError(
-        'probe-option',
-        `probe readRatio must be between 0 and 1, got ${this.readRatio}`,
-      );
-    }
+    this.readRatio = checkRange('readRatio', opts.readRatio ?? 0.2, 0, 1, false);
     this.verifyBatchSize = Math.max(
       1,
       Math.floor(checkNonNegative('verifyBatchSize', opts.verifyBatchSize ?? 200)),
     );
+    const factory = opts.client;
+    if (typeof factory !== 'function' && this.workers > 1) {
+      throw new BadInputError('probe-option', 'a probe with several workers needs a client factory');
+    }
+    const first = typeof factory === 'function' ? factory() : factory;
+    // A client that multiplexes serves every worker; otherwise each worker has its own.
+    this.clients = Array.from({ length: this.workers }, (_, i) =>
+      i === 0 || first.concurrent || typeof factory !== 'function' ? first : factory(),
+    );
+    this.engine = this.clients[0]!.engine;
+    this.onSecond = opts.onSecond;
     this.random = opts.random ?? Math.random;
     this.runId =
       opts.runId ??
@@ -139,34 +179,44 @@ export class Probe {
   }
 
   /**
-   * Connects the client (retrying until the retry deadline) and starts the workload in the
-   * background. Throws OperationalError `probe-connect` when the cluster cannot be reached, and
-   * BadInputError when called twice.
+   * Connects every worker's client (each retrying until the retry deadline) and starts the
+   * workload in the background. Throws OperationalError `probe-connect` when the cluster cannot be
+   * reached, and BadInputError when called twice.
    */
   async start(): Promise<void> {
     if (this.starting) {
       throw new BadInputError('probe-started', 'probe already started; create a new Probe for another run');
     }
     this.starting = true;
-    const connected = await this.attempt(() => this.client.connect());
-    if (!connected.ok) {
+    const distinct = [...new Set(this.clients)];
+    const connected = await Promise.all(distinct.map((c) => this.attempt(c, () => c.connect())));
+    const failed = connected.find((c) => !c.ok);
+    if (failed) {
       // Some clients keep reconnecting in the background until closed.
-      await this.client.close().catch(() => undefined);
+      await this.closeClients();
       throw new OperationalError(
         'probe-connect',
-        `probe could not connect to ${this.client.engine}: ${connected.error ?? 'unknown error'}`,
+        `probe could not connect to ${this.engine}: ${failed.error ?? 'unknown error'}`,
       );
     }
     this.startedAt = this.clock.now();
-    this.lastAckAt = this.startedAt;
-    this.logger.info('probe started', { engine: this.client.engine, runId: this.runId });
-    this.loop = this.run();
+    this.measure = new ProbeMeasurements(this.startedAt, this.rate, this.onSecond);
+    this.logger.info('probe started', {
+      engine: this.engine,
+      runId: this.runId,
+      rate: this.rate,
+      workers: this.workers,
+    });
+    const t0 = this.startedAt;
+    this.loop = Promise.all(this.clients.map((c) => this.work(c, t0))).then(() => {
+      this.stoppedAt = this.clock.now();
+    });
   }
 
   /**
-   * Stops the workload (the operation in flight finishes, bounded by its retry deadline), reads
-   * back every acknowledged write in batches, closes the client and returns the final report.
-   * Calling it again returns the same report.
+   * Stops the workload (operations in flight finish, bounded by their retry deadline), reads back
+   * every acknowledged write in batches, closes the clients and returns the final report. Calling
+   * it again returns the same report.
    */
   stop(): Promise<ProbeReport> {
     if (!this.loop) {
@@ -176,11 +226,22 @@ export class Probe {
     return this.stopped;
   }
 
+  /** When the workload started (clock ms), once it has. */
+  get started(): number | undefined {
+    return this.startedAt;
+  }
+
+  /** How this run loads the cluster. */
+  get load(): ProbeLoad {
+    const load = { workers: this.workers, readRatio: this.readRatio };
+    return this.rate === undefined ? load : { rate: this.rate, ...load };
+  }
+
   /** Live figures; after stop, the final ones. */
   snapshot(): ProbeFigures {
-    const startedAt = this.startedAt;
+    const m = this.measure;
     const until = this.stoppedAt ?? this.clock.now();
-    const sorted = this.latencies();
+    const sorted = m?.latencies() ?? [];
     const ops = this.writes + this.reads;
     return {
       ops,
@@ -188,91 +249,94 @@ export class Probe {
       reads: this.reads,
       failedOps: this.failedOps,
       errorRate: ops === 0 ? 0 : this.failedOps / ops,
-      maxGapMs: startedAt === undefined ? 0 : Math.max(this.maxGapMs, until - this.lastAckAt),
+      maxGapMs: m ? m.gapUntil(until) : 0,
       p50Ms: percentile(sorted, 0.5),
       p99Ms: percentile(sorted, 0.99),
+      maxMs: sorted[sorted.length - 1] ?? 0,
+      recentP99Ms: m ? m.recentP99(until) : 0,
+      offered: m ? m.offered(until) : 0,
+      errorKinds: { ...(m?.errorKinds ?? {}) },
       lostWrites: this.lost.size,
       unverifiedWrites: this.unverifiedWrites,
       acknowledgedWrites: this.acknowledged.size,
       readMismatches: this.readMismatches,
-      durationMs: startedAt === undefined ? 0 : until - startedAt,
+      durationMs: this.startedAt === undefined ? 0 : until - this.startedAt,
       final: this.final,
     };
   }
 
+  /** The closed seconds of the series so far, oldest first. */
+  seconds(): ProbeSecond[] {
+    return [...(this.measure?.seconds ?? [])];
+  }
+
+  /** Closes the seconds that ended by now (reporting them to `onSecond`); call it on a timer. */
+  flush(): void {
+    if (this.stoppedAt === undefined) this.measure?.flush(this.clock.now());
+  }
+
   /**
-   * Whether the run so far stays within `budget`. Lost and unverifiable acknowledged writes are
-   * always checked (tolerance `maxLostWrites`, default 0); error rate and gap only when given.
-   * The reason names every exceeded limit, e.g. "probe: longest write gap 812 ms > 500 ms".
+   * Whether the run so far stays within `budget` (see {@link probeVerdict}); the reason names
+   * every exceeded limit, e.g. "probe: longest write gap 812 ms > 500 ms".
    */
   verdict(budget: ProbeBudget): ProbeVerdict {
-    const f = this.snapshot();
-    const problems: string[] = [];
-    const maxLost = budget.maxLostWrites ?? 0;
-    if (f.lostWrites + f.unverifiedWrites > maxLost) {
-      if (f.lostWrites > 0) problems.push(`${f.lostWrites} acknowledged writes lost (tolerated ${maxLost})`);
-      if (f.unverifiedWrites > 0) {
-        problems.push(
-          `${f.unverifiedWrites} acknowledged writes could not be read back (tolerated ${maxLost})`,
-        );
-      }
-    }
-    if (budget.maxGapMs !== undefined && f.maxGapMs > budget.maxGapMs) {
-      problems.push(`longest write gap ${f.maxGapMs} ms > ${budget.maxGapMs} ms`);
-    }
-    if (budget.maxErrorRate !== undefined && f.errorRate > budget.maxErrorRate) {
-      problems.push(
-        `error rate ${formatRate(f.errorRate)} > ${formatRate(budget.maxErrorRate)} (${f.failedOps} of ${f.ops} ops failed)`,
-      );
-    }
-    if (problems.length > 0) return { ok: false, reason: `probe: ${problems.join('; ')}` };
-    return {
-      ok: true,
-      reason: `probe: ${f.ops} ops, error rate ${formatRate(f.errorRate)}, longest write gap ${f.maxGapMs} ms, ${f.lostWrites} lost writes`,
-    };
+    return probeVerdict(this.snapshot(), budget);
   }
 
-  private async run(): Promise<void> {
+  /** One worker: its client runs operations until the probe stops. */
+  private async work(client: ProbeClient, t0: number): Promise<void> {
     while (!this.stopping) {
-      await this.step();
-      if (this.stopping) break;
-      try {
-        await this.clock.sleep(this.intervalMs, this.abort.signal);
-      } catch {
-        break;
+      let start = this.clock.now();
+      if (this.rate !== undefined) {
+        const due = t0 + Math.floor((this.nextDue++ * 1000) / this.rate);
+        if (due > start && !(await this.sleep(due - start))) break;
+        start = due;
+        if (this.clock.now() - due > this.retryDeadlineMs) {
+          this.notSent(due);
+          continue;
+        }
+      } else {
+        this.measure!.started(start);
       }
+      await this.operate(client, start);
+      if (this.stopping) break;
+      if (this.rate === undefined && !(await this.sleep(this.intervalMs))) break;
     }
-    this.stoppedAt = this.clock.now();
   }
 
-  private async step(): Promise<void> {
+  /** Sleeps `ms`; false when the probe stopped meanwhile. */
+  private async sleep(ms: number): Promise<boolean> {
+    try {
+      await this.clock.sleep(ms, this.abort.signal);
+      return !this.stopping;
+    } catch {
+      return false;
+    }
+  }
+
+  private operate(client: ProbeClient, start: number): Promise<void> {
     const readable = this.recent.length > 0 && this.random() < this.readRatio;
-    if (readable) await this.readOnce();
-    else await this.writeOnce();
+    return readable ? this.readOnce(client, start) : this.writeOnce(client, start);
   }
 
-  private async writeOnce(): Promise<void> {
-    const start = this.clock.now();
+  private async writeOnce(client: ProbeClient, start: number): Promise<void> {
     const id = `${this.runId}-${++this.seq}`;
     const value = `${id}@${start}`;
-    const outcome = await this.attempt(() => this.client.write(id, value));
+    const outcome = await this.attempt(client, () => client.write(id, value), start);
     const end = this.clock.now();
     this.writes += 1;
     if (outcome.ok) {
       this.acknowledged.set(id, value);
       this.recent.push(id);
       if (this.recent.length > RECENT_IDS) this.recent.shift();
-      this.maxGapMs = Math.max(this.maxGapMs, end - this.lastAckAt);
-      this.lastAckAt = end;
     }
     this.record('write', id, start, end, outcome);
   }
 
-  private async readOnce(): Promise<void> {
-    const start = this.clock.now();
+  private async readOnce(client: ProbeClient, start: number): Promise<void> {
     const id = this.recent[Math.floor(this.random() * this.recent.length)] ?? '';
     const expected = this.acknowledged.get(id) ?? '';
-    const outcome = await this.attempt(() => this.client.read(id));
+    const outcome = await this.attempt(client, () => client.read(id), start);
     const end = this.clock.now();
     this.reads += 1;
     if (outcome.ok && outcome.value !== expected) {
@@ -280,8 +344,23 @@ export class Probe {
       this.noteLost({ id, expected, actual: outcome.value });
       outcome.ok = false;
       outcome.error = `read of acknowledged ${id} returned ${outcome.value === undefined ? 'nothing' : JSON.stringify(outcome.value)}`;
+      outcome.errorKind = MISMATCH;
+      this.measure!.attemptFailed(end, MISMATCH);
     }
     this.record('read', id, start, end, outcome);
+  }
+
+  /** Open loop: an operation that waited for a worker past its deadline fails without being sent. */
+  private notSent(due: number): void {
+    const end = this.clock.now();
+    const kind: ProbeOperationKind =
+      this.recent.length > 0 && this.random() < this.readRatio ? 'read' : 'write';
+    if (kind === 'read') this.reads += 1;
+    else this.writes += 1;
+    const error = `not sent: every one of ${this.workers} workers stayed busy for ${this.retryDeadlineMs} ms`;
+    this.measure!.attemptFailed(end, NOT_SENT);
+    this.errorCounts.set(error, (this.errorCounts.get(error) ?? 0) + 1);
+    this.record(kind, '', due, end, { ok: false, attempts: 0, error, errorKind: NOT_SENT });
   }
 
   private record(
@@ -293,11 +372,13 @@ export class Probe {
   ) {
     const op: ProbeOperation = { kind, id, start, end, ok: outcome.ok, attempts: outcome.attempts };
     if (outcome.error !== undefined) op.error = outcome.error;
+    if (outcome.errorKind !== undefined) op.errorKind = outcome.errorKind;
     this.operations.push(op);
     if (outcome.ok) {
-      this.newLatencies.push(end - start);
+      this.measure!.acknowledged(start, end, kind === 'write');
     } else {
       this.failedOps += 1;
+      this.measure!.gaveUp(end);
       this.logger.warn('probe operation failed', {
         kind,
         id,
@@ -307,57 +388,43 @@ export class Probe {
     }
   }
 
-  /** All latencies in ascending order; merges the new ones in, so a snapshot costs O(n), not a sort. */
-  private latencies(): number[] {
-    if (this.newLatencies.length === 0) return this.sortedLatencies;
-    const add = this.newLatencies.sort((a, b) => a - b);
-    const old = this.sortedLatencies;
-    const merged: number[] = new Array<number>(old.length + add.length);
-    let i = 0;
-    let j = 0;
-    for (let k = 0; k < merged.length; k++) {
-      const a = old[i];
-      const b = add[j];
-      if (b === undefined || (a !== undefined && a <= b)) {
-        merged[k] = a as number;
-        i += 1;
-      } else {
-        merged[k] = b;
-        j += 1;
-      }
-    }
-    this.sortedLatencies = merged;
-    this.newLatencies = [];
-    return merged;
-  }
-
   private noteLost(lost: LostWrite): void {
     if (!this.lost.has(lost.id)) this.lost.set(lost.id, lost);
   }
 
   /**
-   * Runs `fn` until it succeeds or the retry deadline passes; after each failure rediscovers the
-   * cluster, then waits an exponential backoff with jitter that never overshoots the deadline.
+   * Runs `fn` on `client` until it succeeds or the retry deadline (counted from `since`, default
+   * now) passes; after each failure rediscovers the cluster, then waits an exponential backoff
+   * with jitter that never overshoots the deadline. Failed attempts are counted by kind once the
+   * run has started.
    */
-  private async attempt<T>(fn: () => Promise<T>): Promise<AttemptOutcome<T>> {
-    const deadline = this.clock.now() + this.retryDeadlineMs;
+  private async attempt<T>(
+    client: ProbeClient,
+    fn: () => Promise<T>,
+    since = this.clock.now(),
+  ): Promise<AttemptOutcome<T>> {
+    const deadline = Math.max(since + this.retryDeadlineMs, this.clock.now());
     let attempts = 0;
     let error: string | undefined;
+    let errorKind: string | undefined;
     while (true) {
       attempts += 1;
       try {
         const value = await this.withTimeout(fn);
         const out: AttemptOutcome<T> = { ok: true, value, attempts };
         if (error !== undefined) out.error = error;
+        if (errorKind !== undefined) out.errorKind = errorKind;
         return out;
       } catch (err) {
         error = describeError(err);
+        errorKind = errorKindOf(client, err);
         this.errorCounts.set(error, (this.errorCounts.get(error) ?? 0) + 1);
-        this.logger.debug('probe attempt failed', { attempt: attempts, error });
+        if (!this.verifying) this.measure?.attemptFailed(this.clock.now(), errorKind);
+        this.logger.debug('probe attempt failed', { attempt: attempts, error, kind: errorKind });
       }
-      if (this.clock.now() >= deadline) return { ok: false, attempts, error };
+      if (this.clock.now() >= deadline) return { ok: false, attempts, error, errorKind };
       try {
-        await this.withTimeout(() => this.client.rediscover());
+        await this.rediscover(client);
       } catch (err) {
         this.logger.debug('probe rediscovery failed', { error: describeError(err) });
       }
@@ -386,18 +453,36 @@ export class Probe {
     }
   }
 
+  /** One rediscovery per client at a time: concurrent callers wait for the one in flight. */
+  private rediscover(client: ProbeClient): Promise<void> {
+    let running = this.rediscovering.get(client);
+    if (!running) {
+      running = this.withTimeout(() => client.rediscover()).finally(() => this.rediscovering.delete(client));
+      this.rediscovering.set(client, running);
+    }
+    return running;
+  }
+
+  private async closeClients(): Promise<void> {
+    for (const client of new Set(this.clients)) {
+      try {
+        await client.close();
+      } catch (err) {
+        this.logger.warn('probe client close failed', { error: describeError(err) });
+      }
+    }
+  }
+
   private async finish(loop: Promise<void>): Promise<ProbeReport> {
     this.stopping = true;
     this.abort.abort(new OperationalError('probe-stopped', 'probe stopped'));
     try {
       await loop;
+      this.measure!.finish(this.stoppedAt ?? this.clock.now());
+      this.verifying = true;
       await this.verify();
     } finally {
-      try {
-        await this.client.close();
-      } catch (err) {
-        this.logger.warn('probe client close failed', { error: describeError(err) });
-      }
+      await this.closeClients();
     }
     this.final = true;
     const report = this.report();
@@ -415,11 +500,12 @@ export class Probe {
   /** Reads back every acknowledged write; the result replaces what reads saw during the run. */
   private async verify(): Promise<void> {
     const ids = [...this.acknowledged.keys()];
+    const client = this.clients[0]!;
     this.lost.clear();
     this.unverifiedWrites = 0;
     for (let i = 0; i < ids.length; i += this.verifyBatchSize) {
       const batch = ids.slice(i, i + this.verifyBatchSize);
-      const outcome = await this.attempt(() => this.client.readMany(batch));
+      const outcome = await this.attempt(client, () => client.readMany(batch));
       if (!outcome.ok || outcome.value === undefined || outcome.value.length !== batch.length) {
         this.unverifiedWrites += batch.length;
         this.logger.warn('probe read-back failed', { ids: batch.length, error: outcome.error });
@@ -440,18 +526,16 @@ export class Probe {
       .sort((a, b) => b.count - a.count || a.message.localeCompare(b.message));
     return {
       ...this.snapshot(),
-      engine: this.client.engine,
+      engine: this.engine,
       runId: this.runId,
       startedAt: this.startedAt ?? 0,
       stoppedAt: this.stoppedAt ?? 0,
+      load: this.load,
+      seconds: this.seconds(),
       lost: [...this.lost.values()].slice(0, MAX_LOST_RECORDED),
       errors,
       operations: [...this.operations],
+      failedAttempts: [...this.measure!.attemptErrors],
     };
   }
-}
-
-/** A rate as a percentage with two decimals, e.g. `3.20%`. */
-export function formatRate(rate: number): string {
-  return `${(rate * 100).toFixed(2)}%`;
 }

@@ -53,6 +53,15 @@ export function parseCount(flag: string, text: string, min = 1, max = 100000): n
   return n;
 }
 
+/** A number from `min` to `max` (fractions allowed). */
+export function parseNumber(flag: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+    throw new BadInputError('bad-number', `${flag} ${text}: must be a number from ${min} to ${max}`);
+  }
+  return n;
+}
+
 /** A fraction from 0 to 1, also accepting percents ("2%"). */
 export function parseRate(flag: string, text: string): number {
   const pct = text.endsWith('%');

@@ -62,7 +62,17 @@ const cases: { what: string; args: () => string[]; says: RegExp }[] = [
   {
     what: 'probe budget without the probe',
     args: () => ['apply', '--state-dir', stateDir, '--to', '3.4.23+r1', '--max-gap', '500ms'],
-    says: /--max-gap need --probe/,
+    says: /--max-write-gap, --max-error-rate and --max-p99 need --probe/,
+  },
+  {
+    what: 'probe rate that is not a number',
+    args: () => ['apply', '--state-dir', stateDir, '--to', '3.4.23+r1', '--probe', '--probe-rate', 'fast'],
+    says: /--probe-rate fast: must be a number from 0\.1 to 100000/,
+  },
+  {
+    what: 'probe load without the probe',
+    args: () => ['apply', '--state-dir', stateDir, '--to', '3.4.23+r1', '--probe-rate', '1000'],
+    says: /--probe-rate, .* need --probe/,
   },
   {
     what: 'unknown cluster',

@@ -39,6 +39,8 @@ const passThrough = {
 /** {@link ProbeClient} for etcd. The member set is re-read on rediscovery. */
 export class EtcdProbeClient implements ProbeClient {
   readonly engine = 'etcd';
+  /** One client multiplexes every worker's operations. */
+  readonly concurrent = true;
   private readonly prefix: string;
   private readonly callTimeoutMs: number;
   private readonly dialTimeoutMs: number;

@@ -23,6 +23,8 @@ export interface RedisProbeClientOptions {
 /** {@link ProbeClient} for Redis Cluster. */
 export class RedisProbeClient implements ProbeClient {
   readonly engine = 'redis';
+  /** One client multiplexes every worker's operations. */
+  readonly concurrent = true;
   private readonly prefix: string;
   private readonly connectTimeoutMs: number;
   private cluster: Cluster | undefined;
