@@ -10,6 +10,7 @@ import { baseProgram, runProgram } from '../wiring/process.js';
 import { registerClusterCommands } from './cluster-commands.js';
 import { registerDemoCommand } from './demo.js';
 import { registerManifestsCommand } from './manifests-command.js';
+import { registerReportCommand } from './report-command.js';
 import { registerUpgradeCommands } from './upgrade-commands.js';
 
 /** The version `baton --version` prints. */
@@ -27,6 +28,7 @@ export function buildProgram(io: CliIO, state: { code: number }): Command {
   registerDemoCommand(program, io, state);
   registerOperatorCommand(program, io, state);
   registerManifestsCommand(program, io, state);
+  registerReportCommand(program, io);
   return program;
 }
 

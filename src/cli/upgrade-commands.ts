@@ -253,7 +253,8 @@ export function probeSpecFromOptions(o: RawOpts): ProbeSpec | undefined {
   return given;
 }
 
-async function withTarget<T>(o: RawOpts, io: CliIO, fn: (t: Target) => Promise<T>): Promise<T> {
+/** Run `fn` with the target the flags describe, closing it afterwards. */
+export async function withTarget<T>(o: RawOpts, io: CliIO, fn: (t: Target) => Promise<T>): Promise<T> {
   const target = await openTarget(o, io);
   try {
     return await fn(target);

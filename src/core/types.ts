@@ -274,6 +274,8 @@ export interface HistoryEntry {
   message: string;
   member?: string;
   phase?: Phase;
+  /** For a member's step: the state the member entered (timelines are drawn from these). */
+  state?: MemberState;
 }
 
 /** A step that is blocked by a named check. */

@@ -65,7 +65,7 @@ export function makeSpec(
     supervised: input.supervised ?? false,
     pausedExpirySeconds: input.pausedExpirySeconds ?? DEFAULT_PAUSED_EXPIRY_SECONDS,
     generation: input.generation ?? 1,
-    ...(input.probe && Object.keys(input.probe).length > 0 ? { probe: input.probe } : {}),
+    ...(input.probe ? { probe: input.probe } : {}),
   };
 }
 

@@ -100,7 +100,7 @@ export function setMemberState(
   m.state = state;
   m.since = now;
   if (state === 'done') m.finishedAt = now;
-  record(status, { at: now, type: 'step', member: name, message });
+  record(status, { at: now, type: 'step', member: name, message, state });
   return m;
 }
 
