@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the tests need on this machine, done by `npm test` itself (scripts/run-tests.mjs runs this
 # first) so that the README's test command works on a fresh machine:
-#   - Debian packages: etcd and redis-server (real databases for the engine tests). Installed with
+#   - Debian packages: etcd and redis-server (real databases for the engine tests), chromium and
+#     prometheus (promtool) for the browser and monitoring tests. Installed with
 #     apt-get when running as root (as CI does); otherwise the missing ones are named and this
 #     exits 2.
 #   - with --controlplane: the Kubernetes control plane, etcd for it, kubectl and helm, built from
@@ -14,6 +15,10 @@ cd "$(dirname "$0")/.."
 need=()
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server etcd-client)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server redis-tools)
+# Debian's Chromium for the dashboard and report browser tests (playwright-core drives it; nothing
+# downloads a browser) and promtool (package prometheus) for deploy/monitoring's alert rules.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != "0" ]; then
     echo "setup-tests: missing ${need[*]}; install them (as root: apt-get install -y ${need[*]}) and run again" >&2
@@ -24,7 +29,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${need[@]}"
   # The packages start system services on install; the tests start their own processes.
-  for svc in etcd redis-server; do
+  for svc in etcd redis-server prometheus; do
     if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
   done
 fi
