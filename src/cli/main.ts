@@ -8,6 +8,7 @@ import { registerOperatorCommand } from '../operator/command.js';
 import type { CliIO } from '../wiring/io.js';
 import { baseProgram, runProgram } from '../wiring/process.js';
 import { registerClusterCommands } from './cluster-commands.js';
+import { registerDashboardCommand } from './dashboard-command.js';
 import { registerDemoCommand } from './demo.js';
 import { registerManifestsCommand } from './manifests-command.js';
 import { registerReportCommand } from './report-command.js';
@@ -29,6 +30,7 @@ export function buildProgram(io: CliIO, state: { code: number }): Command {
   registerOperatorCommand(program, io, state);
   registerManifestsCommand(program, io, state);
   registerReportCommand(program, io);
+  registerDashboardCommand(program, io);
   return program;
 }
 
