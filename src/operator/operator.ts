@@ -30,6 +30,7 @@ import { managedUpgradeFor, refreezePartition } from './managed.js';
 import { WorkQueue } from './queue.js';
 import { type EngineFactory, isConflictError, UpgradeReconciler } from './reconcile.js';
 import { OperatorMetrics, startHealthServer, type HealthServer } from './server.js';
+import { UpgradeMetrics } from './upgrade-metrics.js';
 import { Informer, keyOf, type ListResult } from './watch.js';
 
 /** Options of {@link Operator}. */
@@ -118,6 +119,7 @@ export class Operator {
   private readonly elector: LeaderElector;
   private readonly reconciler: UpgradeReconciler;
   private readonly metrics: OperatorMetrics;
+  private readonly upgradeMetrics: UpgradeMetrics;
   private readonly upgrades: Informer<UpgradeResource>;
   private readonly pods: Informer<Pod>;
   private readonly sets: Informer<Sts>;
@@ -221,7 +223,14 @@ export class Operator {
         return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
       },
     });
-    this.upgrades.on((type, u, old) => this.onUpgrade(type, u, old));
+    this.upgradeMetrics = new UpgradeMetrics(opts.registry, {
+      upgrades: () => this.upgrades.list(),
+      informers: () => this.informerStats(),
+    });
+    this.upgrades.on((type, u, old) => {
+      if (type !== 'DELETED') this.upgradeMetrics.observe(u, old);
+      this.onUpgrade(type, u, old);
+    });
     this.pods.on((type, p, old) => this.onPod(type, p, old));
     this.sets.on((_type, s) => this.onStatefulSet(s));
   }
