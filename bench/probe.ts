@@ -1,0 +1,195 @@
+/**
+ * `npm run bench:probe`: the bench:local upgrades (3-member etcd and PostgreSQL, Redis with three
+ * primaries and three replicas) under a probe offering 1,000 operations per second open loop, each
+ * on a fresh cluster through the CLI (`baton apply --probe --probe-rate 1000 --report`), and ONE
+ * JSON object on stdout: per engine and run, the throughput achieved before the upgrade (the
+ * baseline), the throughput loss of the worst member step against it, p99 before and during the
+ * upgrade, the longest write gap and the acknowledged writes lost, with the issue's targets.
+ * Progress goes to stderr.
+ *
+ * Usage: `node --import tsx bench/probe.ts [etcd] [postgres] [redis] [--runs N] [--rate OPS] [--workers K]`.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { systemClock } from '../src/core/clock.js';
+import { nullLogger } from '../src/core/logger.js';
+import { demoVersions } from '../src/cli/demo.js';
+import { LOCAL_ENGINES, localAdapters } from '../src/cli/targets.js';
+import { LocalPlatform } from '../src/platforms/local/platform.js';
+import type { UpgradeEffect } from '../src/probe/phases.js';
+import type { ProbeSummary } from '../src/probe/log-format.js';
+import { runCli } from '../test/local/helpers.js';
+import { median } from './local.js';
+
+/** Members per engine, as bench:local. */
+const MEMBERS: Record<string, number> = { etcd: 3, postgres: 3, redis: 6 };
+
+/** The issue's targets. */
+export const TARGETS: Record<string, { maxGapMs: number; worstStepLossPct?: number; lostWrites: number }> = {
+  etcd: { maxGapMs: 150, worstStepLossPct: 20, lostWrites: 0 },
+  postgres: { maxGapMs: 300, lostWrites: 0 },
+  redis: { maxGapMs: 150, worstStepLossPct: 20, lostWrites: 0 },
+};
+
+/** One run's figures. */
+export interface ProbeRunFigures {
+  phase: string;
+  offeredPerSec: number;
+  baselinePerSec: number;
+  worstStep?: string;
+  worstStepLossPct: number;
+  p99BeforeMs: number;
+  p99DuringMs: number;
+  maxGapMs: number;
+  failedOps: number;
+  lostWrites: number;
+  errorKinds: Record<string, number>;
+}
+
+async function cli(argv: string[]): Promise<{ code: number; out: string }> {
+  const r = await runCli(argv);
+  return { code: r.code, out: r.stdout + r.stderr };
+}
+
+async function runOnce(
+  engine: string,
+  from: string,
+  to: string,
+  rate: number,
+  workers?: number,
+): Promise<ProbeRunFigures> {
+  const stateDir = await mkdtemp(join(tmpdir(), `baton-bench-probe-${engine}-`));
+  const ctx = { clock: systemClock, logger: nullLogger };
+  try {
+    const created = await cli([
+      'cluster',
+      'create',
+      'bench',
+      '--engine',
+      engine,
+      '--members',
+      String(MEMBERS[engine] ?? 3),
+      '--version',
+      from,
+      '--state-dir',
+      stateDir,
+    ]);
+    if (created.code !== 0) throw new Error(`cluster create failed:\n${created.out}`);
+    const deadline = Date.now() + 30_000;
+    while ((await cli(['check', '--state-dir', stateDir])).code !== 0) {
+      if (Date.now() >= deadline) throw new Error('the new cluster never passed its checks');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const reportFile = join(stateDir, 'report.json');
+    const load = ['--probe', '--probe-rate', String(rate), '--probe-baseline', '5s'];
+    if (workers !== undefined) load.push('--probe-workers', String(workers));
+    const applied = await cli([
+      'apply',
+      '--state-dir',
+      stateDir,
+      '--to',
+      to,
+      ...load,
+      '--report',
+      reportFile,
+    ]);
+    if (applied.code !== 0) throw new Error(`apply exited ${applied.code}:\n${applied.out}`);
+    const r = JSON.parse(await readFile(reportFile, 'utf8')) as {
+      phase: string;
+      probe: ProbeSummary;
+      effect: UpgradeEffect;
+    };
+    const before = r.effect.phases.find((p) => p.kind === 'before');
+    return {
+      phase: r.phase,
+      offeredPerSec: before?.offeredPerSec ?? 0,
+      baselinePerSec: r.effect.baselinePerSec,
+      ...(r.effect.worstStep ? { worstStep: r.effect.worstStep.member } : {}),
+      worstStepLossPct: r.effect.worstStep?.throughputLossPct ?? 0,
+      p99BeforeMs: r.effect.p99BeforeMs,
+      p99DuringMs: r.effect.p99DuringMs,
+      maxGapMs: r.probe.maxGapMs,
+      failedOps: r.probe.failedOps,
+      lostWrites: r.probe.lostWrites + r.probe.unverifiedWrites,
+      errorKinds: r.probe.errorKinds,
+    };
+  } finally {
+    for (const c of await LocalPlatform.list(stateDir).catch(() => [])) {
+      const p = await LocalPlatform.open({ stateDir, name: c.name, adapters: localAdapters(), ctx }).catch(
+        () => undefined,
+      );
+      await p?.delete(ctx).catch(() => undefined);
+    }
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+const FIGURES = [
+  'baselinePerSec',
+  'worstStepLossPct',
+  'p99BeforeMs',
+  'p99DuringMs',
+  'maxGapMs',
+  'lostWrites',
+] as const;
+
+function flag(argv: string[], name: string): string | undefined {
+  const at = argv.indexOf(name);
+  return at >= 0 ? argv[at + 1] : undefined;
+}
+
+async function bench(argv: string[]): Promise<void> {
+  const runs = Number(flag(argv, '--runs') ?? 1);
+  const rate = Number(flag(argv, '--rate') ?? 1000);
+  const workersFlag = flag(argv, '--workers');
+  const workers = workersFlag !== undefined ? Number(workersFlag) : undefined;
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs needs a positive integer');
+  const valued = new Set(['--runs', '--rate', '--workers']);
+  const asked = argv.filter((a, i) => !a.startsWith('--') && !valued.has(argv[i - 1] ?? ''));
+  const engines = asked.length ? asked : ['etcd', 'postgres', 'redis'];
+  const out: Record<string, unknown> = {};
+  for (const engine of engines) {
+    const kind = LOCAL_ENGINES[engine];
+    if (!kind) throw new Error(`unknown engine ${engine}: use ${Object.keys(LOCAL_ENGINES).join(', ')}`);
+    const { from, to } = demoVersions(await kind.adapter.installedVersions({ registeredBinaries: {} }));
+    const results: ProbeRunFigures[] = [];
+    for (let i = 0; i < runs; i++) {
+      process.stderr.write(
+        `bench:probe ${engine} ${from} -> ${to} at ${rate} ops/s, run ${i + 1} of ${runs} ... `,
+      );
+      const r = await runOnce(engine, from, to, rate, workers);
+      process.stderr.write(
+        `baseline ${r.baselinePerSec} ops/s, worst step loss ${r.worstStepLossPct}%, p99 ${r.p99BeforeMs} -> ${r.p99DuringMs} ms, gap ${r.maxGapMs} ms, ${r.lostWrites} lost\n`,
+      );
+      results.push(r);
+    }
+    const target = TARGETS[engine]!;
+    out[engine] = {
+      from,
+      to,
+      members: MEMBERS[engine] ?? 3,
+      offeredPerSec: rate,
+      runs: results,
+      median: Object.fromEntries(FIGURES.map((f) => [f, median(results.map((r) => r[f]))])),
+      targets: target,
+      met: {
+        lostWrites: results.every((r) => r.lostWrites <= target.lostWrites),
+        maxGapMs: results.every((r) => r.maxGapMs <= target.maxGapMs),
+        ...(target.worstStepLossPct !== undefined
+          ? { worstStepLossPct: results.every((r) => r.worstStepLossPct <= target.worstStepLossPct!) }
+          : {}),
+        baselineCarriesOffered: results.every((r) => r.baselinePerSec >= 0.95 * rate),
+      },
+    };
+  }
+  process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  bench(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`bench:probe failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
