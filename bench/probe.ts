@@ -16,7 +16,8 @@ import { pathToFileURL } from 'node:url';
 import { systemClock } from '../src/core/clock.js';
 import { nullLogger } from '../src/core/logger.js';
 import { demoVersions } from '../src/cli/demo.js';
-import { LOCAL_ENGINES, localAdapters } from '../src/cli/targets.js';
+import { localEngineKit } from '../src/wiring/engines.js';
+import { openLocalCluster } from '../src/wiring/targets.js';
 import { LocalPlatform } from '../src/platforms/local/platform.js';
 import type { UpgradeEffect } from '../src/probe/phases.js';
 import type { ProbeSummary } from '../src/probe/log-format.js';
@@ -117,9 +118,7 @@ async function runOnce(
     };
   } finally {
     for (const c of await LocalPlatform.list(stateDir).catch(() => [])) {
-      const p = await LocalPlatform.open({ stateDir, name: c.name, adapters: localAdapters(), ctx }).catch(
-        () => undefined,
-      );
+      const p = await openLocalCluster({ stateDir, name: c.name, ctx }).catch(() => undefined);
       await p?.delete(ctx).catch(() => undefined);
     }
     await rm(stateDir, { recursive: true, force: true });
@@ -151,9 +150,8 @@ async function bench(argv: string[]): Promise<void> {
   const engines = asked.length ? asked : ['etcd', 'postgres', 'redis'];
   const out: Record<string, unknown> = {};
   for (const engine of engines) {
-    const kind = LOCAL_ENGINES[engine];
-    if (!kind) throw new Error(`unknown engine ${engine}: use ${Object.keys(LOCAL_ENGINES).join(', ')}`);
-    const { from, to } = demoVersions(await kind.adapter.installedVersions({ registeredBinaries: {} }));
+    const kind = await localEngineKit(engine);
+    const { from, to } = demoVersions(await kind.local.installedVersions({ registeredBinaries: {} }));
     const results: ProbeRunFigures[] = [];
     for (let i = 0; i < runs; i++) {
       process.stderr.write(

@@ -14,13 +14,13 @@ import { readUiAssets } from '../dashboard/assets.js';
 import { type SourcedUpgrade, UpgradeFeed, type UpgradeSource } from '../dashboard/feed.js';
 import { type DashboardVerb, startDashboard } from '../dashboard/server.js';
 import { clustersDir } from '../platforms/local/state.js';
-import { FileJournalStore } from '../runner/journal/file.js';
-import { parseCount } from './args.js';
+import { FileJournalStore } from '../platforms/local/journal.js';
+import { parseCount } from '../wiring/args.js';
 import { requestControl } from './control.js';
 import { driveWithProbe } from './drive-probe.js';
-import type { CliIO } from './io.js';
+import type { CliIO } from '../wiring/io.js';
 import { PROBE_LOG_FILE } from './probe.js';
-import { defaultStateDir, parsePlatform } from './targets.js';
+import { defaultStateDir, parsePlatform } from '../wiring/targets.js';
 import { openTarget } from './upgrade-commands.js';
 
 interface DashboardOpts {
