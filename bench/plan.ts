@@ -58,11 +58,11 @@ function snapshot(ms: MemberView[]): Snapshot {
 }
 
 // 5,000-node pool: control plane of 3 + 4,997 workers, exponential batches capped at 10%.
-const poolRules = engineRules('kubernetes');
+const poolRules = engineRules('kubernetes-nodes');
 const pool = snapshot([...members('control-plane', 3, '1.30.4', 0), ...members('workers', 4997, '1.30.4')]);
 const poolSpec = makeSpec({
   cluster: 'pool',
-  engine: 'kubernetes',
+  engine: 'kubernetes-nodes',
   version: '1.31.2',
   strategy: { batch: { kind: 'exponential', capPercent: 10 }, maxUnavailable: 500 },
 });

@@ -8,6 +8,7 @@ import { BadInputError } from '../core/errors.js';
 import type { BatchPolicy, ProbeSpec, UpgradeSpec, UpgradeStatus } from '../core/types.js';
 import { parseDurationSeconds } from '../core/duration.js';
 import { makeSpec } from '../runner/start.js';
+import { checkNodesTarget, KUBERNETES_NODES_ENGINE, nodesTargetSchema } from './nodes.js';
 
 export const GROUP = 'baton.dev';
 export const VERSION = 'v1alpha1';
@@ -78,13 +79,16 @@ export const upgradeSpecSchema = z
           .string()
           .optional()
           .describe('container whose image tag is the version (default: the first)'),
+        nodes: nodesTargetSchema.optional(),
       })
       .describe('what to upgrade'),
     engine: z
       .string()
       .min(1)
       .default('generic')
-      .describe('database engine: generic, etcd, postgres, redis, cockroachdb, tidb'),
+      .describe(
+        'database engine: generic, etcd, postgres, redis, cockroachdb, tidb; kubernetes-nodes for a nodes target',
+      ),
     version: z.string().min(1).describe('target version (image tag)'),
     componentVersions: z.record(z.string(), z.string()).optional().describe('per-component target versions'),
     strategy: z
@@ -97,7 +101,18 @@ export const upgradeSpecSchema = z
             capPercent: z.number().min(1).max(100).optional(),
           })
           .optional(),
-        maxUnavailable: z.number().int().min(1).optional(),
+        maxUnavailable: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe('most members of a component down at once (nodes: default the batch cap)'),
+        maxFailedMembers: z
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .describe('members (nodes) that may fail and be left for a human before the upgrade pauses'),
         soak: duration.optional(),
         pauseAfterFirstBatch: z.boolean().optional(),
         pauseAfterEachBatch: z.boolean().optional(),
@@ -110,7 +125,10 @@ export const upgradeSpecSchema = z
         timeouts: z
           .object({
             drain: duration.optional(),
-            drainPolicy: z.enum(['pause', 'proceed']).optional(),
+            drainPolicy: z
+              .enum(['pause', 'proceed', 'delete', 'give-up'])
+              .optional()
+              .describe('pause, proceed (where safe); node upgrades also delete or give-up'),
             ready: duration.optional(),
             readyPolicy: z.enum(['pause', 'proceed']).optional(),
           })
@@ -201,15 +219,34 @@ export function parseResourceSpec(spec: unknown): UpgradeResourceSpec {
     throw new BadInputError('bad-spec', `${path}: ${issue.message}`);
   }
   const t = r.data.target;
-  const refs = [t.statefulSet, t.statefulSets, t.cluster].filter((x) => x !== undefined).length;
+  const refs = [t.statefulSet, t.statefulSets, t.cluster, t.nodes].filter((x) => x !== undefined).length;
   if (refs !== 1) {
     throw new BadInputError(
       'bad-spec',
-      'spec.target: set exactly one of statefulSet, statefulSets or cluster',
+      'spec.target: set exactly one of statefulSet, statefulSets, cluster or nodes',
+    );
+  }
+  if (t.nodes) {
+    checkNodesTarget(t.nodes);
+    // A nodes target is upgraded by the node engine; `generic` is only the schema's default.
+    if (r.data.engine === 'generic') return { ...r.data, engine: KUBERNETES_NODES_ENGINE };
+    if (r.data.engine !== KUBERNETES_NODES_ENGINE) {
+      throw new BadInputError(
+        'bad-spec',
+        `spec.engine: a nodes target is upgraded by engine ${KUBERNETES_NODES_ENGINE}, not ${r.data.engine}; drop spec.engine or set it to ${KUBERNETES_NODES_ENGINE}`,
+      );
+    }
+  } else if (r.data.engine === KUBERNETES_NODES_ENGINE) {
+    throw new BadInputError(
+      'bad-spec',
+      `spec.target.nodes: engine ${KUBERNETES_NODES_ENGINE} upgrades nodes; give spec.target.nodes (the control plane, pools and actuator)`,
     );
   }
   return r.data;
 }
+
+/** Members of a component that may be down at once when the spec gives no limit (node pools: the batch cap). */
+export const NO_UNAVAILABILITY_LIMIT = 1_000_000;
 
 function batchOf(b: NonNullable<NonNullable<UpgradeResourceSpec['strategy']>['batch']>): BatchPolicy {
   switch (b.type) {
@@ -231,6 +268,15 @@ function batchOf(b: NonNullable<NonNullable<UpgradeResourceSpec['strategy']>['ba
 export function toUpgradeSpec(res: UpgradeResource, cluster: string): UpgradeSpec {
   const s = parseResourceSpec(res.spec);
   const st = s.strategy ?? {};
+  const nodes = s.target.nodes !== undefined;
+  if (st.timeouts?.drainPolicy === 'delete' || st.timeouts?.drainPolicy === 'give-up') {
+    if (!nodes) {
+      throw new BadInputError(
+        'bad-spec',
+        `spec.strategy.timeouts.drainPolicy: ${st.timeouts.drainPolicy} applies to node upgrades (spec.target.nodes); use pause or proceed`,
+      );
+    }
+  }
   return makeSpec({
     name: res.metadata.name,
     cluster,
@@ -240,8 +286,15 @@ export function toUpgradeSpec(res: UpgradeResource, cluster: string): UpgradeSpe
       ? Object.entries(s.componentVersions).map(([name, version]) => ({ name, version }))
       : undefined,
     strategy: {
-      batch: st.batch ? batchOf(st.batch) : { kind: 'serial' },
-      maxUnavailable: st.maxUnavailable ?? 1,
+      // Node upgrades default to ACK's batches (1, 2, 4, ... capped at 10% of each pool), limited only
+      // by that cap; everything else to one member at a time.
+      batch: st.batch
+        ? batchOf(st.batch)
+        : nodes
+          ? { kind: 'exponential', capPercent: 10 }
+          : { kind: 'serial' },
+      maxUnavailable: st.maxUnavailable ?? (nodes ? NO_UNAVAILABILITY_LIMIT : 1),
+      ...(st.maxFailedMembers !== undefined ? { maxFailedMembers: st.maxFailedMembers } : {}),
       soakSeconds: st.soak ? parseDurationSeconds('spec.strategy.soak', st.soak) : 0,
       pauseAfterFirstBatch: st.pauseAfterFirstBatch ?? false,
       pauseAfterEachBatch: st.pauseAfterEachBatch ?? false,

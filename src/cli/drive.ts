@@ -81,8 +81,9 @@ export async function driveUpgrade(
       // Let members in flight finish before returning after a requested pause. An automatic pause
       // (pauseCause) is often caused by a member in flight that will not finish (it failed to
       // start): waiting for it would never return.
+      // A member still draining while paused is a node being evacuated: it finishes too.
       const inFlight = Object.values(s.members).some(
-        (m) => m.state === 'replacing' || m.state === 'verifying',
+        (m) => m.state === 'draining' || m.state === 'replacing' || m.state === 'verifying',
       );
       if ((!inFlight || s.pauseCause) && !opts.stayWhilePaused) pausedSeen = true;
       return pausedSeen;

@@ -59,7 +59,7 @@ export function addTargetOptions(cmd: Command): Command {
     .option('-c, --cluster <name>', 'cluster name (local: under the state directory)')
     .option(
       '--engine <name>',
-      'database engine (sim: etcd, postgres, redis, cockroachdb, tidb, kubernetes, redis-enterprise, sim)',
+      'database engine (sim: etcd, postgres, redis, cockroachdb, tidb, kubernetes-nodes, redis-enterprise, sim)',
     )
     .option('--members <n>', 'sim: members per component')
     .option('--from <version>', 'sim: version the simulated members run')

@@ -126,6 +126,11 @@ export interface Engine {
 export interface EngineActionContext extends PortContext {
   platform: Platform;
   spec: UpgradeSpec;
+  /**
+   * The drain of the member outlived its timeout and the spec's drain policy applies (an evacuating
+   * engine with policy `delete` deletes what an eviction cannot move).
+   */
+  timedOut?: boolean;
 }
 
 /** A stored upgrade: the user's spec and Baton's status, each with its own revision. */

@@ -3,7 +3,7 @@
  * which components a cluster has and in what order, how each replicates, which version steps the
  * database supports, what must be checked first and what finalization means. No I/O here.
  */
-import type { StepKind } from './types.js';
+import type { BatchPolicy, StepKind } from './types.js';
 import type { Version } from './version.js';
 
 /**
@@ -27,6 +27,57 @@ export interface ComponentRule {
   prerequisites: string[];
   /** Stopping a member must leave a majority of this component's members up. */
   quorum: boolean;
+  /**
+   * Batch policy this component always uses, whatever the spec says (Kubernetes control-plane
+   * nodes: serial). Absent: the spec's policy.
+   */
+  batch?: BatchPolicy;
+  /** The component's version follows another's within a skew (Kubernetes node pools). */
+  versionSkew?: VersionSkewRule;
+}
+
+/**
+ * "This component never runs a newer version than `follows`, and at most `maxMinorsBehind` minor
+ * versions older." On a multi-step path the component then moves only in the hops where staying
+ * would break the skew, and in the last hop: a Kubernetes node pool is not drained once per minor
+ * the control plane takes.
+ */
+export interface VersionSkewRule {
+  follows: string;
+  maxMinorsBehind: number;
+}
+
+/**
+ * How members of an engine are taken out and brought back, where it differs from a database member
+ * (leadership moved away only when held, one member per decision, restored once caught up). Every
+ * field is optional and off by default.
+ */
+export interface StepRules {
+  /**
+   * Every member is drained before it is replaced, holding leadership or not (a Kubernetes node is
+   * cordoned and its pods evicted), and the drain is issued again after `redrainMs` (doubling up
+   * to `maxRedrainMs`) while the member still holds something (an eviction refused with 429).
+   */
+  evacuate?: { redrainMs: number; maxRedrainMs: number };
+  /**
+   * Restore as soon as the member is ready at its version, before it counts as caught up (a node is
+   * uncordoned so the pods evicted from it can come back before their workloads are waited for).
+   */
+  restoreWhenReady?: boolean;
+  /** A member the platform reports failed while its replacement runs has failed (a failed upgrade Job). */
+  failedWhileReplacing?: boolean;
+  /** The members of a batch take each step together: one decision drains (replaces...) them all. */
+  batchTogether?: boolean;
+  /**
+   * A component's unavailability budget is the largest batch its policy allows (ACK: 10% of the
+   * pool), never more than the spec's maxUnavailable: members already down count against it.
+   */
+  budgetFromBatch?: boolean;
+  /**
+   * `baton cancel` is offered only for a paused upgrade (as in ACK: pause, then cancel). The runner
+   * treats a cancel the same either way: members in flight finish, no new member starts.
+   */
+  cancelOnlyWhenPaused?: boolean;
 }
 
 /** Answer of a version rule: allowed, or refused with a reason the user can act on. */
@@ -65,6 +116,11 @@ export interface EngineRules {
   title: string;
   /** Components in the engine's default order; a cluster may have a subset. */
   components: ComponentRule[];
+  /**
+   * Rule of a component the engine does not name (a Kubernetes node pool other than `workers`).
+   * Absent: a copy of the only component's rule, or a stateless component without quorum.
+   */
+  defaultComponent?: Omit<ComponentRule, 'name'>;
   versions: VersionRules;
   prechecks: PrecheckRule[];
   /** Hook names the engine implements (see Engine.hook). */
@@ -86,6 +142,14 @@ export interface EngineRules {
   leadershipReturn?: { fraction: number; minimum: number; timeoutSeconds: number };
   /** The port a member's admin/client API listens on by default (etcd 2379), when there is one. */
   defaultPort?: number;
+  /** Step behaviours that differ from a database member's; absent: none. */
+  steps?: StepRules;
+  /**
+   * Progress in the engine's words for the component in progress ("control plane node 2 of 3",
+   * "workers 37 of 200"): `index` is the member in progress (1-based), `done` the members finished,
+   * of `total`. Absent: "COMPONENT member i of n".
+   */
+  describeProgress?(component: string, index: number, done: number, total: number): string;
   /** Typical duration of each step in ms, used for plan estimates before any is observed. */
   stepEstimatesMs: Partial<Record<StepKind, number>>;
 }

@@ -95,6 +95,26 @@ export interface EngineMemberState {
   drainInPlace?: boolean;
   /** Human-readable detail, e.g. "raft index 1200, leader at 1250". */
   detail?: string;
+  /**
+   * Members of other databases this member hosts (a Kubernetes node running database pods): the
+   * batch planner never stops members together when that would take more of one database down than
+   * it tolerates.
+   */
+  hosts?: HostedMember[];
+}
+
+/** A member of some database that runs on (is hosted by) a member of this cluster. */
+export interface HostedMember {
+  /** The database it belongs to, e.g. `default/etcd` (its StatefulSet). */
+  group: string;
+  /** Its own name, e.g. the pod `etcd-1`. */
+  member: string;
+  /** Members of `group` that may be down at once (raft: a minority; otherwise 1). */
+  tolerates: number;
+  /** Members of `group` down now as its database (or controller) sees it, this one included. */
+  groupDown: number;
+  /** This member is up and healthy now. */
+  healthy: boolean;
 }
 
 /** A member as the runner sees it: platform facts plus, when reachable, engine facts. */
@@ -140,11 +160,18 @@ export type BatchPolicy =
 /** What to do when a step outlives its timeout. `proceed` applies only where the engine says it is safe. */
 export type TimeoutPolicy = 'pause' | 'proceed';
 
+/**
+ * What to do when a drain outlives its timeout: the {@link TimeoutPolicy}s, or, for engines that
+ * evacuate their members (Kubernetes nodes), `delete` the pods an eviction cannot move, or `give-up`
+ * on the member and leave it cordoned for a human (it counts as a failed member).
+ */
+export type DrainTimeoutPolicy = TimeoutPolicy | 'delete' | 'give-up';
+
 /** Per-step time limits in seconds, with the policy applied when one runs out. */
 export interface TimeoutsSpec {
   /** Moving leadership/primaries away from a member. */
   drainSeconds: number;
-  drainPolicy: TimeoutPolicy;
+  drainPolicy: DrainTimeoutPolicy;
   /** From replacement to ready and caught up. */
   readySeconds: number;
   readyPolicy: TimeoutPolicy;
@@ -160,6 +187,11 @@ export interface StrategySpec {
   pauseAfterFirstBatch: boolean;
   pauseAfterEachBatch: boolean;
   timeouts: TimeoutsSpec;
+  /**
+   * Members that may fail (not ready in time, a failed upgrade Job, a drain given up) and be left
+   * aside while the upgrade goes on; one more pauses it. Absent or 0: the first failure pauses.
+   */
+  maxFailedMembers?: number;
 }
 
 /** A component of the cluster and where it sits in the order. */
@@ -230,7 +262,7 @@ export interface UpgradeSpec {
 }
 
 /** Where a member is in its own replacement. */
-export type MemberState = 'pending' | 'draining' | 'replacing' | 'verifying' | 'done';
+export type MemberState = 'pending' | 'draining' | 'replacing' | 'verifying' | 'done' | 'failed';
 
 /** Progress of one member within the current pass. */
 export interface MemberProgress {
@@ -250,6 +282,9 @@ export interface MemberProgress {
   replaceCalls: number;
   /** The drain was requested (so a re-observation does not request it again). */
   drainIssued?: boolean;
+  /** Drains requested so far and when the last one was (evacuating engines repeat them). */
+  drainCalls?: number;
+  drainedAt?: number;
   /** The platform accepted the replacement. */
   replaceIssued?: boolean;
   /** The engine's per-member restore ran after the member came back. */
@@ -299,6 +334,10 @@ export interface ProgressSummary {
   batchTotal?: number;
   /** The step in progress, e.g. "replace etcd-1 with 3.5.9". */
   step?: string;
+  /** Members given up on in this pass (left as they are for a human). */
+  failed?: number;
+  /** Where it stands in the engine's words: "control plane node 2 of 3", "workers 37 of 200". */
+  text?: string;
   /** Estimated remaining time in ms, from observed step durations. */
   etaMs?: number;
 }
@@ -416,6 +455,14 @@ export interface PlannedComponent {
    * before this field existed.
    */
   path?: VersionHop[];
+  /**
+   * Target of this component in each hop of the plan's `path` (same length), `null` where it stays
+   * on the version it has (a node pool the version skew policy lets wait while the control plane takes
+   * an intermediate minor). Absent: every hop's `to`, and the component's own version in the last.
+   */
+  hopTargets?: (string | null)[];
+  /** The batch policy this component uses when it differs from the plan's (control plane: serial). */
+  batchPolicy?: BatchPolicy;
 }
 
 /** A stage and its components in order. */

@@ -6,7 +6,7 @@ import { parseVersion } from '../core/version.js';
 
 describe('engine registry', () => {
   it('knows the pure-rule engines and the sim engine', () => {
-    for (const name of ['cockroachdb', 'tidb', 'kubernetes', 'redis-enterprise', 'sim']) {
+    for (const name of ['cockroachdb', 'tidb', 'kubernetes-nodes', 'redis-enterprise', 'sim']) {
       assert.ok(knownEngines().includes(name), name);
       assert.equal(engineRules(name).name, name);
     }

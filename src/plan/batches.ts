@@ -61,6 +61,74 @@ export function splitBatches(policy: BatchPolicy, names: string[], pauses: Pause
   return batches;
 }
 
+/** A denial by a named check, as the safety predicates give it. */
+export interface BatchDenial {
+  check: string;
+  reason: string;
+}
+
+/**
+ * The next batch: up to `size` names of `ordered` (already in safe order), each admitted only when
+ * `deny(trial)` finds nothing against the batch with it added. Without `skip` the batch ends at the
+ * first denial, so the safety order holds (leader last); with `skip` a denied name is passed over and
+ * later ones are tried (a node pool, where the order carries no leadership). The first denial is
+ * returned, so a caller with an empty batch can say what blocks it.
+ */
+export function chooseBatch(
+  ordered: readonly string[],
+  size: number,
+  deny: (trial: string[]) => BatchDenial | undefined,
+  skip: boolean,
+): { batch: string[]; denial?: BatchDenial } {
+  const batch: string[] = [];
+  let denial: BatchDenial | undefined;
+  for (const name of ordered) {
+    if (batch.length >= size) break;
+    const bad = deny([...batch, name]);
+    if (!bad) {
+      batch.push(name);
+      continue;
+    }
+    denial ??= bad;
+    if (!skip) break;
+  }
+  return { batch, ...(denial ? { denial } : {}) };
+}
+
+/**
+ * {@link splitBatches} with the same choice the runner makes for each batch: `deny` may refuse a
+ * name in a batch (database members hosted together), and with `skip` a refused name waits for a
+ * later batch instead of ending this one. A name refused even alone gets a batch of its own.
+ */
+export function planBatches(
+  policy: BatchPolicy,
+  names: string[],
+  pauses: PauseSchedule,
+  deny: (trial: string[]) => BatchDenial | undefined,
+  skip: boolean,
+): string[][] {
+  validateBatchPolicy(policy);
+  const batches: string[][] = [];
+  let left = [...names];
+  let sincePause = 0;
+  while (left.length > 0) {
+    const size = batchSize(policy, names.length, sincePause);
+    let { batch } = chooseBatch(left, size, deny, skip);
+    if (batch.length === 0) batch = [left[0]!];
+    batches.push(batch);
+    const taken = new Set(batch);
+    left = left.filter((n) => !taken.has(n));
+    sincePause += 1;
+    if (pauses.afterEach || (pauses.afterFirst && batches.length === 1)) sincePause = 0;
+  }
+  return batches;
+}
+
+/** The largest batch `policy` ever makes in a component of `memberCount` members. */
+export function largestBatch(policy: BatchPolicy, memberCount: number): number {
+  return batchSize(policy, memberCount, 31);
+}
+
 function inPercentRange(value: number): boolean {
   return Number.isFinite(value) && value > 0 && value <= 100;
 }

@@ -41,7 +41,9 @@ export function stepEstimate(
 
 /**
  * Remaining time in ms for `members` replacements (each replace + verify), `leaders` drains and
- * `batches` soaks of `soakMs` each, rounded to a whole millisecond.
+ * `batches` soaks of `soakMs` each, rounded to a whole millisecond. When the engine's members take
+ * each step together per batch (`rules.steps.batchTogether`, node pools), each batch costs one
+ * drain, replace, verify and soak.
  */
 export function estimateRemainingMs(
   remaining: { members: number; leaders: number; batches: number },
@@ -50,6 +52,11 @@ export function estimateRemainingMs(
   rules: EngineRules,
 ): number {
   const perMember = stepEstimate('replace', durations, rules) + stepEstimate('verify', durations, rules);
+  if (rules.steps?.batchTogether) {
+    // The members of a batch are drained, replaced and verified together: a batch lasts one member.
+    const perBatch = perMember + stepEstimate('drain', durations, rules) + soakMs;
+    return Math.round(Math.min(remaining.batches, remaining.members) * perBatch);
+  }
   const total =
     remaining.members * perMember +
     remaining.leaders * stepEstimate('drain', durations, rules) +

@@ -51,7 +51,8 @@ function hopNotes(versions: VersionRules, from: string, to: string): string[] {
   return notes;
 }
 
-function hop(rules: EngineRules, from: string, to: string): VersionHop {
+/** One rolling pass `from -> to` with the notes of the releases it passes and whether it finalizes. */
+export function versionHop(rules: EngineRules, from: string, to: string): VersionHop {
   return {
     from,
     to,
@@ -135,7 +136,7 @@ export function findVersionPath(
     refuseDowngrade(rules.versions, rules.title, from, to, opts.allowDowngrade === true);
   }
   const direct = rules.versions.direct(start.version, end.version);
-  if (direct.ok) return [hop(rules, from, to)];
+  if (direct.ok) return [versionHop(rules, from, to)];
   const chain = shortestChain(
     nodes.length,
     (i, j) => rules.versions.direct((nodes[i] as Node).version, (nodes[j] as Node).version).ok,
@@ -154,7 +155,7 @@ export function findVersionPath(
   const hops: VersionHop[] = [];
   for (let k = 1; k < chain.length; k++) {
     hops.push(
-      hop(rules, (nodes[chain[k - 1] as number] as Node).raw, (nodes[chain[k] as number] as Node).raw),
+      versionHop(rules, (nodes[chain[k - 1] as number] as Node).raw, (nodes[chain[k] as number] as Node).raw),
     );
   }
   return hops;

@@ -5,9 +5,9 @@
  * should take. Pure: the same inputs always give the same plan.
  */
 import { BadInputError } from '../core/errors.js';
-import type { MemberView, Snapshot, StepKind, UpgradeSpec } from '../core/types.js';
+import type { BatchPolicy, MemberView, Snapshot, StepKind, UpgradeSpec } from '../core/types.js';
 import type { ComponentRule, EngineRules } from '../core/rules.js';
-import { splitBatches, validateBatchPolicy } from './batches.js';
+import { planBatches, splitBatches, validateBatchPolicy } from './batches.js';
 import type { PauseSchedule } from './batches.js';
 import { estimateRemainingMs, stepEstimate } from './eta.js';
 import {
@@ -18,6 +18,8 @@ import {
   unreadyReason,
 } from './order.js';
 import { findVersionPath } from './path.js';
+import { firstDenial, hostedQuorumVerdict } from './safety.js';
+import { skewHops } from './skew.js';
 import type { Plan, PlannedComponent, PlannedMember, PlannedStage, VersionHop } from '../core/types.js';
 import { atVersion, compareVersions, parseVersion } from '../core/version.js';
 
@@ -49,6 +51,7 @@ export interface ResolvedComponent {
  * one component (a renamed etcd is still etcd), otherwise a stateless component without quorum.
  */
 function defaultRule(name: string, rules: EngineRules): ComponentRule {
+  if (rules.defaultComponent) return { ...rules.defaultComponent, name };
   const only = rules.components.length === 1 ? rules.components[0] : undefined;
   if (only) return { ...only, name, stage: only.stage, prerequisites: [] };
   return { name, topology: 'stateless', stage: 'cluster', prerequisites: [], quorum: false };
@@ -57,6 +60,11 @@ function defaultRule(name: string, rules: EngineRules): ComponentRule {
 /** The engine's rule for component `name`, or the default rule for a component it does not define. */
 export function componentRule(rules: EngineRules, name: string): ComponentRule {
   return rules.components.find((c) => c.name === name) ?? defaultRule(name, rules);
+}
+
+/** The batch policy of a component: its rule's own (control-plane nodes: serial), else the spec's. */
+export function componentBatchPolicy(rule: ComponentRule, spec: UpgradeSpec): BatchPolicy {
+  return rule.batch ?? spec.strategy.batch;
 }
 
 /** A cycle among `remaining` (each of which waits on another of them), as "a -> b -> a". */
@@ -194,6 +202,16 @@ function checkVersion(raw: string, what: string): void {
   } catch (err) {
     throw new BadInputError('bad-version', `${what}: ${(err as Error).message}`);
   }
+}
+
+/** `member` as at the start of a batch: every database member it hosts up and healthy. */
+function healthyHosted(member: MemberView): MemberView {
+  const hosts = member.engine?.hosts;
+  if (!hosts || !member.engine) return member;
+  return {
+    ...member,
+    engine: { ...member.engine, hosts: hosts.map((h) => ({ ...h, healthy: true, groupDown: 0 })) },
+  };
 }
 
 function byVersion(a: MemberView, b: MemberView): number {
@@ -334,7 +352,19 @@ export function buildPlan(input: PlanInput): Plan {
   for (const c of resolved) {
     const members = snapshot.members.filter((m) => m.component === c.name);
     const pending = members.filter((m) => !atVersion(m.version, c.version));
-    const path = componentPath(rules, pending, c.version, allowDowngrade);
+    let path = componentPath(rules, pending, c.version, allowDowngrade);
+    let hopTargets: (string | null)[] | undefined;
+    const skew = c.rule.versionSkew;
+    const leader = skew && components.find((p) => p.name === skew.follows);
+    if (skew && leader && pending.length > 0 && (leader.path?.length ?? 0) > 0) {
+      const leaderPath = leader.path ?? [];
+      const leaderTargets = leaderPath.map((h, i) => (i === leaderPath.length - 1 ? leader.version : h.to));
+      const lowest = [...pending].sort(byVersion)[0] as MemberView;
+      const hops = skewHops(rules, { ...skew, component: c.name }, lowest.version, c.version, leaderTargets);
+      path = hops.path;
+      hopTargets = hops.hopTargets;
+    }
+    const policy = componentBatchPolicy(c.rule, spec);
     const ordered = orderMembers(pending, c.rule.topology);
     const planned: PlannedMember[] = ordered.map(({ member, reason }) => ({
       name: member.name,
@@ -349,10 +379,15 @@ export function buildPlan(input: PlanInput): Plan {
       afterEach: strategy.pauseAfterEachBatch,
       afterFirst: strategy.pauseAfterFirstBatch && !firstBatchPlanned,
     };
-    const batches = splitBatches(
-      strategy.batch,
+    // The batches the runner will choose if every batch starts with all members up: database
+    // members hosted on the same members (pods on nodes) keep their quorum.
+    const healthyHosts = ordered.map(({ member }) => healthyHosted(member));
+    const batches = planBatches(
+      policy,
       planned.map((m) => m.name),
       pauses,
+      (trial) => firstDenial([hostedQuorumVerdict(healthyHosts, trial)]),
+      c.rule.topology === 'stateless',
     );
     if (batches.length > 0) firstBatchPlanned = true;
     components.push({
@@ -367,6 +402,8 @@ export function buildPlan(input: PlanInput): Plan {
         .sort((a, b) => a.ordinal - b.ordinal)
         .map((m) => m.name),
       path,
+      ...(hopTargets ? { hopTargets } : {}),
+      ...(c.rule.batch ? { batchPolicy: c.rule.batch } : {}),
     });
 
     for (const { member } of ordered) {
@@ -419,9 +456,10 @@ export function buildPlan(input: PlanInput): Plan {
     const hops = c.path ?? [];
     hops.forEach((h, i) => {
       const need = needing(members, h, i === hops.length - 1, c.version);
+      const rule = componentRule(rules, c.name);
       const order = orderMembers(need, resolved.find((r) => r.name === c.name)?.rule.topology ?? 'stateless');
       const batches = splitBatches(
-        strategy.batch,
+        componentBatchPolicy(rule, spec),
         order.map((o) => o.member.name),
         {
           afterEach: strategy.pauseAfterEachBatch,

@@ -187,6 +187,57 @@ export function prerequisitesVerdict(
   };
 }
 
+/**
+ * Check `hosted-quorum`: members of other databases hosted by the members in `stopping` (database
+ * pods on nodes) stop with them. For every database touched, the members already down plus the
+ * healthy ones `stopping` takes must not exceed what it tolerates, so two nodes hosting members of
+ * one etcd never go in the same batch when that would break its quorum. A single member is always
+ * allowed (its drain takes its database members down one at a time).
+ */
+export function hostedQuorumVerdict(members: MemberView[], stopping: string[]): Verdict {
+  const check = 'hosted-quorum';
+  const stop = new Set(stopping);
+  const groups = new Map<string, { tolerates: number; down: number; taken: string[] }>();
+  for (const m of members) {
+    for (const h of m.engine?.hosts ?? []) {
+      const g = groups.get(h.group) ?? { tolerates: h.tolerates, down: 0, taken: [] };
+      g.tolerates = Math.min(g.tolerates, h.tolerates);
+      g.down = Math.max(g.down, h.groupDown);
+      if (stop.has(m.name) && h.healthy) g.taken.push(`${h.member} on ${m.name}`);
+      groups.set(h.group, g);
+    }
+  }
+  const touched = [...groups].filter(([, g]) => g.taken.length > 0);
+  if (touched.length === 0) {
+    return { allow: true, check, reason: `${list(stop)} host no healthy database member` };
+  }
+  if (stop.size === 1) {
+    // One member alone is always allowed: its drain takes its database members down one at a time,
+    // each only while its database tolerates it.
+    return {
+      allow: true,
+      check,
+      reason: `${list(stop)} alone: its database members (${touched.flatMap(([, g]) => g.taken).join(', ')}) are drained one at a time`,
+    };
+  }
+  for (const [group, g] of touched) {
+    if (g.down + g.taken.length > g.tolerates) {
+      return {
+        allow: false,
+        check,
+        reason: `stopping ${list(stop)} would take ${g.taken.join(', ')} of database ${group} down with ${g.down} already down; it tolerates ${g.tolerates}`,
+      };
+    }
+  }
+  return {
+    allow: true,
+    check,
+    reason: touched
+      .map(([group, g]) => `${group}: ${g.down + g.taken.length} down of ${g.tolerates} tolerated`)
+      .join('; '),
+  };
+}
+
 /** The first verdict that denies, or undefined when every one allows. */
 export function firstDenial(verdicts: Verdict[]): Verdict | undefined {
   return verdicts.find((v) => !v.allow);

@@ -194,7 +194,7 @@ describe('components by prerequisites', () => {
 
 describe('batches and the budget on a 50-node worker pool', () => {
   const cluster = (): SimClusterInput => ({
-    engine: 'kubernetes',
+    engine: 'kubernetes-nodes',
     version: '1.30.2',
     components: [
       { name: 'control-plane', members: 3 },
@@ -269,7 +269,7 @@ describe('batches and the budget on a 50-node worker pool', () => {
   it('members already unready count against the budget: over it, only members already down are replaced', async () => {
     const { runner, rec } = await setUp(
       {
-        engine: 'kubernetes',
+        engine: 'kubernetes-nodes',
         version: '1.30.2',
         components: [{ name: 'workers', members: [{}, { ready: false }, { ready: false }, {}, {}] }],
       },
@@ -286,7 +286,7 @@ describe('batches and the budget on a 50-node worker pool', () => {
   it('a member already down goes first and the budget still holds for the rest', async () => {
     const { runner, rec } = await setUp(
       {
-        engine: 'kubernetes',
+        engine: 'kubernetes-nodes',
         version: '1.30.2',
         components: [{ name: 'workers', members: [{}, {}, { ready: false }, {}, {}] }],
       },

@@ -8,6 +8,8 @@
  */
 import { describeError } from '../core/errors.js';
 import type {
+  BatchPolicy,
+  MemberProgress,
   MemberView,
   PrecheckResult,
   Snapshot,
@@ -17,11 +19,13 @@ import type {
 } from '../core/types.js';
 import { isLeaderRole, isTerminal } from '../core/types.js';
 import type { EngineRules } from '../core/rules.js';
-import { batchSize } from '../plan/batches.js';
-import { componentRule } from '../plan/plan.js';
+import { batchSize, chooseBatch, largestBatch } from '../plan/batches.js';
+import { componentBatchPolicy, componentRule } from '../plan/plan.js';
 import { orderMembers } from '../plan/order.js';
 import {
   budgetVerdict,
+  firstDenial,
+  hostedQuorumVerdict,
   inSyncCopyVerdict,
   leadershipVerdict,
   prerequisitesVerdict,
@@ -36,7 +40,11 @@ import { pruneToSummary, record, setMemberState, setPhase } from './status.js';
 export type Action =
   | { kind: 'precheck' }
   | { kind: 'hook'; hook: string; component?: string }
-  | { kind: 'drain'; member: string; target?: string }
+  /**
+   * Move leadership away from `member` (to `target`), or for evacuating engines empty it (`evacuate`:
+   * cordon and evict); `timedOut`: the drain outlived its timeout and the policy (delete) applies.
+   */
+  | { kind: 'drain'; member: string; target?: string; evacuate?: boolean; timedOut?: boolean }
   | { kind: 'replace'; member: string; version: string }
   | { kind: 'restore'; member: string }
   | { kind: 'finalize' };
@@ -61,6 +69,12 @@ export interface DecideInput {
 export interface Decision {
   status: UpgradeStatus;
   action?: Action;
+  /**
+   * Every action of this decision, `action` first: one unless the engine's members take each step
+   * together per batch (`rules.steps.batchTogether`), when the same decision may drain, replace or
+   * restore every member of the batch that is ready for it. The caller performs them concurrently.
+   */
+  actions?: Action[];
   reason: string;
   /** Milliseconds until the next observation; 0 means at once. */
   requeueMs: number;
@@ -110,6 +124,7 @@ export function describeAction(a: Action): string {
     case 'hook':
       return `run ${a.hook}${a.component ? ` for ${a.component}` : ''}`;
     case 'drain':
+      if (a.evacuate) return `drain ${a.member}${a.timedOut ? ' past its timeout (policy delete)' : ''}`;
       return `move leadership away from ${a.member}${a.target ? ` to ${a.target}` : ''}`;
     case 'replace':
       return `replace ${a.member} with ${a.version}`;
@@ -118,24 +133,56 @@ export function describeAction(a: Action): string {
   }
 }
 
+/** Several actions of one decision, grouped by kind: "drain w-3, w-4; replace w-1 with 1.37.2". */
+export function describeActions(actions: Action[]): string {
+  const groups = new Map<string, string[]>();
+  for (const a of actions) {
+    const member = 'member' in a ? a.member : undefined;
+    if (!member) {
+      groups.set(describeAction(a), []);
+      continue;
+    }
+    const key = describeAction(a).replace(member, '\0');
+    groups.set(key, [...(groups.get(key) ?? []), member]);
+  }
+  return [...groups]
+    .map(([key, members]) => (members.length ? key.replace('\0', members.join(', ')) : key))
+    .join('; ');
+}
+
 /** Decide the next step. Never mutates its input. */
 export function decide(input: DecideInput): Decision {
   // The plan is never changed by a decision: share it instead of copying it on every poll.
   const status = structuredClone({ ...input.status, plan: undefined }) as UpgradeStatus;
   status.plan = input.status.plan;
-  const ctx: Ctx = { ...input, status, reason: '', requeueMs: POLL_MS };
+  const ctx: Ctx = { ...input, status, reason: '', requeueMs: POLL_MS, more: [] };
   const action = step(ctx);
+  const actions = action ? [action, ...ctx.more] : [];
+  if (actions.length > 1) ctx.reason = describeActions(actions);
   status.progress = progressOf(status, input.snapshot, input.rules, input.spec);
   if (action) status.progress.step = describeAction(action);
   status.updatedAt = input.now;
   status.observedGeneration = input.spec.generation;
   if (ctx.reason) status.reason = ctx.reason;
-  return { status, action, reason: status.reason, requeueMs: action ? 0 : ctx.requeueMs };
+  return {
+    status,
+    action,
+    ...(actions.length > 1 ? { actions } : {}),
+    reason: status.reason,
+    requeueMs: action ? 0 : ctx.requeueMs,
+  };
 }
 
 interface Ctx extends DecideInput {
   reason: string;
   requeueMs: number;
+  /** Further actions of the same decision (batchTogether engines), after the one returned. */
+  more: Action[];
+}
+
+/** Whether the engine's members take each step together per batch. */
+function together(ctx: Ctx): boolean {
+  return ctx.rules.steps?.batchTogether === true;
 }
 
 function wait(ctx: Ctx, reason: string, ms = POLL_MS): undefined {
@@ -188,11 +235,16 @@ function plannedComponents(status: UpgradeStatus): PlannedComponent[] {
   return status.plan?.components ?? [];
 }
 
-/** Target version of a component in the current hop and direction. */
-function hopTarget(status: UpgradeStatus, comp: PlannedComponent): string {
+/**
+ * Target version of a component in the current hop and direction; `null` when the component stays
+ * where it is in this hop (a node pool the version skew policy lets wait).
+ */
+function hopTarget(status: UpgradeStatus, comp: PlannedComponent): string | null {
   const path = status.plan?.path ?? [];
   if (path.length <= 1) return comp.version;
-  const hop = path[Math.min(status.hop, path.length - 1)]!;
+  const at = Math.min(status.hop, path.length - 1);
+  if (comp.hopTargets && comp.hopTargets.length === path.length) return comp.hopTargets[at] ?? null;
+  const hop = path[at]!;
   // Components on their own version (same-version rules aside) follow the final hop only.
   return status.hop === path.length - 1 ? comp.version : hop.to;
 }
@@ -219,27 +271,36 @@ function step(ctx: Ctx): Action | undefined {
     }
   }
 
+  // An evacuating member (a node being drained) has started: a pause or a cancel lets it finish.
+  const evacuating = ctx.rules.steps?.evacuate !== undefined;
   const inFlight = Object.entries(status.members).filter(
-    ([, m]) => m.state === 'replacing' || m.state === 'verifying',
+    ([, m]) => m.state === 'replacing' || m.state === 'verifying' || (evacuating && m.state === 'draining'),
   );
 
   if (spec.cancel) {
     // Members already restarting finish; nobody new starts; drained-but-untouched members stay as they are.
     for (const [name, m] of Object.entries(status.members)) {
-      if (m.state === 'draining')
+      if (m.state === 'draining' && !evacuating)
         setMemberState(status, name, 'pending', now, `${name}: not started (cancelled)`);
     }
     if (inFlight.length === 0) {
       const leftover = restoreLeftover(ctx);
       if (leftover) return leftover;
       const done = Object.values(status.members).filter((m) => m.state === 'done').length;
+      const failed = failedMembers(status);
       setPhase(
         status,
         'Cancelled',
-        `cancelled: ${done} member(s) upgraded stay upgraded, the rest are left alone`,
+        `cancelled: ${done} member(s) upgraded stay upgraded, the rest are left alone${failed.length ? `; failed and left for a human: ${failed.join(', ')}` : ''}`,
         now,
       );
       return wait(ctx, status.reason, 0);
+    }
+    const byBaton = status.pausedGeneration !== undefined && spec.generation <= status.pausedGeneration;
+    if (status.phase === 'Paused' && !spec.paused && !byBaton) {
+      // Resumed while cancelling: no longer paused, only finishing what is in flight.
+      status.pausedAt = undefined;
+      setPhase(status, 'Running', 'resumed while cancelling', now);
     }
     return (
       driveInFlight(ctx) ??
@@ -299,10 +360,15 @@ function paused(ctx: Ctx): Action | undefined {
     status.pausedAt = undefined;
     status.batchesSincePause = 0;
     status.retry = undefined;
-    for (const m of Object.values(status.members)) {
+    for (const [name, m] of Object.entries(status.members)) {
       m.lastError = undefined;
       // Members in flight get their full timeout again: the pause was not their fault.
       if (m.state === 'draining' || m.state === 'replacing' || m.state === 'verifying') m.since = now;
+      // Members given up on are tried again.
+      if (m.state === 'failed') {
+        setMemberState(status, name, 'pending', now, `${name}: tried again after resume`);
+        m.replaceIssued = undefined;
+      }
     }
     record(status, { at: now, type: 'control', message: 'resumed' });
     setPhase(status, 'Running', 'running again', now);
@@ -408,9 +474,9 @@ function running(ctx: Ctx): Action | undefined {
     const pending = status.currentBatch.filter((n) => status.members[n]?.state === 'pending');
     const active = status.currentBatch.filter((n) => {
       const s = status.members[n]?.state;
-      return s !== 'pending' && s !== 'done';
+      return s !== 'pending' && s !== 'done' && s !== 'failed';
     });
-    if (pending.length > 0) return startMember(ctx, pending[0]!);
+    if (pending.length > 0) return startMembers(ctx, pending);
     if (active.length > 0) return wait(ctx, ctx.reason || `waiting for ${active.join(', ')}`, ctx.requeueMs);
     return batchFinished(ctx);
   }
@@ -422,8 +488,9 @@ function running(ctx: Ctx): Action | undefined {
     const names = comp.members.map((m) => m.name).concat(comp.upToDate);
     const pendingNames = names.filter((n) => {
       const p = status.members[n];
-      return p !== undefined && p.state !== 'done';
+      return p !== undefined && p.state !== 'done' && p.state !== 'failed';
     });
+    if (target === null) continue;
     if (pendingNames.length === 0) {
       const after = hookOnce(ctx, 'afterComponent', comp.name);
       if (after) return after;
@@ -432,8 +499,19 @@ function running(ctx: Ctx): Action | undefined {
     const before = hookOnce(ctx, 'beforeComponent', comp.name);
     if (before) return before;
     if (status.direction === 'forward') {
+      // A prerequisite with members given up on will not get better by waiting: ask a human.
+      const failedPre = comp.prerequisites.flatMap((c) => failedMembers(status, c));
+      if (failedPre.length > 0) {
+        return autoPause(
+          ctx,
+          `${comp.name} waits for ${comp.prerequisites.join(', ')}, where ${failedPre.join(', ')} failed; fix them and resume (they are tried again)`,
+        );
+      }
       const targets: Record<string, string> = {};
-      for (const c of plannedComponents(status)) targets[c.name] = hopTarget(status, c);
+      for (const c of plannedComponents(status)) {
+        const t = hopTarget(status, c);
+        if (t !== null) targets[c.name] = t;
+      }
       const pre = prerequisitesVerdict(comp.name, comp.prerequisites, snapshot.members, targets);
       if (!pre.allow) return block(ctx, pre.check, pre.reason);
     }
@@ -477,24 +555,24 @@ function startBatch(
   // Each component is its own pool: exponential sizing starts again at 1 (a canary of one).
   const previous = Object.values(status.members).find((m) => m.batch === status.batchesStarted);
   if (previous && previous.component !== comp.name) status.batchesSincePause = 0;
-  const size = batchSize(spec.strategy.batch, compMembers.length, status.batchesSincePause);
-  let batch: string[] = [];
-  let denial: { check: string; reason: string } | undefined;
-  for (const name of remaining) {
-    if (batch.length >= size) break;
-    const trial = [...batch, name];
-    const verdicts = [
-      budgetVerdict(compMembers, trial, spec.strategy.maxUnavailable),
-      quorumVerdict(compMembers, trial, rule),
-      inSyncCopyVerdict(compMembers, trial, rule),
-    ];
-    const bad = verdicts.find((v) => !v.allow);
-    if (bad) {
-      denial ??= bad;
-      break;
-    }
-    batch = trial;
-  }
+  const policy = componentBatchPolicy(rule, spec);
+  const size = batchSize(policy, compMembers.length, status.batchesSincePause);
+  const budget = componentBudget(ctx, policy, compMembers.length);
+  // The same choice the plan made: in safe order, each member only if every check still allows the
+  // batch with it; in a node pool a member refused (database members hosted together) waits for a
+  // later batch instead of ending this one.
+  const { batch, denial } = chooseBatch(
+    remaining,
+    size,
+    (trial) =>
+      firstDenial([
+        budgetVerdict(compMembers, trial, budget),
+        quorumVerdict(compMembers, trial, rule),
+        inSyncCopyVerdict(compMembers, trial, rule),
+        hostedQuorumVerdict(snapshot.members, trial),
+      ]),
+    rule.topology === 'stateless',
+  );
   if (batch.length === 0) {
     const d = denial ?? { check: 'unavailability-budget', reason: 'no member can be stopped now' };
     return block(ctx, d.check, d.reason);
@@ -519,13 +597,50 @@ function startBatch(
   status.currentBatch = batch;
   status.batchReadyAt = undefined;
   for (const n of batch) status.members[n]!.batch = status.batchesStarted;
+  const phrase = progressPhrase(ctx, comp.name, batch.length);
   record(status, {
     at: now,
     type: 'step',
     // A rollback takes each member back to its own original version, not to the hop's target.
-    message: `batch ${status.batchesStarted} of ${comp.name}: ${batch.join(', ')} (to ${[...new Set(batch.map((n) => status.members[n]!.to))].join(', ')})`,
+    message: `batch ${status.batchesStarted} of ${comp.name}: ${batch.join(', ')} (to ${[...new Set(batch.map((n) => status.members[n]!.to))].join(', ')})${phrase ? `: ${phrase}` : ''}`,
   });
-  return startMember(ctx, batch[0]!);
+  return startMembers(ctx, batch);
+}
+
+/**
+ * The engine's words for the batch about to start (`rules.describeProgress`): "control plane node 2
+ * of 3" for its first member, undefined when the engine has none.
+ */
+function progressPhrase(ctx: Ctx, component: string, starting: number): string | undefined {
+  const describe = ctx.rules.describeProgress;
+  if (!describe) return undefined;
+  const own = Object.values(ctx.status.members).filter((m) => m.component === component);
+  const done = own.filter((m) => m.state === 'done').length;
+  return describe(component, Math.min(own.length, done + Math.max(1, starting)), done, own.length);
+}
+
+/**
+ * The unavailability budget of a component: the spec's maxUnavailable, and for engines whose budget
+ * is the batch cap (node pools: 10%) no more than the largest batch its policy makes.
+ */
+function componentBudget(ctx: Ctx, policy: BatchPolicy, memberCount: number): number {
+  const max = ctx.spec.strategy.maxUnavailable;
+  return ctx.rules.steps?.budgetFromBatch ? Math.min(max, largestBatch(policy, memberCount)) : max;
+}
+
+/** Start `names` (pending members of the batch): all of them for batchTogether engines, else the first. */
+function startMembers(ctx: Ctx, names: string[]): Action | undefined {
+  if (!together(ctx)) return startMember(ctx, names[0]!);
+  let first: Action | undefined;
+  for (const name of names) {
+    // A member that may not start now (blocked) waits for the next decision, as do those after it.
+    const a = startMember(ctx, name);
+    if (!a) break;
+    if (first) ctx.more.push(a);
+    else first = a;
+  }
+  if (first) ctx.status.blockedBy = undefined;
+  return first;
 }
 
 function startMember(ctx: Ctx, name: string): Action | undefined {
@@ -541,11 +656,18 @@ function startMember(ctx: Ctx, name: string): Action | undefined {
     const s = status.members[n]?.state;
     return n !== name && (s === 'draining' || s === 'replacing' || s === 'verifying');
   });
-  const budget = budgetVerdict(compMembers, [...others, name], spec.strategy.maxUnavailable);
+  const limit = componentBudget(ctx, componentBatchPolicy(rule, spec), compMembers.length);
+  const budget = budgetVerdict(compMembers, [...others, name], limit);
   if (!budget.allow) return block(ctx, budget.check, budget.reason);
   const quorum = quorumVerdict(compMembers, [...others, name], rule);
   if (!quorum.allow) return block(ctx, quorum.check, quorum.reason);
 
+  if (rules.steps?.evacuate) {
+    // Every member is emptied first (a node cordoned and its pods evicted), leader or not.
+    setMemberState(status, name, 'draining', now, `${name}: draining`);
+    p.drainIssued = false;
+    return act(ctx, { kind: 'drain', member: name, evacuate: true });
+  }
   if (holdsLeadership(view) && compMembers.length > 1) {
     const lv = leadershipVerdict(view!, compMembers, { exclude: status.currentBatch, targetVersion: p.to });
     if (!lv.allow) return block(ctx, lv.check, lv.reason);
@@ -565,154 +687,254 @@ function startMember(ctx: Ctx, name: string): Action | undefined {
 
 /** Advance members already in flight. Returns an action, or undefined having set a wait reason. */
 function driveInFlight(ctx: Ctx): Action | undefined {
-  const { status, snapshot, spec, rules, now } = ctx;
-  const views = memberMap(snapshot);
-  const waits: string[] = [];
-  // Look again when the slowest-expected wait is likely over, not on every poll.
-  let nextLook = MAX_PREDICTED_WAIT_MS;
-  for (const [name, p] of Object.entries(status.members)) {
-    const view = views.get(name);
-    if (p.state === 'draining') {
-      if (ctx.spec.paused || status.phase === 'Paused') {
-        // Not yet stopped: a pause leaves it running (leadership already moved is harmless).
-        setMemberState(status, name, 'pending', now, `${name}: not started (paused)`);
-        continue;
-      }
-      if (!p.drainIssued) {
-        const compMembers = snapshot.members.filter((m) => m.component === p.component);
-        const lv = view
-          ? leadershipVerdict(view, compMembers, { exclude: status.currentBatch, targetVersion: p.to })
-          : undefined;
-        return act(ctx, { kind: 'drain', member: name, target: lv?.target?.name });
-      }
-      if (!holdsLeadership(view)) {
-        const moved = p.leadershipMovedTo ? ` (now held by ${p.leadershipMovedTo})` : '';
-        setMemberState(
-          status,
-          name,
-          'replacing',
-          now,
-          `${name}: leadership moved${moved}; replacing with ${p.to}`,
-        );
-        p.replaceCalls += 1;
-        return act(ctx, { kind: 'replace', member: name, version: p.to });
-      }
-      if (view?.engine?.drainInPlace === false) {
-        // The database dropped what the drain set up (PD forgot the evict-leader scheduler when
-        // its leader changed): set it up again, as TiDB Operator re-adds the scheduler.
-        record(status, {
-          at: now,
-          type: 'step',
-          member: name,
-          message: `${name}: the drain is no longer in place (${view.engine.detail ?? 'dropped by the database'}); draining again`,
-        });
-        return act(ctx, { kind: 'drain', member: name, target: p.leadershipMovedTo });
-      }
-      const limit = spec.strategy.timeouts.drainSeconds * 1000;
-      if (now - p.since >= limit) {
-        if (spec.strategy.timeouts.drainPolicy === 'proceed' && rules.drainTimeoutProceedSafe) {
-          record(status, {
-            at: now,
-            type: 'step',
-            member: name,
-            message: `${name}: drain timed out after ${formatDuration(limit)}; proceeding (policy proceed)`,
-          });
-          setMemberState(
-            status,
-            name,
-            'replacing',
-            now,
-            `${name}: replacing with ${p.to} while still leading`,
-          );
-          p.replaceCalls += 1;
-          return act(ctx, { kind: 'replace', member: name, version: p.to });
-        }
-        setMemberState(status, name, 'pending', now, `${name}: drain timed out`);
-        return autoPause(
-          ctx,
-          `moving leadership away from ${name} timed out after ${formatDuration(limit)}: ${view?.engine?.detail ?? 'it still holds leadership'}`,
-        );
-      }
-      waits.push(
-        `${name} still holds leadership${p.leadershipMovedTo ? `; moving to ${p.leadershipMovedTo}` : ''}`,
-      );
-      nextLook = Math.min(nextLook, expectedWait(ctx, 'drain', now - p.since));
-      continue;
-    }
-    if (p.state === 'replacing') {
-      if (view && atVersion(view.version, p.to) && p.replaceIssued) {
-        setMemberState(
-          status,
-          name,
-          'verifying',
-          now,
-          `${name}: now running ${p.to}; waiting until ready and caught up`,
-        );
-        continue;
-      }
-      if (!p.replaceIssued) {
-        // A replacement that failed paused the upgrade: try it again on resume, not on every poll.
-        if (p.lastError && status.phase === 'Paused') {
-          waits.push(`${name}: replacement failed (${p.lastError}); resume to retry`);
-          continue;
-        }
-        return act(ctx, { kind: 'replace', member: name, version: p.to });
-      }
-      const limit = spec.strategy.timeouts.readySeconds * 1000;
-      if (now - p.since >= limit) {
-        return autoPause(
-          ctx,
-          `${name} did not start ${p.to} within ${formatDuration(limit)}: ${view?.detail ?? 'still on ' + (view?.version ?? 'unknown')}`,
-        );
-      }
-      waits.push(`${name} is being replaced with ${p.to}`);
-      nextLook = Math.min(nextLook, expectedWait(ctx, 'replace', now - p.since));
-      continue;
-    }
-    if (p.state === 'verifying') {
-      if (view?.failed) {
-        // The platform reports a failure (process exited, CrashLoopBackOff): no point waiting it out.
-        return autoPause(
-          ctx,
-          `${name} failed on ${p.to}: ${view.detail ?? 'the platform reports a failure'}`,
-        );
-      }
-      if (converged(view, p.to)) {
-        if (!p.restored && p.drainIssued) {
-          // Undo what the drain prepared (TiKV evict-leader scheduler, CockroachDB lease
-          // preferences). Idempotent; a member never drained has nothing to undo.
-          return act(ctx, { kind: 'restore', member: name });
-        }
-        const back = leadershipReturnWait(ctx, name, view);
-        if (back) {
-          waits.push(back);
-          nextLook = Math.min(nextLook, POLL_MS);
-          continue;
-        }
-        setMemberState(status, name, 'done', now, `${name}: ready and caught up on ${p.to}`);
-        continue;
-      }
-      const limit = spec.strategy.timeouts.readySeconds * 1000;
-      const rule = componentRule(rules, p.component);
-      const detail = notReadyDetail(view, p.to);
-      if (now - p.since >= limit) {
-        if (spec.strategy.timeouts.readyPolicy === 'proceed' && rule.topology === 'stateless') {
-          setMemberState(
-            status,
-            name,
-            'done',
-            now,
-            `${name}: not ready after ${formatDuration(limit)}; proceeding (policy proceed, stateless)`,
-          );
-          continue;
-        }
-        return autoPause(ctx, `${name} not ready on ${p.to} after ${formatDuration(limit)}: ${detail}`);
-      }
-      waits.push(`${name}: ${detail}`);
-      nextLook = Math.min(nextLook, expectedWait(ctx, 'verify', now - p.since));
-    }
+  const acc: InFlight = {
+    views: memberMap(ctx.snapshot),
+    waits: [],
+    nextLook: MAX_PREDICTED_WAIT_MS,
+    paused: false,
+  };
+  const actions: Action[] = [];
+  for (const [name, p] of Object.entries(ctx.status.members)) {
+    const a = driveMember(ctx, name, p, acc);
+    // A pause decided for one member stops the others too (their intents stay in the status).
+    if (acc.paused) return undefined;
+    if (!a) continue;
+    if (!together(ctx)) return a;
+    actions.push(a);
   }
-  if (waits.length > 0) return wait(ctx, `waiting: ${waits.join('; ')}`, nextLook);
+  if (actions.length > 0) {
+    ctx.more.push(...actions.slice(1));
+    return actions[0];
+  }
+  // Look again when the slowest-expected wait is likely over, not on every poll.
+  if (acc.waits.length > 0) return wait(ctx, `waiting: ${acc.waits.join('; ')}`, acc.nextLook);
+  return undefined;
+}
+
+/** What driving the members in flight gathered: their waits, when to look again, a pause. */
+interface InFlight {
+  views: Map<string, MemberView>;
+  waits: string[];
+  nextLook: number;
+  paused: boolean;
+}
+
+/**
+ * Member `name` failed (not ready in time, a failed upgrade Job, a drain given up): while the spec
+ * allows more failed members it is left aside (state `failed`, cause kept, a drained member stays
+ * drained for a human) and the upgrade goes on; otherwise the upgrade pauses with the cause. A
+ * `giveUp` always leaves the member aside, and pauses only past the allowance.
+ */
+function memberFailure(ctx: Ctx, name: string, cause: string, acc: InFlight, giveUp = false): undefined {
+  const { status, now } = ctx;
+  const max = ctx.spec.strategy.maxFailedMembers ?? 0;
+  const count = failedMembers(status).length + 1;
+  if (count <= max || giveUp) {
+    const p = status.members[name]!;
+    p.lastError = cause;
+    setMemberState(status, name, 'failed', now, `${name} failed and is left for a human: ${cause}`);
+    record(status, { at: now, type: 'error', member: name, message: cause });
+    if (count <= max) return undefined;
+  }
+  acc.paused = true;
+  return autoPause(ctx, max > 0 ? `${cause} (${count} failed members, more than the ${max} allowed)` : cause);
+}
+
+/** Delay before an evacuating member is drained again: the engine's first delay, doubling. */
+function redrainDelay(ctx: Ctx, calls: number): number {
+  const e = ctx.rules.steps?.evacuate;
+  if (!e) return Infinity;
+  return Math.min(e.maxRedrainMs, e.redrainMs * 2 ** Math.max(0, Math.min(calls - 1, 20)));
+}
+
+function driveMember(ctx: Ctx, name: string, p: MemberProgress, acc: InFlight): Action | undefined {
+  const { status, spec, rules, now } = ctx;
+  const view = acc.views.get(name);
+  const steps = rules.steps ?? {};
+  if (p.state === 'draining') return driveDrain(ctx, name, p, view, acc);
+  if (p.state === 'replacing') {
+    if (view && atVersion(view.version, p.to) && p.replaceIssued) {
+      setMemberState(
+        status,
+        name,
+        'verifying',
+        now,
+        `${name}: now running ${p.to}; waiting until ready and caught up`,
+      );
+      return undefined;
+    }
+    if (!p.replaceIssued) {
+      // A replacement that failed paused the upgrade: try it again on resume, not on every poll.
+      if (p.lastError && status.phase === 'Paused') {
+        acc.waits.push(`${name}: replacement failed (${p.lastError}); resume to retry`);
+        return undefined;
+      }
+      return act(ctx, { kind: 'replace', member: name, version: p.to });
+    }
+    if (steps.failedWhileReplacing && view?.failed) {
+      // The platform reports the replacement itself failed (a failed upgrade Job).
+      return memberFailure(
+        ctx,
+        name,
+        `${name} failed while being upgraded to ${p.to}: ${view.detail ?? 'the platform reports a failure'}`,
+        acc,
+      );
+    }
+    const limit = spec.strategy.timeouts.readySeconds * 1000;
+    if (now - p.since >= limit) {
+      return memberFailure(
+        ctx,
+        name,
+        `${name} did not start ${p.to} within ${formatDuration(limit)}: ${view?.detail ?? 'still on ' + (view?.version ?? 'unknown')}`,
+        acc,
+      );
+    }
+    acc.waits.push(`${name} is being replaced with ${p.to}`);
+    acc.nextLook = Math.min(acc.nextLook, expectedWait(ctx, 'replace', now - p.since));
+    return undefined;
+  }
+  if (p.state !== 'verifying') return undefined;
+  if (view?.failed) {
+    // The platform reports a failure (process exited, CrashLoopBackOff): no point waiting it out.
+    return memberFailure(
+      ctx,
+      name,
+      `${name} failed on ${p.to}: ${view.detail ?? 'the platform reports a failure'}`,
+      acc,
+    );
+  }
+  const back = !!view && view.ready && atVersion(view.version, p.to);
+  if (!p.restored && p.drainIssued && (converged(view, p.to) || (steps.restoreWhenReady && back))) {
+    // Undo what the drain prepared (TiKV evict-leader scheduler, CockroachDB lease preferences, a
+    // node's cordon). Idempotent; a member never drained has nothing to undo.
+    return act(ctx, { kind: 'restore', member: name });
+  }
+  if (converged(view, p.to)) {
+    const leadersBack = leadershipReturnWait(ctx, name, view);
+    if (leadersBack) {
+      acc.waits.push(leadersBack);
+      acc.nextLook = Math.min(acc.nextLook, POLL_MS);
+      return undefined;
+    }
+    setMemberState(status, name, 'done', now, `${name}: ready and caught up on ${p.to}`);
+    return undefined;
+  }
+  const limit = spec.strategy.timeouts.readySeconds * 1000;
+  const rule = componentRule(rules, p.component);
+  const detail = notReadyDetail(view, p.to);
+  if (now - p.since >= limit) {
+    if (spec.strategy.timeouts.readyPolicy === 'proceed' && rule.topology === 'stateless') {
+      setMemberState(
+        status,
+        name,
+        'done',
+        now,
+        `${name}: not ready after ${formatDuration(limit)}; proceeding (policy proceed, stateless)`,
+      );
+      return undefined;
+    }
+    return memberFailure(
+      ctx,
+      name,
+      `${name} not ready on ${p.to} after ${formatDuration(limit)}: ${detail}`,
+      acc,
+    );
+  }
+  acc.waits.push(`${name}: ${detail}`);
+  acc.nextLook = Math.min(acc.nextLook, expectedWait(ctx, 'verify', now - p.since));
+  return undefined;
+}
+
+/**
+ * A member being drained: ask for the drain, replace it once it holds nothing, and apply the drain
+ * timeout's policy. An evacuating member (a node) is drained again on a back-off while it still holds
+ * something (an eviction refused with 429), and a pause lets it finish.
+ */
+function driveDrain(
+  ctx: Ctx,
+  name: string,
+  p: MemberProgress,
+  view: MemberView | undefined,
+  acc: InFlight,
+): Action | undefined {
+  const { status, snapshot, spec, rules, now } = ctx;
+  const evacuate = rules.steps?.evacuate !== undefined;
+  if (!evacuate && (spec.paused || status.phase === 'Paused')) {
+    // Not yet stopped: a pause leaves it running (leadership already moved is harmless).
+    setMemberState(status, name, 'pending', now, `${name}: not started (paused)`);
+    return undefined;
+  }
+  if (!p.drainIssued) {
+    if (evacuate) return act(ctx, { kind: 'drain', member: name, evacuate: true });
+    const compMembers = snapshot.members.filter((m) => m.component === p.component);
+    const lv = view
+      ? leadershipVerdict(view, compMembers, { exclude: status.currentBatch, targetVersion: p.to })
+      : undefined;
+    return act(ctx, { kind: 'drain', member: name, target: lv?.target?.name });
+  }
+  if (!holdsLeadership(view)) {
+    const moved = p.leadershipMovedTo ? ` (now held by ${p.leadershipMovedTo})` : '';
+    const what = evacuate ? 'drained' : `leadership moved${moved}`;
+    setMemberState(status, name, 'replacing', now, `${name}: ${what}; replacing with ${p.to}`);
+    p.replaceCalls += 1;
+    return act(ctx, { kind: 'replace', member: name, version: p.to });
+  }
+  if (!evacuate && view?.engine?.drainInPlace === false) {
+    // The database dropped what the drain set up (PD forgot the evict-leader scheduler when
+    // its leader changed): set it up again, as TiDB Operator re-adds the scheduler.
+    record(status, {
+      at: now,
+      type: 'step',
+      member: name,
+      message: `${name}: the drain is no longer in place (${view.engine.detail ?? 'dropped by the database'}); draining again`,
+    });
+    return act(ctx, { kind: 'drain', member: name, target: p.leadershipMovedTo });
+  }
+  const limit = spec.strategy.timeouts.drainSeconds * 1000;
+  const policy = spec.strategy.timeouts.drainPolicy;
+  const timedOut = now - p.since >= limit;
+  if (timedOut && !(evacuate && policy === 'delete')) {
+    if (policy === 'proceed' && rules.drainTimeoutProceedSafe) {
+      record(status, {
+        at: now,
+        type: 'step',
+        member: name,
+        message: `${name}: drain timed out after ${formatDuration(limit)}; proceeding (policy proceed)`,
+      });
+      setMemberState(status, name, 'replacing', now, `${name}: replacing with ${p.to} while still leading`);
+      p.replaceCalls += 1;
+      return act(ctx, { kind: 'replace', member: name, version: p.to });
+    }
+    const what = evacuate ? `draining ${name}` : `moving leadership away from ${name}`;
+    const cause = `${what} timed out after ${formatDuration(limit)}: ${view?.engine?.detail ?? 'it still holds leadership'}`;
+    if (evacuate && policy === 'give-up') {
+      return memberFailure(
+        ctx,
+        name,
+        `${cause}; gave up on it (policy give-up), it stays cordoned`,
+        acc,
+        true,
+      );
+    }
+    setMemberState(status, name, 'pending', now, `${name}: drain timed out`);
+    acc.paused = true;
+    return autoPause(ctx, cause);
+  }
+  // Past the timeout with policy delete, drain again at once (deleting what eviction cannot move).
+  const deleteNow = timedOut && (p.drainedAt ?? p.since) < p.since + limit;
+  if (evacuate && (deleteNow || now - (p.drainedAt ?? p.since) >= redrainDelay(ctx, p.drainCalls ?? 1))) {
+    return act(ctx, { kind: 'drain', member: name, evacuate: true, ...(timedOut ? { timedOut } : {}) });
+  }
+  if (evacuate) {
+    acc.waits.push(`${name}: ${view?.engine?.detail ?? 'still being drained'}`);
+    const due = (p.drainedAt ?? p.since) + redrainDelay(ctx, p.drainCalls ?? 1) - now;
+    acc.nextLook = Math.min(acc.nextLook, Math.max(POLL_MS, due));
+    return undefined;
+  }
+  acc.waits.push(
+    `${name} still holds leadership${p.leadershipMovedTo ? `; moving to ${p.leadershipMovedTo}` : ''}`,
+  );
+  acc.nextLook = Math.min(acc.nextLook, expectedWait(ctx, 'drain', now - p.since));
   return undefined;
 }
 
@@ -797,7 +1019,7 @@ function batchFinished(ctx: Ctx): Action | undefined {
   }
   status.currentBatch = [];
   status.batchReadyAt = undefined;
-  const more = Object.values(status.members).some((m) => m.state !== 'done');
+  const more = Object.values(status.members).some((m) => m.state !== 'done' && m.state !== 'failed');
   if (more && (spec.strategy.pauseAfterEachBatch || (spec.strategy.pauseAfterFirstBatch && batchNo === 1))) {
     status.batchGate = batchNo;
     return autoPause(ctx, `batch ${batchNo} done; pausing as configured (resume with \`baton resume\`)`);
@@ -828,6 +1050,14 @@ function passFinished(ctx: Ctx): Action | undefined {
   const { status, spec, now } = ctx;
   const leftover = restoreLeftover(ctx);
   if (leftover) return leftover;
+  const failed = failedMembers(status);
+  if (failed.length > 0) {
+    const causes = failed.map((n) => `${n} (${status.members[n]?.lastError ?? 'failed'})`);
+    return autoPause(
+      ctx,
+      `every other member is done; failed and left for a human: ${causes.join(', ')}; fix them and resume (they are tried again), or cancel`,
+    );
+  }
   const path = status.plan?.path ?? [];
   const hop = path[status.hop];
   if (status.direction === 'forward' && hop && status.hop < path.length - 1) {
@@ -841,16 +1071,20 @@ function passFinished(ctx: Ctx): Action | undefined {
     status.hop += 1;
     const nextHop = path[status.hop]!;
     for (const [name, p] of Object.entries(status.members)) {
+      const to = hopTargetForMember(status, p.component);
       status.members[name] = {
         ...p,
-        state: 'pending',
-        to: hopTargetForMember(status, p.component),
+        // A component that stays in this hop (a node pool within the skew) is done as it is.
+        state: to === null ? 'done' : 'pending',
+        to: to ?? p.to,
         since: now,
         replaceCalls: 0,
         drainIssued: undefined,
+        drainCalls: undefined,
+        drainedAt: undefined,
         replaceIssued: undefined,
         restored: undefined,
-        finishedAt: undefined,
+        finishedAt: to === null ? now : undefined,
       };
     }
     // beforeUpgrade runs again for the new hop (CockroachDB preserves the hop's starting major).
@@ -922,9 +1156,17 @@ function healthGate(ctx: Ctx): undefined | false {
   );
 }
 
-function hopTargetForMember(status: UpgradeStatus, component: string): string {
+/** A member's target in the current hop; `null` when its component stays where it is. */
+function hopTargetForMember(status: UpgradeStatus, component: string): string | null {
   const comp = plannedComponents(status).find((c) => c.name === component);
   return comp ? hopTarget(status, comp) : (status.plan?.to ?? '');
+}
+
+/** Members given up on in this pass (of `component` only, when given), by name. */
+function failedMembers(status: UpgradeStatus, component?: string): string[] {
+  return Object.entries(status.members)
+    .filter(([, m]) => m.state === 'failed' && (component === undefined || m.component === component))
+    .map(([n]) => n);
 }
 
 /**
@@ -1014,6 +1256,10 @@ export function applyOutcome(
       if (p) {
         p.drainIssued = true;
         p.leadershipMovedTo = outcome.movedTo ?? action.target;
+        if (action.evacuate) {
+          p.drainCalls = (p.drainCalls ?? 0) + 1;
+          p.drainedAt = now;
+        }
       }
       record(status, {
         at: now,

@@ -7,6 +7,7 @@ import { isLeaderRole } from '../core/types.js';
 import type { EngineRules } from '../core/rules.js';
 import { batchSize } from '../plan/batches.js';
 import { estimateRemainingMs } from '../plan/eta.js';
+import { componentBatchPolicy, componentRule } from '../plan/plan.js';
 
 /** Summarise where an upgrade stands. */
 export function progressOf(
@@ -17,7 +18,8 @@ export function progressOf(
 ): ProgressSummary {
   const members = Object.entries(status.members);
   const done = members.filter(([, m]) => m.state === 'done').length;
-  const summary: ProgressSummary = { done, total: members.length };
+  const failed = members.filter(([, m]) => m.state === 'failed').length;
+  const summary: ProgressSummary = { done, total: members.length, ...(failed ? { failed } : {}) };
   const components = status.plan?.components ?? [];
   const current =
     components.find((c) => status.currentBatch.some((n) => status.members[n]?.component === c.name)) ??
@@ -30,6 +32,9 @@ export function progressOf(
     summary.stage = current.stage;
     summary.memberTotal = own.length;
     summary.memberIndex = Math.min(own.length, ownDone + (active ? 1 : 0));
+    summary.text =
+      rules.describeProgress?.(current.name, Math.max(1, summary.memberIndex), ownDone, own.length) ??
+      `${current.name} member ${summary.memberIndex} of ${own.length}`;
   }
 
   // Remaining batches if nothing pauses: walk each unfinished component with the batch policy.
@@ -42,8 +47,9 @@ export function progressOf(
       ([n, m]) => m.component === c.name && m.state === 'pending' && !status.currentBatch.includes(n),
     ).length;
     const size = c.members.length + c.upToDate.length;
+    const policy = componentBatchPolicy(componentRule(rules, c.name), spec);
     while (left > 0) {
-      left -= batchSize(spec.strategy.batch, size, sincePause);
+      left -= batchSize(policy, size, sincePause);
       sincePause += 1;
       remainingBatches += 1;
     }

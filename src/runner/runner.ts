@@ -4,6 +4,7 @@
  * back-off: everything that matters is in the journal, so a new Runner (another process, another
  * operator replica) picks up exactly where a crashed one stopped.
  */
+import pLimit from 'p-limit';
 import { BadInputError, ConflictError, describeError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -79,6 +80,9 @@ export async function runPrechecks(
     ...(await engine.prechecks(snapshot, spec, ctx)),
   ];
 }
+
+/** Most actions of one decision (a batch's drains, replacements...) run at the same time. */
+export const ACTION_CONCURRENCY = 32;
 
 /** How often a changed wait reason alone is persisted. */
 export const REASON_WRITE_INTERVAL_MS = 2000;
@@ -174,8 +178,16 @@ export class Runner {
     let status = decision.status;
     if (decision.action) {
       logger.info(decision.reason, { upgrade: name, action: decision.action.kind });
-      const outcome = await this.perform(decision.action, snapshot, record.spec, signal);
-      status = applyOutcome({ spec: record.spec, status, now: clock.now() }, decision.action, outcome);
+      // Several actions are the same step for members of one batch: they run together, a bounded
+      // number at a time, and every outcome is folded into the status before it is persisted.
+      const actions = decision.actions ?? [decision.action];
+      const limit = pLimit(ACTION_CONCURRENCY);
+      const outcomes = await Promise.all(
+        actions.map((a) => limit(() => this.perform(a, snapshot, record.spec, signal))),
+      );
+      actions.forEach((a, i) => {
+        status = applyOutcome({ spec: record.spec, status, now: clock.now() }, a, outcomes[i]!);
+      });
       try {
         await this.persist({ ...record, status: decision.status }, status, revision);
       } catch (err) {
@@ -280,6 +292,7 @@ export class Runner {
             ...ctx,
             platform,
             spec,
+            ...(action.timedOut ? { timedOut: true } : {}),
           });
           outcome = { ok: true, message: r.message, movedTo: r.movedTo };
           break;

@@ -88,20 +88,26 @@ export async function previewPlan(
 export function initialMembers(plan: Plan, snapshot: Snapshot, now: number): Record<string, MemberProgress> {
   const members: Record<string, MemberProgress> = {};
   const firstHop = plan.path[0];
+  const views = new Map(snapshot.members.map((m) => [m.name, m]));
   for (const c of plan.components) {
-    const to = plan.path.length > 1 && firstHop ? firstHop.to : c.version;
+    // The first hop's target; null when the component stays where it is in it (a node pool the
+    // version skew policy lets wait while the control plane takes an intermediate minor).
+    const first =
+      c.hopTargets && c.hopTargets.length === plan.path.length ? (c.hopTargets[0] ?? null) : undefined;
+    const to = first !== undefined ? first : plan.path.length > 1 && firstHop ? firstHop.to : c.version;
+    const planned = new Map(c.members.map((m) => [m.name, m]));
     for (const name of [...c.members.map((m) => m.name), ...c.upToDate]) {
-      const view = snapshot.members.find((m) => m.name === name);
-      const from = view?.version ?? c.members.find((m) => m.name === name)?.version ?? to;
+      const from = views.get(name)?.version ?? planned.get(name)?.version ?? to ?? c.version;
       const upToDate = c.upToDate.includes(name) && atVersion(from, c.version);
+      const stays = to === null && !upToDate;
       members[name] = {
         component: c.name,
-        state: upToDate ? 'done' : 'pending',
+        state: upToDate || stays ? 'done' : 'pending',
         from,
-        to: upToDate ? c.version : to,
+        to: upToDate ? c.version : (to ?? from),
         since: now,
         replaceCalls: 0,
-        ...(upToDate ? { finishedAt: now } : {}),
+        ...(upToDate || stays ? { finishedAt: now } : {}),
       };
     }
   }

@@ -3,7 +3,7 @@
  * flag, what was given and what is accepted.
  */
 import { BadInputError } from '../core/errors.js';
-import type { BatchPolicy, TimeoutPolicy } from '../core/types.js';
+import type { BatchPolicy, DrainTimeoutPolicy, TimeoutPolicy } from '../core/types.js';
 import { DEFAULT_EXPONENTIAL_CAP_PERCENT } from '../plan/batches.js';
 
 /** `serial`, `fixed:N`, `percent:P`, `exponential` or `exponential:CAP`. */
@@ -76,6 +76,12 @@ export function parseRate(flag: string, text: string): number {
 export function parsePolicy(flag: string, text: string): TimeoutPolicy {
   if (text === 'pause' || text === 'proceed') return text;
   throw new BadInputError('bad-policy', `${flag} ${text}: use pause or proceed`);
+}
+
+/** A drain timeout policy: `pause` or `proceed`, or for node upgrades `delete` or `give-up`. */
+export function parseDrainPolicy(flag: string, text: string): DrainTimeoutPolicy {
+  if (text === 'pause' || text === 'proceed' || text === 'delete' || text === 'give-up') return text;
+  throw new BadInputError('bad-policy', `${flag} ${text}: use pause, proceed, delete or give-up`);
 }
 
 /** Repeated `KEY=VALUE` flags into a record. */

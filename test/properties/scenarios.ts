@@ -15,7 +15,7 @@ import { componentsOf, type RunOutcome, type Scenario, type ScenarioMember } fro
 export const VERSION_PAIRS: Record<string, [string, string][]> = {
   sim: [['1.0.0', '1.1.0']],
   tidb: [['v7.5.0', 'v8.1.0']],
-  kubernetes: [
+  'kubernetes-nodes': [
     ['1.30.2', '1.31.1'],
     ['1.30.2', '1.30.5'],
   ],

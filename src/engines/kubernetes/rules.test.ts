@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { kubernetesRules } from './rules.js';
+import { kubernetesNodesRules, kubernetesRules } from './rules.js';
 import { parseVersion } from '../../core/version.js';
 import { findVersionPath } from '../../plan/path.js';
 
@@ -37,17 +37,52 @@ describe('kubernetes rules', () => {
     assert.deepEqual(versions.notes?.(v('1.31.2')), []);
   });
 
-  it('upgrades the control plane (quorum) before the workers', () => {
+  it('upgrades the control plane (quorum, one node at a time) before the pools', () => {
     assert.deepEqual(
-      kubernetesRules.components.map((c) => [c.name, c.stage, c.topology, c.quorum, c.prerequisites]),
+      kubernetesRules.components.map((c) => [
+        c.name,
+        c.stage,
+        c.topology,
+        c.quorum,
+        c.prerequisites,
+        c.batch,
+      ]),
       [
-        ['control-plane', 'control-plane', 'raft', true, []],
-        ['workers', 'nodes', 'stateless', false, ['control-plane']],
+        ['control-plane', 'control-plane', 'raft', true, [], { kind: 'serial' }],
+        ['workers', 'nodes', 'stateless', false, ['control-plane'], undefined],
       ],
     );
+    assert.deepEqual(kubernetesRules.defaultComponent, {
+      topology: 'stateless',
+      stage: 'nodes',
+      prerequisites: ['control-plane'],
+      quorum: false,
+      versionSkew: { follows: 'control-plane', maxMinorsBehind: 3 },
+    });
     assert.deepEqual(
       kubernetesRules.prechecks.map((p) => p.name),
-      ['nodes-ready', 'pdb-allows-eviction', 'api-server-healthy'],
+      ['nodes-ready', 'pool-can-lose-batch', 'drain-simulation', 'pods-drain-policy', 'version-skew'],
+    );
+  });
+
+  it("says where it stands in ACK's words", () => {
+    assert.equal(kubernetesRules.describeProgress?.('control-plane', 2, 1, 3), 'control plane node 2 of 3');
+    assert.equal(kubernetesRules.describeProgress?.('workers', 38, 37, 200), 'workers 37 of 200');
+    assert.equal(kubernetesRules.describeProgress?.('gpu', 1, 0, 4), 'gpu 0 of 4');
+  });
+
+  it('takes concrete intermediate releases when given (--via)', () => {
+    const rules = kubernetesNodesRules(['v1.36.4']);
+    assert.deepEqual(
+      findVersionPath(rules, 'v1.35.2', 'v1.37.2').map((h) => [h.from, h.to]),
+      [
+        ['v1.35.2', 'v1.36.4'],
+        ['v1.36.4', 'v1.37.2'],
+      ],
+    );
+    assert.throws(
+      () => findVersionPath(kubernetesNodesRules([]), 'v1.35.2', 'v1.37.2'),
+      /one minor version at a time: 1\.35 -> 1\.37 must go through 1\.36/,
     );
   });
 

@@ -24,6 +24,7 @@ import {
   type UpgradeResourceSpec,
   type UpgradeResourceStatus,
   VERSION,
+  NO_UNAVAILABILITY_LIMIT,
   parseResourceSpec,
   toUpgradeSpec,
 } from '../../api/upgrade.js';
@@ -40,7 +41,10 @@ export type UpgradeTarget = UpgradeResourceSpec['target'];
 export function defaultClusterName(res: UpgradeResource): string {
   const t = res.spec?.target ?? {};
   return (
-    t.statefulSet ?? t.statefulSets?.map((s) => s.name).join('-') ?? t.cluster?.name ?? res.metadata.name
+    t.statefulSet ??
+    t.statefulSets?.map((s) => s.name).join('-') ??
+    t.cluster?.name ??
+    (t.nodes ? 'nodes' : res.metadata.name)
   );
 }
 
@@ -81,7 +85,8 @@ export function resourceSpecOf(
     ...(Object.keys(componentVersions).length ? { componentVersions } : {}),
     strategy: {
       batch: batchSpec(st.batch),
-      maxUnavailable: st.maxUnavailable,
+      ...(st.maxUnavailable < NO_UNAVAILABILITY_LIMIT ? { maxUnavailable: st.maxUnavailable } : {}),
+      ...(st.maxFailedMembers !== undefined ? { maxFailedMembers: st.maxFailedMembers } : {}),
       soak: seconds(st.soakSeconds),
       pauseAfterFirstBatch: st.pauseAfterFirstBatch,
       pauseAfterEachBatch: st.pauseAfterEachBatch,

@@ -188,7 +188,7 @@ precheckFailures:
 
   it('builds a description and a wired world from CLI flags', () => {
     const d = simDescriptionFromFlags(
-      { engine: 'kubernetes', members: 2, from: '1.30.4', seed: 5 },
+      { engine: 'kubernetes-nodes', members: 2, from: '1.30.4', seed: 5 },
       engineRegistry,
     );
     assert.deepEqual(

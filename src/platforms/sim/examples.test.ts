@@ -50,7 +50,7 @@ describe('example cluster files', () => {
       const failing = results.filter((r) => !r.ok).map((r) => r.name);
       const expected: Record<string, string[]> = {
         'sim.yaml': ['replication-caught-up'],
-        'kubernetes.yaml': ['pdb-allows-eviction'],
+        'kubernetes.yaml': ['drain-simulation'],
       };
       assert.deepEqual(failing, expected[file] ?? []);
     });
