@@ -66,7 +66,7 @@ describe('redis-enterprise rules', () => {
     const constraints = redisEnterpriseCompatibility();
     assert.deepEqual(
       constraints.find((c) => c.versions === '7.4'),
-      { track: 'operator', versions: '7.4', requires: { track: 'kubernetes', min: '1.25', max: '1.30' } },
+      { track: 'operator', versions: '7.4', requires: { track: 'kubernetes', min: '1.26', max: '1.30' } },
     );
   });
 

@@ -9,6 +9,7 @@
  */
 import type { EngineRules, RuleVerdict } from '../../core/rules.js';
 import { compareVersions, series, type Version } from '../../core/version.js';
+import { OPERATOR_K8S_SUPPORT, operatorSeries } from './k8s-support.js';
 
 /** Release series of Redis Enterprise (Software and the Kubernetes operator), ascending. */
 export const REDIS_ENTERPRISE_SERIES: readonly string[] = [
@@ -84,6 +85,10 @@ export const redisEnterpriseRules: EngineRules = {
     { name: 'all-pods-ready', description: 'the operator and every REC pod are Ready' },
     { name: 'cluster-quorum', description: 'the REC has a master node and a healthy majority of nodes' },
     { name: 'databases-active', description: 'every REDB is active with all shards and replicas in sync' },
+    {
+      name: 'operator-supports-kubernetes',
+      description: 'every operator version on the way supports the Kubernetes version the cluster runs',
+    },
   ],
   hooks: [],
   // A pod stopped while it still hosts primary shards loses writes to them until the cluster
@@ -100,20 +105,22 @@ export interface OperatorKubernetesSupport {
   kubernetes: { min: string; max: string };
 }
 
+function byMinor(a: string, b: string): number {
+  return Number(a.split('.')[1]) - Number(b.split('.')[1]);
+}
+
 /**
- * Which Kubernetes minors each operator series supports, abridged from the "Supported Kubernetes
- * distributions" table of Redis Enterprise for Kubernetes (community Kubernetes column). Keep it in
- * step with that page; the planner only needs it to be a faithful matrix, not complete.
+ * Per release series, the Kubernetes window of the series' newest listed release (the release a
+ * hop to the series lands on), from {@link OPERATOR_K8S_SUPPORT} (redis/docs' "Supported
+ * Kubernetes distributions", community Kubernetes). Oldest series first.
  */
-export const REDIS_ENTERPRISE_K8S_MATRIX: readonly OperatorKubernetesSupport[] = [
-  { operator: '6.2', kubernetes: { min: '1.20', max: '1.24' } },
-  { operator: '6.4', kubernetes: { min: '1.22', max: '1.26' } },
-  { operator: '7.2', kubernetes: { min: '1.23', max: '1.27' } },
-  { operator: '7.4', kubernetes: { min: '1.25', max: '1.30' } },
-  { operator: '7.8', kubernetes: { min: '1.27', max: '1.31' } },
-  { operator: '7.22', kubernetes: { min: '1.29', max: '1.33' } },
-  { operator: '8.0', kubernetes: { min: '1.30', max: '1.34' } },
-];
+export const REDIS_ENTERPRISE_K8S_MATRIX: readonly OperatorKubernetesSupport[] =
+  REDIS_ENTERPRISE_SERIES.flatMap((series) => {
+    const newest = OPERATOR_K8S_SUPPORT.find((r) => operatorSeries(r.operator) === series);
+    if (!newest) return [];
+    const sorted = [...newest.kubernetes].sort(byMinor);
+    return [{ operator: series, kubernetes: { min: sorted[0]!, max: sorted[sorted.length - 1]! } }];
+  });
 
 /**
  * The matrix as constraints for the planner's multi-track path (`findCompatiblePath` in
