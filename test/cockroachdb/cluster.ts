@@ -93,6 +93,8 @@ export class CockroachDoubleCluster {
   upgrading?: { to: string; since: number };
   /** Statements the SQL servers executed, in order (for tests). */
   readonly statements: string[] = [];
+  /** Ranges every store reports under-replicated on top of the real count (a stuck replica, for tests). */
+  extraUnderReplicated = 0;
   /** Drain calls per node ID (for tests). */
   readonly drains = new Map<number, number>();
   private readonly o: Required<Omit<CockroachDoubleOptions, 'clusterVersion' | 'preserveDowngrade'>>;
@@ -288,6 +290,8 @@ export class CockroachDoubleCluster {
       if (live.length < r.replicas.length) g.underReplicated += 1;
       if (live.length <= r.replicas.length / 2) g.unavailable += 1;
     }
+    const first = this.nodes.find((n) => this.isLive(n, now));
+    if (first) first.gauges.underReplicated += this.extraUnderReplicated;
   }
 
   /** pkg/server/auto_upgrade.go, one iteration of its retry loop. */

@@ -5,6 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import { systemClock } from '../../src/core/clock.js';
+import { nullLogger } from '../../src/core/logger.js';
+import { CockroachEngine } from '../../src/engines/cockroachdb/engine.js';
+import { Runner } from '../../src/runner/runner.js';
 import { crdbFixture, untilPausedOr } from './fixture.js';
 
 type Fixture = Awaited<ReturnType<typeof crdbFixture>>;
@@ -116,5 +120,68 @@ describe('CockroachDB upgrade against the double', () => {
       "SET CLUSTER SETTING cluster.preserve_downgrade_option = '23.2'",
       'RESET CLUSTER SETTING cluster.preserve_downgrade_option',
     ]);
+  });
+});
+
+describe('CockroachDB against the double: failures, crashes and control', () => {
+  it('ranges that stay under-replicated after a restart pause the upgrade with the cause, before the next node', async () => {
+    f = await crdbFixture({ version: '24.1.1' });
+    const strategy = { ...STRATEGY, timeouts: { ...STRATEGY.timeouts, readySeconds: 2 } };
+    const runner = await f.upgrade('24.1.3', { strategy: strategy as never });
+    const double = f.double;
+    const r = await runner.run({
+      stopWhen: (x) => {
+        if (f!.platform.replaced.length === 1) double.cluster.extraUnderReplicated = 3;
+        return untilPausedOr()(x);
+      },
+    });
+    assert.equal(r.status.phase, 'Paused', r.status.reason);
+    assert.match(
+      r.status.pauseCause ?? '',
+      /crdb-2 not ready on 24\.1\.3 after 2s: catching up \(lag 3, .*3 under-replicated/,
+    );
+    assert.equal(f.platform.replaced.length, 1, 'the next node did not go');
+  });
+
+  it('a new Baton process resumes from the journal: every node replaced exactly once', async () => {
+    f = await crdbFixture({ version: '23.2.5' });
+    const first = await f.upgrade('24.1.3');
+    await first.run({ stopWhen: () => f!.platform.replaced.length === 1 });
+    // The first process is gone; a second one, with its own engine and clients, carries on.
+    const byEndpoint = new Map(
+      f.double.cluster.nodes.map((n) => [f!.platform.endpointOf(n.id), f!.double.addresses(n.id)]),
+    );
+    const engine = new CockroachEngine({ addresses: (e) => byEndpoint.get(e)! });
+    const second = new Runner({
+      platform: f.platform,
+      engine,
+      clock: systemClock,
+      logger: nullLogger,
+      name: 'up',
+    });
+    const r = await second.run({ stopWhen: untilPausedOr() });
+    await engine.close();
+    assert.equal(r.status.phase, 'Completed', r.status.reason);
+    assert.deepEqual(
+      f.platform.replaced.map((x) => x.member).sort(),
+      ['crdb-0', 'crdb-1', 'crdb-2'],
+      'each node replaced once',
+    );
+    assert.equal(f.double.cluster.clusterVersionString(), '24.1');
+  });
+
+  it('pause lets the node in flight finish and starts no other; resume completes', async () => {
+    f = await crdbFixture({ version: '24.1.1' });
+    const runner = await f.upgrade('24.1.3');
+    await runner.run({ stopWhen: () => f!.platform.replaced.length === 1 });
+    await f.update({ paused: true });
+    let r = await runner.run({ stopWhen: (x) => x.status.phase === 'Paused' });
+    for (let i = 0; i < 6; i++) r = await runner.reconcile();
+    assert.equal(r.status.phase, 'Paused');
+    assert.equal(f.platform.replaced.length, 1);
+    await f.update({ paused: false });
+    r = await runner.run({ stopWhen: untilPausedOr() });
+    assert.equal(r.status.phase, 'Completed', r.status.reason);
+    assert.equal(f.platform.replaced.length, 3);
   });
 });
