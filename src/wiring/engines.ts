@@ -2,7 +2,7 @@
  * The composition root's engine catalogue: every engine Baton can drive (not only plan or
  * simulate), on which platforms, and the module that builds its adapters. Each module is loaded on
  * first use, so a command imports only the engine it drives. Engines with rules only
- * (cockroachdb, ...) are planned and simulated through `engines/registry.ts` and have no entry here.
+ * (kubernetes nodes, ...) are planned and simulated through `engines/registry.ts` and have no entry here.
  *
  * Adding an engine: write `wiring/engines/<name>.ts` exporting `kit: EngineKit` (see kit.ts) and add its one line
  * to {@link KITS}.
@@ -26,6 +26,8 @@ const KITS: Readonly<Record<string, KitEntry>> = {
   redis: { on: ['local', 'kubernetes'], load: () => import('./engines/redis.js') },
   postgres: { on: ['local', 'kubernetes'], load: () => import('./engines/postgres.js') },
   tidb: { on: ['kubernetes'], load: () => import('./engines/tidb.js') },
+  cockroachdb: { on: ['kubernetes'], load: () => import('./engines/cockroachdb.js') },
+  'redis-enterprise': { on: ['kubernetes'], load: () => import('./engines/redis-enterprise.js') },
 };
 
 /** Names of the engines `platform` can drive, in catalogue order. */

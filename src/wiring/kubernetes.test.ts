@@ -38,16 +38,16 @@ test('createPodEngine builds every pod engine by name, with or without credentia
 
 test('an engine that cannot be driven on pods is one line naming the field and the usable engines', async () => {
   await assert.rejects(
-    createPodEngine('redis-enterprise', undefined, 'spec.engine'),
+    createPodEngine('kubernetes', undefined, 'spec.engine'),
     (err: unknown) =>
       err instanceof BadInputError &&
       err.code === 'engine-unavailable' &&
       err.message ===
-        'spec.engine: engine "redis-enterprise" cannot be driven on Kubernetes (its admin API has no adapter here); use one of generic, etcd, redis, postgres, tidb',
+        'spec.engine: engine "kubernetes" cannot be driven on Kubernetes (its admin API has no adapter here); use one of generic, etcd, redis, postgres, tidb, cockroachdb, redis-enterprise',
   );
   await assert.rejects(
-    createPodEngine('cockroachdb', undefined, '--engine'),
-    /^BadInputError: --engine cockroachdb cannot be driven on Kubernetes .*use one of generic, etcd, redis, postgres, tidb$/,
+    createPodEngine('sim', undefined, '--engine'),
+    /^BadInputError: --engine sim cannot be driven on Kubernetes .*use one of generic, etcd, redis, postgres, tidb, cockroachdb, redis-enterprise$/,
   );
 });
 

@@ -100,7 +100,7 @@ describe('etcd on pods', () => {
     const wrong = await cli([
       'plan',
       '--engine',
-      'redis-enterprise',
+      'kubernetes',
       '--statefulset',
       'kv',
       '--name',
@@ -111,7 +111,7 @@ describe('etcd on pods', () => {
     assert.equal(wrong.code, 2);
     assert.match(
       wrong.err,
-      /--engine redis-enterprise cannot be driven on Kubernetes .*use one of generic, etcd, redis, postgres, tidb/,
+      /--engine kubernetes cannot be driven on Kubernetes .*use one of generic, etcd, redis, postgres, tidb, cockroachdb, redis-enterprise/,
     );
   });
 

@@ -153,6 +153,7 @@ export const cockroachdbRules: EngineRules = {
   },
   // Proceeding after a lease-transfer timeout stops a node still holding leases; ranges recover
   // only after the lease expires (about 9 s), so it is not treated as safe.
+  defaultPort: 26257,
   drainTimeoutProceedSafe: false,
   stepEstimatesMs: {
     precheck: 2_000,

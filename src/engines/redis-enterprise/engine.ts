@@ -44,31 +44,72 @@ import { redisEnterpriseRules } from './rules.js';
 export interface RedisEnterpriseEngineOptions {
   /** The REST client; default a {@link RedisEnterpriseRestClient} over `rest`. */
   client?: RedisEnterpriseApi;
-  rest?: RedisEnterpriseRestOptions;
+  /**
+   * Credentials, CA and deadline of the default client; without `baseUrl`, the API of the first
+   * ready REC pod is used (`https://<pod endpoint>`: every node serves the REST API on 9443).
+   */
+  rest?: Partial<RedisEnterpriseRestOptions>;
   /** The Kubernetes version the cluster runs on (the platform's), for the compatibility precheck. */
   kubernetesVersion?: () => Promise<string | undefined>;
 }
+
+/** The REST API's port on every REC node. */
+export const REC_API_PORT = 9443;
+
+/** Every call fails: no REC pod to reach the REST API through. */
+const unreachableApi: RedisEnterpriseApi = new Proxy({} as RedisEnterpriseApi, {
+  get: () => () =>
+    Promise.reject(
+      new OperationalError(
+        'redis-enterprise-unreachable',
+        'no REC pod is running to reach the REST API through',
+      ),
+    ),
+});
 
 /** Redis Enterprise for Kubernetes through the cluster's REST API. */
 export class RedisEnterpriseEngine implements Engine {
   readonly name = 'redis-enterprise';
   readonly rules: EngineRules = redisEnterpriseRules;
-  private readonly api: RedisEnterpriseApi;
+  private readonly fixed?: RedisEnterpriseApi;
+  private readonly rest: Partial<RedisEnterpriseRestOptions>;
+  private readonly clients = new Map<string, RedisEnterpriseApi>();
+  private api: RedisEnterpriseApi;
   private readonly kubernetesVersion?: () => Promise<string | undefined>;
   /** Actions this engine started, per member, newest last (lost on restart: shard roles still tell). */
   private readonly issued = new Map<string, string[]>();
   /** The last failed action per member, until the member holds nothing. */
   private readonly failures = new Map<string, string>();
 
-  constructor(opts: RedisEnterpriseEngineOptions) {
-    if (!opts.client && !opts.rest) {
-      throw new OperationalError(
-        'redis-enterprise-config',
-        'the Redis Enterprise engine needs the REST API address',
-      );
-    }
-    this.api = opts.client ?? new RedisEnterpriseRestClient(opts.rest!);
+  constructor(opts: RedisEnterpriseEngineOptions = {}) {
+    this.rest = opts.rest ?? {};
+    this.fixed =
+      opts.client ??
+      (this.rest.baseUrl
+        ? new RedisEnterpriseRestClient(this.rest as RedisEnterpriseRestOptions)
+        : undefined);
+    this.api = this.fixed ?? unreachableApi;
     this.kubernetesVersion = opts.kubernetesVersion;
+  }
+
+  /** Point {@link api} at the REST API: the configured one, else a ready REC pod's. */
+  private use(members: PlatformMember[]): void {
+    if (this.fixed) return;
+    const pod =
+      members.find((m) => m.component === 'rec' && m.ready && m.endpoint) ??
+      members.find((m) => m.component === 'rec' && m.running && m.endpoint);
+    if (!pod) {
+      this.api = unreachableApi;
+      return;
+    }
+    const host = pod.endpoint!.replace(/^\w+:\/\//, '');
+    const baseUrl = `https://${/:\d+$/.test(host) ? host : `${host}:${REC_API_PORT}`}`;
+    let client = this.clients.get(baseUrl);
+    if (!client) {
+      client = new RedisEnterpriseRestClient({ ...this.rest, baseUrl });
+      this.clients.set(baseUrl, client);
+    }
+    this.api = client;
   }
 
   private async stateOf(m: PlatformMember, view: RecView): Promise<EngineMemberState | undefined> {
@@ -125,6 +166,7 @@ export class RedisEnterpriseEngine implements Engine {
    * master node exists, every database is active and no shard is down.
    */
   async observe(members: PlatformMember[], _ctx: PortContext): Promise<EngineObservation> {
+    this.use(members);
     let view: RecView;
     try {
       view = await lookAt(this.api);
@@ -177,6 +219,7 @@ export class RedisEnterpriseEngine implements Engine {
   }
 
   async prechecks(snapshot: Snapshot, spec: UpgradeSpec, _ctx: PortContext): Promise<PrecheckResult[]> {
+    this.use(snapshot.members);
     const view = await lookAt(this.api);
     const kubernetes = this.kubernetesVersion ? await this.kubernetesVersion() : undefined;
     return redisEnterprisePrechecks(view, snapshot, spec, kubernetes);
@@ -195,6 +238,8 @@ export class RedisEnterpriseEngine implements Engine {
     _ctx: EngineActionContext,
   ): Promise<DrainResult> {
     if (member.component !== 'rec') return { message: `${member.name} holds no shard` };
+    // Through another pod's API: this one is about to go.
+    this.use(_s.members.filter((m) => m.name !== member.name));
     const view = await lookAt(this.api);
     const node = nodeOf(member, view);
     if (!node)
@@ -232,8 +277,9 @@ export class RedisEnterpriseEngine implements Engine {
   }
 
   /** After the pod is back: maintenance off (restores the node's snapshot). Idempotent. */
-  async restore(member: MemberView, _snapshot: Snapshot, _ctx: PortContext): Promise<void> {
+  async restore(member: MemberView, snapshot: Snapshot, _ctx: PortContext): Promise<void> {
     if (member.component !== 'rec') return;
+    this.use(snapshot.members);
     const view = await lookAt(this.api);
     const node = nodeOf(member, view);
     if (!node || !view.status[String(node.uid)]?.maintenance_snapshot) return;

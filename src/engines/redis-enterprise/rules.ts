@@ -93,6 +93,7 @@ export const redisEnterpriseRules: EngineRules = {
   hooks: [],
   // A pod stopped while it still hosts primary shards loses writes to them until the cluster
   // fails them over; never proceed after a failover timeout.
+  defaultPort: 9443,
   drainTimeoutProceedSafe: false,
   stepEstimatesMs: { precheck: 5_000, drain: 20_000, replace: 120_000, verify: 60_000 },
 };
