@@ -72,6 +72,9 @@ export function memberRows(status: UpgradeStatus): MemberRow[] {
         return row('replacing', blocked ?? `starting on ${p.to}`);
       case 'verifying':
         return row('replacing', blocked ?? `waiting until ready and caught up on ${p.to}`);
+      case 'failed':
+        // Left aside within the spec's maxFailedMembers (its cause is `lastError`, shown above).
+        return row('failed', 'failed and left for a human');
       case 'pending': {
         const from = takingOver.get(o.name);
         if (from) return row('taking over', `taking over leadership from ${from}`);
