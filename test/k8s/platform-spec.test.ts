@@ -34,7 +34,7 @@ describe('Upgrade resource specs: bad ones are rejected with the field and nothi
           target: { statefulSet: 'a', statefulSets: [{ name: 'b' }] },
         }),
       ),
-      isBad(/^spec\.target: set exactly one of statefulSet, statefulSets or cluster/),
+      isBad(/^spec\.target: set exactly one of statefulSet, statefulSets, cluster or nodes/),
     );
     assert.equal(server.requests().total, 0);
   });
