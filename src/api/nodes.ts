@@ -128,6 +128,66 @@ export interface DrainOptions {
   localStorage: 'refuse' | 'evict';
 }
 
+/** Annotations Baton writes on the Nodes it drains. */
+export const NODE_ANNOTATIONS = {
+  /**
+   * `<namespace>/<upgrade>` of the Upgrade that cordoned the node. Present only on a node Baton
+   * cordoned: Baton uncordons only such a node, so an admin's cordon stays.
+   */
+  cordonedBy: 'baton.dev/cordoned-by',
+  /**
+   * JSON {@link DrainRecord}: what the drain took off the node, so that after the node is back the
+   * wait for its evicted workloads and database members survives a restart of Baton.
+   */
+  drained: 'baton.dev/drained',
+} as const;
+
+/** What a node's drain took off it: the workloads and database members to wait for afterwards. */
+export interface DrainRecord {
+  /** `<namespace>/<upgrade>` that drained it. */
+  upgrade: string;
+  /** Controllers of the evicted pods, `<namespace>/<Kind>/<name>` (Deployment, StatefulSet, ...). */
+  workloads: string[];
+  /** Database members evicted, `<namespace>/<statefulset>/<pod>`. */
+  databases: string[];
+}
+
+/** The drain record of a node's annotations, or undefined when absent or unreadable. */
+export function readDrainRecord(annotations: Record<string, string> | undefined): DrainRecord | undefined {
+  const raw = annotations?.[NODE_ANNOTATIONS.drained];
+  if (!raw) return undefined;
+  try {
+    const r = JSON.parse(raw) as Partial<DrainRecord>;
+    if (typeof r.upgrade !== 'string') return undefined;
+    const strings = (x: unknown) =>
+      Array.isArray(x) ? x.filter((v): v is string => typeof v === 'string') : [];
+    return { upgrade: r.upgrade, workloads: strings(r.workloads), databases: strings(r.databases) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether `labels` satisfy `selector` (the equality-based label selectors of {@link nodesTargetSchema}:
+ * `key`, `!key`, `key=value`, `key==value`, `key!=value`, comma-separated, all must hold).
+ */
+export function matchesSelector(labels: Record<string, string> | undefined, selector: string): boolean {
+  const l = labels ?? {};
+  return selector
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0)
+    .every((term) => {
+      if (term.startsWith('!')) return !Object.hasOwn(l, term.slice(1));
+      const ne = term.indexOf('!=');
+      if (ne > 0) return l[term.slice(0, ne)] !== term.slice(ne + 2);
+      const eq = term.indexOf('=');
+      if (eq < 0) return Object.hasOwn(l, term);
+      const value = term.slice(term[eq + 1] === '=' ? eq + 2 : eq + 1);
+      return l[term.slice(0, eq)] === value;
+    });
+}
+
 /** The control plane and pools of a nodes target, with defaults: the control plane first. */
 export function nodeGroups(t: NodesTarget): NodeGroup[] {
   const cp = t.controlPlane?.selector ?? CONTROL_PLANE_LABEL;
