@@ -145,6 +145,8 @@ export async function requestControl(
   const def = CONTROLS[verb];
   const rec = await findUpgrade(t, name);
   if (isTerminal(rec.status.phase)) {
+    // A finalized upgrade refuses a rollback for that reason, which says what to do instead.
+    if (verb === 'rollback' && rec.status.finalized) CONTROLS.rollback.change(rec.spec, rec);
     throw new BadInputError(
       'upgrade-ended',
       `upgrade ${rec.spec.name} is ${rec.status.phase}: there is nothing to ${verb}`,

@@ -107,9 +107,12 @@ export function parseClusterRefFlag(
 }
 
 const HOST_PORT = /^[^\s:/]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
+/** Several named addresses for engines with more than one port: `sql=HOST:PORT,http=HOST:PORT`. */
+const NAMED_HOST_PORTS = /^[a-z]+=[^\s:/,=]+:\d{1,5}(,[a-z]+=[^\s:/,=]+:\d{1,5})+$/;
 
 /**
  * `--endpoint POD=HOST:PORT` (repeatable) as endpoints by pod name; undefined when none is given.
+ * An engine with several ports takes them named, `POD=sql=HOST:PORT,http=HOST:PORT` (CockroachDB).
  * They serve this command only and are never written into the Upgrade resource: an endpoint that
  * works from a laptop (a port-forward) would mislead the operator in the cluster.
  */
@@ -120,10 +123,10 @@ export function parseEndpointFlags(values: string[] | undefined): Record<string,
     const eq = v.indexOf('=');
     const pod = eq > 0 ? v.slice(0, eq) : '';
     const endpoint = eq > 0 ? v.slice(eq + 1) : '';
-    if (!DNS_LABEL.test(pod) || !HOST_PORT.test(endpoint)) {
+    if (!DNS_LABEL.test(pod) || !(HOST_PORT.test(endpoint) || NAMED_HOST_PORTS.test(endpoint))) {
       throw new BadInputError(
         'bad-endpoint',
-        `--endpoint ${v}: use POD=HOST:PORT, e.g. --endpoint etcd-0=127.0.0.1:23790`,
+        `--endpoint ${v}: use POD=HOST:PORT, e.g. --endpoint etcd-0=127.0.0.1:23790 (or POD=sql=HOST:PORT,http=HOST:PORT for an engine with several ports)`,
       );
     }
     if (out[pod] !== undefined) {

@@ -32,6 +32,18 @@ describe('CockroachDB version strings', () => {
     assert.deepEqual(defaultAddresses('10.0.0.1:26000', 8081).http, '10.0.0.1:8081');
   });
 
+  it('named addresses: sql and http given, rpc defaulting to sql; a malformed list is refused', () => {
+    assert.deepEqual(defaultAddresses('sql=127.0.0.1:40001,http=127.0.0.1:40002'), {
+      sql: '127.0.0.1:40001',
+      rpc: '127.0.0.1:40001',
+      http: '127.0.0.1:40002',
+    });
+    assert.deepEqual(defaultAddresses('http=h:2,rpc=h:3,sql=h:1'), { sql: 'h:1', http: 'h:2', rpc: 'h:3' });
+    for (const bad of ['sql=h:1', 'sql=h:1,http=h:2,http=h:3', 'sql=h:1,http=h', 'pg=h:1,http=h:2']) {
+      assert.throws(() => defaultAddresses(bad), /name each address once, sql=HOST:PORT,http=HOST:PORT/);
+    }
+  });
+
   it('sums Prometheus samples over label sets and skips comments', () => {
     const m = parsePrometheusText(
       '# HELP x\nranges_underreplicated{store="1"} 2\nranges_underreplicated{store="2"} 3\nreplicas 7\n',

@@ -5,6 +5,7 @@
  * fails with an OperationalError naming the node.
  */
 import * as grpc from '@grpc/grpc-js';
+import { BadInputError } from '../../core/errors.js';
 import { CockroachDrainRpc, type DrainProgress } from './drain-rpc.js';
 import {
   CockroachHttp,
@@ -28,11 +29,41 @@ export interface CockroachAddresses {
 export const DEFAULT_SQL_PORT = 26257;
 export const DEFAULT_HTTP_PORT = 8080;
 
+const NAMED_ADDRESS = /^(sql|http|rpc)=([^\s,=]+:\d{1,5})$/;
+
 /**
- * The addresses of a node whose platform endpoint is its SQL address (`host` or `host:port`): RPC
- * on the same port, HTTP on `httpPort` of the same host.
+ * A node's addresses named one by one, `sql=HOST:PORT,http=HOST:PORT[,rpc=HOST:PORT]` (RPC
+ * defaults to the SQL address, where a real node serves both); undefined when `endpoint` is not
+ * in that form. For nodes whose ports are not the defaults as seen from Baton: port-forwards
+ * (`kubectl port-forward` gives each port its own local port), `--http-addr` set elsewhere.
+ */
+export function namedAddresses(endpoint: string): CockroachAddresses | undefined {
+  const named: Partial<Record<'sql' | 'http' | 'rpc', string>> = {};
+  for (const part of endpoint.split(',')) {
+    const m = NAMED_ADDRESS.exec(part.trim());
+    if (!m || named[m[1] as 'sql'] !== undefined) return undefined;
+    named[m[1] as 'sql'] = m[2]!;
+  }
+  if (!named.sql || !named.http) return undefined;
+  return { sql: named.sql, http: named.http, rpc: named.rpc ?? named.sql };
+}
+
+/**
+ * The addresses of a node from its platform endpoint: named ones ({@link namedAddresses}), else
+ * the endpoint is its SQL address (`host` or `host:port`), RPC on the same port, HTTP on
+ * `httpPort` of the same host.
  */
 export function defaultAddresses(endpoint: string, httpPort = DEFAULT_HTTP_PORT): CockroachAddresses {
+  if (endpoint.includes('=')) {
+    const named = namedAddresses(endpoint);
+    if (!named) {
+      throw new BadInputError(
+        'cockroachdb-bad-endpoint',
+        `endpoint ${endpoint}: name each address once, sql=HOST:PORT,http=HOST:PORT[,rpc=HOST:PORT], or give HOST[:SQL_PORT]`,
+      );
+    }
+    return named;
+  }
   const m = /^(.*?)(?::(\d+))?$/.exec(endpoint)!;
   const host = m[1]!;
   const sql = `${host}:${m[2] ?? DEFAULT_SQL_PORT}`;
