@@ -278,6 +278,11 @@ export interface MemberProgress {
   batch?: number;
   /** The member was the leader/primary when it was drained; target it was handed to. */
   leadershipMovedTo?: string;
+  /**
+   * The member chosen to take its leadership, journalled with the drain's intent, so a drain
+   * re-issued after a crash asks for the same hand-over.
+   */
+  drainTarget?: string;
   /** Number of times `replace` was issued (1 normally; recorded to prove nothing restarts twice). */
   replaceCalls: number;
   /** The drain was requested (so a re-observation does not request it again). */

@@ -674,6 +674,7 @@ function startMember(ctx: Ctx, name: string): Action | undefined {
     setMemberState(status, name, 'draining', now, `${name}: ${lv.reason}`);
     p.drainIssued = false;
     if (view?.engine?.leaderCount !== undefined) p.leadersBefore = view.engine.leaderCount;
+    p.drainTarget = lv.target?.name;
     return act(
       ctx,
       { kind: 'drain', member: name, target: lv.target?.name },
@@ -866,10 +867,17 @@ function driveDrain(
   }
   if (!p.drainIssued) {
     if (evacuate) return act(ctx, { kind: 'drain', member: name, evacuate: true });
+    // The intent was journalled but its outcome was not (a crash): ask for the same hand-over,
+    // unless the chosen member can no longer take it.
+    const chosen = p.drainTarget ? acc.views.get(p.drainTarget) : undefined;
+    if (chosen?.ready && chosen.engine?.healthy) {
+      return act(ctx, { kind: 'drain', member: name, target: chosen.name });
+    }
     const compMembers = snapshot.members.filter((m) => m.component === p.component);
     const lv = view
       ? leadershipVerdict(view, compMembers, { exclude: status.currentBatch, targetVersion: p.to })
       : undefined;
+    p.drainTarget = lv?.target?.name;
     return act(ctx, { kind: 'drain', member: name, target: lv?.target?.name });
   }
   if (!holdsLeadership(view)) {

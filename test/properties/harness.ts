@@ -8,16 +8,17 @@
 import { FakeClock } from '../../src/core/clock.js';
 import { OperationalError } from '../../src/core/errors.js';
 import { nullLogger } from '../../src/core/logger.js';
+import type { JournalStore } from '../../src/core/ports.js';
 import type { BatchPolicy, TimeoutPolicy, UpgradeSpec, UpgradeStatus } from '../../src/core/types.js';
+import { isTerminal } from '../../src/core/types.js';
 import { engineRules } from '../../src/engines/registry.js';
 import {
   createSimWorld,
   parseSimClusterDescription,
-  SimCrash,
   type SimFault,
   type SimWorld,
 } from '../../src/platforms/sim/index.js';
-import { type ReconcileResult, Runner } from '../../src/runner/runner.js';
+import { fingerprint, isProcessCrash, type ReconcileResult, Runner } from '../../src/runner/runner.js';
 import { createUpgrade, makeSpec } from '../../src/runner/start.js';
 import { engineRegistry } from '../../src/engines/registry.js';
 
@@ -85,8 +86,26 @@ export const BLOCKED_LIMIT_MS = 60_000;
 /** A running upgrade that takes no action for this long, without a blocking check, has stalled. */
 export const STALL_LIMIT_MS = 3600_000;
 
+/** What a driven run may be given besides its scenario. */
+export interface DriveOptions {
+  /** The journal the platform stores the upgrade in (default: a fresh in-memory one). */
+  journal?: JournalStore;
+  /** Most reconciles before the run counts as endless. */
+  maxReconciles?: number;
+  /** Called with every reconcile that returned (not with those a crash ended). */
+  onReconcile?: (r: ReconcileResult) => void;
+  /**
+   * Milliseconds the restarted process waits after a crash before it looks again (default 0:
+   * at once).
+   */
+  restartDelayMs?: (crash: unknown) => number;
+}
+
 /** Wire the world of a scenario and create its upgrade. */
-export async function setUp(s: Scenario): Promise<{ world: SimWorld; clock: FakeClock; spec: UpgradeSpec }> {
+export async function setUp(
+  s: Scenario,
+  opts: Pick<DriveOptions, 'journal'> = {},
+): Promise<{ world: SimWorld; clock: FakeClock; spec: UpgradeSpec }> {
   const clock = new FakeClock();
   const world = createSimWorld(
     parseSimClusterDescription(
@@ -107,7 +126,7 @@ export async function setUp(s: Scenario): Promise<{ world: SimWorld; clock: Fake
       },
       engineRegistry,
     ),
-    { clock },
+    { clock, ...(opts.journal ? { journal: opts.journal } : {}) },
   );
   const spec = makeSpec({
     name: 'up',
@@ -149,10 +168,12 @@ function isGatePause(status: UpgradeStatus): boolean {
 /**
  * Drive a scenario to its end. Gates (pause after batch, supervised) are always resumed; a pause
  * Baton took for an error is resumed `s.resumes` times; AwaitingFinalization is finalized.
- * SimCrash ends the current Runner; a fresh one continues from the journal.
+ * A process crash (SimCrash, or any error {@link isProcessCrash} recognises) ends the current
+ * Runner; a fresh one continues from the journal.
  */
-export async function drive(s: Scenario, maxReconciles = 20_000): Promise<RunOutcome> {
-  const { world, clock, spec: created } = await setUp(s);
+export async function drive(s: Scenario, opts: DriveOptions = {}): Promise<RunOutcome> {
+  const maxReconciles = opts.maxReconciles ?? 20_000;
+  const { world, clock, spec: created } = await setUp(s, opts);
   const journal = world.platform.journal;
   const initialVersions = Object.fromEntries(world.cluster.memberViews().map((m) => [m.name, m.version]));
   const initiallyUnready: Record<string, number> = {};
@@ -172,6 +193,52 @@ export async function drive(s: Scenario, maxReconciles = 20_000): Promise<RunOut
   let stop: StopKind = 'step-limit';
   const userPaused = { at: -1 };
   let blocked: { check: string; since: number } | undefined;
+  /** The last status the harness reacted to. */
+  let seen = '';
+
+  /**
+   * What the user does on seeing `st` (resume a gate, finalize...), or how the run stops. Called
+   * after every reconcile, and after a crash on what the journal holds.
+   */
+  const react = async (st: UpgradeStatus, sp: UpgradeSpec): Promise<StopKind | undefined> => {
+    if (st.phase === 'Paused') {
+      // A user pause is lifted a few reconciles later (members in flight finish meanwhile).
+      if (sp.paused && reconciles - userPaused.at >= 5) {
+        applied.push('resume');
+        await journal.updateSpec(created.name, (x) => ({ ...x, paused: false }));
+      } else if (!sp.paused && isGatePause(st)) {
+        applied.push('resume-gate');
+        await journal.updateSpec(created.name, (x) => ({ ...x, paused: false }));
+      } else if (!sp.paused && resumesLeft > 0) {
+        resumesLeft -= 1;
+        applied.push('resume-error');
+        await journal.updateSpec(created.name, (x) => ({ ...x, paused: false }));
+      } else if (!sp.paused) {
+        return 'paused';
+      }
+    } else if (st.phase === 'AwaitingFinalization') {
+      if (sp.finalizeRequested || sp.rollback) {
+        // already asked: keep reconciling
+      } else if (s.finalize === 'manual') {
+        applied.push('finalize');
+        await journal.updateSpec(created.name, (x) => ({ ...x, finalizeRequested: true }));
+      } else {
+        return 'awaiting-finalization';
+      }
+    }
+    return undefined;
+  };
+
+  /** Whether `st` has been blocked by the same check, or running without an action, too long. */
+  const track = (st: UpgradeStatus): StopKind | undefined => {
+    if (!st.blockedBy) blocked = undefined;
+    else if (blocked?.check !== st.blockedBy.check)
+      blocked = { check: st.blockedBy.check, since: clock.now() };
+    else if (clock.now() - blocked.since >= BLOCKED_LIMIT_MS) return 'blocked';
+    if (!st.blockedBy && st.phase === 'Running' && clock.now() - lastActionAt >= STALL_LIMIT_MS)
+      return 'stalled';
+    return undefined;
+  };
 
   while (reconciles < maxReconciles) {
     while (controls.length > 0 && controls[0]!.after <= reconciles) {
@@ -192,12 +259,30 @@ export async function drive(s: Scenario, maxReconciles = 20_000): Promise<RunOut
       reconciles += 1;
       r = await runner.reconcile();
     } catch (err) {
-      if (!(err instanceof SimCrash)) throw err;
+      if (!isProcessCrash(err)) throw err;
       crashes += 1;
       runner = fresh();
+      last = undefined;
+      // A status the crashed reconcile wrote but could not return is seen in the journal, as a
+      // user watching `baton status` would see it.
+      const rec = await journal.get(created.name);
+      if (rec && fingerprint(rec.status) !== seen) {
+        seen = fingerprint(rec.status);
+        const ended = isTerminal(rec.status.phase)
+          ? 'terminal'
+          : ((await react(rec.status, rec.spec)) ?? track(rec.status));
+        if (ended) {
+          stop = ended;
+          break;
+        }
+      }
+      const delay = opts.restartDelayMs?.(err) ?? 0;
+      if (delay > 0) await clock.sleep(delay);
       continue;
     }
+    opts.onReconcile?.(r);
     last = r;
+    seen = fingerprint(r.status);
     if (r.action) {
       actions += 1;
       lastActionAt = clock.now();
@@ -207,42 +292,14 @@ export async function drive(s: Scenario, maxReconciles = 20_000): Promise<RunOut
       break;
     }
     const st = r.status;
-    if (st.phase === 'Paused') {
-      // A user pause is lifted a few reconciles later (members in flight finish meanwhile).
-      if (r.spec.paused && reconciles - userPaused.at >= 5) {
-        applied.push('resume');
-        await journal.updateSpec(created.name, (sp) => ({ ...sp, paused: false }));
-      } else if (!r.spec.paused && isGatePause(st)) {
-        applied.push('resume-gate');
-        await journal.updateSpec(created.name, (sp) => ({ ...sp, paused: false }));
-      } else if (!r.spec.paused && resumesLeft > 0) {
-        resumesLeft -= 1;
-        applied.push('resume-error');
-        await journal.updateSpec(created.name, (sp) => ({ ...sp, paused: false }));
-      } else if (!r.spec.paused) {
-        stop = 'paused';
-        break;
-      }
-    } else if (st.phase === 'AwaitingFinalization') {
-      if (r.spec.finalizeRequested || r.spec.rollback) {
-        // already asked: keep reconciling
-      } else if (s.finalize === 'manual') {
-        applied.push('finalize');
-        await journal.updateSpec(created.name, (sp) => ({ ...sp, finalizeRequested: true }));
-      } else {
-        stop = 'awaiting-finalization';
-        break;
-      }
-    }
-    if (!st.blockedBy) blocked = undefined;
-    else if (blocked?.check !== st.blockedBy.check)
-      blocked = { check: st.blockedBy.check, since: clock.now() };
-    else if (clock.now() - blocked.since >= BLOCKED_LIMIT_MS) {
-      stop = 'blocked';
+    const ended = await react(st, r.spec);
+    if (ended) {
+      stop = ended;
       break;
     }
-    if (!st.blockedBy && st.phase === 'Running' && clock.now() - lastActionAt >= STALL_LIMIT_MS) {
-      stop = 'stalled';
+    const stuck = track(st);
+    if (stuck) {
+      stop = stuck;
       break;
     }
     if (r.requeueMs > 0) await clock.sleep(r.requeueMs);

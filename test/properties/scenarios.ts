@@ -271,3 +271,62 @@ export function violations(s: Scenario, out: RunOutcome): string[] {
   if (spec.generation < 1) bad.push('spec generation went below 1');
   return bad;
 }
+
+/** Engines whose upgrades have several components, hooks, or finalization and multi-hop paths. */
+const CRASH_ENGINES = ['tidb', 'redis-enterprise', 'kubernetes', 'cockroachdb', 'sim'];
+
+/**
+ * Upgrades for the crash-at-every-write test: healthy members (a few already at the target),
+ * several components where the engine has them, every batch policy, soak, pause gates,
+ * supervised leader steps and manual finalization; no faults and no timed user controls, so the
+ * uninterrupted run is the reference every crashed run must reproduce.
+ */
+export const crashScenarioArb: fc.Arbitrary<Scenario> = fc
+  .record({ engine: fc.constantFrom(...CRASH_ENGINES), pick: fc.nat() })
+  .chain(({ engine, pick }) => {
+    const pairs = VERSION_PAIRS[engine]!;
+    const [from, to] = pairs[pick % pairs.length]!;
+    const rules = engineRules(engine);
+    const member = fc.record({
+      ready: fc.constant(true),
+      lag: fc.nat(40),
+      atTarget: fc.oneof(
+        { weight: 8, arbitrary: fc.constant(false) },
+        { weight: 1, arbitrary: fc.constant(true) },
+      ),
+    });
+    return fc.record({
+      engine: fc.constant(engine),
+      seed: fc.nat(1_000_000),
+      from: fc.constant(from),
+      to: fc.constant(to),
+      components: fc.tuple(
+        ...rules.components.map((c) =>
+          fc
+            .array(member, { minLength: c.quorum ? 3 : 1, maxLength: c.quorum ? 4 : 3 })
+            .map((members) => ({ name: c.name, members })),
+        ),
+      ),
+      batch: batchArb,
+      maxUnavailable: fc.integer({ min: 1, max: 2 }),
+      soakSeconds: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, fc.integer({ min: 1, max: 30 })),
+      pauseAfterFirstBatch: fc.boolean(),
+      pauseAfterEachBatch: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, fc.constant(true)),
+      supervised: fc.boolean(),
+      drainPolicy: fc.constant('pause' as const),
+      drainSeconds: fc.constant(120),
+      readySeconds: fc.constant(600),
+      finalize: fc.constantFrom('auto' as const, 'manual' as const),
+      force: fc.constant([] as string[]),
+      faults: fc.constant([] as SimFault[]),
+      timings: fc.record({
+        replaceMs: fc.integer({ min: 100, max: 1500 }),
+        readyMs: fc.integer({ min: 100, max: 1000 }),
+        catchUpMs: fc.integer({ min: 0, max: 1000 }),
+        drainMs: fc.integer({ min: 100, max: 1000 }),
+        electionMs: fc.integer({ min: 100, max: 1000 }),
+      }),
+      controls: fc.constant([] as Scenario['controls']),
+      resumes: fc.constant(0),
+    });
+  });
