@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join, relative } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { after, test } from 'node:test';
 import { systemClock } from '../../core/clock.js';
 import { BadInputError, OperationalError } from '../../core/errors.js';
 import { nullLogger } from '../../core/logger.js';
 import type { PortContext } from '../../core/ports.js';
 import { LocalPlatform } from './platform.js';
-import { isAlive, stopProcess } from './process.js';
+import { findLaunched, identify, isAlive, spawnDetached, stopProcess } from './process.js';
 import { readClusterState, writeClusterState } from './state.js';
 import { askVersion, createTestAdapter } from '../../../test/local/test-adapter.js';
 
@@ -190,6 +190,84 @@ test('replaceMember is idempotent and runs the new version on the same ports and
   assert.notEqual(pids(p)['test-1'], afterFirst['test-1']);
   await p.waitReady('test-1', ctx);
   assert.equal(await askVersion(layout), '1.1.0+r2');
+});
+
+/**
+ * What a Baton killed inside `launch`, after the spawn and before the state write, leaves behind:
+ * the launch recorded, the old process stopped, the new one running with its PID only in the pid
+ * file. Built from the same steps the platform takes, then the platform object is dropped.
+ */
+async function killedAfterSpawn(p: LocalPlatform, member: string, version: string): Promise<number> {
+  const state = (await readClusterState(p.dir))!;
+  const rec = state.members.find((m) => m.name === member)!;
+  await stopProcess(rec.process, { timeoutMs: 2000, clock: systemClock });
+  const layout = p.layout().members.find((m) => m.name === member)!;
+  const spec = await createTestAdapter().launch(layout, version, {}, p.adapterContext(ctx));
+  const pidFile = join(dirname(rec.logFile), 'launch.pid');
+  rec.intent = { version, since: Date.now() };
+  rec.launching = {
+    version,
+    command: spec.command,
+    args: spec.args,
+    settings: {},
+    pidFile,
+    since: Date.now(),
+  };
+  await writeClusterState(p.dir, state);
+  const id = await spawnDetached({ ...spec, env: spec.env ?? {}, logFile: rec.logFile, pidFile });
+  await waitUntil(async () => (await findLaunched(pidFile, spec.command)) !== undefined);
+  return id.pid;
+}
+
+test('a process spawned by a Baton killed before recording it is taken in, not started twice', async () => {
+  const p = await create('orphan', { members: 2 });
+  const orphan = await killedAfterSpawn(p, 'test-1', '1.1.0');
+  const next = await LocalPlatform.open({
+    stateDir,
+    name: 'orphan',
+    adapters: { test: createTestAdapter() },
+    ctx,
+  });
+  // Observation stays read-only: the member is still being replaced.
+  assert.match((await next.listMembers(ctx)).find((m) => m.name === 'test-1')!.detail!, /being replaced/);
+  await next.replaceMember('test-1', '1.1.0', {}, ctx);
+  const rec = next.records().find((m) => m.name === 'test-1')!;
+  assert.equal(rec.process?.pid, orphan, 'the orphan became the member, nothing new started');
+  assert.equal(rec.version, '1.1.0');
+  assert.equal(rec.intent, undefined);
+  assert.equal(rec.launching, undefined);
+  await next.waitReady('test-1', ctx);
+  assert.equal(await askVersion(p.layout().members[1]!), '1.1.0');
+});
+
+test('a launched, unrecorded process of another version is stopped before the one asked for starts', async () => {
+  const p = await create('orphan2', { members: 1 });
+  const orphan = await killedAfterSpawn(p, 'test-0', '1.1.0');
+  const next = await LocalPlatform.open({
+    stateDir,
+    name: 'orphan2',
+    adapters: { test: createTestAdapter() },
+    ctx,
+  });
+  await next.replaceMember('test-0', '1.0.0', {}, ctx);
+  const rec = next.records()[0]!;
+  assert.notEqual(rec.process?.pid, orphan);
+  await next.waitReady('test-0', ctx);
+  assert.equal(await askVersion(p.layout().members[0]!), '1.0.0');
+  await waitUntil(async () => (await identify(orphan)) === undefined);
+});
+
+test('delete stops a launched process no Baton recorded', async () => {
+  const p = await create('orphan3', { members: 1 });
+  const orphan = await killedAfterSpawn(p, 'test-0', '1.1.0');
+  const next = await LocalPlatform.open({
+    stateDir,
+    name: 'orphan3',
+    adapters: { test: createTestAdapter() },
+    ctx,
+  });
+  await next.delete(ctx);
+  assert.equal(await identify(orphan), undefined);
 });
 
 test('replaceMember checks the version before stopping anything', async () => {

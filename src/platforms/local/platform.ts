@@ -25,7 +25,16 @@ import type { AdapterContext, LocalClusterLayout, LocalEngineAdapter, LocalMembe
 import { withClusterLock } from './lock.js';
 import { canBind, pickFreePorts } from './ports.js';
 import type { ChildExit } from './process.js';
-import { chownTree, effectiveRunAs, isAlive, spawnDetached, stopProcess, tailFile } from './process.js';
+import type { ProcessIdentity } from './process.js';
+import {
+  chownTree,
+  effectiveRunAs,
+  findLaunched,
+  isAlive,
+  spawnDetached,
+  stopProcess,
+  tailFile,
+} from './process.js';
 import type { ClusterState, MemberRecord } from './state.js';
 import {
   clusterDir,
@@ -46,6 +55,8 @@ export const DEFAULT_READY_TIMEOUT_MS = 60_000;
 export const DELETE_STOP_TIMEOUT_MS = 2_000;
 /** Bound of one adapter ping made by listMembers. */
 const PING_TIMEOUT_MS = 3_000;
+/** The file in a member's directory its process writes its PID to when launched. */
+const LAUNCH_PID_FILE = 'launch.pid';
 /** Bound for a stopped member's ports to become bindable again before it is relaunched. */
 const PORT_RELEASE_TIMEOUT_MS = 5_000;
 const POLL_MS = 100;
@@ -419,7 +430,7 @@ export class LocalPlatform implements Platform {
    */
   async replaceMember(name: string, version: string, opts: ReplaceOptions, ctx: PortContext): Promise<void> {
     await this.exclusive(ctx, async () => {
-      await this.reload();
+      await this.reloadAndRecover(ctx);
       const rec = this.member(name);
       if (atVersion(rec.version, version) && (await isAlive(rec.process))) {
         ctx.logger.debug('member already runs target version', { member: name, version });
@@ -468,7 +479,7 @@ export class LocalPlatform implements Platform {
   /** Stop a member gracefully and record that it is meant to stay stopped. Idempotent. */
   async stopMember(name: string, ctx: PortContext): Promise<void> {
     await this.exclusive(ctx, async () => {
-      await this.reload();
+      await this.reloadAndRecover(ctx);
       const rec = this.member(name);
       await this.stopRecord(rec, 'stopped on request', ctx);
       rec.desired = 'stopped';
@@ -479,7 +490,7 @@ export class LocalPlatform implements Platform {
   /** Start a stopped member on its recorded version and settings. No-op when it already runs. */
   async startMember(name: string, ctx: PortContext): Promise<void> {
     await this.exclusive(ctx, async () => {
-      await this.reload();
+      await this.reloadAndRecover(ctx);
       const rec = this.member(name);
       if (await isAlive(rec.process)) return;
       await this.launch(rec, rec.version, rec.settings, ctx);
@@ -513,7 +524,7 @@ export class LocalPlatform implements Platform {
 
   private async stopEvery(reason: string, timeoutMs: number, ctx: PortContext): Promise<void> {
     await this.exclusive(ctx, async () => {
-      await this.reload();
+      await this.reloadAndRecover(ctx);
       await Promise.all(
         this.state.members.map(async (m) => {
           await this.stopRecord(m, reason, ctx, timeoutMs);
@@ -565,6 +576,54 @@ export class LocalPlatform implements Platform {
     const fresh = await readClusterState(this.dir);
     if (!fresh) throw new OperationalError('cluster-gone', `cluster state ${this.dir} no longer exists`);
     this.state = fresh;
+  }
+
+  /**
+   * Re-read the state, then take in every process a killed Baton spawned but could not record
+   * (`launching` left behind): found through the pid file the child wrote, it becomes the member's
+   * process, so it is neither started a second time (its ports would refuse the new one) nor left
+   * running unseen. A launch whose process is gone is forgotten.
+   */
+  private async reloadAndRecover(ctx: PortContext): Promise<void> {
+    await this.reload();
+    let changed = false;
+    for (const rec of this.state.members) {
+      const l = rec.launching;
+      if (!l) continue;
+      const id = (await isAlive(rec.process)) ? undefined : await findLaunched(l.pidFile, l.command);
+      if (id) {
+        this.recordLaunch(rec, id, l, l.since);
+        ctx.logger.info('took in a member process an interrupted Baton started', {
+          cluster: this.state.name,
+          member: rec.name,
+          version: l.version,
+          pid: id.pid,
+        });
+      }
+      delete rec.launching;
+      changed = true;
+    }
+    if (changed) await this.save(ctx);
+  }
+
+  /** `rec` now runs `id`, started as `launch` describes. */
+  private recordLaunch(
+    rec: MemberRecord,
+    id: ProcessIdentity,
+    launch: NonNullable<MemberRecord['launching']>,
+    startedAt: number,
+  ): void {
+    rec.process = id;
+    rec.version = launch.version;
+    rec.command = launch.command;
+    rec.args = launch.args;
+    if (launch.runAsUser !== undefined) rec.runAsUser = launch.runAsUser;
+    else delete rec.runAsUser;
+    rec.settings = { ...launch.settings };
+    rec.desired = 'running';
+    rec.startedAt = startedAt;
+    if (!rec.intent || atVersion(rec.intent.version, launch.version)) delete rec.intent;
+    delete rec.launching;
   }
 
   private async save(ctx: PortContext): Promise<void> {
@@ -685,6 +744,20 @@ export class LocalPlatform implements Platform {
       const data = await stat(rec.dataDir).catch(() => undefined);
       if (owner?.uid !== user.uid || (data && data.uid !== user.uid)) await chownTree(memberDir, user);
     }
+    // What is about to run is recorded before the spawn, and the child writes its PID itself:
+    // a kill between the spawn and the record below leaves a process the next Baton finds.
+    const launch: NonNullable<MemberRecord['launching']> = {
+      version,
+      command: spec.command,
+      args: spec.args,
+      ...(spec.runAsUser !== undefined ? { runAsUser: spec.runAsUser } : {}),
+      settings: { ...settings },
+      pidFile: join(dirname(rec.logFile), LAUNCH_PID_FILE),
+      since: ctx.clock.now(),
+    };
+    await rm(launch.pidFile, { force: true });
+    rec.launching = launch;
+    await this.save(ctx);
     const id = await spawnDetached(
       {
         command: spec.command,
@@ -693,22 +766,14 @@ export class LocalPlatform implements Platform {
         ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
         logFile: rec.logFile,
         ...(user ? { user } : {}),
+        pidFile: launch.pidFile,
       },
       (exit) => {
         this.exits.set(rec.name, exit);
         ctx.logger.debug('member process exited', { member: rec.name, ...exit });
       },
     );
-    rec.process = id;
-    rec.version = version;
-    rec.command = spec.command;
-    rec.args = spec.args;
-    if (spec.runAsUser !== undefined) rec.runAsUser = spec.runAsUser;
-    else delete rec.runAsUser;
-    rec.settings = { ...settings };
-    rec.desired = 'running';
-    rec.startedAt = ctx.clock.now();
-    delete rec.intent;
+    this.recordLaunch(rec, id, launch, ctx.clock.now());
     await this.save(ctx);
     ctx.logger.debug('member started', { member: rec.name, version, pid: id.pid, command: spec.command });
   }

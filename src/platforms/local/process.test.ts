@@ -7,6 +7,7 @@ import { systemClock } from '../../core/clock.js';
 import { BadInputError } from '../../core/errors.js';
 import type { ChildExit, ProcessIdentity } from './process.js';
 import {
+  findLaunched,
   identify,
   isAlive,
   lookupUser,
@@ -47,6 +48,31 @@ test('spawnDetached starts a process in its own group, logging to the file, and 
   assert.equal(Number(fields[2]), id.pid, 'the process leads its own process group');
   assert.equal((await readCmdline(id.pid))?.[1], '-e');
   await waitFor(async () => (await tailFile(log)).includes('up'));
+});
+
+test('with a pid file, the child records its own PID before it runs the command', async () => {
+  const pidFile = join(dir, 'launch.pid');
+  const id = await spawnDetached({
+    command: process.execPath,
+    args: ['-e', SLEEPER],
+    env: {},
+    logFile: join(dir, 'launched.log'),
+    pidFile,
+  });
+  started.push(id);
+  await waitFor(async () => (await findLaunched(pidFile, process.execPath)) !== undefined);
+  // The shell exec'd the command: same PID, same start time, the command's own argv.
+  assert.deepEqual(await findLaunched(pidFile, process.execPath), id);
+  assert.deepEqual(await readCmdline(id.pid), [process.execPath, '-e', SLEEPER]);
+  // Another binary under that PID, a missing file, a gone process: nothing found.
+  assert.equal(await findLaunched(pidFile, '/bin/sh'), undefined);
+  assert.equal(await findLaunched(join(dir, 'none.pid'), process.execPath), undefined);
+  await stopProcess(id, { timeoutMs: 1000, clock: systemClock });
+  assert.equal(await findLaunched(pidFile, process.execPath), undefined);
+  await assert.rejects(
+    spawnDetached({ command: join(dir, 'missing'), args: [], env: {}, logFile: join(dir, 'm.log'), pidFile }),
+    /cannot start .*missing/,
+  );
 });
 
 test('a recycled PID (different start time) is not ours: not alive, never signalled', async () => {

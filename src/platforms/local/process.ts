@@ -5,7 +5,8 @@
  * commands (initdb, `--version`) as an unprivileged user when Baton runs as root.
  */
 import { spawn } from 'node:child_process';
-import { chown, lstat, open, readFile, readdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, chown, lstat, open, readFile, readdir, readlink, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import { BadInputError, OperationalError } from '../../core/errors.js';
@@ -39,7 +40,19 @@ export interface DetachedSpawn {
   /** Append stdout and stderr here. */
   logFile: string;
   user?: UnixUser;
+  /**
+   * The child writes its own PID here (atomically, through a shell that then execs `command`)
+   * before anything else runs, so a Baton killed right after the spawn, before it could record
+   * the PID, leaves a trace its successor finds with {@link findLaunched}.
+   */
+  pidFile?: string;
 }
+
+/**
+ * The shell prologue of a spawn with a pid file: `$0` is the pid file, `"$@"` the command line.
+ * The PID survives `exec`, and so does the start time {@link identify} reads.
+ */
+const PID_FILE_PROLOGUE = 'echo $$ > "$0.tmp" && mv -f "$0.tmp" "$0" && exec "$@"';
 
 /** Result of {@link stopProcess}. */
 export interface StopOutcome {
@@ -167,10 +180,21 @@ export async function spawnDetached(
   spec: DetachedSpawn,
   onExit?: (exit: ChildExit) => void,
 ): Promise<ProcessIdentity> {
+  if (spec.pidFile) {
+    // Through the shell a missing binary would only show as an exit 127: refuse it here instead.
+    await access(spec.command, constants.X_OK).catch((err: Error) => {
+      throw new OperationalError('spawn-failed', `cannot start ${spec.command}: ${err.message}`, {
+        cause: err,
+      });
+    });
+  }
   const log = await open(spec.logFile, 'a', 0o644);
   try {
     if (spec.user) await chown(spec.logFile, spec.user.uid, spec.user.gid);
-    const child = spawn(spec.command, spec.args, {
+    const [command, args] = spec.pidFile
+      ? ['/bin/sh', ['-c', PID_FILE_PROLOGUE, spec.pidFile, spec.command, ...spec.args]]
+      : [spec.command, spec.args];
+    const child = spawn(command, args, {
       detached: true,
       stdio: ['ignore', log.fd, log.fd],
       env: spec.env,
@@ -196,6 +220,28 @@ export async function spawnDetached(
   } finally {
     await log.close();
   }
+}
+
+/**
+ * The process a spawn with `pidFile` started, if it still runs `command`: the PID the child wrote,
+ * alive, and executing the same binary (`/proc/<pid>/exe`, which a process cannot rewrite the
+ * way it can rewrite its title). Undefined when the file is missing, the process is gone, or the
+ * PID now belongs to something else (or still to the shell, an instant before its exec).
+ */
+export async function findLaunched(pidFile: string, command: string): Promise<ProcessIdentity | undefined> {
+  let pid: number;
+  try {
+    pid = Number((await readFile(pidFile, 'utf8')).trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const [exe, binary] = await Promise.all([
+    readlink(`/proc/${pid}/exe`).catch(() => undefined),
+    realpath(command).catch(() => command),
+  ]);
+  if (exe === undefined || exe !== binary) return undefined;
+  return identify(pid);
 }
 
 function signalIfOurs(pid: number, signal: NodeJS.Signals): void {

@@ -27,6 +27,21 @@ const memberSchema = z.object({
   settings: z.record(z.string(), z.string()),
   desired: z.enum(['running', 'stopped']),
   intent: z.object({ version: z.string(), since: z.number() }).optional(),
+  /**
+   * A process being spawned: written before the spawn, replaced by `process` right after it. A
+   * Baton killed in between leaves this, and its successor finds the process through `pidFile`.
+   */
+  launching: z
+    .object({
+      version: z.string(),
+      command: z.string(),
+      args: z.array(z.string()),
+      runAsUser: z.string().optional(),
+      settings: z.record(z.string(), z.string()),
+      pidFile: z.string(),
+      since: z.number(),
+    })
+    .optional(),
   startedAt: z.number().optional(),
   lastStop: z.object({ at: z.number(), killed: z.boolean(), reason: z.string() }).optional(),
 });
