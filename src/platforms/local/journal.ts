@@ -4,12 +4,14 @@
  * the directory) and guarded by a lock file, so a `kill -9` at any instant leaves either the old or
  * the new document, never a torn one, and two processes never lose each other's writes.
  */
-import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BadInputError, ConflictError, OperationalError } from '../../core/errors.js';
 import type { JournalStore, UpgradeRecord } from '../../core/ports.js';
 import type { UpgradeSpec, UpgradeStatus } from '../../core/types.js';
 import { isTerminal } from '../../core/types.js';
+import { systemClock } from '../../core/clock.js';
+import { withFileLock } from './lock.js';
 
 interface StatusFile {
   revision: number;
@@ -17,8 +19,6 @@ interface StatusFile {
 }
 
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-/** A lock older than this is left over from a killed process and is broken. */
-const STALE_LOCK_MS = 10_000;
 
 /** Write `data` to `path` atomically: temp file, fsync, rename over, fsync the directory. */
 export async function writeFileAtomic(path: string, data: string): Promise<void> {
@@ -75,29 +75,12 @@ export class FileJournalStore implements JournalStore {
   }
 
   private async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const lock = join(this.upgradeDir(name), '.lock');
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const fh = await open(lock, 'wx');
-        await fh.writeFile(String(process.pid));
-        await fh.close();
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const age = await stat(lock).then(
-          (s) => Date.now() - s.mtimeMs,
-          () => 0,
-        );
-        if (age > STALE_LOCK_MS) await unlink(lock).catch(() => {});
-        else if (attempt > 500) throw new OperationalError('journal-locked', `journal ${lock} stays locked`);
-        else await new Promise((r) => setTimeout(r, 10));
-      }
-    }
-    try {
-      return await fn();
-    } finally {
-      await unlink(lock).catch(() => {});
-    }
+    return withFileLock(join(this.upgradeDir(name), '.lock'), systemClock, fn, {
+      timeoutMs: 10_000,
+      pollMs: 10,
+      code: 'journal-locked',
+      what: `journal of upgrade ${name}`,
+    });
   }
 
   async create(spec: UpgradeSpec, status: UpgradeStatus): Promise<UpgradeRecord> {

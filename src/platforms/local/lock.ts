@@ -1,6 +1,8 @@
 /**
- * An inter-process lock on a cluster directory, so two Baton processes (the runner and a CLI verb)
- * never stop or start the same member at once. The lock file holds the holder's process identity;
+ * Baton's one inter-process lock on this machine: a file holding the holder's process identity.
+ * Used for a cluster directory (two Baton processes never stop or start the same member at once),
+ * for each upgrade's journal files (platforms/local/journal.ts), and for the one foreground driver of
+ * an upgrade (cli/driver.ts). The lock file holds the holder's process identity;
  * a lock whose holder is gone (killed with -9, crashed) is broken at once instead of after a
  * timeout, because a PID plus start time cannot be confused with a live process.
  */
@@ -22,31 +24,27 @@ async function holder(path: string): Promise<ProcessIdentity | undefined> {
   }
 }
 
+/** The outcome of {@link tryLock}: held (release it when done), or held by someone else. */
+export type LockAttempt = { release: () => Promise<void> } | { holder: ProcessIdentity | undefined };
+
 /**
- * Run `fn` holding `<dir>/.lock`. Waits (polling every 50 ms of `clock` time) while a live process
- * holds it, for at most `timeoutMs` (default 60 s), then fails with OperationalError naming the
- * holder's PID. A lock left by a dead process, or one that cannot be parsed after a grace period,
- * is removed.
+ * Try once, without waiting, to take the lock file `path` for this process. The file holds the
+ * holder's identity (PID, process start time, boot id), so a lock whose holder is gone - killed
+ * with -9, or its PID reused by another process after a reboot or a wrap-around - is taken over at
+ * once, and a live holder's never is. `holder` is undefined when the file cannot be read (its writer
+ * is between creating and filling it, or died there).
  */
-export async function withClusterLock<T>(
-  dir: string,
-  clock: Clock,
-  fn: () => Promise<T>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const path = join(dir, LOCK_FILE);
-  const me = await identify(process.pid);
-  const deadline = clock.now() + timeoutMs;
-  let unreadableSince: number | undefined;
-  for (;;) {
+export async function tryLock(path: string): Promise<LockAttempt> {
+  const me = (await identify(process.pid)) ?? { pid: process.pid, startTicks: -1, bootId: '' };
+  for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fh = await open(path, 'wx', 0o644);
       try {
-        await fh.writeFile(JSON.stringify(me ?? { pid: process.pid }));
+        await fh.writeFile(JSON.stringify(me));
       } finally {
         await fh.close();
       }
-      break;
+      return { release: () => unlink(path).catch(() => undefined) };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
@@ -55,27 +53,72 @@ export async function withClusterLock<T>(
       await unlink(path).catch(() => undefined);
       continue;
     }
-    if (!held) {
-      // Written by open('wx') and filled right after: empty only for an instant, unless its
-      // writer died in between.
+    return { holder: held };
+  }
+  return { holder: await holder(path) };
+}
+
+/** The identity in lock file `path` when that process still runs (see {@link tryLock}). */
+export async function liveHolder(path: string): Promise<ProcessIdentity | undefined> {
+  const held = await holder(path);
+  return held && (await isAlive(held)) ? held : undefined;
+}
+
+/**
+ * Run `fn` holding the lock file `path` (see {@link tryLock}). Waits, polling every `pollMs` of
+ * `clock` time, while a live process holds it, for at most `timeoutMs`, then fails with
+ * OperationalError `code` naming the holder's PID. A file that stays unreadable for a second is
+ * left over by a writer that died while creating it, and is removed.
+ */
+export async function withFileLock<T>(
+  path: string,
+  clock: Clock,
+  fn: () => Promise<T>,
+  opts: { timeoutMs: number; pollMs: number; code: string; what: string },
+): Promise<T> {
+  const deadline = clock.now() + opts.timeoutMs;
+  let unreadableSince: number | undefined;
+  for (;;) {
+    const attempt = await tryLock(path);
+    if ('release' in attempt) {
+      try {
+        return await fn();
+      } finally {
+        await attempt.release();
+      }
+    }
+    if (!attempt.holder) {
       unreadableSince ??= clock.now();
       if (clock.now() - unreadableSince > 1_000) {
         await unlink(path).catch(() => undefined);
         unreadableSince = undefined;
         continue;
       }
-    }
+    } else unreadableSince = undefined;
     if (clock.now() >= deadline) {
       throw new OperationalError(
-        'cluster-locked',
-        `cluster directory ${dir} is locked by process ${held?.pid ?? '?'} for more than ${timeoutMs} ms; wait for it to finish`,
+        opts.code,
+        `${opts.what} is locked by process ${attempt.holder?.pid ?? '?'} for more than ${opts.timeoutMs} ms; wait for it to finish`,
       );
     }
-    await clock.sleep(50);
+    await clock.sleep(opts.pollMs);
   }
-  try {
-    return await fn();
-  } finally {
-    await unlink(path).catch(() => undefined);
-  }
+}
+
+/**
+ * Run `fn` holding `<dir>/.lock` (see {@link withFileLock}): waits while a live process holds it, for
+ * at most `timeoutMs` (default 60 s), then fails with OperationalError `cluster-locked`.
+ */
+export async function withClusterLock<T>(
+  dir: string,
+  clock: Clock,
+  fn: () => Promise<T>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  return withFileLock(join(dir, LOCK_FILE), clock, fn, {
+    timeoutMs,
+    pollMs: 50,
+    code: 'cluster-locked',
+    what: `cluster directory ${dir}`,
+  });
 }
