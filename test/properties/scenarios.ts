@@ -273,7 +273,7 @@ export function violations(s: Scenario, out: RunOutcome): string[] {
 }
 
 /** Engines whose upgrades have several components, hooks, or finalization and multi-hop paths. */
-const CRASH_ENGINES = ['tidb', 'redis-enterprise', 'kubernetes', 'cockroachdb', 'sim'];
+const CRASH_ENGINES = ['tidb', 'redis-enterprise', 'kubernetes-nodes', 'cockroachdb', 'sim'];
 
 /**
  * Upgrades for the crash-at-every-write test: healthy members (a few already at the target),
