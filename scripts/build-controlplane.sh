@@ -81,13 +81,22 @@ build() {
   t0=$(date +%s)
   tmp=$(mktemp -d "$cache/.build.XXXXXX")
   echo "build-controlplane: building ${names[*]} into $out (the first build takes minutes)"
-  local i
+  local i attempt
   for i in "${!names[@]}"; do
-    if ! (cd "$mod" && go build -ldflags "$ldflags" -o "$tmp/${names[$i]}" "${pkgs[$i]}"); then
-      rm -rf "$tmp"
-      echo "build-controlplane: go build of ${pkgs[$i]} in $mod failed (see above)" >&2
-      exit 1
-    fi
+    # The module downloads can time out on a busy link (a TLS handshake timeout from the proxy was
+    # seen here): a failed build is tried twice more; what was downloaded stays in the module cache.
+    for attempt in 1 2 3; do
+      if (cd "$mod" && go build -ldflags "$ldflags" -o "$tmp/${names[$i]}" "${pkgs[$i]}"); then
+        break
+      fi
+      if [ "$attempt" = 3 ]; then
+        rm -rf "$tmp"
+        echo "build-controlplane: go build of ${pkgs[$i]} in $mod failed 3 times (see above; GOPROXY=$(go env GOPROXY))" >&2
+        exit 1
+      fi
+      echo "build-controlplane: go build of ${pkgs[$i]} failed (attempt $attempt of 3); trying again in 10 s" >&2
+      sleep 10
+    done
   done
   mkdir -p "$out"
   for n in "${names[@]}"; do mv -f "$tmp/$n" "$out/$n"; done
