@@ -4,7 +4,7 @@
  * engine are thrown away and new ones resume from the journal, as a restarted `baton apply` or a
  * new operator replica would.
  */
-import { systemClock } from '../../src/core/clock.js';
+import { systemClock, type Clock } from '../../src/core/clock.js';
 import { nullLogger } from '../../src/core/logger.js';
 import type { JournalStore, Platform } from '../../src/core/ports.js';
 import { TidbEngine, type TidbEngineOptions } from '../../src/engines/tidb/engine.js';
@@ -45,6 +45,15 @@ export interface UpgradeRun {
   ms: number;
 }
 
+/**
+ * The runner's clock in these tests: wall-clock time (so every timeout, soak and wait the runner
+ * decides on is measured as in production), but a requeue sleeps at most `capMs`: the runner looks
+ * again sooner than its 500 ms poll, which changes how often it observes, never what it decides.
+ */
+export function pollingClock(capMs = 40): Clock {
+  return { now: () => Date.now(), sleep: (ms, signal) => systemClock.sleep(Math.min(ms, capMs), signal) };
+}
+
 /** Options of {@link runUpgrade}. */
 export interface RunOptions {
   version: string;
@@ -59,11 +68,14 @@ export interface RunOptions {
   drainSeconds?: number;
   /** Drive the upgrade already in the journal instead of creating one. */
   resume?: boolean;
+  /** The runner's clock (default {@link pollingClock}). */
+  clock?: Clock;
 }
 
 /** Start an upgrade of `cluster` to `opts.version` and drive it to the end (or `stopWhen`). */
 export async function runUpgrade(cluster: DoubleCluster, opts: RunOptions): Promise<UpgradeRun> {
-  const ctx = { clock: systemClock, logger: nullLogger };
+  const clock = opts.clock ?? pollingClock();
+  const ctx = { clock, logger: nullLogger };
   const spec = makeSpec({
     name: 'up',
     cluster: 'tidb-double',
@@ -101,7 +113,7 @@ export async function runUpgrade(cluster: DoubleCluster, opts: RunOptions): Prom
     const runner = new Runner({
       platform,
       engine: new TidbEngine(opts.engine),
-      clock: systemClock,
+      clock,
       logger: nullLogger,
       name: 'up',
     });

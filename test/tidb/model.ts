@@ -34,7 +34,7 @@ export interface Timing {
   backoffMs: number;
 }
 
-/** Defaults for tests: every wait a real cluster has, a hundred times faster. */
+/** Defaults: every wait a real cluster has, a hundred times faster. */
 export const TEST_TIMING: Timing = {
   tickMs: 10,
   pdElectionMs: 300,
@@ -47,6 +47,21 @@ export const TEST_TIMING: Timing = {
   balanceBatch: 4,
   startMs: 150,
   backoffMs: 2_000,
+};
+
+/**
+ * {@link TEST_TIMING} with PD's scheduling at its fastest: an evict-leader batch of 10 (the largest
+ * `batch` PD's evict-leader scheduler accepts) and a balance-leader batch of 10 on every tick. A
+ * store's 220 leaders then leave in about 0.2 s instead of 1.5 s, and come back as fast; leaders
+ * still leave in paced rounds that Baton polls down to 0, and every other wait (elections,
+ * heartbeats, restarts, back-off) keeps its TEST_TIMING value. For tests whose subject is not the
+ * pace of an eviction.
+ */
+export const QUICK_TIMING: Timing = {
+  ...TEST_TIMING,
+  scheduleIntervalMs: 10,
+  evictBatch: 10,
+  balanceBatch: 10,
 };
 
 export interface PdMemberState {

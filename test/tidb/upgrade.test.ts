@@ -12,6 +12,7 @@ import type { UpgradeStatus } from '../../src/core/types.js';
 import { TIDB_NO_DOWNGRADE } from '../../src/engines/tidb/rules.js';
 import { DoubleCluster, type DoubleClusterOptions } from './cluster.js';
 import { runUpgrade } from './harness.js';
+import { QUICK_TIMING } from './model.js';
 
 let cluster: DoubleCluster | undefined;
 
@@ -21,7 +22,8 @@ afterEach(async () => {
 });
 
 async function make(opts: Partial<DoubleClusterOptions> & { version: string }): Promise<DoubleCluster> {
-  cluster = await DoubleCluster.create({ pd: 3, tikv: 3, tidb: 2, ...opts });
+  // PD schedules at its fastest unless a test sets its own pace (see QUICK_TIMING).
+  cluster = await DoubleCluster.create({ pd: 3, tikv: 3, tidb: 2, timing: QUICK_TIMING, ...opts });
   return cluster;
 }
 
@@ -118,6 +120,12 @@ describe('TiDB upgrade against the cluster double', () => {
       if (!moved && m.evictStores.size > 0 && m.leaderCount([...m.evictStores][0]!) > 10 && m.pdLeader) {
         moved = true;
         m.requestPdTransfer(m.pd.find((p) => p.name !== m.pdLeader && p.up)!.name);
+        // The slow pace only had to leave a window for the leader change; the rest of the roll
+        // schedules at full speed (as after `pd-ctl scheduler config evict-leader-scheduler set batch 10`).
+        Object.assign(m.timing, {
+          evictBatch: QUICK_TIMING.evictBatch,
+          scheduleIntervalMs: QUICK_TIMING.scheduleIntervalMs,
+        });
       }
     }, 5);
     try {
