@@ -193,7 +193,7 @@ export interface UpgradeResource {
 
 /** A Kubernetes condition. */
 export interface Condition {
-  type: 'Progressing' | 'Paused' | 'Blocked' | 'Ready';
+  type: 'Progressing' | 'Paused' | 'Blocked' | 'Ready' | 'Warning';
   status: 'True' | 'False' | 'Unknown';
   reason: string;
   message: string;

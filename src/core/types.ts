@@ -131,6 +131,13 @@ export interface ClusterHealth {
   detail: string;
   /** Engine-specific figures (under-replicated ranges, slots served...). */
   facts?: Record<string, number | string | boolean>;
+  /**
+   * Conditions a user must act on that do not stop the upgrade, one line each with what to do
+   * (TiDB: the force-upgrade annotation still set after PD recovered). The runner keeps them in
+   * the status (`warnings`) while they hold and records each new one as a `warning` history entry
+   * (a Warning event); `baton status` and `baton plan` show them.
+   */
+  warnings?: string[];
 }
 
 /** One observation of a cluster; the only input (with the status) to the runner's decisions. */
@@ -145,7 +152,10 @@ export interface PrecheckResult {
   name: string;
   ok: boolean;
   reason: string;
-  /** Set when the check failed and `force` named it, so it did not block. */
+  /**
+   * Set when the check failed and does not block: `force` named it, or the cluster itself forces
+   * it (TiDB Operator's `tidb.pingcap.com/force-upgrade` annotation for `pd-available`).
+   */
   forced?: boolean;
 }
 
@@ -309,8 +319,8 @@ export type StepKind = 'precheck' | 'hook' | 'drain' | 'replace' | 'verify' | 's
 /** One line of history: a phase transition, a step, a control, or a block. */
 export interface HistoryEntry {
   at: number;
-  /** `phase`, `step`, `control`, `block`, `error`, `force`, `summary`. */
-  type: 'phase' | 'step' | 'control' | 'block' | 'error' | 'force' | 'summary';
+  /** `phase`, `step`, `control`, `block`, `error`, `force`, `warning` (an engine warning appeared), `summary`. */
+  type: 'phase' | 'step' | 'control' | 'block' | 'error' | 'force' | 'warning' | 'summary';
   message: string;
   member?: string;
   phase?: Phase;
@@ -371,6 +381,8 @@ export interface UpgradeStatus {
   prechecksGeneration?: number;
   /** Precheck names skipped by force, reported while `force` stays set. */
   forced: string[];
+  /** The engine's warnings at the last observation (see {@link ClusterHealth.warnings}); absent when none. */
+  warnings?: string[];
   /** Per member progress of the current pass. */
   members: Record<string, MemberProgress>;
   /** Engine hooks already run in this pass (`beforeUpgrade`, `beforeComponent:tikv`, ...). */

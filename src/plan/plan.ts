@@ -337,6 +337,7 @@ export function buildPlan(input: PlanInput): Plan {
   const allowDowngrade = input.allowDowngrade === true;
   const warnings: string[] = [];
   if (!snapshot.health.healthy) warnings.push(`cluster unhealthy: ${snapshot.health.detail}`);
+  warnings.push(...(snapshot.health.warnings ?? []));
   if (rules.uniformVersion !== undefined) {
     const distinct = [...new Set(resolved.map((c) => c.version.replace(/^v/, '')))];
     if (distinct.length > 1) {

@@ -34,7 +34,7 @@ import {
 import type { PlannedComponent } from '../core/types.js';
 import { atVersion, compareVersions, parseVersion } from '../core/version.js';
 import { progressOf } from './progress.js';
-import { pruneToSummary, record, setMemberState, setPhase } from './status.js';
+import { noteWarnings, pruneToSummary, record, setMemberState, setPhase } from './status.js';
 
 /** One disruptive (or I/O) step the runner performs for a decision. */
 export type Action =
@@ -159,6 +159,7 @@ export function decide(input: DecideInput): Decision {
   const action = step(ctx);
   const actions = action ? [action, ...ctx.more] : [];
   if (actions.length > 1) ctx.reason = describeActions(actions);
+  noteWarnings(status, input.snapshot.health.warnings ?? [], input.now);
   status.progress = progressOf(status, input.snapshot, input.rules, input.spec);
   if (action) status.progress.step = describeAction(action);
   status.updatedAt = input.now;

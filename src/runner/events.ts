@@ -1,6 +1,6 @@
 /**
  * Runner events: every history entry becomes a Kubernetes-Event-like notice (steps and controls
- * Normal; blocks, errors, forced checks, pauses and failures Warning). One mapping, used by the
+ * Normal; blocks, errors, forced checks, engine warnings, pauses and failures Warning). One mapping, used by the
  * runner's `onEvent`, the CLI's progress and the Kubernetes event recorder.
  */
 import type { HistoryEntry } from '../core/types.js';
@@ -8,7 +8,7 @@ import type { HistoryEntry } from '../core/types.js';
 /** A Kubernetes-Event-like notice for every step and every block. */
 export interface RunnerEvent {
   type: 'Normal' | 'Warning';
-  /** CamelCase reason: PhaseChanged, Step, Blocked, StepFailed, Forced, Control, Summary. */
+  /** CamelCase reason: PhaseChanged, Step, Blocked, StepFailed, Forced, EngineWarning, Control, Summary. */
   reason: string;
   message: string;
   member?: string;
@@ -22,6 +22,7 @@ const KIND: Record<HistoryEntry['type'], [RunnerEvent['type'], string]> = {
   block: ['Warning', 'Blocked'],
   error: ['Warning', 'StepFailed'],
   force: ['Warning', 'Forced'],
+  warning: ['Warning', 'EngineWarning'],
   summary: ['Normal', 'Summary'],
 };
 

@@ -105,6 +105,7 @@ export function fingerprint(s: UpgradeStatus): string {
     s.batchesStarted,
     s.batchesSincePause,
     s.blockedBy,
+    s.warnings,
     s.hooksDone,
     s.retry,
     s.pauseCause,

@@ -61,6 +61,17 @@ export function record(status: UpgradeStatus, entry: HistoryEntry): void {
   }
 }
 
+/**
+ * Keep the engine's current warnings in the status; each one that was not there before is
+ * recorded (a `warning` history entry, hence a Warning event). A warning that went away is dropped.
+ */
+export function noteWarnings(status: UpgradeStatus, warnings: readonly string[], now: number): void {
+  const before = new Set(status.warnings ?? []);
+  for (const w of warnings) if (!before.has(w)) record(status, { at: now, type: 'warning', message: w });
+  if (warnings.length > 0) status.warnings = [...warnings];
+  else delete status.warnings;
+}
+
 /** Move to `phase` (no-op when already there), recording why. */
 export function setPhase(status: UpgradeStatus, phase: Phase, reason: string, now: number): void {
   status.reason = reason;

@@ -61,6 +61,7 @@ test('conditions: Progressing, Paused, Blocked (check as reason), Ready; transit
       ['Paused', 'False', 'NotPaused'],
       ['Blocked', 'True', 'PrecheckAllPodsReady'],
       ['Ready', 'False', 'Running'],
+      ['Warning', 'False', 'NoWarning'],
     ],
   );
   assert.match(by(c1).Blocked!.message, /precheck:all-pods-ready: not ready: db-1/);
@@ -84,6 +85,12 @@ test('conditions: Progressing, Paused, Blocked (check as reason), Ready; transit
   assert.equal(rs.progressText, '7/12');
   assert.equal(rs.currentStep, 'replace db-3 with 2');
   assert.equal(rs.conditions!.find((c) => c.type === 'Ready')!.status, 'True');
+  done.warnings = ['force-upgrade is still set: you must remove it'];
+  const warned = by(conditionsFor(done, rs.conditions));
+  assert.deepEqual(
+    [warned.Warning!.status, warned.Warning!.reason, warned.Warning!.message],
+    ['True', 'EngineWarning', 'force-upgrade is still set: you must remove it'],
+  );
   assert.equal(conditionReason('3-way'), 'R3Way');
 });
 

@@ -118,8 +118,9 @@ export function conditionReason(text: string): string {
 }
 
 /**
- * The four conditions of an upgrade's status: Progressing, Paused, Blocked (reason: the blocking
- * check) and Ready (the upgrade completed). `lastTransitionTime` is kept from `previous` when a
+ * The five conditions of an upgrade's status: Progressing, Paused, Blocked (reason: the blocking
+ * check), Ready (the upgrade completed) and Warning (the engine's warnings, e.g. TiDB's
+ * force-upgrade annotation still set). `lastTransitionTime` is kept from `previous` when a
  * condition's status did not change, and is the status's `updatedAt` otherwise.
  */
 export function conditionsFor(status: UpgradeStatus, previous: Condition[] = []): Condition[] {
@@ -162,6 +163,12 @@ export function conditionsFor(status: UpgradeStatus, previous: Condition[] = [])
       status: status.phase === 'Completed' ? 'True' : 'False',
       reason: status.phase,
       message: status.reason,
+    },
+    {
+      type: 'Warning',
+      status: status.warnings?.length ? 'True' : 'False',
+      reason: status.warnings?.length ? 'EngineWarning' : 'NoWarning',
+      message: (status.warnings ?? []).join('; '),
     },
   ];
   return want.map((c) => {
