@@ -4,14 +4,18 @@
  * each member's admin endpoint ({@link PlatformMember.endpoint}: the pod's DNS name through the
  * headless Service, `spec.target.endpointTemplate`, or a per-pod `spec.target.endpoints` entry).
  * Credentials come from the Secret `spec.credentialsSecret` names and go straight into the
- * engine's client; they are never logged, put in status, or put in Events.
+ * engine's client; they are never logged, put in status, or put in Events. An Upgrade that targets
+ * a cluster object Baton knows (`spec.target.cluster`: TidbCluster, CrdbCluster) gives its engine a
+ * reader of that object's annotations (TiDB's `tidb.pingcap.com/force-upgrade`).
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { UpgradeResource } from '../api/upgrade.js';
 import { BadInputError } from '../core/errors.js';
 import type { Engine } from '../core/ports.js';
+import { knownClusterKind, type ClusterObject } from '../platforms/kubernetes/cluster-ref.js';
 import { readCredentials, type Credentials } from '../platforms/kubernetes/journal.js';
 import { drivenOn, engineKit, enginesOn } from './engines.js';
+import type { EngineContext, TargetCluster } from './kit.js';
 
 /** Engines that can be driven on pods, in the order error messages list them. */
 export const POD_ENGINES: readonly string[] = enginesOn('kubernetes');
@@ -28,6 +32,7 @@ export async function createPodEngine(
   name: string,
   credentials: Credentials | undefined,
   field: EngineField,
+  context: EngineContext = {},
 ): Promise<Engine> {
   if (!drivenOn(name, 'kubernetes')) {
     const subject = field === 'spec.engine' ? `${field}: engine "${name}"` : `${field} ${name}`;
@@ -36,7 +41,35 @@ export async function createPodEngine(
       `${subject} cannot be driven on Kubernetes (its admin API has no adapter here); use one of ${POD_ENGINES.join(', ')}`,
     );
   }
-  return (await engineKit(name)).create(credentials);
+  return (await engineKit(name)).create(credentials, context);
+}
+
+/**
+ * The cluster object an Upgrade targets, when it is of a kind Baton knows (TidbCluster,
+ * CrdbCluster): each {@link TargetCluster.annotations} call is one GET of the object through `kc`
+ * (the operator's RBAC grants `get` on both kinds).
+ */
+export function targetCluster(kc: KubeConfig, upgrade: UpgradeResource): TargetCluster | undefined {
+  const ref = upgrade.spec.target.cluster;
+  const kind = ref ? knownClusterKind(ref) : undefined;
+  if (!ref || !kind || upgrade.spec.target.statefulSet || upgrade.spec.target.statefulSets) return undefined;
+  const namespace = upgrade.metadata.namespace ?? 'default';
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  return {
+    kind: kind.kind,
+    name: ref.name,
+    namespace,
+    annotations: async () => {
+      const object = (await custom.getNamespacedCustomObject({
+        group: kind.group,
+        version: kind.version,
+        plural: kind.plural,
+        namespace,
+        name: ref.name,
+      })) as ClusterObject;
+      return object.metadata.annotations ?? {};
+    },
+  };
 }
 
 /**
@@ -51,9 +84,11 @@ export async function engineForUpgrade(
   name: string = upgrade.spec.engine ?? 'generic',
 ): Promise<Engine> {
   const secret = upgrade.spec.credentialsSecret;
+  const cluster = targetCluster(kc, upgrade);
+  const context: EngineContext = cluster ? { cluster } : {};
   // Validate the name before touching the Secret: an unusable engine needs no credentials.
   const usable = drivenOn(name, 'kubernetes');
-  if (!usable || name === 'generic' || !secret) return createPodEngine(name, undefined, field);
+  if (!usable || name === 'generic' || !secret) return createPodEngine(name, undefined, field, context);
   const credentials = await readCredentials(kc, upgrade.metadata.namespace ?? 'default', secret);
-  return createPodEngine(name, credentials, field);
+  return createPodEngine(name, credentials, field, context);
 }

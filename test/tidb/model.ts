@@ -3,8 +3,11 @@
  * (and losing it when its process stops), stores heartbeating to PD (Up, then Disconnected and
  * Down as heartbeats stop), regions whose raft leaders follow PD's operators (the evict-leader
  * scheduler moves them off an evicted store in paced batches, the balance-leader scheduler brings
- * them back) or are re-elected after their store died, TiDB servers with a DDL owner, a DDL job
- * queue and the smooth-upgrade state, TiCDC captures with an owner and tables. The HTTP and SQL
+ * them back) or are re-elected after their store died, TiFlash stores holding a learner replica of
+ * every region (never a leader) whose `store-status` goes Ready then Running after a start, TiDB
+ * servers with a DDL owner, a DDL job queue and the smooth-upgrade state, TiCDC captures with an
+ * owner and tables, TiProxy instances (not ready for a moment after a start), Pump nodes (online
+ * once started, paused when stopped, as Pump records its own state). The HTTP and SQL
  * servers in this folder only read and change this model; {@link DoubleCluster} starts and stops
  * members. Behaviour follows the real systems (files cited in each server); the pace is scaled down
  * by {@link Timing} so a test takes seconds.
@@ -32,6 +35,10 @@ export interface Timing {
   startMs: number;
   /** Longest a TiDB statement backs off waiting for a region leader or PD before failing (about 20 s). */
   backoffMs: number;
+  /** A started TiFlash reports `Ready` this long before `Running` (its raft learners catch up). */
+  tiflashWarmupMs: number;
+  /** A started TiProxy answers its health API with "service not ready" this long. */
+  tiproxyReadyMs: number;
 }
 
 /** Defaults: every wait a real cluster has, a hundred times faster. */
@@ -47,6 +54,8 @@ export const TEST_TIMING: Timing = {
   balanceBatch: 4,
   startMs: 150,
   backoffMs: 2_000,
+  tiflashWarmupMs: 200,
+  tiproxyReadyMs: 100,
 };
 
 /**
@@ -77,6 +86,8 @@ export interface PdMemberState {
 export interface StoreState {
   id: number;
   name: string;
+  /** TiKV, or TiFlash (label `engine=tiflash`; learner replicas only). */
+  engine: 'tikv' | 'tiflash';
   ordinal: number;
   version: string;
   up: boolean;
@@ -89,7 +100,10 @@ export interface StoreState {
 
 export interface RegionState {
   id: number;
+  /** Voters (TiKV stores). */
   peers: number[];
+  /** Learners (TiFlash stores): replicate, never lead, never vote. */
+  learners: number[];
   leader: number | undefined;
   /** When the leader's store stopped (raft starts electing). */
   leaderLostAt?: number;
@@ -126,11 +140,37 @@ export interface CaptureState {
   tables: number[];
 }
 
+export interface ProxyState {
+  name: string;
+  ordinal: number;
+  version: string;
+  up: boolean;
+  port: number;
+  /** When its health API starts answering 200. */
+  readyAt: number;
+}
+
+export interface PumpState {
+  name: string;
+  ordinal: number;
+  /** Pump's node ID (`hostname:port`). */
+  nodeId: string;
+  version: string;
+  up: boolean;
+  port: number;
+  /** As Pump registers it: `online` once started, `paused` after a graceful stop. */
+  state: 'online' | 'paused' | 'offline';
+  maxCommitTS: number;
+}
+
 /** What tests count to prove each step happened exactly as often as it should. */
 export interface Counters {
   restarts: Record<string, number>;
-  /** Every restart in order, with the time it began. */
-  restartLog: { name: string; at: number }[];
+  /**
+   * Every restart in order, with the time it began and the TiFlash, TiProxy and Pump members that
+   * did not serve at that moment (see {@link ClusterModel.notServing}).
+   */
+  restartLog: { name: string; at: number; notServing: string[] }[];
   evictAdds: Record<number, number>;
   evictRemovals: Record<number, number>;
   pdTransfers: string[];
@@ -164,6 +204,8 @@ export class ClusterModel {
   stores: StoreState[] = [];
   regions: RegionState[] = [];
   tidb: TidbServerState[] = [];
+  proxies: ProxyState[] = [];
+  pumps: PumpState[] = [];
   ddlOwner: string | undefined;
   ddlJobs: DdlJobState[] = [];
   /** TiDB's cluster-wide upgrading state (`/upgrade/start` .. `/upgrade/finish`). */
@@ -233,20 +275,54 @@ export class ClusterModel {
     return this.regions.filter((r) => r.leader === storeId).length;
   }
 
-  /** Regions with a peer on a store PD sees as Down. */
+  /** Regions with a peer (voter or learner) on a store PD sees as Down. */
   downPeerRegions(): RegionState[] {
     const down = new Set(this.stores.filter((s) => this.storeStateName(s) === 'Down').map((s) => s.id));
-    return this.regions.filter((r) => r.peers.some((p) => down.has(p)));
+    return this.regions.filter((r) => [...r.peers, ...r.learners].some((p) => down.has(p)));
   }
 
-  /** Every region on every store with three replicas (needs three stores). */
+  /** TiKV stores (voters and leaders). */
+  tikvStores(): StoreState[] {
+    return this.stores.filter((s) => s.engine === 'tikv');
+  }
+
+  /**
+   * Three voters per region on the TiKV stores (needs three) and, when there are TiFlash stores,
+   * one learner of every region on one of them (a table with one TiFlash replica).
+   */
   placeRegions(count: number): void {
-    const ids = this.stores.map((s) => s.id);
+    const ids = this.tikvStores().map((s) => s.id);
+    const flash = this.stores.filter((s) => s.engine === 'tiflash').map((s) => s.id);
     this.regions = [];
     for (let i = 0; i < count; i++) {
       const peers = ids.length <= 3 ? [...ids] : [0, 1, 2].map((k) => ids[(i + k) % ids.length] as number);
-      this.regions.push({ id: 1000 + i, peers, leader: peers[i % peers.length] });
+      const learners = flash.length > 0 ? [flash[i % flash.length] as number] : [];
+      this.regions.push({ id: 1000 + i, peers, learners, leader: peers[i % peers.length] });
     }
+  }
+
+  /** Regions a store holds a replica of (voter or learner). */
+  regionCount(storeId: number): number {
+    return this.regions.filter((r) => r.peers.includes(storeId) || r.learners.includes(storeId)).length;
+  }
+
+  /**
+   * TiFlash stores not Up in PD or not `Running`, TiProxy instances whose health API does not
+   * answer 200, and pumps not registered `online`.
+   */
+  notServing(): string[] {
+    return [
+      ...this.stores
+        .filter((s) => s.engine === 'tiflash')
+        .filter((s) => !s.up || this.storeStateName(s) !== 'Up' || this.tiflashStatus(s) !== 'Running'),
+      ...this.proxies.filter((p) => !p.up || this.now() < p.readyAt),
+      ...this.pumps.filter((p) => !p.up || p.state !== 'online'),
+    ].map((x) => x.name);
+  }
+
+  /** TiFlash's `/tiflash/store-status`: Ready while its learners catch up after a start, then Running. */
+  tiflashStatus(s: StoreState): 'Ready' | 'Running' {
+    return this.now() - s.startTs < this.timing.tiflashWarmupMs ? 'Ready' : 'Running';
   }
 
   /** Advance everything that moves with time. Called on every tick. */
@@ -317,10 +393,10 @@ export class ClusterModel {
     }
   }
 
-  /** Store `to` can take a leader: its process runs, PD sees it Up, it is not evicted. */
+  /** Store `to` can take a leader: a TiKV store whose process runs, Up in PD, not evicted. */
   private canLead(to: number): boolean {
     const s = this.store(to);
-    return !!s && s.up && this.storeStateName(s) === 'Up' && !this.evictStores.has(to);
+    return !!s && s.engine === 'tikv' && s.up && this.storeStateName(s) === 'Up' && !this.evictStores.has(to);
   }
 
   private evictLeaders(): void {

@@ -142,7 +142,9 @@ function stores(model: ClusterModel) {
     store: {
       id: s.id,
       address: `127.0.0.1:${s.port}`,
-      version: s.version.replace(/^v/, ''),
+      // TiFlash registers with the label engine=tiflash and its version with the `v`.
+      ...(s.engine === 'tiflash' ? { labels: [{ key: 'engine', value: 'tiflash' }] } : {}),
+      version: s.engine === 'tiflash' ? s.version : s.version.replace(/^v/, ''),
       peer_address: `127.0.0.1:${s.port}`,
       status_address: `127.0.0.1:${s.statusPort}`,
       git_hash: 'double',
@@ -159,7 +161,7 @@ function stores(model: ClusterModel) {
       leader_weight: 1,
       leader_score: model.leaderCount(s.id),
       leader_size: model.leaderCount(s.id),
-      region_count: model.regions.filter((r) => r.peers.includes(s.id)).length,
+      region_count: model.regionCount(s.id),
       region_weight: 1,
       start_ts: new Date(s.startTs).toISOString(),
       last_heartbeat_ts: new Date(s.lastHeartbeat).toISOString(),
@@ -207,9 +209,9 @@ function deleteScheduler(model: ClusterModel, name: string) {
   return json(200, 'The scheduler is removed.');
 }
 
-/** PD raises the cluster version once every store runs a newer one (never lowers it). */
+/** PD raises the cluster version once every TiKV store runs a newer one (never lowers it). */
 function currentClusterVersion(model: ClusterModel): string {
-  const versions = model.stores.map((s) => s.version.replace(/^v/, ''));
+  const versions = model.tikvStores().map((s) => s.version.replace(/^v/, ''));
   if (versions.length === 0) return model.clusterVersion;
   const lowest = versions.sort((a, b) => compareVersions(a, b))[0] as string;
   if (compareVersions(lowest, model.clusterVersion) > 0) model.clusterVersion = lowest;

@@ -13,7 +13,7 @@ export function tikvStatusServer(model: ClusterModel, storeId: number): Restarta
     if (req.method === 'GET' && req.path === '/status') return { status: 200, text: '' };
     if (req.method === 'GET' && req.path === '/metrics') {
       const leaders = model.leaderCount(storeId);
-      const regions = model.regions.filter((r) => r.peers.includes(storeId)).length;
+      const regions = model.regionCount(storeId);
       return {
         status: 200,
         text: [

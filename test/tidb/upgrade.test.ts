@@ -9,12 +9,17 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it, type TestContext } from 'node:test';
 import type { UpgradeStatus } from '../../src/core/types.js';
+import { renderStatus } from '../../src/cli/render.js';
+import { systemClock } from '../../src/core/clock.js';
+import { nullLogger } from '../../src/core/logger.js';
+import { FORCE_UPGRADE_ANNOTATION, TidbEngine } from '../../src/engines/tidb/engine.js';
 import { TIDB_NO_DOWNGRADE } from '../../src/engines/tidb/rules.js';
 import { DoubleCluster, type DoubleClusterOptions } from './cluster.js';
 import { runUpgrade } from './harness.js';
 import { QUICK_TIMING } from './model.js';
 
 let cluster: DoubleCluster | undefined;
+const CTX = { clock: systemClock, logger: nullLogger };
 
 afterEach(async () => {
   await cluster?.close();
@@ -214,10 +219,50 @@ describe('TiDB upgrade against the cluster double', () => {
       assert.equal(c.model.counters.restarts[name], 1, `${name} restarted once`);
     }
     assert.ok(status.history.some((h) => h.type === 'force' && /pd-available/.test(h.message)));
-    assert.ok(
-      status.history.some((h) => /force-upgrade is still set: you must remove it/.test(h.message)),
-      'the afterUpgrade step warns that the force must be removed',
+    assert.match(
+      status.warnings?.[0] ?? '',
+      /force-upgrade is still set: you must remove it \(drop pd-available/,
     );
+    assert.equal(
+      status.history.filter((h) => h.type === 'warning' && /you must remove it/.test(h.message)).length,
+      1,
+      'the warning is recorded once (one Warning event)',
+    );
+  });
+
+  it('the TidbCluster annotation force-upgrade=true forces PD without --force; a dedicated warning until it is removed', async () => {
+    const c = await make({ version: 'v8.1.0', regions: 60 });
+    c.brokenPdVersions.add('v8.1.0');
+    for (const pd of ['pd-0', 'pd-1', 'pd-2']) await c.restart(pd);
+    await c.until(() => !c.model.pdServing());
+    let annotations: Record<string, string> = { [FORCE_UPGRADE_ANNOTATION]: 'true' };
+    const engine = {
+      clusterAnnotations: async () => annotations,
+      clusterName: 'basic',
+      clusterNamespace: 'shop',
+    };
+    const run = await runUpgrade(c, { version: 'v8.1.1', engine });
+    const status = run.result.status;
+    assert.equal(status.phase, 'Completed', status.reason);
+    assert.ok(c.model.pdServing(), 'PD is back');
+    assert.deepEqual(status.forced, ['pd-available'], 'forced by the annotation, not by spec.force');
+    assert.deepEqual(status.warnings, [
+      `PD is available again but force-upgrade is still set: you must remove it (kubectl annotate tc basic -n shop ${FORCE_UPGRADE_ANNOTATION}-), or an exception may occur in the next upgrade`,
+    ]);
+    const event = status.history.find((h) => h.type === 'warning');
+    assert.ok(event, 'recorded as a warning (a Warning event, reason EngineWarning)');
+    assert.match(
+      renderStatus({ ...(await c.journal.get('up'))!, status }),
+      /Warning: +PD is available again/,
+    );
+
+    // The user removes the annotation: the next observation carries no warning.
+    const members = await c.listMembers(CTX);
+    const still = await new TidbEngine(engine).observe(members, CTX);
+    assert.equal(still.health.warnings?.length, 1);
+    annotations = {};
+    const removed = await new TidbEngine(engine).observe(members, CTX);
+    assert.equal(removed.health.warnings, undefined);
   });
 });
 

@@ -1,17 +1,23 @@
 /**
  * The TiDB engine: everything TiDB Operator and TiUP do around a restart, through TiDB's own admin
- * APIs (PD's HTTP API, the TiDB status and SQL ports, TiKV's status port, TiCDC's API), on any
+ * APIs (PD's HTTP API, the TiDB status and SQL ports, TiKV's and TiFlash's status ports, TiProxy's
+ * and Pump's HTTP APIs, TiCDC's API), on any
  * platform that gives each member an endpoint (`host[:port]`; a missing port is the component's
  * default: PD 2379, TiKV status 20180, TiFlash 20292, TiDB status 10080, TiCDC 8300).
  *
  * - PD leader last and transferred first ({@link transferPdLeader}).
- * - TiKV/TiFlash stores: evict-leader scheduler before the restart, removed after, leaders back
+ * - TiKV stores: evict-leader scheduler before the restart, removed after, leaders back
  *   ({@link evictLeaders}, {@link endEviction}; the wait is the runner's `leadershipReturn`).
+ * - TiFlash stores hold learners only (no leader to evict; TiDB Operator's tiflash upgrader evicts
+ *   none): after the restart, the store Up in PD and `/tiflash/store-status` `Running`.
+ * - TiProxy: its health API answers 200; Pump: registered `online` again (observe.ts).
  * - TiDB: DDL gate or smooth upgrade around the tier, DDL owner last after resigning.
  * - TiCDC: owner resigns, captures drained.
- * - Force upgrade: with `pd-available` forced (or the TidbCluster's force-upgrade annotation) PD
- *   members are replaced while PD is unavailable, and a warning says to remove the force once PD
- *   is back.
+ * - Force upgrade: with `pd-available` forced, or the TidbCluster annotated
+ *   `tidb.pingcap.com/force-upgrade: "true"` (read before every observation and action through
+ *   {@link TidbEngineOptions.clusterAnnotations}), PD members are replaced while PD is unavailable;
+ *   while the force stays set with PD available, the observation carries a warning
+ *   (`health.warnings`: status, Warning events, `baton status`) that it must be removed.
  *
  * Files per concern: view.ts (reads), observe.ts, prechecks.ts, pd-leader.ts, tikv-eviction.ts,
  * ddl-gate.ts, ticdc.ts.
@@ -36,7 +42,10 @@ import { TicdcClient } from './ticdc-client.js';
 import { TidbClient, type SqlCredentials } from './tidb-client.js';
 import { drainedByBaton, endEviction, evictLeaders, sweep } from './tikv-eviction.js';
 import { TikvStatusClient } from './tikv-status.js';
-import { STORE_COMPONENTS, lookAt, pdClientFor, type TidbClients, type TidbView } from './view.js';
+import { TiflashClient } from './tiflash-client.js';
+import { TiproxyClient } from './tiproxy-client.js';
+import { PumpClient } from './pump-client.js';
+import { EVICTED_COMPONENTS, lookAt, pdClientFor, type TidbClients, type TidbView } from './view.js';
 
 /** TiDB Operator's annotation that lets PD members be replaced while PD is unavailable. */
 export const FORCE_UPGRADE_ANNOTATION = 'tidb.pingcap.com/force-upgrade';
@@ -47,10 +56,16 @@ export interface TidbEngineOptions {
   credentials?: SqlCredentials;
   /** Bound of one admin call; default 3 s. */
   timeoutMs?: number;
-  /** Force-upgrade from the cluster itself (the TidbCluster annotation), besides `spec.force`. */
-  forceUpgrade?: boolean;
-  /** Name of the TidbCluster, for the command in the force-upgrade warning. */
+  /**
+   * The TidbCluster's annotations, read before every observation, precheck, drain and hook (the
+   * composition root passes a read of the cluster object for a TidbCluster target): its
+   * `tidb.pingcap.com/force-upgrade: "true"` forces `pd-available` as `--force pd-available`
+   * does. A failed read keeps the last answer.
+   */
+  clusterAnnotations?: () => Promise<Record<string, string>>;
+  /** Name (and namespace) of the TidbCluster, for the command in the force-upgrade warning. */
   clusterName?: string;
+  clusterNamespace?: string;
 }
 
 /** Whether a spec forces PD availability. */
@@ -66,6 +81,8 @@ export class TidbEngine implements Engine {
   /** Capture id -> the owner its drain was requested from (lost on restart: then asked again). */
   private readonly captureDrains = new Map<string, string>();
   private specForce = false;
+  /** The annotation as last read (undefined before the first read or without a cluster). */
+  private annotationForce: boolean | undefined;
 
   constructor(private readonly opts: TidbEngineOptions = {}) {
     const timeoutMs = opts.timeoutMs;
@@ -75,6 +92,9 @@ export class TidbEngine implements Engine {
         ...(opts.credentials ? { credentials: opts.credentials } : {}),
       }),
       tikv: new TikvStatusClient(timeoutMs),
+      tiflash: new TiflashClient(timeoutMs),
+      tiproxy: new TiproxyClient(timeoutMs),
+      pump: new PumpClient(timeoutMs),
       ticdc: new TicdcClient(timeoutMs),
       ...(timeoutMs ? { pdTimeoutMs: timeoutMs } : {}),
     };
@@ -82,11 +102,24 @@ export class TidbEngine implements Engine {
 
   /** Force-upgrade is on: from the cluster (annotation) or the last spec seen. */
   get forcePd(): boolean {
-    return this.opts.forceUpgrade === true || this.specForce;
+    return this.annotationForce === true || this.specForce;
   }
 
-  private see(spec: UpgradeSpec | undefined): void {
+  /** Whether the TidbCluster's annotation (not only `spec.force`) forces PD availability. */
+  get forcedByAnnotation(): boolean {
+    return this.annotationForce === true;
+  }
+
+  /** Take the spec's force (when given) and read the cluster's annotation again. */
+  private async see(spec: UpgradeSpec | undefined, ctx: PortContext): Promise<void> {
     if (spec) this.specForce = forcesPd(spec);
+    if (!this.opts.clusterAnnotations) return;
+    try {
+      const annotations = await this.opts.clusterAnnotations();
+      this.annotationForce = annotations[FORCE_UPGRADE_ANNOTATION] === 'true';
+    } catch (err) {
+      ctx.logger.warn(`could not read the TidbCluster's annotations: ${describeError(err)}`);
+    }
   }
 
   private look(members: PlatformMember[]): Promise<TidbView> {
@@ -96,22 +129,24 @@ export class TidbEngine implements Engine {
   /** The warning TiDB Operator's guide gives, when force is still on although PD is back. */
   forceWarning(view: TidbView): string | undefined {
     if (!this.forcePd || !pdServing(view).ok) return undefined;
-    const how = this.opts.forceUpgrade
-      ? `kubectl annotate tc ${this.opts.clusterName ?? '<cluster>'} ${FORCE_UPGRADE_ANNOTATION}-`
+    const ns = this.opts.clusterNamespace ? ` -n ${this.opts.clusterNamespace}` : '';
+    const how = this.forcedByAnnotation
+      ? `kubectl annotate tc ${this.opts.clusterName ?? '<cluster>'}${ns} ${FORCE_UPGRADE_ANNOTATION}-`
       : `drop ${PD_AVAILABLE} from --force / spec.force`;
     return `PD is available again but force-upgrade is still set: you must remove it (${how}), or an exception may occur in the next upgrade`;
   }
 
-  async observe(members: PlatformMember[], _ctx: PortContext): Promise<EngineObservation> {
+  async observe(members: PlatformMember[], ctx: PortContext): Promise<EngineObservation> {
+    await this.see(undefined, ctx);
     const view = await this.look(members);
     const seen = observation(view, members, { forcePd: this.forcePd, captureDrains: this.captureDrains });
     const warning = this.forceWarning(view);
-    if (warning) seen.health.detail = `${seen.health.detail}; ${warning}`;
+    if (warning) seen.health.warnings = [warning];
     return seen;
   }
 
-  async prechecks(snapshot: Snapshot, spec: UpgradeSpec, _ctx: PortContext): Promise<PrecheckResult[]> {
-    this.see(spec);
+  async prechecks(snapshot: Snapshot, spec: UpgradeSpec, ctx: PortContext): Promise<PrecheckResult[]> {
+    await this.see(spec, ctx);
     const view = await this.look(snapshot.members);
     const pd = pdClientFor(snapshot.members, this.clients.pdTimeoutMs);
     let downPeers: { count: number } | { error: string } = { error: 'no PD member listed' };
@@ -130,7 +165,18 @@ export class TidbEngine implements Engine {
           reason: 'not checked while PD is unavailable (force-upgrade); checked again before the TiDB tier',
         }
       : await noDdlRunning(view, snapshot, spec, this.clients.tidb);
-    return [...viewPrechecks(view, snapshot, downPeers, this.forcePd), ddl];
+    const checks = viewPrechecks(view, snapshot, downPeers, this.forcePd);
+    // The annotation forces pd-available by itself, as TiDB Operator lets it: the check is
+    // reported forced (history, status) without `--force`.
+    const byAnnotation = (r: PrecheckResult): PrecheckResult =>
+      r.name === PD_AVAILABLE && !r.ok && this.forcedByAnnotation
+        ? {
+            ...r,
+            forced: true,
+            reason: `${r.reason}; forced by the TidbCluster annotation ${FORCE_UPGRADE_ANNOTATION}=true`,
+          }
+        : r;
+    return [...checks.map(byAnnotation), ddl];
   }
 
   async drain(
@@ -139,11 +185,11 @@ export class TidbEngine implements Engine {
     snapshot: Snapshot,
     ctx: EngineActionContext,
   ): Promise<DrainResult> {
-    this.see(ctx.spec);
+    await this.see(ctx.spec, ctx);
     const view = await this.look(snapshot.members);
     const pd = pdClientFor(snapshot.members, this.clients.pdTimeoutMs);
     if (member.component === 'pd' && pd) return transferPdLeader(pd, view, member, target, snapshot.members);
-    if (STORE_COMPONENTS.includes(member.component) && pd) return evictLeaders(pd, view, member);
+    if (EVICTED_COMPONENTS.includes(member.component) && pd) return evictLeaders(pd, view, member);
     if (member.component === 'tidb') return resignDdlOwner(view, member, this.clients.tidb);
     if (member.component === 'ticdc')
       return drainCapture(view, member, this.clients.ticdc, this.captureDrains);
@@ -151,7 +197,7 @@ export class TidbEngine implements Engine {
   }
 
   async restore(member: MemberView, snapshot: Snapshot, ctx: PortContext): Promise<void> {
-    if (!STORE_COMPONENTS.includes(member.component)) return;
+    if (!EVICTED_COMPONENTS.includes(member.component)) return;
     const pd = pdClientFor(snapshot.members, this.clients.pdTimeoutMs);
     if (!pd) return;
     const view = await this.look(snapshot.members);
@@ -164,23 +210,21 @@ export class TidbEngine implements Engine {
     snapshot: Snapshot,
     ctx: EngineActionContext,
   ): Promise<string> {
-    this.see(ctx.spec);
+    await this.see(ctx.spec, ctx);
     const view = await this.look(snapshot.members);
     const pd = pdClientFor(snapshot.members, this.clients.pdTimeoutMs);
-    const warning = this.forceWarning(view);
-    const withWarning = (message: string) => (warning ? `${message}; ${warning}` : message);
     if (name === 'beforeUpgrade' && pd) {
       const theirs = await drainedByBaton(ctx.platform.journal, ctx.spec.name, 'others');
-      return withWarning(await sweep(pd, view, snapshot.members, theirs));
+      return sweep(pd, view, snapshot.members, theirs);
     }
     if (name === 'afterUpgrade' && pd) {
       const mine = await drainedByBaton(ctx.platform.journal, ctx.spec.name, 'current');
-      return withWarning(await sweep(pd, view, snapshot.members, mine));
+      return sweep(pd, view, snapshot.members, mine);
     }
     if (name === 'beforeComponent' && component === 'tidb')
-      return withWarning(await beforeTidbTier(view, snapshot, ctx.spec, this.clients.tidb));
+      return beforeTidbTier(view, snapshot, ctx.spec, this.clients.tidb);
     if (name === 'afterComponent' && component === 'tidb')
-      return withWarning(await afterTidbTier(view, snapshot, this.clients.tidb));
-    return withWarning(`${name}${component ? ` ${component}` : ''}: nothing to do`);
+      return afterTidbTier(view, snapshot, this.clients.tidb);
+    return `${name}${component ? ` ${component}` : ''}: nothing to do`;
   }
 }

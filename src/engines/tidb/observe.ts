@@ -6,9 +6,15 @@
  *   member is healthy and it runs the version the platform says. Under force-upgrade (PD
  *   unavailable), a PD member counts as healthy as soon as its process answers: TiDB Operator
  *   replaces PD members regardless to bring PD back, and so does Baton.
- * - TiKV/TiFlash: healthy when the store is Up in PD at the member's version (a restarted store
- *   registers its new version); leaderships from the store's own status port (PD's count lags);
+ * - TiKV: healthy when the store is Up in PD at the member's version (a restarted store registers
+ *   its new version); leaderships from the store's own status port (PD's count lags);
  *   `drainInPlace` = the store is in PD's evict-leader scheduler.
+ * - TiFlash: healthy when its store is Up in PD at the member's version and its own
+ *   `/tiflash/store-status` says `Running` (TiDB Operator's tiflash upgrader's two conditions); it
+ *   holds learner replicas only, so its leader count is PD's (0).
+ * - TiProxy: healthy when `/api/debug/health` answers 200 (not "service not ready", not closing).
+ * - Pump: healthy when the pumps' `/status` lists it `online` (a pump registers itself online when
+ *   it starts and `paused` when it stops).
  * - TiDB: healthy when its status port answers at the member's version; the DDL owner is the
  *   `leader` (it resigns before it restarts, and goes last).
  * - TiCDC: the owner is the `leader`; a capture's leaderships are the tables it replicates.
@@ -17,7 +23,7 @@ import type { EngineObservation } from '../../core/ports.js';
 import type { EngineMemberState, PlatformMember } from '../../core/types.js';
 import { atVersion } from '../../core/version.js';
 import { normalizeTidbVersion } from './tidb-client.js';
-import { STORE_COMPONENTS, pdMemberOf, storeOf, type TidbView } from './view.js';
+import { pdMemberOf, pumpOf, storeOf, type TidbView } from './view.js';
 
 /** Engine state the observation needs besides the view. */
 export interface ObserveContext {
@@ -90,7 +96,7 @@ function pdState(view: TidbView, m: PlatformMember, ctx: ObserveContext): Engine
 
 function storeState(view: TidbView, m: PlatformMember): EngineMemberState | undefined {
   const s = storeOf(view, m);
-  const own = view.storeLeaders.get(m.name);
+  const own = m.component === 'tikv' ? view.storeLeaders.get(m.name) : undefined;
   if (!s) {
     if (own === undefined) return undefined;
     return {
@@ -107,18 +113,49 @@ function storeState(view: TidbView, m: PlatformMember): EngineMemberState | unde
   const atMine = atVersion(version, m.version);
   const up = s.stateName === 'Up';
   const evicting = view.evictStores?.includes(s.id);
-  const healthy = up && atMine;
+  const flash = m.component === 'tiflash' ? view.tiflashStatus.get(m.name) : undefined;
+  const flashDetail =
+    flash === undefined ? '' : typeof flash === 'string' ? `, store-status ${flash}` : `; ${flash.error}`;
+  const serving = m.component !== 'tiflash' || flash === 'Running';
+  const healthy = up && atMine && serving;
   return {
     role: 'follower',
     healthy,
     caughtUp: healthy,
     lag: 0,
     leaderCount: leaders,
-    ...(view.evictStores !== undefined ? { drainInPlace: evicting === true } : {}),
+    // Only TiKV is put in the evict-leader scheduler (TiFlash's learners never lead).
+    ...(view.evictStores !== undefined && m.component === 'tikv' ? { drainInPlace: evicting === true } : {}),
     detail:
       `store ${s.id} ${s.stateName}, ${version}, ${leaders} leaders of ${s.regionCount} regions` +
+      flashDetail +
       (evicting ? ', in the evict-leader scheduler' : '') +
       (atMine ? '' : `; PD still lists ${version}`),
+  };
+}
+
+function tiproxyState(view: TidbView, m: PlatformMember): EngineMemberState | undefined {
+  const seen = view.tiproxy.get(m.name);
+  if (!seen || 'error' in seen) return undefined;
+  return {
+    role: 'none',
+    healthy: seen.healthy,
+    caughtUp: seen.healthy,
+    lag: 0,
+    detail: `TiProxy ${seen.detail}`,
+  };
+}
+
+function pumpState(view: TidbView, m: PlatformMember): EngineMemberState | undefined {
+  const p = pumpOf(view, m);
+  if (!p) return undefined;
+  const online = p.state === 'online';
+  return {
+    role: 'none',
+    healthy: online && m.ready,
+    caughtUp: online,
+    lag: 0,
+    detail: `pump ${p.nodeId} ${p.state}`,
   };
 }
 
@@ -164,7 +201,9 @@ export function observation(
   for (const m of members) {
     let state: EngineMemberState | undefined;
     if (m.component === 'pd') state = pdState(view, m, ctx);
-    else if (STORE_COMPONENTS.includes(m.component)) state = storeState(view, m);
+    else if (m.component === 'tikv' || m.component === 'tiflash') state = storeState(view, m);
+    else if (m.component === 'tiproxy') state = tiproxyState(view, m);
+    else if (m.component === 'pump') state = pumpState(view, m);
     else if (m.component === 'tidb') state = tidbState(view, m);
     else if (m.component === 'ticdc') state = ticdcState(view, m, ctx);
     else if (m.ready)

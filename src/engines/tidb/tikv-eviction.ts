@@ -1,5 +1,5 @@
 /**
- * TiKV and TiFlash stores lose their region leaders before they restart, as TiDB Operator's
+ * TiKV stores lose their region leaders before they restart, as TiDB Operator's
  * tikv_upgrader does: the store joins PD's evict-leader scheduler (drain), the runner polls the
  * store's leader count down to 0 (the scheduler is added again when PD loses it: `drainInPlace`
  * false), the store restarts, comes back Up on its new version, leaves the scheduler (restore),
@@ -13,7 +13,7 @@ import { OperationalError } from '../../core/errors.js';
 import type { DrainResult, JournalStore } from '../../core/ports.js';
 import type { MemberView, PlatformMember } from '../../core/types.js';
 import type { PdClient } from './pd-client.js';
-import { STORE_COMPONENTS, storeOf, type TidbView } from './view.js';
+import { EVICTED_COMPONENTS, storeOf, type TidbView } from './view.js';
 
 function storeIdOf(view: TidbView, member: PlatformMember): number {
   const store = storeOf(view, member);
@@ -64,7 +64,7 @@ export async function drainedByBaton(
     if (!r) continue;
     if (which === 'others' && r.spec.name === name) continue;
     for (const [member, p] of Object.entries(r.status.members)) {
-      if (STORE_COMPONENTS.includes(p.component) && p.drainIssued && (which === 'current' || !p.restored))
+      if (EVICTED_COMPONENTS.includes(p.component) && p.drainIssued && (which === 'current' || !p.restored))
         out.add(member);
     }
   }

@@ -1,8 +1,9 @@
 /**
  * One round of reads of a TiDB cluster through its admin APIs, shared by observe, prechecks and
  * the actions: PD's members, health, stores and evict-leader scheduler; each TiKV store's own
- * leader count; each TiDB server's status and info; each TiCDC capture's status and tables. Reads
- * only, in parallel; anything that does not answer is recorded with why, never thrown.
+ * leader count; each TiFlash store's status; each TiProxy's health; the pumps' registered states;
+ * each TiDB server's status and info; each TiCDC capture's status and tables. Reads only, in
+ * parallel; anything that does not answer is recorded with why, never thrown.
  *
  * Platform members are matched to what PD knows: PD members by name (TiDB Operator names them
  * after their pods) or client URL; stores by status address, then by host, then by the first DNS
@@ -12,9 +13,12 @@ import { describeError } from '../../core/errors.js';
 import type { PlatformMember } from '../../core/types.js';
 import { hostPort } from './http.js';
 import { PdClient, type PdMemberHealth, type PdMembers, type PdStore } from './pd-client.js';
+import type { PumpClient, PumpNode } from './pump-client.js';
 import type { TicdcClient, TicdcStatus } from './ticdc-client.js';
 import type { TidbClient, TidbInfo, TidbStatus } from './tidb-client.js';
+import type { TiflashClient } from './tiflash-client.js';
 import type { TikvStatusClient } from './tikv-status.js';
+import type { TiproxyClient, TiproxyHealth } from './tiproxy-client.js';
 
 /** Default admin port of each component (status ports for TiKV, TiFlash and TiDB). */
 export const DEFAULT_PORTS: Readonly<Record<string, number>> = {
@@ -30,6 +34,13 @@ export const DEFAULT_PORTS: Readonly<Record<string, number>> = {
 /** Components whose members are PD stores. */
 export const STORE_COMPONENTS = ['tikv', 'tiflash'];
 
+/**
+ * Stores whose leaders are evicted through PD before a restart: TiKV only. TiFlash holds raft
+ * learners, which never lead (pingcap/tidb-operator `pkg/manager/member/tiflash_upgrader.go` adds
+ * no evict-leader scheduler; it waits for the store Up and `store-status` Running).
+ */
+export const EVICTED_COMPONENTS = ['tikv'];
+
 /** The admin endpoint of a member: its own, with the component's default port when it has none. */
 export function adminEndpoint(member: PlatformMember): string | undefined {
   if (!member.endpoint) return undefined;
@@ -43,6 +54,9 @@ export function adminEndpoint(member: PlatformMember): string | undefined {
 export interface TidbClients {
   tidb: TidbClient;
   tikv: TikvStatusClient;
+  tiflash: TiflashClient;
+  tiproxy: TiproxyClient;
+  pump: PumpClient;
   ticdc: TicdcClient;
   pdTimeoutMs?: number;
 }
@@ -59,8 +73,15 @@ export interface TidbView {
   evictStores?: number[];
   /** PD members that answer a follower-handled ping (they run, quorum or not). */
   pdAlive: Set<string>;
-  /** Leader counts read from each store's own status port. */
+  /** Leader counts read from each TiKV store's own status port. */
   storeLeaders: Map<string, number>;
+  /** Each TiFlash store's `/tiflash/store-status` (`Running` when it serves), or why not. */
+  tiflashStatus: Map<string, string | { error: string }>;
+  /** Each TiProxy's health API answer, or why there was none. */
+  tiproxy: Map<string, TiproxyHealth | { error: string }>;
+  /** Every pump registered in PD (from the first pump that answers), or why none could say. */
+  pumps?: PumpNode[];
+  pumpsError?: string;
   tidb: Map<string, { status: TidbStatus; info: TidbInfo } | { error: string }>;
   ticdc: Map<string, { status: TicdcStatus; tables?: number } | { error: string }>;
 }
@@ -109,6 +130,27 @@ async function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: 
   }
 }
 
+/** Every pump's registered state, from the first running pump that answers. */
+async function readPumps(pumps: PlatformMember[], client: PumpClient, view: TidbView): Promise<void> {
+  if (pumps.length === 0) return;
+  for (const m of pumps) {
+    const all = await settle(client.pumps(adminEndpoint(m) as string));
+    if (all.ok) {
+      view.pumps = all.value;
+      return;
+    }
+    view.pumpsError = all.error;
+  }
+}
+
+/** The pump platform member `m` is, by its host (`host:port`) or its node ID's host name. */
+export function pumpOf(view: TidbView, m: PlatformMember): PumpNode | undefined {
+  const ep = adminEndpoint(m);
+  return view.pumps?.find(
+    (p) => (ep !== undefined && p.host === ep) || p.nodeId.split(':')[0]?.split('.')[0] === m.name,
+  );
+}
+
 /** Read everything once. Never throws. */
 export async function lookAt(members: PlatformMember[], clients: TidbClients): Promise<TidbView> {
   const pd = pdClientFor(members, clients.pdTimeoutMs);
@@ -119,6 +161,8 @@ export async function lookAt(members: PlatformMember[], clients: TidbClients): P
       .filter((e): e is string => e !== undefined),
     pdAlive: new Set(),
     storeLeaders: new Map(),
+    tiflashStatus: new Map(),
+    tiproxy: new Map(),
     tidb: new Map(),
     ticdc: new Map(),
   };
@@ -144,10 +188,19 @@ export async function lookAt(members: PlatformMember[], clients: TidbClients): P
       });
       if ((await settle(one.ping())).ok) view.pdAlive.add(m.name);
     }),
-    ...STORE_COMPONENTS.flatMap(running).map(async (m) => {
+    ...running('tikv').map(async (m) => {
       const n = await settle(clients.tikv.leaderCount(adminEndpoint(m) as string));
       if (n.ok) view.storeLeaders.set(m.name, n.value);
     }),
+    ...running('tiflash').map(async (m) => {
+      const s = await settle(clients.tiflash.storeStatus(adminEndpoint(m) as string));
+      view.tiflashStatus.set(m.name, s.ok ? s.value : { error: s.error });
+    }),
+    ...running('tiproxy').map(async (m) => {
+      const h = await settle(clients.tiproxy.health(adminEndpoint(m) as string));
+      view.tiproxy.set(m.name, h.ok ? h.value : { error: h.error });
+    }),
+    readPumps(running('pump'), clients.pump, view),
     ...running('tidb').map(async (m) => {
       const ep = adminEndpoint(m) as string;
       try {
