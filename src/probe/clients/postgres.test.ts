@@ -5,6 +5,7 @@ import { appendFileSync, chmodSync, cpSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { nullLogger } from '../../core/logger.js';
+import { describeError } from '../../core/errors.js';
 import { PostgresProbeClient } from './postgres.js';
 import {
   ackedWrites,
@@ -189,6 +190,23 @@ describe('PostgresProbeClient against a real PostgreSQL 17.5', () => {
     const r = await probe.stop();
     assertCleanRun(r);
     assert.equal(await node.probeRows(r.runId), r.acknowledgedWrites);
+  });
+
+  it('connects many clients at once to a database without its table (one per worker of a load)', async () => {
+    const table = 'baton_probe_race';
+    const clients = Array.from(
+      { length: 16 },
+      () => new PostgresProbeClient({ endpoints: async () => [node.endpoint], logger: nullLogger, table }),
+    );
+    try {
+      const results = await Promise.allSettled(clients.map((c) => c.connect()));
+      const failed = results.flatMap((r) => (r.status === 'rejected' ? [describeError(r.reason)] : []));
+      assert.deepEqual(failed, []);
+      await Promise.all(clients.map((c, i) => c.write(`w${i}`, String(i))));
+      assert.equal(await clients[0]!.read('w15'), '15');
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+    }
   });
 
   it('retries a write through a brief restart of the server, without failures or losses', async (t) => {

@@ -56,13 +56,24 @@ export class PostgresProbeClient implements ProbeClient {
     }
   }
 
-  /** Finds the primary and creates the probe table there when missing. */
+  /**
+   * Finds the primary and creates the probe table there when missing. Each worker of a load has a
+   * client of its own, and concurrent `CREATE TABLE IF NOT EXISTS` of one name is not safe in
+   * PostgreSQL: the sessions that lose the race fail with a unique violation on the catalog
+   * (23505, `pg_type_typname_nsp_index`), duplicate object (42710, its row type) or duplicate
+   * table (42P07). Each means the table now exists, which is all connect needs.
+   */
   async connect(): Promise<void> {
     await this.rediscover();
-    await this.query(
-      `CREATE TABLE IF NOT EXISTS ${this.table} (id text PRIMARY KEY, v text, at timestamptz DEFAULT now())`,
-      [],
-    );
+    try {
+      await this.query(
+        `CREATE TABLE IF NOT EXISTS ${this.table} (id text PRIMARY KEY, v text, at timestamptz DEFAULT now())`,
+        [],
+      );
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code !== '23505' && code !== '42710' && code !== '42P07') throw err;
+    }
   }
 
   async write(id: string, value: string): Promise<void> {
