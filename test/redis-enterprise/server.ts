@@ -6,6 +6,7 @@
  * The real API is HTTPS on 9443; the client is the same either way.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { ApiError, type RecDoubleCluster } from './cluster.js';
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -27,10 +28,27 @@ function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   });
 }
 
-/** A REST server over `cluster`; credentials `username`/`password` are required. */
-export function createRecApiServer(cluster: RecDoubleCluster, username: string, password: string): Server {
+/**
+ * A REST server over `cluster`; credentials `username`/`password` are required. With `tls` it is
+ * HTTPS, as the real API on 9443 is (the REC's certificate is self-signed).
+ */
+export function createRecApiServer(
+  cluster: RecDoubleCluster,
+  username: string,
+  password: string,
+  tls?: { cert: Buffer | string; key: Buffer | string },
+): Server {
+  const handler = recApiHandler(cluster, username, password);
+  return tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createServer(handler);
+}
+
+function recApiHandler(
+  cluster: RecDoubleCluster,
+  username: string,
+  password: string,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const expected = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-  return createServer((req, res) => {
+  return (req, res) => {
     void (async () => {
       if (req.headers.authorization !== expected)
         return send(res, 401, { error_code: 'unauthorized', description: 'Unauthorized' });
@@ -145,5 +163,5 @@ export function createRecApiServer(cluster: RecDoubleCluster, username: string, 
         return send(res, 500, { error_code: 'internal_error', description: String(err) });
       }
     })();
-  });
+  };
 }

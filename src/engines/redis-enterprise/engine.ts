@@ -78,6 +78,8 @@ export class RedisEnterpriseEngine implements Engine {
   private readonly kubernetesVersion?: () => Promise<string | undefined>;
   /** Actions this engine started, per member, newest last (lost on restart: shard roles still tell). */
   private readonly issued = new Map<string, string[]>();
+  /** The last `maintenance_on` action per member. */
+  private readonly maintenanceOn = new Map<string, string[]>();
   /** The last failed action per member, until the member holds nothing. */
   private readonly failures = new Map<string, string>();
 
@@ -140,6 +142,22 @@ export class RedisEnterpriseEngine implements Engine {
     const last = this.failures.get(m.name);
     if (last) state.detail = `${state.detail}; last hand-over: ${last}`;
     return state;
+  }
+
+  /**
+   * Whether a `maintenance_on` this engine issued for `member` is still running: a drain repeated
+   * meanwhile must not activate maintenance mode again (each activation takes a snapshot of its own).
+   */
+  private async pendingMaintenance(member: string): Promise<boolean> {
+    for (const uid of this.maintenanceOn.get(member) ?? []) {
+      try {
+        const a = await this.api.action(uid);
+        if (a.status !== 'completed' && a.status !== 'failed') return true;
+      } catch {
+        // An action the cluster no longer knows is not running.
+      }
+    }
+    return false;
   }
 
   /** The last failed action this engine issued for `member`, described, if any. */
@@ -260,7 +278,7 @@ export class RedisEnterpriseEngine implements Engine {
         done.push(`bdb ${bdb} busy: a failover or upgrade is already running`);
       }
     }
-    if (!st?.maintenance_snapshot) {
+    if (!st?.maintenance_snapshot && !(await this.pendingMaintenance(member.name))) {
       const demote = st?.role === 'master';
       const action = await this.api.nodeAction(node.uid, 'maintenance_on', {
         evict_ha_replica: false,
@@ -268,6 +286,7 @@ export class RedisEnterpriseEngine implements Engine {
         ...(demote ? { demote_node: true } : {}),
       });
       issued.push(action);
+      this.maintenanceOn.set(member.name, [action]);
       done.push(
         `maintenance_on node ${node.uid}${demote ? ' (demoting the master node)' : ''} (action ${action})`,
       );

@@ -72,7 +72,8 @@ export function recNodeState(member: PlatformMember, node: RecNode, view: RecVie
   return {
     role: clusterMaster ? 'primary' : 'replica',
     healthy,
-    caughtUp: healthy && behind.length === 0,
+    // Out of maintenance mode too: a pod is done only once its node took its shards back.
+    caughtUp: healthy && behind.length === 0 && !st?.maintenance_snapshot,
     lag: behind.length,
     // The cluster's master role counts as one more thing to hand over before the pod goes.
     leaderCount: primaries.length + (clusterMaster ? 1 : 0),

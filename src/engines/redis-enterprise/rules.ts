@@ -95,6 +95,10 @@ export const redisEnterpriseRules: EngineRules = {
   // fails them over; never proceed after a failover timeout.
   defaultPort: 9443,
   drainTimeoutProceedSafe: false,
+  // Maintenance mode is turned off as soon as the pod is back on its version: a node in
+  // maintenance takes no shard back, so its shards are waited for after that (caught up = synced
+  // and out of maintenance).
+  steps: { restoreWhenReady: true },
   stepEstimatesMs: { precheck: 5_000, drain: 20_000, replace: 120_000, verify: 60_000 },
 };
 
