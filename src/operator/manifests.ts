@@ -1,8 +1,10 @@
 /**
  * Install manifests of the operator: the Upgrade CRD, a namespace, least-privilege RBAC (only the
- * verbs and resources Baton uses), the ServiceAccount and a two-replica Deployment. `baton
- * manifests` prints them; the same files are committed under `deploy/` (a golden test keeps them
- * equal) with a `kustomization.yaml` so `kubectl apply -k deploy/` installs Baton.
+ * verbs and resources Baton uses), the ServiceAccount, a two-replica Deployment and its metrics
+ * Service. `baton manifests` prints them; the same files are committed under `deploy/` (a golden
+ * test keeps them equal) with a `kustomization.yaml` so `kubectl apply -k deploy/` installs Baton.
+ * The Helm chart `deploy/helm/baton` renders the same objects with its default values (a test
+ * compares them).
  */
 import { stringify } from 'yaml';
 import { upgradeCrd, GROUP, PLURAL } from '../api/upgrade.js';
@@ -154,6 +156,8 @@ export function renderManifests(opts: ManifestOptions = {}): ManifestFile[] {
                       'operator',
                       '--port',
                       String(OPERATOR_PORT),
+                      '--lease-name',
+                      OPERATOR_NAME,
                       '--lease-namespace',
                       '$(POD_NAMESPACE)',
                       '--identity',
@@ -183,6 +187,17 @@ export function renderManifests(opts: ManifestOptions = {}): ManifestFile[] {
                 ],
               },
             },
+          },
+        },
+        {
+          // /metrics (and /healthz, /readyz) of the operator's pods, for a Prometheus scrape.
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: meta(`${OPERATOR_NAME}-metrics`),
+          spec: {
+            type: 'ClusterIP',
+            selector: appLabels,
+            ports: [{ name: 'http', port: OPERATOR_PORT, targetPort: 'http', protocol: 'TCP' }],
           },
         },
       ],

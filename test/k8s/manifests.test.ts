@@ -58,7 +58,7 @@ describe('baton manifests', () => {
     assert.equal(printed, renderManifests().map(fileText).join('---\n'));
   });
 
-  it('prints CRD, namespace, least-privilege RBAC, ServiceAccount and a hardened 2-replica Deployment', async () => {
+  it('prints CRD, namespace, least-privilege RBAC, ServiceAccount, a hardened 2-replica Deployment and its metrics Service', async () => {
     const all = docs(await manifests(['--namespace', 'ops', '--image', 'reg.example/baton:9']));
     const kinds = all.map((d) => d.kind).sort();
     assert.deepEqual(kinds, [
@@ -69,6 +69,7 @@ describe('baton manifests', () => {
       'Namespace',
       'Role',
       'RoleBinding',
+      'Service',
       'ServiceAccount',
     ]);
     for (const d of all.filter(
@@ -137,6 +138,17 @@ describe('baton manifests', () => {
     assert.equal(c.livenessProbe.httpGet.path, '/healthz');
     assert.equal(c.readinessProbe.httpGet.path, '/readyz');
     assert.ok(c.resources.requests.cpu && c.resources.requests.memory);
+    const svc = all.find((d) => d.kind === 'Service') as unknown as {
+      spec: { selector: Record<string, string>; ports: { port: number; targetPort: string }[] };
+    };
+    assert.deepEqual(
+      svc.spec.selector,
+      (dep.spec as unknown as { selector: { matchLabels: unknown } }).selector.matchLabels,
+    );
+    assert.deepEqual(
+      svc.spec.ports.map((p) => [p.port, p.targetPort]),
+      [[8080, 'http']],
+    );
   });
 
   it('rejects a namespace that is not a DNS label with a one-line reason', async () => {
