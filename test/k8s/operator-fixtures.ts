@@ -177,7 +177,7 @@ export async function waitUpgrade(
     // Say where it stood: a stuck upgrade's status names what it waits for.
     const s = last?.status;
     throw new Error(
-      `${(err as Error).message}; last seen: ${s?.phase ?? 'no status'} (${s?.reason ?? ''}) step ${s?.currentStep ?? '-'}`,
+      `${(err as Error).message}; last seen: ${s?.phase ?? 'no status'} (${s?.reason ?? ''}) step ${s?.currentStep ?? '-'}\n${await env.server.describe()}`,
       { cause: err },
     );
   }

@@ -18,7 +18,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
 import type { TestContext } from 'node:test';
 import { startControlPlane, writeKubeconfigFile, type ControlPlaneInfo } from './controlplane.js';
 import { FakeKubelet, type FakeNodeSpec, type KubeletSettings } from './fake-kubelet.js';
@@ -89,6 +89,11 @@ export interface TestCluster {
   dropWatches(): number;
   requests(): RequestStats;
   resetRequests(): void;
+  /**
+   * What a stuck test needs to see: the namespace's StatefulSets and pods (phase, readiness,
+   * deletion, node) and the kubelet's write errors, as text.
+   */
+  describe(): Promise<string>;
   /** Stop the kubelet (pods deleted, nodes removed), the proxy, and delete the namespaces. */
   close(): Promise<void>;
 }
@@ -272,6 +277,31 @@ export async function createTestCluster(opts: TestClusterOptions = {}): Promise<
     dropWatches: () => proxy.dropWatches(),
     requests: () => proxy.requests(),
     resetRequests: () => proxy.resetRequests(),
+    async describe() {
+      const lines: string[] = [];
+      try {
+        const sets = await rest.get<{ items: V1StatefulSet[] }>(
+          `/apis/apps/v1/namespaces/${group}/statefulsets`,
+        );
+        for (const x of sets.items) {
+          const st = x.status;
+          lines.push(
+            `statefulset ${x.metadata?.name}: gen ${x.metadata?.generation}/${st?.observedGeneration} replicas ${st?.replicas} ready ${st?.readyReplicas} updated ${st?.updatedReplicas} current ${st?.currentRevision} update ${st?.updateRevision} strategy ${JSON.stringify(x.spec?.updateStrategy)}`,
+          );
+        }
+        const pods = await rest.get<{ items: V1Pod[] }>(`/api/v1/namespaces/${group}/pods`);
+        for (const p of pods.items) {
+          const ready = p.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+          lines.push(
+            `pod ${p.metadata?.name} uid ${p.metadata?.uid?.slice(0, 8)} rev ${p.metadata?.labels?.['controller-revision-hash']} ${p.status?.phase} ready=${ready} node=${p.spec?.nodeName ?? '-'}${p.metadata?.deletionTimestamp ? ' deleting' : ''} image=${p.spec?.containers[0]?.image}`,
+          );
+        }
+      } catch (err) {
+        lines.push(`(could not read the namespace: ${String(err)})`);
+      }
+      if (kubelet.errors.length) lines.push(`kubelet errors: ${kubelet.errors.slice(-10).join('; ')}`);
+      return lines.join('\n');
+    },
     async close() {
       // Deleting the namespaces first stops their controllers from recreating pods the kubelet
       // then removes; the namespace controller finishes in the background.
