@@ -1,0 +1,164 @@
+/**
+ * A {@link PodRuntime} that runs Baton's operator image for real: the pods of an operator
+ * Deployment (deploy/ or the Helm chart) become `node src/operator/entrypoint.ts <args>` processes
+ * -- the program the image's ENTRYPOINT runs compiled (Dockerfile), from source through tsx --
+ * started the way a kubelet starts a container:
+ *
+ * - the container's `args`, with `$(VAR)` references expanded from its `env` (values and the
+ *   downward API's `metadata.name` / `metadata.namespace`), as the kubelet expands them;
+ * - the container's environment (NODE_OPTIONS included) plus `KUBECONFIG`: a kubeconfig with a
+ *   token of the pod's ServiceAccount (TokenRequest), through the test's fault proxy -- the pod's
+ *   identity, as the projected service-account token gives it in a cluster;
+ * - the health port (`--port`) moved to a free port of 127.0.0.1 (`--host 127.0.0.1`): pods share
+ *   this machine's network, as if each had its own network namespace mapped to a local port;
+ * - Ready while `GET /readyz` answers 200; a deleted pod's process gets SIGTERM, then SIGKILL
+ *   after its termination grace period (at most 10 s here).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import { pickFreePorts } from '../../src/platforms/local/ports.js';
+import { tailFile } from '../../src/platforms/local/process.js';
+import { serviceAccountToken } from './deploy.js';
+import type { PodRuntime } from './fake-kubelet.js';
+import type { TestCluster } from './test-cluster.js';
+
+const ENTRYPOINT = fileURLToPath(new URL('../../src/operator/entrypoint.ts', import.meta.url));
+
+interface Running {
+  uid: string;
+  child: ChildProcess;
+  port: number;
+  exited: boolean;
+  log: string;
+}
+
+/** Expand `$(NAME)` in `s` from `vars`; unknown references stay as written (as the kubelet does). */
+export function expandVars(s: string, vars: Record<string, string>): string {
+  return s.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name: string) => vars[name] ?? m);
+}
+
+/** The container's environment as the kubelet resolves it (literal values and pod fieldRefs). */
+export function containerEnv(pod: V1Pod, c: V1Container): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const e of c.env ?? []) {
+    if (e.value !== undefined) env[e.name] = expandVars(e.value, env);
+    const field = e.valueFrom?.fieldRef?.fieldPath;
+    if (field === 'metadata.name') env[e.name] = pod.metadata!.name!;
+    if (field === 'metadata.namespace') env[e.name] = pod.metadata!.namespace!;
+  }
+  return env;
+}
+
+/** Runs the operator pods `claims` selects (see the module comment). */
+export class OperatorPods implements PodRuntime {
+  private readonly running = new Map<string, Running>();
+  private closed = false;
+
+  private constructor(
+    private readonly cluster: TestCluster,
+    private readonly dir: string,
+    private readonly select: (pod: V1Pod) => boolean,
+  ) {}
+
+  /** A runtime for the pods `select` picks; installed as the test cluster's kubelet runtime. */
+  static async start(
+    t: { after(fn: () => unknown): void },
+    cluster: TestCluster,
+    select: (pod: V1Pod) => boolean,
+  ): Promise<OperatorPods> {
+    const dir = await mkdtemp(join(tmpdir(), 'baton-operator-pods-'));
+    const pods = new OperatorPods(cluster, dir, select);
+    t.after(() => pods.close());
+    cluster.kubelet.settings.runtime = pods;
+    return pods;
+  }
+
+  claims(pod: V1Pod): boolean {
+    return !this.closed && this.select(pod);
+  }
+
+  async start(pod: V1Pod): Promise<void> {
+    const uid = pod.metadata!.uid!;
+    const c = pod.spec!.containers[0]!;
+    const env = containerEnv(pod, c);
+    const args = (c.args ?? []).map((a) => expandVars(a, env));
+    const [port] = await pickFreePorts(1, { random: Math.random });
+    const i = args.indexOf('--port');
+    if (i >= 0) args[i + 1] = String(port);
+    else args.push('--port', String(port));
+    args.push('--host', '127.0.0.1');
+    const sa = pod.spec!.serviceAccountName ?? 'default';
+    const kubeconfig = join(this.dir, `${uid}.kubeconfig`);
+    await this.cluster.writeKubeconfig(kubeconfig, {
+      token: await serviceAccountToken(this.cluster.rest, pod.metadata!.namespace!, sa),
+      namespace: pod.metadata!.namespace!,
+    });
+    const log = join(this.dir, `${pod.metadata!.name}-${uid}.log`);
+    const fh = await open(log, 'a');
+    try {
+      const { NODE_OPTIONS, ...rest } = env;
+      const child = spawn(
+        process.execPath,
+        [...(NODE_OPTIONS ?? '').split(' ').filter(Boolean), '--import', 'tsx', ENTRYPOINT, ...args],
+        {
+          stdio: ['ignore', fh.fd, fh.fd],
+          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.dir, ...rest, KUBECONFIG: kubeconfig },
+        },
+      );
+      const run: Running = { uid, child, port: port!, exited: false, log };
+      child.once('exit', () => (run.exited = true));
+      this.running.set(uid, run);
+      if (this.closed) await this.stop(pod);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async stop(pod: V1Pod): Promise<void> {
+    const run = this.running.get(pod.metadata?.uid ?? '');
+    if (!run || run.exited) return;
+    const gone = new Promise<void>((r) => run.child.once('exit', () => r()));
+    run.child.kill('SIGTERM');
+    const graceMs = Math.min((pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000, 10_000);
+    const timer = setTimeout(() => run.child.kill('SIGKILL'), graceMs);
+    await gone;
+    clearTimeout(timer);
+  }
+
+  async ready(pod: V1Pod): Promise<boolean> {
+    const run = this.running.get(pod.metadata?.uid ?? '');
+    if (!run || run.exited) return false;
+    try {
+      const r = await fetch(`http://127.0.0.1:${run.port}/readyz`, { signal: AbortSignal.timeout(1000) });
+      return r.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The last lines each operator process wrote (for a failing test's message). */
+  async logs(): Promise<string> {
+    const out = await Promise.all(
+      [...this.running.values()].map(async (r) => `--- ${r.log}\n${await tailFile(r.log, 20)}`),
+    );
+    return out.join('\n');
+  }
+
+  /** Stop every process this runtime started and remove its files. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(
+      [...this.running.values()].map(async (r) => {
+        if (r.exited) return;
+        const gone = new Promise<void>((res) => r.child.once('exit', () => res()));
+        r.child.kill('SIGKILL');
+        await gone;
+      }),
+    );
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
