@@ -12,6 +12,9 @@ import { contextNamespace, loadKubeConfig } from '../platforms/kubernetes/kubeco
 import { parseCount } from '../wiring/args.js';
 import type { CliIO } from '../wiring/io.js';
 
+/** A namespace name (an RFC 1123 label). */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
 interface OperatorOpts {
   kubeconfig?: string;
   context?: string;
@@ -32,19 +35,30 @@ export function registerOperatorCommand(program: Command, io: CliIO, _state: { c
     .description('run the Baton operator: drive Upgrade resources and managed StatefulSets')
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)')
     .option('--context <name>', 'kubeconfig context')
-    .option('-n, --namespace <namespace>', 'watch only this namespace (default: every namespace)')
+    .option(
+      '-n, --namespace <namespaces>',
+      'watch only these namespaces, comma-separated (default: every namespace)',
+    )
     .option('--port <port>', 'port of /healthz, /readyz and /metrics', '8080')
     .option('--host <address>', 'address the health server binds', '0.0.0.0')
     .option('--identity <id>', 'identity in the leader Lease (default: POD_NAME or host-pid)')
     .option('--lease-name <name>', 'leader election Lease name', 'baton-operator')
     .option(
       '--lease-namespace <namespace>',
-      'namespace of the Lease (default: -n, else the context namespace)',
+      'namespace of the Lease (default: the first of -n, else the context namespace)',
     )
     .option('--workers <n>', 'Upgrades reconciled at once', '4')
     .action(async (o: OperatorOpts, cmd: Command) => {
       const port = parseCount('--port', o.port, 0, 65535);
       const workers = parseCount('--workers', o.workers, 1, 64);
+      const namespaces = o.namespace?.split(',').map((n) => n.trim());
+      const bad = namespaces?.find((n) => !DNS_LABEL.test(n));
+      if (bad !== undefined) {
+        throw new BadInputError(
+          'bad-namespace',
+          `--namespace: "${bad}" is not a valid namespace name: use lowercase letters, digits and '-', several separated by ','`,
+        );
+      }
       const kc = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context, env: io.env });
       const identity = o.identity ?? io.env.POD_NAME ?? `${hostname()}-${process.pid}`;
       if (!identity.trim()) throw new BadInputError('bad-identity', '--identity must not be empty');
@@ -54,7 +68,7 @@ export function registerOperatorCommand(program: Command, io: CliIO, _state: { c
       collectDefaultMetrics({ register: registry });
       const op = new Operator({
         kc,
-        namespace: o.namespace,
+        namespace: namespaces,
         identity,
         clock: io.clock,
         logger,
@@ -62,7 +76,7 @@ export function registerOperatorCommand(program: Command, io: CliIO, _state: { c
         port,
         host: o.host,
         leaseName: o.leaseName,
-        leaseNamespace: o.leaseNamespace ?? o.namespace ?? contextNamespace(kc),
+        leaseNamespace: o.leaseNamespace ?? namespaces?.[0] ?? contextNamespace(kc),
         workers,
       });
       await op.start();

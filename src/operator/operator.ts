@@ -31,13 +31,14 @@ import { WorkQueue } from './queue.js';
 import { type EngineFactory, isConflictError, UpgradeReconciler } from './reconcile.js';
 import { OperatorMetrics, startHealthServer, type HealthServer } from './server.js';
 import { UpgradeMetrics } from './upgrade-metrics.js';
+import { InformerSet } from './informers.js';
 import { Informer, keyOf, type ListResult } from './watch.js';
 
 /** Options of {@link Operator}. */
 export interface OperatorOptions {
   kc: KubeConfig;
-  /** Namespace to watch; every namespace when undefined. */
-  namespace?: string;
+  /** Namespace(s) to watch; every namespace when undefined or empty. */
+  namespace?: string | readonly string[];
   /** This replica's identity in the Lease (the pod name). */
   identity: string;
   clock: Clock;
@@ -50,7 +51,10 @@ export interface OperatorOptions {
   host?: string;
   /** Lease name (default `baton-operator`). */
   leaseName?: string;
-  /** Namespace of the Lease (default: `namespace`, else the kubeconfig context's, else `default`). */
+  /**
+   * Namespace of the Lease (default: the first watched namespace, else the kubeconfig context's,
+   * else `default`).
+   */
   leaseNamespace?: string;
   /** Lease duration (default 15 s) and renew/retry period (default a third of it). */
   leaseDurationMs?: number;
@@ -120,9 +124,10 @@ export class Operator {
   private readonly reconciler: UpgradeReconciler;
   private readonly metrics: OperatorMetrics;
   private readonly upgradeMetrics: UpgradeMetrics;
-  private readonly upgrades: Informer<UpgradeResource>;
-  private readonly pods: Informer<Pod>;
-  private readonly sets: Informer<Sts>;
+  private readonly upgrades: InformerSet<UpgradeResource>;
+  private readonly pods: InformerSet<Pod>;
+  private readonly sets: InformerSet<Sts>;
+  private readonly namespaces: readonly string[];
   private readonly custom: CustomObjectsApi;
   private readonly apps: AppsV1Api;
   private readonly abort = new AbortController();
@@ -132,7 +137,11 @@ export class Operator {
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
 
   constructor(private readonly opts: OperatorOptions) {
-    const { clock, logger, namespace } = opts;
+    const { clock, logger } = opts;
+    const namespaces = (
+      typeof opts.namespace === 'string' ? [opts.namespace] : (opts.namespace ?? [])
+    ).filter(Boolean);
+    this.namespaces = namespaces;
     const kc = opts.keepAlive === false ? opts.kc : reuseConnections(opts.kc);
     this.queue = new WorkQueue({ clock });
     this.custom = kc.makeApiClient(CustomObjectsApi);
@@ -162,7 +171,10 @@ export class Operator {
       },
     });
     const leaseNamespace =
-      opts.leaseNamespace ?? namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+      opts.leaseNamespace ??
+      namespaces[0] ??
+      kc.getContextObject(kc.getCurrentContext())?.namespace ??
+      'default';
     this.elector = new LeaderElector({
       kc,
       namespace: leaseNamespace,
@@ -175,54 +187,66 @@ export class Operator {
       onStartedLeading: () => this.onStartedLeading(),
     });
     const common = { kc, clock, logger, relistMs: opts.relistMs, watchdogMs: opts.watchdogMs };
-    const ns = namespace ? `/namespaces/${namespace}` : '';
+    const at = (namespace: string | undefined) => (namespace ? `/namespaces/${namespace}` : '');
     const custom = this.custom;
     const core = kc.makeApiClient(CoreV1Api);
     const apps = kc.makeApiClient(AppsV1Api);
     this.apps = apps;
-    this.upgrades = new Informer<UpgradeResource>({
-      ...common,
-      what: 'upgrades',
-      path: `/apis/${GROUP}/${VERSION}${ns}/${PLURAL}`,
-      list: async () => {
-        const r = (
-          namespace
-            ? await custom.listNamespacedCustomObject({
-                group: GROUP,
-                version: VERSION,
-                namespace,
-                plural: PLURAL,
-              })
-            : await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
-        ) as {
-          items: UpgradeResource[];
-          metadata?: { resourceVersion?: string };
-        };
-        return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
-      },
-    });
-    this.pods = new Informer<Pod>({
-      ...common,
-      what: 'pods',
-      path: `/api/v1${ns}/pods`,
-      list: async (): Promise<ListResult<Pod>> => {
-        const r = namespace
-          ? await core.listNamespacedPod({ namespace })
-          : await core.listPodForAllNamespaces();
-        return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
-      },
-    });
-    this.sets = new Informer<Sts>({
-      ...common,
-      what: 'statefulsets',
-      path: `/apis/apps/v1${ns}/statefulsets`,
-      list: async (): Promise<ListResult<Sts>> => {
-        const r = namespace
-          ? await apps.listNamespacedStatefulSet({ namespace })
-          : await apps.listStatefulSetForAllNamespaces();
-        return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
-      },
-    });
+    this.upgrades = new InformerSet(
+      namespaces,
+      (namespace) =>
+        new Informer<UpgradeResource>({
+          ...common,
+          what: 'upgrades',
+          path: `/apis/${GROUP}/${VERSION}${at(namespace)}/${PLURAL}`,
+          list: async () => {
+            const r = (
+              namespace
+                ? await custom.listNamespacedCustomObject({
+                    group: GROUP,
+                    version: VERSION,
+                    namespace,
+                    plural: PLURAL,
+                  })
+                : await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
+            ) as {
+              items: UpgradeResource[];
+              metadata?: { resourceVersion?: string };
+            };
+            return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
+          },
+        }),
+    );
+    this.pods = new InformerSet(
+      namespaces,
+      (namespace) =>
+        new Informer<Pod>({
+          ...common,
+          what: 'pods',
+          path: `/api/v1${at(namespace)}/pods`,
+          list: async (): Promise<ListResult<Pod>> => {
+            const r = namespace
+              ? await core.listNamespacedPod({ namespace })
+              : await core.listPodForAllNamespaces();
+            return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
+          },
+        }),
+    );
+    this.sets = new InformerSet(
+      namespaces,
+      (namespace) =>
+        new Informer<Sts>({
+          ...common,
+          what: 'statefulsets',
+          path: `/apis/apps/v1${at(namespace)}/statefulsets`,
+          list: async (): Promise<ListResult<Sts>> => {
+            const r = namespace
+              ? await apps.listNamespacedStatefulSet({ namespace })
+              : await apps.listStatefulSetForAllNamespaces();
+            return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
+          },
+        }),
+    );
     this.upgradeMetrics = new UpgradeMetrics(opts.registry, {
       upgrades: () => this.upgrades.list(),
       informers: () => this.informerStats(),
@@ -269,7 +293,7 @@ export class Operator {
     for (let i = 0; i < (this.opts.workers ?? 4); i++) this.workers.push(this.work());
     this.opts.logger.info('operator started', {
       identity: this.opts.identity,
-      namespace: this.opts.namespace ?? '(all)',
+      namespace: this.namespaces.length ? this.namespaces.join(',') : '(all)',
       port: this.server?.port,
     });
   }

@@ -163,9 +163,11 @@ describe('Helm chart deploy/helm/baton', () => {
     );
   });
 
-  it('installs into the real control plane; its operator, under the chart RBAC, upgrades a StatefulSet', async (t) => {
+  it('installs into the real control plane watching two namespaces; its operator, under the chart RBAC, upgrades a StatefulSet in each', async (t) => {
     const server = await createTestCluster({ readinessDelayMs: 50, podTerminationMs: 5 });
     const ns = server.namespace;
+    // A second watched namespace: the chart binds its ClusterRole there by a RoleBinding only.
+    const other = await server.createNamespace('other');
     const release = `b-${ns}`;
     const dir = await mkdtemp(join(tmpdir(), 'baton-helm-kube-'));
     const kubeconfig = join(dir, 'kubeconfig');
@@ -194,7 +196,7 @@ describe('Helm chart deploy/helm/baton', () => {
       '-n',
       ns,
       '--set',
-      `watchNamespaces={${ns}}`,
+      `watchNamespaces={${ns},${other}}`,
       '--set',
       'replicaCount=1',
       // Helm 4 applies crds/ server-side; the CRD is already there, applied by another field
@@ -207,17 +209,19 @@ describe('Helm chart deploy/helm/baton', () => {
     assert.match(out, /STATUS: deployed/);
 
     const kc = server.kubeConfig();
-    const env = {
-      server,
-      ns,
-      kc,
-      apps: kc.makeApiClient(AppsV1Api),
-      core: kc.makeApiClient(CoreV1Api),
-      custom: kc.makeApiClient(CustomObjectsApi),
-      operatorKc: kc,
-      lease: { name: `${release}-operator`, namespace: ns },
-    } satisfies Env;
-    await createSettled(env, statefulSet('db', 3));
+    const envOf = (ns: string) =>
+      ({
+        server,
+        ns,
+        kc,
+        apps: kc.makeApiClient(AppsV1Api),
+        core: kc.makeApiClient(CoreV1Api),
+        custom: kc.makeApiClient(CustomObjectsApi),
+        operatorKc: kc,
+        lease: { name: `${release}-operator`, namespace: ns },
+      }) satisfies Env;
+    const envs = [envOf(ns), envOf(other)];
+    await Promise.all(envs.map((env) => createSettled(env, statefulSet('db', 3))));
     await waitFor(
       "the chart's operator to lead",
       async () =>
@@ -229,13 +233,17 @@ describe('Helm chart deploy/helm/baton', () => {
       60_000,
       100,
     );
-    await createUpgrade(env, 'db-up', { target: { statefulSet: 'db' }, version: '1.1.0' });
-    const done = await waitPhase(env, 'db-up', ['Completed', 'Failed', 'Paused']).catch(
-      async (err: Error) => {
-        throw new Error(`${err.message}\n${await operators.logs()}`);
-      },
-    );
-    assert.equal(done.status?.phase, 'Completed', done.status?.reason);
-    assert.deepEqual(Object.values(await podImages(env, 'db')), Array(3).fill('example/db:1.1.0'));
+    for (const env of envs) {
+      await createUpgrade(env, 'db-up', { target: { statefulSet: 'db' }, version: '1.1.0' });
+    }
+    for (const env of envs) {
+      const done = await waitPhase(env, 'db-up', ['Completed', 'Failed', 'Paused']).catch(
+        async (err: Error) => {
+          throw new Error(`${env.ns}: ${err.message}\n${await operators.logs()}`);
+        },
+      );
+      assert.equal(done.status?.phase, 'Completed', `${env.ns}: ${done.status?.reason}`);
+      assert.deepEqual(Object.values(await podImages(env, 'db')), Array(3).fill('example/db:1.1.0'));
+    }
   });
 });

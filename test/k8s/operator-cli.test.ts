@@ -84,13 +84,21 @@ describe('baton operator (CLI)', () => {
     await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`));
   });
 
-  it('rejects a bad port and a missing kubeconfig as bad input', async () => {
+  it('rejects a bad port, a bad namespace and a missing kubeconfig as bad input', async () => {
     const ac = new AbortController();
     await assert.rejects(
       cli(ac.signal).program.parseAsync(['operator', '--port', 'http'], { from: 'user' }),
       (e: unknown) => {
         assert.ok(e instanceof BadInputError);
         assert.match(e.message, /--port http: must be a whole number/);
+        return true;
+      },
+    );
+    await assert.rejects(
+      cli(ac.signal).program.parseAsync(['operator', '-n', 'db,Bad_NS'], { from: 'user' }),
+      (e: unknown) => {
+        assert.ok(e instanceof BadInputError);
+        assert.match(e.message, /--namespace: "Bad_NS" is not a valid namespace name/);
         return true;
       },
     );
