@@ -4,7 +4,22 @@
  * RoleBinding per namespace allows no cluster-wide list or watch). Read as one cache: keys are
  * `namespace/name`, so the parts never share a key.
  */
-import { Informer, type InformerHandler, type InformerStats, type ObjectMeta } from './watch.js';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type V1Pod,
+  type V1StatefulSet,
+} from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION, type UpgradeResource } from '../api/upgrade.js';
+import {
+  Informer,
+  type InformerHandler,
+  type InformerOptions,
+  type InformerStats,
+  type ListResult,
+  type ObjectMeta,
+} from './watch.js';
 
 /** One or more informers of the same collection, read and driven as one. */
 export class InformerSet<T extends ObjectMeta> {
@@ -59,4 +74,81 @@ export class InformerSet<T extends ObjectMeta> {
       for (const k of Object.keys(sum) as (keyof InformerStats)[]) sum[k] += p.stats[k];
     return sum;
   }
+}
+
+/** What every informer of the operator shares (client, clock, logger, relist and watchdog). */
+export type InformerCommon = Pick<
+  InformerOptions<ObjectMeta>,
+  'kc' | 'clock' | 'logger' | 'relistMs' | 'watchdogMs'
+>;
+
+/** The operator's three caches (Upgrades, pods, StatefulSets) over `namespaces` (empty: all). */
+export function operatorInformers(
+  namespaces: readonly string[],
+  common: InformerCommon,
+): {
+  upgrades: InformerSet<UpgradeResource>;
+  pods: InformerSet<V1Pod>;
+  sets: InformerSet<V1StatefulSet>;
+} {
+  const at = (namespace: string | undefined) => (namespace ? `/namespaces/${namespace}` : '');
+  const custom = common.kc.makeApiClient(CustomObjectsApi);
+  const core = common.kc.makeApiClient(CoreV1Api);
+  const apps = common.kc.makeApiClient(AppsV1Api);
+  const upgrades = new InformerSet(
+    namespaces,
+    (namespace) =>
+      new Informer<UpgradeResource>({
+        ...common,
+        what: 'upgrades',
+        path: `/apis/${GROUP}/${VERSION}${at(namespace)}/${PLURAL}`,
+        list: async () => {
+          const r = (
+            namespace
+              ? await custom.listNamespacedCustomObject({
+                  group: GROUP,
+                  version: VERSION,
+                  namespace,
+                  plural: PLURAL,
+                })
+              : await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
+          ) as {
+            items: UpgradeResource[];
+            metadata?: { resourceVersion?: string };
+          };
+          return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
+        },
+      }),
+  );
+  const pods = new InformerSet(
+    namespaces,
+    (namespace) =>
+      new Informer<V1Pod>({
+        ...common,
+        what: 'pods',
+        path: `/api/v1${at(namespace)}/pods`,
+        list: async (): Promise<ListResult<V1Pod>> => {
+          const r = namespace
+            ? await core.listNamespacedPod({ namespace })
+            : await core.listPodForAllNamespaces();
+          return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
+        },
+      }),
+  );
+  const sets = new InformerSet(
+    namespaces,
+    (namespace) =>
+      new Informer<V1StatefulSet>({
+        ...common,
+        what: 'statefulsets',
+        path: `/apis/apps/v1${at(namespace)}/statefulsets`,
+        list: async (): Promise<ListResult<V1StatefulSet>> => {
+          const r = namespace
+            ? await apps.listNamespacedStatefulSet({ namespace })
+            : await apps.listStatefulSetForAllNamespaces();
+          return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
+        },
+      }),
+  );
+  return { upgrades, pods, sets };
 }

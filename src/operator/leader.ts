@@ -31,6 +31,13 @@ export interface LeaderElectorOptions {
   onStartedLeading?: () => void;
   /** Called when this candidate stops being leader (lost, expired, released). */
   onStoppedLeading?: () => void;
+  /**
+   * Called after every successful acquire or renew, leading again or still: {@link
+   * LeaderElector.isLeader} may have answered false while a late renewal was in flight without
+   * this candidate ever losing the Lease (so no onStartedLeading follows); work refused then can
+   * be taken up here.
+   */
+  onRenewed?: () => void;
 }
 
 /** Kubernetes MicroTime text (RFC 3339 with microseconds) of a time in ms. */
@@ -173,8 +180,10 @@ export class LeaderElector {
       try {
         const ok = await this.tryAcquireOrRenew();
         if (ok) this.renewedAt = started;
-        if (ok) this.setLeading(true);
-        else if (this.leading) this.setLeading(false);
+        if (ok) {
+          this.setLeading(true);
+          this.opts.onRenewed?.();
+        } else if (this.leading) this.setLeading(false);
       } catch (err) {
         logger.warn('lease renewal failed', { identity: this.opts.identity, error: describeError(err) });
       }

@@ -10,7 +10,6 @@
  */
 import {
   AppsV1Api,
-  CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
   type V1Pod,
@@ -31,8 +30,8 @@ import { WorkQueue } from './queue.js';
 import { type EngineFactory, isConflictError, UpgradeReconciler } from './reconcile.js';
 import { OperatorMetrics, startHealthServer, type HealthServer } from './server.js';
 import { UpgradeMetrics } from './upgrade-metrics.js';
-import { InformerSet } from './informers.js';
-import { Informer, keyOf, type ListResult } from './watch.js';
+import { InformerSet, operatorInformers } from './informers.js';
+import { keyOf } from './watch.js';
 
 /** Options of {@link Operator}. */
 export interface OperatorOptions {
@@ -128,6 +127,10 @@ export class Operator {
   private readonly pods: InformerSet<Pod>;
   private readonly sets: InformerSet<Sts>;
   private readonly namespaces: readonly string[];
+  /** Keys refused while this replica did not know itself leader; queued again once it does. */
+  private readonly deferred = new Set<string>();
+  /** A StatefulSet change was refused the same way (see {@link onStatefulSet}). */
+  private setsDeferred = false;
   private readonly custom: CustomObjectsApi;
   private readonly apps: AppsV1Api;
   private readonly abort = new AbortController();
@@ -185,68 +188,20 @@ export class Operator {
       leaseDurationMs: opts.leaseDurationMs,
       retryPeriodMs: opts.retryPeriodMs,
       onStartedLeading: () => this.onStartedLeading(),
+      onRenewed: () => this.takeUpDeferred(),
     });
-    const common = { kc, clock, logger, relistMs: opts.relistMs, watchdogMs: opts.watchdogMs };
-    const at = (namespace: string | undefined) => (namespace ? `/namespaces/${namespace}` : '');
-    const custom = this.custom;
-    const core = kc.makeApiClient(CoreV1Api);
-    const apps = kc.makeApiClient(AppsV1Api);
-    this.apps = apps;
-    this.upgrades = new InformerSet(
-      namespaces,
-      (namespace) =>
-        new Informer<UpgradeResource>({
-          ...common,
-          what: 'upgrades',
-          path: `/apis/${GROUP}/${VERSION}${at(namespace)}/${PLURAL}`,
-          list: async () => {
-            const r = (
-              namespace
-                ? await custom.listNamespacedCustomObject({
-                    group: GROUP,
-                    version: VERSION,
-                    namespace,
-                    plural: PLURAL,
-                  })
-                : await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
-            ) as {
-              items: UpgradeResource[];
-              metadata?: { resourceVersion?: string };
-            };
-            return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
-          },
-        }),
-    );
-    this.pods = new InformerSet(
-      namespaces,
-      (namespace) =>
-        new Informer<Pod>({
-          ...common,
-          what: 'pods',
-          path: `/api/v1${at(namespace)}/pods`,
-          list: async (): Promise<ListResult<Pod>> => {
-            const r = namespace
-              ? await core.listNamespacedPod({ namespace })
-              : await core.listPodForAllNamespaces();
-            return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
-          },
-        }),
-    );
-    this.sets = new InformerSet(
-      namespaces,
-      (namespace) =>
-        new Informer<Sts>({
-          ...common,
-          what: 'statefulsets',
-          path: `/apis/apps/v1${at(namespace)}/statefulsets`,
-          list: async (): Promise<ListResult<Sts>> => {
-            const r = namespace
-              ? await apps.listNamespacedStatefulSet({ namespace })
-              : await apps.listStatefulSetForAllNamespaces();
-            return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
-          },
-        }),
-    );
+    this.apps = kc.makeApiClient(AppsV1Api);
+    ({
+      upgrades: this.upgrades,
+      pods: this.pods,
+      sets: this.sets,
+    } = operatorInformers(namespaces, {
+      kc,
+      clock,
+      logger,
+      relistMs: opts.relistMs,
+      watchdogMs: opts.watchdogMs,
+    }));
     this.upgradeMetrics = new UpgradeMetrics(opts.registry, {
       upgrades: () => this.upgrades.list(),
       informers: () => this.informerStats(),
@@ -355,14 +310,29 @@ export class Operator {
   }
 
   private onStartedLeading(): void {
+    // A new term takes up everything; what was deferred before it is part of that.
+    this.deferred.clear();
+    this.setsDeferred = false;
     for (const u of this.upgrades.list())
       if (!u.status?.phase || !isTerminal(u.status.phase as Phase)) this.queue.add(keyOf(u));
     for (const s of this.sets.list()) this.onStatefulSet(s);
   }
 
+  /** Queue again the keys refused while leadership was in doubt (see {@link process}). */
+  private takeUpDeferred(): void {
+    if (this.state !== 'running') return;
+    for (const key of this.deferred) this.queue.add(key);
+    this.deferred.clear();
+    if (this.setsDeferred) {
+      this.setsDeferred = false;
+      for (const s of this.sets.list()) this.onStatefulSet(s);
+    }
+  }
+
   private onUpgrade(type: string, u: UpgradeResource, old: UpgradeResource | undefined): void {
     const key = keyOf(u);
     if (type === 'DELETED') {
+      this.deferred.delete(key);
       this.queue.remove(key);
       this.reconciler.forget(key);
       return;
@@ -398,7 +368,11 @@ export class Operator {
   }
 
   private onStatefulSet(s: Sts): void {
-    if (this.opts.manageStatefulSets === false || this.state !== 'running' || !this.isLeader()) return;
+    if (this.opts.manageStatefulSets === false || this.state !== 'running') return;
+    if (!this.isLeader()) {
+      this.setsDeferred = true;
+      return;
+    }
     const partition = refreezePartition(s, this.upgrades.list());
     if (partition !== undefined) void this.refreeze(s, partition);
     const desired = managedUpgradeFor(s, this.upgrades.list());
@@ -470,6 +444,10 @@ export class Operator {
   private async process(key: string): Promise<void> {
     const { logger } = this.opts;
     if (!this.isLeader()) {
+      // Not (or not surely) leading: a late renewal of a Lease still held makes isLeader() false
+      // for a while with no new term to follow (onStartedLeading would requeue everything), so
+      // the key waits for the next successful renewal instead of being lost.
+      this.deferred.add(key);
       this.metrics.reconciles.inc({ result: 'skipped' });
       return;
     }

@@ -146,6 +146,27 @@ describe('operator', () => {
     assert.ok((lease.spec?.leaseTransitions ?? 0) >= 1);
   });
 
+  it('a wake-up that comes while a slow Lease renewal is late is not lost: the upgrade still finishes', async (t) => {
+    const env = await setup(t, { readinessDelayMs: 30 });
+    await createSettled(env, statefulSet('slow', 6));
+    // Every Lease request takes 200 ms: a renewal (read + write) lands 400 ms after it started
+    // and the next one 900 ms after, so with a 700 ms lease isLeader() answers false near the
+    // end of each cycle while the Lease is never lost (no "stopped leading", no re-enqueue).
+    env.server.setLatency({ ms: 200, pathPrefix: '/apis/coordination.k8s.io/' });
+    const op = makeOperator(t, env, { leaseDurationMs: 700, retryPeriodMs: 100 });
+    await op.start();
+    await waitFor('leadership', () => op.isLeader(), 30_000);
+    await createUpgrade(env, 'slow-up', { target: { statefulSet: 'slow' }, version: '1.1.0' });
+    const done = await waitUpgrade(
+      env,
+      'slow-up',
+      'ended',
+      (u) => ['Completed', 'Failed', 'Paused'].includes(u.status?.phase ?? ''),
+      90_000,
+    );
+    assert.equal(done.status?.phase, 'Completed', done.status?.reason);
+  });
+
   it('a gracefully stopped leader releases the Lease and the standby finishes the upgrade', async (t) => {
     const env = await setup(t, { readinessDelayMs: 100 });
     await createSettled(env, statefulSet('kv', 3));
