@@ -7,6 +7,7 @@
  * `workers` connections, so that a stall shows as latency and backlog rather than as fewer
  * requests.
  */
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../core/clock.js';
 import { BadInputError, describeError, OperationalError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -149,6 +150,8 @@ export class Probe {
     this.clock = opts.clock;
     this.logger = opts.logger;
     this.workers = checkRange('workers', opts.workers ?? 1, 1, MAX_PROBE_WORKERS, true);
+    // Every worker may be asleep on the stop signal at once: that is not a listener leak.
+    setMaxListeners(this.workers + 10, this.abort.signal);
     this.rate =
       opts.rate === undefined ? undefined : checkRange('rate', opts.rate, 0.1, MAX_PROBE_RATE, false);
     this.intervalMs = checkNonNegative('intervalMs', opts.intervalMs ?? 10);
