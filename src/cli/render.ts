@@ -127,7 +127,8 @@ export function renderStatus(rec: UpgradeRecord, snapshot?: Snapshot): string {
   if (status.blockedBy) out.push(`  Blocked:   ${status.blockedBy.check}: ${status.blockedBy.reason}`);
   if (status.pauseCause) out.push(`  Paused:    ${status.pauseCause}`);
   // What the cluster says now when it could be observed; else what the runner last saw.
-  for (const w of snapshot?.health.warnings ?? status.warnings ?? []) out.push(`  Warning:   ${w}`);
+  const warnings = snapshot ? (snapshot.health.warnings ?? []) : (status.warnings ?? []);
+  for (const w of warnings) out.push(`  Warning:   ${w}`);
   if (spec.force.length)
     out.push(
       `  Force:     set (${spec.force.join(', ')}); forced so far: ${status.forced.join(', ') || 'none'}`,

@@ -18,8 +18,15 @@ export function tcRef(env: Env) {
   };
 }
 
-/** The TidbCluster CRD, a TidbCluster `basic` at v7.1.0 and its PD x3, TiKV x3, TiDB x2 StatefulSets. */
-export async function tidbCluster(env: Env): Promise<void> {
+/**
+ * The TidbCluster CRD, a TidbCluster `basic` at `opts.version` (default v7.1.0, with
+ * `opts.annotations`) and its PD x3, TiKV x3, TiDB x2 StatefulSets.
+ */
+export async function tidbCluster(
+  env: Env,
+  opts: { version?: string; annotations?: Record<string, string> } = {},
+): Promise<void> {
+  const version = opts.version ?? 'v7.1.0';
   await applyCrd(env.server.rest, {
     metadata: { name: `${TIDB_CLUSTER.plural}.${TIDB_CLUSTER.group}` },
     spec: {
@@ -41,8 +48,8 @@ export async function tidbCluster(env: Env): Promise<void> {
     body: {
       apiVersion: `${TIDB_CLUSTER.group}/${TIDB_CLUSTER.version}`,
       kind: TIDB_CLUSTER.kind,
-      metadata: { name: 'basic' },
-      spec: { version: 'v7.1.0' },
+      metadata: { name: 'basic', ...(opts.annotations ? { annotations: opts.annotations } : {}) },
+      spec: { version },
     },
   })) as ClusterObject;
   for (const [c, n] of [
@@ -51,7 +58,7 @@ export async function tidbCluster(env: Env): Promise<void> {
     ['tidb', 2],
   ] as const) {
     const body = statefulSet(`basic-${c}`, n, {
-      image: `pingcap/${c}:v7.1.0`,
+      image: `pingcap/${c}:${version}`,
       labels: { 'app.kubernetes.io/instance': 'basic', 'app.kubernetes.io/component': c },
     });
     body.metadata!.ownerReferences = [

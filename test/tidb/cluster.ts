@@ -3,7 +3,7 @@
  * instances, Pump nodes, TiDB servers, TiCDC captures, each with its real ports), and the
  * {@link Platform} that runs it: members are the double's "processes", replaced by a graceful stop
  * and a start on the new version after `startMs`. The same members can instead be run by pods on
- * the Kubernetes test control plane (`start: false`, then {@link DoubleCluster.startMember} and
+ * the Kubernetes test control plane ({@link DoubleCluster.startMember} and
  * {@link DoubleCluster.stopMember} from a pod runtime: see pods.ts). There is no TiDB binary on
  * this machine (the Go proxy refuses tikv/pd and pingcap/tidb), so this exists for tests only;
  * docs/engines/tidb.md says what it stands for.
@@ -40,8 +40,6 @@ export interface DoubleClusterOptions {
   seed?: number;
   /** Member names are `<prefix><component>-<ordinal>` (TiDB Operator: `<cluster>-pd-0`). */
   prefix?: string;
-  /** Start every member now (default); `false` leaves starting them to the caller (pods). */
-  start?: boolean;
 }
 
 /** Components of the double. */
@@ -80,10 +78,7 @@ export class DoubleCluster implements Platform {
     this.model = new ClusterModel({ ...TEST_TIMING, ...opts.timing }, opts.version, Date.now, opts.seed ?? 1);
   }
 
-  /**
-   * Build and, unless `start: false`, start every member and wait until the cluster is formed
-   * ({@link DoubleCluster.formed}).
-   */
+  /** Build, start every member and wait until the cluster is formed ({@link DoubleCluster.formed}). */
   static async create(opts: DoubleClusterOptions): Promise<DoubleCluster> {
     const c = new DoubleCluster(opts);
     c.dir = await mkdtemp(join(tmpdir(), 'baton-tidb-double-'));
@@ -92,10 +87,8 @@ export class DoubleCluster implements Platform {
     c.model.placeRegions(opts.regions ?? 660);
     c.tick = setInterval(() => c.model.step(), c.model.timing.tickMs);
     c.tick.unref();
-    if (opts.start !== false) {
-      for (const h of c.handles.values()) await h.start();
-      await c.formed();
-    }
+    for (const h of c.handles.values()) await h.start();
+    await c.formed();
     return c;
   }
 
@@ -334,7 +327,12 @@ export class DoubleCluster implements Platform {
   /** Count a restart Baton caused (the counters tests check: one per member and upgrade). */
   countRestart(name: string): void {
     this.model.counters.restarts[name] = (this.model.counters.restarts[name] ?? 0) + 1;
-    this.model.counters.restartLog.push({ name, at: this.model.now(), notServing: this.model.notServing() });
+    this.model.counters.restartLog.push({
+      name,
+      at: this.model.now(),
+      pdLeader: this.model.pdLeader,
+      notServing: this.model.notServing(),
+    });
   }
 
   private setVersion(name: string, version: string): void {

@@ -167,10 +167,10 @@ export interface PumpState {
 export interface Counters {
   restarts: Record<string, number>;
   /**
-   * Every restart in order, with the time it began and the TiFlash, TiProxy and Pump members that
-   * did not serve at that moment (see {@link ClusterModel.notServing}).
+   * Every restart in order, with the time it began, the PD leader then, and the TiFlash, TiProxy
+   * and Pump members that did not serve at that moment (see {@link ClusterModel.notServing}).
    */
-  restartLog: { name: string; at: number; notServing: string[] }[];
+  restartLog: { name: string; at: number; pdLeader: string | undefined; notServing: string[] }[];
   evictAdds: Record<number, number>;
   evictRemovals: Record<number, number>;
   pdTransfers: string[];
