@@ -108,19 +108,82 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
   { version: 'v7.3.0', date: '2023-08-14', dmr: true },
   { version: 'v7.4.0', date: '2023-10-12', dmr: true },
   { version: 'v7.5.0', date: '2023-12-01' },
-  { version: 'v7.5.1', date: '2024-02-29' },
-  { version: 'v7.5.2', date: '2024-06-13' },
-  { version: 'v7.5.3', date: '2024-08-05' },
-  { version: 'v7.5.4', date: '2024-10-15' },
-  { version: 'v7.5.5', date: '2024-12-31' },
-  { version: 'v7.5.6', date: '2025-03-14' },
+  {
+    version: 'v7.5.1',
+    date: '2024-02-29',
+    compatibility:
+      'require_secure_transport cannot be ON under Security Enhanced Mode; TiFlash logger.level defaults to info (was debug); new TiKV gc.num-threads; new TiCDC changefeed items compression, sink.cloud-storage-config, consistent.flush-concurrency',
+  },
+  {
+    version: 'v7.5.2',
+    date: '2024-06-13',
+    compatibility:
+      "new TiKV rocksdb track-and-verify-wals-in-manifest; TiDB Lightning strict-format and IMPORT INTO SPLIT_FILE need an explicit line terminator; new TiCDC sink.open.output-old-value; TiCDC MySQL sinks split an UPDATE into DELETE + INSERT only when its commitTS is below the table's thresholdTS",
+  },
+  {
+    version: 'v7.5.3',
+    date: '2024-08-05',
+    compatibility:
+      'new table INFORMATION_SCHEMA.KEYWORDS; TiKV server.grpc-compression-type now also compresses TiKV -> TiDB responses (more CPU when on)',
+  },
+  {
+    version: 'v7.5.4',
+    date: '2024-10-15',
+    compatibility: 'the TiDB HTTP API returns at most 2048 DDL history jobs by default',
+  },
+  {
+    version: 'v7.5.5',
+    date: '2024-12-31',
+    compatibility:
+      'new tidb_ddl_reorg_max_write_speed (ingest speed of ADD INDEX); TiKV raft-client-queue-size default 8192 -> 16384',
+  },
+  {
+    version: 'v7.5.6',
+    date: '2025-03-14',
+    compatibility: 'openEuler 22.03 LTS SP3/SP4 supported; no behaviour or default changed',
+  },
   { version: 'v7.5.7', date: '2025-09-04' },
   { version: 'v7.6.0', date: '2024-01-25', dmr: true },
   { version: 'v8.0.0', date: '2024-03-29', dmr: true },
+  { version: 'v8.1.0', date: '2024-05-24' },
+  {
+    version: 'v8.1.1',
+    date: '2024-08-27',
+    compatibility:
+      'TiDB Lightning strict-format and IMPORT INTO SPLIT_FILE need an explicit line terminator; tidb_enable_parallel_hashagg_spill defaults to OFF (clusters upgraded from v8.0.0/v8.1.0 keep ON: set it OFF); TiKV server.grpc-compression-type also compresses TiKV -> TiDB responses; arbiter removed from the toolkit package',
+  },
+  {
+    version: 'v8.1.2',
+    date: '2024-12-26',
+    compatibility:
+      'new TiKV server.snap-min-ingest-size (2MiB): smaller snapshots are written directly, not ingested',
+  },
   { version: 'v8.2.0', date: '2024-07-11', dmr: true },
   { version: 'v8.3.0', date: '2024-08-22', dmr: true },
   { version: 'v8.4.0', date: '2024-11-11', dmr: true },
+  // Date from PingCAP's community site (tidb.net); the release-notes page in the docs read here is a draft.
+  { version: 'v8.5.0', date: '2024-12-19' },
+  {
+    version: 'v8.5.1',
+    date: '2025-01-17',
+    compatibility:
+      'CentOS Linux 7 tested again (upgrade CentOS 7 clusters to v8.5.1 or later, not v8.5.0); tidb_stats_cache_mem_quota = 0 now means 20% of memory (was 50%)',
+  },
+  {
+    version: 'v8.5.2',
+    date: '2025-06-12',
+    compatibility: 'none: improvements and bug fixes only',
+  },
+  {
+    version: 'v8.5.3',
+    date: '2025-08-14',
+    compatibility:
+      'new internal cost-model variables tidb_opt_*_cost_factor (do not change them); telemetry is back but only logs locally, nothing is sent',
+  },
 ];
+
+/** What a release without a summary says: the notes must be read (never that there is nothing). */
+const NOT_SUMMARIZED = "not summarized in Baton's catalog, read them";
 
 /** Link to a release's notes (`#compatibility-changes` or another section). */
 export function releaseNotesUrl(version: Version, section?: string): string {
@@ -159,11 +222,11 @@ export function catalogNotes(version: Version): string[] {
     ];
   }
   const lines = [
-    `${tag} (${entry.date}${entry.dmr ? ', DMR' : ''}) compatibility changes: ${entry.compatibility ?? 'see the notes'}: ${releaseNotesUrl(version, 'compatibility-changes')}`,
+    `${tag} (${entry.date}${entry.dmr ? ', DMR' : ''}) compatibility changes: ${entry.compatibility ?? NOT_SUMMARIZED}: ${releaseNotesUrl(version, 'compatibility-changes')}`,
   ];
   if (version.patch === 0) {
     lines.push(
-      `${tag} deprecated features: ${entry.deprecations ?? 'see the notes'}: ${releaseNotesUrl(version, 'deprecated-features')}`,
+      `${tag} deprecated features: ${entry.deprecations ?? NOT_SUMMARIZED}: ${releaseNotesUrl(version, 'deprecated-features')}`,
     );
   }
   return lines;

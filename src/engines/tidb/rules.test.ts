@@ -59,9 +59,41 @@ describe('tidb rules', () => {
     );
   });
 
+  it('knows v8.1.x and v8.5.x: dates, summaries, a release with none, and one not summarized yet', () => {
+    const between = TIDB_RELEASES.filter(
+      (r) => compareVersions(r, 'v8.1.0') > 0 && compareVersions(r, 'v8.5.3') <= 0,
+    );
+    assert.deepEqual(between, [
+      'v8.1.1',
+      'v8.1.2',
+      'v8.2.0',
+      'v8.3.0',
+      'v8.4.0',
+      'v8.5.0',
+      'v8.5.1',
+      'v8.5.2',
+      'v8.5.3',
+    ]);
+    const notes = between.flatMap((r) => versions.notes?.(v(r)) ?? []);
+    const of = (tag: string) => notes.filter((n) => n.startsWith(`${tag} `));
+    assert.match(
+      of('v8.1.1')[0]!,
+      /^v8\.1\.1 \(2024-08-27\) compatibility changes: .*tidb_enable_parallel_hashagg_spill defaults to OFF/,
+    );
+    assert.match(of('v8.5.1')[0]!, /^v8\.5\.1 \(2025-01-17\) compatibility changes: CentOS Linux 7/);
+    assert.match(
+      of('v8.5.2')[0]!,
+      /^v8\.5\.2 \(2025-06-12\) compatibility changes: none: improvements and bug fixes only:/,
+    );
+    assert.match(
+      of('v8.5.0')[0]!,
+      /^v8\.5\.0 \(2024-12-19\) compatibility changes: not summarized in Baton's catalog, read them: .*release-8\.5\.0#compatibility-changes$/,
+    );
+  });
+
   it('says when a version is not in the release catalog', () => {
     assert.deepEqual(versions.notes?.(v('v9.1.0')), [
-      "v9.1.0 is not in Baton's TiDB release catalog (v4.0.16 .. v8.4.0): read its release notes yourself: https://docs.pingcap.com/tidb/stable/release-9.1.0",
+      "v9.1.0 is not in Baton's TiDB release catalog (v4.0.16 .. v8.5.3): read its release notes yourself: https://docs.pingcap.com/tidb/stable/release-9.1.0",
     ]);
     const path = findVersionPath(tidbRules, 'v8.4.0', 'v9.1.0');
     assert.equal(path.length, 1);
