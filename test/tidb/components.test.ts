@@ -34,6 +34,8 @@ describe('TiFlash, TiProxy and Pump during a TiDB roll', () => {
       regions: 60,
       timing,
     }));
+    // The first start's warm-up is over before the roll: what is checked is the wait after a restart.
+    await c.until(() => c.model.notServing().length === 0);
     const run = await runUpgrade(c, { version: 'v8.1.1' });
     const status = run.result.status;
     assert.equal(status.phase, 'Completed', status.reason);
