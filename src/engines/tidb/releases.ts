@@ -98,12 +98,40 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
   { version: 'v6.6.0', date: '2023-02-20', dmr: true },
   { version: 'v7.0.0', date: '2023-03-30', dmr: true },
   { version: 'v7.1.0', date: '2023-05-31' },
-  { version: 'v7.1.1', date: '2023-07-24' },
-  { version: 'v7.1.2', date: '2023-10-25' },
-  { version: 'v7.1.3', date: '2023-12-21' },
-  { version: 'v7.1.4', date: '2024-03-11' },
-  { version: 'v7.1.5', date: '2024-04-26' },
-  { version: 'v7.1.6', date: '2024-11-21' },
+  {
+    version: 'v7.1.1',
+    date: '2023-07-24',
+    compatibility:
+      'new tidb_lock_unchanged_keys; TiCDC splits an UPDATE that changes the primary key or a non-null unique index into DELETE + INSERT',
+  },
+  {
+    version: 'v7.1.2',
+    date: '2023-10-25',
+    compatibility:
+      'smooth upgrade off by default (on with POST /upgrade/start, /upgrade/finish); require_secure_transport cannot be ON under SEM; new tidb_opt_enable_hash_join; TiKV periodic RocksDB compaction off again (new periodic-compaction-seconds, ttl); TiCDC sink.csv.binary-encoding-method (base64), large-message-handle-option; TiCDC splits UPDATEs of multi-change transactions, deletes first',
+  },
+  {
+    version: 'v7.1.3',
+    date: '2023-12-21',
+    compatibility:
+      'TiCDC changefeed case-sensitive defaults to false; new TiCDC changefeed items sql-mode, encoding-worker-num, flush-worker-num, compression, sink.cloud-storage-config',
+  },
+  {
+    version: 'v7.1.4',
+    date: '2024-03-11',
+    compatibility: 'TiFlash logger.level defaults to info (was debug); new TiKV gc.num-threads',
+  },
+  {
+    version: 'v7.1.5',
+    date: '2024-04-26',
+    compatibility: 'new TiKV rocksdb track-and-verify-wals-in-manifest',
+  },
+  {
+    version: 'v7.1.6',
+    date: '2024-11-21',
+    compatibility:
+      'the TiDB HTTP API returns at most 2048 DDL history jobs by default; TiCDC MySQL sinks split an UPDATE into DELETE + INSERT only when its commitTS is below thresholdTS; TiDB Lightning strict-format needs a line terminator; TiKV server.grpc-compression-type also compresses TiKV -> TiDB responses',
+  },
   { version: 'v7.2.0', date: '2023-06-29', dmr: true },
   { version: 'v7.3.0', date: '2023-08-14', dmr: true },
   { version: 'v7.4.0', date: '2023-10-12', dmr: true },
@@ -142,7 +170,12 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     date: '2025-03-14',
     compatibility: 'openEuler 22.03 LTS SP3/SP4 supported; no behaviour or default changed',
   },
-  { version: 'v7.5.7', date: '2025-09-04' },
+  {
+    version: 'v7.5.7',
+    date: '2025-09-04',
+    compatibility:
+      'tidb_enable_historical_stats defaults to OFF; TiKV region-compact-* items deprecated for the new gc.auto-compaction group',
+  },
   { version: 'v7.6.0', date: '2024-01-25', dmr: true },
   { version: 'v8.0.0', date: '2024-03-29', dmr: true },
   { version: 'v8.1.0', date: '2024-05-24' },
