@@ -77,8 +77,17 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
       'TiCDC encodes FLOAT correctly in Avro (set the Confluent Schema Registry compatibility policy to None before upgrading TiCDC); TiCDC sink.enable-partition-separator defaults to true',
   },
   { version: 'v6.5.3', date: '2023-06-14' },
-  { version: 'v6.5.4', date: '2023-08-28' },
-  { version: 'v6.5.5', date: '2023-09-21' },
+  {
+    version: 'v6.5.4',
+    date: '2023-08-28',
+    compatibility:
+      'cursor-fetch result sets spill to disk; TiKV periodic RocksDB compaction off again (new periodic-compaction-seconds, ttl); TiCDC splits UPDATEs of multi-change transactions into DELETE + INSERT, deletes first',
+  },
+  {
+    version: 'v6.5.5',
+    date: '2023-09-21',
+    compatibility: 'none listed in its notes: improvements and bug fixes only',
+  },
   {
     version: 'v6.5.6',
     date: '2023-12-07',
