@@ -10,7 +10,7 @@ import { BadInputError } from '../core/errors.js';
 import type { Engine } from '../core/ports.js';
 import { isTerminal, type Phase } from '../core/types.js';
 import { API_VERSION, KIND, type UpgradeResource } from '../api/upgrade.js';
-import { engineForUpgrade } from '../wiring/kubernetes.js';
+import { engineForUpgrade, withEngineStages } from '../wiring/kubernetes.js';
 import { contextNamespace, loadKubeConfig } from '../platforms/kubernetes/kubeconfig.js';
 import { KubeEventRecorder } from '../platforms/kubernetes/events.js';
 import {
@@ -242,7 +242,7 @@ export async function kubernetesTarget(o: Record<string, unknown>, io: CliIO): P
   });
   return {
     kind: 'kubernetes',
-    platform,
+    platform: withEngineStages(engine.name, platform, kc, namespace),
     engine,
     clock: io.clock,
     cluster: defaultClusterName(upgrade),

@@ -9,6 +9,7 @@
 import { stringify } from 'yaml';
 import { upgradeCrd, GROUP, PLURAL } from '../api/upgrade.js';
 import { CRDB_CLUSTER, TIDB_CLUSTER } from '../platforms/kubernetes/cluster-ref.js';
+import { REDIS_ENTERPRISE_DATABASE } from '../platforms/kubernetes/redis-enterprise.js';
 
 /** Namespace the operator runs in unless told otherwise. */
 export const DEFAULT_NAMESPACE = 'baton-system';
@@ -64,6 +65,13 @@ function clusterRules(): Record<string, unknown>[] {
     // a CrdbCluster is only read. Other kinds need a grant of `get` added by the user.
     { apiGroups: [TIDB_CLUSTER.group], resources: [TIDB_CLUSTER.plural], verbs: ['get', 'patch'] },
     { apiGroups: [CRDB_CLUSTER.group], resources: [CRDB_CLUSTER.plural], verbs: ['get'] },
+    // Redis Enterprise's stages: the operator Deployment's image and each REDB's redisVersion.
+    { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] },
+    {
+      apiGroups: [REDIS_ENTERPRISE_DATABASE.group],
+      resources: [REDIS_ENTERPRISE_DATABASE.plural],
+      verbs: ['list', 'patch'],
+    },
   ];
 }
 

@@ -22,7 +22,7 @@ import type { Logger } from '../core/logger.js';
 import type { Engine, JournalStore, Platform, PortContext } from '../core/ports.js';
 import { isTerminal, type UpgradeSpec, type UpgradeStatus } from '../core/types.js';
 import { httpStatus, isConflict, isNotFound } from '../platforms/kubernetes/api.js';
-import { engineForUpgrade } from '../wiring/kubernetes.js';
+import { engineForUpgrade, withEngineStages } from '../wiring/kubernetes.js';
 import type { EventSink } from '../platforms/kubernetes/events.js';
 import { UpgradeResourceJournal } from '../platforms/kubernetes/journal.js';
 import { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
@@ -280,7 +280,12 @@ export class UpgradeReconciler {
       logger,
       events: detached,
     });
-    const observed = cache ? new CachedPlatform(platform, namespace, cache, journal) : platform;
+    const observed = withEngineStages(
+      engine.name,
+      cache ? new CachedPlatform(platform, namespace, cache, journal) : platform,
+      kc,
+      namespace,
+    );
     const runner = new Runner({
       platform: observed,
       engine,

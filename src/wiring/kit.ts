@@ -19,6 +19,8 @@ export interface TargetCluster {
 /** What the composition root knows about where an engine runs, besides credentials. */
 export interface EngineContext {
   cluster?: TargetCluster;
+  /** The Kubernetes version the cluster runs (`v1.30.4`, the API server's); undefined when unread. */
+  kubernetesVersion?: () => Promise<string | undefined>;
 }
 
 /** What the composition root builds for one engine. */

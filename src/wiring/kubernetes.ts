@@ -8,10 +8,11 @@
  * a cluster object Baton knows (`spec.target.cluster`: TidbCluster, CrdbCluster) gives its engine a
  * reader of that object's annotations (TiDB's `tidb.pingcap.com/force-upgrade`).
  */
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, VersionApi, type KubeConfig } from '@kubernetes/client-node';
 import type { UpgradeResource } from '../api/upgrade.js';
 import { BadInputError } from '../core/errors.js';
-import type { Engine } from '../core/ports.js';
+import type { Engine, Platform } from '../core/ports.js';
+import { RedisEnterpriseStages } from '../platforms/kubernetes/redis-enterprise.js';
 import { knownClusterKind, type ClusterObject } from '../platforms/kubernetes/cluster-ref.js';
 import { readCredentials, type Credentials } from '../platforms/kubernetes/journal.js';
 import { drivenOn, engineKit, enginesOn } from './engines.js';
@@ -85,10 +86,37 @@ export async function engineForUpgrade(
 ): Promise<Engine> {
   const secret = upgrade.spec.credentialsSecret;
   const cluster = targetCluster(kc, upgrade);
-  const context: EngineContext = cluster ? { cluster } : {};
+  const context: EngineContext = {
+    ...(cluster ? { cluster } : {}),
+    kubernetesVersion: () => kubernetesVersion(kc),
+  };
   // Validate the name before touching the Secret: an unusable engine needs no credentials.
   const usable = drivenOn(name, 'kubernetes');
   if (!usable || name === 'generic' || !secret) return createPodEngine(name, undefined, field, context);
   const credentials = await readCredentials(kc, upgrade.metadata.namespace ?? 'default', secret);
   return createPodEngine(name, credentials, field, context);
+}
+
+/** The API server's version (`/version` gitVersion), undefined when it cannot be read. */
+async function kubernetesVersion(kc: KubeConfig): Promise<string | undefined> {
+  try {
+    return (await kc.makeApiClient(VersionApi).getCode()).gitVersion;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The platform an Upgrade of engine `engine` runs on: `platform` (its StatefulSets' pods), plus,
+ * for Redis Enterprise, the operator Deployment and the RedisEnterpriseDatabases of `namespace` as
+ * members of their own stages (platforms/kubernetes/redis-enterprise.ts), so that the operator,
+ * the cluster and the databases are upgraded in that order.
+ */
+export function withEngineStages(
+  engine: string,
+  platform: Platform,
+  kc: KubeConfig,
+  namespace: string,
+): Platform {
+  return engine === 'redis-enterprise' ? new RedisEnterpriseStages(platform, { kc, namespace }) : platform;
 }

@@ -27,7 +27,9 @@ import { createRecApiServer } from './server.js';
 
 /** The REC double behind the pods of one StatefulSet (see the module comment). */
 export class RecPods implements PodRuntime {
-  readonly stops: PodStop[] = [];
+  readonly stops: (PodStop & { at: number })[] = [];
+  /** Pod starts after the first (restarts), with when they happened. */
+  readonly restarts: { member: string; version: string; at: number }[] = [];
   private readonly servers = new Map<number, Server>();
   private readonly uids = new Map<number, string>();
   private readonly adopted = new Set<number>();
@@ -76,7 +78,9 @@ export class RecPods implements PodRuntime {
     const uid = this.uidOf(pod)!;
     this.uids.set(uid, pod.metadata!.uid!);
     if (this.adopted.has(uid)) {
-      this.cluster.startNode(uid, imageTag(pod.spec?.containers?.[0]?.image ?? ''));
+      const version = imageTag(pod.spec?.containers?.[0]?.image ?? '');
+      this.cluster.startNode(uid, version);
+      this.restarts.push({ member: pod.metadata!.name!, version, at: Date.now() });
     } else {
       this.adopted.add(uid);
     }
@@ -111,6 +115,7 @@ export class RecPods implements PodRuntime {
         member: pod.metadata!.name!,
         primaries: c.shards.filter((s) => s.nodeUid === uid && s.role === 'master').length,
         wasMaster: c.masterNode === uid,
+        at: Date.now(),
       });
       c.stopNode(uid);
     }

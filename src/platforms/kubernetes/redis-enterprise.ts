@@ -1,0 +1,207 @@
+/**
+ * The three stages of Redis Enterprise for Kubernetes as platform members, beside the REC pods the
+ * wrapped platform lists (redis.io/docs "Upgrade Redis Enterprise for Kubernetes": operator, then
+ * the cluster, then the databases):
+ * - `operator`: the operator Deployment (`redis-enterprise-operator`, as the operator bundle names
+ *   it); its version is the image tag of its containers, replacing it sets that tag on every
+ *   container running the operator image (the bundle's admission container shares it), and it is
+ *   ready when the rollout is complete as `kubectl rollout status` decides
+ *   (k8s.io/kubectl/pkg/polymorphichelpers/rollout_status.go: observed generation, every replica
+ *   updated, no old replica left, every updated replica available);
+ * - `redb`: each RedisEnterpriseDatabase (`app.redislabs.com/v1alpha1`) of the namespace; its
+ *   version is `spec.redisVersion`, replacing it sets `spec.redisVersion` (the Redis operator then
+ *   upgrades the database), ready while `status.status` is `active`.
+ * A Deployment or REDB that does not exist gives no member. Everything else goes to the wrapped
+ * platform.
+ */
+import {
+  AppsV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1Deployment,
+} from '@kubernetes/client-node';
+import type { JournalStore, Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
+import type { PlatformMember, PrecheckResult, Snapshot, UpgradeSpec } from '../../core/types.js';
+import { isNotFound, MERGE_PATCH } from './api.js';
+import type { ClusterKind } from './cluster-ref.js';
+import { imageTag, withTag } from './members.js';
+
+/** The Redis operator's database resource. */
+export const REDIS_ENTERPRISE_DATABASE: ClusterKind = {
+  group: 'app.redislabs.com',
+  version: 'v1alpha1',
+  plural: 'redisenterprisedatabases',
+  kind: 'RedisEnterpriseDatabase',
+};
+
+/** Name of the operator Deployment in the Redis operator bundle. */
+export const REDIS_ENTERPRISE_OPERATOR = 'redis-enterprise-operator';
+
+const STRATEGIC_MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+
+/** Whether a Deployment's rollout is complete (kubectl rollout status), with what it waits for. */
+export function rolloutComplete(d: V1Deployment): { done: boolean; detail: string } {
+  const want = d.spec?.replicas ?? 1;
+  const s = d.status ?? {};
+  if ((s.observedGeneration ?? 0) < (d.metadata?.generation ?? 0))
+    return { done: false, detail: 'waiting for the Deployment spec update to be observed' };
+  const updated = s.updatedReplicas ?? 0;
+  if (updated < want) return { done: false, detail: `${updated} of ${want} new replicas updated` };
+  if ((s.replicas ?? 0) > updated)
+    return { done: false, detail: `${(s.replicas ?? 0) - updated} old replicas pending termination` };
+  if ((s.availableReplicas ?? 0) < updated)
+    return { done: false, detail: `${s.availableReplicas ?? 0} of ${updated} updated replicas available` };
+  return { done: true, detail: 'Deployment available' };
+}
+
+interface Redb {
+  metadata: { name?: string };
+  spec?: { redisVersion?: string };
+  status?: { status?: string };
+}
+
+/** Options of {@link RedisEnterpriseStages}. */
+export interface RedisEnterpriseStagesOptions {
+  kc: KubeConfig;
+  namespace: string;
+  /** The operator Deployment (default {@link REDIS_ENTERPRISE_OPERATOR}). */
+  operatorDeployment?: string;
+}
+
+/** The wrapped platform plus the operator and database members (see the module comment). */
+export class RedisEnterpriseStages implements Platform {
+  readonly name: string;
+  readonly journal: JournalStore;
+  private readonly apps: AppsV1Api;
+  private readonly custom: CustomObjectsApi;
+  private readonly deployment: string;
+
+  constructor(
+    private readonly inner: Platform,
+    private readonly opts: RedisEnterpriseStagesOptions,
+  ) {
+    this.name = inner.name;
+    this.journal = inner.journal;
+    this.apps = opts.kc.makeApiClient(AppsV1Api);
+    this.custom = opts.kc.makeApiClient(CustomObjectsApi);
+    this.deployment = opts.operatorDeployment ?? REDIS_ENTERPRISE_OPERATOR;
+  }
+
+  private async readOperator(): Promise<V1Deployment | undefined> {
+    try {
+      return await this.apps.readNamespacedDeployment({
+        namespace: this.opts.namespace,
+        name: this.deployment,
+      });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  private async databases(): Promise<Redb[]> {
+    try {
+      const list = (await this.custom.listNamespacedCustomObject({
+        group: REDIS_ENTERPRISE_DATABASE.group,
+        version: REDIS_ENTERPRISE_DATABASE.version,
+        plural: REDIS_ENTERPRISE_DATABASE.plural,
+        namespace: this.opts.namespace,
+      })) as { items?: Redb[] };
+      return (list.items ?? []).sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+    } catch (err) {
+      // No REDB CRD installed: no database members.
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+  }
+
+  private operatorMember(d: V1Deployment): PlatformMember {
+    const image = d.spec?.template?.spec?.containers?.[0]?.image ?? '';
+    const rollout = rolloutComplete(d);
+    return {
+      name: this.deployment,
+      component: 'operator',
+      ordinal: 0,
+      version: imageTag(image),
+      ready: rollout.done,
+      running: true,
+      detail: rollout.detail,
+    };
+  }
+
+  async listMembers(ctx: PortContext): Promise<PlatformMember[]> {
+    const [operator, pods, dbs] = await Promise.all([
+      this.readOperator(),
+      this.inner.listMembers(ctx),
+      this.databases(),
+    ]);
+    return [
+      ...(operator ? [this.operatorMember(operator)] : []),
+      ...pods,
+      ...dbs.map((db, i) => ({
+        name: db.metadata.name!,
+        component: 'redb',
+        ordinal: i,
+        version: db.spec?.redisVersion ?? '',
+        ready: db.status?.status === 'active',
+        running: true,
+        detail: `REDB status ${db.status?.status ?? 'unknown'}`,
+      })),
+    ];
+  }
+
+  /** The operator: new image tag; a REDB: new `spec.redisVersion`; a pod: the wrapped platform. Idempotent. */
+  async replaceMember(name: string, version: string, opts: ReplaceOptions, ctx: PortContext): Promise<void> {
+    if (name === this.deployment) {
+      const d = await this.readOperator();
+      if (d) return this.setOperatorImage(d, version, ctx);
+    }
+    const db = (await this.databases()).find((x) => x.metadata.name === name);
+    if (db) {
+      if (db.spec?.redisVersion === version) return;
+      await this.custom.patchNamespacedCustomObject(
+        {
+          group: REDIS_ENTERPRISE_DATABASE.group,
+          version: REDIS_ENTERPRISE_DATABASE.version,
+          plural: REDIS_ENTERPRISE_DATABASE.plural,
+          namespace: this.opts.namespace,
+          name,
+          body: { spec: { redisVersion: version } },
+        },
+        MERGE_PATCH,
+      );
+      ctx.logger.info('redis enterprise database version set', { redb: name, version });
+      return;
+    }
+    return this.inner.replaceMember(name, version, opts, ctx);
+  }
+
+  private async setOperatorImage(d: V1Deployment, version: string, ctx: PortContext): Promise<void> {
+    const containers = d.spec?.template?.spec?.containers ?? [];
+    const current = imageTag(containers[0]?.image ?? '');
+    const changed = containers
+      .filter((c) => c.image && imageTag(c.image) === current && imageTag(c.image) !== version)
+      .map((c) => ({ name: c.name, image: withTag(c.image!, version) }));
+    if (changed.length === 0) return;
+    await this.apps.patchNamespacedDeployment(
+      {
+        namespace: this.opts.namespace,
+        name: this.deployment,
+        body: { spec: { template: { spec: { containers: changed } } } },
+      },
+      STRATEGIC_MERGE_PATCH,
+    );
+    ctx.logger.info('redis enterprise operator image set', { deployment: this.deployment, version });
+  }
+
+  stopMember(name: string, ctx: PortContext): Promise<void> {
+    if (!this.inner.stopMember) return Promise.resolve();
+    return this.inner.stopMember(name, ctx);
+  }
+
+  prechecks(snapshot: Snapshot, spec: UpgradeSpec, ctx: PortContext): Promise<PrecheckResult[]> {
+    return this.inner.prechecks ? this.inner.prechecks(snapshot, spec, ctx) : Promise.resolve([]);
+  }
+}
