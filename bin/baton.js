@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// Entry point: runs the TypeScript CLI through tsx so `npx baton` works straight after `npm ci`.
-import { register } from 'tsx/esm/api';
-register();
-const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+// `baton`: runs the compiled CLI (dist/, built by `npm run build`, which `npm ci` and `npm install`
+// run through `prepare`). Development runs the sources instead: `node --import tsx src/cli/baton.ts`.
+try {
+  await import('../dist/cli/baton.js');
+} catch (err) {
+  if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes('dist/cli/baton.js')) throw err;
+  process.stderr.write('error: baton is not built: run `npm run build` (npm ci and npm install run it)\n');
+  process.exitCode = 1;
+}

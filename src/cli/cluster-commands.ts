@@ -5,12 +5,24 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { BadInputError } from '../core/errors.js';
-import { LocalPlatform } from '../platforms/local/platform.js';
-import { collect, parseCount, parseOutput, parsePairs } from '../wiring/args.js';
+import { collect, defaultStateDir, parseCount, parseOutput, parsePairs } from '../wiring/args.js';
 import type { CliIO } from '../wiring/io.js';
-import { renderData } from './render.js';
-import { localEngineKit } from '../wiring/engines.js';
-import { defaultStateDir, openLocalCluster } from '../wiring/targets.js';
+
+/** What the actions use, loaded when one runs (not for `--help` or another command). */
+async function load() {
+  const [platform, render, engines, targets] = await Promise.all([
+    import('../platforms/local/platform.js'),
+    import('./render.js'),
+    import('../wiring/engines.js'),
+    import('../wiring/targets.js'),
+  ]);
+  return {
+    LocalPlatform: platform.LocalPlatform,
+    renderData: render.renderData,
+    localEngineKit: engines.localEngineKit,
+    openLocalCluster: targets.openLocalCluster,
+  };
+}
 
 interface ClusterOpts {
   engine?: string;
@@ -35,6 +47,7 @@ export function registerClusterCommands(program: Command, io: CliIO, _state: { c
     .option('--binary <version=path>', 'use this binary for a version label (repeatable)', collect, [])
     .option('-o, --output <format>', 'json or yaml')
     .action(async (name: string, o: ClusterOpts) => {
+      const { LocalPlatform, localEngineKit, renderData } = await load();
       const kind = await localEngineKit(o.engine!);
       const members = parseCount('--members', o.members ?? '3', 1, 15);
       const binaries = parsePairs('--binary', o.binary ?? []);
@@ -74,6 +87,7 @@ export function registerClusterCommands(program: Command, io: CliIO, _state: { c
     .option('--state-dir <dir>', 'state directory')
     .option('-o, --output <format>', 'json or yaml')
     .action(async (o: ClusterOpts) => {
+      const { LocalPlatform, renderData } = await load();
       const all = await LocalPlatform.list(resolve(o.stateDir ?? defaultStateDir()));
       const format = parseOutput(o.output);
       if (format !== 'text') {
@@ -95,6 +109,7 @@ export function registerClusterCommands(program: Command, io: CliIO, _state: { c
     .description('stop the cluster processes Baton started and remove their data')
     .option('--state-dir <dir>', 'state directory')
     .action(async (name: string, o: ClusterOpts) => {
+      const { openLocalCluster } = await load();
       const platform = await openLocalCluster({
         stateDir: resolve(o.stateDir ?? defaultStateDir()),
         name,

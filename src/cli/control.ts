@@ -11,15 +11,12 @@ import { engineRules } from '../engines/registry.js';
 import { atVersion, parseVersion } from '../core/version.js';
 import { liveDriver } from './driver.js';
 import type { Target } from '../wiring/targets.js';
+import { CONTROL_VERBS, type ControlVerb, type ControlVerbDef } from './control-verbs.js';
 
-/** A control verb. */
-export type ControlVerb = 'pause' | 'resume' | 'cancel' | 'finalize' | 'rollback';
+export type { ControlVerb };
 
 /** What a control verb does. */
-export interface ControlDef {
-  description: string;
-  /** After the spec change, the process that asked drives the upgrade (unless a driver runs). */
-  drive: boolean;
+export interface ControlDef extends ControlVerbDef {
   /** The new spec; throws BadInputError when the verb is refused for this upgrade. */
   change(spec: UpgradeSpec, rec: UpgradeRecord): UpgradeSpec;
 }
@@ -27,23 +24,19 @@ export interface ControlDef {
 /** Every control verb, in the order the CLI lists them. */
 export const CONTROLS: Record<ControlVerb, ControlDef> = {
   pause: {
-    description: 'pause: members in flight finish, no new member starts',
-    drive: false,
+    ...CONTROL_VERBS.pause,
     change: (s) => ({ ...s, paused: true }),
   },
   resume: {
-    description: 'resume a paused upgrade (also after an automatic pause) and drive it',
-    drive: true,
+    ...CONTROL_VERBS.resume,
     change: (s) => ({ ...s, paused: false }),
   },
   cancel: {
-    description: 'cancel: upgraded members stay upgraded, no new member starts',
-    drive: true,
+    ...CONTROL_VERBS.cancel,
     change: (s) => ({ ...s, cancel: true }),
   },
   finalize: {
-    description: 'make the upgrade permanent (engines with finalization); rollback is impossible afterwards',
-    drive: true,
+    ...CONTROL_VERBS.finalize,
     change: (s, rec) => {
       if (!rec.status.plan?.finalization) {
         throw new BadInputError(
@@ -55,8 +48,7 @@ export const CONTROLS: Record<ControlVerb, ControlDef> = {
     },
   },
   rollback: {
-    description: 'roll every upgraded member back to its original version (before finalization)',
-    drive: true,
+    ...CONTROL_VERBS.rollback,
     change: (s, rec) => {
       if (rec.status.finalized) {
         throw new BadInputError(

@@ -6,10 +6,10 @@
 import type { Command } from 'commander';
 import { registerOperatorCommand } from '../operator/command.js';
 import type { CliIO } from '../wiring/io.js';
-import { baseProgram, runProgram } from '../wiring/process.js';
+import { baseProgram, refuseBlankValues, runProgram } from '../wiring/process.js';
 import { registerClusterCommands } from './cluster-commands.js';
 import { registerDashboardCommand } from './dashboard-command.js';
-import { registerDemoCommand } from './demo.js';
+import { registerDemoCommand } from './demo-command.js';
 import { registerManifestsCommand } from './manifests-command.js';
 import { registerReportCommand } from './report-command.js';
 import { registerUpgradeCommands } from './upgrade-commands.js';
@@ -31,7 +31,7 @@ export function buildProgram(io: CliIO, state: { code: number }): Command {
   registerManifestsCommand(program, io, state);
   registerReportCommand(program, io);
   registerDashboardCommand(program, io);
-  return program;
+  return refuseBlankValues(program);
 }
 
 /** Run the CLI with `argv` (without node and script); returns the exit code. */

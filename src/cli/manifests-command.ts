@@ -6,36 +6,29 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { BadInputError } from '../core/errors.js';
-import {
-  DEFAULT_IMAGE,
-  DEFAULT_NAMESPACE,
-  fileText,
-  kustomizationYaml,
-  manifestsYaml,
-  renderManifests,
-} from '../operator/manifests.js';
+import { DEFAULT_IMAGE, DEFAULT_NAMESPACE } from '../operator/defaults.js';
+import { checked, parseNamespace } from '../wiring/args.js';
 import type { CliIO } from '../wiring/io.js';
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Register `baton manifests [--namespace NS] [--image IMAGE] [--out-dir DIR]`. */
 export function registerManifestsCommand(program: Command, io: CliIO, _state: { code: number }): void {
   program
     .command('manifests')
     .description('print the install manifests of the operator (CRD, RBAC, ServiceAccount, Deployment)')
-    .option('-n, --namespace <namespace>', 'namespace of the operator', DEFAULT_NAMESPACE)
+    .option(
+      '-n, --namespace <namespace>',
+      'namespace of the operator',
+      checked((v) => parseNamespace('--namespace', v)),
+      DEFAULT_NAMESPACE,
+    )
     .option('--image <image>', 'operator image', DEFAULT_IMAGE)
     .option('--out-dir <dir>', 'write one file per kind plus kustomization.yaml into this directory')
     .action(async (o: { namespace: string; image: string; outDir?: string }) => {
-      if (!DNS_LABEL.test(o.namespace)) {
-        throw new BadInputError(
-          'bad-namespace',
-          `--namespace "${o.namespace}" is not a valid namespace name: use lowercase letters, digits and '-'`,
-        );
-      }
       if (!o.image.trim() || /\s/.test(o.image)) {
         throw new BadInputError('bad-image', `--image "${o.image}" is not an image reference`);
       }
+      const { fileText, kustomizationYaml, manifestsYaml, renderManifests } =
+        await import('../operator/manifests.js');
       const opts = { namespace: o.namespace, image: o.image };
       if (!o.outDir) {
         io.stdout.write(manifestsYaml(opts));

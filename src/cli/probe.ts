@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { BadInputError } from '../core/errors.js';
 import type { JournalStore } from '../core/ports.js';
 import type { ProbeSpec, UpgradeStatus } from '../core/types.js';
-import { createProbeClient, PROBE_ENGINES } from '../probe/index.js';
 import { ProbeLogWriter, summaryOf } from '../probe/log.js';
 import { type UpgradeEffect, upgradeEffect } from '../probe/phases.js';
 import { Probe } from '../probe/probe.js';
@@ -60,6 +59,8 @@ export function budgetOf(p: ProbeSpec | undefined): ProbeBudget {
  * without a probe client or a simulated target.
  */
 export async function startProbe(t: Target, io: CliIO, settings: ProbeSettings): Promise<ProbeHandle> {
+  // The probe clients (and their database libraries) load only when a probe starts.
+  const { createProbeClient, PROBE_ENGINES } = await import('../probe/index.js');
   if (!(PROBE_ENGINES as readonly string[]).includes(t.engine.name)) {
     throw new BadInputError(
       'no-probe',

@@ -4,12 +4,9 @@
  */
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BadInputError } from '../core/errors.js';
 import { jsonLogger } from '../core/logger.js';
-import { Operator } from './operator.js';
-import { contextNamespace, loadKubeConfig } from '../platforms/kubernetes/kubeconfig.js';
-import { parseCount } from '../wiring/args.js';
+import { checked, parseCount, parseNamespace } from '../wiring/args.js';
 import type { CliIO } from '../wiring/io.js';
 
 /** A namespace name (an RFC 1123 label). */
@@ -38,27 +35,47 @@ export function registerOperatorCommand(program: Command, io: CliIO, _state: { c
     .option(
       '-n, --namespace <namespaces>',
       'watch only these namespaces, comma-separated (default: every namespace)',
+      checked((v) => {
+        const bad = v.split(',').find((n) => !DNS_LABEL.test(n.trim()));
+        if (bad !== undefined) {
+          throw new BadInputError(
+            'bad-namespace',
+            `--namespace: "${bad.trim()}" is not a valid namespace name: use lowercase letters, digits and '-', several separated by ','`,
+          );
+        }
+      }),
     )
-    .option('--port <port>', 'port of /healthz, /readyz and /metrics', '8080')
+    .option(
+      '--port <port>',
+      'port of /healthz, /readyz and /metrics',
+      checked((v) => parseCount('--port', v, 0, 65535)),
+      '8080',
+    )
     .option('--host <address>', 'address the health server binds', '0.0.0.0')
     .option('--identity <id>', 'identity in the leader Lease (default: POD_NAME or host-pid)')
     .option('--lease-name <name>', 'leader election Lease name', 'baton-operator')
     .option(
       '--lease-namespace <namespace>',
       'namespace of the Lease (default: the first of -n, else the context namespace)',
+      checked((v) => parseNamespace('--lease-namespace', v)),
     )
-    .option('--workers <n>', 'Upgrades reconciled at once', '4')
+    .option(
+      '--workers <n>',
+      'Upgrades reconciled at once',
+      checked((v) => parseCount('--workers', v, 1, 64)),
+      '4',
+    )
     .action(async (o: OperatorOpts, cmd: Command) => {
       const port = parseCount('--port', o.port, 0, 65535);
       const workers = parseCount('--workers', o.workers, 1, 64);
       const namespaces = o.namespace?.split(',').map((n) => n.trim());
-      const bad = namespaces?.find((n) => !DNS_LABEL.test(n));
-      if (bad !== undefined) {
-        throw new BadInputError(
-          'bad-namespace',
-          `--namespace: "${bad}" is not a valid namespace name: use lowercase letters, digits and '-', several separated by ','`,
-        );
-      }
+      // The Kubernetes client, metrics and the operator load only when the operator runs.
+      const [{ collectDefaultMetrics, Registry }, { Operator }, { contextNamespace, loadKubeConfig }] =
+        await Promise.all([
+          import('prom-client'),
+          import('./operator.js'),
+          import('../platforms/kubernetes/kubeconfig.js'),
+        ]);
       const kc = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context, env: io.env });
       const identity = o.identity ?? io.env.POD_NAME ?? `${hostname()}-${process.pid}`;
       if (!identity.trim()) throw new BadInputError('bad-identity', '--identity must not be empty');

@@ -3,11 +3,11 @@
  * the operator command alone (the same command as `baton operator`), compiled, without the CLI's
  * other commands. Exits with the command's exit code.
  */
-import { baseProgram, runProgram } from '../wiring/process.js';
+import { baseProgram, refuseBlankValues, runProgram } from '../wiring/process.js';
 import { registerOperatorCommand } from './command.js';
 
 process.exitCode = await runProgram((io, state) => {
   const program = baseProgram('baton', 'The Baton operator.', io);
   registerOperatorCommand(program, io, state);
-  return program;
+  return refuseBlankValues(program);
 }, process.argv.slice(2));

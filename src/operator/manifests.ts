@@ -7,14 +7,11 @@
  * compares them).
  */
 import { stringify } from 'yaml';
+import { DEFAULT_IMAGE, DEFAULT_NAMESPACE } from './defaults.js';
 import { upgradeCrd, GROUP, PLURAL } from '../api/upgrade.js';
 import { CRDB_CLUSTER, TIDB_CLUSTER } from '../platforms/kubernetes/cluster-ref.js';
 import { REDIS_ENTERPRISE_DATABASE } from '../platforms/kubernetes/redis-enterprise.js';
 
-/** Namespace the operator runs in unless told otherwise. */
-export const DEFAULT_NAMESPACE = 'baton-system';
-/** Image of the operator unless told otherwise. */
-export const DEFAULT_IMAGE = 'ghcr.io/baton-dev/baton:0.1.0';
 /** Name shared by the ServiceAccount, the Deployment, the ClusterRole and the Lease. */
 export const OPERATOR_NAME = 'baton-operator';
 /** Port of /healthz, /readyz and /metrics in the pod. */
@@ -234,3 +231,5 @@ export function kustomizationYaml(): string {
     { lineWidth: 0 },
   );
 }
+
+export { DEFAULT_IMAGE, DEFAULT_NAMESPACE };

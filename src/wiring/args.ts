@@ -2,9 +2,21 @@
  * Parsing of CLI option values into typed settings. Every failure is a BadInputError naming the
  * flag, what was given and what is accepted.
  */
+import { join } from 'node:path';
 import { BadInputError } from '../core/errors.js';
 import type { BatchPolicy, DrainTimeoutPolicy, TimeoutPolicy } from '../core/types.js';
 import { DEFAULT_EXPONENTIAL_CAP_PERCENT } from '../plan/batches.js';
+
+/** Platforms a front end can target. */
+export const PLATFORMS = ['local', 'sim', 'kubernetes'] as const;
+export type PlatformName = (typeof PLATFORMS)[number];
+
+/** Validate `--platform` (default `local`). */
+export function parsePlatform(text: string | undefined): PlatformName {
+  const p = text ?? 'local';
+  if ((PLATFORMS as readonly string[]).includes(p)) return p as PlatformName;
+  throw new BadInputError('unknown-platform', `--platform ${p}: use one of ${PLATFORMS.join(', ')}`);
+}
 
 /** `serial`, `fixed:N`, `percent:P`, `exponential` or `exponential:CAP`. */
 export function parseBatch(text: string): BatchPolicy {
@@ -18,6 +30,9 @@ export function parseBatch(text: string): BatchPolicy {
   };
   switch (kind) {
     case 'serial':
+      if (arg !== undefined) {
+        throw new BadInputError('bad-batch', `--batch ${text}: serial takes no size; use serial or fixed:N`);
+      }
       return { kind: 'serial' };
     case 'fixed':
       return { kind: 'fixed', size: Math.floor(num('the size', 1, 100000)) };
@@ -39,6 +54,14 @@ export function parseBatch(text: string): BatchPolicy {
 export { parseDurationSeconds } from '../core/duration.js';
 import { parseDurationSeconds } from '../core/duration.js';
 
+/** A duration in seconds that must be more than zero (a timeout, an expiry). */
+export function parsePositiveDurationSeconds(flag: string, text: string): number {
+  const s = parseDurationSeconds(flag, text);
+  if (s <= 0)
+    throw new BadInputError('bad-duration', `${flag} ${text}: must be longer than zero, e.g. 90s or 15d`);
+  return s;
+}
+
 /** "500ms", "0.5s" -> milliseconds. */
 export function parseDurationMs(flag: string, text: string): number {
   return Math.round(parseDurationSeconds(flag, text) * 1000);
@@ -46,7 +69,7 @@ export function parseDurationMs(flag: string, text: string): number {
 
 /** A positive whole number. */
 export function parseCount(flag: string, text: string, min = 1, max = 100000): number {
-  const n = Number(text);
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new BadInputError('bad-number', `${flag} ${text}: must be a whole number from ${min} to ${max}`);
   }
@@ -105,4 +128,38 @@ export function parseOutput(text: string | undefined): 'text' | 'json' | 'yaml' 
 /** Commander collector for a repeatable option (`--force a --force b` -> ['a', 'b']). */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+/** A Kubernetes namespace name (an RFC 1123 label: lower-case letters, digits and '-', at most 63). */
+export function parseNamespace(flag: string, text: string): string {
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(text)) {
+    throw new BadInputError(
+      'bad-namespace',
+      `${flag} "${text}" is not a valid namespace name: use lowercase letters, digits and '-'`,
+    );
+  }
+  return text;
+}
+
+/** Default state directory: `.baton` in the working directory. */
+export function defaultStateDir(): string {
+  return join(process.cwd(), '.baton');
+}
+
+/** An option parser that validates a value (throwing BadInputError) and keeps the text as given. */
+export function checked(validate: (text: string) => unknown): (text: string) => string {
+  return (text) => {
+    validate(text);
+    return text;
+  };
+}
+
+/** Like {@link checked}, for a repeatable option: each value is validated, then collected. */
+export function collected(
+  validate: (text: string) => unknown,
+): (text: string, previous?: string[]) => string[] {
+  return (text, previous) => {
+    validate(text);
+    return collect(text, previous);
+  };
 }

@@ -7,7 +7,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { systemClock } from '../core/clock.js';
-import { BatonError, describeError } from '../core/errors.js';
+import { BadInputError, BatonError, describeError } from '../core/errors.js';
 import { jsonLogger, nullLogger } from '../core/logger.js';
 import { type CliIO, outStream } from './io.js';
 
@@ -30,6 +30,27 @@ export function baseProgram(name: string, description: string, io: CliIO): Comma
       outputError: () => {},
     })
     .addOption(new Option('--debug', 'log decisions as JSON lines on stderr'));
+}
+
+/**
+ * Make every option that takes a value, in `program` and all its subcommands, refuse a blank value
+ * (`--state-dir ''`) as bad input before its own parser (if any) sees it. Call after every command is
+ * registered.
+ */
+export function refuseBlankValues(program: Command): Command {
+  for (const cmd of [program, ...program.commands.flatMap((c) => [c, ...c.commands])]) {
+    for (const opt of cmd.options) {
+      if (!opt.required && !opt.optional) continue;
+      const parse = opt.parseArg;
+      opt.argParser((value: string, previous: unknown) => {
+        if (!value.trim()) {
+          throw new BadInputError('blank-value', `${opt.long ?? opt.short} needs a value: got "${value}"`);
+        }
+        return parse ? parse(value, previous) : value;
+      });
+    }
+  }
+  return program;
 }
 
 /**

@@ -5,7 +5,7 @@
  * and the operator from `wiring/kubernetes.ts`. Composition only: all behaviour lives below.
  */
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { FakeClock } from '../core/clock.js';
 import { BadInputError } from '../core/errors.js';
@@ -19,11 +19,8 @@ import {
   parseSimClusterYaml,
   simDescriptionFromFlags,
 } from '../platforms/sim/index.js';
+import type { PlatformName } from './args.js';
 import { enginesOn, localEngineKit } from './engines.js';
-
-/** Platforms the CLI knows. */
-export const PLATFORMS = ['local', 'sim', 'kubernetes'] as const;
-export type PlatformName = (typeof PLATFORMS)[number];
 
 /** Options of {@link openLocalCluster}. */
 export interface OpenLocalOptions {
@@ -75,13 +72,6 @@ export interface TargetOptions {
   file?: string;
   seed?: number;
   binaries?: Record<string, string>;
-}
-
-/** Validate `--platform`. */
-export function parsePlatform(text: string | undefined): PlatformName {
-  const p = text ?? 'local';
-  if ((PLATFORMS as readonly string[]).includes(p)) return p as PlatformName;
-  throw new BadInputError('unknown-platform', `--platform ${p}: use one of ${PLATFORMS.join(', ')}`);
 }
 
 /** Build the simulated target from flags or a cluster file. */
@@ -169,9 +159,4 @@ export async function localTarget(opts: TargetOptions, clock: Clock, logger: Log
       await engine.close?.();
     },
   };
-}
-
-/** Default state directory: `.baton` in the working directory. */
-export function defaultStateDir(): string {
-  return join(process.cwd(), '.baton');
 }

@@ -22,8 +22,11 @@ import type { ClusterState } from '../../src/platforms/local/state.js';
 /** The repository root. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** `bin/baton.js`, for tests that need the CLI in its own process. */
-export const BATON_BIN = join(ROOT, 'bin', 'baton.js');
+/**
+ * The CLI's source entry point, for tests that need the CLI in its own process: run through tsx, so
+ * tests exercise the sources, never a stale `dist/` (`bin/baton.js` runs the compiled copy).
+ */
+export const BATON_ENTRY = join(ROOT, 'src', 'cli', 'baton.ts');
 
 /** What one in-process CLI run printed and returned. */
 export interface CliRun {
@@ -101,7 +104,7 @@ export function spawnBaton(
   t: { after: (fn: () => void) => void },
   args: string[],
 ): { child: ChildProcessByStdio<null, Readable, Readable>; exited: Promise<void> } {
-  const child = spawn(process.execPath, [BATON_BIN, ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', BATON_ENTRY, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
