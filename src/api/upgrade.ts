@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { BadInputError } from '../core/errors.js';
 import type { BatchPolicy, ProbeSpec, UpgradeSpec, UpgradeStatus } from '../core/types.js';
+import { DEFAULT_STRATEGY } from '../core/defaults.js';
 import { parseDurationSeconds } from '../core/duration.js';
 import { makeSpec } from '../runner/start.js';
 import { checkNodesTarget, KUBERNETES_NODES_ENGINE, nodesTargetSchema } from './nodes.js';
@@ -292,21 +293,23 @@ export function toUpgradeSpec(res: UpgradeResource, cluster: string): UpgradeSpe
         ? batchOf(st.batch)
         : nodes
           ? { kind: 'exponential', capPercent: 10 }
-          : { kind: 'serial' },
-      maxUnavailable: st.maxUnavailable ?? (nodes ? NO_UNAVAILABILITY_LIMIT : 1),
+          : DEFAULT_STRATEGY.batch,
+      maxUnavailable:
+        st.maxUnavailable ?? (nodes ? NO_UNAVAILABILITY_LIMIT : DEFAULT_STRATEGY.maxUnavailable),
       ...(st.maxFailedMembers !== undefined ? { maxFailedMembers: st.maxFailedMembers } : {}),
-      soakSeconds: st.soak ? parseDurationSeconds('spec.strategy.soak', st.soak) : 0,
-      pauseAfterFirstBatch: st.pauseAfterFirstBatch ?? false,
-      pauseAfterEachBatch: st.pauseAfterEachBatch ?? false,
+      // Fields left out take the defaults of core/defaults.ts (makeSpec fills them in).
+      soakSeconds: st.soak ? parseDurationSeconds('spec.strategy.soak', st.soak) : undefined,
+      pauseAfterFirstBatch: st.pauseAfterFirstBatch,
+      pauseAfterEachBatch: st.pauseAfterEachBatch,
       timeouts: {
         drainSeconds: st.timeouts?.drain
           ? parseDurationSeconds('spec.strategy.timeouts.drain', st.timeouts.drain)
-          : 120,
-        drainPolicy: st.timeouts?.drainPolicy ?? 'pause',
+          : undefined,
+        drainPolicy: st.timeouts?.drainPolicy,
         readySeconds: st.timeouts?.ready
           ? parseDurationSeconds('spec.strategy.timeouts.ready', st.timeouts.ready)
-          : 600,
-        readyPolicy: st.timeouts?.readyPolicy ?? 'pause',
+          : undefined,
+        readyPolicy: st.timeouts?.readyPolicy,
       },
     },
     paused: s.paused ?? false,

@@ -104,6 +104,11 @@ export async function openTarget(o: RawOpts, io: CliIO): Promise<Target> {
   return kubernetesTarget(o as Record<string, unknown>, io);
 }
 
+/** `text` parsed when the flag was given; undefined (the spec's default) otherwise. */
+function given<T>(text: string | undefined, parse: (text: string) => T): T | undefined {
+  return text === undefined ? undefined : parse(text);
+}
+
 /** The spec the flags describe, validated (bad input throws before anything is written). */
 export function specFromOptions(o: RawOpts, target: Target): UpgradeSpec {
   const components: ComponentSpec[] = Object.entries(
@@ -115,23 +120,24 @@ export function specFromOptions(o: RawOpts, target: Target): UpgradeSpec {
     engine: target.engine.name,
     version: o.to!,
     components: components.length ? components : undefined,
+    // A flag left out (commander's defaults aside) takes the default of core/defaults.ts.
     strategy: {
-      batch: parseBatch(o.batch ?? 'serial'),
-      maxUnavailable: parseCount('--max-unavailable', o.maxUnavailable ?? '1', 1, 100000),
-      soakSeconds: parseDurationSeconds('--soak', o.soak ?? '0s'),
+      batch: given(o.batch, parseBatch),
+      maxUnavailable: given(o.maxUnavailable, (v) => parseCount('--max-unavailable', v, 1, 100000)),
+      soakSeconds: given(o.soak, (v) => parseDurationSeconds('--soak', v)),
       pauseAfterFirstBatch: !!o.pauseAfterFirstBatch,
       pauseAfterEachBatch: !!o.pauseAfterEachBatch,
       timeouts: {
-        drainSeconds: parsePositiveDurationSeconds('--drain-timeout', o.drainTimeout ?? '120s'),
-        drainPolicy: parsePolicy('--drain-timeout-policy', o.drainTimeoutPolicy ?? 'pause'),
-        readySeconds: parsePositiveDurationSeconds('--ready-timeout', o.readyTimeout ?? '10m'),
-        readyPolicy: parsePolicy('--ready-timeout-policy', o.readyTimeoutPolicy ?? 'pause'),
+        drainSeconds: given(o.drainTimeout, (v) => parsePositiveDurationSeconds('--drain-timeout', v)),
+        drainPolicy: given(o.drainTimeoutPolicy, (v) => parsePolicy('--drain-timeout-policy', v)),
+        readySeconds: given(o.readyTimeout, (v) => parsePositiveDurationSeconds('--ready-timeout', v)),
+        readyPolicy: given(o.readyTimeoutPolicy, (v) => parsePolicy('--ready-timeout-policy', v)),
       },
     },
     force: o.force ?? [],
-    finalize: o.finalize ?? 'auto',
+    finalize: o.finalize,
     supervised: !!o.supervised,
-    pausedExpirySeconds: parsePositiveDurationSeconds('--paused-expiry', o.pausedExpiry ?? '15d'),
+    pausedExpirySeconds: given(o.pausedExpiry, (v) => parsePositiveDurationSeconds('--paused-expiry', v)),
     probe: probeSpecFromOptions(o),
   });
 }

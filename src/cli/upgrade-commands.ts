@@ -5,6 +5,7 @@
  * state), and what a verb does is loaded from upgrade-actions.ts only when it runs.
  */
 import { type Command, Option } from 'commander';
+import { DEFAULT_PAUSED_EXPIRY_SECONDS, DEFAULT_STRATEGY, durationText } from '../core/defaults.js';
 import { parseVersion } from '../core/version.js';
 import {
   checked,
@@ -125,19 +126,19 @@ export function addSpecOptions(cmd: Command): Command {
       '--batch <policy>',
       'serial | fixed:N | percent:P | exponential[:CAP%]',
       checked(parseBatch),
-      'serial',
+      DEFAULT_STRATEGY.batch.kind,
     )
     .option(
       '--max-unavailable <n>',
       'most members of a component down at once',
       checked((v) => parseCount('--max-unavailable', v, 1, 100000)),
-      '1',
+      String(DEFAULT_STRATEGY.maxUnavailable),
     )
     .option(
       '--soak <duration>',
       'wait after each batch is ready',
       checked((v) => parseDurationSeconds('--soak', v)),
-      '0s',
+      durationText(DEFAULT_STRATEGY.soakSeconds),
     )
     .option('--pause-after-first-batch', 'pause after the first batch')
     .option('--pause-after-each-batch', 'pause after every batch')
@@ -145,25 +146,25 @@ export function addSpecOptions(cmd: Command): Command {
       '--drain-timeout <duration>',
       'time to move leadership away',
       checked((v) => parsePositiveDurationSeconds('--drain-timeout', v)),
-      '120s',
+      durationText(DEFAULT_STRATEGY.timeouts.drainSeconds),
     )
     .option(
       '--drain-timeout-policy <p>',
       'pause | proceed (only where the engine says proceeding is safe)',
       checked((v) => parsePolicy('--drain-timeout-policy', v)),
-      'pause',
+      DEFAULT_STRATEGY.timeouts.drainPolicy,
     )
     .option(
       '--ready-timeout <duration>',
       'time for a replaced member to be ready and caught up',
       checked((v) => parsePositiveDurationSeconds('--ready-timeout', v)),
-      '10m',
+      durationText(DEFAULT_STRATEGY.timeouts.readySeconds),
     )
     .option(
       '--ready-timeout-policy <p>',
       'pause | proceed (stateless components only)',
       checked((v) => parsePolicy('--ready-timeout-policy', v)),
-      'pause',
+      DEFAULT_STRATEGY.timeouts.readyPolicy,
     )
     .option(
       '--force <check>',
@@ -181,7 +182,7 @@ export function addSpecOptions(cmd: Command): Command {
       '--paused-expiry <duration>',
       'a paused upgrade expires after this long',
       checked((v) => parsePositiveDurationSeconds('--paused-expiry', v)),
-      '15d',
+      durationText(DEFAULT_PAUSED_EXPIRY_SECONDS),
     );
 }
 

@@ -7,11 +7,16 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { UpgradeResource } from '../api/upgrade.js';
+import { DEFAULT_PAUSED_EXPIRY_SECONDS, DEFAULT_STRATEGY } from '../core/defaults.js';
 import { parseDurationSeconds } from '../core/duration.js';
 import type { InformerStats } from './watch.js';
 
-/** Default step timeouts and pause expiry of the Upgrade resource, in seconds (see api/upgrade.ts). */
-const DEFAULTS = { drain: 120, ready: 600, expiry: 15 * 86400 };
+/** Default step timeouts and pause expiry of the Upgrade resource, in seconds (core/defaults.ts). */
+const DEFAULTS = {
+  drain: DEFAULT_STRATEGY.timeouts.drainSeconds,
+  ready: DEFAULT_STRATEGY.timeouts.readySeconds,
+  expiry: DEFAULT_PAUSED_EXPIRY_SECONDS,
+};
 
 function seconds(text: string | undefined, fallback: number): number {
   if (!text) return fallback;

@@ -3,6 +3,7 @@
  * journal record. Bad input (unknown component, unparsable version, downgrade, impossible path) is
  * rejected here, before anything is written.
  */
+import { DEFAULT_PAUSED_EXPIRY_SECONDS, DEFAULT_STRATEGY } from '../core/defaults.js';
 import { BadInputError } from '../core/errors.js';
 import type { Engine, Platform, PortContext, UpgradeRecord } from '../core/ports.js';
 import type { MemberProgress, Snapshot, StrategySpec, UpgradeSpec, UpgradeStatus } from '../core/types.js';
@@ -12,20 +13,13 @@ import { atVersion, parseVersion } from '../core/version.js';
 import { observe } from './observe.js';
 import { newStatus, record } from './status.js';
 
-/** Defaults: serial, one member down at a time, no soak, 15-day paused expiry. */
-export const DEFAULT_STRATEGY: StrategySpec = {
-  batch: { kind: 'serial' },
-  maxUnavailable: 1,
-  soakSeconds: 0,
-  pauseAfterFirstBatch: false,
-  pauseAfterEachBatch: false,
-  timeouts: { drainSeconds: 120, drainPolicy: 'pause', readySeconds: 600, readyPolicy: 'pause' },
-};
+export { DEFAULT_PAUSED_EXPIRY_SECONDS, DEFAULT_STRATEGY };
 
-/** Fifteen days, as ACK terminates an upgrade paused for longer. */
-export const DEFAULT_PAUSED_EXPIRY_SECONDS = 15 * 24 * 3600;
+function definedFields<T extends object>(o: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
 
-/** A complete spec from the fields a user gave. */
+/** A complete spec from the fields a user gave (left out or undefined: the default). */
 export function makeSpec(
   input: Pick<UpgradeSpec, 'cluster' | 'engine' | 'version'> &
     Partial<Omit<UpgradeSpec, 'strategy'>> & {
@@ -33,10 +27,11 @@ export function makeSpec(
     },
 ): UpgradeSpec {
   parseVersion(input.version);
+  // A field left out, or given as undefined, takes its default (core/defaults.ts).
   const strategy: StrategySpec = {
     ...DEFAULT_STRATEGY,
-    ...input.strategy,
-    timeouts: { ...DEFAULT_STRATEGY.timeouts, ...input.strategy?.timeouts },
+    ...definedFields(input.strategy),
+    timeouts: { ...DEFAULT_STRATEGY.timeouts, ...definedFields(input.strategy?.timeouts) },
   };
   if (!Number.isInteger(strategy.maxUnavailable) || strategy.maxUnavailable < 1) {
     throw new BadInputError(
