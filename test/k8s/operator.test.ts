@@ -1,8 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CoordinationV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { LABELS } from '../../src/api/upgrade.js';
+import { controlPlaneBinaries } from '../kube/binaries.js';
 import { expectApiError, waitFor } from '../kube/helpers.js';
 import {
   createSettled,
@@ -52,6 +57,51 @@ describe('operator', () => {
     );
     await op.stop();
     await assert.rejects(fetch(`${base}/healthz`), 'the health server is closed on stop');
+  });
+
+  it('drives an Upgrade created by kubectl apply --server-side; kubectl get upg shows its printer columns', async (t) => {
+    const env = await setup(t, { readinessDelayMs: 30 });
+    await createSettled(env, statefulSet('ssa', 2));
+    const op = makeOperator(t, env);
+    await op.start();
+    await waitFor('leadership', () => op.isLeader());
+    const dir = await mkdtemp(join(tmpdir(), 'baton-op-kubectl-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const kubeconfig = join(dir, 'kubeconfig');
+    await env.server.writeKubeconfig(kubeconfig);
+    const { kubectl } = await controlPlaneBinaries();
+    const k = (args: string[], input?: string) =>
+      new Promise<string>((resolve, reject) => {
+        const child = execFile(
+          kubectl,
+          ['--kubeconfig', kubeconfig, '-n', env.ns, ...args],
+          { timeout: 60_000 },
+          (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
+        );
+        child.stdin?.end(input ?? '');
+      });
+    const manifest = [
+      'apiVersion: baton.dev/v1alpha1',
+      'kind: Upgrade',
+      'metadata: {name: ssa-up}',
+      'spec: {target: {statefulSet: ssa}, version: "1.1.0"}',
+    ].join('\n');
+    assert.match(
+      await k(['apply', '--server-side', '--field-manager', 'ops-team', '-f', '-'], manifest),
+      /upgrade\.baton\.dev\/ssa-up serverside-applied/,
+    );
+    const done = await waitPhase(env, 'ssa-up', ['Completed', 'Failed', 'Paused']);
+    assert.equal(done.status?.phase, 'Completed', done.status?.reason);
+    // The applier owns the spec; the operator's status writes did not take it over.
+    const managers = (done.metadata as { managedFields?: { manager: string; subresource?: string }[] })
+      .managedFields;
+    assert.ok(
+      managers?.some((m) => m.manager === 'ops-team' && !m.subresource),
+      JSON.stringify(managers),
+    );
+    const table = (await k(['get', 'upg', 'ssa-up'])).trim().split('\n');
+    assert.deepEqual(table[0]!.split(/\s+/), ['NAME', 'PHASE', 'PROGRESS', 'STEP', 'AGE']);
+    assert.deepEqual(table[1]!.split(/\s+/).slice(0, 3), ['ssa-up', 'Completed', '2/2']);
   });
 
   it('refuses a malformed Upgrade: by CRD validation where OpenAPI can say it, else InvalidSpec with the reason, nothing touched', async (t) => {
