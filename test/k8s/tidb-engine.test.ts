@@ -7,7 +7,8 @@
  * pod deleted only once PD's evict-leader scheduler emptied it and the scheduler removed after,
  * smooth upgrade or the DDL gate around the TiDB tier, the cluster handed back at the end; the
  * TidbCluster's `tidb.pingcap.com/force-upgrade` annotation read through the composition root and
- * warned about (status, Warning condition, Event, `baton status`) while PD is available.
+ * warned about (status, Warning condition, Event, `baton status`) while PD is available, and
+ * letting the CLI replace crashing PD pods while PD has no quorum.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -171,5 +172,44 @@ describe('tidb on pods', () => {
     const after = await cli('status', '--name', 'tc-up', ...endpoints);
     assert.equal(after.code, 0, after.err);
     assert.doesNotMatch(after.out, /Warning:/);
+  });
+
+  it('with PD down (every PD pod crashing), the force-upgrade annotation lets the CLI replace the PD pods and bring PD back, then warns', async (t) => {
+    const { env, pods } = await tidbOnPods(t, 'v8.1.0', { [FORCE_UPGRADE_ANNOTATION]: 'true' });
+    const c = pods.double;
+    // A bad v8.1.0 PD: its pods, deleted, come back crashing at start; PD has no quorum.
+    c.brokenPdVersions.add('v8.1.0');
+    await env.core.deleteCollectionNamespacedPod({ namespace: env.ns, labelSelector: 'app=basic-pd' });
+    await waitFor('PD down', () => !c.model.pdServing() && PD.every((n) => !c.isUp(n)), 30_000);
+    const cli = await kubeCli(t, env.server);
+    const endpoints = Object.entries(pods.endpoints()).flatMap(([pod, ep]) => ['--endpoint', `${pod}=${ep}`]);
+
+    const r = await cli(
+      'apply',
+      '--cluster-ref',
+      'TidbCluster/basic',
+      '--engine',
+      'tidb',
+      '--name',
+      'fix-up',
+      '--to',
+      'v8.1.1',
+      ...endpoints,
+    );
+    assert.equal(r.code, 0, r.err + r.out);
+    assert.match(r.out, /Completed/);
+    assert.ok(c.model.pdServing(), 'PD is back');
+    for (const name of [...PD, ...TIKV, ...TIDB]) assert.equal(c.versionOf(name), 'v8.1.1', name);
+    const u = await getUpgrade(env, 'fix-up');
+    assert.deepEqual(u.status?.forced, ['pd-available'], 'forced by the annotation, without --force');
+    assert.ok(
+      u.status?.prechecks?.some((p) => p.name === 'pd-available' && !p.ok && p.forced === true),
+      JSON.stringify(u.status?.prechecks),
+    );
+    assert.match(
+      u.status?.warnings?.[0] ?? '',
+      /PD is available again but force-upgrade is still set: you must remove it/,
+    );
+    await assertRolledAndHandedBack(env, 'v8.1.1');
   });
 });
