@@ -49,9 +49,13 @@ describe('redis-enterprise rules', () => {
     );
   });
 
-  it('notes the release notes of each series passed through', () => {
-    assert.match(versions.notes?.(v('7.8'))?.[0] ?? '', /7\.8 release notes/);
-    assert.deepEqual(versions.notes?.(v('7.8.2-6')), []);
+  it('notes the release notes of each series passed through, and the Kubernetes window of each hop', () => {
+    const series78 = versions.notes?.(v('7.8')) ?? [];
+    assert.match(series78[0] ?? '', /7\.8 release notes/);
+    assert.match(series78[1] ?? '', /^operator 7\.8\.4-8 supports Kubernetes 1\.28-1\.31/);
+    assert.deepEqual(versions.notes?.(v('7.8.2-6')), [
+      "operator 7.8.2-6 supports Kubernetes 1.28-1.31: the cluster's Kubernetes must stay within it while the operator runs this version",
+    ]);
   });
 
   it('exports a compatibility matrix with overlapping Kubernetes windows between adjacent series', () => {

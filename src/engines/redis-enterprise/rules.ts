@@ -9,7 +9,7 @@
  */
 import type { EngineRules, RuleVerdict } from '../../core/rules.js';
 import { compareVersions, series, type Version } from '../../core/version.js';
-import { OPERATOR_K8S_SUPPORT, operatorSeries } from './k8s-support.js';
+import { OPERATOR_K8S_SUPPORT, operatorSeries, supportedKubernetes } from './k8s-support.js';
 
 /** Release series of Redis Enterprise (Software and the Kubernetes operator), ascending. */
 export const REDIS_ENTERPRISE_SERIES: readonly string[] = [
@@ -58,11 +58,24 @@ function allowDowngrade(from: Version, to: Version): RuleVerdict {
   };
 }
 
+/** The Kubernetes window an operator at `v` needs (why a hop exists), from Redis's support table. */
+function kubernetesWindow(v: Version): string[] {
+  const support = supportedKubernetes(v.raw);
+  if (!support) return [];
+  const minors = support.minors;
+  return [
+    `operator ${support.source} supports Kubernetes ${minors[0]}-${minors[minors.length - 1]}: the cluster's Kubernetes must stay within it while the operator runs this version`,
+  ];
+}
+
 function notes(v: Version): string[] {
   const s = series(v);
-  if (!REDIS_ENTERPRISE_SERIES.includes(s) || v.patch !== 0 || v.build !== 0) return [];
+  if (!REDIS_ENTERPRISE_SERIES.includes(s)) return [];
+  const window = kubernetesWindow(v);
+  if (v.patch !== 0 || v.build !== 0) return window;
   return [
     `read the Redis Enterprise for Kubernetes ${s} release notes (breaking changes, supported distributions, known limitations): https://redis.io/docs/latest/operate/kubernetes/release-notes/`,
+    ...window,
   ];
 }
 
