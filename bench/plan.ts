@@ -1,6 +1,9 @@
 /**
  * `npm run bench:plan`: planner and runner speed. Prints one JSON object:
  * - pool5000.planMs: plan a 5,000-node worker pool (Kubernetes engine) with exponential batches;
+ * - nodes65000.planMs: plan a 65,000-node cluster (the largest a managed Kubernetes offers: GKE),
+ *   3 control-plane nodes and 64,997 workers in two pools, on a two-minor path (1.35 -> 1.37 via
+ *   1.36), exponential batches capped at 10%; target <= 200 ms (issue 11);
  * - cluster100.planMs: plan 100 members in 5 components (TiDB: pd, tiflash, tikv, tidb, ticdc);
  * - sim.stepCpuMs: runner CPU per simulated upgrade step, one observe -> decide -> persist -> act
  *   cycle with the simulator included; sim.actionCpuMs: CPU per disruptive action counting every
@@ -69,6 +72,22 @@ const poolSpec = makeSpec({
 const poolMs = timeMs(() => buildPlan({ spec: poolSpec, snapshot: pool, rules: poolRules }), 15);
 const poolPlan = buildPlan({ spec: poolSpec, snapshot: pool, rules: poolRules });
 
+// 65,000 nodes: 3 control-plane nodes and two pools, two minors to go (a multi-step path).
+const bigRules = engineRules('kubernetes-nodes');
+const big = snapshot([
+  ...members('control-plane', 3, '1.35.4', 0),
+  ...members('general', 52_000, '1.35.4'),
+  ...members('gpu', 12_997, '1.35.4'),
+]);
+const bigSpec = makeSpec({
+  cluster: 'big',
+  engine: 'kubernetes-nodes',
+  version: '1.37.2',
+  strategy: { batch: { kind: 'exponential', capPercent: 10 }, maxUnavailable: 6500 },
+});
+const bigMs = timeMs(() => buildPlan({ spec: bigSpec, snapshot: big, rules: bigRules }), 7);
+const bigPlan = buildPlan({ spec: bigSpec, snapshot: big, rules: bigRules });
+
 // 100 members in 5 TiDB components.
 const tidbRules = engineRules('tidb');
 const tidb = snapshot(
@@ -135,6 +154,13 @@ const result = {
     planMs: Number(poolMs.toFixed(2)),
     members: 5000,
     batches: poolPlan.components.reduce((n, c) => n + c.batches.length, 0),
+    targetMs: 200,
+  },
+  nodes65000: {
+    planMs: Number(bigMs.toFixed(2)),
+    members: big.members.length,
+    hops: bigPlan.path?.length ?? 1,
+    batches: bigPlan.components.reduce((n, c) => n + c.batches.length, 0),
     targetMs: 200,
   },
   cluster100: { planMs: Number(clusterMs.toFixed(2)), members: 100, components: 5 },

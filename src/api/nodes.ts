@@ -128,6 +128,12 @@ export interface DrainOptions {
   localStorage: 'refuse' | 'evict';
 }
 
+/**
+ * Label of a StatefulSet that runs a database Baton knows (its value: the engine, e.g. `etcd`): a node
+ * drain hands over what such a pod holds through that engine before evicting it.
+ */
+export const DATABASE_ENGINE_LABEL = 'baton.dev/engine';
+
 /** Annotations Baton writes on the Nodes it drains. */
 export const NODE_ANNOTATIONS = {
   /**

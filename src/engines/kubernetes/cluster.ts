@@ -1,0 +1,125 @@
+/**
+ * What the node engine reads from the API server in one observation, and the small client calls it
+ * makes (cordon, eviction, uncordon), with `@kubernetes/client-node` 1.4. The Eviction request is
+ * policy/v1 `Eviction` POSTed to `pods/<name>/eviction`, as kubectl drain sends it
+ * (staging/src/k8s.io/kubectl/pkg/drain/drain.go EvictPod); the apiserver answers 429 while a
+ * PodDisruptionBudget refuses it (pkg/registry/core/pod/storage/eviction.go) and 404 for a pod
+ * already gone.
+ */
+import {
+  AppsV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  PolicyV1Api,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1Node,
+  type V1Pod,
+  type V1PodDisruptionBudget,
+  type V1ReplicaSet,
+  type V1StatefulSet,
+} from '@kubernetes/client-node';
+
+/** JSON merge patch (RFC 7386) request options. */
+export const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** HTTP status of a failed client-node call, if it has one. */
+export function statusOf(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && code >= 100 && code < 600 ? code : undefined;
+}
+
+/** The Status `message` of a failed call, or the error's text. */
+export function messageOf(err: unknown): string {
+  const body = (err as { body?: unknown } | null)?.body;
+  try {
+    const parsed = typeof body === 'string' ? (JSON.parse(body) as unknown) : body;
+    const msg = (parsed as { message?: unknown } | null)?.message;
+    if (typeof msg === 'string' && msg) return msg;
+  } catch {
+    // not JSON
+  }
+  return err instanceof Error ? err.message.split('\n')[0]! : String(err);
+}
+
+/** Objects of one observation. */
+export interface ClusterView {
+  nodes: Map<string, V1Node>;
+  /** Pods by node name (pods not bound to a node are left out). */
+  podsByNode: Map<string, V1Pod[]>;
+  pdbs: V1PodDisruptionBudget[];
+  /** StatefulSets and ReplicaSets by `namespace/Kind/name`. */
+  workloads: Map<string, Workload>;
+}
+
+/** A StatefulSet or ReplicaSet (the controllers of evicted pods Baton waits for). */
+export type Workload =
+  { kind: 'StatefulSet'; obj: V1StatefulSet } | { kind: 'ReplicaSet'; obj: V1ReplicaSet };
+
+/** The API clients of the node engine. */
+export class NodeApi {
+  readonly core: CoreV1Api;
+  readonly apps: AppsV1Api;
+  readonly policy: PolicyV1Api;
+  constructor(kc: KubeConfig) {
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.apps = kc.makeApiClient(AppsV1Api);
+    this.policy = kc.makeApiClient(PolicyV1Api);
+  }
+
+  /**
+   * Nodes, pods, PodDisruptionBudgets and (when `workloads`) the StatefulSets and ReplicaSets of the
+   * whole cluster: one LIST each, whatever the number of nodes.
+   */
+  async view(workloads: boolean): Promise<ClusterView> {
+    const [nodes, pods, pdbs, sts, rs] = await Promise.all([
+      this.core.listNode(),
+      this.core.listPodForAllNamespaces(),
+      this.policy.listPodDisruptionBudgetForAllNamespaces(),
+      workloads ? this.apps.listStatefulSetForAllNamespaces() : undefined,
+      workloads ? this.apps.listReplicaSetForAllNamespaces() : undefined,
+    ]);
+    const podsByNode = new Map<string, V1Pod[]>();
+    for (const p of pods.items) {
+      const n = p.spec?.nodeName;
+      if (!n) continue;
+      const list = podsByNode.get(n) ?? [];
+      list.push(p);
+      podsByNode.set(n, list);
+    }
+    const wl = new Map<string, Workload>();
+    for (const obj of sts?.items ?? [])
+      wl.set(`${obj.metadata?.namespace}/StatefulSet/${obj.metadata?.name}`, { kind: 'StatefulSet', obj });
+    for (const obj of rs?.items ?? [])
+      wl.set(`${obj.metadata?.namespace}/ReplicaSet/${obj.metadata?.name}`, { kind: 'ReplicaSet', obj });
+    return {
+      nodes: new Map(nodes.items.map((n) => [n.metadata!.name!, n])),
+      podsByNode,
+      pdbs: pdbs.items,
+      workloads: wl,
+    };
+  }
+
+  /** The pods bound to `node` now. */
+  async podsOn(node: string): Promise<V1Pod[]> {
+    return (await this.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` })).items;
+  }
+}
+
+/** Whether a Node reports Ready=True. */
+export function nodeReady(node: V1Node | undefined): boolean {
+  return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** Whether a pod reports Ready=True. */
+export function podReady(pod: V1Pod): boolean {
+  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** Whether a workload has all its desired replicas available (a ReplicaSet) or ready (a StatefulSet). */
+export function workloadAvailable(w: Workload | undefined): boolean {
+  if (!w) return true; // deleted since: nothing to wait for
+  const want = w.obj.spec?.replicas ?? 1;
+  const have = w.kind === 'StatefulSet' ? w.obj.status?.readyReplicas : w.obj.status?.availableReplicas;
+  return (have ?? 0) >= want;
+}

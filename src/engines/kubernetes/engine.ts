@@ -1,0 +1,515 @@
+/**
+ * The `kubernetes-nodes` engine on a real cluster: what Kubernetes thinks of each node (Ready, what
+ * is left on it while Baton drains it, whether the workloads evicted from it are available again,
+ * which database members it hosts), the drain (cordon with Baton's annotation, database members
+ * handed over by their own engine first, then the Eviction API), the restore (uncordon only Baton's
+ * cordon) and the named node prechecks. Members are Node objects; the node a member names is its
+ * `endpoint` (a replacement node of a `replace` pool keeps the member name of the node it replaces).
+ *
+ * Drain semantics follow kubectl drain (staging/src/k8s.io/kubectl/pkg/drain/drain.go,
+ * cordon.go): cordon = `spec.unschedulable: true`; pods filtered as in `pods.ts`; each evicted with
+ * a policy/v1 Eviction, a 429 (a PodDisruptionBudget refusing) retried later, here by the runner's
+ * re-drain back-off rather than kubectl's fixed 5 s loop.
+ */
+import type { KubeConfig, V1Node, V1Pod } from '@kubernetes/client-node';
+import { VersionApi } from '@kubernetes/client-node';
+import type {
+  Engine,
+  EngineActionContext,
+  EngineObservation,
+  DrainResult,
+  PortContext,
+} from '../../core/ports.js';
+import type {
+  EngineMemberState,
+  HostedMember,
+  MemberView,
+  PlatformMember,
+  PrecheckResult,
+  Snapshot,
+  UpgradeSpec,
+} from '../../core/types.js';
+import type { EngineRules } from '../../core/rules.js';
+import { compareVersions, parseVersion } from '../../core/version.js';
+import { largestBatch, batchSize } from '../../plan/batches.js';
+import {
+  DATABASE_ENGINE_LABEL,
+  NODE_ANNOTATIONS,
+  drainOptions,
+  readDrainRecord,
+  type DrainOptions,
+  type DrainRecord,
+  type NodesTarget,
+} from '../../api/nodes.js';
+import {
+  MERGE,
+  NodeApi,
+  messageOf,
+  nodeReady,
+  podReady,
+  statusOf,
+  workloadAvailable,
+  type ClusterView,
+} from './cluster.js';
+import { blockingBudgets, budgetsOf, controllerOf, keyOf, planPod, type PodPlan } from './pods.js';
+import { CONTROL_PLANE, kubernetesNodesRules, MAX_KUBELET_MINORS_BEHIND } from './rules.js';
+
+/**
+ * How the engine reaches the database members a node hosts (built by the composition root from the
+ * database engines on pods): their own drain before their pod is evicted, and their health and
+ * catch-up once the pod is back.
+ */
+export interface DatabaseDrains {
+  /** Hand over what `pod` (a member of StatefulSet `namespace/name`, engine `engine`) holds. Idempotent. */
+  drain(engine: string, statefulSet: string, pod: V1Pod, ctx: PortContext): Promise<string>;
+  /** Whether the database is healthy with member `pod` caught up; `detail` says why not. */
+  caughtUp(
+    engine: string,
+    statefulSet: string,
+    pod: string,
+    ctx: PortContext,
+  ): Promise<{ ok: boolean; detail: string }>;
+  /** Members of the database that may be down at once. */
+  tolerates(engine: string, replicas: number): number;
+}
+
+/** Options of {@link KubernetesNodesEngine}. */
+export interface NodesEngineOptions {
+  kc: KubeConfig;
+  /** `<namespace>/<name>` of the Upgrade: the value of Baton's cordon annotation. */
+  upgrade: string;
+  target: NodesTarget;
+  databases?: DatabaseDrains;
+}
+
+const MAX_NAMED = 3;
+
+function named(xs: string[]): string {
+  return xs.length <= MAX_NAMED
+    ? xs.join(', ')
+    : `${xs.slice(0, MAX_NAMED).join(', ')} and ${xs.length - MAX_NAMED} more`;
+}
+
+/** The database engine of a pod's StatefulSet (label `baton.dev/engine`), if it is one. */
+function databaseOf(
+  view: ClusterView,
+  pod: V1Pod,
+): { engine: string; sts: string; replicas: number; ready: number } | undefined {
+  const owner = controllerOf(pod);
+  if (owner?.kind !== 'StatefulSet') return undefined;
+  const key = `${pod.metadata?.namespace}/StatefulSet/${owner.name}`;
+  const w = view.workloads.get(key);
+  if (w?.kind !== 'StatefulSet') return undefined;
+  const engine = w.obj.metadata?.labels?.[DATABASE_ENGINE_LABEL];
+  if (!engine) return undefined;
+  return {
+    engine,
+    sts: `${pod.metadata?.namespace}/${owner.name}`,
+    replicas: w.obj.spec?.replicas ?? 1,
+    ready: w.obj.status?.readyReplicas ?? 0,
+  };
+}
+
+/** Kubernetes nodes: cordon, drain, uncordon and prechecks through the API server. */
+export class KubernetesNodesEngine implements Engine {
+  readonly name = 'kubernetes-nodes';
+  readonly rules: EngineRules;
+  private readonly api: NodeApi;
+  private readonly version: VersionApi;
+  private readonly key: string;
+  private readonly opts: DrainOptions;
+  private readonly databases?: DatabaseDrains;
+
+  constructor(o: NodesEngineOptions) {
+    this.rules = kubernetesNodesRules(o.target.via);
+    this.api = new NodeApi(o.kc);
+    this.version = o.kc.makeApiClient(VersionApi);
+    this.key = o.upgrade;
+    this.opts = drainOptions(o.target);
+    this.databases = o.databases;
+  }
+
+  async observe(members: PlatformMember[], ctx: PortContext): Promise<EngineObservation> {
+    const view = await this.api.view(true);
+    const out: Record<string, EngineMemberState> = {};
+    let ready = 0;
+    for (const m of members) {
+      const node = view.nodes.get(m.endpoint ?? m.name);
+      if (!node) continue;
+      const state = await this.memberState(view, node, ctx);
+      if (state.healthy) ready += 1;
+      out[m.name] = state;
+    }
+    return { members: out, health: { healthy: true, detail: `${ready} of ${members.length} nodes Ready` } };
+  }
+
+  private async memberState(view: ClusterView, node: V1Node, ctx: PortContext): Promise<EngineMemberState> {
+    const name = node.metadata!.name!;
+    const ready = nodeReady(node);
+    const pods = view.podsByNode.get(name) ?? [];
+    const record = readDrainRecord(node.metadata?.annotations);
+    const ours = record?.upgrade === this.key;
+    const state: EngineMemberState = { role: 'none', healthy: ready, caughtUp: ready, lag: 0 };
+    // While cordoned for this upgrade, what is still on the node is what the drain has left to do.
+    if (node.spec?.unschedulable && ours) {
+      // Pods still terminating count too: the drain is over once they are gone (kubectl waits).
+      const left = pods
+        .map((p) => planPod(p, this.opts))
+        .filter((p) => p.action !== 'skip' || p.pod.metadata?.deletionTimestamp);
+      state.leaderCount = left.length;
+      if (left.length > 0) state.detail = leftDetail(name, left, view);
+    }
+    const hosts: HostedMember[] = [];
+    for (const p of pods) {
+      const db = databaseOf(view, p);
+      if (!db || p.metadata?.deletionTimestamp) continue;
+      hosts.push({
+        group: db.sts,
+        member: p.metadata!.name!,
+        tolerates:
+          this.databases?.tolerates(db.engine, db.replicas) ?? Math.max(1, Math.floor((db.replicas - 1) / 2)),
+        groupDown: Math.max(0, db.replicas - db.ready),
+        healthy: podReady(p),
+      });
+    }
+    if (hosts.length > 0) state.hosts = hosts;
+    if (ours && ready && !node.spec?.unschedulable) {
+      const waits = await this.afterDrain(record, view, ctx);
+      if (waits.length > 0) {
+        state.caughtUp = false;
+        state.detail = `waiting for what was evicted from ${name}: ${named(waits)}`;
+      }
+    }
+    return state;
+  }
+
+  /** What the drain of a node took off it and is not back yet: workloads not available, databases not caught up. */
+  private async afterDrain(record: DrainRecord, view: ClusterView, ctx: PortContext): Promise<string[]> {
+    const waits = record.workloads.filter((w) => !workloadAvailable(view.workloads.get(w)));
+    for (const d of record.databases) {
+      const [ns, sts, pod] = d.split('/');
+      const w = view.workloads.get(`${ns}/StatefulSet/${sts}`);
+      const engine = w?.kind === 'StatefulSet' ? w.obj.metadata?.labels?.[DATABASE_ENGINE_LABEL] : undefined;
+      if (!engine || !this.databases) continue;
+      const r = await this.databases.caughtUp(engine, `${ns}/${sts}`, pod!, ctx).catch((err: unknown) => ({
+        ok: false,
+        detail: messageOf(err),
+      }));
+      if (!r.ok) waits.push(`${d} (${r.detail})`);
+    }
+    return waits;
+  }
+
+  async prechecks(snapshot: Snapshot, spec: UpgradeSpec, _ctx: PortContext): Promise<PrecheckResult[]> {
+    const view = await this.api.view(false);
+    const todo = snapshot.members.filter((m) => compareVersions(m.version, spec.version) < 0);
+    return [
+      this.readyCheck(todo),
+      this.poolCheck(snapshot, todo, spec),
+      this.drainSimulation(todo, view),
+      this.policyCheck(todo, view),
+      await this.skewCheck(snapshot, spec),
+    ];
+  }
+
+  private readyCheck(todo: MemberView[]): PrecheckResult {
+    const notReady = todo.filter((m) => !m.ready).map((m) => m.name);
+    return notReady.length === 0
+      ? { name: 'nodes-ready', ok: true, reason: `all ${todo.length} nodes to upgrade are Ready` }
+      : {
+          name: 'nodes-ready',
+          ok: false,
+          reason: `NotReady: ${named(notReady)}; bring them back or cordon and remove them from the pool`,
+        };
+  }
+
+  private poolCheck(snapshot: Snapshot, todo: MemberView[], spec: UpgradeSpec): PrecheckResult {
+    const problems: string[] = [];
+    for (const pool of new Set(todo.map((m) => m.component))) {
+      const members = snapshot.members.filter((m) => m.component === pool);
+      const policy = pool === CONTROL_PLANE ? ({ kind: 'serial' } as const) : spec.strategy.batch;
+      const cap = Math.min(largestBatch(policy, members.length), spec.strategy.maxUnavailable);
+      const first = Math.min(batchSize(policy, members.length, 0), members.length);
+      const down = members.filter((m) => !m.ready);
+      if (down.length + first > Math.max(cap, 1)) {
+        problems.push(
+          `${pool} can lose ${cap} of ${members.length} nodes and ${down.length} are NotReady (${named(down.map((m) => m.name))}), so a first batch of ${first} would exceed it`,
+        );
+      }
+    }
+    return problems.length === 0
+      ? { name: 'pool-can-lose-batch', ok: true, reason: 'every pool can lose its first batch' }
+      : { name: 'pool-can-lose-batch', ok: false, reason: problems.join('; ') };
+  }
+
+  private drainSimulation(todo: MemberView[], view: ClusterView): PrecheckResult {
+    const plans = todo.flatMap((m) =>
+      (view.podsByNode.get(m.endpoint ?? m.name) ?? []).map((p) => planPod(p, this.opts)),
+    );
+    const blocking = blockingBudgets(plans, view.pdbs);
+    if (blocking.length === 0) {
+      return {
+        name: 'drain-simulation',
+        ok: true,
+        reason: `no PodDisruptionBudget refuses an eviction now (${plans.filter((p) => p.action === 'evict').length} pods to evict)`,
+      };
+    }
+    return {
+      name: 'drain-simulation',
+      ok: false,
+      reason: blocking
+        .map(
+          (b) =>
+            `PodDisruptionBudget ${b.budget} allows ${b.allowed} disruptions and would refuse evicting ${named(b.pods)}`,
+        )
+        .join('; '),
+    };
+  }
+
+  private policyCheck(todo: MemberView[], view: ClusterView): PrecheckResult {
+    const plans = todo.flatMap((m) =>
+      (view.podsByNode.get(m.endpoint ?? m.name) ?? []).map((p) => planPod(p, this.opts)),
+    );
+    const refused = plans.filter((p) => p.action === 'refuse').map((p) => `${keyOf(p.pod)} (${p.reason})`);
+    const deleted = plans.filter((p) => p.action === 'delete').map((p) => `${keyOf(p.pod)} (${p.reason})`);
+    const lossy = plans
+      .filter((p) => p.action === 'evict' && p.reason !== 'evicted')
+      .map((p) => keyOf(p.pod));
+    const told = [
+      deleted.length ? `deleted: ${named(deleted)}` : '',
+      lossy.length ? `evicted losing emptyDir data: ${named(lossy)}` : '',
+    ].filter(Boolean);
+    if (refused.length > 0) {
+      return {
+        name: 'pods-drain-policy',
+        ok: false,
+        reason: `the drain would refuse ${named(refused)}; set spec.target.nodes.drain or move them${told.length ? `; ${told.join('; ')}` : ''}`,
+      };
+    }
+    return {
+      name: 'pods-drain-policy',
+      ok: true,
+      reason: told.length ? told.join('; ') : 'every pod to move has a controller and no local storage',
+    };
+  }
+
+  private async skewCheck(snapshot: Snapshot, spec: UpgradeSpec): Promise<PrecheckResult> {
+    const name = 'version-skew';
+    let server: string;
+    try {
+      server = (await this.version.getCode()).gitVersion;
+    } catch (err) {
+      return { name, ok: false, reason: `cannot read the API server's /version: ${messageOf(err)}` };
+    }
+    const api = parseVersion(server);
+    const target = parseVersion(spec.version);
+    const problems: string[] = [];
+    for (const m of snapshot.members) {
+      const v = parseVersion(m.version);
+      if (compareVersions(v, api) > 0)
+        problems.push(`${m.name} runs kubelet ${m.version}, newer than the API server ${server}`);
+      if (api.minor - v.minor > MAX_KUBELET_MINORS_BEHIND)
+        problems.push(
+          `${m.name} runs kubelet ${m.version}, more than ${MAX_KUBELET_MINORS_BEHIND} minors behind the API server ${server}`,
+        );
+    }
+    if (target.minor - api.minor > 1 && !(this.rules.versions.releases?.length ?? 0)) {
+      problems.push(`${spec.version} is more than one minor past the API server ${server}`);
+    }
+    return problems.length === 0
+      ? { name, ok: true, reason: `API server ${server}; every kubelet within the skew policy` }
+      : { name, ok: false, reason: named(problems) };
+  }
+
+  async drain(
+    member: MemberView,
+    _t: MemberView | undefined,
+    _s: Snapshot,
+    ctx: EngineActionContext,
+  ): Promise<DrainResult> {
+    const node = member.endpoint ?? member.name;
+    const cordon = await this.cordon(node);
+    if (cordon === 'gone') return { message: `${node} is gone; nothing to drain` };
+    const pods = await this.api.podsOn(node);
+    const plans = pods.map((p) => planPod(p, this.opts));
+    await this.remember(node, plans);
+    const view = { workloads: new Map(), nodes: new Map(), podsByNode: new Map(), pdbs: [] } as ClusterView;
+    const needsView = this.databases && plans.some((p) => controllerOf(p.pod)?.kind === 'StatefulSet');
+    const full = needsView ? await this.api.view(true) : view;
+    const force = ctx.timedOut === true;
+    let evicted = 0;
+    let deleted = 0;
+    const refused: string[] = [];
+    const handed: string[] = [];
+    await Promise.all(
+      plans.map(async (p) => {
+        if (p.action === 'skip') return;
+        if (p.action === 'refuse' && !force) return refused.push(`${keyOf(p.pod)} (${p.reason})`);
+        if (p.action === 'delete' || force) {
+          await this.deletePod(p.pod);
+          deleted += 1;
+          return;
+        }
+        const db = databaseOf(full, p.pod);
+        if (db && this.databases) handed.push(await this.databases.drain(db.engine, db.sts, p.pod, ctx));
+        const r = await this.evict(p.pod);
+        if (r === 'ok') evicted += 1;
+        else refused.push(r);
+      }),
+    );
+    const parts = [
+      cordon === 'admin'
+        ? `${node} was already cordoned by someone else (it stays cordoned)`
+        : `cordoned ${node}`,
+      ...handed,
+      `evicted ${evicted} pods`,
+      ...(deleted ? [`deleted ${deleted} pods${force ? ' (drain timed out, policy delete)' : ''}`] : []),
+      ...(refused.length ? [`not yet: ${named(refused)}`] : []),
+    ];
+    return { message: parts.join('; ') };
+  }
+
+  /** Cordon `node` with Baton's annotation unless it is cordoned already; `admin` when someone else's cordon holds it. */
+  private async cordon(node: string): Promise<'ours' | 'admin' | 'gone'> {
+    for (let attempt = 0; ; attempt++) {
+      let n: V1Node;
+      try {
+        n = await this.api.core.readNode({ name: node });
+      } catch (err) {
+        if (statusOf(err) === 404) return 'gone';
+        throw err;
+      }
+      const ann = n.metadata?.annotations ?? {};
+      if (ann[NODE_ANNOTATIONS.cordonedBy] === this.key) return 'ours';
+      if (n.spec?.unschedulable) return 'admin';
+      try {
+        await this.api.core.patchNode(
+          {
+            name: node,
+            body: {
+              metadata: {
+                resourceVersion: n.metadata?.resourceVersion,
+                annotations: { [NODE_ANNOTATIONS.cordonedBy]: this.key },
+              },
+              spec: { unschedulable: true },
+            },
+          },
+          MERGE,
+        );
+        return 'ours';
+      } catch (err) {
+        if (statusOf(err) !== 409 || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  /** Add the controllers and database members of the pods about to go to the node's drain record. */
+  private async remember(node: string, plans: PodPlan[]): Promise<void> {
+    const n = await this.api.core.readNode({ name: node });
+    const prev = readDrainRecord(n.metadata?.annotations);
+    const rec: DrainRecord =
+      prev?.upgrade === this.key ? prev : { upgrade: this.key, workloads: [], databases: [] };
+    const before = JSON.stringify(rec);
+    for (const p of plans) {
+      if (p.action === 'skip') continue;
+      const owner = controllerOf(p.pod);
+      if (!owner || (owner.kind !== 'ReplicaSet' && owner.kind !== 'StatefulSet')) continue;
+      const w = `${p.pod.metadata?.namespace}/${owner.kind}/${owner.name}`;
+      if (!rec.workloads.includes(w)) rec.workloads.push(w);
+      if (owner.kind === 'StatefulSet') {
+        const d = `${p.pod.metadata?.namespace}/${owner.name}/${p.pod.metadata?.name}`;
+        if (!rec.databases.includes(d)) rec.databases.push(d);
+      }
+    }
+    if (JSON.stringify(rec) === before && prev) return;
+    await this.api.core.patchNode(
+      {
+        name: node,
+        body: { metadata: { annotations: { [NODE_ANNOTATIONS.drained]: JSON.stringify(rec) } } },
+      },
+      MERGE,
+    );
+  }
+
+  /** Evict a pod: 'ok' (gone or going), or why not (a PodDisruptionBudget's 429). */
+  private async evict(pod: V1Pod): Promise<string> {
+    const grace = this.opts.gracePeriodSeconds;
+    try {
+      await this.api.core.createNamespacedPodEviction({
+        name: pod.metadata!.name!,
+        namespace: pod.metadata!.namespace!,
+        body: {
+          apiVersion: 'policy/v1',
+          kind: 'Eviction',
+          metadata: { name: pod.metadata!.name!, namespace: pod.metadata!.namespace! },
+          ...(grace !== undefined ? { deleteOptions: { gracePeriodSeconds: grace } } : {}),
+        },
+      });
+      return 'ok';
+    } catch (err) {
+      const code = statusOf(err);
+      if (code === 404) return 'ok';
+      if (code === 429 || code === 500 || code === 503)
+        return `${keyOf(pod)} (eviction refused: ${messageOf(err)})`;
+      throw err;
+    }
+  }
+
+  private async deletePod(pod: V1Pod): Promise<void> {
+    const grace = this.opts.gracePeriodSeconds;
+    try {
+      await this.api.core.deleteNamespacedPod({
+        name: pod.metadata!.name!,
+        namespace: pod.metadata!.namespace!,
+        ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}),
+      });
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+    }
+  }
+
+  /** Uncordon the node if Baton's cordon (this upgrade's) holds it; an admin's cordon stays. */
+  async restore(member: MemberView, _s: Snapshot, _ctx: PortContext): Promise<void> {
+    const node = member.endpoint ?? member.name;
+    for (let attempt = 0; ; attempt++) {
+      let n: V1Node;
+      try {
+        n = await this.api.core.readNode({ name: node });
+      } catch (err) {
+        if (statusOf(err) === 404) return;
+        throw err;
+      }
+      if (n.metadata?.annotations?.[NODE_ANNOTATIONS.cordonedBy] !== this.key) return;
+      try {
+        await this.api.core.patchNode(
+          {
+            name: node,
+            body: {
+              metadata: {
+                resourceVersion: n.metadata?.resourceVersion,
+                annotations: { [NODE_ANNOTATIONS.cordonedBy]: null },
+              },
+              spec: { unschedulable: null },
+            },
+          },
+          MERGE,
+        );
+        return;
+      } catch (err) {
+        if (statusOf(err) !== 409 || attempt >= 5) throw err;
+      }
+    }
+  }
+}
+
+/** "2 pods left on n1: app/web-1 (PodDisruptionBudget app/web allows 0 disruptions), ..." */
+function leftDetail(node: string, left: PodPlan[], view: ClusterView): string {
+  const items = left.map((p) => {
+    if (p.action === 'refuse') return `${keyOf(p.pod)} (${p.reason})`;
+    const b = budgetsOf(p.pod, view.pdbs).find((x) => (x.status?.disruptionsAllowed ?? 0) < 1);
+    if (b)
+      return `${keyOf(p.pod)} (PodDisruptionBudget ${keyOf(b)} allows ${b.status?.disruptionsAllowed ?? 0} disruptions)`;
+    return `${keyOf(p.pod)}${p.pod.metadata?.deletionTimestamp ? ' (terminating)' : ''}`;
+  });
+  return `${left.length} pods left on ${node}: ${named(items)}`;
+}

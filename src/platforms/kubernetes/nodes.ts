@@ -1,0 +1,460 @@
+/**
+ * The Kubernetes platform of a nodes target (`spec.target.nodes`, engine `kubernetes-nodes`):
+ * members are Node objects grouped into the control plane and the pools by label selector, a
+ * node's version is `status.nodeInfo.kubeletVersion`, and replacing a member runs the actuator the
+ * spec chose:
+ *
+ * - `job`: a Job pinned to the node (`nodeName`, tolerating every taint, NODE_NAME,
+ *   TARGET_VERSION, NODE_ROLE, FIRST_CONTROL_PLANE), optionally privileged with the host PID
+ *   namespace and `/` at `/host`: system-upgrade-controller's pattern
+ *   (rancher/system-upgrade-controller pkg/upgrade/job/job.go). A failed Job is kept for the human
+ *   and named; a retry creates the next attempt beside it.
+ * - `replace`: the cloud's pool replaces the node. Baton records the replacement (a ConfigMap in the
+ *   Upgrade's namespace, so a restarted Baton knows), runs the user's machine-deletion Job if given,
+ *   deletes the Node, and the first new Ready node of that pool at the target version takes over the
+ *   member's name (annotation `baton.dev/replaces` on the new Node); `endpoint` is the node's real name.
+ */
+import { createHash } from 'node:crypto';
+import {
+  BatchV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  type V1ConfigMap,
+  type V1Job,
+  type V1Node,
+} from '@kubernetes/client-node';
+import { DEFAULT_UPGRADE_NAMESPACE, matchesSelector, nodeGroups, type NodesTarget } from '../../api/nodes.js';
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import type { JournalStore, Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
+import type { PlatformMember } from '../../core/types.js';
+import { atVersion } from '../../core/version.js';
+import { apiMessage, isConflict, isNotFound, MERGE_PATCH, withRetry } from './api.js';
+
+/** Annotation of a replacement Node naming the node (member) it replaces. */
+export const REPLACES_ANNOTATION = 'baton.dev/replaces';
+
+/** Labels of Baton's upgrade Jobs. */
+export const JOB_LABELS = { upgrade: 'baton.dev/upgrade', node: 'baton.dev/node' } as const;
+
+/** Options of {@link KubernetesNodesPlatform}. */
+export interface NodesPlatformOptions {
+  kc: KubeConfig;
+  /** Namespace and name of the Upgrade. */
+  namespace: string;
+  name: string;
+  target: NodesTarget;
+  journal: JournalStore;
+  clock: Clock;
+  logger: Logger;
+}
+
+function short(text: string, n = 10): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, n);
+}
+
+/** A DNS-1123 label of at most 63 characters from `prefix` and a hash of `key`. */
+function label(prefix: string, key: string): string {
+  const p = prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 40)
+    .replace(/-+$/, '');
+  return `${p}-${short(key)}`;
+}
+
+function ready(n: V1Node): boolean {
+  return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+function jobFailed(j: V1Job): string | undefined {
+  const c = j.status?.conditions?.find((x) => x.type === 'Failed' && x.status === 'True');
+  return c ? `${c.reason ?? 'Failed'}${c.message ? `: ${c.message}` : ''}` : undefined;
+}
+
+function jobDone(j: V1Job): boolean {
+  return j.status?.conditions?.some((x) => x.type === 'Complete' && x.status === 'True') ?? false;
+}
+
+/** Nodes of a nodes target as members; the actuator replaces them. */
+export class KubernetesNodesPlatform implements Platform {
+  readonly name = 'kubernetes';
+  readonly journal: JournalStore;
+  private readonly core: CoreV1Api;
+  private readonly batch: BatchV1Api;
+  private readonly o: NodesPlatformOptions;
+  /** The Upgrade as `namespace.name` (a label value). */
+  private readonly upgradeLabel: string;
+
+  constructor(o: NodesPlatformOptions) {
+    this.o = o;
+    this.journal = o.journal;
+    this.core = o.kc.makeApiClient(CoreV1Api);
+    this.batch = o.kc.makeApiClient(BatchV1Api);
+    this.upgradeLabel = label(`${o.namespace}.${o.name}`, `${o.namespace}/${o.name}`);
+  }
+
+  private deps(ctx: PortContext) {
+    return { clock: ctx.clock, logger: ctx.logger, signal: ctx.signal };
+  }
+
+  private get jobNamespace(): string {
+    const a = this.o.target.actuator;
+    return (a.type === 'job' ? a.job?.namespace : a.replace?.namespace) ?? DEFAULT_UPGRADE_NAMESPACE;
+  }
+
+  private get replacementsName(): string {
+    return label(`baton-replaced-${this.o.name}`, `${this.o.namespace}/${this.o.name}`);
+  }
+
+  async listMembers(ctx: PortContext): Promise<PlatformMember[]> {
+    const d = this.deps(ctx);
+    const replacing = this.o.target.actuator.type === 'replace';
+    const [nodes, jobs, replaced] = await Promise.all([
+      withRetry('list nodes', () => this.core.listNode(), d),
+      withRetry(
+        'list upgrade jobs',
+        () =>
+          this.batch
+            .listNamespacedJob({
+              namespace: this.jobNamespace,
+              labelSelector: `${JOB_LABELS.upgrade}=${this.upgradeLabel}`,
+            })
+            .catch((err: unknown) => {
+              if (isNotFound(err)) return { items: [] as V1Job[] };
+              throw err;
+            }),
+        d,
+      ),
+      replacing ? this.readReplacements(ctx) : Promise.resolve(undefined),
+    ]);
+    const groups = nodeGroups(this.o.target);
+    const groupOf = (n: V1Node) =>
+      groups.find((g) => matchesSelector(n.metadata?.labels, g.selector))?.component;
+    const jobsByNode = new Map<string, V1Job[]>();
+    for (const j of jobs.items) {
+      const n = j.metadata?.annotations?.[JOB_LABELS.node];
+      if (n) jobsByNode.set(n, [...(jobsByNode.get(n) ?? []), j]);
+    }
+    const out: PlatformMember[] = [];
+    const byComponent = new Map<string, number>();
+    const claimed = new Set<string>();
+    const sorted = [...nodes.items].sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
+    for (const n of sorted) {
+      const component = groupOf(n);
+      if (!component) continue;
+      const node = n.metadata!.name!;
+      const member = (replacing && n.metadata?.annotations?.[REPLACES_ANNOTATION]) || node;
+      if (member !== node) claimed.add(member);
+      const ordinal = byComponent.get(component) ?? 0;
+      byComponent.set(component, ordinal + 1);
+      const version = n.status?.nodeInfo?.kubeletVersion ?? '0.0.0';
+      const m: PlatformMember = {
+        name: member,
+        component,
+        ordinal,
+        version,
+        ready: ready(n),
+        running: true,
+        endpoint: node,
+      };
+      const failed = (jobsByNode.get(node) ?? []).map(jobFailed).filter((x) => x !== undefined);
+      const running = (jobsByNode.get(node) ?? []).filter((j) => !jobFailed(j) && !jobDone(j));
+      if (failed.length > 0 && running.length === 0) {
+        const names = (jobsByNode.get(node) ?? [])
+          .filter(jobFailed)
+          .map((j) => `${this.jobNamespace}/${j.metadata?.name}`);
+        m.failed = true;
+        m.detail = `upgrade Job ${names.at(-1)} failed (${failed.at(-1)}); it is kept for inspection`;
+      }
+      if (!m.ready && !m.detail) m.detail = `${node} is NotReady`;
+      out.push(m);
+    }
+    // A node being replaced whose successor has not appeared yet: not running.
+    for (const [old, r] of Object.entries(replaced ?? {})) {
+      if (claimed.has(old) || out.some((m) => m.name === old)) continue;
+      out.push({
+        name: old,
+        component: r.component,
+        ordinal: byComponent.get(r.component) ?? 0,
+        version: r.from,
+        ready: false,
+        running: false,
+        detail: `${old} deleted; waiting for a new ${r.component} node at ${r.to}`,
+      });
+    }
+    if (replaced) await this.claim(out, nodes.items, replaced, groupOf, ctx);
+    return out;
+  }
+
+  /** Give each replaced node without a successor the first unclaimed new node of its pool at the target. */
+  private async claim(
+    members: PlatformMember[],
+    nodes: V1Node[],
+    replaced: Record<string, Replacement>,
+    groupOf: (n: V1Node) => string | undefined,
+    ctx: PortContext,
+  ): Promise<void> {
+    const waiting = members.filter((m) => !m.running && replaced[m.name]);
+    for (const m of waiting) {
+      const r = replaced[m.name]!;
+      const fresh = nodes.find(
+        (n) =>
+          groupOf(n) === r.component &&
+          !n.metadata?.annotations?.[REPLACES_ANNOTATION] &&
+          !replaced[n.metadata!.name!] &&
+          atVersion(n.status?.nodeInfo?.kubeletVersion ?? '', r.to) &&
+          !r.before.includes(n.metadata!.name!),
+      );
+      if (!fresh) continue;
+      const node = fresh.metadata!.name!;
+      try {
+        await this.core.patchNode(
+          {
+            name: node,
+            body: {
+              metadata: {
+                resourceVersion: fresh.metadata?.resourceVersion,
+                annotations: { [REPLACES_ANNOTATION]: m.name },
+              },
+            },
+          },
+          MERGE_PATCH,
+        );
+      } catch (err) {
+        if (isConflict(err)) continue; // changed under us: claim on the next observation
+        throw err;
+      }
+      ctx.logger.info('replacement node claimed', { member: m.name, node });
+      const i = members.findIndex((x) => x.name === node);
+      if (i >= 0) members.splice(i, 1);
+      Object.assign(m, {
+        running: true,
+        ready: ready(fresh),
+        version: fresh.status?.nodeInfo?.kubeletVersion ?? r.to,
+        endpoint: node,
+        detail: `replaced by ${node}`,
+      });
+    }
+  }
+
+  async replaceMember(name: string, version: string, _opts: ReplaceOptions, ctx: PortContext): Promise<void> {
+    const members = await this.listMembers(ctx);
+    const m = members.find((x) => x.name === name);
+    if (!m) throw new Error(`node ${name} is not part of this upgrade's target`);
+    if (atVersion(m.version, version) && m.running) return;
+    if (this.o.target.actuator.type === 'job') return this.runJob(m, version, members, ctx);
+    return this.replaceNode(m, version, ctx);
+  }
+
+  private async runJob(
+    m: PlatformMember,
+    version: string,
+    members: PlatformMember[],
+    ctx: PortContext,
+  ): Promise<void> {
+    const spec = this.o.target.actuator.job!;
+    const node = m.endpoint ?? m.name;
+    const existing = await this.jobsOf(node, version, ctx);
+    if (existing.some((j) => !jobFailed(j))) return; // running or done: the node restarts on its own
+    const cp = members.filter((x) => x.component === 'control-plane');
+    const first =
+      m.component === 'control-plane' && !cp.some((x) => x.name !== m.name && atVersion(x.version, version));
+    const env = [
+      { name: 'NODE_NAME', value: node },
+      { name: 'TARGET_VERSION', value: version },
+      { name: 'NODE_ROLE', value: m.component === 'control-plane' ? 'control-plane' : 'worker' },
+      { name: 'FIRST_CONTROL_PLANE', value: String(first) },
+      ...(spec.env ?? []),
+    ];
+    const privileged = spec.privileged === true;
+    const job: V1Job = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: {
+        name: label(`upgrade-${node}`, `${node}@${version}#${existing.length}`),
+        namespace: this.jobNamespace,
+        labels: { [JOB_LABELS.upgrade]: this.upgradeLabel, [JOB_LABELS.node]: label('n', node) },
+        annotations: {
+          [JOB_LABELS.node]: node,
+          'baton.dev/target-version': version,
+          'baton.dev/upgrade-name': `${this.o.namespace}/${this.o.name}`,
+        },
+      },
+      spec: {
+        backoffLimit: spec.backoffLimit ?? 0,
+        template: {
+          metadata: { labels: { [JOB_LABELS.upgrade]: this.upgradeLabel } },
+          spec: {
+            nodeName: node,
+            restartPolicy: 'Never',
+            tolerations: [{ operator: 'Exists' }],
+            ...(spec.serviceAccountName ? { serviceAccountName: spec.serviceAccountName } : {}),
+            ...(privileged || spec.hostPID ? { hostPID: true } : {}),
+            containers: [
+              {
+                name: 'upgrade',
+                image: spec.image,
+                ...(spec.command ? { command: spec.command } : {}),
+                ...(spec.args ? { args: spec.args } : {}),
+                env,
+                ...(privileged
+                  ? {
+                      securityContext: { privileged: true },
+                      volumeMounts: [{ name: 'host', mountPath: '/host' }],
+                    }
+                  : {}),
+              },
+            ],
+            ...(privileged ? { volumes: [{ name: 'host', hostPath: { path: '/' } }] } : {}),
+          },
+        },
+      },
+    };
+    await this.createJob(job, ctx);
+    ctx.logger.info('upgrade job created', { node, job: job.metadata!.name, version });
+  }
+
+  private async jobsOf(node: string, version: string, ctx: PortContext): Promise<V1Job[]> {
+    const list = await withRetry(
+      'list upgrade jobs',
+      () =>
+        this.batch.listNamespacedJob({
+          namespace: this.jobNamespace,
+          labelSelector: `${JOB_LABELS.upgrade}=${this.upgradeLabel},${JOB_LABELS.node}=${label('n', node)}`,
+        }),
+      this.deps(ctx),
+    ).catch((err: unknown) => {
+      if (isNotFound(err)) return { items: [] as V1Job[] };
+      throw err;
+    });
+    return list.items.filter((j) =>
+      atVersion(j.metadata?.annotations?.['baton.dev/target-version'] ?? '', version),
+    );
+  }
+
+  private async createJob(job: V1Job, ctx: PortContext): Promise<void> {
+    try {
+      await withRetry(
+        'create upgrade job',
+        () => this.batch.createNamespacedJob({ namespace: job.metadata!.namespace!, body: job }),
+        this.deps(ctx),
+      );
+    } catch (err) {
+      if (isConflict(err)) return; // created before a crash: the same Job
+      throw new Error(
+        `cannot create upgrade Job ${job.metadata?.namespace}/${job.metadata?.name}: ${apiMessage(err)}`,
+        { cause: err },
+      );
+    }
+  }
+
+  private async replaceNode(m: PlatformMember, version: string, ctx: PortContext): Promise<void> {
+    if (!m.running) return; // deleted already; waiting for its successor
+    const node = m.endpoint ?? m.name;
+    // The pool's nodes now: its replacement is a node of the pool not among them.
+    const before = (await this.listMembers(ctx))
+      .filter((x) => x.component === m.component)
+      .map((x) => x.endpoint ?? x.name);
+    await this.recordReplacement(
+      m.name,
+      { component: m.component, from: m.version, to: version, before },
+      ctx,
+    );
+    const spec = this.o.target.actuator.replace;
+    if (spec?.command) {
+      const n = await this.core.readNode({ name: node }).catch(() => undefined);
+      const job: V1Job = {
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: {
+          name: label(`delete-${node}`, `${node}@${version}`),
+          namespace: this.jobNamespace,
+          labels: { [JOB_LABELS.upgrade]: this.upgradeLabel },
+          annotations: { 'baton.dev/deletes-node': node, 'baton.dev/target-version': version },
+        },
+        spec: {
+          backoffLimit: 2,
+          template: {
+            spec: {
+              restartPolicy: 'Never',
+              ...(spec.serviceAccountName ? { serviceAccountName: spec.serviceAccountName } : {}),
+              containers: [
+                {
+                  name: 'delete-machine',
+                  image: spec.image!,
+                  command: spec.command,
+                  env: [
+                    { name: 'NODE_NAME', value: node },
+                    { name: 'PROVIDER_ID', value: n?.spec?.providerID ?? '' },
+                    { name: 'TARGET_VERSION', value: version },
+                  ],
+                },
+              ],
+            },
+          },
+        },
+      };
+      await this.createJob(job, ctx);
+    }
+    try {
+      await withRetry('delete node', () => this.core.deleteNode({ name: node }), this.deps(ctx));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    ctx.logger.info('node deleted for replacement', { node, version });
+  }
+
+  private async readReplacements(ctx: PortContext): Promise<Record<string, Replacement>> {
+    try {
+      const cm = await withRetry(
+        'read replacements',
+        () => this.core.readNamespacedConfigMap({ name: this.replacementsName, namespace: this.o.namespace }),
+        this.deps(ctx),
+      );
+      const out: Record<string, Replacement> = {};
+      for (const [k, v] of Object.entries(cm.data ?? {})) {
+        try {
+          out[k] = JSON.parse(v) as Replacement;
+        } catch {
+          // not ours
+        }
+      }
+      return out;
+    } catch (err) {
+      if (isNotFound(err)) return {};
+      throw err;
+    }
+  }
+
+  private async recordReplacement(member: string, r: Replacement, ctx: PortContext): Promise<void> {
+    const known = await this.readReplacements(ctx);
+    const prev = known[member];
+    if (prev && atVersion(prev.to, r.to)) return;
+    const body: V1ConfigMap = {
+      metadata: {
+        name: this.replacementsName,
+        namespace: this.o.namespace,
+        labels: { [JOB_LABELS.upgrade]: this.upgradeLabel },
+      },
+      data: { [member]: JSON.stringify(r) },
+    };
+    try {
+      await this.core.createNamespacedConfigMap({ namespace: this.o.namespace, body });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      await this.core.patchNamespacedConfigMap(
+        { name: this.replacementsName, namespace: this.o.namespace, body: { data: body.data } },
+        MERGE_PATCH,
+      );
+    }
+  }
+}
+
+/** A node deleted for replacement: its pool, versions, and the pool's nodes when it was deleted. */
+interface Replacement {
+  component: string;
+  from: string;
+  to: string;
+  before: string[];
+}

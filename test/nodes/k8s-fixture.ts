@@ -1,0 +1,173 @@
+/**
+ * Node upgrades on the real control plane: a test's fake nodes as a control plane and a worker
+ * pool (selected by the test's node-group label, so other tests' nodes are never members), workloads
+ * on them, an Upgrade resource with a nodes target, and the runner wired as the CLI wires it
+ * (`wiring/nodes.ts`).
+ */
+import type { TestContext } from 'node:test';
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  PolicyV1Api,
+  type V1Deployment,
+  type V1Node,
+} from '@kubernetes/client-node';
+import { nullLogger } from '../../src/core/logger.js';
+import type { UpgradeStatus } from '../../src/core/types.js';
+import type { NodesTarget } from '../../src/api/nodes.js';
+import { API_VERSION, KIND, type UpgradeResource, type UpgradeResourceSpec } from '../../src/api/upgrade.js';
+import { UpgradeResourceJournal } from '../../src/platforms/kubernetes/journal.js';
+import { KubeEventRecorder } from '../../src/platforms/kubernetes/events.js';
+import { createUpgrade } from '../../src/runner/start.js';
+import { Runner, type RunnerEvent } from '../../src/runner/runner.js';
+import { nodesTarget } from '../../src/wiring/nodes.js';
+import { ensureUpgradeCrd } from '../kube/crds.js';
+import { waitFor } from '../kube/helpers.js';
+import { NODE_GROUP_KEY, startCluster, type TestCluster } from '../kube/test-cluster.js';
+import { fastClock } from '../k8s/platform-fixture.js';
+import { startNodeSide, type NodeSideOptions } from './fake-nodes.js';
+
+export const CP_LABEL = 'node-role.kubernetes.io/control-plane';
+
+/** A cluster of `cp` control-plane and `workers` worker nodes at `from`, and the node side. */
+export async function nodeCluster(
+  t: Pick<TestContext, 'after'>,
+  o: { cp: number; workers: number; from: string; side?: Partial<NodeSideOptions> },
+) {
+  const nodes = [
+    ...Array.from({ length: o.cp }, (_, i) => ({
+      name: `cp-${i + 1}`,
+      labels: { [CP_LABEL]: '' },
+      kubeletVersion: o.from,
+    })),
+    ...Array.from({ length: o.workers }, (_, i) => ({
+      name: `w-${String(i + 1).padStart(2, '0')}`,
+      labels: { pool: 'workers' },
+      kubeletVersion: o.from,
+    })),
+  ];
+  const c = await startCluster(t, { nodes, readinessDelayMs: 40, podTerminationMs: 10 });
+  await ensureUpgradeCrd(c.rest);
+  const side = startNodeSide(c, { jobNamespace: c.namespace, ...o.side });
+  t.after(() => side.stop());
+  const kc = c.kubeConfig();
+  return {
+    c,
+    side,
+    kc,
+    core: kc.makeApiClient(CoreV1Api),
+    apps: kc.makeApiClient(AppsV1Api),
+    batch: kc.makeApiClient(BatchV1Api),
+    policy: kc.makeApiClient(PolicyV1Api),
+    node: (n: string) => `${c.namespace}-${n}`,
+  };
+}
+
+export type NodeCluster = Awaited<ReturnType<typeof nodeCluster>>;
+
+/** The nodes target of a test: its own nodes only, the upgrade Jobs in its namespace. */
+export function testTarget(c: TestCluster, extra: Partial<NodesTarget> = {}): NodesTarget {
+  const group = `${NODE_GROUP_KEY}=${c.namespace}`;
+  return {
+    controlPlane: { selector: `${group},${CP_LABEL}` },
+    pools: [{ name: 'workers', selector: `${group},pool=workers` }],
+    actuator: {
+      type: 'job',
+      job: { image: 'registry.local:5000/kubeadm-upgrade:1', namespace: c.namespace },
+    },
+    ...extra,
+  };
+}
+
+/** A Deployment of `replicas` pods spread by the scheduler over the test's schedulable nodes. */
+export function deployment(name: string, replicas: number): V1Deployment {
+  return {
+    metadata: { name },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'app', image: 'registry.local:5000/web:1' }] },
+      },
+    },
+  };
+}
+
+/** Wait until Deployment `name` has all its replicas available. */
+export async function waitAvailable(n: NodeCluster, name: string): Promise<void> {
+  await waitFor(
+    `deployment ${name} available`,
+    async () => {
+      const d = await n.apps.readNamespacedDeployment({ name, namespace: n.c.namespace });
+      return (d.status?.availableReplicas ?? 0) >= (d.spec?.replicas ?? 1);
+    },
+    60_000,
+    20,
+  );
+}
+
+/** Wait until PodDisruptionBudget `name` has been computed by the disruption controller. */
+export async function waitBudget(n: NodeCluster, name: string, allowed: number): Promise<void> {
+  await waitFor(
+    `PodDisruptionBudget ${name} allows ${allowed}`,
+    async () => {
+      const b = await n.policy.readNamespacedPodDisruptionBudget({ name, namespace: n.c.namespace });
+      return (
+        b.status?.observedGeneration === b.metadata?.generation && b.status?.disruptionsAllowed === allowed
+      );
+    },
+    60_000,
+    20,
+  );
+}
+
+/** Create the Upgrade, plan it, and give a runner for it (wired as the CLI wires a nodes target). */
+export async function wireNodes(
+  n: NodeCluster,
+  name: string,
+  spec: Partial<UpgradeResourceSpec> & { version: string; target: { nodes: NodesTarget } },
+) {
+  const { kc, c } = n;
+  const journal = new UpgradeResourceJournal({ kc, namespace: c.namespace, clock: fastClock });
+  const resource: UpgradeResource = {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name, namespace: c.namespace },
+    spec: { engine: 'kubernetes-nodes', ...spec } as UpgradeResourceSpec,
+  };
+  const created = await journal.createResource(resource);
+  const { platform, engine } = nodesTarget({
+    kc,
+    upgrade: created,
+    journal,
+    clock: fastClock,
+    logger: nullLogger,
+  });
+  const rec = (await journal.get(name))!;
+  await createUpgrade(platform, engine, rec.spec, { clock: fastClock, logger: nullLogger });
+  const recorder = new KubeEventRecorder({ kc, clock: fastClock, logger: nullLogger });
+  const events: RunnerEvent[] = [];
+  const statuses: UpgradeStatus[] = [];
+  const runner = () =>
+    new Runner({
+      platform,
+      engine,
+      clock: fastClock,
+      logger: nullLogger,
+      name,
+      onEvent: (e) => {
+        events.push(e);
+        void recorder.emit(e, { upgrade: created });
+      },
+      onStatus: (s) => statuses.push(structuredClone(s)),
+    });
+  return { journal, platform, engine, runner, events, statuses };
+}
+
+/** The test's Nodes by short name (`cp-1`, `w-01`, or a replacement's). */
+export async function testNodes(n: NodeCluster): Promise<Map<string, V1Node>> {
+  const all = await n.core.listNode({ labelSelector: `${NODE_GROUP_KEY}=${n.c.namespace}` });
+  return new Map(all.items.map((x) => [x.metadata!.name!.slice(n.c.namespace.length + 1), x]));
+}
