@@ -8,7 +8,7 @@ import type { UpgradeRecord } from '../core/ports.js';
 import type { UpgradeSpec } from '../core/types.js';
 import { isTerminal } from '../core/types.js';
 import { engineRules } from '../engines/registry.js';
-import { atVersion, parseVersion } from '../core/version.js';
+import { rollbackRefusal } from '../plan/rollback.js';
 import { liveDriver } from './driver.js';
 import type { Target } from '../wiring/targets.js';
 import { CONTROL_VERBS, type ControlVerb, type ControlVerbDef } from './control-verbs.js';
@@ -50,23 +50,11 @@ export const CONTROLS: Record<ControlVerb, ControlDef> = {
   rollback: {
     ...CONTROL_VERBS.rollback,
     change: (s, rec) => {
-      if (rec.status.finalized) {
-        throw new BadInputError(
-          'finalized',
-          `upgrade ${s.name} is finalized: rollback is no longer possible`,
-        );
-      }
-      const rules = engineRules(s.engine);
-      for (const [name, m] of Object.entries(rec.status.members)) {
-        if (m.state === 'pending' || atVersion(m.to, m.from)) continue;
-        const verdict = rules.versions.allowDowngrade(parseVersion(m.to), parseVersion(m.from));
-        if (!verdict.ok) {
-          throw new BadInputError(
-            'rollback-refused',
-            `cannot roll ${name} back from ${m.to} to ${m.from}: ${verdict.reason}`,
-          );
-        }
-      }
+      // The runner's own check (plan/rollback.ts), on the versions the journal records.
+      const refused = rollbackRefusal(rec.status, engineRules(s.engine).versions, (_name, m) =>
+        m.state === 'pending' ? m.from : m.to,
+      );
+      if (refused) throw new BadInputError('rollback-refused', `upgrade ${s.name}: ${refused}`);
       return { ...s, rollback: true, paused: false };
     },
   },

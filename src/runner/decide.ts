@@ -32,7 +32,8 @@ import {
   quorumVerdict,
 } from '../plan/safety.js';
 import type { PlannedComponent } from '../core/types.js';
-import { atVersion, compareVersions, parseVersion } from '../core/version.js';
+import { atVersion } from '../core/version.js';
+import { finalizedFloor, rollbackRefusal, rollbackVersion } from '../plan/rollback.js';
 import { progressOf } from './progress.js';
 import { noteWarnings, pruneToSummary, record, setMemberState, setPhase } from './status.js';
 
@@ -394,38 +395,21 @@ function awaitingFinalization(ctx: Ctx): Action | undefined {
   );
 }
 
-/**
- * The version of the last intermediate hop already finalized, if any: a finalized hop cannot be
- * undone, so a rollback goes back to it at most.
- */
-function finalizedFloor(status: UpgradeStatus): string | undefined {
-  const path = status.plan?.path ?? [];
-  let floor: string | undefined;
-  for (let k = 0; k < status.hop; k++) {
-    if (status.hooksDone.includes(`finalize-hop:${k}`)) floor = path[k]?.to;
-  }
-  return floor;
-}
-
 function startRollback(ctx: Ctx): Action | undefined {
   const { status, snapshot, now, rules } = ctx;
-  if (status.finalized) {
-    return block(ctx, 'rollback', 'the upgrade is finalized: rollback is no longer possible');
-  }
-  if (status.direction === 'rollback') return undefined;
-  const floor = finalizedFloor(status);
+  if (status.direction === 'rollback' && !status.finalized) return undefined;
   const views = memberMap(snapshot);
+  const runningOf = (name: string, m: MemberProgress) => views.get(name)?.version ?? m.to;
+  const refused = rollbackRefusal(status, rules.versions, runningOf);
+  if (refused) return block(ctx, 'rollback', refused);
+  const floor = finalizedFloor(status);
   const members: UpgradeStatus['members'] = {};
   for (const [name, m] of Object.entries(status.members)) {
-    const running = views.get(name)?.version ?? m.to;
-    const back = floor ?? m.from;
+    const running = runningOf(name, m);
+    const back = rollbackVersion(status, m);
     // A drained member not yet restored stays in the pass so it is restored before the end.
     const unrestored = m.drainIssued === true && !m.restored;
     if (atVersion(running, back) && m.state === 'pending' && !unrestored) continue;
-    const verdict = rules.versions.allowDowngrade(parseVersion(running), parseVersion(back));
-    if (!verdict.ok && compareVersions(running, back) > 0) {
-      return block(ctx, 'rollback', `cannot roll ${name} back from ${running} to ${back}: ${verdict.reason}`);
-    }
     members[name] = {
       component: m.component,
       state: 'pending',
