@@ -100,8 +100,18 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     date: '2024-02-02',
     compatibility: 'new TiKV gc.num-threads (GC threads when enable-compaction-filter is false)',
   },
-  { version: 'v6.5.9', date: '2024-04-12' },
-  { version: 'v6.5.10', date: '2024-06-20' },
+  {
+    version: 'v6.5.9',
+    date: '2024-04-12',
+    compatibility:
+      'new TiKV rocksdb track-and-verify-wals-in-manifest; DR Auto-Sync supports wait-recover-timeout',
+  },
+  {
+    version: 'v6.5.10',
+    date: '2024-06-20',
+    compatibility:
+      'TiCDC MySQL sinks split an UPDATE into DELETE + INSERT only when its commitTS is below thresholdTS; TiDB Lightning strict-format needs a line terminator',
+  },
   { version: 'v6.5.11', date: '2024-09-20' },
   { version: 'v6.5.12', date: '2025-02-27' },
   { version: 'v6.6.0', date: '2023-02-20', dmr: true },
