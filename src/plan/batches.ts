@@ -84,11 +84,11 @@ export function chooseBatch(
   let denial: BatchDenial | undefined;
   for (const name of ordered) {
     if (batch.length >= size) break;
-    const bad = deny([...batch, name]);
-    if (!bad) {
-      batch.push(name);
-      continue;
-    }
+    // Tried in place (no copy per name: a 65,000-node pool has batches of thousands).
+    batch.push(name);
+    const bad = deny(batch);
+    if (!bad) continue;
+    batch.pop();
     denial ??= bad;
     if (!skip) break;
   }

@@ -382,12 +382,18 @@ export function buildPlan(input: PlanInput): Plan {
     };
     // The batches the runner will choose if every batch starts with all members up: database
     // members hosted on the same members (pods on nodes) keep their quorum.
-    const healthyHosts = ordered.map(({ member }) => healthyHosted(member));
+    // Only members hosting something can be refused: the verdict looks at them alone, so a pool
+    // of thousands of nodes without database pods is not scanned once per node.
+    const healthyHosts = ordered
+      .map(({ member }) => healthyHosted(member))
+      .filter((m) => m.engine?.hosts?.length);
     const batches = planBatches(
       policy,
       planned.map((m) => m.name),
       pauses,
-      (trial) => firstDenial([hostedQuorumVerdict(healthyHosts, trial)]),
+      healthyHosts.length === 0
+        ? () => undefined
+        : (trial) => firstDenial([hostedQuorumVerdict(healthyHosts, trial)]),
       c.rule.topology === 'stateless',
     );
     if (batches.length > 0) firstBatchPlanned = true;
