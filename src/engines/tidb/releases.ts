@@ -112,8 +112,18 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     compatibility:
       'TiCDC MySQL sinks split an UPDATE into DELETE + INSERT only when its commitTS is below thresholdTS; TiDB Lightning strict-format needs a line terminator',
   },
-  { version: 'v6.5.11', date: '2024-09-20' },
-  { version: 'v6.5.12', date: '2025-02-27' },
+  {
+    version: 'v6.5.11',
+    date: '2024-09-20',
+    compatibility:
+      'TiKV server.grpc-compression-type now also compresses TiKV -> TiDB responses (more CPU when on)',
+  },
+  {
+    version: 'v6.5.12',
+    date: '2025-02-27',
+    compatibility:
+      'openEuler 22.03 LTS SP3/SP4 supported; the TiDB HTTP API returns at most 2048 DDL history jobs by default; new tidb_ddl_reorg_max_write_speed',
+  },
   { version: 'v6.6.0', date: '2023-02-20', dmr: true },
   { version: 'v7.0.0', date: '2023-03-30', dmr: true },
   { version: 'v7.1.0', date: '2023-05-31' },
