@@ -79,10 +79,12 @@ export function chooseBatch(
   size: number,
   deny: (trial: string[]) => BatchDenial | undefined,
   skip: boolean,
+  from = 0,
 ): { batch: string[]; denial?: BatchDenial } {
   const batch: string[] = [];
   let denial: BatchDenial | undefined;
-  for (const name of ordered) {
+  for (let i = from; i < ordered.length; i++) {
+    const name = ordered[i]!;
     if (batch.length >= size) break;
     // Tried in place (no copy per name: a 65,000-node pool has batches of thousands).
     batch.push(name);
@@ -110,14 +112,21 @@ export function planBatches(
   validateBatchPolicy(policy);
   const batches: string[][] = [];
   let left = [...names];
+  // Names before `start` are taken: a batch that is a prefix of what is left (no name passed over,
+  // the usual case) moves `start` on instead of copying what is left.
+  let start = 0;
   let sincePause = 0;
-  while (left.length > 0) {
+  while (start < left.length) {
     const size = batchSize(policy, names.length, sincePause);
-    let { batch } = chooseBatch(left, size, deny, skip);
-    if (batch.length === 0) batch = [left[0]!];
+    let { batch } = chooseBatch(left, size, deny, skip, start);
+    if (batch.length === 0) batch = [left[start]!];
     batches.push(batch);
-    const taken = new Set(batch);
-    left = left.filter((n) => !taken.has(n));
+    if (batch.every((n, i) => left[start + i] === n)) start += batch.length;
+    else {
+      const taken = new Set(batch);
+      left = left.slice(start).filter((n) => !taken.has(n));
+      start = 0;
+    }
     sincePause += 1;
     if (pauses.afterEach || (pauses.afterFirst && batches.length === 1)) sincePause = 0;
   }
