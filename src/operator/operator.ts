@@ -32,6 +32,7 @@ import { OperatorMetrics, startHealthServer, type HealthServer } from './server.
 import { UpgradeMetrics } from './upgrade-metrics.js';
 import { InformerSet, operatorInformers } from './informers.js';
 import { keyOf } from './watch.js';
+import { isReady } from '../api/conditions.js';
 
 /** Options of {@link Operator}. */
 export interface OperatorOptions {
@@ -77,10 +78,6 @@ export interface OperatorOptions {
 
 type Pod = V1Pod;
 type Sts = V1StatefulSet;
-
-function isReady(p: Pod | undefined): boolean {
-  return !!p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-}
 
 /** A container failure signal of a pod (waiting reason, non-zero exit, restarts). */
 function failureFacts(p: Pod | undefined): string {

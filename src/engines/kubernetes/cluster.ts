@@ -19,6 +19,7 @@ import {
   type V1ReplicaSet,
   type V1StatefulSet,
 } from '@kubernetes/client-node';
+import { isReady } from '../../api/conditions.js';
 
 /** JSON merge patch (RFC 7386) request options. */
 export const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -108,12 +109,12 @@ export class NodeApi {
 
 /** Whether a Node reports Ready=True. */
 export function nodeReady(node: V1Node | undefined): boolean {
-  return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  return isReady(node);
 }
 
 /** Whether a pod reports Ready=True. */
 export function podReady(pod: V1Pod): boolean {
-  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  return isReady(pod);
 }
 
 /** Whether a workload has all its desired replicas available (a ReplicaSet) or ready (a StatefulSet). */

@@ -5,6 +5,7 @@
  */
 import type { V1Container, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { PlatformMember } from '../../core/types.js';
+import { readySince } from '../../api/conditions.js';
 
 /** Label the StatefulSet controller puts on pods: the ControllerRevision they were made from. */
 export const REVISION_LABEL = 'controller-revision-hash';
@@ -79,13 +80,6 @@ export interface MemberContext {
   now: number;
   /** Image tag pods of the current revision run, for pods that are missing below the partition. */
   currentRevisionTag?: string;
-}
-
-function readySince(pod: V1Pod): number | undefined {
-  const c = pod.status?.conditions?.find((x) => x.type === 'Ready');
-  if (!c || c.status !== 'True') return undefined;
-  const t = c.lastTransitionTime ? new Date(c.lastTransitionTime).getTime() : NaN;
-  return Number.isFinite(t) ? t : 0;
 }
 
 /** Why a pod will not come up by waiting, or undefined. */

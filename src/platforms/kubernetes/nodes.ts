@@ -30,6 +30,7 @@ import type { JournalStore, Platform, PortContext, ReplaceOptions } from '../../
 import type { PlatformMember } from '../../core/types.js';
 import { atVersion } from '../../core/version.js';
 import { apiMessage, isConflict, isNotFound, MERGE_PATCH, withRetry } from './api.js';
+import { isReady } from '../../api/conditions.js';
 
 /** Annotation of a replacement Node naming the node (member) it replaces. */
 export const REPLACES_ANNOTATION = 'baton.dev/replaces';
@@ -63,9 +64,7 @@ function label(prefix: string, key: string): string {
   return `${p}-${short(key)}`;
 }
 
-function ready(n: V1Node): boolean {
-  return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-}
+const ready = (n: V1Node): boolean => isReady(n);
 
 function jobFailed(j: V1Job): string | undefined {
   const c = j.status?.conditions?.find((x) => x.type === 'Failed' && x.status === 'True');

@@ -70,6 +70,7 @@ import {
   versionContainer,
   withTag,
 } from './members.js';
+import { isReady } from '../../api/conditions.js';
 
 /** Annotation holding the update strategy a StatefulSet had before Baton froze it (JSON). */
 export const ORIGINAL_STRATEGY_ANNOTATION = 'baton.dev/original-update-strategy';
@@ -453,8 +454,12 @@ export class KubernetesPlatform implements Platform {
     if (!update || (sts.status?.observedGeneration ?? 0) < (sts.metadata?.generation ?? 0)) return sts;
     for (let i = 0; i < replicas; i++) {
       const p = pods.get(`${sts.metadata!.name}-${i}`);
-      const ready = p?.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
-      if (!p || p.metadata?.deletionTimestamp || !ready || p.metadata?.labels?.[REVISION_LABEL] !== update)
+      if (
+        !p ||
+        p.metadata?.deletionTimestamp ||
+        !isReady(p) ||
+        p.metadata?.labels?.[REVISION_LABEL] !== update
+      )
         return sts;
     }
     let original: V1StatefulSetUpdateStrategy;
@@ -733,8 +738,7 @@ export class KubernetesPlatform implements Platform {
     }
     const updated = await this.lowerPartition(sts, pods, ordinal, ctx);
     if (!pod || terminating) return;
-    const ready = pod.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
-    if (!ready) {
+    if (!isReady(pod)) {
       // The controller never replaces a pod that is not Ready (the rollback trap): do it here.
       await this.deletePod(pod, `stuck unready at ${podTag ?? 'an old image'}; recreated at ${version}`, ctx);
     }
@@ -818,9 +822,7 @@ export class KubernetesPlatform implements Platform {
   ): Promise<void> {
     const stsName = sts.metadata!.name!;
     let pods = seen;
-    const unready = (p: V1Pod) =>
-      !p.metadata?.deletionTimestamp &&
-      !p.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
+    const unready = (p: V1Pod) => !p.metadata?.deletionTimestamp && !isReady(p);
     if (![...pods].some(([n, p]) => n !== target && unready(p))) return;
     // Revisions are only meaningful once the controller has seen the latest template.
     let fresh = sts;
