@@ -1,0 +1,104 @@
+/**
+ * Node upgrades that must stop on the real control plane: a PodDisruptionBudget that refuses every
+ * eviction (the drain simulation names it before anything moves; forced past it, the drain times out
+ * and the upgrade pauses naming the budget and its pods, the node left cordoned by Baton for the
+ * resume), and an upgrade Job that fails (the upgrade pauses naming the Job, which is kept).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { NODE_ANNOTATIONS } from '../../src/api/nodes.js';
+import type { UpgradeStatus } from '../../src/core/types.js';
+import {
+  deployment,
+  nodeCluster,
+  testNodes,
+  testTarget,
+  waitAvailable,
+  waitBudget,
+  wireNodes,
+} from './k8s-fixture.js';
+
+const FROM = 'v1.36.5';
+const TO = 'v1.37.2';
+
+async function runToPause(
+  w: Awaited<ReturnType<typeof wireNodes>>,
+  stop: (x: { status: UpgradeStatus }) => boolean = (x) => x.status.phase === 'Paused',
+) {
+  return w
+    .runner()
+    .run({ stopWhen: stop, signal: AbortSignal.timeout(200_000) })
+    .catch((err: unknown) => {
+      const last = w.statuses.at(-1);
+      throw new Error(`${String(err)}; last: ${JSON.stringify(last?.history.slice(-5))}`);
+    });
+}
+
+describe('node upgrades that pause (real control plane)', () => {
+  it(
+    'a PodDisruptionBudget allowing no disruption: named by the drain simulation, then the drain timeout pauses naming it',
+    { timeout: 240_000 },
+    async (t) => {
+      const n = await nodeCluster(t, { cp: 1, workers: 1, from: FROM });
+      const ns = n.c.namespace;
+      await n.apps.createNamespacedDeployment({ namespace: ns, body: deployment('web', 2) });
+      await n.policy.createNamespacedPodDisruptionBudget({
+        namespace: ns,
+        body: {
+          metadata: { name: 'web' },
+          spec: { minAvailable: 2, selector: { matchLabels: { app: 'web' } } },
+        },
+      });
+      await waitAvailable(n, 'web');
+      await waitBudget(n, 'web', 0);
+
+      // Without force, the precheck refuses and nothing is cordoned.
+      const w = await wireNodes(n, 'strict', { version: TO, target: { nodes: testTarget(n.c) } });
+      const refused = (x: { status: { prechecks: { name: string; ok: boolean }[] } }) =>
+        x.status.prechecks.some((p) => p.name === 'drain-simulation' && !p.ok);
+      const r1 = await runToPause(w, refused);
+      const sim = r1.status.prechecks.find((p) => p.name === 'drain-simulation');
+      assert.match(sim!.reason, new RegExp(`PodDisruptionBudget ${ns}/web allows 0 disruptions`));
+      for (const [name, node] of await testNodes(n)) {
+        assert.equal(node.spec?.unschedulable ?? false, false, `${name} untouched by a refused precheck`);
+      }
+
+      // Forced past it: the drain of the first node with a web pod times out and pauses, naming the budget.
+      await w.journal.updateSpec('strict', (s) => ({
+        ...s,
+        force: ['drain-simulation'],
+        strategy: {
+          ...s.strategy,
+          timeouts: { ...s.strategy.timeouts, drainSeconds: 3, drainPolicy: 'pause' },
+        },
+      }));
+      const r2 = await runToPause(w);
+      assert.equal(r2.status.phase, 'Paused');
+      assert.match(
+        r2.status.pauseCause ?? '',
+        new RegExp(`PodDisruptionBudget ${ns}/web allows 0 disruptions`),
+      );
+      const cordoned = [...(await testNodes(n)).values()].filter((x) => x.spec?.unschedulable);
+      assert.equal(cordoned.length, 1, 'one node drained at a time');
+      assert.equal(cordoned[0]!.metadata?.annotations?.[NODE_ANNOTATIONS.cordonedBy], `${ns}/strict`);
+    },
+  );
+
+  it(
+    'a failed upgrade Job pauses the upgrade naming the Job, which is kept',
+    { timeout: 240_000 },
+    async (t) => {
+      const n = await nodeCluster(t, { cp: 1, workers: 1, from: FROM });
+      n.side.failJobsOn.add(n.node('cp-1'));
+      const w = await wireNodes(n, 'nodes', { version: TO, target: { nodes: testTarget(n.c) } });
+      const r = await runToPause(w);
+      assert.equal(r.status.phase, 'Paused');
+      assert.match(r.status.pauseCause ?? '', /upgrade Job .*failed/);
+      const jobs = (await n.batch.listNamespacedJob({ namespace: n.c.namespace })).items;
+      assert.equal(jobs.length, 1, 'only the control-plane node was tried');
+      assert.ok(r.status.pauseCause!.includes(jobs[0]!.metadata!.name!), 'the cause names the Job');
+      const nodes = await testNodes(n);
+      assert.equal(nodes.get('w-01')!.status?.nodeInfo?.kubeletVersion, FROM, 'no worker touched');
+    },
+  );
+});
