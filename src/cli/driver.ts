@@ -32,6 +32,5 @@ export async function acquireDriver(
   if (!(journal instanceof FileJournalStore)) return { release: async () => {} };
   const attempt = await tryLock(driverFile(journal, name));
   if ('release' in attempt) return attempt;
-  // An unreadable file is a driver between creating and filling it: it is live.
   return { heldBy: attempt.holder?.pid ?? 0 };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -34,6 +34,16 @@ test('a lock left by a dead process is broken at once', async () => {
   assert.ok(me);
   await writeFile(join(dir, LOCK_FILE), JSON.stringify({ ...me, startTicks: me.startTicks + 1 }));
   assert.equal(await withClusterLock(dir, systemClock, async () => 'ran', 1_000), 'ran');
+});
+
+test('an empty lock file (its writer killed while creating it) is taken over at once, no draft left', async () => {
+  await writeFile(join(dir, LOCK_FILE), '');
+  // A timeout shorter than any wait: the lock must be taken over, not waited for.
+  assert.equal(await withClusterLock(dir, systemClock, async () => 'ran', 100), 'ran');
+  assert.deepEqual(
+    (await readdir(dir)).filter((f) => f.startsWith(LOCK_FILE)),
+    [],
+  );
 });
 
 test('a lock held by a live process makes others wait, then fail naming the holder', async () => {

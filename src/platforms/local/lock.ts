@@ -6,7 +6,8 @@
  * a lock whose holder is gone (killed with -9, crashed) is broken at once instead of after a
  * timeout, because a PID plus start time cannot be confused with a live process.
  */
-import { open, readFile, unlink } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import { OperationalError } from '../../core/errors.js';
@@ -31,31 +32,33 @@ export type LockAttempt = { release: () => Promise<void> } | { holder: ProcessId
  * Try once, without waiting, to take the lock file `path` for this process. The file holds the
  * holder's identity (PID, process start time, boot id), so a lock whose holder is gone - killed
  * with -9, or its PID reused by another process after a reboot or a wrap-around - is taken over at
- * once, and a live holder's never is. `holder` is undefined when the file cannot be read (its writer
- * is between creating and filling it, or died there).
+ * once, and a live holder's never is. The file appears with its content in one step (written
+ * beside it, then hard-linked into place), so a holder killed while taking the lock leaves no
+ * empty file: a lock file that cannot be read was left by an older writer and is taken over too.
  */
 export async function tryLock(path: string): Promise<LockAttempt> {
   const me = (await identify(process.pid)) ?? { pid: process.pid, startTicks: -1, bootId: '' };
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fh = await open(path, 'wx', 0o644);
+  const draft = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  await writeFile(draft, JSON.stringify(me), { mode: 0o644 });
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        await fh.writeFile(JSON.stringify(me));
-      } finally {
-        await fh.close();
+        await link(draft, path);
+        return { release: () => unlink(path).catch(() => undefined) };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      return { release: () => unlink(path).catch(() => undefined) };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const held = await holder(path);
+      if (!held || !(await isAlive(held))) {
+        await unlink(path).catch(() => undefined);
+        continue;
+      }
+      return { holder: held };
     }
-    const held = await holder(path);
-    if (held && !(await isAlive(held))) {
-      await unlink(path).catch(() => undefined);
-      continue;
-    }
-    return { holder: held };
+    return { holder: await holder(path) };
+  } finally {
+    await unlink(draft).catch(() => undefined);
   }
-  return { holder: await holder(path) };
 }
 
 /** The identity in lock file `path` when that process still runs (see {@link tryLock}). */
