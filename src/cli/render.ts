@@ -58,6 +58,7 @@ export function renderPlan(plan: Plan, snapshot?: Snapshot): string {
   );
   out.push('  Prechecks:');
   for (const p of plan.prechecks) out.push(`    - ${p.name}: ${p.description}`);
+  if (plan.custody) out.push(`  Take over (before the first member): ${plan.custody.takeOver}`);
   for (const stage of plan.stages) {
     out.push(`  Stage ${stage.name}:`);
     for (const name of stage.components) {
@@ -82,6 +83,7 @@ export function renderPlan(plan: Plan, snapshot?: Snapshot): string {
     out.push('  Leadership moves:');
     for (const l of plan.leadershipMoves) out.push(`    - ${l}`);
   }
+  if (plan.custody) out.push(`  Hand back (after the last member): ${plan.custody.handBack}`);
   if (plan.finalization)
     out.push('  Finalization: required after the last member; rollback stays possible until then');
   for (const w of plan.warnings) out.push(`  warning: ${w}`);

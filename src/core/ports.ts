@@ -56,8 +56,42 @@ export interface Platform {
    * binaries are installed). Optional.
    */
   prechecks?(snapshot: Snapshot, spec: UpgradeSpec, ctx: PortContext): Promise<PrecheckResult[]>;
+  /**
+   * Present when the members belong to an owner that would roll them by itself (Kubernetes: the
+   * StatefulSet controller, TiDB Operator): the runner takes the workload over before the first
+   * member moves and hands it back when the pass ends, as journalled steps of their own.
+   */
+  readonly custody?: Custody;
   /** The durable store of this cluster's upgrades. */
   readonly journal: JournalStore;
+}
+
+/** What a hand-back did, or why it cannot happen yet. */
+export type HandBackResult =
+  /** Done: `message` says what was given back and what stays held, and why. */
+  | { done: true; message: string }
+  /** The workload is not at rest yet (the owner's controller is behind): try again later. */
+  | { done: false; reason: string };
+
+/**
+ * Taking members over from their owner and giving them back. Observation never writes: these two
+ * calls are the platform's only writes besides member replacements, and the runner journals each
+ * one's intent before it runs, so a crash between any two steps resumes with the next.
+ */
+export interface Custody {
+  /** One line each for `baton plan`: what taking over and handing back mean for this target. */
+  describe(ctx: PortContext): Promise<{ takeOver: string; handBack: string }>;
+  /**
+   * Stop the owner from rolling members by itself (freeze a StatefulSet's partition, pause a
+   * TidbCluster). Idempotent. Returns what was done, for history and Events.
+   */
+  takeOver(spec: UpgradeSpec, ctx: PortContext): Promise<string>;
+  /**
+   * Give the workload back to its owner as `spec` leaves it (completed, rolled back or cancelled):
+   * what the roll finished goes back, what it left half-way stays held and the message says so.
+   * Idempotent; `done: false` while the owner's controller has not caught up with the last step.
+   */
+  handBack(spec: UpgradeSpec, ctx: PortContext): Promise<HandBackResult>;
 }
 
 /** What an engine reports about the whole cluster in one observation. */

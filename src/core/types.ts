@@ -387,6 +387,16 @@ export interface UpgradeStatus {
   members: Record<string, MemberProgress>;
   /** Engine hooks already run in this pass (`beforeUpgrade`, `beforeComponent:tikv`, ...). */
   hooksDone: string[];
+  /**
+   * The platform's hold on the members' owner (see `Platform.custody`): `held` once the take-over
+   * step ran, `returned` once the hand-back did. Absent before either, and for platforms without one.
+   */
+  custody?: 'held' | 'returned';
+  /**
+   * A hand-back that found the workload not at rest yet: since when, the last try and why. The
+   * runner tries again after a poll, until the ready timeout.
+   */
+  handBackWait?: { since: number; at: number; reason: string };
   /** Batches started in the current pass, and since the last pause (exponential sizing). */
   batchesStarted: number;
   batchesSincePause: number;
@@ -511,4 +521,9 @@ export interface Plan {
   warnings: string[];
   /** Whether the last hop needs finalization (then rollback stays possible until finalized). */
   finalization: boolean;
+  /**
+   * The platform's take-over and hand-back steps (see `Platform.custody`), one line each; absent
+   * when the platform has none. The runner takes these steps only when the plan lists them.
+   */
+  custody?: { takeOver: string; handBack: string };
 }

@@ -7,7 +7,14 @@
  */
 import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { UpgradeResource } from '../api/upgrade.js';
-import type { JournalStore, Platform, PortContext, ReplaceOptions, UpgradeRecord } from '../core/ports.js';
+import type {
+  Custody,
+  JournalStore,
+  Platform,
+  PortContext,
+  ReplaceOptions,
+  UpgradeRecord,
+} from '../core/ports.js';
 import type { PlatformMember, PrecheckResult, Snapshot, UpgradeSpec, UpgradeStatus } from '../core/types.js';
 import { missingBelowPartition, ordinalOf } from '../platforms/kubernetes/members.js';
 import type { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
@@ -121,7 +128,6 @@ export class CachedPlatform implements Platform {
       const sts = this.cache.statefulSet(`${this.namespace}/${target.name}`);
       const pods = sts && this.podsOf(sts);
       if (!sts || !pods) return this.inner.listMembers(ctx);
-      // Through the platform, so it also gives the StatefulSet its original strategy back after a roll.
       out.push(...(await this.inner.membersFrom(target, sts, pods, ctx)));
     }
     return out;
@@ -150,6 +156,11 @@ export class CachedPlatform implements Platform {
       statefulSet: (sts) => this.cache.statefulSet(`${this.namespace}/${sts}`),
       pods: (sts) => this.podsOf(sts),
     });
+  }
+
+  /** Take-over and hand-back steps: the real platform's (they write, so they never use the caches). */
+  get custody(): Custody {
+    return this.inner.custody;
   }
 
   /** The platform's own prechecks (a cluster target's owner), answered by the real platform. */

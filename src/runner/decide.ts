@@ -48,7 +48,11 @@ export type Action =
   | { kind: 'drain'; member: string; target?: string; evacuate?: boolean; timedOut?: boolean }
   | { kind: 'replace'; member: string; version: string }
   | { kind: 'restore'; member: string }
-  | { kind: 'finalize' };
+  | { kind: 'finalize' }
+  /** Take the members over from their owner (the plan's `custody`), before the first one moves. */
+  | { kind: 'takeOver' }
+  /** Give them back to their owner when the pass ends (completed, rolled back or cancelled). */
+  | { kind: 'handBack' };
 
 /** Client-level availability verdict (the probe); a failing one pauses the upgrade. */
 export interface Availability {
@@ -83,7 +87,14 @@ export interface Decision {
 
 /** Outcome of an action, folded into the status by {@link applyOutcome}. */
 export type Outcome =
-  | { ok: true; prechecks?: PrecheckResult[]; message?: string; movedTo?: string }
+  | {
+      ok: true;
+      prechecks?: PrecheckResult[];
+      message?: string;
+      movedTo?: string;
+      /** A hand-back that cannot happen yet, and why (the workload is not at rest). */
+      notYet?: string;
+    }
   | { ok: false; error: unknown; retryable: boolean };
 
 /** How long to wait between observations while something converges. */
@@ -105,6 +116,8 @@ export function actionKey(a: Action): string {
   switch (a.kind) {
     case 'precheck':
     case 'finalize':
+    case 'takeOver':
+    case 'handBack':
       return a.kind;
     case 'hook':
       return `hook:${a.hook}:${a.component ?? ''}`;
@@ -122,6 +135,10 @@ export function describeAction(a: Action): string {
       return 'run prechecks';
     case 'finalize':
       return 'finalize the upgrade';
+    case 'takeOver':
+      return 'take the members over from their owner';
+    case 'handBack':
+      return 'hand the members back to their owner';
     case 'hook':
       return `run ${a.hook}${a.component ? ` for ${a.component}` : ''}`;
     case 'drain':
@@ -286,8 +303,8 @@ function step(ctx: Ctx): Action | undefined {
         setMemberState(status, name, 'pending', now, `${name}: not started (cancelled)`);
     }
     if (inFlight.length === 0) {
-      const leftover = restoreLeftover(ctx);
-      if (leftover) return leftover;
+      const leftover = restoreLeftover(ctx) ?? handBack(ctx);
+      if (leftover || status.custody === 'held') return leftover;
       const done = Object.values(status.members).filter((m) => m.state === 'done').length;
       const failed = failedMembers(status);
       setPhase(
@@ -362,6 +379,7 @@ function paused(ctx: Ctx): Action | undefined {
     status.pausedAt = undefined;
     status.batchesSincePause = 0;
     status.retry = undefined;
+    status.handBackWait = undefined;
     for (const [name, m] of Object.entries(status.members)) {
       m.lastError = undefined;
       // Members in flight get their full timeout again: the pause was not their fault.
@@ -422,6 +440,8 @@ function startRollback(ctx: Ctx): Action | undefined {
   }
   status.members = members;
   status.direction = 'rollback';
+  // Handed back at the end of the forward pass: the way back takes the members over again.
+  if (status.custody === 'returned') status.custody = undefined;
   status.currentBatch = [];
   status.batchReadyAt = undefined;
   status.batchesSincePause = 0;
@@ -447,6 +467,8 @@ function running(ctx: Ctx): Action | undefined {
   if (spec.rollback && status.direction === 'forward') return startRollback(ctx);
   if (availability && !availability.ok) return autoPause(ctx, availability.reason);
 
+  const take = takeOver(ctx);
+  if (take) return take;
   const beforeUpgrade = hookOnce(ctx, 'beforeUpgrade');
   if (beforeUpgrade) return beforeUpgrade;
 
@@ -503,6 +525,46 @@ function running(ctx: Ctx): Action | undefined {
     return startBatch(ctx, comp, target, pendingNames, views);
   }
   return passFinished(ctx);
+}
+
+/**
+ * Take the members over from their owner before anything else moves, when the plan lists that
+ * step and some member still has to be replaced in this pass.
+ */
+function takeOver(ctx: Ctx): Action | undefined {
+  const { status } = ctx;
+  if (!status.plan?.custody || status.custody === 'held') return undefined;
+  const work = Object.values(status.members).some((m) => m.state !== 'done' && m.state !== 'failed');
+  if (!work) return undefined;
+  return act(ctx, { kind: 'takeOver' }, `take over: ${status.plan.custody.takeOver}`);
+}
+
+/**
+ * Hand the members back to their owner once the pass is over, when they were taken over. A
+ * hand-back that found the workload not at rest is tried again after a poll; past the ready
+ * timeout a cancel ends with the members still held (the reason recorded), anything else pauses.
+ */
+function handBack(ctx: Ctx): Action | undefined {
+  const { status, spec, now } = ctx;
+  if (status.custody !== 'held') return undefined;
+  const w = status.handBackWait;
+  if (w) {
+    const limit = spec.strategy.timeouts.readySeconds * 1000;
+    if (now - w.since >= limit) {
+      const cause = `hand-back not possible after ${formatDuration(limit)}: ${w.reason}`;
+      if (!spec.cancel) return autoPause(ctx, `${cause}; resume to try again`);
+      status.custody = undefined;
+      status.handBackWait = undefined;
+      record(status, { at: now, type: 'error', message: `${cause}; the members stay held` });
+      return undefined;
+    }
+    if (now - w.at < POLL_MS) return wait(ctx, `waiting to hand back: ${w.reason}`, POLL_MS - (now - w.at));
+  }
+  return act(
+    ctx,
+    { kind: 'handBack' },
+    `hand back: ${status.plan?.custody?.handBack ?? describeAction({ kind: 'handBack' })}`,
+  );
 }
 
 function hookOnce(ctx: Ctx, hook: string, component?: string): Action | undefined {
@@ -1090,6 +1152,8 @@ function passFinished(ctx: Ctx): Action | undefined {
     });
     return wait(ctx, `starting hop ${status.hop + 1} of ${path.length} (${nextHop.to})`, 0);
   }
+  const back = handBack(ctx);
+  if (back || status.custody === 'held') return back;
   const after = hookOnce(ctx, 'afterUpgrade');
   if (after) return after;
   if (status.direction === 'rollback') {
@@ -1241,6 +1305,22 @@ export function applyOutcome(
     case 'hook': {
       const k = action.component ? `${action.hook}:${action.component}` : action.hook;
       if (!status.hooksDone.includes(k)) status.hooksDone.push(k);
+      record(status, { at: now, type: 'step', message: outcome.message ?? describeAction(action) });
+      return status;
+    }
+    case 'takeOver': {
+      status.custody = 'held';
+      record(status, { at: now, type: 'step', message: outcome.message ?? describeAction(action) });
+      return status;
+    }
+    case 'handBack': {
+      if (outcome.notYet !== undefined) {
+        status.handBackWait = { since: status.handBackWait?.since ?? now, at: now, reason: outcome.notYet };
+        status.reason = `waiting to hand back: ${outcome.notYet}`;
+        return status;
+      }
+      status.custody = 'returned';
+      status.handBackWait = undefined;
       record(status, { at: now, type: 'step', message: outcome.message ?? describeAction(action) });
       return status;
     }

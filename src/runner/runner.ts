@@ -107,6 +107,8 @@ export function fingerprint(s: UpgradeStatus): string {
     s.blockedBy,
     s.warnings,
     s.hooksDone,
+    s.custody,
+    s.handBackWait,
     s.retry,
     s.pauseCause,
     s.pausedGeneration,
@@ -314,6 +316,20 @@ export class Runner {
         case 'finalize': {
           const message = engine.finalize ? await engine.finalize(snapshot, ctx) : 'nothing to finalize';
           outcome = { ok: true, message };
+          break;
+        }
+        case 'takeOver': {
+          const message = platform.custody
+            ? await platform.custody.takeOver(spec, ctx)
+            : `${platform.name}: no owner to take the members over from`;
+          outcome = { ok: true, message };
+          break;
+        }
+        case 'handBack': {
+          const r = platform.custody
+            ? await platform.custody.handBack(spec, ctx)
+            : { done: true as const, message: `${platform.name}: no owner to hand the members back to` };
+          outcome = r.done ? { ok: true, message: r.message } : { ok: true, notYet: r.reason };
           break;
         }
       }

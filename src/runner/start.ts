@@ -76,6 +76,7 @@ export async function previewPlan(
     throw new BadInputError('empty-cluster', `cluster "${spec.cluster}" has no members: check its name`);
   }
   const plan = buildPlan({ spec, snapshot, rules: engine.rules });
+  if (platform.custody) plan.custody = await platform.custody.describe(ctx);
   return { plan, snapshot };
 }
 

@@ -59,6 +59,8 @@ export interface Scenario {
   controls: ScenarioControl[];
   /** Times the harness answers a pause caused by Baton itself with `baton resume`. */
   resumes: number;
+  /** The members have an owner: the runner takes them over and hands them back (see `owner`). */
+  owner?: boolean;
 }
 
 /** How a driven run stopped. */
@@ -115,6 +117,7 @@ export async function setUp(
         seed: s.seed,
         timings: s.timings,
         faults: s.faults,
+        ...(s.owner ? { owner: true } : {}),
         components: s.components.map((c) => ({
           name: c.name,
           members: c.members.map((m) => ({

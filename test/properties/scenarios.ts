@@ -147,6 +147,7 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc
             { maxLength: 2 },
           ),
           resumes: fc.integer({ min: 0, max: 2 }),
+          owner: fc.boolean(),
         });
       });
   });
@@ -219,6 +220,15 @@ export function violations(s: Scenario, out: RunOutcome): string[] {
   let floor: string | undefined;
   for (let k = 0; k < status.hop; k++) {
     if (status.hooksDone.includes(`finalize-hop:${k}`)) floor = status.plan?.path[k]?.to;
+  }
+
+  // Members with an owner are replaced only while Baton holds them, and a completed upgrade has
+  // handed them back.
+  if (s.owner) {
+    const unheld = rec.calls('replaceMember').filter((c) => c.error?.includes('take the members over'));
+    if (unheld.length > 0) bad.push(`${unheld.length} replacement(s) tried while the owner held the members`);
+    if (status.phase === 'Completed' && world.cluster.held)
+      bad.push('Completed but the members are still held');
   }
 
   // A finished upgrade leaves no member kept free of leaderships (evict-leader schedulers).
@@ -328,5 +338,10 @@ export const crashScenarioArb: fc.Arbitrary<Scenario> = fc
       }),
       controls: fc.constant([] as Scenario['controls']),
       resumes: fc.constant(0),
+      // Most runs have an owner, so the take-over and hand-back steps are crashed around too.
+      owner: fc.oneof(
+        { weight: 3, arbitrary: fc.constant(true) },
+        { weight: 1, arbitrary: fc.constant(false) },
+      ),
     });
   });

@@ -3,11 +3,13 @@
  * and Baton, not the StatefulSet controller, decides which pod is replaced when.
  *
  * How a replacement works (see {@link KubernetesPlatform.replaceMember}):
- * - The first replacement of a roll changes the pod template's image tag and, in the same write,
- *   freezes RollingUpdate StatefulSets with `partition = replicas`, so the controller restarts
- *   nothing by itself. The original strategy is kept in the annotation
- *   `baton.dev/original-update-strategy`, and given back by the first observation that finds
- *   every pod Ready at the update revision (the roll is over, so no partition restarts anything).
+ * - Before the first replacement the runner takes the members over ({@link KubernetesCustody}):
+ *   RollingUpdate StatefulSets are frozen with `partition = replicas`, so the controller restarts
+ *   nothing by itself (the original strategy is kept in the annotation
+ *   `baton.dev/original-update-strategy`), and a TidbCluster is paused. When the pass ends the
+ *   runner hands them back. Observation (`listMembers`, `membersFrom`) never writes.
+ * - The first replacement of a roll changes the pod template's image tag (and, in the same write,
+ *   keeps the freeze, should anything have lifted it).
  * - RollingUpdate: the partition steps down to the member's ordinal; the controller then replaces
  *   exactly that pod (every higher ordinal already runs the update revision). Members therefore
  *   carry `rollRank = replicas - 1 - ordinal`, highest ordinal first.
@@ -27,12 +29,11 @@ import {
   type KubeConfig,
   type V1Pod,
   type V1StatefulSet,
-  type V1StatefulSetUpdateStrategy,
 } from '@kubernetes/client-node';
 import type { Clock } from '../../core/clock.js';
 import { BadInputError, OperationalError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import type { JournalStore, Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
+import type { Custody, JournalStore, Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
 import type { EngineRules, RulesByName } from '../../core/rules.js';
 import type { PlatformMember, PrecheckResult, Snapshot, UpgradeSpec } from '../../core/types.js';
 import { LABELS, type UpgradeResource } from '../../api/upgrade.js';
@@ -46,19 +47,15 @@ import {
   withRetry,
 } from './api.js';
 import {
-  handOverTidbCluster,
-  intentOfResource,
-  intentOfSpec,
   isPausable,
   ownerVerdict,
   PAUSED_BY_ANNOTATION,
-  pauseTidbCluster,
   readClusterObject,
   resolveCluster,
   type ClusterIo,
-  type ObservedTarget,
   type ResolvedCluster,
 } from './cluster-ref.js';
+import { KubernetesCustody, ORIGINAL_STRATEGY_ANNOTATION } from './custody.js';
 import type { EventSink } from './events.js';
 import {
   imageTag,
@@ -72,8 +69,7 @@ import {
 } from './members.js';
 import { isReady } from '../../api/conditions.js';
 
-/** Annotation holding the update strategy a StatefulSet had before Baton froze it (JSON). */
-export const ORIGINAL_STRATEGY_ANNOTATION = 'baton.dev/original-update-strategy';
+export { ORIGINAL_STRATEGY_ANNOTATION } from './custody.js';
 
 /** A StatefulSet the upgrade targets, and the component its pods form. */
 export interface TargetStatefulSet {
@@ -144,10 +140,12 @@ const STATUS_WAIT_MS = 50;
 export class KubernetesPlatform implements Platform {
   readonly name = 'kubernetes';
   readonly journal: JournalStore;
+  /** Taking the StatefulSets (and a TidbCluster) over before the roll and handing them back after. */
+  readonly custody: Custody = new KubernetesCustody(this);
   private readonly apps: AppsV1Api;
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
-  private readonly namespace: string;
+  readonly namespace: string;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly events?: EventSink;
@@ -156,10 +154,6 @@ export class KubernetesPlatform implements Platform {
   private upgradeResource: UpgradeResource;
   /** The cluster target resolved for one Upgrade generation (`uid/generation`). */
   private resolution?: { key: string; cluster: ResolvedCluster };
-  /** Whether this Upgrade holds the cluster's owner paused (known from the cluster object or our write). */
-  private holdsOwner = false;
-  /** Targets of a cluster observed since the last hand-over check, by StatefulSet name. */
-  private readonly observedTargets = new Map<string, ObservedTarget>();
 
   constructor(opts: KubernetesPlatformOptions) {
     this.apps = opts.kc.makeApiClient(AppsV1Api);
@@ -198,7 +192,8 @@ export class KubernetesPlatform implements Platform {
     return { clock: ctx?.clock ?? this.clock, logger: ctx?.logger ?? this.logger, signal: ctx?.signal };
   }
 
-  private io(ctx?: PortContext): ClusterIo {
+  /** Clients and context for cluster-target reads and writes. */
+  io(ctx?: PortContext): ClusterIo {
     return { custom: this.custom, apps: this.apps, namespace: this.namespace, deps: this.deps(ctx) };
   }
 
@@ -206,7 +201,7 @@ export class KubernetesPlatform implements Platform {
    * The cluster a `spec.target.cluster` Upgrade names, resolved once per Upgrade generation (a GET
    * of the object and a LIST of StatefulSets) and cached; undefined for StatefulSet targets.
    */
-  private async cluster(ctx: PortContext): Promise<ResolvedCluster | undefined> {
+  async resolvedCluster(ctx: PortContext): Promise<ResolvedCluster | undefined> {
     const u = this.upgradeResource;
     if (!u.spec.target.cluster || u.spec.target.statefulSet || u.spec.target.statefulSets) return undefined;
     const key = `${u.metadata.uid ?? ''}/${u.metadata.generation ?? 1}`;
@@ -215,8 +210,6 @@ export class KubernetesPlatform implements Platform {
     const order = this.engineRules()?.components.map((c) => c.name) ?? [];
     const cluster = await resolveCluster(this.io(ctx), u, order);
     this.resolution = { key, cluster };
-    this.holdsOwner = cluster.object.metadata.annotations?.[PAUSED_BY_ANNOTATION] === u.metadata.name;
-    this.observedTargets.clear();
     return cluster;
   }
 
@@ -238,7 +231,7 @@ export class KubernetesPlatform implements Platform {
    * request.
    */
   async targets(ctx: PortContext): Promise<TargetStatefulSet[]> {
-    const cluster = await this.cluster(ctx);
+    const cluster = await this.resolvedCluster(ctx);
     return targetStatefulSets(this.upgradeResource, cluster?.targets);
   }
 
@@ -248,7 +241,7 @@ export class KubernetesPlatform implements Platform {
    * Upgrade holds the cluster. StatefulSet targets have no platform prechecks.
    */
   async prechecks(_snapshot: Snapshot, _spec: UpgradeSpec, ctx: PortContext): Promise<PrecheckResult[]> {
-    const cluster = await this.cluster(ctx);
+    const cluster = await this.resolvedCluster(ctx);
     if (!cluster) return [];
     // The held-by annotation may have changed since the cluster was resolved: judge a fresh copy.
     const object = await readClusterObject(
@@ -260,7 +253,8 @@ export class KubernetesPlatform implements Platform {
     return [ownerVerdict({ ...cluster, object }, this.upgradeResource.metadata.name)];
   }
 
-  private async readStatefulSet(name: string, ctx?: PortContext): Promise<V1StatefulSet> {
+  /** GET a StatefulSet of the namespace; BadInputError when it does not exist. */
+  async readStatefulSet(name: string, ctx?: PortContext): Promise<V1StatefulSet> {
     try {
       return await withRetry(
         `read statefulset ${this.namespace}/${name}`,
@@ -278,7 +272,8 @@ export class KubernetesPlatform implements Platform {
     }
   }
 
-  private async podsOf(sts: V1StatefulSet, ctx?: PortContext): Promise<Map<string, V1Pod>> {
+  /** The pods of `sts` by name (one LIST by its selector). */
+  async podsOf(sts: V1StatefulSet, ctx?: PortContext): Promise<Map<string, V1Pod>> {
     const labels = sts.spec?.selector?.matchLabels ?? {};
     const labelSelector = Object.entries(labels)
       .map(([k, v]) => `${k}=${v}`)
@@ -301,7 +296,8 @@ export class KubernetesPlatform implements Platform {
     return out;
   }
 
-  private componentOf(target: TargetStatefulSet, sts: V1StatefulSet): string {
+  /** The component the pods of `sts` form. */
+  componentOf(target: TargetStatefulSet, sts: V1StatefulSet): string {
     return target.component ?? sts.metadata?.labels?.[LABELS.component] ?? target.name;
   }
 
@@ -346,8 +342,7 @@ export class KubernetesPlatform implements Platform {
 
   /**
    * The members of one target StatefulSet from an already-read StatefulSet and its pods (by
-   * name); an informer cache can feed it instead of a GET and a LIST. Gives the StatefulSet its
-   * original strategy back when the roll is over (see {@link restoreStrategy}), and reads the
+   * name); an informer cache can feed it instead of a GET and a LIST. Never writes; reads the
    * current ControllerRevision only when a pod below the partition is missing.
    */
   async membersFrom(
@@ -357,7 +352,7 @@ export class KubernetesPlatform implements Platform {
     ctx: PortContext,
   ): Promise<PlatformMember[]> {
     const t = this.upgradeResource.spec.target;
-    const sts = await this.restoreStrategy(read, pods, ctx);
+    const sts = read;
     const members = membersOf(
       {
         sts,
@@ -380,120 +375,7 @@ export class KubernetesPlatform implements Platform {
     // the components the engine's rules do not.
     const componentRank = (await this.targets(ctx)).findIndex((x) => x.name === target.name);
     if (componentRank >= 0) for (const m of members) m.componentRank = componentRank;
-    if (this.holdsOwner) await this.observedForHandOver(target, sts, pods, members, ctx);
     return members;
-  }
-
-  /**
-   * Collect one observation of every target of a cluster whose owner this Upgrade holds paused;
-   * with the last target of the round, hand the owner back if the roll is over (see
-   * {@link handOverTidbCluster}).
-   */
-  private async observedForHandOver(
-    target: TargetStatefulSet,
-    sts: V1StatefulSet,
-    pods: Map<string, V1Pod>,
-    members: PlatformMember[],
-    ctx: PortContext,
-  ): Promise<void> {
-    const cluster = this.resolution?.cluster;
-    if (!cluster || !isPausable(cluster.kind)) return;
-    this.observedTargets.set(target.name, {
-      component: this.componentOf(target, sts),
-      sts,
-      pods,
-      members,
-    });
-    if (target.name !== cluster.targets.at(-1)?.name) return;
-    const observed = cluster.targets.map((t) => this.observedTargets.get(t.name));
-    this.observedTargets.clear();
-    if (observed.some((o) => o === undefined)) return;
-    const name = cluster.object.metadata.name;
-    const upgrade = this.upgradeResource;
-    // The journal has the Upgrade's latest spec (a CLI driving in the foreground never sees a
-    // `baton cancel` from elsewhere in its copy of the resource).
-    const intent = async () => {
-      const rec = await this.journal.get(upgrade.metadata.name);
-      return rec ? intentOfSpec(rec.spec) : intentOfResource(upgrade.spec);
-    };
-    const decision = await handOverTidbCluster(
-      this.io(ctx),
-      upgrade,
-      intent,
-      cluster.kind,
-      name,
-      observed as ObservedTarget[],
-      cluster.object,
-    );
-    if (!decision) {
-      this.holdsOwner = false;
-    } else if (decision.ready) {
-      this.holdsOwner = false;
-      await this.event('Normal', 'OwnerResumed', decision.message);
-    } else {
-      this.logger.debug(`${cluster.kind.kind} ${name} stays paused: ${decision.reason}`);
-    }
-  }
-
-  /**
-   * Give a StatefulSet back the update strategy recorded in {@link ORIGINAL_STRATEGY_ANNOTATION}
-   * once its roll is over: the controller has seen the latest template and every replica's pod is
-   * Ready at the update revision, so no partition can make it restart anything. Rolls that end
-   * before ordinal 0 (a rollback of the upgraded members only, a cancel) leave the freeze in place
-   * until then.
-   */
-  private async restoreStrategy(
-    sts: V1StatefulSet,
-    pods: Map<string, V1Pod>,
-    ctx: PortContext,
-  ): Promise<V1StatefulSet> {
-    const text = sts.metadata?.annotations?.[ORIGINAL_STRATEGY_ANNOTATION];
-    if (!text || !isRollingUpdate(sts)) return sts;
-    const update = sts.status?.updateRevision;
-    const replicas = sts.spec?.replicas ?? 1;
-    if (!update || (sts.status?.observedGeneration ?? 0) < (sts.metadata?.generation ?? 0)) return sts;
-    for (let i = 0; i < replicas; i++) {
-      const p = pods.get(`${sts.metadata!.name}-${i}`);
-      if (
-        !p ||
-        p.metadata?.deletionTimestamp ||
-        !isReady(p) ||
-        p.metadata?.labels?.[REVISION_LABEL] !== update
-      )
-        return sts;
-    }
-    let original: V1StatefulSetUpdateStrategy;
-    try {
-      original = JSON.parse(text) as V1StatefulSetUpdateStrategy;
-    } catch {
-      original = { type: 'RollingUpdate', rollingUpdate: { partition: 0 } };
-    }
-    const name = sts.metadata!.name!;
-    const patch = {
-      metadata: {
-        resourceVersion: sts.metadata!.resourceVersion,
-        annotations: { [ORIGINAL_STRATEGY_ANNOTATION]: null },
-      },
-      spec: { updateStrategy: original },
-    };
-    try {
-      const out = await withRetry(
-        `patch statefulset ${this.namespace}/${name}`,
-        () =>
-          this.apps.patchNamespacedStatefulSet({ namespace: this.namespace, name, body: patch }, MERGE_PATCH),
-        this.deps(ctx),
-      );
-      await this.event(
-        'Normal',
-        'StrategyRestored',
-        `statefulset ${name}: roll over, update strategy restored to ${text}`,
-      );
-      return out;
-    } catch (err) {
-      // Someone else wrote first; the next observation tries again.
-      if (isConflict(err)) return sts;
-      throw err;
-    }
   }
 
   /** The target StatefulSet a member (pod name) belongs to, and its ordinal. */
@@ -515,7 +397,8 @@ export class KubernetesPlatform implements Platform {
     return best;
   }
 
-  private async event(type: 'Normal' | 'Warning', reason: string, message: string, pod?: string) {
+  /** Log `message` and, with an event sink, record it as an Event on the Upgrade (and `pod`). */
+  async event(type: 'Normal' | 'Warning', reason: string, message: string, pod?: string): Promise<void> {
     this.logger.info(message, { reason, pod });
     if (!this.events) return;
     await this.events.emit(
@@ -665,7 +548,7 @@ export class KubernetesPlatform implements Platform {
     seen?: SeenObjects,
   ): Promise<void> {
     const { sts: stsName, ordinal } = await this.locate(name, ctx);
-    await this.holdOwner(ctx);
+    await this.checkOwnerHeld(ctx);
     // The fast path decides on the copies the caller observed (an informer cache) when the template
     // already runs `version`: the partition patch tests generation and partition, and pod deletes
     // carry the uid, so a stale copy can only fail a write (and fall back to fresh reads), never
@@ -746,20 +629,27 @@ export class KubernetesPlatform implements Platform {
   }
 
   /**
-   * For a cluster target whose owner Baton can pause (a TidbCluster), pause it before any
-   * StatefulSet write, so its operator does not undo the roll (see {@link pauseTidbCluster}).
+   * For a cluster target whose owner Baton can pause (a TidbCluster): refuse to touch its
+   * StatefulSets unless this Upgrade holds it paused (the runner's take-over step), so its
+   * operator cannot undo the roll. A fresh read only while the resolved copy says otherwise.
    */
-  private async holdOwner(ctx: PortContext): Promise<void> {
-    const cluster = await this.cluster(ctx);
+  private async checkOwnerHeld(ctx: PortContext): Promise<void> {
+    const cluster = await this.resolvedCluster(ctx);
     if (!cluster || !isPausable(cluster.kind)) return;
-    const message = await pauseTidbCluster(
-      this.io(ctx),
-      this.upgradeResource,
-      cluster.kind,
-      cluster.object.metadata.name,
+    const me = this.upgradeResource.metadata.name;
+    const held = (o: { metadata: { annotations?: Record<string, string> } }) =>
+      o.metadata.annotations?.[PAUSED_BY_ANNOTATION] === me;
+    if (held(cluster.object)) return;
+    const name = cluster.object.metadata.name;
+    const fresh = await readClusterObject(this.io(ctx), this.upgradeResource, cluster.kind, name);
+    if (held(fresh)) {
+      cluster.object = fresh;
+      return;
+    }
+    throw new OperationalError(
+      'owner-not-held',
+      `${cluster.kind.kind} ${name} is not paused by upgrade ${me}: the take-over step must run before any pod is replaced`,
     );
-    this.holdsOwner = true;
-    if (message) await this.event('Normal', 'OwnerPaused', message);
   }
 
   /**

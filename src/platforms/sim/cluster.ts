@@ -113,6 +113,10 @@ export class SimCluster {
   ddlPaused = false;
   /** Set by a finalization. */
   finalized = false;
+  /** With an owner (`description.owner`): whether Baton holds the members (taken over, not handed back). */
+  held = false;
+  /** Take-overs and hand-backs that changed something, in order. */
+  readonly custodyLog: ('takeOver' | 'handBack')[] = [];
   /**
    * Version the cluster was finalized at (CockroachDB's cluster version). A member started on an
    * older major afterwards refuses to start, as a real node does.
@@ -341,6 +345,9 @@ export class SimCluster {
   replace(name: string, version: string): boolean {
     const m = this.get(name);
     if (atVersion(m.version, version) && (m.running || m.replacing)) return false;
+    if (this.description.owner && !this.held) {
+      throw new Error(`${name}: its owner still rolls it; take the members over first`);
+    }
     this.checkPrerequisites(m);
     this.lastRequested.set(m.component, version);
     this.stopProcess(m);
@@ -387,6 +394,27 @@ export class SimCluster {
       });
     });
     return true;
+  }
+
+  /** Hold the members so their owner rolls nothing by itself. Idempotent. */
+  takeOver(): string {
+    if (this.held) return 'the members are already held';
+    this.held = true;
+    this.custodyLog.push('takeOver');
+    return `took ${this.members.length} member(s) over from their owner`;
+  }
+
+  /**
+   * Give the members back to their owner, once every member runs and is ready (an owner handed a
+   * member half-way through a restart would restart it again). Idempotent.
+   */
+  handBack(): { done: true; message: string } | { done: false; reason: string } {
+    if (!this.held) return { done: true, message: 'the members are already back with their owner' };
+    const busy = this.members.filter((m) => !m.running || m.replacing || !m.ready).map((m) => m.name);
+    if (busy.length > 0) return { done: false, reason: `${busy.join(', ')} not ready yet` };
+    this.held = false;
+    this.custodyLog.push('handBack');
+    return { done: true, message: `handed ${this.members.length} member(s) back to their owner` };
   }
 
   /** Stop `name` without starting it again. Idempotent; returns false when it was already stopped. */

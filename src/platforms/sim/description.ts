@@ -70,6 +70,12 @@ export interface SimClusterDescription {
   faults: SimFault[];
   /** Precheck name -> reason: the simulated engine reports these checks as failing. */
   precheckFailures: Record<string, string>;
+  /**
+   * The members belong to an owner that would roll them by itself (a StatefulSet controller, an
+   * operator): the platform has take-over and hand-back steps, and replacing a member the owner
+   * still holds fails.
+   */
+  owner: boolean;
 }
 
 const NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -137,6 +143,7 @@ const descriptionSchema = z
       .optional(),
     faults: z.array(faultSchema).optional(),
     precheckFailures: z.record(z.string(), z.string()).optional(),
+    owner: z.boolean().optional(),
   })
   .strict();
 
@@ -311,6 +318,7 @@ export function parseSimClusterDescription(
     timings: { ...DEFAULT_SIM_TIMINGS, ...d.timings },
     faults,
     precheckFailures: { ...d.precheckFailures },
+    owner: d.owner ?? false,
   };
 }
 

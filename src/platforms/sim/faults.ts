@@ -17,6 +17,8 @@ export const SIM_CALL_KINDS = [
   'restore',
   'hook',
   'finalize',
+  'takeOver',
+  'handBack',
 ] as const;
 
 /** A port method of the simulated platform or engine. */
@@ -30,6 +32,8 @@ export const DISRUPTIVE_CALLS: readonly SimCallKind[] = [
   'restore',
   'hook',
   'finalize',
+  'takeOver',
+  'handBack',
 ];
 
 /** Member `member` never becomes ready once it runs `version` (any new version when omitted). */

@@ -2,7 +2,14 @@
  * The platform view of a {@link SimCluster}: list members, replace one, stop one, and the journal.
  * Every call goes through the cluster's fault injector and recorder.
  */
-import type { JournalStore, Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
+import type {
+  Custody,
+  HandBackResult,
+  JournalStore,
+  Platform,
+  PortContext,
+  ReplaceOptions,
+} from '../../core/ports.js';
 import type { PlatformMember } from '../../core/types.js';
 import type { SimCluster } from './cluster.js';
 import { MemoryJournalStore } from './journal.js';
@@ -11,6 +18,8 @@ import { MemoryJournalStore } from './journal.js';
 export class SimPlatform implements Platform {
   readonly name = 'sim';
   readonly journal: JournalStore;
+  /** Present when the description gives the members an owner (`owner: true`). */
+  readonly custody?: Custody;
 
   /** `journal` defaults to a fresh {@link MemoryJournalStore}; pass one to share it across runners. */
   constructor(
@@ -18,6 +27,17 @@ export class SimPlatform implements Platform {
     journal?: JournalStore,
   ) {
     this.journal = journal ?? new MemoryJournalStore();
+    if (cluster.description.owner) {
+      this.custody = {
+        describe: async () => ({
+          takeOver: 'hold the members so their owner rolls nothing by itself',
+          handBack: 'give the members back to their owner once every one is ready',
+        }),
+        takeOver: async () => this.cluster.invoke('takeOver', {}, () => this.cluster.takeOver()),
+        handBack: async (): Promise<HandBackResult> =>
+          this.cluster.invoke('handBack', {}, () => this.cluster.handBack()),
+      };
+    }
   }
 
   async listMembers(_ctx: PortContext): Promise<PlatformMember[]> {
