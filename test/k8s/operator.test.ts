@@ -333,17 +333,19 @@ describe('operator', () => {
       });
       assert.equal(frozen.status?.currentRevision, frozen.status?.updateRevision);
     }
-    const r = (await env.custom.listNamespacedCustomObject({
-      group: 'baton.dev',
-      version: 'v1alpha1',
-      namespace: env.ns,
-      plural: 'upgrades',
-      labelSelector: `${LABELS.statefulSet}=kv`,
-    })) as { items: { spec: { version: string }; status?: { phase?: string } }[] };
-    assert.deepEqual(r.items.map((u) => `${u.spec.version} ${u.status?.phase}`).sort(), [
-      '1.2.0 Completed',
-      '1.3.0 Completed',
-    ]);
+    // The hand-back (the freeze given back) is the runner's last step before Completed.
+    const phases = async () => {
+      const r = (await env.custom.listNamespacedCustomObject({
+        group: 'baton.dev',
+        version: 'v1alpha1',
+        namespace: env.ns,
+        plural: 'upgrades',
+        labelSelector: `${LABELS.statefulSet}=kv`,
+      })) as { items: { spec: { version: string }; status?: { phase?: string } }[] };
+      return r.items.map((u) => `${u.spec.version} ${u.status?.phase}`).sort();
+    };
+    await waitFor('both upgrades ended', async () => (await phases()).every((p) => !p.endsWith('Running')));
+    assert.deepEqual(await phases(), ['1.2.0 Completed', '1.3.0 Completed']);
     assert.ok(tracker.maxUnready() <= 1, `one pod at a time (saw ${tracker.maxUnready()})`);
   });
 
