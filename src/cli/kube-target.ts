@@ -21,6 +21,7 @@ import {
 import { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
 import type { CliIO } from '../wiring/io.js';
 import type { Target } from '../wiring/targets.js';
+import { nodesTarget } from '../wiring/nodes.js';
 import { engineRegistry } from '../engines/registry.js';
 
 /** The flags this target reads (raw, as commander gives them). */
@@ -220,6 +221,18 @@ export async function kubernetesTarget(o: Record<string, unknown>, io: CliIO): P
     upgrade = existing ?? { ...draft, metadata: { name, namespace } };
   } else {
     upgrade = await findResource(journal, namespace, f.name);
+  }
+  if (upgrade.spec.target.nodes) {
+    // A nodes target: Node objects and the node engine (wiring/nodes.ts), no pod engine.
+    const { platform, engine } = nodesTarget({ kc, upgrade, journal, clock: io.clock, logger: io.logger });
+    return {
+      kind: 'kubernetes',
+      platform,
+      engine,
+      clock: io.clock,
+      cluster: defaultClusterName(upgrade),
+      close: async () => {},
+    };
   }
   const engineName = f.engine ?? upgrade.spec.engine ?? 'generic';
   if (f.engine && upgrade.spec.engine && f.engine !== upgrade.spec.engine && upgrade.metadata.uid) {
