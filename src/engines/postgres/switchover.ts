@@ -24,6 +24,7 @@
  * last writes might be missing there, so the switchover fails with a reason instead.
  */
 import type { Clock } from '../../core/clock.js';
+import { waitUntil as waitFor } from '../../core/wait.js';
 import { OperationalError, describeError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { DrainResult, Platform } from '../../core/ports.js';
@@ -83,19 +84,19 @@ export function chooseSwitchoverTarget(
   )[0];
 }
 
-async function waitUntil<T>(
+function waitUntil<T>(
   deps: SwitchoverDeps,
   deadline: number,
   what: string,
   probe: () => Promise<T | undefined>,
 ): Promise<T> {
-  while (true) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (deps.clock.now() >= deadline)
-      throw new OperationalError('switchover-timeout', `timed out waiting for ${what}`);
-    await deps.clock.sleep(deps.pollMs, deps.signal);
-  }
+  return waitFor(what, probe, {
+    clock: deps.clock,
+    deadline,
+    pollMs: deps.pollMs,
+    signal: deps.signal,
+    code: 'switchover-timeout',
+  });
 }
 
 /** Outcome of {@link repointStandbys}. */

@@ -31,6 +31,7 @@ import {
   type V1StatefulSet,
 } from '@kubernetes/client-node';
 import type { Clock } from '../../core/clock.js';
+import { waitUntil } from '../../core/wait.js';
 import { BadInputError, OperationalError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Custody, JournalStore, Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
@@ -132,8 +133,8 @@ export interface SeenObjects {
 }
 
 const MAX_CONFLICT_RETRIES = 10;
-/** Polls (and their interval) for the controller to observe a template change. */
-const STATUS_WAIT_POLLS = 60;
+/** How long (and how often) to wait for the controller to observe a template change. */
+const STATUS_WAIT_MS_TOTAL = 3_000;
 const STATUS_WAIT_MS = 50;
 
 /** Members are StatefulSet pods; replacements step the partition (RollingUpdate) or delete pods (OnDelete). */
@@ -715,11 +716,29 @@ export class KubernetesPlatform implements Platform {
     const unready = (p: V1Pod) => !p.metadata?.deletionTimestamp && !isReady(p);
     if (![...pods].some(([n, p]) => n !== target && unready(p))) return;
     // Revisions are only meaningful once the controller has seen the latest template.
+    const caughtUp = (s: V1StatefulSet) =>
+      (s.status?.observedGeneration ?? 0) >= (s.metadata?.generation ?? 0);
     let fresh = sts;
-    for (let i = 0; (fresh.status?.observedGeneration ?? 0) < (fresh.metadata?.generation ?? 0); i++) {
-      if (i >= STATUS_WAIT_POLLS) return;
-      await ctx.clock.sleep(STATUS_WAIT_MS, ctx.signal);
-      fresh = await this.readStatefulSet(stsName, ctx);
+    if (!caughtUp(fresh)) {
+      try {
+        fresh = await waitUntil(
+          `the StatefulSet controller to observe ${stsName}'s template`,
+          async () => {
+            const s = await this.readStatefulSet(stsName, ctx);
+            return caughtUp(s) ? s : undefined;
+          },
+          {
+            clock: ctx.clock,
+            deadline: ctx.clock.now() + STATUS_WAIT_MS_TOTAL,
+            pollMs: STATUS_WAIT_MS,
+            signal: ctx.signal,
+          },
+        );
+      } catch (err) {
+        // Not caught up yet: the pod in the way is looked at again when the step is re-decided.
+        if (err instanceof OperationalError && err.code === 'wait-timeout') return;
+        throw err;
+      }
     }
     pods = await this.podsOf(fresh, ctx);
     const live = new Set([fresh.status?.currentRevision, fresh.status?.updateRevision].filter(Boolean));

@@ -15,6 +15,7 @@
  * to the component named like the engine.
  */
 import { chmod, mkdir, rm, stat } from 'node:fs/promises';
+import { waitUntil } from '../../core/wait.js';
 import { dirname, join, resolve } from 'node:path';
 import { BadInputError, OperationalError, describeError } from '../../core/errors.js';
 import type { Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
@@ -698,14 +699,23 @@ export class LocalPlatform implements Platform {
   private async waitPortsFree(rec: MemberRecord, ctx: PortContext): Promise<void> {
     const deadline = ctx.clock.now() + PORT_RELEASE_TIMEOUT_MS;
     for (const port of Object.values(rec.ports)) {
-      while (!(await canBind(port, rec.host))) {
-        if (ctx.clock.now() >= deadline) {
-          throw new OperationalError(
-            'port-in-use',
-            `port ${port} of ${rec.name} is held by a process Baton did not record; stop it before starting ${rec.name}`,
-          );
-        }
-        await ctx.clock.sleep(POLL_MS, ctx.signal);
+      try {
+        await waitUntil(
+          `port ${port} of ${rec.name} to be free`,
+          async () => (await canBind(port, rec.host)) || undefined,
+          {
+            clock: ctx.clock,
+            deadline,
+            pollMs: POLL_MS,
+            signal: ctx.signal,
+          },
+        );
+      } catch (err) {
+        if (!(err instanceof OperationalError) || err.code !== 'wait-timeout') throw err;
+        throw new OperationalError(
+          'port-in-use',
+          `port ${port} of ${rec.name} is held by a process Baton did not record; stop it before starting ${rec.name}`,
+        );
       }
     }
   }
