@@ -360,7 +360,7 @@ export function buildPlan(input: PlanInput): Plan {
     if (skew && leader && pending.length > 0 && (leader.path?.length ?? 0) > 0) {
       const leaderPath = leader.path ?? [];
       const leaderTargets = leaderPath.map((h, i) => (i === leaderPath.length - 1 ? leader.version : h.to));
-      const lowest = [...pending].sort(byVersion)[0] as MemberView;
+      const lowest = pending.reduce((a, b) => (byVersion(b, a) < 0 ? b : a)); // a scan, not a sort of 65,000
       const hops = skewHops(rules, { ...skew, component: c.name }, lowest.version, c.version, leaderTargets);
       path = hops.path;
       hopTargets = hops.hopTargets;
