@@ -9,9 +9,7 @@
 import {
   AppsV1Api,
   CoreV1Api,
-  PatchStrategy,
   PolicyV1Api,
-  setHeaderOptions,
   type KubeConfig,
   type V1Node,
   type V1Pod,
@@ -20,28 +18,6 @@ import {
   type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { isReady } from '../../api/conditions.js';
-
-/** JSON merge patch (RFC 7386) request options. */
-export const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
-/** HTTP status of a failed client-node call, if it has one. */
-export function statusOf(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'number' && code >= 100 && code < 600 ? code : undefined;
-}
-
-/** The Status `message` of a failed call, or the error's text. */
-export function messageOf(err: unknown): string {
-  const body = (err as { body?: unknown } | null)?.body;
-  try {
-    const parsed = typeof body === 'string' ? (JSON.parse(body) as unknown) : body;
-    const msg = (parsed as { message?: unknown } | null)?.message;
-    if (typeof msg === 'string' && msg) return msg;
-  } catch {
-    // not JSON
-  }
-  return err instanceof Error ? err.message.split('\n')[0]! : String(err);
-}
 
 /** Objects of one observation. */
 export interface ClusterView {

@@ -41,16 +41,8 @@ import {
   type DrainRecord,
   type NodesTarget,
 } from '../../api/nodes.js';
-import {
-  MERGE,
-  NodeApi,
-  messageOf,
-  nodeReady,
-  podReady,
-  statusOf,
-  workloadAvailable,
-  type ClusterView,
-} from './cluster.js';
+import { NodeApi, nodeReady, podReady, workloadAvailable, type ClusterView } from './cluster.js';
+import { MERGE_PATCH, apiMessage, httpStatus } from '../../api/client.js';
 import { blockingBudgets, budgetsOf, controllerOf, keyOf, planPod, type PodPlan } from './pods.js';
 import { CONTROL_PLANE, kubernetesNodesRules, MAX_KUBELET_MINORS_BEHIND } from './rules.js';
 
@@ -193,7 +185,7 @@ export class KubernetesNodesEngine implements Engine {
       if (!engine || !this.databases) continue;
       const r = await this.databases.caughtUp(engine, `${ns}/${sts}`, pod!, ctx).catch((err: unknown) => ({
         ok: false,
-        detail: messageOf(err),
+        detail: apiMessage(err),
       }));
       if (!r.ok) waits.push(`${d} (${r.detail})`);
     }
@@ -299,7 +291,7 @@ export class KubernetesNodesEngine implements Engine {
     try {
       server = (await this.version.getCode()).gitVersion;
     } catch (err) {
-      return { name, ok: false, reason: `cannot read the API server's /version: ${messageOf(err)}` };
+      return { name, ok: false, reason: `cannot read the API server's /version: ${apiMessage(err)}` };
     }
     const api = parseVersion(server);
     const target = parseVersion(spec.version);
@@ -376,7 +368,7 @@ export class KubernetesNodesEngine implements Engine {
       try {
         n = await this.api.core.readNode({ name: node });
       } catch (err) {
-        if (statusOf(err) === 404) return 'gone';
+        if (httpStatus(err) === 404) return 'gone';
         throw err;
       }
       const ann = n.metadata?.annotations ?? {};
@@ -394,11 +386,11 @@ export class KubernetesNodesEngine implements Engine {
               spec: { unschedulable: true },
             },
           },
-          MERGE,
+          MERGE_PATCH,
         );
         return 'ours';
       } catch (err) {
-        if (statusOf(err) !== 409 || attempt >= 5) throw err;
+        if (httpStatus(err) !== 409 || attempt >= 5) throw err;
       }
     }
   }
@@ -427,7 +419,7 @@ export class KubernetesNodesEngine implements Engine {
         name: node,
         body: { metadata: { annotations: { [NODE_ANNOTATIONS.drained]: JSON.stringify(rec) } } },
       },
-      MERGE,
+      MERGE_PATCH,
     );
   }
 
@@ -447,10 +439,10 @@ export class KubernetesNodesEngine implements Engine {
       });
       return 'ok';
     } catch (err) {
-      const code = statusOf(err);
+      const code = httpStatus(err);
       if (code === 404) return 'ok';
       if (code === 429 || code === 500 || code === 503)
-        return `${keyOf(pod)} (eviction refused: ${messageOf(err)})`;
+        return `${keyOf(pod)} (eviction refused: ${apiMessage(err)})`;
       throw err;
     }
   }
@@ -464,7 +456,7 @@ export class KubernetesNodesEngine implements Engine {
         ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}),
       });
     } catch (err) {
-      if (statusOf(err) !== 404) throw err;
+      if (httpStatus(err) !== 404) throw err;
     }
   }
 
@@ -476,7 +468,7 @@ export class KubernetesNodesEngine implements Engine {
       try {
         n = await this.api.core.readNode({ name: node });
       } catch (err) {
-        if (statusOf(err) === 404) return;
+        if (httpStatus(err) === 404) return;
         throw err;
       }
       if (n.metadata?.annotations?.[NODE_ANNOTATIONS.cordonedBy] !== this.key) return;
@@ -492,11 +484,11 @@ export class KubernetesNodesEngine implements Engine {
               spec: { unschedulable: null },
             },
           },
-          MERGE,
+          MERGE_PATCH,
         );
         return;
       } catch (err) {
-        if (statusOf(err) !== 409 || attempt >= 5) throw err;
+        if (httpStatus(err) !== 409 || attempt >= 5) throw err;
       }
     }
   }
