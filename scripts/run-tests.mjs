@@ -8,9 +8,9 @@
 // 2. One real control plane (test/kube/controlplane-main.ts) is started for the whole run when a
 //    selected file needs it; test files find it through BATON_CONTROLPLANE and each test takes
 //    its own namespace and fake nodes. It is stopped when the tests end.
-import { readFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { setTimeout, clearTimeout } from 'node:timers';
@@ -28,11 +28,21 @@ if (files.length === 0) {
 }
 
 // A file needs the control plane when it lives with the Kubernetes harness or imports from it.
+// A file needs the control plane when it lives under test/kube or test/k8s or imports from there,
+// itself or through a fixture beside it (test/nodes/k8s-job.test.ts -> ./k8s-fixture.ts -> ../kube/).
+const KUBE_IMPORT = /from '[^']*\/(kube|k8s)\/[^']*'/;
+function importsKube(file, seen = new Set()) {
+  if (seen.has(file)) return false;
+  seen.add(file);
+  const text = readFileSync(file, 'utf8');
+  if (KUBE_IMPORT.test(text)) return true;
+  return [...text.matchAll(/from '(\.\/[^']+)\.js'/g)].some((m) => {
+    const dep = join(dirname(file), `${m[1]}.ts`);
+    return existsSync(dep) && importsKube(dep, seen);
+  });
+}
 const needsKube = files.some(
-  (f) =>
-    f.startsWith(join('test', 'kube')) ||
-    f.startsWith(join('test', 'k8s')) ||
-    /from '[^']*\/(kube|k8s)\/[^']*'/.test(readFileSync(f, 'utf8')),
+  (f) => f.startsWith(join('test', 'kube')) || f.startsWith(join('test', 'k8s')) || importsKube(f),
 );
 
 const setup = spawnSync('bash', ['scripts/setup-tests.sh', ...(needsKube ? ['--controlplane'] : [])], {
