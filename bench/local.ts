@@ -31,7 +31,7 @@ import { runCli } from '../test/local/helpers.js';
 import type { ProbeReport } from '../src/probe/types.js';
 
 /** Members per engine (Redis: three primaries, each with a replica on another member). */
-const MEMBERS: Record<string, number> = { etcd: 3, postgres: 3, redis: 6 };
+export const MEMBERS: Record<string, number> = { etcd: 3, postgres: 3, redis: 6 };
 
 /** Targets the figures are held to. */
 export const TARGETS: Record<
@@ -122,37 +122,45 @@ export interface RunFigures extends Overhead {
 }
 
 /** `baton <argv>` in this process, with everything it printed. */
-async function cli(argv: string[]): Promise<{ code: number; out: string }> {
+export async function cli(argv: string[]): Promise<{ code: number; out: string }> {
   const r = await runCli(argv);
   return { code: r.code, out: r.stdout + r.stderr };
+}
+
+/**
+ * Creates the local cluster `bench` of `engine` at `from` in `stateDir` and waits until it passes
+ * its checks (a freshly formed Redis cluster may still be gossiping replica roles).
+ */
+export async function createSettledCluster(engine: string, from: string, stateDir: string): Promise<void> {
+  const created = await cli([
+    'cluster',
+    'create',
+    'bench',
+    '--engine',
+    engine,
+    '--members',
+    String(MEMBERS[engine] ?? 3),
+    '--version',
+    from,
+    '--state-dir',
+    stateDir,
+  ]);
+  if (created.code !== 0) throw new Error(`cluster create failed:\n${created.out}`);
+  // A freshly formed Redis cluster may still be gossiping replica roles: upgrade a settled cluster.
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const checked = await cli(['check', '--state-dir', stateDir]);
+    if (checked.code === 0) break;
+    if (Date.now() >= deadline) throw new Error(`the new cluster never passed its checks:\n${checked.out}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 async function runOnce(engine: string, from: string, to: string): Promise<RunFigures> {
   const stateDir = await mkdtemp(join(tmpdir(), `baton-bench-${engine}-`));
   const ctx = { clock: systemClock, logger: nullLogger };
   try {
-    const created = await cli([
-      'cluster',
-      'create',
-      'bench',
-      '--engine',
-      engine,
-      '--members',
-      String(MEMBERS[engine] ?? 3),
-      '--version',
-      from,
-      '--state-dir',
-      stateDir,
-    ]);
-    if (created.code !== 0) throw new Error(`cluster create failed:\n${created.out}`);
-    // A freshly formed Redis cluster may still be gossiping replica roles: upgrade a settled cluster.
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const checked = await cli(['check', '--state-dir', stateDir]);
-      if (checked.code === 0) break;
-      if (Date.now() >= deadline) throw new Error(`the new cluster never passed its checks:\n${checked.out}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await createSettledCluster(engine, from, stateDir);
     const reportFile = join(stateDir, 'report.json');
     const applied = await cli([
       'apply',

@@ -21,11 +21,9 @@ import { openLocalCluster } from '../src/wiring/targets.js';
 import { LocalPlatform } from '../src/platforms/local/platform.js';
 import type { UpgradeEffect } from '../src/probe/phases.js';
 import type { ProbeSummary } from '../src/probe/log-format.js';
-import { runCli } from '../test/local/helpers.js';
-import { median } from './local.js';
+import { cli, createSettledCluster, MEMBERS, median } from './local.js';
 
 /** Members per engine, as bench:local. */
-const MEMBERS: Record<string, number> = { etcd: 3, postgres: 3, redis: 6 };
 
 /** The issue's targets. */
 export const TARGETS: Record<string, { maxGapMs: number; worstStepLossPct?: number; lostWrites: number }> = {
@@ -49,11 +47,6 @@ export interface ProbeRunFigures {
   errorKinds: Record<string, number>;
 }
 
-async function cli(argv: string[]): Promise<{ code: number; out: string }> {
-  const r = await runCli(argv);
-  return { code: r.code, out: r.stdout + r.stderr };
-}
-
 async function runOnce(
   engine: string,
   from: string,
@@ -64,25 +57,7 @@ async function runOnce(
   const stateDir = await mkdtemp(join(tmpdir(), `baton-bench-probe-${engine}-`));
   const ctx = { clock: systemClock, logger: nullLogger };
   try {
-    const created = await cli([
-      'cluster',
-      'create',
-      'bench',
-      '--engine',
-      engine,
-      '--members',
-      String(MEMBERS[engine] ?? 3),
-      '--version',
-      from,
-      '--state-dir',
-      stateDir,
-    ]);
-    if (created.code !== 0) throw new Error(`cluster create failed:\n${created.out}`);
-    const deadline = Date.now() + 30_000;
-    while ((await cli(['check', '--state-dir', stateDir])).code !== 0) {
-      if (Date.now() >= deadline) throw new Error('the new cluster never passed its checks');
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await createSettledCluster(engine, from, stateDir);
     const reportFile = join(stateDir, 'report.json');
     const load = ['--probe', '--probe-rate', String(rate), '--probe-baseline', '5s'];
     if (workers !== undefined) load.push('--probe-workers', String(workers));
