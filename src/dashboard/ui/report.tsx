@@ -20,6 +20,13 @@ import {
   Summary,
 } from './views.js';
 
+/** The report's probe plots, in order: title and the lines drawn. */
+const REPORT_CHARTS = [
+  ['Throughput (ops/s)', THROUGHPUT_LINES],
+  ['Latency (ms)', LATENCY_LINES],
+  ['Longest write gap (ms)', GAP_LINES],
+] as const;
+
 function Report({ r }: { r: UpgradeReport }) {
   const width = Math.min(Math.max(document.body.clientWidth - 80, 600), 1400);
   const seconds = allSeconds(r.probe);
@@ -53,27 +60,16 @@ function Report({ r }: { r: UpgradeReport }) {
           ) : (
             <>
               <ProbeSummaries runs={r.probe} />
-              <SeriesChart
-                title="Throughput (ops/s)"
-                seconds={seconds}
-                lines={THROUGHPUT_LINES}
-                bands={bands}
-                width={width}
-              />
-              <SeriesChart
-                title="Latency (ms)"
-                seconds={seconds}
-                lines={LATENCY_LINES}
-                bands={bands}
-                width={width}
-              />
-              <SeriesChart
-                title="Longest write gap (ms)"
-                seconds={seconds}
-                lines={GAP_LINES}
-                bands={bands}
-                width={width}
-              />
+              {REPORT_CHARTS.map(([title, lines]) => (
+                <SeriesChart
+                  key={title}
+                  title={title}
+                  seconds={seconds}
+                  lines={lines}
+                  bands={bands}
+                  width={width}
+                />
+              ))}
               <Phases runs={r.probe} />
             </>
           )}
