@@ -142,7 +142,18 @@ async function baton(
     spec: { target: { statefulSet: name }, version: '1.1.0' },
   });
   const t1 = await ended;
-  const requests = c.requests().total;
+  const stats = c.requests();
+  const requests = stats.total;
+  if (process.env.BATON_BENCH_DETAIL) {
+    const top = Object.entries(stats.byVerbResource).sort((x, y) => y[1] - x[1]);
+    process.stderr.write(`${name}: ${requests} requests ${JSON.stringify(Object.fromEntries(top))}\n`);
+    const lines = stats.entries.map(
+      (e) => `${e.at - t0} +${(e.answeredAt ?? e.at) - e.at} ${e.method} ${e.path} ${e.status}`,
+    );
+    await writeFile(join(tmpdir(), `baton-bench-${name}.requests`), lines.join('\n'));
+    const up = await c.rest.get(`${path}/${name}-up`);
+    await writeFile(join(tmpdir(), `baton-bench-${name}.upgrade.json`), JSON.stringify(up, null, 1));
+  }
   await c.rest.delete(`/apis/apps/v1/namespaces/${ns}/statefulsets/${name}`);
   return { secondsPerPod: (t1 - t0) / 1000 / replicas, requests, phase };
 }

@@ -27,7 +27,9 @@ import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify as stringifyYaml } from 'yaml';
 import { pickFreePorts } from '../../src/platforms/local/ports.js';
 import { tailFile } from '../../src/platforms/local/process.js';
@@ -89,13 +91,20 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const bins = opts.binaries ?? (await controlPlaneBinaries());
   const dir = await mkdtemp(join(tmpdir(), 'baton-controlplane-'));
   const procs: Proc[] = [];
+  const reaper = startReaper(dir, opts.keepDir ?? false);
+  const track = (p: Proc) => {
+    procs.push(p);
+    reaper.watch(p);
+  };
   const stop = async () => {
     await Promise.all(procs.reverse().map(stopProc));
     if (!opts.keepDir) await rm(dir, { recursive: true, force: true });
+    reaper.release();
   };
   const kill = () => {
     for (const p of procs) if (!p.exited) p.child.kill('SIGKILL');
     if (!opts.keepDir) rmSync(dir, { recursive: true, force: true });
+    reaper.release();
   };
   const started = Date.now();
   const deadline = started + (opts.timeoutMs ?? 120_000);
@@ -104,7 +113,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     // servers too); a start that fails on a taken port is retried on fresh ports.
     for (let attempt = 1; ; attempt++) {
       try {
-        const info = await startOnce(bins, dir, procs, deadline);
+        const info = await startOnce(bins, dir, procs, track, deadline);
         return { info, startMs: Date.now() - started, stop, kill };
       } catch (err) {
         const taken = await portTaken(procs);
@@ -123,6 +132,7 @@ async function startOnce(
   bins: ControlPlaneBinaries,
   dir: string,
   procs: Proc[],
+  track: (p: Proc) => void,
   deadline: number,
 ): Promise<ControlPlaneInfo> {
   const [etcdPort, peerPort, apiPort, kcmPort, schedPort] = await pickFreePorts(5, { random: Math.random });
@@ -154,7 +164,7 @@ async function startOnce(
   await writeFile(join(pki, 'sa.pub'), sa.publicKey);
 
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
-  procs.push(
+  track(
     await spawnLogged('etcd', bins.etcd, dir, [
       '--name=controlplane',
       `--data-dir=${join(dir, 'etcd')}`,
@@ -174,7 +184,7 @@ async function startOnce(
   });
 
   const server = `https://127.0.0.1:${apiPort}`;
-  procs.push(
+  track(
     await spawnLogged('kube-apiserver', bins.apiserver, dir, [
       `--etcd-servers=${etcdUrl}`,
       '--bind-address=127.0.0.1',
@@ -225,7 +235,7 @@ async function startOnce(
   const kcmConfig = await kubeconfig('kube-controller-manager', tokens.kcm);
   const schedConfig = await kubeconfig('kube-scheduler', tokens.scheduler);
 
-  procs.push(
+  track(
     await spawnLogged('kube-controller-manager', bins.controllerManager, dir, [
       `--kubeconfig=${kcmConfig}`,
       `--authentication-kubeconfig=${kcmConfig}`,
@@ -258,7 +268,7 @@ async function startOnce(
       leaderElection: { leaderElect: false },
     }),
   );
-  procs.push(
+  track(
     await spawnLogged('kube-scheduler', bins.scheduler, dir, [
       `--config=${join(dir, 'scheduler.yaml')}`,
       `--authentication-kubeconfig=${schedConfig}`,
@@ -349,6 +359,41 @@ async function spawnLogged(name: string, bin: string, dir: string, args: string[
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * The watchdog of one control plane (`reaper.mjs`, its own process group so that a signal to the
+ * test's group does not take it down): it is told each component's PID and, if the process that
+ * started them dies without {@link Reaper.release} (SIGKILL, a test runner's timeout), kills those
+ * that are still the programs it was told of and removes the directory.
+ */
+interface Reaper {
+  watch(p: Proc): void;
+  release(): void;
+}
+
+const REAPER = fileURLToPath(new URL('./reaper.mjs', import.meta.url));
+
+function startReaper(dir: string, keepDir: boolean): Reaper {
+  const child = spawn(process.execPath, [REAPER, dir, keepDir ? 'keep' : 'remove'], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+    detached: true,
+  });
+  child.unref();
+  const pipe = child.stdin as unknown as Socket;
+  pipe.on('error', () => undefined);
+  pipe.unref();
+  let released = false;
+  return {
+    watch: (p) => {
+      if (!released && p.child.pid) pipe.write(`${p.child.pid} ${p.child.spawnfile}\n`);
+    },
+    release: () => {
+      if (released) return;
+      released = true;
+      pipe.end('release\n');
+    },
+  };
 }
 
 async function stopProc(p: Proc): Promise<void> {

@@ -63,6 +63,8 @@ export interface RequestEntry {
   injected?: boolean;
   /** When the request arrived (ms since the epoch). */
   at: number;
+  /** When the upstream's answer headers came back (ms since the epoch; undefined before). */
+  answeredAt?: number;
 }
 
 /** Request counters since start or the last reset. */
@@ -285,6 +287,7 @@ export async function startFaultProxy(upstream: {
       },
       (upRes) => {
         entry.status = upRes.statusCode ?? 0;
+        entry.answeredAt = Date.now();
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         if (info.verb === 'watch') {
           watches.add(res);
