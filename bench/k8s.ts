@@ -18,7 +18,7 @@
  *
  * Environment: BATON_BENCH_DELAYS (default 1000,200), BATON_BENCH_SIZES (default 10,50),
  * BATON_BENCH_RUNS (default 3), BATON_BENCH_NODE_FLAGS (Node flags of the operator instead of the
- * Deployment's), BATON_CONTROLPLANE (use a running control plane instead of starting one).
+ * Deployment command's), BATON_CONTROLPLANE (use a running control plane instead of starting one).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, readFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1StatefulSet } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../src/api/upgrade.js';
-import { OPERATOR_NODE_OPTIONS } from '../src/operator/manifests.js';
+import { OPERATOR_NODE_FLAGS } from '../src/operator/manifests.js';
 import { startControlPlane, type ControlPlane } from '../test/kube/controlplane.js';
 import { applyDeploy, OPERATOR_NAMESPACE, serviceAccountToken } from '../test/kube/deploy.js';
 import { PATCH, type Rest } from '../test/kube/rest.js';
@@ -173,8 +173,8 @@ class OperatorProcess {
     const child = spawn(
       process.execPath,
       [
-        // The V8 limits the Deployment sets (NODE_OPTIONS); BATON_BENCH_NODE_FLAGS tries others.
-        ...(process.env.BATON_BENCH_NODE_FLAGS ?? OPERATOR_NODE_OPTIONS).split(' ').filter(Boolean),
+        // The Node flags of the Deployment's command; BATON_BENCH_NODE_FLAGS tries others.
+        ...(process.env.BATON_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? OPERATOR_NODE_FLAGS),
         entry,
         'operator',
         '--kubeconfig',
@@ -292,7 +292,8 @@ async function main(): Promise<void> {
         order: 'native, Baton, native, Baton, ... (fresh StatefulSet each run)',
         results,
         operatorPeakRssMb: rssMb,
-        operatorProcess: 'compiled CLI in its own process, Deployment NODE_OPTIONS (VmHWM)',
+        operatorProcess:
+          'compiled CLI in its own process, with the Node flags of the Deployment command (VmHWM)',
         targets: { ratio: TARGET_RATIO, requestsPerMember: TARGET_REQUESTS, rssMb: TARGET_RSS_MB },
         met: results.every((r) => r.met) && rssMb <= TARGET_RSS_MB,
       }) + '\n',

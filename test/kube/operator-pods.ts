@@ -6,7 +6,9 @@
  *
  * - the container's `args`, with `$(VAR)` references expanded from its `env` (values and the
  *   downward API's `metadata.name` / `metadata.namespace`), as the kubelet expands them;
- * - the container's environment (NODE_OPTIONS included) plus `KUBECONFIG`: a kubeconfig with a
+ * - the container's `command` (`node <flags> dist/operator/entrypoint.js`): the same Node flags, with
+ *   the TypeScript entry point through tsx instead of the compiled one;
+ * - the container's environment plus `KUBECONFIG`: a kubeconfig with a
  *   token of the pod's ServiceAccount (TokenRequest), through the test's fault proxy -- the pod's
  *   identity, as the projected service-account token gives it in a cluster;
  * - the health port (`--port`) moved to a free port of 127.0.0.1 (`--host 127.0.0.1`): pods share
@@ -51,6 +53,22 @@ export function containerEnv(pod: V1Pod, c: V1Container): Record<string, string>
     if (field === 'metadata.namespace') env[e.name] = pod.metadata!.namespace!;
   }
   return env;
+}
+
+/**
+ * The Node flags of an operator container's `command` (`node <flags> <entry point>`); none when it
+ * has no command (the image's entrypoint). Anything else is not an operator container.
+ */
+export function nodeFlags(c: V1Container): string[] {
+  const command = c.command ?? [];
+  if (command.length === 0) return [];
+  const entry = command[command.length - 1]!;
+  if (command[0] !== 'node' || !entry.endsWith('operator/entrypoint.js')) {
+    throw new Error(
+      `container ${c.name}: command ${JSON.stringify(command)} is not node <flags> <entry point>`,
+    );
+  }
+  return command.slice(1, -1);
 }
 
 /** Runs the operator pods `claims` selects (see the module comment). */
@@ -100,15 +118,10 @@ export class OperatorPods implements PodRuntime {
     const log = join(this.dir, `${pod.metadata!.name}-${uid}.log`);
     const fh = await open(log, 'a');
     try {
-      const { NODE_OPTIONS, ...rest } = env;
-      const child = spawn(
-        process.execPath,
-        [...(NODE_OPTIONS ?? '').split(' ').filter(Boolean), '--import', 'tsx', ENTRYPOINT, ...args],
-        {
-          stdio: ['ignore', fh.fd, fh.fd],
-          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.dir, ...rest, KUBECONFIG: kubeconfig },
-        },
-      );
+      const child = spawn(process.execPath, [...nodeFlags(c), '--import', 'tsx', ENTRYPOINT, ...args], {
+        stdio: ['ignore', fh.fd, fh.fd],
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.dir, ...env, KUBECONFIG: kubeconfig },
+      });
       const run: Running = { uid, child, port: port!, exited: false, log };
       child.once('exit', () => (run.exited = true));
       this.running.set(uid, run);
