@@ -23,8 +23,26 @@ export interface Version {
 const VERSION_RE =
   /^(v)?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?(?:-((?:[0-9A-Za-z-]+)(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?$/;
 
+/**
+ * Parsed versions by their text: a plan compares the same few version strings for every member
+ * (65,000 nodes on one kubelet version), so each string is parsed once. Entries are frozen (shared
+ * by every caller); the memory is dropped whole when it grows past {@link PARSED_KEPT} strings.
+ */
+const parsed = new Map<string, Version>();
+const PARSED_KEPT = 4096;
+
 /** Parse a version string or throw a BadInputError naming the accepted forms. */
 export function parseVersion(raw: string): Version {
+  const known = parsed.get(raw);
+  if (known) return known;
+  const v = parseVersionText(raw);
+  if (parsed.size >= PARSED_KEPT) parsed.clear();
+  Object.freeze(v.prerelease);
+  parsed.set(raw, Object.freeze(v));
+  return v;
+}
+
+function parseVersionText(raw: string): Version {
   const text = raw.trim();
   const m = VERSION_RE.exec(text);
   if (!m || text.length > 64) {
@@ -109,5 +127,10 @@ export function series(v: Version): string {
  * rolling restart is a real pass even though the release is the same).
  */
 export function atVersion(running: string, target: string): boolean {
-  return running.replace(/^v/, '') === target.replace(/^v/, '');
+  return running === target || withoutV(running) === withoutV(target);
+}
+
+/** `raw` without its leading `v` (`v8.1.0` -> `8.1.0`); a plan calls this for every member. */
+export function withoutV(raw: string): string {
+  return raw.startsWith('v') ? raw.slice(1) : raw;
 }

@@ -21,7 +21,7 @@ import { findVersionPath } from './path.js';
 import { firstDenial, hostedQuorumVerdict } from './safety.js';
 import { skewHops } from './skew.js';
 import type { Plan, PlannedComponent, PlannedMember, PlannedStage, VersionHop } from '../core/types.js';
-import { atVersion, compareVersions, parseVersion } from '../core/version.js';
+import { atVersion, compareVersions, parseVersion, withoutV } from '../core/version.js';
 
 /** Everything a plan is computed from. */
 export interface PlanInput {
@@ -280,7 +280,7 @@ function leadershipMove(
 function versionMix(members: MemberView[]): string | undefined {
   const groups = new Map<string, MemberView[]>();
   for (const m of members) {
-    const key = m.version.replace(/^v/, '');
+    const key = withoutV(m.version);
     const group = groups.get(key);
     if (group) group.push(m);
     else groups.set(key, [m]);
@@ -339,7 +339,7 @@ export function buildPlan(input: PlanInput): Plan {
   if (!snapshot.health.healthy) warnings.push(`cluster unhealthy: ${snapshot.health.detail}`);
   warnings.push(...(snapshot.health.warnings ?? []));
   if (rules.uniformVersion !== undefined) {
-    const distinct = [...new Set(resolved.map((c) => c.version.replace(/^v/, '')))];
+    const distinct = [...new Set(resolved.map((c) => withoutV(c.version)))];
     if (distinct.length > 1) {
       warnings.push(
         `components target different versions (${resolved.map((c) => `${c.name} ${c.version}`).join(', ')}): ${rules.uniformVersion}; a per-component override is allowed, and the cluster runs mixed versions until every component is on one`,
