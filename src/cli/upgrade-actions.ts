@@ -3,9 +3,10 @@
  * rollback), loaded by upgrade-commands.ts only when one of them runs. Option values were checked
  * when the command line was parsed; they are parsed again here into typed settings.
  */
-import { BadInputError } from '../core/errors.js';
+import { BadInputError, OperationalError } from '../core/errors.js';
 import type { ComponentSpec, ProbeSpec, Snapshot, UpgradeSpec } from '../core/types.js';
 import { isTerminal } from '../core/types.js';
+import { waitUntil } from '../core/wait.js';
 import { observe } from '../runner/observe.js';
 import { applyForce } from '../runner/decide.js';
 import { runPrechecks } from '../runner/runner.js';
@@ -263,11 +264,14 @@ export async function apply(
   });
 }
 
+/** How often `baton status --watch` reads the journal again. */
+const WATCH_POLL_MS = 1000;
+
 /** `baton status`: phase, progress, blocking check and members; `--watch` follows it to the end. */
 export async function status(o: RawOpts, io: CliIO): Promise<void> {
   await withTarget(o, io, async (t) => {
     noSimState(t);
-    let rec = await findUpgrade(t, o.name);
+    const rec = await findUpgrade(t, o.name);
     let snapshot: Snapshot | undefined;
     try {
       snapshot = await observe(t.platform, t.engine, { clock: t.clock, logger: io.logger });
@@ -277,17 +281,25 @@ export async function status(o: RawOpts, io: CliIO): Promise<void> {
     out(io, o, { spec: rec.spec, status: rec.status, members: snapshot?.members }, () =>
       renderStatus(rec, snapshot),
     );
-    if (!o.watch) return;
+    if (!o.watch || isTerminal(rec.status.phase)) return;
+    // Followed until the upgrade ends or the user stops it (Ctrl-C aborts io.signal): the one wait
+    // without a deadline; its reason is the progress line, printed each time it changes.
     let last = progressLine(rec.status);
-    while (!isTerminal(rec.status.phase)) {
-      await t.clock.sleep(1000, io.signal);
-      rec = (await t.platform.journal.get(rec.spec.name))!;
-      const line = progressLine(rec.status);
-      if (line !== last) {
-        io.stdout.write(`${line}\n`);
-        last = line;
-      }
-    }
+    const name = rec.spec.name;
+    await waitUntil(
+      `upgrade ${name} to end`,
+      async () => {
+        const next = await t.platform.journal.get(name);
+        if (!next) throw new OperationalError('upgrade-gone', `upgrade ${name} was deleted while watched`);
+        const line = progressLine(next.status);
+        if (line !== last) {
+          io.stdout.write(`${line}\n`);
+          last = line;
+        }
+        return isTerminal(next.status.phase) ? next : undefined;
+      },
+      { clock: t.clock, deadline: Infinity, pollMs: WATCH_POLL_MS, signal: io.signal },
+    );
   });
 }
 

@@ -1,44 +1,67 @@
 /**
  * The one bounded wait of actions that must see something happen before they return (a port
- * released, a standby promoted, the StatefulSet controller caught up): polls `check` on the
- * injected clock, so it runs on fake time in tests, until it answers or the deadline passes.
- * Every wait names what it waits for and has a deadline; the runner's own waits are decisions
- * (`wait` with a reason and a requeue), never loops.
+ * released, a standby promoted, a Redis failover seen, the StatefulSet controller caught up): polls
+ * `check` on the injected clock, so it runs on fake time in tests, until it answers or the deadline
+ * passes. Every wait names what it waits for, shows that reason while it waits (through the
+ * logger it is given) and has a deadline; the runner's own waits are decisions (`wait` with a
+ * reason and a requeue), never loops.
  */
 import type { Clock } from './clock.js';
 import { OperationalError } from './errors.js';
+import type { Logger } from './logger.js';
 
 /** Options of {@link waitUntil}. */
 export interface WaitOptions {
   clock: Clock;
-  /** Absolute time (`clock.now()` scale) after which the wait fails. */
+  /**
+   * Absolute time (`clock.now()` scale) after which the wait fails. `Infinity` only for a wait a
+   * person follows and ends (`baton status --watch`): an action's wait always has a finite one.
+   */
   deadline: number;
   /** Time between checks. */
   pollMs: number;
   signal?: AbortSignal;
   /** Error code of the timeout (default `wait-timeout`). */
   code?: string;
+  /**
+   * Where the reason is shown while the wait lasts: `waiting for <what>` is logged at info after
+   * the first check that does not answer, and again whenever `what` reads differently.
+   */
+  logger?: Logger;
+  /** Fields logged with those lines (the member, the cluster). */
+  fields?: Record<string, unknown>;
 }
 
 /**
  * Resolve with the first value `check` returns other than undefined, checking at once and then
  * every `pollMs`. Past `deadline` fails with OperationalError `code`: "timed out waiting for
  * <what>" (`what` may be a function, for a reason that changes while it waits). The abort
- * signal ends the wait with its reason.
+ * signal ends the wait with its reason; an error `check` throws ends it too.
  */
 export async function waitUntil<T>(
   what: string | (() => string),
   check: () => Promise<T | undefined>,
   opts: WaitOptions,
 ): Promise<T> {
+  const text = () => (typeof what === 'function' ? what() : what);
+  const started = opts.clock.now();
+  let shown: string | undefined;
   for (;;) {
     opts.signal?.throwIfAborted();
     const value = await check();
     if (value !== undefined) return value;
+    const reason = text();
     if (opts.clock.now() >= opts.deadline) {
-      const text = typeof what === 'function' ? what() : what;
-      throw new OperationalError(opts.code ?? 'wait-timeout', `timed out waiting for ${text}`);
+      throw new OperationalError(opts.code ?? 'wait-timeout', `timed out waiting for ${reason}`);
     }
-    await opts.clock.sleep(opts.pollMs, opts.signal);
+    if (opts.logger && reason !== shown) {
+      shown = reason;
+      opts.logger.info(`waiting for ${reason}`, {
+        ...opts.fields,
+        waitedMs: opts.clock.now() - started,
+        ...(Number.isFinite(opts.deadline) ? { leftMs: opts.deadline - opts.clock.now() } : {}),
+      });
+    }
+    await opts.clock.sleep(Math.min(opts.pollMs, Math.max(0, opts.deadline - opts.clock.now())), opts.signal);
   }
 }

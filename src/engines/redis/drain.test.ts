@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../core/clock.js';
 import { OperationalError } from '../../core/errors.js';
-import { nullLogger } from '../../core/logger.js';
+import { nullLogger, type Logger } from '../../core/logger.js';
 import type { EngineActionContext, Platform } from '../../core/ports.js';
 import type { MemberView, Snapshot, UpgradeSpec } from '../../core/types.js';
 import type { RedisConnection, RedisConnectionFactory } from './client.js';
@@ -183,6 +183,30 @@ describe('RedisEngine.drain (scripted nodes)', () => {
       /requested CLUSTER FAILOVER of redis-0's slots 0-5460 to redis-3 3 time\(s\); promotion not yet seen after 12000 ms/,
     );
     assert.equal(model.byMember('redis-0').slots, '0-5460');
+  });
+
+  it('shows what it waits for while it waits: the gossip, then each failover attempt', async () => {
+    const model = new Model();
+    const r3 = model.byMember('redis-3');
+    model.stale.set('redis-0', new Map([[r3.id, undefined]]));
+    model.onFailover = () => {};
+    const { engine, snapshot, ctx, member, clock } = setup(model, { attemptMs: 1_000, failoverWaitMs: 2_500 });
+    const lines: string[] = [];
+    const logger: Logger = { ...nullLogger, info: (msg) => lines.push(msg) };
+    const t0 = clock.now();
+    const res = await engine.drain(member('redis-0'), undefined, snapshot, { ...ctx, logger });
+    assert.match(res.message, /3 time\(s\); promotion not yet seen after 2500 ms/);
+    // Gossip never caught up: one attempt's time (1 s), then 2.5 s of failover wait.
+    assert.equal(clock.now() - t0, 3_500);
+    assert.deepEqual(
+      lines.filter((l) => l.startsWith('waiting for ')),
+      [
+        'waiting for every node to see redis-0 as primary and redis-3 as its replica (redis-0 not yet)',
+        "waiting for redis-3 to serve redis-0's slots 0-5460 after CLUSTER FAILOVER (attempt 1)",
+        "waiting for redis-3 to serve redis-0's slots 0-5460 after CLUSTER FAILOVER (attempt 2)",
+        "waiting for redis-3 to serve redis-0's slots 0-5460 after CLUSTER FAILOVER (attempt 3)",
+      ],
+    );
   });
 
   it('waits for every node to see the replica as such before asking it to take over', async () => {

@@ -6,6 +6,7 @@
  * the newer config epoch it learns on the cluster bus), so no `restore` step is needed.
  */
 import { OperationalError } from '../../core/errors.js';
+import { waitUntil, type WaitOptions } from '../../core/wait.js';
 import type {
   DrainResult,
   Engine,
@@ -129,53 +130,85 @@ export class RedisEngine implements Engine {
         .catch(() => undefined);
     // Issue the failover only once every node sees the primary and the replica in their roles
     // (bounded by one attempt's time; the attempt loop below copes if they still have not).
-    const convergeBy = ctx.clock.now() + this.attemptMs;
-    for (let t = topo; ;) {
-      const own = (name: string) => t.nodes.find((n) => n.member === name)?.myself;
-      const [p, r] = [own(member.name), own(choice.replica)];
-      const behind = [...(p ? viewsBehind(t, p) : []), ...(r ? viewsBehind(t, r) : [])];
-      if (behind.length === 0 || ctx.clock.now() >= convergeBy) break;
-      await ctx.clock.sleep(this.pollMs, ctx.signal);
-      t = await readTopology(members, this.pool);
+    const where = { member: member.name, to: choice.replica };
+    let behind: string[] = [];
+    let first: typeof topo | undefined = topo;
+    try {
+      await waitUntil(
+        () =>
+          `every node to see ${member.name} as primary and ${choice.replica} as its replica (${[...new Set(behind)].join(', ')} not yet)`,
+        async () => {
+          const t = first ?? (await readTopology(members, this.pool));
+          first = undefined;
+          const own = (name: string) => t.nodes.find((n) => n.member === name)?.myself;
+          const [p, r] = [own(member.name), own(choice.replica)];
+          behind = [...(p ? viewsBehind(t, p) : []), ...(r ? viewsBehind(t, r) : [])];
+          return behind.length === 0 ? true : undefined;
+        },
+        this.waitOptions(ctx, this.attemptMs, where, 'redis-views-behind'),
+      );
+    } catch (err) {
+      if (!(err instanceof OperationalError) || err.code !== 'redis-views-behind') throw err;
     }
     const started = ctx.clock.now();
     // Never outwait the runner's own drain bound.
     const drainBoundMs = (ctx.spec.strategy?.timeouts?.drainSeconds ?? Infinity) * 1000;
     const waitMs = Math.min(this.failoverWaitMs, drainBoundMs);
-    const deadline = started + waitMs;
     let attempts = 0;
     let attemptEnds = started;
-    for (;;) {
-      if (ctx.clock.now() >= attemptEnds) {
-        // A coordinated failover that does not complete within Redis's manual-failover timeout
-        // is abandoned by Redis (e.g. the primaries refused to vote because they voted for this
-        // shard less than 2 x cluster-node-timeout ago); asking again then succeeds.
-        attempts++;
-        ctx.logger.info('redis failover requested', {
-          member: member.name,
-          to: choice.replica,
-          slots: formatSlots(choice.slots),
-          attempt: attempts,
-        });
-        await replica.failover();
-        attemptEnds = ctx.clock.now() + this.attemptMs;
-      }
-      const [promoted, stepped] = await Promise.all([myself(replica), myself(old)]);
-      if (promoted && isSlotOwner(promoted) && (!stepped || !isSlotOwner(stepped))) {
-        const ms = ctx.clock.now() - started;
-        return {
-          movedTo: choice.replica,
-          message: `failed over slots ${formatSlots(choice.slots)} from ${member.name} to ${choice.replica} (${choice.why}) in ${ms} ms${attempts > 1 ? ` after ${attempts} CLUSTER FAILOVER attempts` : ''}`,
-        };
-      }
-      if (ctx.clock.now() >= deadline) {
-        return {
-          movedTo: choice.replica,
-          message: `requested CLUSTER FAILOVER of ${member.name}'s slots ${formatSlots(choice.slots)} to ${choice.replica} ${attempts} time(s); promotion not yet seen after ${waitMs} ms`,
-        };
-      }
-      await ctx.clock.sleep(this.pollMs, ctx.signal);
+    try {
+      return await waitUntil(
+        () =>
+          `${choice.replica} to serve ${member.name}'s slots ${formatSlots(choice.slots)} after CLUSTER FAILOVER (attempt ${attempts})`,
+        async (): Promise<DrainResult | undefined> => {
+          if (ctx.clock.now() >= attemptEnds) {
+            // A coordinated failover that does not complete within Redis's manual-failover timeout
+            // is abandoned by Redis (e.g. the primaries refused to vote because they voted for this
+            // shard less than 2 x cluster-node-timeout ago); asking again then succeeds.
+            attempts++;
+            ctx.logger.info('redis failover requested', {
+              ...where,
+              slots: formatSlots(choice.slots),
+              attempt: attempts,
+            });
+            await replica.failover();
+            attemptEnds = ctx.clock.now() + this.attemptMs;
+          }
+          const [promoted, stepped] = await Promise.all([myself(replica), myself(old)]);
+          if (!promoted || !isSlotOwner(promoted) || (stepped && isSlotOwner(stepped))) return undefined;
+          const ms = ctx.clock.now() - started;
+          return {
+            movedTo: choice.replica,
+            message: `failed over slots ${formatSlots(choice.slots)} from ${member.name} to ${choice.replica} (${choice.why}) in ${ms} ms${attempts > 1 ? ` after ${attempts} CLUSTER FAILOVER attempts` : ''}`,
+          };
+        },
+        this.waitOptions(ctx, waitMs, where, 'redis-promotion-not-seen'),
+      );
+    } catch (err) {
+      if (!(err instanceof OperationalError) || err.code !== 'redis-promotion-not-seen') throw err;
+      return {
+        movedTo: choice.replica,
+        message: `requested CLUSTER FAILOVER of ${member.name}'s slots ${formatSlots(choice.slots)} to ${choice.replica} ${attempts} time(s); promotion not yet seen after ${waitMs} ms`,
+      };
     }
+  }
+
+  /** Options of one of the drain's waits: `ms` from now on the action's clock, its logger showing why. */
+  private waitOptions(
+    ctx: EngineActionContext,
+    ms: number,
+    fields: Record<string, unknown>,
+    code: string,
+  ): WaitOptions {
+    return {
+      clock: ctx.clock,
+      deadline: ctx.clock.now() + ms,
+      pollMs: this.pollMs,
+      signal: ctx.signal,
+      code,
+      logger: ctx.logger,
+      fields,
+    };
   }
 
   /** Disconnect every node connection. */

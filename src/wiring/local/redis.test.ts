@@ -1,12 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { systemClock } from '../../core/clock.js';
-import { BadInputError } from '../../core/errors.js';
-import { nullLogger } from '../../core/logger.js';
+import { FakeClock, systemClock } from '../../core/clock.js';
+import { BadInputError, OperationalError } from '../../core/errors.js';
+import { nullLogger, type Logger } from '../../core/logger.js';
+import type { RedisConnectionFactory } from '../../engines/redis/client.js';
 import type { AdapterContext, LocalMemberLayout } from '../../platforms/local/adapter.js';
 import {
   LOCAL_NODE_TIMEOUT_MS,
   SYSTEM_REDIS_SERVER,
+  bootstrapCluster,
   initialRoles,
   redisLocalAdapter,
   serverVersion,
@@ -144,5 +146,65 @@ describe('redisLocalAdapter launch', async () => {
 
   it('refuses to initialise a member of a cluster with an unusable member count', async () => {
     await assert.rejects(redisLocalAdapter.initMember(member, '7.0.15', actx()), isBad('redis-member-count'));
+  });
+});
+
+describe('bootstrapCluster waits (fake time, scripted nodes)', () => {
+  /** Six fresh nodes that never learn of each other (CLUSTER MEET is lost: a blocked bus port). */
+  const isolated = (): { connect: RedisConnectionFactory; meets: number[] } => {
+    const meets: number[] = [];
+    const connect: RedisConnectionFactory = (_host, port) => ({
+      closed: false,
+      close() {},
+      async call(command, ...args) {
+        const cmd = [command, ...args].join(' ').toUpperCase();
+        const id = String(port).padStart(40, '0');
+        if (cmd === 'CLUSTER INFO') return 'cluster_state:fail\r\ncluster_known_nodes:1\r\ncluster_my_epoch:0\r\n';
+        if (cmd.startsWith('CLUSTER SET-CONFIG-EPOCH')) return 'OK';
+        if (cmd === 'CLUSTER MYID') return id;
+        if (cmd === 'CLUSTER NODES') return `${id} 127.0.0.1:${port}@${port + 100} myself,master - 0 0 0 connected`;
+        if (cmd.startsWith('CLUSTER MEET')) {
+          meets.push(Number(args[2]));
+          return 'OK';
+        }
+        throw new Error(`unexpected command ${cmd}`);
+      },
+    });
+    return { connect, meets };
+  };
+
+  it('shows what it waits for while it waits, and fails at its deadline on the injected clock', async () => {
+    const clock = new FakeClock();
+    const lines: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const logger: Logger = { ...nullLogger, info: (msg, fields) => lines.push({ msg, fields }) };
+    const members: LocalMemberLayout[] = [0, 1, 2, 3, 4, 5].map((i) => ({
+      name: `redis-${i}`,
+      ordinal: i,
+      host: '127.0.0.1',
+      ports: { client: 7000 + i, bus: 7100 + i },
+      dataDir: `/tmp/x/members/redis-${i}/data`,
+      logFile: `/tmp/x/members/redis-${i}/member.log`,
+    }));
+    const { connect, meets } = isolated();
+    const t0 = clock.now();
+    await assert.rejects(
+      bootstrapCluster(
+        { clock, logger, cluster: { name: 'c', engine: 'redis', dir: '/tmp/x', members }, registeredBinaries: {} },
+        { connect, waitMs: 3_000, pollMs: 100 },
+      ),
+      (err: unknown) =>
+        err instanceof OperationalError &&
+        err.code === 'redis-bootstrap-timeout' &&
+        err.message ===
+          'timed out waiting for redis cluster c: every node knowing every other (redis-0 misses 5 node(s), 0 in handshake)',
+    );
+    assert.equal(clock.now() - t0, 3_000, 'the deadline, on fake time');
+    assert.deepEqual(meets, [7001, 7002, 7003, 7004, 7005]);
+    const waiting = lines.filter((l) => l.msg.startsWith('waiting for '));
+    assert.deepEqual(
+      waiting.map((l) => [l.msg, l.fields?.cluster, l.fields?.leftMs]),
+      [['waiting for redis cluster c: every node knowing every other (redis-0 misses 5 node(s), 0 in handshake)', 'c', 3_000]],
+      'shown once while the reason stays the same',
+    );
   });
 });

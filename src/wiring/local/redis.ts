@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BadInputError, OperationalError, describeError } from '../../core/errors.js';
 import { isVersion, parseVersion } from '../../core/version.js';
+import { waitUntil } from '../../core/wait.js';
 import { pickBinary, releaseOf } from '../../platforms/local/binaries.js';
 import type {
   AdapterContext,
@@ -231,25 +232,32 @@ export async function bootstrapCluster(ctx: AdapterContext, opts: BootstrapOptio
   const pool = new RedisClientPool(opts.connect ?? ioredisConnectionFactory, DEFAULT_REDIS_TIMEOUTS);
   const node = (m: LocalMemberLayout) => pool.node(endpoint(m));
 
+  // Each step of the formation waits, on the context's clock and with its logger showing why, until
+  // `check` names no blocker; an error while checking is a blocker too (a node still starting).
   const waitFor = async (what: string, check: () => Promise<string | undefined>): Promise<void> => {
-    const deadline = ctx.clock.now() + waitMs;
     let last = 'not checked yet';
-    for (;;) {
-      try {
-        const blocker = await check();
-        if (blocker === undefined) return;
-        last = blocker;
-      } catch (err) {
-        last = describeError(err);
-      }
-      if (ctx.clock.now() >= deadline) {
-        throw new OperationalError(
-          'redis-bootstrap-timeout',
-          `redis cluster ${ctx.cluster.name}: ${what} not reached after ${waitMs} ms: ${last}`,
-        );
-      }
-      await ctx.clock.sleep(pollMs, ctx.signal);
-    }
+    await waitUntil(
+      () => `redis cluster ${ctx.cluster.name}: ${what} (${last})`,
+      async () => {
+        try {
+          const blocker = await check();
+          if (blocker === undefined) return true;
+          last = blocker;
+        } catch (err) {
+          last = describeError(err);
+        }
+        return undefined;
+      },
+      {
+        clock: ctx.clock,
+        deadline: ctx.clock.now() + waitMs,
+        pollMs,
+        signal: ctx.signal,
+        code: 'redis-bootstrap-timeout',
+        logger: ctx.logger,
+        fields: { cluster: ctx.cluster.name },
+      },
+    );
   };
 
   try {
