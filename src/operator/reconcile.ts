@@ -5,23 +5,14 @@
  * exactly ONE `Runner.reconcile()` and say when to look again. Every write is conditional on the
  * resourceVersion read; a conflict asks to requeue at once.
  */
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import {
-  GROUP,
-  PLURAL,
-  VERSION,
-  parseResourceSpec,
-  toUpgradeSpec,
-  type Condition,
-  type UpgradeResource,
-  type UpgradeResourceStatus,
-} from '../api/upgrade.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { parseResourceSpec, toUpgradeSpec, type UpgradeResource } from '../api/upgrade.js';
 import type { Clock } from '../core/clock.js';
 import { BadInputError, ConflictError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Engine, JournalStore, Platform, PortContext } from '../core/ports.js';
 import { isTerminal, type UpgradeSpec, type UpgradeStatus } from '../core/types.js';
-import { httpStatus, isConflict, isNotFound } from '../platforms/kubernetes/api.js';
+import { httpStatus } from '../platforms/kubernetes/api.js';
 import { engineForUpgrade, withEngineStages } from '../wiring/kubernetes.js';
 import type { EventSink } from '../platforms/kubernetes/events.js';
 import { UpgradeResourceJournal } from '../platforms/kubernetes/journal.js';
@@ -102,18 +93,6 @@ interface Driver {
   engine: Engine;
 }
 
-/** One-line condition Ready=False reason InvalidSpec. */
-function invalidCondition(message: string, generation: number, now: number): Condition {
-  return {
-    type: 'Ready',
-    status: 'False',
-    reason: 'InvalidSpec',
-    message,
-    lastTransitionTime: new Date(now).toISOString(),
-    observedGeneration: generation,
-  };
-}
-
 /** Whether the resource has no runner status yet (new, or re-validated after an invalid spec). */
 function needsStart(u: UpgradeResource): boolean {
   const st = u.status;
@@ -122,15 +101,14 @@ function needsStart(u: UpgradeResource): boolean {
 
 /** Reconciles Upgrade resources, keeping one runner per resource between calls. */
 export class UpgradeReconciler {
-  private readonly custom: CustomObjectsApi;
   private readonly journals = new Map<string, JournalStore>();
+  private readonly resourceJournals = new Map<string, UpgradeResourceJournal>();
   private readonly drivers = new Map<string, Driver>();
   /** Per key, the `uid/generation` this reconciler planned (wrote the first status of). */
   private readonly planned = new Map<string, string>();
   private readonly engines: EngineFactory;
 
   constructor(private readonly opts: ReconcilerOptions) {
-    this.custom = opts.kc.makeApiClient(CustomObjectsApi);
     this.engines = opts.engines ?? defaultEngineFactory;
   }
 
@@ -163,10 +141,21 @@ export class UpgradeReconciler {
   private journal(namespace: string): JournalStore {
     let j = this.journals.get(namespace);
     if (!j) {
-      const { kc, clock, logger, cache } = this.opts;
-      const inner = new UpgradeResourceJournal({ kc, namespace, clock, logger });
+      const { cache } = this.opts;
+      const inner = this.resourceJournal(namespace);
       j = cache ? new RememberingJournal(inner, namespace, cache) : inner;
       this.journals.set(namespace, j);
+    }
+    return j;
+  }
+
+  /** The namespace's Upgrade resources as a journal, without the informer cache in front. */
+  private resourceJournal(namespace: string): UpgradeResourceJournal {
+    let j = this.resourceJournals.get(namespace);
+    if (!j) {
+      const { kc, clock, logger } = this.opts;
+      j = new UpgradeResourceJournal({ kc, namespace, clock, logger });
+      this.resourceJournals.set(namespace, j);
     }
     return j;
   }
@@ -182,7 +171,7 @@ export class UpgradeReconciler {
     const generation = upgrade.metadata.generation ?? 1;
     const st = upgrade.status;
     if (st?.phase && isTerminal(st.phase)) {
-      const invalid = st.conditions?.find((c) => c.reason === 'InvalidSpec');
+      const invalid = st.conditions?.find((c) => c.type === 'Ready' && c.reason === 'InvalidSpec');
       // A Failed-for-bad-spec upgrade is looked at again once its spec changes, or, when only its
       // credentials Secret was missing, on every retry (the Secret may exist now).
       if (!invalid || ((st.observedGeneration ?? 0) >= generation && !aboutSecret(invalid.message))) {
@@ -226,19 +215,8 @@ export class UpgradeReconciler {
     return { requeueMs, phase: r.status.phase, action: r.action?.kind };
   }
 
-  private async read(u: UpgradeResource): Promise<UpgradeResource | undefined> {
-    try {
-      return (await this.custom.getNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: PLURAL,
-        namespace: u.metadata.namespace ?? 'default',
-        name: u.metadata.name,
-      })) as UpgradeResource;
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+  private read(u: UpgradeResource): Promise<UpgradeResource | undefined> {
+    return this.resourceJournal(u.metadata.namespace ?? 'default').getResource(u.metadata.name);
   }
 
   /**
@@ -355,58 +333,20 @@ export class UpgradeReconciler {
   }
 
   /**
-   * Write phase Failed with Ready=False reason InvalidSpec and `message` (once per generation).
-   * Touches nothing but the Upgrade's status.
+   * Record the spec as invalid (the journal's `markInvalid`: phase Failed, InvalidSpec conditions,
+   * once per generation), then log it and emit a Warning Event. Touches nothing but the status.
    */
   private async markInvalid(upgrade: UpgradeResource, message: string): Promise<ReconcileOutcome> {
-    const { clock, logger } = this.opts;
     const namespace = upgrade.metadata.namespace ?? 'default';
-    const generation = upgrade.metadata.generation ?? 1;
-    const prev = upgrade.status;
-    const same =
-      prev?.phase === 'Failed' &&
-      prev.observedGeneration === generation &&
-      prev.conditions?.some((c) => c.reason === 'InvalidSpec' && c.message === message);
-    if (same) return { phase: 'Failed' };
-    const now = clock.now();
-    const status: UpgradeResourceStatus = {
-      phase: 'Failed',
-      reason: `invalid spec: ${message}`,
-      observedGeneration: generation,
-      conditions: [invalidCondition(message, generation, now)],
-      history: [
-        ...(prev?.history ?? []),
-        { at: now, type: 'phase', phase: 'Failed', message: `invalid spec: ${message}` },
-      ],
-      finishedAt: now,
-      updatedAt: now,
-    };
-    let body: UpgradeResource = upgrade;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.custom.replaceNamespacedCustomObjectStatus({
-          group: GROUP,
-          version: VERSION,
-          plural: PLURAL,
-          namespace,
-          name: upgrade.metadata.name,
-          body: { ...body, status },
-        });
-        break;
-      } catch (err) {
-        if (isNotFound(err)) return {};
-        if (!isConflict(err)) throw err;
-        if (attempt >= 3) return { requeueMs: 0 };
-        // Lost a race with a writer: re-read; a newer generation is validated on its own turn.
-        const latest = await this.read(upgrade);
-        if (!latest) return {};
-        if ((latest.metadata.generation ?? 1) !== generation) return { requeueMs: 0 };
-        body = latest;
+    const outcome = await this.resourceJournal(namespace).markInvalid(upgrade, message);
+    if (outcome === 'gone') return {};
+    if (outcome === 'superseded') return { requeueMs: 0 };
+    if (outcome === 'written') {
+      this.opts.logger.warn(`upgrade ${namespace}/${upgrade.metadata.name} rejected: ${message}`);
+      if (this.opts.events) {
+        const at = this.opts.clock.now();
+        void this.opts.events.emit({ type: 'Warning', reason: 'InvalidSpec', message, at }, { upgrade });
       }
-    }
-    logger.warn(`upgrade ${namespace}/${upgrade.metadata.name} rejected: ${message}`);
-    if (this.opts.events) {
-      void this.opts.events.emit({ type: 'Warning', reason: 'InvalidSpec', message, at: now }, { upgrade });
     }
     return { phase: 'Failed' };
   }

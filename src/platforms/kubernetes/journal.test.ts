@@ -8,6 +8,8 @@ import {
   conditionsFor,
   defaultClusterName,
   generationBump,
+  invalidStatus,
+  isMarkedInvalid,
   resourceSpecOf,
   resourceStatusOf,
 } from './journal.js';
@@ -102,4 +104,38 @@ test('generationBump changes the form of a false flag, never its meaning', () =>
   assert.deepEqual(generationBump({ target: {}, engine: 'generic', version: '1', paused: true }), {
     cancel: false,
   });
+});
+
+test('invalidStatus: Failed with Progressing and Ready False InvalidSpec, a history entry, once per generation and message', () => {
+  const res: UpgradeResource = {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name: 'u1', generation: 2 },
+    spec: { target: { statefulSet: 'db' }, engine: 'generic', version: '1.2.0' },
+  };
+  const message = 'spec.engine: engine "oracle" is not known';
+  const now = Date.UTC(2026, 0, 1);
+  const st = invalidStatus(res, message, now);
+  assert.equal(st.phase, 'Failed');
+  assert.equal(st.reason, `invalid spec: ${message}`);
+  assert.equal(st.observedGeneration, 2);
+  assert.deepEqual(
+    st.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}/${c.message}`),
+    [
+      `Progressing=False/InvalidSpec/${message}`,
+      'Paused=False/NotPaused/',
+      'Blocked=False/NotBlocked/',
+      `Ready=False/InvalidSpec/${message}`,
+      'Warning=False/NoWarning/',
+    ],
+  );
+  assert.deepEqual(st.history, [{ at: now, type: 'phase', phase: 'Failed', message: `invalid spec: ${message}` }]);
+  const marked = { ...res, status: st };
+  assert.ok(isMarkedInvalid(marked, message));
+  assert.ok(!isMarkedInvalid(marked, 'another reason'));
+  assert.ok(!isMarkedInvalid({ ...marked, metadata: { ...res.metadata, generation: 3 } }, message));
+  // Marked again for a new generation: history kept, unchanged conditions keep their time.
+  const later = invalidStatus({ ...marked, metadata: { ...res.metadata, generation: 3 } }, message, now + 1000);
+  assert.equal(later.history?.length, 2);
+  assert.equal(later.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime, new Date(now).toISOString());
 });

@@ -233,6 +233,54 @@ export interface UpgradeResourceJournalOptions {
 
 const MAX_CONFLICT_RETRIES = 10;
 
+/** What {@link UpgradeResourceJournal.markInvalid} did. */
+export type MarkInvalidOutcome = 'written' | 'unchanged' | 'superseded' | 'gone';
+
+/** Whether `res` already records, for its generation, that its spec is invalid with `message`. */
+export function isMarkedInvalid(res: UpgradeResource, message: string): boolean {
+  const st = res.status;
+  return (
+    st?.phase === 'Failed' &&
+    st.observedGeneration === (res.metadata.generation ?? 1) &&
+    !!st.conditions?.some((c) => c.type === 'Ready' && c.reason === 'InvalidSpec' && c.message === message)
+  );
+}
+
+/** The status of a resource whose spec is invalid with `message` (see `markInvalid`). Pure. */
+export function invalidStatus(res: UpgradeResource, message: string, now: number): UpgradeResourceStatus {
+  const prev = res.status;
+  const generation = res.metadata.generation ?? 1;
+  const at = new Date(now).toISOString();
+  const want: Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>[] = [
+    { type: 'Progressing', status: 'False', reason: 'InvalidSpec', message },
+    { type: 'Paused', status: 'False', reason: 'NotPaused', message: '' },
+    { type: 'Blocked', status: 'False', reason: 'NotBlocked', message: '' },
+    { type: 'Ready', status: 'False', reason: 'InvalidSpec', message },
+    { type: 'Warning', status: 'False', reason: 'NoWarning', message: '' },
+  ];
+  const reason = `invalid spec: ${message}`;
+  return {
+    phase: 'Failed',
+    reason,
+    observedGeneration: generation,
+    conditions: want.map((c) => {
+      const before = prev?.conditions?.find((p) => p.type === c.type);
+      return {
+        ...c,
+        observedGeneration: generation,
+        lastTransitionTime: before && before.status === c.status ? before.lastTransitionTime : at,
+      };
+    }),
+    history: [
+      ...(prev?.history ?? []),
+      { at: now, type: 'phase', phase: 'Failed', message: reason },
+    ],
+    finishedAt: now,
+    updatedAt: now,
+  };
+}
+
+
 /** Journal store backed by `Upgrade` resources of one namespace. */
 export class UpgradeResourceJournal implements JournalStore {
   private readonly api: CustomObjectsApi;
@@ -494,38 +542,42 @@ export class UpgradeResourceJournal implements JournalStore {
   }
 
   /**
-   * Record that a resource's spec is invalid: phase Failed, Ready=False with reason InvalidSpec and
-   * the error (which names the field) as message. Touches nothing else.
+   * Record that a resource's spec is invalid - the one home of that rule, for the operator and any
+   * other front end: phase Failed, reason `invalid spec: <error>`, conditions Progressing and Ready
+   * False with reason InvalidSpec and the error (which names the field) as message, a history
+   * entry, `observedGeneration`. Touches nothing but the resource's status, once per generation
+   * and message ('unchanged' when it already says so). The write is conditional on the
+   * resourceVersion of `res`: on a conflict the resource is read again and marked when it still
+   * has the same generation ('superseded' when a newer spec is there, or after repeated
+   * conflicts: the caller looks again; 'gone' when it was deleted).
    */
-  async markInvalid(res: UpgradeResource, error: unknown): Promise<void> {
-    const at = new Date(this.clock.now()).toISOString();
+  async markInvalid(res: UpgradeResource, error: unknown): Promise<MarkInvalidOutcome> {
     const message = describeError(error);
     const generation = res.metadata.generation ?? 1;
-    const cond = (type: Condition['type'], reason: string): Condition => ({
-      type,
-      status: 'False',
-      reason,
-      message: type === 'Ready' ? message : '',
-      lastTransitionTime: at,
-      observedGeneration: generation,
-    });
-    const status: UpgradeResourceStatus = {
-      phase: 'Failed',
-      reason: `invalid spec: ${message}`,
-      observedGeneration: generation,
-      conditions: [
-        cond('Progressing', 'InvalidSpec'),
-        cond('Paused', 'NotPaused'),
-        cond('Blocked', 'NotBlocked'),
-        cond('Ready', 'InvalidSpec'),
-      ],
-    };
-    await this.retry(`write status of upgrade ${this.namespace}/${res.metadata.name}`, () =>
-      this.api.patchNamespacedCustomObjectStatus(
-        { ...this.ref, name: res.metadata.name, body: { status } },
-        MERGE_PATCH,
-      ),
-    );
+    let body = res;
+    for (let attempt = 0; ; attempt++) {
+      if (isMarkedInvalid(body, message)) return 'unchanged';
+      const status = invalidStatus(body, message, this.clock.now());
+      try {
+        await this.retry(`write status of upgrade ${this.namespace}/${res.metadata.name}`, () =>
+          this.api.replaceNamespacedCustomObjectStatus({
+            ...this.ref,
+            name: res.metadata.name,
+            body: { ...body, status },
+          }),
+        );
+        return 'written';
+      } catch (err) {
+        if (isNotFound(err)) return 'gone';
+        if (!isConflict(err)) throw err;
+        if (attempt >= 3) return 'superseded';
+        // Lost a race with a writer: read again; a newer generation is validated on its own turn.
+        const latest = await this.getResource(res.metadata.name);
+        if (!latest) return 'gone';
+        if ((latest.metadata.generation ?? 1) !== generation) return 'superseded';
+        body = latest;
+      }
+    }
   }
 
   /** Delete the resource (no error when it is already gone). */
