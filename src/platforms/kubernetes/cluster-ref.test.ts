@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { PlatformMember, UpgradeSpec } from '../../core/types.js';
+import { tidbRules } from '../../engines/tidb/rules.js';
 import {
   CRDB_CLUSTER,
   OWNER_PRECHECK,
@@ -22,6 +23,9 @@ import {
   type HandOverIntent,
   type ObservedTarget,
 } from './cluster-ref.js';
+
+/** The order the platform is given for a TidbCluster: the `tidb` engine rules'. */
+const TIDB_ORDER = tidbRules.components.map((c) => c.name);
 
 const OTHER: ClusterKind = { group: 'example.com', version: 'v1', plural: 'dbclusters', kind: 'DbCluster' };
 
@@ -77,22 +81,25 @@ describe('cluster references: which StatefulSets, in which order', () => {
     assert.equal(knownClusterKind({ kind: 'DbCluster', name: 'a' }), undefined);
   });
 
-  it('TidbCluster: by instance+component label (or <name>-<component>), in TiDB order; other instances left out', () => {
+  it('TidbCluster: by instance+component label (or <name>-<component>), in the order the rules give; other instances left out', () => {
     const all = [
       sts('basic-tidb', { labels: tidbLabels('tidb') }),
       sts('basic-ticdc', { labels: tidbLabels('ticdc') }),
       sts('basic-tikv', { labels: tidbLabels('tikv') }),
       sts('basic-pump', { labels: tidbLabels('pump') }),
+      sts('basic-tiproxy'),
       sts('basic-tiflash', { labels: tidbLabels('tiflash') }),
       sts('basic-pd'),
       sts('other-pd', { labels: tidbLabels('pd', 'other') }),
       sts('basic-extra', { labels: { 'app.kubernetes.io/instance': 'basic' } }),
     ];
-    const { targets, statefulSets } = selectClusterStatefulSets(TIDB_CLUSTER, obj('basic'), all, []);
+    const { targets, statefulSets } = selectClusterStatefulSets(TIDB_CLUSTER, obj('basic'), all, TIDB_ORDER);
+    // Issue 12's order: PD -> TiProxy -> TiFlash -> TiKV -> Pump -> TiDB -> TiCDC.
     assert.deepEqual(
       targets.map((t) => `${t.component}:${t.name}`),
       [
         'pd:basic-pd',
+        'tiproxy:basic-tiproxy',
         'tiflash:basic-tiflash',
         'tikv:basic-tikv',
         'pump:basic-pump',
@@ -104,6 +111,14 @@ describe('cluster references: which StatefulSets, in which order', () => {
       statefulSets.map((s) => s.metadata!.name),
       targets.map((t) => t.name),
     );
+    // The platform keeps no list of its own: with no order given, a name suffix means nothing
+    // and labelled components go by name.
+    const bare = selectClusterStatefulSets(TIDB_CLUSTER, obj('basic'), all, []);
+    assert.deepEqual(
+      bare.targets.map((t) => t.name),
+      ['basic-pump', 'basic-ticdc', 'basic-tidb', 'basic-tiflash', 'basic-tikv'],
+    );
+    assert.equal(TIDB_CLUSTER.engine, 'tidb');
   });
 
   it('CrdbCluster: the StatefulSet named like it, as the cockroachdb component', () => {

@@ -37,6 +37,11 @@ export interface ClusterKind {
   version: string;
   plural: string;
   kind: string;
+  /**
+   * The engine whose rules name this kind's components, in the order they are rolled (`tidb` for
+   * a TidbCluster): the platform asks the injected rules for that order, it keeps no list.
+   */
+  engine?: string;
 }
 
 /** TiDB Operator v1's cluster resource. */
@@ -45,6 +50,7 @@ export const TIDB_CLUSTER: ClusterKind = {
   version: 'v1alpha1',
   plural: 'tidbclusters',
   kind: 'TidbCluster',
+  engine: 'tidb',
 };
 
 /** The CockroachDB operator's cluster resource. */
@@ -61,12 +67,6 @@ export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
 export const COMPONENT_LABEL = 'app.kubernetes.io/component';
 /** Baton's own component label on a StatefulSet (wins over {@link COMPONENT_LABEL} for other kinds). */
 const BATON_COMPONENT_LABEL = 'baton.dev/component';
-
-/**
- * TidbCluster components in the order they are rolled: PD, TiFlash, TiKV, Pump, TiDB, TiCDC (the
- * `tidb` engine's order, with Pump before the TiDB servers that write binlogs to it).
- */
-export const TIDB_COMPONENTS: readonly string[] = ['pd', 'tiflash', 'tikv', 'pump', 'tidb', 'ticdc'];
 
 /** The one component of a CrdbCluster (the `cockroachdb` engine's component). */
 export const CRDB_COMPONENT = 'cockroachdb';
@@ -173,8 +173,8 @@ export function orderTargets(targets: ClusterTarget[], order: readonly string[])
  * The StatefulSets (from `all`, the namespace's) that make up cluster `object` of `kind`, as
  * components in the order they are rolled:
  * - TidbCluster: labelled `app.kubernetes.io/instance=<name>` with a component label, or named
- *   `<name>-<component>` for a TiDB component; the component is the label (else the suffix);
- *   ordered by {@link TIDB_COMPONENTS}.
+ *   `<name>-<component>` for a component `engineOrder` names; the component is the label (else
+ *   the suffix); ordered by `engineOrder` (the platform passes the `tidb` rules' order).
  * - CrdbCluster: the StatefulSet named like the cluster, component {@link CRDB_COMPONENT}.
  * - any other kind: those with a controller ownerReference to the object (its uid), else those
  *   labelled `app.kubernetes.io/instance=<name>`; the component is the `baton.dev/component` label,
@@ -195,11 +195,11 @@ export function selectClusterStatefulSets(
       const suffix = stsName.startsWith(`${name}-`) ? stsName.slice(name.length + 1) : undefined;
       if (labels[INSTANCE_LABEL] === name && labels[COMPONENT_LABEL]) {
         picked.push({ sts, component: labels[COMPONENT_LABEL] });
-      } else if (suffix && TIDB_COMPONENTS.includes(suffix) && !labels[INSTANCE_LABEL]) {
+      } else if (suffix && engineOrder.includes(suffix) && !labels[INSTANCE_LABEL]) {
         picked.push({ sts, component: suffix });
       }
     }
-    return finish(picked, TIDB_COMPONENTS);
+    return finish(picked, engineOrder);
   }
   if (kind.kind === CRDB_CLUSTER.kind && kind.group === CRDB_CLUSTER.group) {
     const sts = all.find((s) => s.metadata?.name === name);
@@ -536,16 +536,18 @@ export async function readClusterObject(
 /**
  * Resolve an Upgrade's `spec.target.cluster`: the cluster object (GET; missing -> BadInputError
  * naming `spec.target.cluster`) and its StatefulSets (one LIST of the namespace's; none ->
- * BadInputError likewise), ordered as {@link selectClusterStatefulSets} says.
+ * BadInputError likewise), ordered as {@link selectClusterStatefulSets} says, in the component
+ * order `orderOf` gives for the kind (from the engine rules the platform was given).
  */
 export async function resolveCluster(
   io: ClusterIo,
   upgrade: UpgradeResource,
-  engineOrder: readonly string[],
+  orderOf: (kind: ClusterKind) => readonly string[],
 ): Promise<ResolvedCluster> {
   const ref = upgrade.spec.target.cluster;
   if (!ref) throw missing(upgrade, 'spec.target.cluster is not set');
   const kind = await kindOf(io, upgrade, ref);
+  const engineOrder = orderOf(kind);
   const object = await readClusterObject(io, upgrade, kind, ref.name);
   const list = await withRetry(
     `list statefulsets in ${io.namespace}`,
@@ -556,15 +558,15 @@ export async function resolveCluster(
   if (targets.length === 0) {
     throw missing(
       upgrade,
-      `${kind.kind} ${io.namespace}/${ref.name} (spec.target.cluster) has no StatefulSets (${lookedFor(kind, ref.name)}): check spec.target.cluster and that the cluster has been deployed`,
+      `${kind.kind} ${io.namespace}/${ref.name} (spec.target.cluster) has no StatefulSets (${lookedFor(kind, ref.name, engineOrder)}): check spec.target.cluster and that the cluster has been deployed`,
     );
   }
   return { kind, object, targets, statefulSets };
 }
 
-function lookedFor(kind: ClusterKind, name: string): string {
+function lookedFor(kind: ClusterKind, name: string, order: readonly string[]): string {
   if (isPausable(kind))
-    return `looked for ${INSTANCE_LABEL}=${name} or ${name}-<${TIDB_COMPONENTS.join('|')}>`;
+    return `looked for ${INSTANCE_LABEL}=${name} or ${name}-<${order.join('|')}>`;
   if (kind.kind === CRDB_CLUSTER.kind) return `looked for statefulset ${name}`;
   return `looked for a controller ownerReference to it, or ${INSTANCE_LABEL}=${name}`;
 }

@@ -54,6 +54,7 @@ import {
   readClusterObject,
   resolveCluster,
   type ClusterIo,
+  type ClusterKind,
   type ResolvedCluster,
 } from './cluster-ref.js';
 import { KubernetesCustody, ORIGINAL_STRATEGY_ANNOTATION } from './custody.js';
@@ -179,6 +180,25 @@ export class KubernetesPlatform implements Platform {
     }
   }
 
+  /**
+   * The order of a cluster's components, from the injected rules only: the Upgrade's engine's,
+   * then those of the engine the cluster kind belongs to (a TidbCluster upgraded with the generic
+   * engine still rolls PD -> TiProxy -> TiFlash -> TiKV -> Pump -> TiDB -> TiCDC). Components
+   * neither names go after, by name.
+   */
+  private componentOrder(kind: ClusterKind): string[] {
+    const names = (engine: string | undefined): string[] => {
+      if (engine === undefined) return [];
+      try {
+        return this.engines.get(engine).components.map((c) => c.name);
+      } catch {
+        return [];
+      }
+    };
+    const own = names(this.upgradeResource.spec.engine ?? 'generic');
+    return [...own, ...names(kind.engine).filter((n) => !own.includes(n))];
+  }
+
   /** The Upgrade resource whose target this platform serves. */
   get upgrade(): UpgradeResource {
     return this.upgradeResource;
@@ -207,9 +227,7 @@ export class KubernetesPlatform implements Platform {
     if (!u.spec.target.cluster || u.spec.target.statefulSet || u.spec.target.statefulSets) return undefined;
     const key = `${u.metadata.uid ?? ''}/${u.metadata.generation ?? 1}`;
     if (this.resolution?.key === key) return this.resolution.cluster;
-    // An engine without rules orders components by name.
-    const order = this.engineRules()?.components.map((c) => c.name) ?? [];
-    const cluster = await resolveCluster(this.io(ctx), u, order);
+    const cluster = await resolveCluster(this.io(ctx), u, (kind) => this.componentOrder(kind));
     this.resolution = { key, cluster };
     return cluster;
   }
