@@ -6,17 +6,20 @@
  * `<sts>-<revision hash>`, labelled `baton.dev/statefulset`, owned by the StatefulSet, uses the
  * engine from label `baton.dev/engine` (default `generic`) and targets the new template's image
  * tag. At most one open Upgrade per StatefulSet: a new one waits until the previous is terminal.
+ *
+ * The operator only creates Upgrades here; it never writes the StatefulSet. Holding its roll for
+ * Baton and freezing it again afterwards are the runner's own journalled steps (take-over and
+ * hand-back, platforms/kubernetes/custody.ts): the hand-back gives a StatefulSet frozen before
+ * its roll (`partition = replicas`) exactly that strategy back, so the next template change is
+ * Baton's too, and a crash between any two steps resumes where the journal says.
  */
 import type { V1StatefulSet } from '@kubernetes/client-node';
 import { API_VERSION, KIND, LABELS, type UpgradeResource } from '../api/upgrade.js';
 import { isTerminal, type Phase } from '../core/types.js';
 import { imageTag } from '../platforms/kubernetes/members.js';
-import { ORIGINAL_STRATEGY_ANNOTATION } from '../platforms/kubernetes/statefulset.js';
 
 /** On a managed Upgrade: the StatefulSet revision it was created for. */
 export const UPDATE_REVISION_ANNOTATION = 'baton.dev/update-revision';
-/** On a managed Upgrade of a RollingUpdate StatefulSet: the partition that froze its roll. */
-export const FROZEN_PARTITION_ANNOTATION = 'baton.dev/frozen-partition';
 
 /** Whether Baton (not the StatefulSet controller) rolls this StatefulSet. */
 export function isManaged(sts: V1StatefulSet): boolean {
@@ -80,12 +83,7 @@ export function managedUpgradeFor(
       name: upgradeName,
       namespace,
       labels: { [LABELS.statefulSet]: name },
-      annotations: {
-        [UPDATE_REVISION_ANNOTATION]: status.updateRevision,
-        ...(sts.spec?.updateStrategy?.type === 'OnDelete'
-          ? {}
-          : { [FROZEN_PARTITION_ANNOTATION]: String(replicas) }),
-      },
+      annotations: { [UPDATE_REVISION_ANNOTATION]: status.updateRevision },
       ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name, uid, blockOwnerDeletion: false }],
     } as UpgradeResource['metadata'],
     spec: {
@@ -94,39 +92,4 @@ export function managedUpgradeFor(
       version: imageTag(image),
     },
   };
-}
-
-/**
- * The partition to restore on a managed RollingUpdate StatefulSet whose roll Baton finished: the
- * platform steps the partition down to 0 while replacing pods, so the roll must be frozen again
- * (partition = replicas, as recorded in `baton.dev/original-update-strategy`) before the next
- * template change, or the StatefulSet controller would roll that one by itself. Undefined when
- * nothing is to be done (not managed, not frozen originally, a roll still open or unfinished).
- */
-export function refreezePartition(sts: V1StatefulSet, upgrades: UpgradeResource[]): number | undefined {
-  if (!isManaged(sts) || sts.spec?.updateStrategy?.type === 'OnDelete' || isRollFrozen(sts)) return undefined;
-  const replicas = sts.spec?.replicas ?? 1;
-  const name = sts.metadata?.name;
-  const mine = upgrades.filter(
-    (u) =>
-      u.metadata.namespace === sts.metadata?.namespace && u.metadata.labels?.[LABELS.statefulSet] === name,
-  );
-  if (mine.some(isOpen)) return undefined;
-  // Frozen before Baton's roll: recorded on the managed Upgrade, or by the platform when it froze it.
-  const byUpgrade = mine.some((u) => u.metadata.annotations?.[FROZEN_PARTITION_ANNOTATION] !== undefined);
-  let byPlatform = false;
-  const raw = sts.metadata?.annotations?.[ORIGINAL_STRATEGY_ANNOTATION];
-  if (raw) {
-    try {
-      const original = JSON.parse(raw) as { type?: string; rollingUpdate?: { partition?: number } };
-      byPlatform = original.type !== 'OnDelete' && (original.rollingUpdate?.partition ?? 0) >= replicas;
-    } catch {
-      byPlatform = false;
-    }
-  }
-  if (!byUpgrade && !byPlatform) return undefined;
-  const status = sts.status;
-  if (!status?.updateRevision || status.updateRevision !== status.currentRevision) return undefined;
-  if ((status.updatedReplicas ?? 0) < replicas) return undefined;
-  return replicas;
 }

@@ -9,7 +9,6 @@
  * one persisted.
  */
 import {
-  AppsV1Api,
   CustomObjectsApi,
   type KubeConfig,
   type V1Pod,
@@ -21,11 +20,11 @@ import type { Clock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { isTerminal, type Phase } from '../core/types.js';
-import { httpStatus, MERGE_PATCH } from '../platforms/kubernetes/api.js';
+import { httpStatus } from '../platforms/kubernetes/api.js';
 import { KubeEventRecorder, type EventSink } from '../platforms/kubernetes/events.js';
 import { reuseConnections } from './agent.js';
 import { LeaderElector } from './leader.js';
-import { managedUpgradeFor, refreezePartition } from './managed.js';
+import { managedUpgradeFor } from './managed.js';
 import { WorkQueue } from './queue.js';
 import { type EngineFactory, isConflictError, UpgradeReconciler } from './reconcile.js';
 import { OperatorMetrics, startHealthServer, type HealthServer } from './server.js';
@@ -129,7 +128,6 @@ export class Operator {
   /** A StatefulSet change was refused the same way (see {@link onStatefulSet}). */
   private setsDeferred = false;
   private readonly custom: CustomObjectsApi;
-  private readonly apps: AppsV1Api;
   private readonly abort = new AbortController();
   private readonly created = new Set<string>();
   private workers: Promise<void>[] = [];
@@ -187,7 +185,6 @@ export class Operator {
       onStartedLeading: () => this.onStartedLeading(),
       onRenewed: () => this.takeUpDeferred(),
     });
-    this.apps = kc.makeApiClient(AppsV1Api);
     ({
       upgrades: this.upgrades,
       pods: this.pods,
@@ -339,7 +336,7 @@ export class Operator {
       !old || old.metadata.generation !== u.metadata.generation || old.metadata.uid !== u.metadata.uid;
     const statusReset = !!old?.status?.phase && !u.status?.phase;
     if (specChanged || statusReset) this.queue.add(key);
-    // A managed roll that just ended may leave its StatefulSet to be frozen again.
+    // A managed roll that just ended lets a template change made meanwhile have its Upgrade.
     const sts = u.metadata.labels?.[LABELS.statefulSet];
     const phase = u.status?.phase as Phase | undefined;
     if (sts && phase && isTerminal(phase) && old?.status?.phase !== phase) {
@@ -370,8 +367,6 @@ export class Operator {
       this.setsDeferred = true;
       return;
     }
-    const partition = refreezePartition(s, this.upgrades.list());
-    if (partition !== undefined) void this.refreeze(s, partition);
     const desired = managedUpgradeFor(s, this.upgrades.list());
     if (!desired) return;
     const key = keyOf(desired);
@@ -398,32 +393,6 @@ export class Operator {
           this.opts.logger.warn(`could not create upgrade ${key}`, { error: describeError(err) });
         },
       );
-  }
-
-  /** Freeze a managed StatefulSet's roll again (conditional on the resourceVersion seen). */
-  private async refreeze(s: Sts, partition: number): Promise<void> {
-    const name = s.metadata!.name!;
-    const namespace = s.metadata!.namespace!;
-    try {
-      await this.apps.patchNamespacedStatefulSet(
-        {
-          namespace,
-          name,
-          body: {
-            metadata: { resourceVersion: s.metadata!.resourceVersion },
-            spec: { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition } } },
-          },
-        },
-        MERGE_PATCH,
-      );
-      this.opts.logger.info(
-        `managed statefulset ${namespace}/${name}: roll frozen again at partition ${partition}`,
-      );
-    } catch (err) {
-      // A conflict means a newer version exists; its watch event brings us back here.
-      if (httpStatus(err) !== 409)
-        this.opts.logger.warn(`could not refreeze ${namespace}/${name}`, { error: describeError(err) });
-    }
   }
 
   private async work(): Promise<void> {

@@ -305,7 +305,7 @@ describe('operator', () => {
     assert.ok(tracker.maxUnready() <= 1, `one pod at a time (saw ${tracker.maxUnready()})`);
   });
 
-  it("refreezes a managed RollingUpdate StatefulSet after its roll, so the next patch is Baton's too", async (t) => {
+  it("a managed RollingUpdate StatefulSet is frozen again after its roll by the runner's hand-back (the operator never writes it), so the next patch is Baton's too", async (t) => {
     const env = await setup(t, { readinessDelayMs: 30 });
     const labels = { [LABELS.managed]: 'true' };
     await createSettled(env, statefulSet('kv', 3, { labels, partition: 3 }));

@@ -12,6 +12,8 @@ import type { UpgradeStatus } from '../../src/core/types.js';
 import { nullLogger } from '../../src/core/logger.js';
 import { isProcessCrash, Runner } from '../../src/runner/runner.js';
 import { ORIGINAL_STRATEGY_ANNOTATION } from '../../src/platforms/kubernetes/statefulset.js';
+import { MERGE_PATCH } from '../../src/platforms/kubernetes/api.js';
+import { LABELS } from '../../src/api/upgrade.js';
 import {
   createSettled,
   startCluster,
@@ -54,62 +56,90 @@ function crashingJournal(inner: JournalStore, crashed: string[]): JournalStore {
   };
 }
 
+/**
+ * Roll `db` (3 pods) to 1.1.0 through a runner that dies after each custody write, restarting it
+ * each time; checks the end state: Completed, the strategy `db` had before the roll back (for a
+ * managed StatefulSet: frozen again, by the runner's hand-back, nothing else), each pod replaced
+ * once, frozen before the first pod went and restored after the last.
+ */
+async function crashBetweenCustodySteps(
+  t: Parameters<typeof startCluster>[0],
+  opts: { managed?: boolean } = {},
+): Promise<void> {
+  const { server, ns: NS, apps } = await startCluster(t);
+  const managed = opts.managed ? { labels: { [LABELS.managed]: 'true' }, partition: 3 } : {};
+  await createSettled(server, statefulSet('db', 3, managed));
+  if (opts.managed) {
+    // The user's template change: frozen, so the controller restarts nothing by itself.
+    await apps.patchNamespacedStatefulSet(
+      {
+        namespace: NS,
+        name: 'db',
+        body: { spec: { template: { spec: { containers: [{ name: 'db', image: 'registry.local:5000/db:1.1.0' }] } } } },
+      },
+      MERGE_PATCH,
+    );
+  }
+  const watch = await watchUnready(t, server, 'db', 3);
+  const w = await wire(server, upgradeResource('db-up', { version: '1.1.0' }));
+  const plan = (await w.journal.get('db-up'))!.status.plan!;
+  assert.deepEqual(plan.custody, {
+    takeOver: 'freeze statefulset db (partition=3)',
+    handBack:
+      "restore statefulset db's update strategy once every pod is Ready at the update revision (a cancelled roll stays held)",
+  });
+  const before = await apps.readNamespacedStatefulSet({ namespace: NS, name: 'db' });
+  const crashed: string[] = [];
+  const platform = w.platform;
+  const crashing = {
+    name: platform.name,
+    listMembers: platform.listMembers.bind(platform),
+    replaceMember: platform.replaceMember.bind(platform),
+    prechecks: platform.prechecks.bind(platform),
+    custody: platform.custody,
+    journal: crashingJournal(w.journal, crashed),
+  };
+  let status: UpgradeStatus | undefined;
+  for (let restarts = 0; restarts <= CRASH_AFTER.length; restarts++) {
+    const runner = new Runner({
+      platform: crashing,
+      engine: w.engine,
+      clock: w.clock,
+      logger: nullLogger,
+      name: 'db-up',
+    });
+    try {
+      status = (await runner.run()).status;
+      break;
+    } catch (err) {
+      if (!isProcessCrash(err)) throw err;
+    }
+  }
+  assert.deepEqual(
+    crashed,
+    CRASH_AFTER.map(([what]) => what),
+  );
+  assert.equal(status?.phase, 'Completed', status?.reason);
+
+  const sts = await apps.readNamespacedStatefulSet({ namespace: NS, name: 'db' });
+  assert.deepEqual(sts.spec!.updateStrategy, before.spec!.updateStrategy, 'original strategy back');
+  if (opts.managed) assert.equal(sts.spec!.updateStrategy!.rollingUpdate!.partition, 3, 'frozen again');
+  assert.equal(sts.metadata!.annotations?.[ORIGINAL_STRATEGY_ANNOTATION], undefined);
+  assert.deepEqual(watch.deletions(), ['db-2', 'db-1', 'db-0'], 'each pod replaced once, highest first');
+
+  const steps = status!.history.filter((h) => h.type === 'step').map((h) => h.message);
+  const frozen = steps.findIndex((m) => m.startsWith('statefulset db frozen at partition 3 (was {'));
+  const restored = steps.findIndex((m) => m.startsWith('statefulset db: roll over, update strategy restored to '));
+  assert.ok(frozen >= 0 && restored > frozen, `history:\n${steps.join('\n')}`);
+}
+
 describe('KubernetesPlatform custody: crash between the steps', () => {
   it('dies after each take-over and hand-back write; a fresh runner resumes to Completed, each pod replaced once', async (t) => {
-    const { server, ns: NS, apps } = await startCluster(t);
-    await createSettled(server, statefulSet('db', 3));
-    const watch = await watchUnready(t, server, 'db', 3);
-    const w = await wire(server, upgradeResource('db-up', { version: '1.1.0' }));
-    const plan = (await w.journal.get('db-up'))!.status.plan!;
-    assert.deepEqual(plan.custody, {
-      takeOver: 'freeze statefulset db (partition=3)',
-      handBack:
-        "restore statefulset db's update strategy once every pod is Ready at the update revision (a cancelled roll stays held)",
-    });
-    const before = await apps.readNamespacedStatefulSet({ namespace: NS, name: 'db' });
-    const crashed: string[] = [];
-    const platform = w.platform;
-    const crashing = {
-      name: platform.name,
-      listMembers: platform.listMembers.bind(platform),
-      replaceMember: platform.replaceMember.bind(platform),
-      prechecks: platform.prechecks.bind(platform),
-      custody: platform.custody,
-      journal: crashingJournal(w.journal, crashed),
-    };
-    let status: UpgradeStatus | undefined;
-    for (let restarts = 0; restarts <= CRASH_AFTER.length; restarts++) {
-      const runner = new Runner({
-        platform: crashing,
-        engine: w.engine,
-        clock: w.clock,
-        logger: nullLogger,
-        name: 'db-up',
-      });
-      try {
-        status = (await runner.run()).status;
-        break;
-      } catch (err) {
-        if (!isProcessCrash(err)) throw err;
-      }
-    }
-    assert.deepEqual(
-      crashed,
-      CRASH_AFTER.map(([what]) => what),
-    );
-    assert.equal(status?.phase, 'Completed', status?.reason);
+    await crashBetweenCustodySteps(t);
+  });
 
-    const sts = await apps.readNamespacedStatefulSet({ namespace: NS, name: 'db' });
-    assert.deepEqual(sts.spec!.updateStrategy, before.spec!.updateStrategy, 'original strategy back');
-    assert.equal(sts.metadata!.annotations?.[ORIGINAL_STRATEGY_ANNOTATION], undefined);
-    assert.deepEqual(watch.deletions(), ['db-2', 'db-1', 'db-0'], 'each pod replaced once, highest first');
-
-    const steps = status!.history.filter((h) => h.type === 'step').map((h) => h.message);
-    const frozen = steps.findIndex((m) => m.startsWith('statefulset db frozen at partition 3 (was {'));
-    const restored = steps.findIndex((m) =>
-      m.startsWith('statefulset db: roll over, update strategy restored to '),
-    );
-    assert.ok(frozen >= 0 && restored > frozen, `history:\n${steps.join('\n')}`);
+  it('a managed StatefulSet frozen before its roll is frozen again by the hand-back alone, crashes between the steps included', async (t) => {
+    await crashBetweenCustodySteps(t, { managed: true });
   });
 
   it('observation never writes: listing the members of a frozen StatefulSet whose pods all run the update revision leaves it as it is', async (t) => {
