@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { BadInputError } from '../core/errors.js';
 import type { BatchPolicy, ProbeSpec, UpgradeSpec, UpgradeStatus } from '../core/types.js';
-import { DEFAULT_STRATEGY } from '../core/defaults.js';
+import { DEFAULT_PAUSED_EXPIRY_SECONDS, DEFAULT_STRATEGY, durationText } from '../core/defaults.js';
 import { parseDurationSeconds } from '../core/duration.js';
 import { makeSpec } from '../runner/start.js';
 import { checkNodesTarget, KUBERNETES_NODES_ENGINE, nodesTargetSchema } from './nodes.js';
@@ -96,7 +96,7 @@ export const upgradeSpecSchema = z
       .object({
         batch: z
           .object({
-            type: z.enum(['serial', 'fixed', 'percent', 'exponential']).default('serial'),
+            type: z.enum(['serial', 'fixed', 'percent', 'exponential']).default(DEFAULT_STRATEGY.batch.kind),
             size: z.number().int().min(1).optional(),
             percent: z.number().min(1).max(100).optional(),
             capPercent: z.number().min(1).max(100).optional(),
@@ -143,7 +143,11 @@ export const upgradeSpecSchema = z
     finalizeRequested: z.boolean().optional(),
     rollback: z.boolean().optional(),
     supervised: z.boolean().optional(),
-    expiry: duration.optional().describe('a paused upgrade expires after this long (default 15d)'),
+    expiry: duration
+      .optional()
+      .describe(
+        `a paused upgrade expires after this long (default ${durationText(DEFAULT_PAUSED_EXPIRY_SECONDS)})`,
+      ),
     probe: z
       .object({
         rate: z.number().min(0.1).max(100000).optional().describe('operations per second, open loop'),
