@@ -1,6 +1,6 @@
 /**
  * At most one foreground driver per upgrade on one machine: `baton apply` and `baton resume` take a
- * driver lock next to the journal (`driver.json`, the local platform's lock file: PID, process start
+ * driver lock next to the journal (`driver.json`, the local platform's lock file: host, PID, process start
  * time and boot id); a second command that finds a live driver only changes the spec and lets that
  * driver act. A driver killed with -9 - or one whose PID now belongs to another process - leaves a
  * lock that the next driver takes over.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeClock } from './clock.js';
 import { OperationalError } from './errors.js';
+import { nullLogger } from './logger.js';
 import { waitUntil } from './wait.js';
 
 test('waitUntil checks at once, then every poll on the injected clock, and returns the first answer', async () => {
@@ -39,4 +40,53 @@ test('waitUntil fails past its deadline naming what it waited for, with the give
       err.message === 'timed out waiting for db-0 to catch up (db-0 lag 100)',
   );
   assert.equal(clock.now() - start, 2_000);
+});
+
+test('waitUntil shows its reason while it waits: when the wait starts and each time it reads differently', async () => {
+  const clock = new FakeClock();
+  const start = clock.now();
+  const lines: { msg: string; fields?: Record<string, unknown> }[] = [];
+  const logger = {
+    ...nullLogger,
+    info: (msg: string, fields?: Record<string, unknown>) => lines.push({ msg, fields }),
+  };
+  let checks = 0;
+  const v = await waitUntil(
+    () => `db-1 to be promoted (${checks < 3 ? 'still a standby' : 'leaving recovery'})`,
+    async () => (++checks === 5 ? 'done' : undefined),
+    { clock, deadline: start + 10_000, pollMs: 100, logger, fields: { member: 'db-1' } },
+  );
+  assert.equal(v, 'done');
+  assert.deepEqual(lines, [
+    {
+      msg: 'waiting for db-1 to be promoted (still a standby)',
+      fields: { member: 'db-1', waitedMs: 0, leftMs: 10_000 },
+    },
+    {
+      msg: 'waiting for db-1 to be promoted (leaving recovery)',
+      fields: { member: 'db-1', waitedMs: 200, leftMs: 9_800 },
+    },
+  ]);
+});
+
+test('waitUntil checks one last time at its deadline, never past it, and an answer at once logs nothing', async () => {
+  const clock = new FakeClock();
+  const start = clock.now();
+  const seen: number[] = [];
+  await assert.rejects(
+    waitUntil(
+      'nothing',
+      async () => {
+        seen.push(clock.now() - start);
+        return undefined;
+      },
+      { clock, deadline: start + 250, pollMs: 100 },
+    ),
+    (err: unknown) => err instanceof OperationalError && err.code === 'wait-timeout',
+  );
+  assert.deepEqual(seen, [0, 100, 200, 250]);
+  const lines: string[] = [];
+  const logger = { ...nullLogger, info: (msg: string) => lines.push(msg) };
+  assert.equal(await waitUntil('x', async () => 1, { clock, deadline: clock.now(), pollMs: 100, logger }), 1);
+  assert.deepEqual(lines, []);
 });

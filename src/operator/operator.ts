@@ -8,12 +8,7 @@
  * the Lease over from a dead one simply continues: its first reconcile reads the status the other
  * one persisted.
  */
-import {
-  CustomObjectsApi,
-  type KubeConfig,
-  type V1Pod,
-  type V1StatefulSet,
-} from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { GROUP, LABELS, PLURAL, VERSION, type UpgradeResource } from '../api/upgrade.js';
 import type { Clock } from '../core/clock.js';

@@ -75,7 +75,11 @@ async function crashBetweenCustodySteps(
       {
         namespace: NS,
         name: 'db',
-        body: { spec: { template: { spec: { containers: [{ name: 'db', image: 'registry.local:5000/db:1.1.0' }] } } } },
+        body: {
+          spec: {
+            template: { spec: { containers: [{ name: 'db', image: 'registry.local:5000/db:1.1.0' }] } },
+          },
+        },
       },
       MERGE_PATCH,
     );
@@ -129,7 +133,9 @@ async function crashBetweenCustodySteps(
 
   const steps = status!.history.filter((h) => h.type === 'step').map((h) => h.message);
   const frozen = steps.findIndex((m) => m.startsWith('statefulset db frozen at partition 3 (was {'));
-  const restored = steps.findIndex((m) => m.startsWith('statefulset db: roll over, update strategy restored to '));
+  const restored = steps.findIndex((m) =>
+    m.startsWith('statefulset db: roll over, update strategy restored to '),
+  );
   assert.ok(frozen >= 0 && restored > frozen, `history:\n${steps.join('\n')}`);
 }
 

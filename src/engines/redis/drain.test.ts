@@ -190,7 +190,10 @@ describe('RedisEngine.drain (scripted nodes)', () => {
     const r3 = model.byMember('redis-3');
     model.stale.set('redis-0', new Map([[r3.id, undefined]]));
     model.onFailover = () => {};
-    const { engine, snapshot, ctx, member, clock } = setup(model, { attemptMs: 1_000, failoverWaitMs: 2_500 });
+    const { engine, snapshot, ctx, member, clock } = setup(model, {
+      attemptMs: 1_000,
+      failoverWaitMs: 2_500,
+    });
     const lines: string[] = [];
     const logger: Logger = { ...nullLogger, info: (msg) => lines.push(msg) };
     const t0 = clock.now();

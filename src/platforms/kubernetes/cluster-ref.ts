@@ -6,8 +6,9 @@
  *
  * Facts this relies on (TiDB Operator v1 and the CockroachDB operator, as documented):
  * - TiDB Operator names a cluster's StatefulSets `<name>-<component>` and labels them
- *   `app.kubernetes.io/instance=<name>`, `app.kubernetes.io/component=<pd|tikv|tidb|tiflash|ticdc|pump>`,
- *   with a controller ownerReference to the `TidbCluster` (`pingcap.com/v1alpha1`).
+ *   `app.kubernetes.io/instance=<name>` and `app.kubernetes.io/component=<component>` (pd,
+ *   tiproxy, tiflash, tikv, pump, tidb, ticdc), with a controller ownerReference to the
+ *   `TidbCluster` (`pingcap.com/v1alpha1`).
  * - `spec.paused: true` on a TidbCluster stops TiDB Operator from syncing it ("pause sync");
  *   `spec.version` is the image tag of every component, `spec.<component>.version` overrides it.
  * - The CockroachDB operator's `CrdbCluster` (`crdb.cockroachlabs.com/v1alpha1`) runs one
@@ -565,8 +566,7 @@ export async function resolveCluster(
 }
 
 function lookedFor(kind: ClusterKind, name: string, order: readonly string[]): string {
-  if (isPausable(kind))
-    return `looked for ${INSTANCE_LABEL}=${name} or ${name}-<${order.join('|')}>`;
+  if (isPausable(kind)) return `looked for ${INSTANCE_LABEL}=${name} or ${name}-<${order.join('|')}>`;
   if (kind.kind === CRDB_CLUSTER.kind) return `looked for statefulset ${name}`;
   return `looked for a controller ownerReference to it, or ${INSTANCE_LABEL}=${name}`;
 }

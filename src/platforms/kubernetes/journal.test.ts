@@ -129,13 +129,22 @@ test('invalidStatus: Failed with Progressing and Ready False InvalidSpec, a hist
       'Warning=False/NoWarning/',
     ],
   );
-  assert.deepEqual(st.history, [{ at: now, type: 'phase', phase: 'Failed', message: `invalid spec: ${message}` }]);
+  assert.deepEqual(st.history, [
+    { at: now, type: 'phase', phase: 'Failed', message: `invalid spec: ${message}` },
+  ]);
   const marked = { ...res, status: st };
   assert.ok(isMarkedInvalid(marked, message));
   assert.ok(!isMarkedInvalid(marked, 'another reason'));
   assert.ok(!isMarkedInvalid({ ...marked, metadata: { ...res.metadata, generation: 3 } }, message));
   // Marked again for a new generation: history kept, unchanged conditions keep their time.
-  const later = invalidStatus({ ...marked, metadata: { ...res.metadata, generation: 3 } }, message, now + 1000);
+  const later = invalidStatus(
+    { ...marked, metadata: { ...res.metadata, generation: 3 } },
+    message,
+    now + 1000,
+  );
   assert.equal(later.history?.length, 2);
-  assert.equal(later.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime, new Date(now).toISOString());
+  assert.equal(
+    later.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime,
+    new Date(now).toISOString(),
+  );
 });

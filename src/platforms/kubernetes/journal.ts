@@ -271,15 +271,11 @@ export function invalidStatus(res: UpgradeResource, message: string, now: number
         lastTransitionTime: before && before.status === c.status ? before.lastTransitionTime : at,
       };
     }),
-    history: [
-      ...(prev?.history ?? []),
-      { at: now, type: 'phase', phase: 'Failed', message: reason },
-    ],
+    history: [...(prev?.history ?? []), { at: now, type: 'phase', phase: 'Failed', message: reason }],
     finishedAt: now,
     updatedAt: now,
   };
 }
-
 
 /** Journal store backed by `Upgrade` resources of one namespace. */
 export class UpgradeResourceJournal implements JournalStore {

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { pathToFileURL } from 'node:url';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,7 +102,7 @@ test('a stale lock is taken over by exactly one of two racing contenders, every 
     const winner = JSON.parse(await readFile(path, 'utf8')) as LockHolder;
     const loser = (held(a) ? b : a) as { holder: LockHolder | undefined };
     assert.equal(loser.holder?.token, winner.token, `round ${round}: the loser names the winner`);
-    await (held(a) ? a : b as { release: () => Promise<void> }).release();
+    await (held(a) ? a : (b as { release: () => Promise<void> })).release();
     assert.deepEqual(await readdir(d), [], `round ${round}: no lock, marker or draft left`);
   }
 });
@@ -150,4 +153,68 @@ test('a holder recorded on another host is never taken over from this one, and t
     (e: Error & { code?: string }) =>
       e.code === 'cluster-locked' && e.message.includes(`process ${gone.pid} on host elsewhere.example`),
   );
+});
+
+test('two processes racing for the same stale locks: exactly one takes each over', async () => {
+  const d = await lockDir('processes');
+  const gone = await deadHolder('processes');
+  const rounds = 25;
+  for (let i = 0; i < rounds; i++) {
+    await writeFile(join(d, `lock-${i}`), JSON.stringify({ ...gone, token: `dead-${i}` }));
+  }
+  // Each contender waits for the same instants (a short sleep, then a spin) and tries round i's
+  // lock; it stays alive, holding what it won, until the test has both answers.
+  const script = `
+    import { join } from 'node:path';
+    import { tryLock } from ${JSON.stringify(pathToFileURL(join(import.meta.dirname, 'lock.ts')).href)};
+    const [dir, rounds, t0] = process.argv.slice(-3);
+    const won = [];
+    for (let i = 0; i < Number(rounds); i++) {
+      const at = Number(t0) + i * 40;
+      if (at - Date.now() > 5) await new Promise((r) => setTimeout(r, at - Date.now() - 5));
+      while (Date.now() < at);
+      won.push('release' in (await tryLock(join(dir, 'lock-' + i))));
+    }
+    process.stdout.write(JSON.stringify(won) + '\\n');
+    process.stdin.resume();
+    process.stdin.on('end', () => process.exit(0));
+  `;
+  const t0 = String(Date.now() + 4_000);
+  const contenders = [0, 1].map(() =>
+    spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, d, String(rounds), t0], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }),
+  );
+  try {
+    const [a, b] = await Promise.all(
+      contenders.map(
+        (child) =>
+          new Promise<boolean[]>((resolve, reject) => {
+            let out = '';
+            child.stdout.on('data', (chunk: Buffer) => {
+              out += chunk.toString();
+              if (out.includes('\n')) resolve(JSON.parse(out) as boolean[]);
+            });
+            child.once('exit', (code) => reject(new Error(`contender exited with ${code} before answering`)));
+          }),
+      ),
+    );
+    for (let i = 0; i < rounds; i++) {
+      assert.equal(
+        Number(a![i]) + Number(b![i]),
+        1,
+        `round ${i}: exactly one process took the stale lock over`,
+      );
+    }
+    assert.deepEqual(
+      (await readdir(d)).sort(),
+      Array.from({ length: rounds }, (_, i) => `lock-${i}`).sort(),
+      'no marker or draft left',
+    );
+  } finally {
+    for (const child of contenders) {
+      child.stdin.end();
+      if (child.exitCode === null) await once(child, 'exit');
+    }
+  }
 });

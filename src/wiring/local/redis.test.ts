@@ -159,10 +159,12 @@ describe('bootstrapCluster waits (fake time, scripted nodes)', () => {
       async call(command, ...args) {
         const cmd = [command, ...args].join(' ').toUpperCase();
         const id = String(port).padStart(40, '0');
-        if (cmd === 'CLUSTER INFO') return 'cluster_state:fail\r\ncluster_known_nodes:1\r\ncluster_my_epoch:0\r\n';
+        if (cmd === 'CLUSTER INFO')
+          return 'cluster_state:fail\r\ncluster_known_nodes:1\r\ncluster_my_epoch:0\r\n';
         if (cmd.startsWith('CLUSTER SET-CONFIG-EPOCH')) return 'OK';
         if (cmd === 'CLUSTER MYID') return id;
-        if (cmd === 'CLUSTER NODES') return `${id} 127.0.0.1:${port}@${port + 100} myself,master - 0 0 0 connected`;
+        if (cmd === 'CLUSTER NODES')
+          return `${id} 127.0.0.1:${port}@${port + 100} myself,master - 0 0 0 connected`;
         if (cmd.startsWith('CLUSTER MEET')) {
           meets.push(Number(args[2]));
           return 'OK';
@@ -189,7 +191,12 @@ describe('bootstrapCluster waits (fake time, scripted nodes)', () => {
     const t0 = clock.now();
     await assert.rejects(
       bootstrapCluster(
-        { clock, logger, cluster: { name: 'c', engine: 'redis', dir: '/tmp/x', members }, registeredBinaries: {} },
+        {
+          clock,
+          logger,
+          cluster: { name: 'c', engine: 'redis', dir: '/tmp/x', members },
+          registeredBinaries: {},
+        },
         { connect, waitMs: 3_000, pollMs: 100 },
       ),
       (err: unknown) =>
@@ -203,7 +210,13 @@ describe('bootstrapCluster waits (fake time, scripted nodes)', () => {
     const waiting = lines.filter((l) => l.msg.startsWith('waiting for '));
     assert.deepEqual(
       waiting.map((l) => [l.msg, l.fields?.cluster, l.fields?.leftMs]),
-      [['waiting for redis cluster c: every node knowing every other (redis-0 misses 5 node(s), 0 in handshake)', 'c', 3_000]],
+      [
+        [
+          'waiting for redis cluster c: every node knowing every other (redis-0 misses 5 node(s), 0 in handshake)',
+          'c',
+          3_000,
+        ],
+      ],
       'shown once while the reason stays the same',
     );
   });
