@@ -29,6 +29,7 @@ import { openLocalCluster } from '../src/wiring/targets.js';
 import { LocalPlatform } from '../src/platforms/local/platform.js';
 import { runCli } from '../test/local/helpers.js';
 import type { ProbeReport } from '../src/probe/types.js';
+import { parseBenchArgs, runBench } from './args.js';
 
 /** Members per engine (Redis: three primaries, each with a replica on another member). */
 export const MEMBERS: Record<string, number> = { etcd: 3, postgres: 3, redis: 6 };
@@ -196,11 +197,7 @@ async function runOnce(engine: string, from: string, to: string): Promise<RunFig
 const FIGURES = ['totalMs', 'overheadMs', 'overheadPct', 'maxGapMs', 'failedOps', 'lostWrites'] as const;
 
 async function bench(argv: string[]): Promise<void> {
-  const runsAt = argv.indexOf('--runs');
-  const runs = runsAt >= 0 ? Number(argv[runsAt + 1]) : 3;
-  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs needs a positive integer');
-  const asked = argv.filter((a, i) => !a.startsWith('--') && argv[i - 1] !== '--runs');
-  const engines = asked.length ? asked : ['etcd', 'postgres', 'redis'];
+  const { engines, runs } = parseBenchArgs(argv, { engines: Object.keys(TARGETS), defaultRuns: 3 });
   const out: Record<string, unknown> = {};
   for (const engine of engines) {
     const kind = await localEngineKit(engine);
@@ -237,8 +234,5 @@ async function bench(argv: string[]): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  bench(process.argv.slice(2)).catch((err: unknown) => {
-    process.stderr.write(`bench:local failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  });
+  runBench('bench:local', () => bench(process.argv.slice(2)));
 }

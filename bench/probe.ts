@@ -21,9 +21,8 @@ import { openLocalCluster } from '../src/wiring/targets.js';
 import { LocalPlatform } from '../src/platforms/local/platform.js';
 import type { UpgradeEffect } from '../src/probe/phases.js';
 import type { ProbeSummary } from '../src/probe/log-format.js';
+import { parseBenchArgs, runBench } from './args.js';
 import { cli, createSettledCluster, MEMBERS, median } from './local.js';
-
-/** Members per engine, as bench:local. */
 
 /** The issue's targets. */
 export const TARGETS: Record<string, { maxGapMs: number; worstStepLossPct?: number; lostWrites: number }> = {
@@ -109,20 +108,14 @@ const FIGURES = [
   'lostWrites',
 ] as const;
 
-function flag(argv: string[], name: string): string | undefined {
-  const at = argv.indexOf(name);
-  return at >= 0 ? argv[at + 1] : undefined;
-}
-
 async function bench(argv: string[]): Promise<void> {
-  const runs = Number(flag(argv, '--runs') ?? 1);
-  const rate = Number(flag(argv, '--rate') ?? 1000);
-  const workersFlag = flag(argv, '--workers');
-  const workers = workersFlag !== undefined ? Number(workersFlag) : undefined;
-  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs needs a positive integer');
-  const valued = new Set(['--runs', '--rate', '--workers']);
-  const asked = argv.filter((a, i) => !a.startsWith('--') && !valued.has(argv[i - 1] ?? ''));
-  const engines = asked.length ? asked : ['etcd', 'postgres', 'redis'];
+  const { engines, runs, values } = parseBenchArgs(argv, {
+    engines: Object.keys(TARGETS),
+    defaultRuns: 1,
+    flags: [{ name: '--rate' }, { name: '--workers', integer: true }],
+  });
+  const rate = values['--rate'] ?? 1000;
+  const workers = values['--workers'];
   const out: Record<string, unknown> = {};
   for (const engine of engines) {
     const kind = await localEngineKit(engine);
@@ -161,8 +154,5 @@ async function bench(argv: string[]): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  bench(process.argv.slice(2)).catch((err: unknown) => {
-    process.stderr.write(`bench:probe failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  });
+  runBench('bench:probe', () => bench(process.argv.slice(2)));
 }

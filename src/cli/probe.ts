@@ -60,7 +60,7 @@ export function budgetOf(p: ProbeSpec | undefined): ProbeBudget {
  */
 export async function startProbe(t: Target, io: CliIO, settings: ProbeSettings): Promise<ProbeHandle> {
   // The probe clients (and their database libraries) load only when a probe starts.
-  const { createProbeClient, PROBE_ENGINES } = await import('../probe/index.js');
+  const { createProbeClientFactory, PROBE_ENGINES } = await import('../probe/index.js');
   if (!(PROBE_ENGINES as readonly string[]).includes(t.engine.name)) {
     throw new BadInputError(
       'no-probe',
@@ -80,7 +80,7 @@ export async function startProbe(t: Target, io: CliIO, settings: ProbeSettings):
   const log = settings.logFile ? new ProbeLogWriter(settings.logFile) : undefined;
   let runId = '';
   const probe = new Probe({
-    client: () => createProbeClient(t.engine.name, { endpoints, logger: io.logger }),
+    client: createProbeClientFactory(t.engine.name, { endpoints, logger: io.logger, clock: io.clock }),
     clock: io.clock,
     logger: io.logger,
     rate: settings.rate,

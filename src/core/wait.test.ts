@@ -90,3 +90,36 @@ test('waitUntil checks one last time at its deadline, never past it, and an answ
   assert.equal(await waitUntil('x', async () => 1, { clock, deadline: clock.now(), pollMs: 100, logger }), 1);
   assert.deepEqual(lines, []);
 });
+
+test('waitUntil checks again at once when its wake event settles, then goes back to polling', async () => {
+  const clock = new FakeClock();
+  // A clock whose sleeps end only when aborted: only the wake event can bring another check.
+  const stalled = {
+    now: () => clock.now(),
+    sleep: (_ms: number, signal?: AbortSignal) =>
+      new Promise<void>((_resolve, reject) =>
+        signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true }),
+      ),
+  };
+  const stop = new AbortController();
+  let fire: () => void = () => {};
+  const wake = new Promise<void>((resolve) => (fire = resolve));
+  let checks = 0;
+  const waiting = waitUntil('the exit', async () => void (checks += 1), {
+    clock: stalled,
+    deadline: clock.now() + 10_000,
+    pollMs: 60_000,
+    wake,
+    signal: stop.signal,
+  });
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  await settle();
+  assert.equal(checks, 1);
+  fire();
+  await settle();
+  assert.equal(checks, 2, 'the wake brought one check at once');
+  await settle();
+  assert.equal(checks, 2, 'and then the wait polls again instead of spinning');
+  stop.abort(new Error('test over'));
+  await assert.rejects(waiting, /test over/);
+});

@@ -30,11 +30,16 @@ export interface WaitOptions {
   logger?: Logger;
   /** Fields logged with those lines (the member, the cluster). */
   fields?: Record<string, unknown>;
+  /**
+   * An event that makes the next check happen at once instead of at the end of the poll (a
+   * child's exit): the wait is event-driven where an event exists and polls as a fallback.
+   */
+  wake?: Promise<unknown>;
 }
 
 /**
- * Resolve with the first value `check` returns other than undefined, checking at once and then
- * every `pollMs`. Past `deadline` fails with OperationalError `code`: "timed out waiting for
+ * Resolve with the first value `check` returns other than undefined, checking at once, then every
+ * `pollMs`, and at once when `wake` settles (the first time). Past `deadline` fails with OperationalError `code`: "timed out waiting for
  * <what>" (`what` may be a function, for a reason that changes while it waits). The abort
  * signal ends the wait with its reason; an error `check` throws ends it too.
  */
@@ -46,6 +51,7 @@ export async function waitUntil<T>(
   const text = () => (typeof what === 'function' ? what() : what);
   const started = opts.clock.now();
   let shown: string | undefined;
+  let wake = opts.wake;
   for (;;) {
     opts.signal?.throwIfAborted();
     const value = await check();
@@ -62,6 +68,35 @@ export async function waitUntil<T>(
         ...(Number.isFinite(opts.deadline) ? { leftMs: opts.deadline - opts.clock.now() } : {}),
       });
     }
-    await opts.clock.sleep(Math.min(opts.pollMs, Math.max(0, opts.deadline - opts.clock.now())), opts.signal);
+    const pollMs = Math.min(opts.pollMs, Math.max(0, opts.deadline - opts.clock.now()));
+    if (wake) {
+      if (await pause(opts.clock, pollMs, wake, opts.signal)) wake = undefined;
+    } else {
+      await opts.clock.sleep(pollMs, opts.signal);
+    }
+  }
+}
+
+/** Sleep `pollMs`, or less when `wake` settles first (then true). */
+async function pause(
+  clock: Clock,
+  pollMs: number,
+  wake: Promise<unknown>,
+  outer: AbortSignal | undefined,
+): Promise<boolean> {
+  const cut = new AbortController();
+  const signal = outer ? AbortSignal.any([outer, cut.signal]) : cut.signal;
+  const slept = clock.sleep(pollMs, signal).then(() => false);
+  slept.catch(() => undefined);
+  try {
+    return await Promise.race([
+      slept,
+      wake.then(
+        () => true,
+        () => true,
+      ),
+    ]);
+  } finally {
+    cut.abort();
   }
 }

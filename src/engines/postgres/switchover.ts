@@ -185,16 +185,27 @@ export async function switchover(
 
   // Only an optimisation (the shutdown ships any backlog anyway), so a standby that cannot catch
   // up under a sustained load delays the switchover by at most catchUpMs, never blocks it.
-  const catchUpUntil = Math.min(deadline, clock.now() + deps.catchUpMs);
   let lag = Number.POSITIVE_INFINITY;
-  while (true) {
-    const replay = parseLsnOrUndefined((await admin.state(target.endpoint)).lsn);
-    const current = parseLsnOrUndefined((await admin.state(primaryEndpoint)).lsn);
-    if (replay !== undefined && current !== undefined) lag = lagBytes(current, replay);
-    if (lag <= deps.lagThresholdBytes || clock.now() >= catchUpUntil) break;
-    await clock.sleep(deps.pollMs, deps.signal);
-  }
-  if (lag > deps.lagThresholdBytes) {
+  const caughtUp = await waitFor(
+    () => `${target.name} to come within ${deps.lagThresholdBytes} bytes of ${member.name} (lag ${lag})`,
+    async () => {
+      const replay = parseLsnOrUndefined((await admin.state(target.endpoint as string)).lsn);
+      const current = parseLsnOrUndefined((await admin.state(primaryEndpoint)).lsn);
+      if (replay !== undefined && current !== undefined) lag = lagBytes(current, replay);
+      return lag <= deps.lagThresholdBytes ? true : undefined;
+    },
+    {
+      clock,
+      deadline: Math.min(deadline, clock.now() + deps.catchUpMs),
+      pollMs: deps.pollMs,
+      signal: deps.signal,
+      code: 'catch-up-timeout',
+    },
+  ).catch((err: unknown) => {
+    if (err instanceof OperationalError && err.code === 'catch-up-timeout') return false;
+    throw err;
+  });
+  if (!caughtUp) {
     logger.info(
       'switchover target still lagging; stopping the primary anyway (the shutdown ships the rest)',
       {

@@ -25,8 +25,7 @@ import { FileJournalStore } from './journal.js';
 import type { AdapterContext, LocalClusterLayout, LocalEngineAdapter, LocalMemberLayout } from './adapter.js';
 import { withClusterLock } from './lock.js';
 import { canBind, pickFreePorts } from './ports.js';
-import type { ChildExit } from './process.js';
-import type { ProcessIdentity } from './process.js';
+import type { ChildExit, ProcessIdentity, StopOutcome } from './process.js';
 import {
   chownTree,
   effectiveRunAs,
@@ -441,7 +440,14 @@ export class LocalPlatform implements Platform {
       rec.intent = { version, since: ctx.clock.now() };
       await this.save(ctx);
       await this.stopRecord(rec, `replace with ${version}`, ctx);
-      await this.launch(rec, version, opts.settings ?? rec.settings, ctx);
+      // The stop is recorded with the launch (one state write instead of two while the member
+      // is down), or on its own when the launch fails before its first write.
+      try {
+        await this.launch(rec, version, opts.settings ?? rec.settings, ctx);
+      } catch (err) {
+        if (rec.launching === undefined) await this.save(ctx).catch(() => undefined);
+        throw err;
+      }
       ctx.logger.info('member replaced', {
         cluster: this.state.name,
         member: name,
@@ -477,14 +483,25 @@ export class LocalPlatform implements Platform {
     ];
   }
 
-  /** Stop a member gracefully and record that it is meant to stay stopped. Idempotent. */
+  /**
+   * Stop a member gracefully and record that it is meant to stay stopped. Idempotent. The stop is
+   * recorded before the signal, so nothing is written between the member going away and this
+   * returning (a PostgreSQL switchover waits for exactly that while writes are stopped); only a
+   * member that had to be killed is recorded again afterwards.
+   */
   async stopMember(name: string, ctx: PortContext): Promise<void> {
     await this.exclusive(ctx, async () => {
       await this.reloadAndRecover(ctx);
       const rec = this.member(name);
-      await this.stopRecord(rec, 'stopped on request', ctx);
-      rec.desired = 'stopped';
-      await this.save(ctx);
+      const reason = 'stopped on request';
+      const running = await isAlive(rec.process);
+      if (rec.desired !== 'stopped' || running) {
+        rec.desired = 'stopped';
+        if (running) rec.lastStop = { at: ctx.clock.now(), killed: false, reason };
+        await this.save(ctx);
+      }
+      const outcome = await this.stopRecord(rec, reason, ctx);
+      if (outcome.killed) await this.save(ctx);
     });
   }
 
@@ -493,7 +510,14 @@ export class LocalPlatform implements Platform {
     await this.exclusive(ctx, async () => {
       await this.reloadAndRecover(ctx);
       const rec = this.member(name);
-      if (await isAlive(rec.process)) return;
+      if (await isAlive(rec.process)) {
+        // A stop recorded but never carried out (its Baton died before the signal).
+        if (rec.desired === 'stopped') {
+          rec.desired = 'running';
+          await this.save(ctx);
+        }
+        return;
+      }
       await this.launch(rec, rec.version, rec.settings, ctx);
     });
   }
@@ -654,46 +678,58 @@ export class LocalPlatform implements Platform {
     await this.adapter.bootstrap?.(this.adapterContext(ctx));
   }
 
+  /**
+   * Wait until `rec` answers its ping: OperationalError `member-exited` (with why and its log
+   * tail) as soon as its process is gone, `member-not-ready` past `deadline`.
+   */
   private async waitRecordReady(rec: MemberRecord, deadline: number, ctx: PortContext): Promise<void> {
     const actx = this.adapterContext(ctx);
-    for (;;) {
-      if (!(await isAlive(rec.process))) {
-        const tail = await tailFile(rec.logFile);
-        throw new OperationalError(
-          'member-exited',
-          `${rec.name} of cluster ${this.state.name} is not running (${await this.whyDown(rec)}); last log lines:\n${tail}`,
-        );
-      }
-      if (await withTimeout(this.adapter.ping(toLayout(rec), actx), PING_TIMEOUT_MS, false)) return;
-      if (ctx.clock.now() >= deadline) {
-        const tail = await tailFile(rec.logFile);
-        throw new OperationalError(
-          'member-not-ready',
-          `${rec.name} of cluster ${this.state.name} did not answer within the ready timeout; last log lines:\n${tail}`,
-        );
-      }
-      await ctx.clock.sleep(POLL_MS, ctx.signal);
+    try {
+      await waitUntil(
+        `${rec.name} of cluster ${this.state.name} to answer`,
+        async () => {
+          if (!(await isAlive(rec.process))) {
+            const tail = await tailFile(rec.logFile);
+            throw new OperationalError(
+              'member-exited',
+              `${rec.name} of cluster ${this.state.name} is not running (${await this.whyDown(rec)}); last log lines:\n${tail}`,
+            );
+          }
+          return (await withTimeout(this.adapter.ping(toLayout(rec), actx), PING_TIMEOUT_MS, false)) || undefined;
+        },
+        { clock: ctx.clock, deadline, pollMs: POLL_MS, signal: ctx.signal, code: 'member-not-ready' },
+      );
+    } catch (err) {
+      if (!(err instanceof OperationalError) || err.code !== 'member-not-ready') throw err;
+      const tail = await tailFile(rec.logFile);
+      throw new OperationalError(
+        'member-not-ready',
+        `${rec.name} of cluster ${this.state.name} did not answer within the ready timeout; last log lines:\n${tail}`,
+      );
     }
   }
 
-  /** Graceful stop of the recorded process (if it is ours and alive), recorded in `lastStop`. */
+  /**
+   * Graceful stop of the recorded process (if it is ours and alive), noted in `lastStop` in memory:
+   * the caller writes the state (once for several members, or with what it does next).
+   */
   private async stopRecord(
     rec: MemberRecord,
     reason: string,
     ctx: PortContext,
     timeoutMs = this.stopTimeoutMs,
-  ): Promise<void> {
+  ): Promise<StopOutcome> {
     const outcome = await stopProcess(rec.process, {
       timeoutMs,
       clock: ctx.clock,
       ...(this.adapter.stopSignal ? { signal: this.adapter.stopSignal } : {}),
     });
-    if (!outcome.wasRunning) return;
+    if (!outcome.wasRunning) return outcome;
     rec.lastStop = { at: ctx.clock.now(), killed: outcome.killed, reason };
     if (outcome.killed) {
       ctx.logger.warn('member had to be killed', { member: rec.name, pid: rec.process?.pid, timeoutMs });
     }
-    await this.save(ctx);
+    return outcome;
   }
 
   private async waitPortsFree(rec: MemberRecord, ctx: PortContext): Promise<void> {

@@ -128,6 +128,24 @@ test('stopProcess stops gracefully, and kills after the bound when SIGTERM is ig
   });
 });
 
+test('stopProcess sees the exit of a process this one spawned through its exit event, not a poll', async () => {
+  const child = await spawnDetached({
+    command: process.execPath,
+    args: ['-e', SLEEPER],
+    env: {},
+    logFile: join(dir, 'evented.log'),
+  });
+  started.push(child);
+  const t0 = Date.now();
+  // A poll this long would outlast the test: only the exit event can end the wait in time.
+  assert.deepEqual(await stopProcess(child, { timeoutMs: 30_000, clock: systemClock, pollMs: 60_000 }), {
+    wasRunning: true,
+    killed: false,
+  });
+  assert.ok(Date.now() - t0 < 10_000, `stopped in ${Date.now() - t0} ms`);
+  assert.equal(await isAlive(child), false);
+});
+
 test('spawnDetached rejects with an OperationalError for a missing executable', async () => {
   await assert.rejects(
     spawnDetached({

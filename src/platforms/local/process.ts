@@ -5,11 +5,12 @@
  * commands (initdb, `--version`) as an unprivileged user when Baton runs as root.
  */
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
 import { access, chown, lstat, open, readFile, readdir, readlink, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import { BadInputError, OperationalError } from '../../core/errors.js';
+import { waitUntil } from '../../core/wait.js';
 
 /**
  * Who a process is: its PID plus what makes that PID unique over time. Recorded when Baton spawns
@@ -77,6 +78,12 @@ export interface ChildExit {
   signal: NodeJS.Signals | null;
 }
 
+/**
+ * Exits of the children this Baton process spawned and that still run (or have not been reaped
+ * yet), by PID: {@link stopProcess} waits on the event instead of polling.
+ */
+const children = new Map<number, Promise<ChildExit>>();
+
 let cachedBootId: string | undefined;
 
 /** This boot's id (`/proc/sys/kernel/random/boot_id`), or `unknown` where /proc lacks it. */
@@ -96,10 +103,16 @@ interface ProcStat {
   startTicks: number;
 }
 
-async function readProcStat(pid: number): Promise<ProcStat | undefined> {
+/**
+ * `/proc/<pid>/stat`, read synchronously: the kernel builds it in memory, so the read takes
+ * microseconds, whereas an asynchronous read waits for a libuv worker thread, and those can all
+ * be busy with fsyncs that take hundreds of milliseconds on a loaded disk (which once delayed
+ * seeing a stopped PostgreSQL primary gone by 800 ms).
+ */
+function readProcStat(pid: number): ProcStat | undefined {
   let text: string;
   try {
-    text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
@@ -114,7 +127,7 @@ async function readProcStat(pid: number): Promise<ProcStat | undefined> {
 
 /** The identity of a live process, or undefined when `pid` does not exist (or is a zombie). */
 export async function identify(pid: number): Promise<ProcessIdentity | undefined> {
-  const st = await readProcStat(pid);
+  const st = readProcStat(pid);
   if (!st || st.state === 'Z' || st.state === 'X') return undefined;
   return { pid, startTicks: st.startTicks, bootId: await bootId() };
 }
@@ -211,7 +224,17 @@ export async function spawnDetached(
       );
       child.once('spawn', () => resolve(child.pid as number));
     });
-    child.once('exit', (code, signal) => onExit?.({ pid, code, signal }));
+    children.set(
+      pid,
+      new Promise<ChildExit>((resolve) =>
+        child.once('exit', (code, signal) => {
+          children.delete(pid);
+          const exit = { pid, code, signal };
+          onExit?.(exit);
+          resolve(exit);
+        }),
+      ),
+    );
     child.unref();
     const id = await identify(pid);
     // A process that died between spawn and this read still gets a (dead) identity, so callers
@@ -254,23 +277,36 @@ function signalIfOurs(pid: number, signal: NodeJS.Signals): void {
 
 /**
  * Stop the process recorded as `id` (nothing happens when it is gone or the PID now belongs to
- * someone else): send `signal`, poll until it has exited, and after `timeoutMs` send SIGKILL to
+ * someone else): send `signal`, wait until it has exited, and after `timeoutMs` send SIGKILL to
  * its whole process group (it leads its own group, so helper children such as PostgreSQL
- * backends go too). Resolves once it is gone.
+ * backends go too). Resolves once it is gone. The exit of a process this Baton process spawned
+ * is seen through its `exit` event at once; any other is polled every `pollMs` (default 10 ms,
+ * each look a read of `/proc/<pid>/stat`).
  */
 export async function stopProcess(
   id: ProcessIdentity | undefined,
   opts: { signal?: NodeJS.Signals; timeoutMs: number; clock: Clock; pollMs?: number },
 ): Promise<StopOutcome> {
-  if (!(await isAlive(id)) || !id) return { wasRunning: false, killed: false };
-  const poll = opts.pollMs ?? 50;
-  signalIfOurs(id.pid, opts.signal ?? 'SIGTERM');
-  const deadline = opts.clock.now() + opts.timeoutMs;
-  while (opts.clock.now() < deadline) {
-    await opts.clock.sleep(poll);
-    if (!(await isAlive(id))) return { wasRunning: true, killed: false };
+  if (!id || !(await isAlive(id))) return { wasRunning: false, killed: false };
+  // Alive and in the map: it is our child, so the identity is its own (no other process can hold
+  // the PID before this process has reaped it).
+  const exited = children.get(id.pid);
+  const signal = opts.signal ?? 'SIGTERM';
+  const gone = (what: string, timeoutMs: number): Promise<boolean> =>
+    waitUntil(what, async () => ((await isAlive(id)) ? undefined : true), {
+      clock: opts.clock,
+      deadline: opts.clock.now() + timeoutMs,
+      pollMs: opts.pollMs ?? (exited ? 50 : 10),
+      ...(exited ? { wake: exited } : {}),
+    }).catch((err: unknown) => {
+      if (err instanceof OperationalError && err.code === 'wait-timeout') return false;
+      throw err;
+    });
+  signalIfOurs(id.pid, signal);
+  if (await gone(`process ${id.pid} to exit after ${signal}`, opts.timeoutMs)) {
+    return { wasRunning: true, killed: false };
   }
-  const st = await readProcStat(id.pid);
+  const st = readProcStat(id.pid);
   if (await isAlive(id)) {
     if (st && st.pgrp === id.pid) {
       try {
@@ -283,9 +319,7 @@ export async function stopProcess(
     }
   }
   // SIGKILL cannot be ignored; the bound only guards against a process stuck in the kernel.
-  const killDeadline = opts.clock.now() + 10_000;
-  while ((await isAlive(id)) && opts.clock.now() < killDeadline) await opts.clock.sleep(poll);
-  if (await isAlive(id)) {
+  if (!(await gone(`process ${id.pid} to exit after SIGKILL`, 10_000))) {
     throw new OperationalError('stop-failed', `process ${id.pid} survived SIGKILL for 10 s`);
   }
   return { wasRunning: true, killed: true };

@@ -1,4 +1,5 @@
-/** Parsing of the `host:port` endpoints probe clients receive. */
+/** Parsing of the `host:port` endpoints probe clients receive, and their source shared by workers. */
+import type { Clock } from '../../core/clock.js';
 import { BadInputError, OperationalError } from '../../core/errors.js';
 import type { EndpointSource } from '../types.js';
 
@@ -42,4 +43,27 @@ export function sameEndpoints(a: readonly string[], b: readonly string[]): boole
   if (a.length !== b.length) return false;
   const sorted = [...b].sort();
   return [...a].sort().every((e, i) => e === sorted[i]);
+}
+
+/** How long {@link sharedEndpoints} reuses an answer by default. */
+export const ENDPOINTS_TTL_MS = 1000;
+
+/**
+ * `source` shared by the clients of one probe: a call made while another runs gets that answer,
+ * and an answer is reused for `ttlMs`. Workers that lose their server together then ask the
+ * platform once (listing members may ping each one) instead of once each on every retry.
+ */
+export function sharedEndpoints(source: EndpointSource, clock: Clock, ttlMs = ENDPOINTS_TTL_MS): EndpointSource {
+  let last: { at: number; endpoints: string[] } | undefined;
+  let running: Promise<string[]> | undefined;
+  return async () => {
+    if (last && clock.now() - last.at < ttlMs) return [...last.endpoints];
+    running ??= source()
+      .then((endpoints) => {
+        last = endpoints.length > 0 ? { at: clock.now(), endpoints: [...endpoints] } : undefined;
+        return endpoints;
+      })
+      .finally(() => (running = undefined));
+    return [...(await running)];
+  };
 }

@@ -312,3 +312,29 @@ describe('PostgresProbeClient through a switchover (primary + streaming standby)
     await client.close();
   });
 });
+
+describe('PostgresProbeClient error kinds', () => {
+  const client = new PostgresProbeClient({ endpoints: async () => [], logger: nullLogger });
+  const pgError = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+  it('names PostgreSQL errors by SQLSTATE and pg losing its connection, leaving the rest to the generic kinds', async () => {
+    assert.equal(
+      client.errorKind(pgError('25006', 'cannot execute INSERT in a read-only transaction')),
+      'read-only',
+    );
+    assert.equal(
+      client.errorKind(pgError('57P01', 'terminating connection due to administrator command')),
+      'shutdown',
+    );
+    assert.equal(client.errorKind(pgError('57P03', 'the database system is shutting down')), 'unavailable');
+    assert.equal(client.errorKind(pgError('08006', 'connection failure')), 'reset');
+    assert.equal(client.errorKind(new Error('Connection terminated unexpectedly')), 'reset');
+    assert.equal(
+      client.errorKind(new Error('Client has encountered a connection error and is not queryable')),
+      'reset',
+    );
+    assert.equal(client.errorKind(pgError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1')), undefined);
+    assert.equal(client.errorKind(pgError('23505', 'duplicate key value')), undefined);
+    await client.close();
+  });
+});

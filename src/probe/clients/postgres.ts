@@ -2,7 +2,8 @@
  * Probe client for PostgreSQL through `pg`: rows of `baton_probe(id, v, at)` on the current
  * primary. The primary is whichever endpoint answers `pg_is_in_recovery() = false`; it is looked
  * up again after a connection error or when the server says it is read-only (a switchover moved
- * the primary away).
+ * the primary away). The workers of one probe share a {@link PostgresPrimaryLocator}, so that
+ * losing the primary costs one round of questions to the members, not one per worker.
  */
 import pg from 'pg';
 import { describeError, OperationalError } from '../../core/errors.js';
@@ -26,7 +27,167 @@ export interface PostgresProbeClientOptions {
   queryTimeoutMs?: number;
   /** Table name; default `baton_probe`. Must be a plain SQL identifier. */
   table?: string;
+  /**
+   * Finds the primary; share one between the clients of a probe's workers. Default: one of this
+   * client's own.
+   */
+  locator?: PostgresPrimaryLocator;
 }
+
+/** How to reach a member: everything {@link PostgresProbeClientOptions} says but the table. */
+export type PostgresConnectOptions = Pick<
+  PostgresProbeClientOptions,
+  'endpoints' | 'logger' | 'user' | 'database' | 'password' | 'connectTimeoutMs' | 'queryTimeoutMs'
+>;
+
+/** Opens a connection to `endpoint`; an idle connection that breaks calls `onBroken`. */
+async function openConnection(
+  endpoint: string,
+  opts: PostgresConnectOptions,
+  onBroken: (client: pg.Client) => void,
+): Promise<pg.Client> {
+  const { host, port } = parseEndpoint(endpoint);
+  const client = new pg.Client({
+    host,
+    port,
+    user: opts.user ?? 'postgres',
+    database: opts.database ?? 'postgres',
+    password: opts.password,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 2000,
+    query_timeout: opts.queryTimeoutMs ?? 2000,
+    application_name: 'baton-probe',
+  });
+  // An idle connection that breaks emits 'error'; without a listener that would crash the process.
+  client.on('error', (err) => {
+    opts.logger.debug('probe postgres connection error', { endpoint, error: describeError(err) });
+    onBroken(client);
+  });
+  try {
+    await client.connect();
+    return client;
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function inRecovery(client: pg.Client): Promise<boolean> {
+  const res = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+  return res.rows[0]?.r !== false;
+}
+
+/**
+ * Which endpoint is the primary, for every worker of a probe: one lookup at a time (a worker
+ * asking while one runs gets its answer), each asking every member `pg_is_in_recovery()` over a
+ * connection the locator keeps. Without it, 32 workers that lose their primary together would
+ * each open a connection to every member (every one a backend forked by the server) on every
+ * retry, just while the standby is being promoted on the same machine.
+ */
+export class PostgresPrimaryLocator {
+  private readonly conns = new Map<string, Promise<pg.Client>>();
+  private lookup: Promise<string> | undefined;
+  private users = 0;
+
+  constructor(private readonly opts: PostgresConnectOptions) {}
+
+  /** A client starts using the locator. */
+  retain(): void {
+    this.users += 1;
+  }
+
+  /** A client is done with it; the last one closes its connections. */
+  async release(): Promise<void> {
+    this.users -= 1;
+    if (this.users > 0) return;
+    const conns = [...this.conns.values()];
+    this.conns.clear();
+    await Promise.all(conns.map(async (c) => (await c.catch(() => undefined))?.end().catch(() => undefined)));
+  }
+
+  /**
+   * The endpoint that answers as the primary now. Throws OperationalError `probe-no-primary`
+   * when none does (naming why each endpoint did not), or when two claim to be.
+   */
+  locate(): Promise<string> {
+    this.lookup ??= this.find().finally(() => (this.lookup = undefined));
+    return this.lookup;
+  }
+
+  private async find(): Promise<string> {
+    const endpoints = await currentEndpoints(this.opts.endpoints, 'postgres');
+    for (const e of [...this.conns.keys()]) if (!endpoints.includes(e)) this.forget(e);
+    const answers = await Promise.allSettled(endpoints.map((e) => this.ask(e)));
+    const primaries: string[] = [];
+    const problems: string[] = [];
+    answers.forEach((a, i) => {
+      const endpoint = endpoints[i] ?? '';
+      if (a.status === 'rejected') problems.push(`${endpoint}: ${describeError(a.reason)}`);
+      else if (!a.value) primaries.push(endpoint);
+    });
+    if (primaries.length !== 1) {
+      const why = primaries.length > 1 ? [`${primaries.join(' and ')} all claim to be primary`] : problems;
+      throw new OperationalError(
+        'probe-no-primary',
+        `no PostgreSQL primary among ${endpoints.join(', ')}${why.length ? ` (${why.join('; ')})` : ''}`,
+      );
+    }
+    if (problems.length > 0) this.opts.logger.debug('probe postgres discovery', { problems });
+    return primaries[0]!;
+  }
+
+  /** `pg_is_in_recovery()` of `endpoint`; a kept connection that fails is replaced once. */
+  private async ask(endpoint: string): Promise<boolean> {
+    const kept = this.conns.get(endpoint);
+    if (kept) {
+      const client = await kept.catch(() => undefined);
+      if (client) {
+        try {
+          return await inRecovery(client);
+        } catch {
+          this.forget(endpoint, kept);
+        }
+      } else {
+        this.forget(endpoint, kept);
+      }
+    }
+    const opened = openConnection(endpoint, this.opts, () => this.forget(endpoint, opened));
+    this.conns.set(endpoint, opened);
+    try {
+      return await inRecovery(await opened);
+    } catch (err) {
+      this.forget(endpoint, opened);
+      throw err;
+    }
+  }
+
+  private forget(endpoint: string, which?: Promise<pg.Client>): void {
+    const conn = this.conns.get(endpoint);
+    if (!conn || (which && conn !== which)) return;
+    this.conns.delete(endpoint);
+    void conn.then((c) => c.end()).catch(() => undefined);
+  }
+}
+
+/**
+ * The kinds of PostgreSQL's own errors, by SQLSTATE (appendix "PostgreSQL Error Codes" of its
+ * manual): a write on a standby (25006 read_only_sql_transaction), the sessions a fast shutdown
+ * ends (57P01 admin_shutdown, `terminating connection due to administrator command`; 57P02
+ * crash_shutdown), and a server refusing new sessions while it shuts down or starts up (57P03
+ * cannot_connect_now). The connection exception class (08) counts as `reset`.
+ */
+const SQLSTATE_KINDS: Record<string, string> = {
+  '25006': 'read-only',
+  '57P01': 'shutdown',
+  '57P02': 'shutdown',
+  '57P03': 'unavailable',
+};
+
+/**
+ * What `pg` itself says when a client's connection is gone: the server closed it (`Connection
+ * terminated unexpectedly`), or the client was used after it broke or was ended.
+ */
+const PG_GONE = /Connection terminated|not queryable|Client was closed/i;
+
 
 /**
  * SQLSTATEs after which the connection no longer leads to a writable primary: read-only
@@ -43,8 +204,10 @@ function losesPrimary(err: unknown): boolean {
 export class PostgresProbeClient implements ProbeClient {
   readonly engine = 'postgres';
   private readonly table: string;
+  private readonly locator: PostgresPrimaryLocator;
   private primary: pg.Client | undefined;
   private primaryEndpoint: string | undefined;
+  private closed = false;
 
   constructor(private readonly opts: PostgresProbeClientOptions) {
     this.table = opts.table ?? 'baton_probe';
@@ -54,6 +217,8 @@ export class PostgresProbeClient implements ProbeClient {
         `probe table "${this.table}" must be a lower-case SQL identifier`,
       );
     }
+    this.locator = opts.locator ?? new PostgresPrimaryLocator(opts);
+    this.locator.retain();
   }
 
   /**
@@ -95,38 +260,41 @@ export class PostgresProbeClient implements ProbeClient {
   }
 
   /**
-   * Connects to every endpoint, keeps the one that is not in recovery and closes the others.
-   * Throws OperationalError `probe-no-primary` when no endpoint is a primary right now.
+   * Asks the locator which endpoint is the primary and opens this client's connection there,
+   * checking on it that the server is still out of recovery. Throws OperationalError
+   * `probe-no-primary` when no endpoint is a primary right now.
    */
   async rediscover(): Promise<void> {
     this.dropPrimary();
-    const endpoints = await currentEndpoints(this.opts.endpoints, this.engine);
-    const probes = await Promise.allSettled(endpoints.map((e) => this.openAndAsk(e)));
-    let chosen: { endpoint: string; client: pg.Client } | undefined;
-    const problems: string[] = [];
-    probes.forEach((p, i) => {
-      const endpoint = endpoints[i] ?? '';
-      if (p.status === 'rejected') {
-        problems.push(`${endpoint}: ${describeError(p.reason)}`);
-        return;
-      }
-      if (!p.value.inRecovery && !chosen) {
-        chosen = { endpoint, client: p.value.client };
-        return;
-      }
-      if (!p.value.inRecovery) problems.push(`${endpoint}: also claims to be primary`);
-      void p.value.client.end().catch(() => undefined);
+    const endpoint = await this.locator.locate();
+    const client = await openConnection(endpoint, this.opts, (broken) => {
+      if (this.primary === broken) this.dropPrimary();
     });
-    if (!chosen) {
-      throw new OperationalError(
-        'probe-no-primary',
-        `no PostgreSQL primary among ${endpoints.join(', ')}${problems.length ? ` (${problems.join('; ')})` : ''}`,
-      );
+    let standby: boolean;
+    try {
+      standby = await inRecovery(client);
+    } catch (err) {
+      void client.end().catch(() => undefined);
+      throw err;
     }
-    if (problems.length > 0) this.opts.logger.debug('probe postgres discovery', { problems });
-    this.primary = chosen.client;
-    this.primaryEndpoint = chosen.endpoint;
-    this.opts.logger.debug('probe postgres primary', { endpoint: chosen.endpoint });
+    if (standby) {
+      void client.end().catch(() => undefined);
+      throw new OperationalError('probe-no-primary', `${endpoint} was the primary a moment ago but is in recovery`);
+    }
+    this.primary = client;
+    this.primaryEndpoint = endpoint;
+    this.opts.logger.debug('probe postgres primary', { endpoint });
+  }
+
+  /** The kind of a PostgreSQL error by its SQLSTATE, or of `pg` losing its connection. */
+  errorKind(err: unknown): string | undefined {
+    const code = (err as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string') {
+      if (SQLSTATE_KINDS[code]) return SQLSTATE_KINDS[code];
+      if (code.startsWith('08')) return 'reset';
+    }
+    if (err instanceof Error && PG_GONE.test(err.message)) return 'reset';
+    return undefined;
   }
 
   async close(): Promise<void> {
@@ -134,6 +302,10 @@ export class PostgresProbeClient implements ProbeClient {
     this.primary = undefined;
     this.primaryEndpoint = undefined;
     await client?.end().catch(() => undefined);
+    if (!this.closed) {
+      this.closed = true;
+      await this.locator.release();
+    }
   }
 
   /** The endpoint of the primary in use, when there is one. */
@@ -159,32 +331,5 @@ export class PostgresProbeClient implements ProbeClient {
     this.primary = undefined;
     this.primaryEndpoint = undefined;
     void client?.end().catch(() => undefined);
-  }
-
-  private async openAndAsk(endpoint: string): Promise<{ client: pg.Client; inRecovery: boolean }> {
-    const { host, port } = parseEndpoint(endpoint);
-    const client = new pg.Client({
-      host,
-      port,
-      user: this.opts.user ?? 'postgres',
-      database: this.opts.database ?? 'postgres',
-      password: this.opts.password,
-      connectionTimeoutMillis: this.opts.connectTimeoutMs ?? 2000,
-      query_timeout: this.opts.queryTimeoutMs ?? 2000,
-      application_name: 'baton-probe',
-    });
-    // An idle connection that breaks emits 'error'; without a listener that would crash the process.
-    client.on('error', (err) => {
-      this.opts.logger.debug('probe postgres connection error', { endpoint, error: describeError(err) });
-      if (this.primary === client) this.dropPrimary();
-    });
-    try {
-      await client.connect();
-      const res = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
-      return { client, inRecovery: res.rows[0]?.r !== false };
-    } catch (err) {
-      await client.end().catch(() => undefined);
-      throw err;
-    }
   }
 }
