@@ -173,6 +173,33 @@ describe('EtcdProbeClient against a 3-member etcd', () => {
     assert.notEqual(leaderOf(members), undefined);
   });
 
+  it('sends its requests to the leader and follows leadership when it moves', async () => {
+    const client = newClient();
+    await client.connect();
+    const leader = leaderOf(members);
+    assert.equal(client.currentLeader, `http://${leader.endpoint}`);
+    const next = members.find((m) => m !== leader) as EtcdMember;
+    // The simple format gives the member id in hex, as move-leader takes it (JSON would round it).
+    const status = execFileSync('/usr/bin/etcdctl', ['endpoint', 'status', `--endpoints=${next.endpoint}`], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+      encoding: 'utf8',
+    });
+    const memberId = status.split(',')[1]?.trim() ?? '';
+    execFileSync('/usr/bin/etcdctl', ['move-leader', memberId, `--endpoints=${leader.endpoint}`], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+      encoding: 'utf8',
+    });
+    // The old leader forwards the next write; its response carries the new term, and the client
+    // looks the leader up again by itself.
+    let n = 0;
+    await waitFor('the client to follow the new leader', async () => {
+      await client.write(`moved-leader-${n++}`, 'x');
+      return client.currentLeader === `http://${next.endpoint}`;
+    });
+    assert.equal(await client.read('moved-leader-0'), 'x');
+    await client.close();
+  });
+
   it('follows the member list when the endpoints change', async () => {
     let listed = members.slice(0, 1);
     const client = new EtcdProbeClient({
