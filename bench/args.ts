@@ -57,7 +57,12 @@ export function parseBenchArgs(
     }
     const text = argv[++i];
     const value = Number(text);
-    if (text === undefined || !Number.isFinite(value) || value <= 0 || (flag.integer && !Number.isInteger(value))) {
+    if (
+      text === undefined ||
+      !Number.isFinite(value) ||
+      value <= 0 ||
+      (flag.integer && !Number.isInteger(value))
+    ) {
       throw new BadInputError(
         'bench-args',
         `${arg} needs a positive ${flag.integer ? 'whole number' : 'number'}, got ${text ?? 'nothing'}`,

@@ -77,6 +77,9 @@ export async function waitUntil<T>(
   }
 }
 
+/** Why a pause is cut short (made once: abort() without a reason builds a DOMException). */
+const WOKEN = new Error('woken');
+
 /** Sleep `pollMs`, or less when `wake` settles first (then true). */
 async function pause(
   clock: Clock,
@@ -97,6 +100,6 @@ async function pause(
       ),
     ]);
   } finally {
-    cut.abort();
+    cut.abort(WOKEN);
   }
 }

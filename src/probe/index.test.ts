@@ -21,7 +21,10 @@ describe('createProbeClient', () => {
   it('refuses an engine without a client, naming the supported ones', () => {
     const refused = (e: unknown) =>
       e instanceof BadInputError && e.code === 'probe-engine' && e.message.includes('etcd, postgres, redis');
-    assert.throws(() => createProbeClient('tikv', { endpoints: async () => [], logger: nullLogger }), refused);
+    assert.throws(
+      () => createProbeClient('tikv', { endpoints: async () => [], logger: nullLogger }),
+      refused,
+    );
     assert.throws(
       () =>
         createProbeClientFactory('tikv', {

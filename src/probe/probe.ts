@@ -71,6 +71,8 @@ interface AttemptOutcome<T> {
 }
 
 const RECENT_IDS = 64;
+/** Why an operation's timeout is cancelled: it settled first. */
+const SETTLED = new Error('operation settled');
 const MAX_LOST_RECORDED = 100;
 const BACKOFF_BASE_MS = 10;
 const BACKOFF_MAX_MS = 500;
@@ -452,7 +454,9 @@ export class Probe {
     try {
       return await Promise.race([fn(), timeout]);
     } finally {
-      cancel.abort();
+      // A reason made once: abort() without one builds a DOMException with a stack trace, a cost
+      // every operation of a 1,000 ops/s load would pay.
+      cancel.abort(SETTLED);
     }
   }
 

@@ -5,15 +5,22 @@ import { BadInputError } from '../../src/core/errors.js';
 import { parseBenchArgs } from '../../bench/args.js';
 
 const ENGINES = ['etcd', 'postgres', 'redis'];
-const PROBE = { engines: ENGINES, defaultRuns: 1, flags: [{ name: '--rate' }, { name: '--workers', integer: true }] };
+const PROBE = {
+  engines: ENGINES,
+  defaultRuns: 1,
+  flags: [{ name: '--rate' }, { name: '--workers', integer: true }],
+};
 
 test('engines, runs and declared flags in any order; defaults for what is absent', () => {
   assert.deepEqual(parseBenchArgs([], PROBE), { engines: ENGINES, runs: 1, values: {} });
-  assert.deepEqual(parseBenchArgs(['--rate', '300', 'etcd', '--runs', '3', 'redis', '--workers', '64'], PROBE), {
-    engines: ['etcd', 'redis'],
-    runs: 3,
-    values: { '--rate': 300, '--runs': 3, '--workers': 64 },
-  });
+  assert.deepEqual(
+    parseBenchArgs(['--rate', '300', 'etcd', '--runs', '3', 'redis', '--workers', '64'], PROBE),
+    {
+      engines: ['etcd', 'redis'],
+      runs: 3,
+      values: { '--rate': 300, '--runs': 3, '--workers': 64 },
+    },
+  );
   assert.equal(parseBenchArgs(['postgres'], { engines: ENGINES, defaultRuns: 3 }).runs, 3);
 });
 

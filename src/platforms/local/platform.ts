@@ -695,7 +695,9 @@ export class LocalPlatform implements Platform {
               `${rec.name} of cluster ${this.state.name} is not running (${await this.whyDown(rec)}); last log lines:\n${tail}`,
             );
           }
-          return (await withTimeout(this.adapter.ping(toLayout(rec), actx), PING_TIMEOUT_MS, false)) || undefined;
+          return (
+            (await withTimeout(this.adapter.ping(toLayout(rec), actx), PING_TIMEOUT_MS, false)) || undefined
+          );
         },
         { clock: ctx.clock, deadline, pollMs: POLL_MS, signal: ctx.signal, code: 'member-not-ready' },
       );

@@ -53,7 +53,11 @@ export const ENDPOINTS_TTL_MS = 1000;
  * and an answer is reused for `ttlMs`. Workers that lose their server together then ask the
  * platform once (listing members may ping each one) instead of once each on every retry.
  */
-export function sharedEndpoints(source: EndpointSource, clock: Clock, ttlMs = ENDPOINTS_TTL_MS): EndpointSource {
+export function sharedEndpoints(
+  source: EndpointSource,
+  clock: Clock,
+  ttlMs = ENDPOINTS_TTL_MS,
+): EndpointSource {
   let last: { at: number; endpoints: string[] } | undefined;
   let running: Promise<string[]> | undefined;
   return async () => {

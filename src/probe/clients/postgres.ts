@@ -188,7 +188,6 @@ const SQLSTATE_KINDS: Record<string, string> = {
  */
 const PG_GONE = /Connection terminated|not queryable|Client was closed/i;
 
-
 /**
  * SQLSTATEs after which the connection no longer leads to a writable primary: read-only
  * transaction (25006), admin/crash shutdown (57P01, 57P02), cannot connect now (57P03), and the
@@ -279,7 +278,10 @@ export class PostgresProbeClient implements ProbeClient {
     }
     if (standby) {
       void client.end().catch(() => undefined);
-      throw new OperationalError('probe-no-primary', `${endpoint} was the primary a moment ago but is in recovery`);
+      throw new OperationalError(
+        'probe-no-primary',
+        `${endpoint} was the primary a moment ago but is in recovery`,
+      );
     }
     this.primary = client;
     this.primaryEndpoint = endpoint;
