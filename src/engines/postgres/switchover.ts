@@ -84,18 +84,21 @@ export function chooseSwitchoverTarget(
   )[0];
 }
 
+/** A wait of the switchover: on its clock and poll, its reason logged while it lasts. */
 function waitUntil<T>(
   deps: SwitchoverDeps,
   deadline: number,
-  what: string,
+  what: string | (() => string),
   probe: () => Promise<T | undefined>,
+  code = 'switchover-timeout',
 ): Promise<T> {
   return waitFor(what, probe, {
     clock: deps.clock,
     deadline,
     pollMs: deps.pollMs,
     signal: deps.signal,
-    code: 'switchover-timeout',
+    code,
+    logger: deps.logger,
   });
 }
 
@@ -186,7 +189,9 @@ export async function switchover(
   // Only an optimisation (the shutdown ships any backlog anyway), so a standby that cannot catch
   // up under a sustained load delays the switchover by at most catchUpMs, never blocks it.
   let lag = Number.POSITIVE_INFINITY;
-  const caughtUp = await waitFor(
+  const caughtUp = await waitUntil(
+    deps,
+    Math.min(deadline, clock.now() + deps.catchUpMs),
     () => `${target.name} to come within ${deps.lagThresholdBytes} bytes of ${member.name} (lag ${lag})`,
     async () => {
       const replay = parseLsnOrUndefined((await admin.state(target.endpoint as string)).lsn);
@@ -194,13 +199,7 @@ export async function switchover(
       if (replay !== undefined && current !== undefined) lag = lagBytes(current, replay);
       return lag <= deps.lagThresholdBytes ? true : undefined;
     },
-    {
-      clock,
-      deadline: Math.min(deadline, clock.now() + deps.catchUpMs),
-      pollMs: deps.pollMs,
-      signal: deps.signal,
-      code: 'catch-up-timeout',
-    },
+    'catch-up-timeout',
   ).catch((err: unknown) => {
     if (err instanceof OperationalError && err.code === 'catch-up-timeout') return false;
     throw err;

@@ -699,7 +699,15 @@ export class LocalPlatform implements Platform {
             (await withTimeout(this.adapter.ping(toLayout(rec), actx), PING_TIMEOUT_MS, false)) || undefined
           );
         },
-        { clock: ctx.clock, deadline, pollMs: POLL_MS, signal: ctx.signal, code: 'member-not-ready' },
+        {
+          clock: ctx.clock,
+          deadline,
+          pollMs: POLL_MS,
+          signal: ctx.signal,
+          code: 'member-not-ready',
+          logger: ctx.logger,
+          fields: { cluster: this.state.name, member: rec.name },
+        },
       );
     } catch (err) {
       if (!(err instanceof OperationalError) || err.code !== 'member-not-ready') throw err;
