@@ -22,47 +22,139 @@ export interface CatalogRelease {
   dmr?: boolean;
   /** One line on its compatibility changes, from the release notes. */
   compatibility?: string;
-  /** One line on what it deprecates, from the release notes. */
+  /** One line on what it deprecates, from the release notes (shown for `x.y.0` releases). */
   deprecations?: string;
+  /**
+   * The anchor of the notes' deprecation section when it is not `deprecated-features` (v6.5.0's
+   * heading is "Deprecated feature", the anchor TiDB Operator's upgrade guide links to).
+   */
+  deprecationsAnchor?: string;
+  /** The notes' page when it is not `release-X.Y.Z` (v6.0.0's is `release-6.0.0-dmr`). */
+  notesPage?: string;
 }
 
 /** The catalog, ascending by version. */
 export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
   { version: 'v4.0.16', date: '2021-12-17' },
-  { version: 'v5.0.0', date: '2021-04-07' },
-  { version: 'v5.1.0', date: '2021-06-24' },
-  { version: 'v5.2.0', date: '2021-08-27' },
-  { version: 'v5.3.0', date: '2021-11-30' },
+  {
+    version: 'v5.0.0',
+    date: '2021-04-07',
+    compatibility:
+      'tidb_dml_batch_size 20000 -> 0 and now GLOBAL (LOAD / INSERT INTO SELECT run as one large transaction: set it back after the upgrade if you relied on it); tidb_enable_clustered_index defaults to INT_ONLY; TiKV raftstore.sync-log removed (always synced), gc.enable-compaction-filter and enable-cross-table-merge default to true; PD enable-joint-consensus defaults to true; a non-zero TiDB feedback-probability logs a panic after the upgrade; no VARCHAR <-> CHAR column type change',
+  },
+  {
+    version: 'v5.1.0',
+    date: '2021-06-24',
+    compatibility:
+      'remove TiFlash replicas of system tables before upgrading (the upgrade fails otherwise); no MODIFY/CHANGE COLUMN and, with TiDB Binlog, no clustered-index table created during the rolling upgrade; a non-zero feedback-probability logs a panic; committer-concurrency 16 -> 128; TiKV hibernate-regions defaults to true, soft-pending-compaction-bytes-limit 64GB -> 192GB; tidb_analyze_version defaults to 2; TiCDC cdc cli changefeed --sort-dir deprecated',
+  },
+  {
+    version: 'v5.2.0',
+    date: '2021-08-27',
+    compatibility:
+      'set tidb_evolve_plan_baselines OFF before upgrading (the upgrade fails otherwise); from v4.0, tidb_multi_statement_mode defaults to OFF (was WARN); a non-zero feedback-probability logs a panic; TiKV flow control replaces the RocksDB write stall, raftstore.max-peer-down-duration 5m -> 10m; stmt-summary max-stmt-count 200 -> 3000; the notes warn of known defects: use the latest v5.2.x',
+  },
+  {
+    version: 'v5.3.0',
+    date: '2021-11-30',
+    compatibility:
+      'an invalid system variable value is accepted with a warning (was an error); SHOW CREATE VIEW needs SHOW VIEW; GRANT ALL ON performance_schema.* refused; prepared-plan-cache.capacity 100 -> 1000; PD max-snapshot-count 3 -> 64, max-pending-peer-count 16 -> 64, patrol-region-interval 100ms -> 10ms; TiKV raftstore.raft-reject-transfer-leader-duration removed; DM versions follow TiDB (v2.0.x -> v5.3.0); global temporary tables break a downgrade',
+  },
   {
     version: 'v5.3.1',
     date: '2022-03-03',
     compatibility:
       'tidb_analyze_version defaults to 1 again (was 2); TiKV with storage.enable-ttl = true rejects requests from TiDB (TTL is RawKV only)',
   },
-  { version: 'v5.4.0', date: '2022-02-15' },
-  { version: 'v6.0.0', date: '2022-04-07', dmr: true },
-  { version: 'v6.1.0', date: '2022-06-13' },
-  { version: 'v6.1.1', date: '2022-09-01' },
-  { version: 'v6.1.2', date: '2022-10-24' },
-  { version: 'v6.1.3', date: '2022-12-05' },
-  { version: 'v6.1.4', date: '2023-02-08' },
+  {
+    version: 'v5.4.0',
+    date: '2022-02-15',
+    compatibility:
+      'tidb_enable_index_merge ON for new clusters (kept when upgrading from v4.0 or later, OFF from earlier); tidb_backoff_lock_fast 100 -> 10; tidb_store_limit GLOBAL only; TiKV log settings renamed log.level, log.format, log.file.* (old names still read), log-rotation-timespan, allow-remove-leader and raft-msg-flush-interval removed, backup.enable-auto-tune defaults to true; TiCDC Kafka partition-num 4 -> 3, max-message-bytes 10MB',
+  },
+  {
+    version: 'v6.0.0',
+    date: '2022-04-07',
+    dmr: true,
+    notesPage: 'release-6.0.0-dmr',
+    compatibility:
+      'TiDB stmt-summary.* configuration items removed (use the system variables); per-operator tidb_mem_quota_* variables removed (tidb_mem_quota_query); new collations on by default for new clusters only; mutation checker and transaction assertions on for new clusters only; TiKV rocksdb.enable-pipelined-write defaults to false (Pipelined Commit); TiFlash storage.format_version 2 -> 3 (no in-place downgrade below v5.4), dt_enable_logical_split false; placement policies lose direct placement and VOTERS options, information_schema.placement_rules renamed placement_policies',
+  },
+  {
+    version: 'v6.1.0',
+    date: '2022-06-13',
+    compatibility:
+      'TiDB configuration items become system variables (e.g. prepared-plan-cache.enabled, query-log-max-len, require-secure-transport, run-auto-analyze: their values are copied once during the upgrade, the items are ignored after); TiKV raft-engine.enable defaults to true, region-max-size/keys follow region-split-size/keys; new clusters cache prepared plans by default; TiCDC changefeeds using Avro or dispatchers.topic/partition cannot go back below v6.1.0',
+  },
+  {
+    version: 'v6.1.1',
+    date: '2022-09-01',
+    compatibility:
+      'SHOW DATABASES LIKE is case-insensitive; tidb_enable_outer_join_reorder defaults to 0 (was 1); continuous profiling off by default (it could crash TiFlash)',
+  },
+  {
+    version: 'v6.1.2',
+    date: '2022-10-24',
+    compatibility: 'none listed in its notes: improvements and bug fixes only',
+  },
+  {
+    version: 'v6.1.3',
+    date: '2022-12-05',
+    compatibility: 'TiCDC transaction-atomicity defaults to none (was table): large transactions are split',
+  },
+  {
+    version: 'v6.1.4',
+    date: '2023-02-08',
+    compatibility: 'modifying a column type of a partitioned table is blocked, even if queued before',
+  },
   {
     version: 'v6.1.5',
     date: '2023-02-28',
     compatibility:
       'telemetry off by default (tidb_enable_telemetry OFF, TiDB and PD enable-telemetry false); TiUP from v1.11.3 keeps the state it had',
   },
-  { version: 'v6.1.6', date: '2023-04-12' },
-  { version: 'v6.1.7', date: '2023-07-12' },
-  { version: 'v6.2.0', date: '2022-08-23', dmr: true },
-  { version: 'v6.3.0', date: '2022-09-30', dmr: true },
-  { version: 'v6.4.0', date: '2022-11-17', dmr: true },
+  {
+    version: 'v6.1.6',
+    date: '2023-04-12',
+    compatibility:
+      'TiCDC encodes FLOAT correctly in Avro: set the Confluent Schema Registry compatibility policy to None before upgrading TiCDC, or the changefeed fails to update the schema',
+  },
+  {
+    version: 'v6.1.7',
+    date: '2023-07-12',
+    compatibility: 'none listed in its notes: improvements and bug fixes only',
+  },
+  {
+    version: 'v6.2.0',
+    date: '2022-08-23',
+    dmr: true,
+    compatibility:
+      'TiKV must not be older than v6.2.0 once TiDB runs v6.2.0 or later (TiKV goes first, as Baton rolls it); TiFlash storage.format_version defaults to 4 (no downgrade to 3), keep dt_enable_logical_split false; tidb_enable_outer_join_reorder defaults to OFF; one ALTER TABLE may change several columns or indexes (tidb_enable_change_multi_schema removed); TiDB feedback-probability and query-feedback-limit, TiKV rocksdb.enable-pipelined-commit and gc-merge-rewrite, PD dr-auto-sync wait-async/wait-sync-timeout removed',
+    deprecations: 'RawKV backup and restore with BR',
+  },
+  {
+    version: 'v6.3.0',
+    date: '2022-09-30',
+    dmr: true,
+    compatibility:
+      'tidb_partition_prune_mode defaults to dynamic; tidb_enable_pseudo_for_outdated_stats and tidb_enable_rate_limit_action default to OFF; FastScan moves to tiflash_fastscan (v6.2.0 FastScan settings are dropped); TiFlash needs AVX2 on amd64 (ARMv8 on arm64); TiKV log-backup.enable defaults to true; HAProxy v1.5 or later; TiCDC Pulsar sink removed',
+    deprecations: 'TiCDC memory sort (sink-uri memory); TiFlash dt_enable_read_thread',
+  },
+  {
+    version: 'v6.4.0',
+    date: '2022-11-17',
+    dmr: true,
+    compatibility:
+      'TiDB memory-usage-alarm-ratio no longer read (use tidb_memory_usage_alarm_ratio, default 0.8 -> 0.7); tidb_stats_load_sync_wait 0 -> 100 ms and tidb_stats_load_pseudo_timeout ON; TiCDC transaction-atomicity defaults to none; mysql.user gains two columns (BR restoring the mysql schema of an older backup reports column count mismatch); TiCDC Syncpoint needs SYSTEM_VARIABLES_ADMIN or SUPER',
+  },
   {
     version: 'v6.5.0',
     date: '2022-12-29',
     compatibility:
       'LTS after v6.1.0: the metadata lock (tidb_enable_metadata_lock) and faster ADD INDEX are on after an upgrade from an earlier version; global memory control (tidb_server_memory_limit) is GA',
-    deprecations: 'read the deprecated features section of the notes',
+    deprecations:
+      'the AMEND TRANSACTION mechanism (v4.0.7), replaced by the metadata lock; TiDB server-memory-quota, replaced by tidb_server_memory_limit',
+    deprecationsAnchor: 'deprecated-feature',
   },
   {
     version: 'v6.5.1',
@@ -94,7 +186,12 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     compatibility:
       'require_secure_transport cannot be ON under Security Enhanced Mode; new tidb_opt_enable_hash_join; TiCDC changefeed case-sensitive defaults to false',
   },
-  { version: 'v6.5.7', date: '2024-01-08' },
+  {
+    version: 'v6.5.7',
+    date: '2024-01-08',
+    compatibility:
+      'new TiDB performance.force-init-stats (wait for statistics initialization before serving at startup); TiFlash logger.level defaults to info (was debug)',
+  },
   {
     version: 'v6.5.8',
     date: '2024-02-02',
@@ -124,9 +221,29 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     compatibility:
       'openEuler 22.03 LTS SP3/SP4 supported; the TiDB HTTP API returns at most 2048 DDL history jobs by default; new tidb_ddl_reorg_max_write_speed',
   },
-  { version: 'v6.6.0', date: '2023-02-20', dmr: true },
-  { version: 'v7.0.0', date: '2023-03-30', dmr: true },
-  { version: 'v7.1.0', date: '2023-05-31' },
+  {
+    version: 'v6.6.0',
+    date: '2023-02-20',
+    dmr: true,
+    compatibility:
+      'AMEND TRANSACTION (tidb_enable_amend_pessimistic_txn) and the old DDL framework (tidb_enable_concurrent_ddl) removed; foreign_key_checks, tidb_enable_foreign_key and tidb_enable_historical_stats default to ON; telemetry off by default in TiDB and PD; tidb_store_batch_size 0 -> 4; TiKV block cache always shared (storage.block-cache.shared removed), block-size 64K -> 32K; TiFlash max_memory_usage_for_all_queries 0 -> 0.8; general plan cache variables renamed to non-prepared plan cache',
+    deprecations: 'TiKV rocksdb.{defaultcf,writecf,lockcf}.block-cache-size',
+  },
+  {
+    version: 'v7.0.0',
+    date: '2023-03-30',
+    dmr: true,
+    compatibility:
+      'TiCDC encodes FLOAT correctly in Avro (set the Confluent Schema Registry compatibility policy to None before upgrading TiCDC); tidb_dml_batch_size no longer applies to LOAD DATA; resource control on by default (tidb_enable_resource_control, TiKV resource-control.enabled); tidb_enable_null_aware_anti_join ON; TiKV resolved-ts.advance-ts-interval 1s -> 20s, raft-engine.enable-log-recycle true, snap-max-write-bytes-per-sec renamed snap-io-max-bytes-per-sec; an auto-increment column no longer needs an index',
+  },
+  {
+    version: 'v7.1.0',
+    date: '2023-05-31',
+    compatibility:
+      'avoid FLASHBACK CLUSTER TO TIMESTAMP on v7.1.0 (Regions can stay in flashback, #44292); TiDB Lightning pauses scheduling only for the target tables (pause-pd-scheduler-scope; set "global" for targets below v6.1.0); tidb_ddl_distribute_reorg renamed tidb_enable_dist_task; tidb_opt_enable_late_materialization defaults to ON; tidb_load_based_replica_read_threshold 0s -> 1s; tidb_enable_tiflash_read_for_write_stmt defaults to ON',
+    deprecations:
+      'tidb_prepared_plan_cache_size and tidb_non_prepared_plan_cache_size, replaced by tidb_session_plan_cache_size',
+  },
   {
     version: 'v7.1.1',
     date: '2023-07-24',
@@ -161,10 +278,38 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     compatibility:
       'the TiDB HTTP API returns at most 2048 DDL history jobs by default; TiCDC MySQL sinks split an UPDATE into DELETE + INSERT only when its commitTS is below thresholdTS; TiDB Lightning strict-format needs a line terminator; TiKV server.grpc-compression-type also compresses TiKV -> TiDB responses',
   },
-  { version: 'v7.2.0', date: '2023-06-29', dmr: true },
-  { version: 'v7.3.0', date: '2023-08-14', dmr: true },
-  { version: 'v7.4.0', date: '2023-10-12', dmr: true },
-  { version: 'v7.5.0', date: '2023-12-01' },
+  {
+    version: 'v7.2.0',
+    date: '2023-06-29',
+    dmr: true,
+    compatibility:
+      'TiDB lite-init-stats and force-init-stats default to true (a starting TiDB serves once statistics are initialized); tidb_enable_non_prepared_plan_cache and tidb_remove_orderby_in_subquery default to ON; LAST_INSERT_ID() returns LONGLONG, last_insert_id up to 18446744073709551615; TiKV compaction-guard-min-output-file-size 8MB -> 1MB',
+    deprecations: 'TiDB Lightning send-kv-pairs (use send-kv-size)',
+  },
+  {
+    version: 'v7.3.0',
+    date: '2023-08-14',
+    dmr: true,
+    compatibility:
+      'BR refuses a full restore into a non-empty cluster; TiDB Lightning tikv-importer.incremental-import renamed parallel-import, max-error no longer limits conflicts (conflict.threshold does); TiCDC refuses Avro with force-replicate, Open Protocol UPDATE events carry changed columns only; TiKV region-bucket-size 96MiB -> 50MiB, compaction-guard-min-output-file-size 1MB -> 8MB, write-buffer-limit (raft-kv) no longer 25% of memory',
+    deprecations:
+      'TiDB Lightning tikv-importer.on-duplicate (use conflict.strategy); Fast Analyze and incremental statistics collection announced for deprecation in v7.5.0',
+  },
+  {
+    version: 'v7.4.0',
+    date: '2023-10-12',
+    dmr: true,
+    compatibility:
+      'version() reports 8.0.11-TiDB-... (MySQL 8.0 compatible); TiFlash upgraded to v7.4.0 cannot be downgraded in place (PageStorage V3 file names), storage.format_version 4 -> 5; tidb_enable_non_prepared_plan_cache back to OFF; TiDB enable-stats-cache-mem-quota defaults to true; tidb_enable_tiflash_pipeline_model removed',
+  },
+  {
+    version: 'v7.5.0',
+    date: '2023-12-01',
+    compatibility:
+      'tidb_analyze_partition_concurrency 1 -> 2, tidb_build_stats_concurrency 4 -> 2; TiCDC case-sensitive defaults to false; TiDB Lightning --importer removed; new tikv-client.copr-req-timeout; Mydumper, TiKV-importer and Spark/TiSpark removed from the toolkit package',
+    deprecations:
+      'Mydumper and TiKV-importer; TiDB Binlog replication no longer supported (use TiCDC, PITR); Fast Analyze (tidb_enable_fast_analyze) and incremental statistics collection',
+  },
   {
     version: 'v7.5.1',
     date: '2024-02-29',
@@ -205,9 +350,32 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     compatibility:
       'tidb_enable_historical_stats defaults to OFF; TiKV region-compact-* items deprecated for the new gc.auto-compaction group',
   },
-  { version: 'v7.6.0', date: '2024-01-25', dmr: true },
-  { version: 'v8.0.0', date: '2024-03-29', dmr: true },
-  { version: 'v8.1.0', date: '2024-05-24' },
+  {
+    version: 'v7.6.0',
+    date: '2024-01-25',
+    dmr: true,
+    compatibility:
+      'LOAD DATA inside a transaction no longer commits it (MySQL behaviour, follows the transaction mode); TiDB accepts TLS 1.2 or later by default; Titan on by default for new clusters only (upgraded clusters keep their setting), blob-file-compression zstd; tidb_auto_analyze_partition_batch_size 1 -> 128; TiFlash logger.level defaults to INFO',
+    deprecations:
+      'TLSv1.0 and TLSv1.1 (removed in v8.0.0); plan baseline evolution and tidb_disable_txn_auto_retry announced for v8.0.0',
+  },
+  {
+    version: 'v8.0.0',
+    date: '2024-03-29',
+    dmr: true,
+    compatibility:
+      'require_secure_transport cannot be ON under Security Enhanced Mode; DM uses a customizable secret key (re-encrypt stored passwords on upgrade); ADD INDEX ingest concurrency follows tidb_ddl_reorg_worker_cnt (default 4, was a fixed 16); TiDB tls-version accepts only TLSv1.2 and TLSv1.3; TiKV raftstore.store-io-pool-size 0 -> 1; tidb_ddl_version renamed tidb_enable_fast_create_table',
+    deprecations:
+      'tidb_disable_txn_auto_retry (optimistic transactions are no longer retried automatically); TLSv1.0 and TLSv1.1; TiDB Lightning duplicate-resolution (replaced by conflict.strategy)',
+  },
+  {
+    version: 'v8.1.0',
+    date: '2024-05-24',
+    compatibility:
+      'tidb_enable_dist_task defaults to ON (disable the DXF before upgrading a cluster that has it on, then re-enable it); AUTO_ID_CACHE=1 tables no longer forceRebase on TiDB exit (IDs may skip on failover); TiCDC MySQL sinks split an UPDATE into DELETE + INSERT only when its commitTS is below thresholdTS; tidb_auto_analyze_ratio range (0, 1]; TiDB Lightning conflict.threshold defaults to 10000 and tidb.tls distinguishes false, "", skip-verify and preferred',
+    deprecations:
+      'plan binding auto-evolution to be redesigned; TiDB Lightning conflict.max-record-rows (to be replaced by conflict.threshold) and duplicate-resolution (to be removed)',
+  },
   {
     version: 'v8.1.1',
     date: '2024-08-27',
@@ -220,11 +388,42 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     compatibility:
       'new TiKV server.snap-min-ingest-size (2MiB): smaller snapshots are written directly, not ingested',
   },
-  { version: 'v8.2.0', date: '2024-07-11', dmr: true },
-  { version: 'v8.3.0', date: '2024-08-22', dmr: true },
-  { version: 'v8.4.0', date: '2024-11-11', dmr: true },
+  {
+    version: 'v8.2.0',
+    date: '2024-07-11',
+    dmr: true,
+    compatibility:
+      'TiDB Lightning strict-format and IMPORT INTO SPLIT_FILE need an explicit line terminator; BR may restore into a cluster with TiCDC changefeeds when the backup is older than their checkpoint; tidb_enable_historical_stats defaults to OFF; ANALYZE skips mediumtext and longtext columns by default; TiDB stats-load-concurrency 5 -> 0 (automatic), token-limit at most 1048576; TiKV server.grpc-compression-type also compresses TiKV -> TiDB responses',
+    deprecations:
+      'TiDB enable-replica-selector-v2 (the new selector is always used); BR snapshot restore --concurrency (use --tikv-max-restore-concurrency) and --granularity',
+  },
+  {
+    version: 'v8.3.0',
+    date: '2024-08-22',
+    dmr: true,
+    compatibility:
+      'pd-ctl no longer matches command prefixes (store remove is not store remove-tombstone); tidb_enable_column_tracking and tidb_opt_projection_push_down default to ON; tidb_schema_cache_size is 0 or at least 512 MiB; tidb_ddl_reorg_batch_size and tidb_ddl_reorg_worker_cnt gain SESSION scope',
+    deprecations:
+      'TiDB Binlog fully deprecated (removal planned: move to TiCDC and PITR); tidb_enable_column_tracking (predicate columns are always tracked)',
+  },
+  {
+    version: 'v8.4.0',
+    date: '2024-11-11',
+    dmr: true,
+    compatibility:
+      'TiDB Binlog removed (log_bin, sql_log_bin, --enable-binlog gone; switch to TiCDC and PITR before upgrading); CentOS 7 and RHEL 7 not supported (upgrading such a cluster makes it unavailable); TiFlash storage.format_version 5 -> 7 (no in-place downgrade); TiKV region-split-size 96MiB -> 256MiB, region-split-keys 960000 -> 2560000, sst-max-size 144MiB -> 384MiB; PD max-merge-region-size/keys 20/200000 -> 54/540000; tidb_schema_cache_size defaults to 512 MiB; tidb_opt_prefer_range_scan and tidb_enable_inl_join_inner_multi_pattern default to ON',
+    deprecations:
+      'tidb_enable_global_index, tidb_enable_list_partition, tidb_enable_table_partition (fixed ON); TiDB Lightning duplicate-resolution to be removed',
+  },
   // Date from PingCAP's community site (tidb.net); the release-notes page in the docs read here is a draft.
-  { version: 'v8.5.0', date: '2024-12-19' },
+  {
+    version: 'v8.5.0',
+    date: '2024-12-19',
+    compatibility:
+      "non-strict mode (sql_mode = '') now errors on NULL into a NOT NULL column; ALTER TABLE ... DROP FOREIGN KEY IF EXISTS no longer supported; tidb_enable_fast_create_table defaults to ON; TiDB deprecate-integer-display-length defaults to true; TiKV raft-client-queue-size 8192 -> 16384; BR --checksum defaults to false; CentOS 7 not supported (upgrade CentOS 7 clusters to v8.5.1 or later)",
+    deprecations:
+      'tidb_enable_auto_analyze_priority_queue, tidb_enable_async_merge_global_stats, tidb_enable_parallel_hashagg_spill and static partition pruning (tidb_partition_prune_mode static warns); plan binding auto-evolution to be redesigned; TiDB Lightning conflict.max-record-rows',
+  },
   {
     version: 'v8.5.1',
     date: '2025-01-17',
@@ -242,6 +441,12 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     compatibility:
       'new internal cost-model variables tidb_opt_*_cost_factor (do not change them); telemetry is back but only logs locally, nothing is sent',
   },
+  {
+    version: 'v8.5.4',
+    date: '2025-11-27',
+    compatibility:
+      'tidb_mpp_store_fail_ttl 60s -> 0s; tidb_replica_read applies to read-only statements only; TiKV rocksdb.max-manifest-file-size 128MiB -> 256MiB, server.grpc-raft-conn-num and grpc-concurrency scale with CPU cores; TiKV region-compact-* items deprecated for the gc.auto-compaction group; DECIMAL inserts truncate extra fractional digits as MySQL does',
+  },
 ];
 
 /** What a release without a summary says: the notes must be read (never that there is nothing). */
@@ -249,7 +454,9 @@ const NOT_SUMMARIZED = "not summarized in Baton's catalog, read them";
 
 /** Link to a release's notes (`#compatibility-changes` or another section). */
 export function releaseNotesUrl(version: Version, section?: string): string {
-  const page = `https://docs.pingcap.com/tidb/stable/release-${version.major}.${version.minor}.${version.patch}`;
+  const name =
+    catalogRelease(version)?.notesPage ?? `release-${version.major}.${version.minor}.${version.patch}`;
+  const page = `https://docs.pingcap.com/tidb/stable/${name}`;
   return section ? `${page}#${section}` : page;
 }
 
@@ -288,7 +495,7 @@ export function catalogNotes(version: Version): string[] {
   ];
   if (version.patch === 0) {
     lines.push(
-      `${tag} deprecated features: ${entry.deprecations ?? NOT_SUMMARIZED}: ${releaseNotesUrl(version, 'deprecated-features')}`,
+      `${tag} deprecated features: ${entry.deprecations ?? NOT_SUMMARIZED}: ${releaseNotesUrl(version, entry.deprecationsAnchor ?? 'deprecated-features')}`,
     );
   }
   return lines;

@@ -48,7 +48,11 @@ describe('tidb rules', () => {
       notes[0]!,
       /^v6\.5\.0 \(2022-12-29\) compatibility changes: .*metadata lock.*: https:\/\/docs\.pingcap\.com\/tidb\/stable\/release-6\.5\.0#compatibility-changes$/,
     );
-    assert.match(notes[1]!, /^v6\.5\.0 deprecated features: .*release-6\.5\.0#deprecated-features$/);
+    // The seed links v6.5.0's section as `#deprecated-feature` (the page's heading is singular).
+    assert.match(
+      notes[1]!,
+      /^v6\.5\.0 deprecated features: the AMEND TRANSACTION mechanism .*release-6\.5\.0#deprecated-feature$/,
+    );
     assert.match(
       notes[2]!,
       /^v6\.5\.1 \(2023-03-10\) compatibility changes: telemetry off by default.*release-6\.5\.1#compatibility-changes$/,
@@ -87,13 +91,56 @@ describe('tidb rules', () => {
     );
     assert.match(
       of('v8.5.0')[0]!,
-      /^v8\.5\.0 \(2024-12-19\) compatibility changes: not summarized in Baton's catalog, read them: .*release-8\.5\.0#compatibility-changes$/,
+      /^v8\.5\.0 \(2024-12-19\) compatibility changes: non-strict mode .*release-8\.5\.0#compatibility-changes$/,
     );
+    assert.match(
+      of('v8.5.0')[1]!,
+      /^v8\.5\.0 deprecated features: tidb_enable_auto_analyze_priority_queue.*#deprecated-features$/,
+    );
+    assert.match(
+      of('v8.2.0')[0]!,
+      /^v8\.2\.0 \(2024-07-11, DMR\) compatibility changes: TiDB Lightning strict-format/,
+    );
+  });
+
+  it('says when the catalog has no summary of a release, with the link to its notes', () => {
+    // v6.5.3's notes were only found as drafts: its line sends the user to them.
+    assert.deepEqual(versions.notes?.(v('v6.5.3')), [
+      "v6.5.3 (2023-06-14) compatibility changes: not summarized in Baton's catalog, read them: https://docs.pingcap.com/tidb/stable/release-6.5.3#compatibility-changes",
+    ]);
+    // v6.0.0's page is release-6.0.0-dmr; its deprecations were not summarized.
+    assert.deepEqual(
+      versions.notes?.(v('v6.0.0')).map((n) => n.replace(/: .*: /, ': ... : ')),
+      [
+        'v6.0.0 (2022-04-07, DMR) compatibility changes: ... : https://docs.pingcap.com/tidb/stable/release-6.0.0-dmr#compatibility-changes',
+        'v6.0.0 deprecated features: ... : https://docs.pingcap.com/tidb/stable/release-6.0.0-dmr#deprecated-features',
+      ],
+    );
+  });
+
+  it('summarizes v6.1.x patch releases, v6.5.7 and v8.5.4 from their notes', () => {
+    const line = (tag: string) => versions.notes?.(v(tag))[0] ?? '';
+    assert.match(
+      line('v6.1.1'),
+      /^v6\.1\.1 \(2022-09-01\) compatibility changes: SHOW DATABASES LIKE is case-insensitive/,
+    );
+    assert.match(line('v6.1.2'), /compatibility changes: none listed in its notes/);
+    assert.match(line('v6.1.3'), /TiCDC transaction-atomicity defaults to none/);
+    assert.match(line('v6.1.6'), /Confluent Schema Registry compatibility policy to None/);
+    assert.match(
+      line('v6.5.7'),
+      /^v6\.5\.7 \(2024-01-08\) compatibility changes: new TiDB performance\.force-init-stats/,
+    );
+    assert.match(
+      line('v8.5.4'),
+      /^v8\.5\.4 \(2025-11-27\) compatibility changes: tidb_mpp_store_fail_ttl 60s -> 0s/,
+    );
+    assert.equal(versions.notes?.(v('v8.5.4')).length, 1, 'a patch release has no deprecated-features line');
   });
 
   it('says when a version is not in the release catalog', () => {
     assert.deepEqual(versions.notes?.(v('v9.1.0')), [
-      "v9.1.0 is not in Baton's TiDB release catalog (v4.0.16 .. v8.5.3): read its release notes yourself: https://docs.pingcap.com/tidb/stable/release-9.1.0",
+      "v9.1.0 is not in Baton's TiDB release catalog (v4.0.16 .. v8.5.4): read its release notes yourself: https://docs.pingcap.com/tidb/stable/release-9.1.0",
     ]);
     const path = findVersionPath(tidbRules, 'v8.4.0', 'v9.1.0');
     assert.equal(path.length, 1);
