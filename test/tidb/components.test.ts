@@ -4,7 +4,8 @@
  * TiProxy -> TiFlash -> TiKV -> Pump -> TiDB, no evict-leader scheduler for a TiFlash store (its
  * learners never lead; TiDB Operator adds none), and Baton moving on from a restarted member only
  * once it serves: TiFlash's store Up and `store-status` Running, TiProxy's health API 200, the pump
- * registered `online`. Orders are read from the double's own clock; nothing asserts a duration.
+ * registered `online`; and a restarted TiFlash member serving for `tiflash-min-ready-seconds` before
+ * the next member goes. Orders and gaps are read from the double's own clock.
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
@@ -36,7 +37,7 @@ describe('TiFlash, TiProxy and Pump during a TiDB roll', () => {
     }));
     // The first start's warm-up is over before the roll: what is checked is the wait after a restart.
     await c.until(() => c.model.notServing().length === 0);
-    const run = await runUpgrade(c, { version: 'v8.1.1' });
+    const run = await runUpgrade(c, { version: 'v8.1.1', engine: { tiflashMinReadySeconds: 1 } });
     const status = run.result.status;
     assert.equal(status.phase, 'Completed', status.reason);
 
@@ -66,5 +67,17 @@ describe('TiFlash, TiProxy and Pump during a TiDB roll', () => {
     // Whenever Baton began a restart, every TiFlash, TiProxy and Pump member served.
     for (const r of log) assert.deepEqual(r.notServing, [], `all served when ${r.name} went`);
     for (const p of c.model.pumps) assert.equal(p.state, 'online', `${p.name} registered online again`);
+
+    // tiflash-min-ready-seconds = 1: the restart after each TiFlash member's came once it had
+    // served (store-status Running: its start plus the warm-up) for a second.
+    for (const s of c.model.stores.filter((x) => x.engine === 'tiflash')) {
+      const i = log.findIndex((r) => r.name === s.name);
+      const next = log[i + 1]!;
+      const runningAt = s.startTs + timing.tiflashWarmupMs;
+      assert.ok(
+        next.at - runningAt >= 1_000,
+        `${next.name} went ${next.at - runningAt} ms after ${s.name} ran again (at least 1000)`,
+      );
+    }
   });
 });

@@ -9,7 +9,9 @@
  * - TiKV stores: evict-leader scheduler before the restart, removed after, leaders back
  *   ({@link evictLeaders}, {@link endEviction}; the wait is the runner's `leadershipReturn`).
  * - TiFlash stores hold learners only (no leader to evict; TiDB Operator's tiflash upgrader evicts
- *   none): after the restart, the store Up in PD and `/tiflash/store-status` `Running`.
+ *   none): after the restart, the store Up in PD and `/tiflash/store-status` `Running`, for
+ *   `tidb.pingcap.com/tiflash-min-ready-seconds` (the TidbCluster's annotation, or
+ *   {@link TidbEngineOptions.tiflashMinReadySeconds}) without a break ({@link TiflashAvailability}).
  * - TiProxy: its health API answers 200; Pump: registered `online` again (observe.ts).
  * - TiDB: DDL gate or smooth upgrade around the tier, DDL owner last after resigning.
  * - TiCDC: owner resigns, captures drained.
@@ -43,6 +45,7 @@ import { TidbClient, type SqlCredentials } from './tidb-client.js';
 import { drainedByBaton, endEviction, evictLeaders, sweep } from './tikv-eviction.js';
 import { TikvStatusClient } from './tikv-status.js';
 import { TiflashClient } from './tiflash-client.js';
+import { TIFLASH_MIN_READY_ANNOTATION, TiflashAvailability, parseMinReadySeconds } from './tiflash-ready.js';
 import { TiproxyClient } from './tiproxy-client.js';
 import { PumpClient } from './pump-client.js';
 import { EVICTED_COMPONENTS, lookAt, pdClientFor, type TidbClients, type TidbView } from './view.js';
@@ -63,6 +66,11 @@ export interface TidbEngineOptions {
    * does. A failed read keeps the last answer.
    */
   clusterAnnotations?: () => Promise<Record<string, string>>;
+  /**
+   * How long an upgraded TiFlash member must serve before the next member goes (TiDB Operator's
+   * `tidb.pingcap.com/tiflash-min-ready-seconds`; the TidbCluster's annotation wins). Default 0.
+   */
+  tiflashMinReadySeconds?: number;
   /** Name (and namespace) of the TidbCluster, for the command in the force-upgrade warning. */
   clusterName?: string;
   clusterNamespace?: string;
@@ -83,6 +91,13 @@ export class TidbEngine implements Engine {
   private specForce = false;
   /** The annotation as last read (undefined before the first read or without a cluster). */
   private annotationForce: boolean | undefined;
+  /** `tiflash-min-ready-seconds` from the TidbCluster's annotations as last read. */
+  private annotationMinReady: number | undefined;
+  /** The value of the annotation last warned about (warned once per value). */
+  private warnedMinReady: string | undefined;
+  /** The TiFlash target version of the last spec seen (undefined before any). */
+  private tiflashTarget: string | undefined;
+  private readonly tiflashReady = new TiflashAvailability();
 
   constructor(private readonly opts: TidbEngineOptions = {}) {
     const timeoutMs = opts.timeoutMs;
@@ -112,11 +127,19 @@ export class TidbEngine implements Engine {
 
   /** Take the spec's force (when given) and read the cluster's annotation again. */
   private async see(spec: UpgradeSpec | undefined, ctx: PortContext): Promise<void> {
-    if (spec) this.specForce = forcesPd(spec);
+    if (spec) {
+      this.specForce = forcesPd(spec);
+      this.tiflashTarget = spec.components?.find((c) => c.name === 'tiflash')?.version ?? spec.version;
+    }
     if (!this.opts.clusterAnnotations) return;
     try {
       const annotations = await this.opts.clusterAnnotations();
       this.annotationForce = annotations[FORCE_UPGRADE_ANNOTATION] === 'true';
+      const raw = annotations[TIFLASH_MIN_READY_ANNOTATION];
+      const minReady = parseMinReadySeconds(raw);
+      this.annotationMinReady = raw === undefined ? undefined : minReady.seconds;
+      if (minReady.warning && this.warnedMinReady !== raw) ctx.logger.warn(minReady.warning);
+      this.warnedMinReady = raw;
     } catch (err) {
       ctx.logger.warn(`could not read the TidbCluster's annotations: ${describeError(err)}`);
     }
@@ -140,6 +163,11 @@ export class TidbEngine implements Engine {
     await this.see(undefined, ctx);
     const view = await this.look(members);
     const seen = observation(view, members, { forcePd: this.forcePd, captureDrains: this.captureDrains });
+    this.tiflashReady.hold(seen, members, {
+      now: ctx.clock.now(),
+      minReadySeconds: this.annotationMinReady ?? this.opts.tiflashMinReadySeconds ?? 0,
+      target: this.tiflashTarget,
+    });
     const warning = this.forceWarning(view);
     if (warning) seen.health.warnings = [warning];
     return seen;
