@@ -18,13 +18,25 @@ export function tcRef(env: Env) {
   };
 }
 
+/** PD x3, TiKV x3, TiDB x2: the StatefulSets of `basic` unless a test names others. */
+export const BASIC_COMPONENTS: readonly (readonly [string, number])[] = [
+  ['pd', 3],
+  ['tikv', 3],
+  ['tidb', 2],
+];
+
 /**
  * The TidbCluster CRD, a TidbCluster `basic` at `opts.version` (default v7.1.0, with
- * `opts.annotations`) and its PD x3, TiKV x3, TiDB x2 StatefulSets.
+ * `opts.annotations`) and its StatefulSets (`opts.components`, default {@link BASIC_COMPONENTS}),
+ * each created once the one before has settled.
  */
 export async function tidbCluster(
   env: Env,
-  opts: { version?: string; annotations?: Record<string, string> } = {},
+  opts: {
+    version?: string;
+    annotations?: Record<string, string>;
+    components?: readonly (readonly [string, number])[];
+  } = {},
 ): Promise<void> {
   const version = opts.version ?? 'v7.1.0';
   await applyCrd(env.server.rest, {
@@ -52,11 +64,7 @@ export async function tidbCluster(
       spec: { version },
     },
   })) as ClusterObject;
-  for (const [c, n] of [
-    ['pd', 3],
-    ['tikv', 3],
-    ['tidb', 2],
-  ] as const) {
+  for (const [c, n] of opts.components ?? BASIC_COMPONENTS) {
     const body = statefulSet(`basic-${c}`, n, {
       image: `pingcap/${c}:${version}`,
       labels: { 'app.kubernetes.io/instance': 'basic', 'app.kubernetes.io/component': c },
@@ -75,11 +83,15 @@ export async function tidbCluster(
 }
 
 /**
- * Every pod of `basic`'s PD, TiKV and TiDB StatefulSets runs `version`, and the TidbCluster was
- * handed back: un-paused, `spec.version` = `version`, Baton's annotation gone.
+ * Every pod of `basic`'s StatefulSets (`components`, default PD, TiKV and TiDB) runs `version`,
+ * and the TidbCluster was handed back: un-paused, `spec.version` = `version`, Baton's annotation gone.
  */
-export async function assertRolledAndHandedBack(env: Env, version: string): Promise<void> {
-  for (const c of ['pd', 'tikv', 'tidb'])
+export async function assertRolledAndHandedBack(
+  env: Env,
+  version: string,
+  components: readonly string[] = ['pd', 'tikv', 'tidb'],
+): Promise<void> {
+  for (const c of components)
     for (const image of Object.values(await podImages(env, `basic-${c}`)))
       assert.equal(image, `pingcap/${c}:${version}`);
   const tc = (await env.custom.getNamespacedCustomObject({ ...tcRef(env), name: 'basic' })) as ClusterObject;

@@ -222,6 +222,9 @@ export class DoubleCluster implements Platform {
       });
       const http = ticdcServer(m, name);
       this.add(name, 'ticdc', i, http, (up) => {
+        const x = m.captures[i]!;
+        if (!up && x.up)
+          m.counters.capturesAtStop[name] = { tables: x.tables.length, owner: m.cdcOwner === name };
         m.captures[i]!.up = up;
         m.captures[i]!.port = http.port;
         return true;

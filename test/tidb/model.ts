@@ -180,6 +180,8 @@ export interface Counters {
   captureDrains: Record<string, number>;
   /** Leaders a store held when its process stopped (0 when evicted first). */
   leadersAtStop: Record<string, number>;
+  /** What a TiCDC capture held when its process stopped: tables, and whether it was the owner. */
+  capturesAtStop: Record<string, { tables: number; owner: boolean }>;
 }
 
 const DEFAULT_SCHEDULERS = [
@@ -226,6 +228,7 @@ export class ClusterModel {
     ownerResigns: 0,
     captureDrains: {},
     leadersAtStop: {},
+    capturesAtStop: {},
   };
   private lastSchedule = 0;
   private rng: () => number;
