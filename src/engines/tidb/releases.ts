@@ -35,7 +35,12 @@ export interface CatalogRelease {
 
 /** The catalog, ascending by version. */
 export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
-  { version: 'v4.0.16', date: '2021-12-17' },
+  {
+    version: 'v4.0.16',
+    date: '2021-12-17',
+    compatibility:
+      'an illegal UTF-8 string converted to REAL uses its legal UTF-8 prefix (was an error); TiCDC Kafka sink max-message-bytes defaults to 1 MB and partition-num to 3',
+  },
   {
     version: 'v5.0.0',
     date: '2021-04-07',
@@ -168,7 +173,12 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     compatibility:
       'TiCDC encodes FLOAT correctly in Avro (set the Confluent Schema Registry compatibility policy to None before upgrading TiCDC); TiCDC sink.enable-partition-separator defaults to true',
   },
-  { version: 'v6.5.3', date: '2023-06-14' },
+  {
+    version: 'v6.5.3',
+    date: '2023-06-14',
+    compatibility:
+      'TiCDC splits an UPDATE event that changes the primary key or a non-null unique index value into DELETE + INSERT',
+  },
   {
     version: 'v6.5.4',
     date: '2023-08-28',
