@@ -33,6 +33,7 @@ export interface KubeTargetFlags {
   clusterRef?: string;
   clusterApiVersion?: string;
   endpoint?: string[];
+  credentialsSecret?: string;
   engine?: string;
   name?: string;
   to?: string;
@@ -138,6 +139,57 @@ export function parseEndpointFlags(values: string[] | undefined): Record<string,
   return out;
 }
 
+/** A Secret's name: a DNS-1123 subdomain (lower-case letters, digits, '-', '.'), at most 253 characters. */
+const SECRET_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/**
+ * `--credentials-secret NAME` as `spec.credentialsSecret` (the Secret in the upgrade's namespace
+ * with the engine's admin credentials; keys `username` / `password`, or a client certificate for
+ * CockroachDB); undefined when not given. Unlike `--endpoint`, the name is recorded in a new
+ * Upgrade resource: it is as valid for the operator as for this command.
+ */
+export function parseCredentialsSecretFlag(
+  value: string | undefined,
+): { name: string } | undefined {
+  if (value === undefined) return undefined;
+  if (!SECRET_NAME.test(value) || value.length > 253) {
+    throw new BadInputError(
+      'bad-credentials-secret',
+      `--credentials-secret ${JSON.stringify(value)}: not a Secret name; use the name of a Secret in the upgrade's namespace (lower-case letters, digits, '-', '.')`,
+    );
+  }
+  return { name: value };
+}
+
+/**
+ * `--credentials-secret` against the engine and the upgrade it would drive: BadInputError for an
+ * engine that takes no credentials (`generic`), and for an open upgrade whose own
+ * `spec.credentialsSecret` differs (the resource is the record: a second Secret would drive half
+ * an upgrade with other credentials). An ended one is replaced by a new apply, so it may differ.
+ */
+export function checkCredentialsSecret(
+  secret: { name: string } | undefined,
+  engine: string,
+  upgrade: UpgradeResource,
+): void {
+  if (!secret) return;
+  if (engine === 'generic') {
+    throw new BadInputError(
+      'bad-credentials-secret',
+      `--credentials-secret ${secret.name}: engine generic uses no credentials (it gates on pod readiness only); drop it or choose the engine with --engine`,
+    );
+  }
+  const recorded = upgrade.spec.credentialsSecret?.name;
+  const phase = upgrade.status?.phase as Phase | undefined;
+  const open = upgrade.metadata.uid !== undefined && !(phase && isTerminal(phase));
+  if (open && recorded !== secret.name) {
+    throw new BadInputError(
+      'credentials-mismatch',
+      `upgrade ${upgrade.metadata.name} ${recorded ? `reads its credentials from secret ${recorded}` : 'was created without a credentials Secret'}, not ${secret.name}: drop --credentials-secret${recorded ? '' : ', or start a new upgrade with --name'}`,
+    );
+  }
+}
+
 /**
  * The engine a Kubernetes upgrade uses: `generic`, or one whose adapter talks to the pods' admin
  * endpoints, with the credentials of the upgrade's `spec.credentialsSecret` (the same factory as
@@ -199,11 +251,13 @@ export async function kubernetesTarget(o: Record<string, unknown>, io: CliIO): P
   }
   const target = byStatefulSet ?? byCluster;
   const endpoints = parseEndpointFlags(f.endpoint);
+  const credentialsSecret = parseCredentialsSecretFlag(f.credentialsSecret);
   const events = new KubeEventRecorder({ kc, clock: io.clock, logger: io.logger, instance: 'baton-cli' });
   const journal = new UpgradeResourceJournal({
     kc,
     namespace,
     target,
+    ...(credentialsSecret ? { createExtra: { credentialsSecret } } : {}),
     clock: io.clock,
     logger: io.logger,
     events,
@@ -214,7 +268,12 @@ export async function kubernetesTarget(o: Record<string, unknown>, io: CliIO): P
       apiVersion: API_VERSION,
       kind: KIND,
       metadata: { name: 'draft', namespace },
-      spec: { target, engine: f.engine ?? 'generic', version: f.to ?? '0' },
+      spec: {
+        target,
+        engine: f.engine ?? 'generic',
+        version: f.to ?? '0',
+        ...(credentialsSecret ? { credentialsSecret } : {}),
+      },
     };
     const name = f.name ?? `${defaultClusterName(draft)}-upgrade`;
     const existing = await journal.getResource(name);
@@ -241,7 +300,12 @@ export async function kubernetesTarget(o: Record<string, unknown>, io: CliIO): P
       `upgrade ${upgrade.metadata.name} uses engine ${upgrade.spec.engine}, not ${f.engine}: drop --engine`,
     );
   }
-  const engine = await kubernetesEngine(kc, upgrade, engineName);
+  checkCredentialsSecret(credentialsSecret, engineName, upgrade);
+  const engine = await kubernetesEngine(
+    kc,
+    credentialsSecret ? { ...upgrade, spec: { ...upgrade.spec, credentialsSecret } } : upgrade,
+    engineName,
+  );
   const platform = new KubernetesPlatform({
     kc,
     engines: engineRegistry,

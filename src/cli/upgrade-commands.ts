@@ -106,6 +106,10 @@ export function addTargetOptions(cmd: Command): Command {
       collect,
       [],
     )
+    .option(
+      '--credentials-secret <name>',
+      'kubernetes: Secret with the engine admin credentials (username/password, or a CockroachDB client certificate), recorded in a new upgrade',
+    )
     .option('--name <upgrade>', 'upgrade name (default <cluster>-upgrade)')
     .option('-o, --output <format>', 'json or yaml', checked(parseOutput));
 }

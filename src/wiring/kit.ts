@@ -31,6 +31,8 @@ export interface EngineKit {
    * Upgrade targets a cluster object (engines that do not use it ignore it).
    */
   create(credentials?: Credentials, context?: EngineContext): Engine;
+  /** The engine takes a client certificate from the credentials Secret (`Credentials.tls`). */
+  clientCertificate?: boolean;
   /** How its members run as local processes; present when the kit is listed for `local`. */
   local?: LocalEngineAdapter;
 }

@@ -93,7 +93,11 @@ export async function engineForUpgrade(
   // Validate the name before touching the Secret: an unusable engine needs no credentials.
   const usable = drivenOn(name, 'kubernetes');
   if (!usable || name === 'generic' || !secret) return createPodEngine(name, undefined, field, context);
-  const credentials = await readCredentials(kc, upgrade.metadata.namespace ?? 'default', secret);
+  const kit = await engineKit(name);
+  const credentials = await readCredentials(kc, upgrade.metadata.namespace ?? 'default', secret, {
+    clientCertificate: kit.clientCertificate ?? false,
+    field: field === '--engine' ? '--credentials-secret' : 'spec.credentialsSecret',
+  });
   return createPodEngine(name, credentials, field, context);
 }
 

@@ -1,12 +1,14 @@
 /**
  * The CockroachDB admin client against the test double: every call Baton makes, over real
- * pgwire (pg), HTTP (fetch) and gRPC (grpc-js).
+ * pgwire (pg), HTTP(S) (node:http/https) and gRPC (grpc-js), insecure, with a password, and over
+ * TLS with client certificates made by openssl (certs.ts).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CockroachAdminClient, defaultAddresses } from '../../src/engines/cockroachdb/client.js';
 import { parseClusterVersion, versionOfBuildTag } from '../../src/engines/cockroachdb/cluster-version.js';
 import { parsePrometheusText } from '../../src/engines/cockroachdb/http.js';
+import { type CockroachCerts, makeCockroachCerts } from './certs.js';
 import { CockroachDouble } from './double.js';
 
 describe('CockroachDB version strings', () => {
@@ -140,6 +142,79 @@ describe('CockroachAdminClient on a secure double', () => {
     } finally {
       for (const c of [good, bad, anonymous]) await c.close();
       await double.close();
+    }
+  });
+});
+
+describe('CockroachAdminClient on a double serving TLS (a cluster started with --certs-dir)', () => {
+  let double: CockroachDouble;
+  let certs: CockroachCerts;
+  before(async () => {
+    certs = await makeCockroachCerts();
+    double = await CockroachDouble.start({
+      nodes: 3,
+      version: '23.2.5',
+      ranges: 12,
+      tls: { ca: certs.ca, cert: certs.nodeCert, key: certs.nodeKey },
+    });
+  });
+  after(() => double.close());
+
+  it('with the client certificate alone: SQL authenticated by it, HTTPS with a session made through SQL, Drain over gRPC with TLS', async () => {
+    const client = new CockroachAdminClient({
+      tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
+    });
+    try {
+      const a = double.addresses(2);
+      assert.deepEqual(await client.readiness(a), { ready: true });
+      assert.equal(await client.clusterVersion(a), '23.2');
+      // No password: the DB Console session is a system.web_sessions row, as `cockroach
+      // auth-session login` makes it.
+      assert.deepEqual(
+        (await client.nodes(a)).map((n) => n.liveness),
+        ['LIVE', 'LIVE', 'LIVE'],
+      );
+      assert.equal((await client.details(a)).nodeId, 2);
+      assert.equal(double.cluster.webSessions.size, 1, 'one session for node 2, reused');
+      assert.equal([...double.cluster.webSessions.values()][0]!.username, 'root');
+      assert.ok(double.cluster.statements.some((s) => s.startsWith('INSERT INTO system.web_sessions')));
+      await client.setPreserveDowngrade(a, '23.2');
+      assert.equal(double.cluster.preserveDowngrade, '23.2');
+      await client.resetPreserveDowngrade(a);
+      const drained = await client.drain(double.addresses(3));
+      assert.equal(drained.draining, true);
+      assert.ok(double.cluster.node(3).draining);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('refuses what a secure node refuses: no client certificate, a certificate of another CA, plain HTTP, an unknown CA', async () => {
+    const a = double.addresses(1);
+    const caOnly = new CockroachAdminClient({ tls: { ca: certs.ca }, timeoutMs: 2000, drainTimeoutMs: 2000 });
+    const stranger = new CockroachAdminClient({
+      tls: { ca: certs.ca, cert: certs.strangerCert, key: certs.strangerKey },
+      timeoutMs: 2000,
+      drainTimeoutMs: 2000,
+    });
+    const plain = new CockroachAdminClient({ timeoutMs: 2000 });
+    const wrongCa = new CockroachAdminClient({
+      tls: { ca: certs.strangerCert, cert: certs.clientCert, key: certs.clientKey },
+      timeoutMs: 2000,
+    });
+    try {
+      // The server's certificate is verified, so HTTPS works with the CA alone (health needs no login).
+      assert.deepEqual(await caOnly.readiness(a), { ready: true });
+      await assert.rejects(caOnly.clusterVersion(a), /CockroachDB SQL at/);
+      await assert.rejects(caOnly.drain(a), /drain of the CockroachDB node at .* failed/);
+      await assert.rejects(caOnly.nodes(a), /HTTP 401/);
+      await assert.rejects(stranger.clusterVersion(a), /CockroachDB SQL at/);
+      await assert.rejects(stranger.drain(a), /drain of the CockroachDB node at .* failed/);
+      await assert.rejects(plain.readiness(a), /did not answer/);
+      await assert.rejects(wrongCa.readiness(a), /did not answer .*certificate/);
+      assert.equal(double.cluster.node(1).draining, false, 'no refused Drain drained the node');
+    } finally {
+      for (const c of [caOnly, stranger, plain, wrongCa]) await c.close();
     }
   });
 });

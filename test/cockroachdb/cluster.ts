@@ -97,6 +97,12 @@ export class CockroachDoubleCluster {
   extraUnderReplicated = 0;
   /** Drain calls per node ID (for tests). */
   readonly drains = new Map<number, number>();
+  /**
+   * `system.web_sessions` (pkg/sql/catalog/systemschema): DB Console sessions by id, with the
+   * SHA-256 of their secret (hex), the user and the expiry (ms). Ids are `unique_rowid()`-sized.
+   */
+  readonly webSessions = new Map<bigint, { hashedSecret: string; username: string; expiresAt: number }>();
+  private nextSessionId = 1_000_000_000_000n;
   private readonly o: Required<Omit<CockroachDoubleOptions, 'clusterVersion' | 'preserveDowngrade'>>;
   private timer?: NodeJS.Timeout;
   private lastMetricsAt = 0;
@@ -132,6 +138,13 @@ export class CockroachDoubleCluster {
       return { id: r + 1, replicas, leaseholder: replicas[0]! };
     });
     this.recomputeGauges();
+  }
+
+  /** `INSERT INTO system.web_sessions ... RETURNING id`: a new session's id. */
+  addWebSession(hashedSecret: string, username: string, expiresAt: number): bigint {
+    const id = this.nextSessionId++;
+    this.webSessions.set(id, { hashedSecret: hashedSecret.toLowerCase(), username, expiresAt });
+    return id;
   }
 
   /** Start the background loop (liveness, lease expiry and rebalancing, gauges, auto-upgrade). */

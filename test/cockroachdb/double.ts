@@ -15,7 +15,7 @@ import { pickFreePorts } from '../../src/platforms/local/ports.js';
 import { CockroachDoubleCluster, type CockroachDoubleOptions } from './cluster.js';
 import { createHttpServer } from './http-server.js';
 import { createRpcServer } from './rpc-server.js';
-import { createSqlServer } from './sql-server.js';
+import { createSqlServer, type NodeTls } from './sql-server.js';
 
 interface Listeners {
   sql: NetServer;
@@ -27,6 +27,12 @@ interface Listeners {
 export interface StartDoubleOptions extends CockroachDoubleOptions {
   /** Require this password for SQL and the DB Console login (a secure cluster); unset: insecure. */
   password?: string;
+  /**
+   * A secure cluster started with `--certs-dir`: every node serves pgwire over TLS with client
+   * certificates (CN = user, signed by `ca`), HTTPS, and gRPC over TLS requiring a client
+   * certificate, all with the node certificate `cert`/`key`.
+   */
+  tls?: NodeTls;
 }
 
 function listen(server: NetServer | Server, port: number): Promise<void> {
@@ -51,6 +57,7 @@ export class CockroachDouble {
     readonly cluster: CockroachDoubleCluster,
     private readonly ports: Map<number, { sql: number; http: number; rpc: number }>,
     private readonly password: string | undefined,
+    private readonly tls: NodeTls | undefined,
   ) {}
 
   /** Start a cluster whose nodes are all up, live and on `opts.version`. */
@@ -61,7 +68,7 @@ export class CockroachDouble {
     cluster.nodes.forEach((n, i) =>
       ports.set(n.id, { sql: free[3 * i]!, http: free[3 * i + 1]!, rpc: free[3 * i + 2]! }),
     );
-    const double = new CockroachDouble(cluster, ports, opts.password);
+    const double = new CockroachDouble(cluster, ports, opts.password, opts.tls);
     for (const n of cluster.nodes) await double.open(n.id);
     cluster.start();
     return double;
@@ -79,13 +86,21 @@ export class CockroachDouble {
       const a = this.addresses(n);
       return { rpc: a.rpc, sql: a.sql };
     };
-    const sql = createSqlServer(this.cluster, id, this.password);
-    const http = createHttpServer(this.cluster, id, advertise, this.password);
+    const sql = createSqlServer(this.cluster, id, this.password, this.tls);
+    const http = createHttpServer(this.cluster, id, advertise, this.password, this.tls);
     const rpc = createRpcServer(this.cluster, id);
+    // The RPC port of a secure node requires a client certificate signed by the cluster CA.
+    const rpcCredentials = this.tls
+      ? grpc.ServerCredentials.createSsl(
+          Buffer.from(this.tls.ca),
+          [{ cert_chain: Buffer.from(this.tls.cert), private_key: Buffer.from(this.tls.key) }],
+          true,
+        )
+      : grpc.ServerCredentials.createInsecure();
     await listen(sql, p.sql);
     await listen(http, p.http);
     await new Promise<void>((resolve, reject) =>
-      rpc.bindAsync(`127.0.0.1:${p.rpc}`, grpc.ServerCredentials.createInsecure(), (err) =>
+      rpc.bindAsync(`127.0.0.1:${p.rpc}`, rpcCredentials, (err) =>
         err ? reject(err) : resolve(),
       ),
     );

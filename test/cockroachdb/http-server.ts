@@ -8,23 +8,60 @@
  *   store and node as `pkg/util/metric/prometheus_exporter.go` writes them;
  * - `GET /_status/details/local` (`Status.Details`): `node_id`, `address`, `build_info.tag`;
  * - `GET /api/v2/nodes/` (pkg/server/api_v2.go `listNodes`, `nodeStatus` json tags);
- * - `POST /api/v2/login/` (pkg/server/api_v2_auth.go): form credentials -> `{"session": ...}`; with
- *   a password configured, `/api/v2/nodes/` and `/_status/details` need the session header (401
- *   "invalid session header" otherwise) as on a secure cluster.
+ * - `POST /api/v2/login/` (pkg/server/api_v2_auth.go): form credentials -> `{"session": ...}`; on a
+ *   secure cluster (a password or TLS configured) `/api/v2/nodes/` and `/_status/details` need a
+ *   session (401 "invalid session header" otherwise). A session is a row of `system.web_sessions`
+ *   (the cluster's, shared by every node); its cookie is `serverpb.SessionCookie{id, secret}`
+ *   marshalled and base64-encoded, and is valid while SHA-256(secret) matches the row and it has
+ *   not expired (pkg/server/authentication.go `verifySession`). Rows come from the login or from
+ *   the SQL `INSERT` of `cockroach auth-session login`.
+ * With TLS the listener is HTTPS with the node's certificate, as a secure node's DB Console is.
  */
-import { createServer, type Server } from 'node:http';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import { encodeSessionCookie } from '../../src/engines/cockroachdb/sql.js';
 import type { CockroachDoubleCluster } from './cluster.js';
+import type { NodeTls } from './sql-server.js';
+
+/** Decode a session cookie: protobuf field 1 (varint id) and field 2 (bytes secret); undefined if malformed. */
+export function decodeSessionCookie(value: string): { id: bigint; secret: Buffer } | undefined {
+  const b = Buffer.from(value, 'base64');
+  let i = 0;
+  const varint = (): bigint | undefined => {
+    let v = 0n;
+    for (let shift = 0n; i < b.length; shift += 7n) {
+      const byte = b[i++]!;
+      v |= BigInt(byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) return v;
+    }
+    return undefined;
+  };
+  let id: bigint | undefined;
+  let secret: Buffer | undefined;
+  while (i < b.length) {
+    const tag = varint();
+    if (tag === 8n) id = varint();
+    else if (tag === 0x12n) {
+      const len = varint();
+      if (len === undefined || i + Number(len) > b.length) return undefined;
+      secret = b.subarray(i, i + Number(len));
+      i += Number(len);
+    } else return undefined;
+  }
+  return id !== undefined && secret ? { id, secret } : undefined;
+}
 
 /** Addresses the double advertises for each node. */
 export type AdvertiseFn = (nodeId: number) => { rpc: string; sql: string };
 
-function json(res: import('node:http').ServerResponse, code: number, body: unknown): void {
+function json(res: ServerResponse, code: number, body: unknown): void {
   res.writeHead(code, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
 }
 
-function grpcError(res: import('node:http').ServerResponse, message: string): void {
+function grpcError(res: ServerResponse, message: string): void {
   // grpc-gateway maps codes.Unavailable (14) to 503.
   json(res, 503, { error: message, code: 14, message, details: [] });
 }
@@ -35,16 +72,25 @@ export function createHttpServer(
   nodeId: number,
   advertise: AdvertiseFn,
   password?: string,
+  tls?: NodeTls,
 ): Server {
-  const sessions = new Set<string>();
   const sockets = new Set<Socket>();
-  const authorised = (req: import('node:http').IncomingMessage): boolean => {
-    if (!password) return true;
+  const valid = (value: string | undefined): boolean => {
+    const c = value ? decodeSessionCookie(decodeURIComponent(value)) : undefined;
+    const row = c ? cluster.webSessions.get(c.id) : undefined;
+    return (
+      !!row &&
+      row.expiresAt > Date.now() &&
+      createHash('sha256').update(c!.secret).digest('hex') === row.hashedSecret
+    );
+  };
+  const authorised = (req: IncomingMessage): boolean => {
+    if (!password && !tls) return true;
     const header = req.headers['x-cockroach-api-session'];
     const cookie = /(?:^|;\s*)session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-    return (typeof header === 'string' && sessions.has(header)) || (!!cookie && sessions.has(cookie));
+    return (typeof header === 'string' && valid(header)) || valid(cookie);
   };
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://double');
     const node = cluster.node(nodeId);
     if (req.method === 'POST' && url.pathname === '/api/v2/login/') {
@@ -57,9 +103,10 @@ export function createHttpServer(
           res.end('the provided credentials did not match any account on the server\n');
           return;
         }
-        const session = Buffer.from(`session-${nodeId}-${sessions.size + 1}`).toString('base64');
-        sessions.add(session);
-        json(res, 200, { session });
+        const secret = randomBytes(16);
+        const hashed = createHash('sha256').update(secret).digest('hex');
+        const id = cluster.addWebSession(hashed, form.get('username') ?? '', Date.now() + 3_600_000);
+        json(res, 200, { session: encodeSessionCookie(id, secret) });
       });
       return;
     }
@@ -131,7 +178,8 @@ export function createHttpServer(
       default:
         return json(res, 404, { error: `no handler for ${url.pathname}` });
     }
-  });
+  };
+  const server: Server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert }, handler) : createServer(handler);
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));

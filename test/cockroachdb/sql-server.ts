@@ -6,13 +6,20 @@
  *   one row, one text column named after the setting (pkg/sql/show_cluster_setting.go);
  * - `SET CLUSTER SETTING cluster.preserve_downgrade_option = '<v>'`, with the validation error of
  *   pkg/clusterversion/setting.go (SQLSTATE 22023);
- * - `RESET CLUSTER SETTING cluster.preserve_downgrade_option`.
+ * - `RESET CLUSTER SETTING cluster.preserve_downgrade_option`;
+ * - `INSERT INTO system.web_sessions ("hashedSecret", username, "expiresAt") VALUES (...) RETURNING
+ *   id`, the statement of `cockroach auth-session login` (pkg/cli/auth.go), with the hashed secret as
+ *   a hex bytes literal and the expiry as `now() + INTERVAL '<n> seconds'`: one INT8 row `id`.
+ * With TLS (a secure cluster), the connection must be upgraded with `SSLRequest` and the client
+ * must present a certificate signed by the cluster CA whose CN is the user
+ * (pkg/sql/pgwire/auth_methods.go `authCert`): pg-gateway's `cert` method, plus the chain check.
  * A draining node refuses statements with SQLSTATE 57P01 "server is not accepting clients"
  * (pkg/sql/pgwire/server.go). Anything else is refused with 0A000 naming the statement, so a test
  * fails loudly when Baton starts sending something the double does not know.
  */
+import { X509Certificate } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import { BackendError } from 'pg-gateway';
+import { BackendError, type PostgresConnectionOptions } from 'pg-gateway';
 import { fromNodeSocket } from 'pg-gateway/node';
 import type { CockroachDoubleCluster } from './cluster.js';
 
@@ -29,13 +36,13 @@ function cstring(s: string): Buffer {
   return Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]);
 }
 
-/** RowDescription of one text column, DataRow, CommandComplete. */
-function textRow(column: string, value: string): Buffer[] {
+/** RowDescription of one column (text, or INT8 with `oid` 20), DataRow, CommandComplete. */
+function textRow(column: string, value: string, oid = 25, tag = 'SHOW 1'): Buffer[] {
   const field = Buffer.alloc(18);
   field.writeInt32BE(0, 0); // table oid
   field.writeInt16BE(0, 4); // column number
-  field.writeInt32BE(25, 6); // type oid: text
-  field.writeInt16BE(-1, 10); // type size
+  field.writeInt32BE(oid, 6); // type oid: text (25) or int8 (20)
+  field.writeInt16BE(oid === 20 ? 8 : -1, 10); // type size
   field.writeInt32BE(-1, 12); // type modifier
   field.writeInt16BE(0, 16); // text format
   const count = Buffer.alloc(2);
@@ -46,7 +53,7 @@ function textRow(column: string, value: string): Buffer[] {
   return [
     message('T', Buffer.concat([count, cstring(column), field])),
     message('D', Buffer.concat([count, len, data])),
-    message('C', cstring('SHOW 1')),
+    message('C', cstring(tag)),
   ];
 }
 
@@ -84,6 +91,15 @@ export function answer(cluster: CockroachDoubleCluster, nodeId: number, sql: str
     }
     return done('SET CLUSTER SETTING');
   }
+  if (
+    (m =
+      /^INSERT INTO system\.web_sessions \("hashedSecret", username, "expiresAt"\) VALUES \(x'([0-9a-f]{64})', '([a-z_][a-z0-9_.-]*)', now\(\) \+ INTERVAL '(\d+) seconds'\) RETURNING id$/i.exec(
+        stmt,
+      ))
+  ) {
+    const id = cluster.addWebSession(m[1]!, m[2]!, Date.now() + Number(m[3]) * 1000);
+    return textRow('id', String(id), 20, 'INSERT 0 1');
+  }
   if (new RegExp(`^RESET CLUSTER SETTING ${PRESERVE}$`, 'i').test(stmt)) {
     cluster.resetPreserveDowngrade();
     return done('SET CLUSTER SETTING');
@@ -91,8 +107,34 @@ export function answer(cluster: CockroachDoubleCluster, nodeId: number, sql: str
   return error('0A000', `the CockroachDB test double does not support: ${stmt}`);
 }
 
-/** A pgwire listener for one node; `password` unset means trust (an `--insecure` cluster). */
-export function createSqlServer(cluster: CockroachDoubleCluster, nodeId: number, password?: string): Server {
+/** A secure node's TLS: the cluster CA and the node's certificate (PEM). */
+export interface NodeTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+const arrayBuffer = (pem: string): ArrayBuffer => {
+  const b = Buffer.from(pem);
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+};
+
+/**
+ * A pgwire listener for one node: with `tls`, TLS and client certificates (CN = user, signed by the
+ * CA); else with `password`, password authentication; else trust (an `--insecure` cluster).
+ */
+export function createSqlServer(
+  cluster: CockroachDoubleCluster,
+  nodeId: number,
+  password?: string,
+  tls?: NodeTls,
+): Server {
+  const ca = tls ? new X509Certificate(tls.ca) : undefined;
+  const auth: PostgresConnectionOptions['auth'] = tls
+    ? { method: 'cert' }
+    : password
+      ? { method: 'password', getClearTextPassword: () => password }
+      : { method: 'trust' };
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -100,7 +142,21 @@ export function createSqlServer(cluster: CockroachDoubleCluster, nodeId: number,
     socket.on('error', () => undefined);
     void fromNodeSocket(socket, {
       serverVersion: '13.0.0',
-      auth: password ? { method: 'password', getClearTextPassword: () => password } : { method: 'trust' },
+      auth,
+      ...(tls
+        ? {
+            tls: { key: arrayBuffer(tls.key), cert: arrayBuffer(tls.cert), ca: arrayBuffer(tls.ca) },
+            // The chain: a certificate the cluster CA did not sign fails the handshake.
+            onTlsUpgrade(state) {
+              const raw = state.tlsInfo?.clientCertificate;
+              const cert = raw ? new X509Certificate(Buffer.from(raw)) : undefined;
+              if (cert && !(cert.checkIssued(ca!) && cert.verify(ca!.publicKey))) {
+                socket.destroy();
+                throw new Error('client certificate not signed by the cluster CA');
+              }
+            },
+          }
+        : {}),
       onMessage(data, state) {
         if (state.step !== 'ReadyForQuery' || data[0] !== 0x51 /* Q */) return undefined;
         const text = Buffer.from(data.subarray(5, data.length - 1)).toString('utf8');

@@ -9,13 +9,14 @@ import { BadInputError } from '../../core/errors.js';
 import { CockroachDrainRpc, type DrainProgress } from './drain-rpc.js';
 import {
   CockroachHttp,
+  type CockroachTls,
   type CockroachNodeStatus,
   type CockroachNodeVars,
   type CockroachReadiness,
 } from './http.js';
-import { CockroachSql } from './sql.js';
+import { CockroachSql, createWebSession } from './sql.js';
 
-export type { CockroachNodeStatus, CockroachNodeVars, CockroachReadiness } from './http.js';
+export type { CockroachNodeStatus, CockroachNodeVars, CockroachReadiness, CockroachTls } from './http.js';
 export type { DrainProgress } from './drain-rpc.js';
 
 /** Where one node answers: SQL (pgwire), HTTP (DB Console port) and gRPC. */
@@ -89,9 +90,15 @@ export interface CockroachAdminClientOptions {
   /** SQL user (and DB Console login on secure clusters); default `root`. */
   username?: string;
   password?: string;
-  /** `https` for secure clusters' HTTP endpoints; default `http`. */
+  /** `https` for secure clusters' HTTP endpoints; default `http` (`https` with `tls`). */
   httpScheme?: 'http' | 'https';
-  /** gRPC channel credentials; default insecure (clusters started with `--insecure`). */
+  /**
+   * A secure cluster's CA and client certificate (`ca.crt`, `client.root.crt`, `client.root.key`):
+   * pgwire over TLS with the certificate, HTTPS, and gRPC over TLS with it (the RPC port requires
+   * a client certificate). Unset: an `--insecure` cluster.
+   */
+  tls?: CockroachTls;
+  /** gRPC channel credentials; default from `tls`, else insecure. */
   rpcCredentials?: grpc.ChannelCredentials;
   /** Deadline of each SQL and HTTP call; default 5 s. */
   timeoutMs?: number;
@@ -99,33 +106,62 @@ export interface CockroachAdminClientOptions {
   drainTimeoutMs?: number;
 }
 
+/** gRPC channel credentials of `tls`: the CA and, when given, the client certificate; else insecure. */
+export function rpcCredentialsOf(tls: CockroachTls | undefined): grpc.ChannelCredentials {
+  if (!tls) return grpc.credentials.createInsecure();
+  const withCert = tls.cert && tls.key;
+  return grpc.credentials.createSsl(
+    Buffer.from(tls.ca),
+    withCert ? Buffer.from(tls.key!) : null,
+    withCert ? Buffer.from(tls.cert!) : null,
+  );
+}
+
 /** {@link CockroachAdminApi} over pgwire, HTTP and gRPC. */
 export class CockroachAdminClient implements CockroachAdminApi {
   private readonly sql: CockroachSql;
   private readonly http: CockroachHttp;
   private readonly rpc: CockroachDrainRpc;
+  /** The SQL address of each HTTP address seen (a certificate-only session is made through SQL). */
+  private readonly sqlOf = new Map<string, string>();
 
   constructor(opts: CockroachAdminClientOptions = {}) {
-    this.sql = new CockroachSql({ user: opts.username, password: opts.password, timeoutMs: opts.timeoutMs });
+    this.sql = new CockroachSql({
+      user: opts.username,
+      password: opts.password,
+      timeoutMs: opts.timeoutMs,
+      ...(opts.tls ? { tls: opts.tls } : {}),
+    });
     this.http = new CockroachHttp({
       scheme: opts.httpScheme,
-      // Insecure clusters need no login; a password means a secure cluster's DB Console user.
+      ...(opts.tls ? { tls: opts.tls } : {}),
+      // Insecure clusters need no login; a password means a secure cluster's DB Console user; a
+      // client certificate alone makes the session through SQL (`cockroach auth-session login`).
       ...(opts.password ? { username: opts.username ?? 'root', password: opts.password } : {}),
+      ...(!opts.password && opts.tls?.cert
+        ? {
+            createSession: (http: string) =>
+              createWebSession(this.sql, this.sqlOf.get(http) ?? http, opts.username ?? 'root'),
+          }
+        : {}),
       timeoutMs: opts.timeoutMs,
     });
-    this.rpc = new CockroachDrainRpc(opts.rpcCredentials, opts.drainTimeoutMs);
+    this.rpc = new CockroachDrainRpc(opts.rpcCredentials ?? rpcCredentialsOf(opts.tls), opts.drainTimeoutMs);
   }
 
   readiness(node: CockroachAddresses): Promise<CockroachReadiness> {
     return this.http.readiness(node.http);
   }
   vars(node: CockroachAddresses): Promise<CockroachNodeVars> {
+    this.sqlOf.set(node.http, node.sql);
     return this.http.vars(node.http);
   }
   details(node: CockroachAddresses): Promise<{ nodeId: number; buildTag: string }> {
+    this.sqlOf.set(node.http, node.sql);
     return this.http.details(node.http);
   }
   nodes(node: CockroachAddresses): Promise<CockroachNodeStatus[]> {
+    this.sqlOf.set(node.http, node.sql);
     return this.http.nodes(node.http);
   }
   clusterVersion(node: CockroachAddresses): Promise<string> {

@@ -11,9 +11,26 @@
  *   `ServerVersion` and `liveness_status` (livenesspb.NodeLivenessStatus as an integer);
  * - `POST /api/v2/login/` (pkg/server/api_v2_auth.go): form `username`, `password` -> `{"session"}`,
  *   sent back as the `X-Cockroach-API-Session` header (and the `session` cookie the `/_status`
- *   endpoints read) on secure clusters.
+ *   endpoints read) on secure clusters. Without a password (a client certificate only) the session
+ *   comes from {@link CockroachHttpOptions.createSession} instead.
  */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { OperationalError, describeError } from '../../core/errors.js';
+
+/**
+ * TLS material of a secure cluster (the files `cockroach cert` writes and the operator's and Helm
+ * chart's client Secrets hold): `ca` verifies the node's certificate; `cert`/`key` are the client
+ * certificate of the SQL user (`client.root.crt`/`client.root.key`), presented on every surface.
+ */
+export interface CockroachTls {
+  /** PEM of the cluster CA (`ca.crt`). */
+  ca: string;
+  /** PEM of the client certificate (`client.<user>.crt`). */
+  cert?: string;
+  /** PEM of its key (`client.<user>.key`). */
+  key?: string;
+}
 
 /** livenesspb.NodeLivenessStatus (pkg/kv/kvserver/liveness/livenesspb/liveness.proto). */
 export const LIVENESS: Readonly<Record<number, string>> = {
@@ -66,6 +83,31 @@ export interface CockroachHttpOptions {
   password?: string;
   /** Deadline of each request. Default 5 s. */
   timeoutMs?: number;
+  /** A secure cluster's CA and client certificate; implies `https`. */
+  tls?: CockroachTls;
+  /**
+   * Without a password: a DB Console session for the node at an HTTP address, made some other way
+   * (with a client certificate, through SQL as `cockroach auth-session login` does).
+   */
+  createSession?: (httpAddress: string) => Promise<string>;
+}
+
+/** What one HTTP exchange returned (the body read whole: these answers are small). */
+interface Answer {
+  ok: boolean;
+  status: number;
+  text: string;
+}
+
+function parseJson<T>(a: Answer, address: string, path: string): T {
+  try {
+    return JSON.parse(a.text) as T;
+  } catch {
+    throw new OperationalError(
+      'cockroachdb-http',
+      `CockroachDB at ${address} answered ${path} with something that is not JSON: ${a.text.slice(0, 200)}`,
+    );
+  }
 }
 
 /** Sum every sample of each metric in a Prometheus text exposition, over all label sets. */
@@ -100,16 +142,22 @@ export class CockroachHttp {
     this.timeoutMs = opts.timeoutMs ?? 5000;
   }
 
-  private url(address: string, path: string): string {
-    if (/^https?:\/\//.test(address)) return `${address.replace(/\/$/, '')}${path}`;
-    return `${this.opts.scheme ?? 'http'}://${address}${path}`;
+  private url(address: string, path: string): URL {
+    if (/^https?:\/\//.test(address)) return new URL(`${address.replace(/\/$/, '')}${path}`);
+    const scheme = this.opts.scheme ?? (this.opts.tls ? 'https' : 'http');
+    return new URL(`${scheme}://${address}${path}`);
   }
 
   private async login(address: string): Promise<string | undefined> {
     const { username, password } = this.opts;
-    if (!username) return undefined;
     const cached = this.sessions.get(address);
     if (cached) return cached;
+    if (!username) {
+      if (!this.opts.createSession) return undefined;
+      const session = await this.opts.createSession(address);
+      this.sessions.set(address, session);
+      return session;
+    }
     const res = await this.fetch(address, '/api/v2/login/', {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -121,26 +169,61 @@ export class CockroachHttp {
         `CockroachDB at ${address} refused the login of "${username}" (HTTP ${res.status}); check the credentials Secret`,
       );
     }
-    const body = (await res.json()) as { session?: string };
+    const body = parseJson<{ session?: string }>(res, address, '/api/v2/login/');
     if (!body.session)
       throw new OperationalError('cockroachdb-login', `CockroachDB at ${address} returned no session`);
     this.sessions.set(address, body.session);
     return body.session;
   }
 
-  private async fetch(address: string, path: string, init: RequestInit = {}): Promise<Response> {
-    try {
-      return await fetch(this.url(address, path), { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
-    } catch (err) {
-      throw new OperationalError(
-        'cockroachdb-unreachable',
-        `CockroachDB HTTP at ${address} did not answer ${path}: ${describeError(err)}`,
+  /** One exchange over HTTP or HTTPS (with the cluster CA and the client certificate). */
+  private fetch(
+    address: string,
+    path: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  ): Promise<Answer> {
+    const url = this.url(address, path);
+    const https = url.protocol === 'https:';
+    const tls = this.opts.tls;
+    const send = https ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const fail = (err: unknown) =>
+        reject(
+          new OperationalError(
+            'cockroachdb-unreachable',
+            `CockroachDB HTTP at ${address} did not answer ${path}: ${describeError(err)}`,
+          ),
+        );
+      const req = send(
+        url,
+        {
+          method: init.method ?? 'GET',
+          headers: init.headers ?? {},
+          timeout: this.timeoutMs,
+          ...(https && tls
+            ? { ca: tls.ca, ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}) }
+            : {}),
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('error', fail);
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            resolve({ ok: status >= 200 && status < 300, status, text });
+          });
+        },
       );
-    }
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      req.on('error', fail);
+      if (init.body !== undefined) req.write(init.body);
+      req.end();
+    });
   }
 
   /** GET `path` with the session when there is one; a 401 drops a stale session and logs in once more. */
-  private async get(address: string, path: string): Promise<Response> {
+  private async get(address: string, path: string): Promise<Answer> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const session = await this.login(address);
       const headers: Record<string, string> = session
@@ -159,13 +242,12 @@ export class CockroachHttp {
   private async json<T>(address: string, path: string): Promise<T> {
     const res = await this.get(address, path);
     if (!res.ok) {
-      const text = (await res.text()).slice(0, 200);
       throw new OperationalError(
         'cockroachdb-http',
-        `CockroachDB at ${address} answered ${path} with HTTP ${res.status}: ${text}`,
+        `CockroachDB at ${address} answered ${path} with HTTP ${res.status}: ${res.text.slice(0, 200)}`,
       );
     }
-    return (await res.json()) as T;
+    return parseJson<T>(res, address, path);
   }
 
   /** `/health?ready=1`: whether the node accepts SQL clients (live, not draining, not starting). */
@@ -174,7 +256,7 @@ export class CockroachHttp {
     if (res.ok) return { ready: true };
     let reason = `HTTP ${res.status}`;
     try {
-      const body = (await res.json()) as { error?: string; message?: string };
+      const body = JSON.parse(res.text) as { error?: string; message?: string };
       reason = body.error ?? body.message ?? reason;
     } catch {
       // Not JSON: the status code says enough.
@@ -191,7 +273,7 @@ export class CockroachHttp {
         `CockroachDB at ${address} answered /_status/vars with HTTP ${res.status}`,
       );
     }
-    const m = parsePrometheusText(await res.text());
+    const m = parsePrometheusText(res.text);
     return {
       underReplicated: m.get('ranges_underreplicated') ?? 0,
       unavailable: m.get('ranges_unavailable') ?? 0,

@@ -589,21 +589,53 @@ export class UpgradeResourceJournal implements JournalStore {
   }
 }
 
+/** A client certificate and the CA that verifies the servers, read from a Secret. */
+export interface ClientTls {
+  /** PEM of the CA (`ca.crt`). */
+  ca: string;
+  /** PEM of the client certificate (`client.root.crt`, else `tls.crt`). */
+  cert?: string;
+  /** PEM of its key (`client.root.key`, else `tls.key`). */
+  key?: string;
+}
+
 /** Admin credentials read from a Secret. */
 export interface Credentials {
   username?: string;
+  /** Empty when the Secret authenticates with a client certificate only (see {@link readCredentials}). */
   password: string;
+  tls?: ClientTls;
+}
+
+/** Secret keys of a client certificate: CockroachDB's `cockroach cert` names first, then kubernetes.io/tls's. */
+export const CLIENT_CERT_KEYS = { ca: 'ca.crt', cert: ['client.root.crt', 'tls.crt'], key: ['client.root.key', 'tls.key'] };
+
+/** Options of {@link readCredentials}. */
+export interface ReadCredentialsOptions {
+  /**
+   * The engine accepts a client certificate: the Secret's `ca.crt` and the certificate and key
+   * ({@link CLIENT_CERT_KEYS}) are read too, and with a certificate the password key may be absent.
+   */
+  clientCertificate?: boolean;
+  /** How errors name the setting: `spec.credentialsSecret` (default) or the CLI's `--credentials-secret`. */
+  field?: 'spec.credentialsSecret' | '--credentials-secret';
 }
 
 /**
  * Read the credentials `spec.credentialsSecret` names (keys default to `username` and
  * `password`). The values are returned, never logged nor written anywhere. BadInputError
- * `no-secret` / `no-secret-key` when the Secret or its password key is missing.
+ * `no-secret` / `no-secret-key` when the Secret or its password key is missing. With
+ * `opts.clientCertificate`, `ca.crt` and a client certificate with its key (`client.root.crt` /
+ * `client.root.key` as CockroachDB's tools and Helm chart name them, else `tls.crt` / `tls.key`
+ * as the CockroachDB operator's `<cluster>-root` Secret does) are read as well; a certificate
+ * without its key, or without `ca.crt`, is a BadInputError; with a certificate the password key
+ * may be absent (password empty).
  */
 export async function readCredentials(
   kc: KubeConfig,
   namespace: string,
   secretRef: NonNullable<UpgradeResourceSpec['credentialsSecret']>,
+  opts: ReadCredentialsOptions = {},
 ): Promise<Credentials> {
   const core = kc.makeApiClient(CoreV1Api);
   let data: Record<string, string>;
@@ -614,7 +646,7 @@ export async function readCredentials(
     if (isNotFound(err)) {
       throw new BadInputError(
         'no-secret',
-        `spec.credentialsSecret.name: secret ${namespace}/${secretRef.name} not found; create it or fix the name`,
+        `${opts.field === '--credentials-secret' ? '--credentials-secret' : 'spec.credentialsSecret.name'}: secret ${namespace}/${secretRef.name} not found; create it or fix the name`,
       );
     }
     throw new OperationalError(
@@ -624,14 +656,39 @@ export async function readCredentials(
   }
   const decode = (key: string) =>
     data[key] !== undefined ? Buffer.from(data[key], 'base64').toString('utf8') : undefined;
+  const where = `${opts.field ?? 'spec.credentialsSecret'}: secret ${namespace}/${secretRef.name}`;
+  const tls = opts.clientCertificate ? clientTlsOf(decode, where) : undefined;
   const passwordKey = secretRef.passwordKey ?? 'password';
-  const password = decode(passwordKey);
+  const password = decode(passwordKey) ?? (tls?.cert ? '' : undefined);
   if (password === undefined) {
     throw new BadInputError(
       'no-secret-key',
-      `spec.credentialsSecret: secret ${namespace}/${secretRef.name} has no key "${passwordKey}"; set passwordKey or add the key`,
+      `${where} has no key "${passwordKey}"; set passwordKey or add the key${
+        opts.clientCertificate ? ` (or a client certificate: ${CLIENT_CERT_KEYS.ca} with client.root.crt/.key or tls.crt/.key)` : ''
+      }`,
     );
   }
   const username = decode(secretRef.usernameKey ?? 'username');
-  return { ...(username !== undefined ? { username } : {}), password };
+  return { ...(username !== undefined ? { username } : {}), password, ...(tls ? { tls } : {}) };
+}
+
+function clientTlsOf(decode: (key: string) => string | undefined, where: string): ClientTls | undefined {
+  const pick = (keys: string[]) => keys.find((k) => decode(k) !== undefined);
+  const certKey = pick(CLIENT_CERT_KEYS.cert);
+  const keyKey = pick(CLIENT_CERT_KEYS.key);
+  const ca = decode(CLIENT_CERT_KEYS.ca);
+  if (!certKey && !keyKey && ca === undefined) return undefined;
+  if (!!certKey !== !!keyKey) {
+    throw new BadInputError(
+      'no-secret-key',
+      `${where} has ${certKey ?? keyKey} but not its ${certKey ? 'key' : 'certificate'} (${(certKey ? CLIENT_CERT_KEYS.key : CLIENT_CERT_KEYS.cert).join(' or ')}); add it`,
+    );
+  }
+  if (ca === undefined) {
+    throw new BadInputError(
+      'no-secret-key',
+      `${where} has a client certificate but no "${CLIENT_CERT_KEYS.ca}" to verify the servers with; add the cluster CA`,
+    );
+  }
+  return { ca, ...(certKey && keyKey ? { cert: decode(certKey)!, key: decode(keyKey)! } : {}) };
 }
