@@ -70,10 +70,11 @@ function clusterRules(): Record<string, unknown>[] {
     { apiGroups: [''], resources: ['services'], verbs: ['get'] },
     // Admin credentials named by spec.credentialsSecret; `get` only, never list or watch.
     { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
-    // spec.target.cluster: a TidbCluster is read, paused for the roll and handed back (patch);
-    // a CrdbCluster is only read. Other kinds need a grant of `get` added by the user.
+    // spec.target.cluster: a TidbCluster is read, paused for the roll and handed back (patch); a
+    // CrdbCluster is read, held and pointed at each version (patch). Other kinds need a grant of
+    // `get` added by the user.
     { apiGroups: [TIDB_CLUSTER.group], resources: [TIDB_CLUSTER.plural], verbs: ['get', 'patch'] },
-    { apiGroups: [CRDB_CLUSTER.group], resources: [CRDB_CLUSTER.plural], verbs: ['get'] },
+    { apiGroups: [CRDB_CLUSTER.group], resources: [CRDB_CLUSTER.plural], verbs: ['get', 'patch'] },
     // Redis Enterprise's stages: the operator Deployment's image and each REDB's redisVersion.
     { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] },
     {

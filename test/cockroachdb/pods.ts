@@ -11,6 +11,8 @@
  * Before stopping a node the runtime records whether it was draining and how many leases it still
  * held, so a test can check that every pod went only after the Admin API's Drain emptied it.
  */
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import type { V1Pod } from '@kubernetes/client-node';
 import { imageTag, ordinalOf } from '../../src/platforms/kubernetes/members.js';
 import type { PodRuntime } from '../kube/fake-kubelet.js';
@@ -46,6 +48,8 @@ export class CockroachPods implements PodRuntime {
     readonly double: CockroachDouble,
     private readonly statefulSet: string,
     private readonly namespace: string,
+    /** The cluster CA of a secure double: the probe is HTTPS, as the operator's is (probeScheme). */
+    private readonly ca?: string,
   ) {}
 
   /** A double of `opts.nodes` nodes, all stopped until their pods start them. */
@@ -56,7 +60,7 @@ export class CockroachPods implements PodRuntime {
   ): Promise<CockroachPods> {
     const double = await CockroachDouble.start(opts);
     for (const n of double.cluster.nodes) await double.stopNode(n.id);
-    return new CockroachPods(double, statefulSet, namespace);
+    return new CockroachPods(double, statefulSet, namespace, opts.tls?.ca);
   }
 
   private nodeOf(pod: V1Pod): number | undefined {
@@ -114,15 +118,21 @@ export class CockroachPods implements PodRuntime {
   async ready(pod: V1Pod): Promise<boolean> {
     const id = this.nodeOf(pod);
     if (id === undefined || this.uids.get(id) !== pod.metadata?.uid) return false;
-    try {
-      const res = await fetch(`http://${this.double.addresses(id).http}/health?ready=1`, {
-        signal: AbortSignal.timeout(1000),
-      });
-      await res.body?.cancel();
-      return res.status === 200;
-    } catch {
-      return false;
-    }
+    return this.probe(`${this.double.addresses(id).http}`);
+  }
+
+  /** The readiness probe, `GET /health?ready=1` (HTTPS with the CA on a secure double): 200 or not. */
+  private probe(address: string): Promise<boolean> {
+    const url = `${this.ca ? 'https' : 'http'}://${address}/health?ready=1`;
+    return new Promise((resolve) => {
+      const done = (res: import('node:http').IncomingMessage) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      };
+      const req = this.ca ? httpsGet(url, { ca: this.ca, timeout: 1000 }, done) : httpGet(url, { timeout: 1000 }, done);
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(false));
+    });
   }
 
   async close(): Promise<void> {

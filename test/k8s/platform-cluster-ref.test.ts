@@ -466,10 +466,13 @@ describe('KubernetesPlatform: spec.target.cluster (engine-specific cluster refer
     assert.deepEqual(workloadWrites(server), []);
   });
 
-  it('a CrdbCluster resolves to its StatefulSet as the one cockroachdb component; its operator cannot be paused, so the precheck blocks', async (t) => {
+  it('a CrdbCluster resolves to its StatefulSet as the one cockroachdb component; one whose image comes from spec.cockroachDBVersion blocks the precheck (Baton cannot know that image)', async (t) => {
     const { server, kc } = await startCluster(t);
     await installCrd(kc, CRDB_CLUSTER);
-    const crdb = await createObject(kc, CRDB_CLUSTER, 'cockroachdb', { nodes: 3 });
+    const crdb = await createObject(kc, CRDB_CLUSTER, 'cockroachdb', {
+      nodes: 3,
+      cockroachDBVersion: 'v24.1.3',
+    });
     await createSettled(
       server,
       member('cockroachdb', 3, 'cockroachdb/cockroach:v24.1.3', {
@@ -500,7 +503,7 @@ describe('KubernetesPlatform: spec.target.cluster (engine-specific cluster refer
     const r = await w.runner.run({ stopWhen: (x) => blockedOnOwner(x.status) });
     assert.equal(
       r.status.prechecks.find((p) => p.name === OWNER_PRECHECK)!.reason,
-      `statefulset cockroachdb is reconciled by CrdbCluster cockroachdb (crdb.cockroachlabs.com/v1alpha1), which Baton cannot pause (it would undo Baton's changes): upgrade through CrdbCluster cockroachdb itself, or stop its operator and remove the ownerReference, then retry`,
+      `CrdbCluster cockroachdb sets spec.cockroachDBVersion (v24.1.3), which the CockroachDB operator turns into an image from its own environment that Baton cannot see: set spec.image.name to the image it runs instead (and remove spec.cockroachDBVersion), then retry`,
     );
     assert.deepEqual(workloadWrites(server), []);
   });

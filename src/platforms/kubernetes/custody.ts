@@ -5,7 +5,8 @@
  * - take over: a RollingUpdate StatefulSet is frozen (`partition = replicas`, its strategy kept in
  *   {@link ORIGINAL_STRATEGY_ANNOTATION}) so the controller restarts nothing by itself; a TidbCluster
  *   is paused (`spec.paused`, see {@link pauseTidbCluster}) so TiDB Operator leaves its StatefulSets
- *   to Baton. OnDelete StatefulSets need nothing.
+ *   to Baton; a CrdbCluster, which has no pause, is taken into custody (crdb-ref.ts: its spec is
+ *   pointed at each version before the StatefulSet changes). OnDelete StatefulSets need nothing.
  * - hand back: a StatefulSet whose roll is over (the controller saw the latest template, every pod
  *   Ready at the update revision) gets its strategy back; a TidbCluster gets back the versions it
  *   then runs and `spec.paused` as it was (see {@link handOverTidbCluster}). A cancelled roll left
@@ -27,6 +28,7 @@ import {
   pauseTidbCluster,
   type ResolvedCluster,
 } from './cluster-ref.js';
+import { crdbDescribe, holdCrdbCluster, isCrdbCluster, releaseCrdbCluster } from './crdb-ref.js';
 import { isRollingUpdate, REVISION_LABEL } from './members.js';
 
 /** Annotation holding the update strategy a StatefulSet had before Baton froze it (JSON). */
@@ -88,6 +90,11 @@ export class KubernetesCustody implements Custody {
       take.push(`pause ${name} (spec.paused=true) so its operator leaves the StatefulSets to Baton`);
       back.push(`hand ${name} back with the versions it then runs and spec.paused as it was`);
     }
+    if (cluster && isCrdbCluster(cluster.kind)) {
+      const d = crdbDescribe(cluster.object.metadata.name);
+      take.push(d.takeOver);
+      back.push(d.handBack);
+    }
     for (const t of await this.host.targets(ctx)) {
       const sts = await this.host.readStatefulSet(t.name, ctx);
       if (!isRollingUpdate(sts)) {
@@ -114,6 +121,12 @@ export class KubernetesCustody implements Custody {
       const message = await pauseTidbCluster(this.host.io(ctx), upgrade, cluster.kind, name);
       if (message) await this.host.event('Normal', 'OwnerPaused', message);
       done.push(message ?? `${cluster.kind.kind} ${name} already paused by this upgrade`);
+    }
+    if (cluster && isCrdbCluster(cluster.kind)) {
+      const name = cluster.object.metadata.name;
+      const message = await holdCrdbCluster(this.host.io(ctx), this.host.upgrade, cluster.kind, name);
+      if (message) await this.host.event('Normal', 'OwnerHeld', message);
+      done.push(message ?? `${cluster.kind.kind} ${name} already held by this upgrade`);
     }
     for (const t of await this.host.targets(ctx)) done.push(await this.freeze(t.name, ctx));
     return done.join('; ');
@@ -181,6 +194,22 @@ export class KubernetesCustody implements Custody {
         await this.host.event('Normal', 'OwnerResumed', decision.message);
         lines.push(decision.message);
       } else if (spec.cancel) lines.push(`${name} stays paused: ${decision.reason}`);
+      else return { done: false, reason: decision.reason };
+    }
+    if (cluster && isCrdbCluster(cluster.kind)) {
+      const name = `${cluster.kind.kind} ${cluster.object.metadata.name}`;
+      const decision = await releaseCrdbCluster(
+        this.host.io(ctx),
+        this.host.upgrade,
+        cluster.kind,
+        cluster.object.metadata.name,
+        observed,
+      );
+      if (!decision) lines.push(`${name} is not held by this upgrade`);
+      else if (decision.ready) {
+        await this.host.event('Normal', 'OwnerReleased', decision.message);
+        lines.push(decision.message);
+      } else if (spec.cancel) lines.push(`${name} stays held: ${decision.reason}`);
       else return { done: false, reason: decision.reason };
     }
     return { done: true, message: lines.length > 0 ? lines.join('; ') : 'nothing held' };

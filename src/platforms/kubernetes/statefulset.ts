@@ -58,6 +58,7 @@ import {
   type ResolvedCluster,
 } from './cluster-ref.js';
 import { KubernetesCustody, ORIGINAL_STRATEGY_ANNOTATION } from './custody.js';
+import { crdbOwnerVerdict, isCrdbCluster, pointCrdbClusterAt } from './crdb-ref.js';
 import type { EventSink } from './events.js';
 import {
   imageTag,
@@ -137,6 +138,9 @@ const MAX_CONFLICT_RETRIES = 10;
 /** How long (and how often) to wait for the controller to observe a template change. */
 const STATUS_WAIT_MS_TOTAL = 3_000;
 const STATUS_WAIT_MS = 50;
+/** How long (and how often) to wait for the CockroachDB operator to acknowledge a CrdbCluster's new image. */
+const CRDB_ACK_MS_TOTAL = 60_000;
+const CRDB_ACK_MS = 100;
 
 /** Members are StatefulSet pods; replacements step the partition (RollingUpdate) or delete pods (OnDelete). */
 export class KubernetesPlatform implements Platform {
@@ -269,7 +273,9 @@ export class KubernetesPlatform implements Platform {
       cluster.kind,
       cluster.object.metadata.name,
     );
-    return [ownerVerdict({ ...cluster, object }, this.upgradeResource.metadata.name)];
+    const fresh = { ...cluster, object };
+    const me = this.upgradeResource.metadata.name;
+    return [isCrdbCluster(cluster.kind) ? crdbOwnerVerdict(fresh, me) : ownerVerdict(fresh, me)];
   }
 
   /** GET a StatefulSet of the namespace; BadInputError when it does not exist. */
@@ -443,7 +449,13 @@ export class KubernetesPlatform implements Platform {
       }
       if (imageTag(c.image) === version) return sts;
       const replicas = sts.spec?.replicas ?? 1;
-      const annotations: Record<string, string> = {};
+      // A CrdbCluster's StatefulSet: its spec names the image first, and the operator's own
+      // annotations go with the template (crdb-ref.ts), so the operator finds nothing to undo.
+      const annotations: Record<string, string> = await this.crdbAnnotations(
+        stsName,
+        withTag(c.image, version),
+        ctx,
+      );
       const spec: Record<string, unknown> = {
         template: {
           spec: {
@@ -491,6 +503,27 @@ export class KubernetesPlatform implements Platform {
         throw err;
       }
     }
+  }
+
+  /**
+   * For the StatefulSet of a CrdbCluster target: point the CrdbCluster at `image` and wait for its
+   * operator (see {@link pointCrdbClusterAt}); the annotations to write with the template. Nothing
+   * for any other target.
+   */
+  private async crdbAnnotations(stsName: string, image: string, ctx: PortContext): Promise<Record<string, string>> {
+    const cluster = await this.resolvedCluster(ctx);
+    if (!cluster || !isCrdbCluster(cluster.kind) || !cluster.targets.some((t) => t.name === stsName)) return {};
+    const name = cluster.object.metadata.name;
+    const { annotations, message } = await pointCrdbClusterAt(
+      this.io(ctx),
+      this.upgradeResource,
+      cluster.kind,
+      name,
+      image,
+      { timeoutMs: CRDB_ACK_MS_TOTAL, pollMs: CRDB_ACK_MS, clock: ctx.clock, signal: ctx.signal },
+    );
+    if (message) await this.event('Normal', 'OwnerPointed', message);
+    return annotations;
   }
 
   /**
@@ -654,7 +687,7 @@ export class KubernetesPlatform implements Platform {
    */
   private async checkOwnerHeld(ctx: PortContext): Promise<void> {
     const cluster = await this.resolvedCluster(ctx);
-    if (!cluster || !isPausable(cluster.kind)) return;
+    if (!cluster || !(isPausable(cluster.kind) || isCrdbCluster(cluster.kind))) return;
     const me = this.upgradeResource.metadata.name;
     const held = (o: { metadata: { annotations?: Record<string, string> } }) =>
       o.metadata.annotations?.[PAUSED_BY_ANNOTATION] === me;
@@ -667,7 +700,7 @@ export class KubernetesPlatform implements Platform {
     }
     throw new OperationalError(
       'owner-not-held',
-      `${cluster.kind.kind} ${name} is not paused by upgrade ${me}: the take-over step must run before any pod is replaced`,
+      `${cluster.kind.kind} ${name} is not ${isPausable(cluster.kind) ? 'paused' : 'held'} by upgrade ${me}: the take-over step must run before any pod is replaced`,
     );
   }
 
