@@ -148,9 +148,7 @@ const SECRET_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
  * CockroachDB); undefined when not given. Unlike `--endpoint`, the name is recorded in a new
  * Upgrade resource: it is as valid for the operator as for this command.
  */
-export function parseCredentialsSecretFlag(
-  value: string | undefined,
-): { name: string } | undefined {
+export function parseCredentialsSecretFlag(value: string | undefined): { name: string } | undefined {
   if (value === undefined) return undefined;
   if (!SECRET_NAME.test(value) || value.length > 253) {
     throw new BadInputError(

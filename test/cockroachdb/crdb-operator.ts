@@ -117,7 +117,8 @@ export interface CrdbOperator {
   stop(): void;
 }
 
-const checkedOf = (o: CrdbObject) => o.status?.conditions?.find((c) => c.type === CRDB_VERSION_CHECKED)?.status;
+const checkedOf = (o: CrdbObject) =>
+  o.status?.conditions?.find((c) => c.type === CRDB_VERSION_CHECKED)?.status;
 
 /** Start the stand-in for CrdbCluster `name` and its StatefulSet of the same name. */
 export function startCrdbOperator(
@@ -130,18 +131,26 @@ export function startCrdbOperator(
   const custom = kc.makeApiClient(CustomObjectsApi);
   const apps = kc.makeApiClient(AppsV1Api);
   const namespace = server.namespace;
-  const ref = { group: CRDB_CLUSTER.group, version: CRDB_CLUSTER.version, plural: CRDB_CLUSTER.plural, namespace, name };
-  const op: CrdbOperator = { ownRolls: [], deploys: [], versionChecks: [], stop: () => void (stopped = true) };
+  const ref = {
+    group: CRDB_CLUSTER.group,
+    version: CRDB_CLUSTER.version,
+    plural: CRDB_CLUSTER.plural,
+    namespace,
+    name,
+  };
+  const op: CrdbOperator = {
+    ownRolls: [],
+    deploys: [],
+    versionChecks: [],
+    stop: () => void (stopped = true),
+  };
   let stopped = false;
   let checkingSince: { image: string; at: number } | undefined;
   const tickMs = opts.tickMs ?? 50;
-  const versionCheckMs = opts.versionCheckMs ?? 400;
+  const versionCheckMs = opts.versionCheckMs ?? 1000;
 
   const setStatus = (status: NonNullable<CrdbObject['status']>) =>
-    custom.patchNamespacedCustomObjectStatus(
-      { ...ref, body: { status } },
-      MERGE_PATCH,
-    );
+    custom.patchNamespacedCustomObjectStatus({ ...ref, body: { status } }, MERGE_PATCH);
 
   const reconcile = async (): Promise<void> => {
     const cr = (await custom.getNamespacedCustomObject(ref)) as CrdbObject;
@@ -203,10 +212,13 @@ export function startCrdbOperator(
     if ((sts.spec?.replicas ?? 1) !== cr.spec.nodes) differs.push('replicas');
     if (sts.spec?.template?.spec?.containers?.[0]?.image !== image) differs.push('image');
     if (stsVersion !== wantVersion) differs.push(CRDB_VERSION_ANNOTATION);
-    if ((sts.metadata?.annotations?.[CRDB_IMAGE_ANNOTATION] ?? '') !== wantImage) differs.push(CRDB_IMAGE_ANNOTATION);
+    if ((sts.metadata?.annotations?.[CRDB_IMAGE_ANNOTATION] ?? '') !== wantImage)
+      differs.push(CRDB_IMAGE_ANNOTATION);
     if (differs.length === 0) return;
     op.deploys.push(differs.join(','));
-    const containers = (sts.spec?.template?.spec?.containers ?? []).map((c, i) => (i === 0 ? { ...c, image } : c));
+    const containers = (sts.spec?.template?.spec?.containers ?? []).map((c, i) =>
+      i === 0 ? { ...c, image } : c,
+    );
     const next: V1StatefulSet = {
       ...sts,
       metadata: {

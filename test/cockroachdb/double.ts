@@ -100,9 +100,7 @@ export class CockroachDouble {
     await listen(sql, p.sql);
     await listen(http, p.http);
     await new Promise<void>((resolve, reject) =>
-      rpc.bindAsync(`127.0.0.1:${p.rpc}`, rpcCredentials, (err) =>
-        err ? reject(err) : resolve(),
-      ),
+      rpc.bindAsync(`127.0.0.1:${p.rpc}`, rpcCredentials, (err) => (err ? reject(err) : resolve())),
     );
     this.listeners.set(id, { sql, http, rpc });
   }

@@ -129,7 +129,9 @@ export class CockroachPods implements PodRuntime {
         res.resume();
         resolve(res.statusCode === 200);
       };
-      const req = this.ca ? httpsGet(url, { ca: this.ca, timeout: 1000 }, done) : httpGet(url, { timeout: 1000 }, done);
+      const req = this.ca
+        ? httpsGet(url, { ca: this.ca, timeout: 1000 }, done)
+        : httpGet(url, { timeout: 1000 }, done);
       req.on('timeout', () => req.destroy());
       req.on('error', () => resolve(false));
     });

@@ -46,7 +46,10 @@ describe('baton --credentials-secret', () => {
 
     for (const [args, pattern] of [
       [['--credentials-secret', 'Rec_Admin'], /--credentials-secret "Rec_Admin": not a Secret name/],
-      [['--credentials-secret', 'absent'], new RegExp(`--credentials-secret: secret ${env.ns}/absent not found`)],
+      [
+        ['--credentials-secret', 'absent'],
+        new RegExp(`--credentials-secret: secret ${env.ns}/absent not found`),
+      ],
       [
         ['--credentials-secret', 'rec-admin', '--engine', 'generic'],
         /--credentials-secret rec-admin: engine generic uses no credentials/,
@@ -65,7 +68,8 @@ describe('baton --credentials-secret', () => {
     assert.equal(run.code, 0, run.err + run.out);
     assert.match(run.out, /Completed/);
     assert.deepEqual(pods.stopOrder(), ['rec-2', 'rec-1', 'rec-0']);
-    for (const s of pods.stops) assert.equal(s.primaries, 0, `${s.member} held no primary shard when it went`);
+    for (const s of pods.stops)
+      assert.equal(s.primaries, 0, `${s.member} held no primary shard when it went`);
     assert.deepEqual(Object.values(await podImages(env, 'rec')), Array(3).fill(`${IMAGE}:${TO}`));
     const [u] = await upgrades();
     assert.deepEqual(u?.spec.credentialsSecret, { name: 'rec-admin' }, 'recorded in the Upgrade');

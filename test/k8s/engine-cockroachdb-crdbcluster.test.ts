@@ -96,10 +96,14 @@ describe('cockroachdb through a CrdbCluster reference', () => {
       },
       JSON_PATCH,
     );
-    await waitFor('the stand-in to deploy its own StatefulSet', () => crdbOp.deploys.includes('image'), 10_000);
+    await waitFor(
+      'the stand-in to deploy its own StatefulSet',
+      () => crdbOp.deploys.includes('image'),
+      10_000,
+    );
     const reverted = await env.apps.readNamespacedStatefulSet({ namespace: env.ns, name: 'crdb' });
     assert.equal(reverted.spec?.template.spec?.containers[0]?.image, FROM);
-    assert.equal(reverted.spec?.updateStrategy?.rollingUpdate?.partition, undefined);
+    assert.equal(reverted.spec?.updateStrategy?.rollingUpdate?.partition ?? 0, 0, 'partition gone');
     await waitFor('the StatefulSet settled back', async () => {
       const s = await env.apps.readNamespacedStatefulSet({ namespace: env.ns, name: 'crdb' });
       return s.status?.currentRevision === s.status?.updateRevision && s.status?.readyReplicas === 3;
@@ -116,7 +120,13 @@ describe('cockroachdb through a CrdbCluster reference', () => {
       version: 'v24.1.3',
       finalize: 'auto',
     });
-    const done = await waitUpgrade(env, 'crdb-up', 'ended', (u) => ENDED.includes(u.status?.phase ?? ''), 120_000);
+    const done = await waitUpgrade(
+      env,
+      'crdb-up',
+      'ended',
+      (u) => ENDED.includes(u.status?.phase ?? ''),
+      120_000,
+    );
     const history = historyOf(done);
     assert.equal(done.status?.phase, 'Completed', `${done.status?.reason}\n${history.join('\n')}`);
     const owner = done.status?.prechecks?.find((p) => p.name === OWNER_PRECHECK);
@@ -135,7 +145,10 @@ describe('cockroachdb through a CrdbCluster reference', () => {
     assert.deepEqual(Object.values(await podImages(env, 'crdb')), Array(3).fill(TO));
     assert.deepEqual(
       c.statements.filter((s) => /^(SET|RESET) /.test(s)),
-      [`SET CLUSTER SETTING ${PRESERVE_DOWNGRADE_OPTION} = '23.2'`, `RESET CLUSTER SETTING ${PRESERVE_DOWNGRADE_OPTION}`],
+      [
+        `SET CLUSTER SETTING ${PRESERVE_DOWNGRADE_OPTION} = '23.2'`,
+        `RESET CLUSTER SETTING ${PRESERVE_DOWNGRADE_OPTION}`,
+      ],
     );
     assert.equal(c.clusterVersionString(), '24.1');
 

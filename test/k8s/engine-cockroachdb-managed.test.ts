@@ -18,12 +18,19 @@ import { PRESERVE_DOWNGRADE_OPTION } from '../../src/engines/cockroachdb/sql.js'
 import { startCockroachPods } from '../cockroachdb/pods.js';
 import { waitFor } from '../kube/helpers.js';
 import { historyOf } from './engine-etcd-fixtures.js';
-import { createSettled, makeOperator, podImages, setup, statefulSet, waitUpgrade } from './operator-fixtures.js';
+import {
+  createSettled,
+  makeOperator,
+  podImages,
+  setup,
+  statefulSet,
+  waitUpgrade,
+} from './operator-fixtures.js';
 
 const IMAGE = 'cockroachdb/cockroach';
 
 describe('cockroachdb on a managed StatefulSet', () => {
-  it('the seed\'s `kubectl patch statefulset` on a managed StatefulSet becomes an Upgrade the operator rolls with the cockroachdb engine', async (t) => {
+  it("the seed's `kubectl patch statefulset` on a managed StatefulSet becomes an Upgrade the operator rolls with the cockroachdb engine", async (t) => {
     const env = await setup(t);
     const pods = await startCockroachPods(t, env.server, {
       statefulSet: 'cockroachdb',
@@ -97,7 +104,10 @@ describe('cockroachdb on a managed StatefulSet', () => {
     assert.deepEqual(Object.values(await podImages(env, 'cockroachdb')), Array(3).fill(`${IMAGE}:v24.1.3`));
     assert.deepEqual(
       c.statements.filter((s) => /^(SET|RESET) /.test(s)),
-      [`SET CLUSTER SETTING ${PRESERVE_DOWNGRADE_OPTION} = '23.2'`, `RESET CLUSTER SETTING ${PRESERVE_DOWNGRADE_OPTION}`],
+      [
+        `SET CLUSTER SETTING ${PRESERVE_DOWNGRADE_OPTION} = '23.2'`,
+        `RESET CLUSTER SETTING ${PRESERVE_DOWNGRADE_OPTION}`,
+      ],
     );
     await waitFor('cluster version 24.1', () => c.clusterVersionString() === '24.1');
   });

@@ -94,7 +94,13 @@ describe('cockroachdb on secure pods', () => {
       finalize: 'auto',
       credentialsSecret: { name: 'sec-root' },
     });
-    const done = await waitUpgrade(env, 'sec-up', 'ended', (u) => ENDED.includes(u.status?.phase ?? ''), 120_000);
+    const done = await waitUpgrade(
+      env,
+      'sec-up',
+      'ended',
+      (u) => ENDED.includes(u.status?.phase ?? ''),
+      120_000,
+    );
     const history = historyOf(done);
     assert.equal(done.status?.phase, 'Completed', `${done.status?.reason}\n${history.join('\n')}`);
     assert.deepEqual(pods.stopOrder(), ['sec-2', 'sec-1', 'sec-0']);
@@ -122,7 +128,10 @@ describe('cockroachdb on secure pods', () => {
       ['logs', logs.join('')],
     ] as const) {
       assert.ok(text.length > 0, `${what} is not empty`);
-      assert.ok(!text.includes(keyBody) && !text.includes(b64(certs.clientKey)), `the key appears in ${what}`);
+      assert.ok(
+        !text.includes(keyBody) && !text.includes(b64(certs.clientKey)),
+        `the key appears in ${what}`,
+      );
     }
   });
 });

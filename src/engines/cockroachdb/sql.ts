@@ -169,7 +169,10 @@ export async function createWebSession(
   validForMs = 3_600_000,
 ): Promise<string> {
   if (!SQL_USER.test(user)) {
-    throw new BadInputError('cockroachdb-user', `"${user}" is not a CockroachDB user name Baton can log in as`);
+    throw new BadInputError(
+      'cockroachdb-user',
+      `"${user}" is not a CockroachDB user name Baton can log in as`,
+    );
   }
   const secret = randomBytes(16);
   const hashed = createHash('sha256').update(secret).digest('hex');

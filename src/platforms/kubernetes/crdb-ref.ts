@@ -114,7 +114,10 @@ export function crdbOwnerVerdict(cluster: ResolvedCluster, upgradeName: string):
   return {
     name: OWNER_PRECHECK,
     ok: true,
-    reason: crdbCustodyReason(object, cluster.targets.map((t) => t.name)),
+    reason: crdbCustodyReason(
+      object,
+      cluster.targets.map((t) => t.name),
+    ),
   };
 }
 
@@ -131,12 +134,24 @@ export function crdbDescribe(name: string): { takeOver: string; handBack: string
   };
 }
 
-async function patchCrdb(io: ClusterIo, kind: ClusterKind, name: string, body: object): Promise<ClusterObject> {
+async function patchCrdb(
+  io: ClusterIo,
+  kind: ClusterKind,
+  name: string,
+  body: object,
+): Promise<ClusterObject> {
   return (await withRetry(
     `patch ${kind.kind} ${io.namespace}/${name}`,
     () =>
       io.custom.patchNamespacedCustomObject(
-        { group: kind.group, version: kind.version, plural: kind.plural, namespace: io.namespace, name, body },
+        {
+          group: kind.group,
+          version: kind.version,
+          plural: kind.plural,
+          namespace: io.namespace,
+          name,
+          body,
+        },
         MERGE_PATCH,
       ),
     io.deps,
@@ -170,7 +185,10 @@ export async function holdCrdbCluster(
     if (refusal) throw new OperationalError('owner-refused', refusal);
     try {
       await patchCrdb(io, kind, name, {
-        metadata: { resourceVersion: object.metadata.resourceVersion, annotations: { [PAUSED_BY_ANNOTATION]: me } },
+        metadata: {
+          resourceVersion: object.metadata.resourceVersion,
+          annotations: { [PAUSED_BY_ANNOTATION]: me },
+        },
       });
       return `${kind.kind} ${name}: in Baton's custody (annotation ${PAUSED_BY_ANNOTATION}=${me}); the CockroachDB operator keeps reconciling, and each version Baton rolls to is set as spec.image.name first`;
     } catch (err) {

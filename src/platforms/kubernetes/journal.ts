@@ -608,7 +608,11 @@ export interface Credentials {
 }
 
 /** Secret keys of a client certificate: CockroachDB's `cockroach cert` names first, then kubernetes.io/tls's. */
-export const CLIENT_CERT_KEYS = { ca: 'ca.crt', cert: ['client.root.crt', 'tls.crt'], key: ['client.root.key', 'tls.key'] };
+export const CLIENT_CERT_KEYS = {
+  ca: 'ca.crt',
+  cert: ['client.root.crt', 'tls.crt'],
+  key: ['client.root.key', 'tls.key'],
+};
 
 /** Options of {@link readCredentials}. */
 export interface ReadCredentialsOptions {
@@ -664,7 +668,9 @@ export async function readCredentials(
     throw new BadInputError(
       'no-secret-key',
       `${where} has no key "${passwordKey}"; set passwordKey or add the key${
-        opts.clientCertificate ? ` (or a client certificate: ${CLIENT_CERT_KEYS.ca} with client.root.crt/.key or tls.crt/.key)` : ''
+        opts.clientCertificate
+          ? ` (or a client certificate: ${CLIENT_CERT_KEYS.ca} with client.root.crt/.key or tls.crt/.key)`
+          : ''
       }`,
     );
   }

@@ -510,9 +510,14 @@ export class KubernetesPlatform implements Platform {
    * operator (see {@link pointCrdbClusterAt}); the annotations to write with the template. Nothing
    * for any other target.
    */
-  private async crdbAnnotations(stsName: string, image: string, ctx: PortContext): Promise<Record<string, string>> {
+  private async crdbAnnotations(
+    stsName: string,
+    image: string,
+    ctx: PortContext,
+  ): Promise<Record<string, string>> {
     const cluster = await this.resolvedCluster(ctx);
-    if (!cluster || !isCrdbCluster(cluster.kind) || !cluster.targets.some((t) => t.name === stsName)) return {};
+    if (!cluster || !isCrdbCluster(cluster.kind) || !cluster.targets.some((t) => t.name === stsName))
+      return {};
     const name = cluster.object.metadata.name;
     const { annotations, message } = await pointCrdbClusterAt(
       this.io(ctx),
