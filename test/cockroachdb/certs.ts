@@ -69,7 +69,9 @@ async function signed(dir: string, ca: string, name: string, cn: string, ext: st
     '-out',
     `${name}.csr`,
     '-subj',
-    `/O=Cockroach/CN=${cn}`,
+    // A client certificate's subject is the CN alone: pg-gateway reads the user from a
+    // comma-separated subject, and Node prints multi-part subjects one part per line.
+    ext.includes('serverAuth') ? `/O=Cockroach/CN=${cn}` : `/CN=${cn}`,
   );
   await writeFile(join(dir, `${name}.ext`), ext);
   await openssl(
