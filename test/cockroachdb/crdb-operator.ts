@@ -189,7 +189,7 @@ export function startCrdbOperator(
     const wantImage = cr.metadata.annotations?.[CRDB_IMAGE_ANNOTATION] ?? '';
     const stsVersion = sts.metadata?.annotations?.[CRDB_VERSION_ANNOTATION] ?? '';
     if (wantVersion && stsVersion && wantVersion !== stsVersion) {
-      // needsPartitionedUpdate: the operator's own roll.
+      // needsPartitionedUpdate: the operator's own roll (recorded when attempted).
       op.ownRolls.push(`${stsVersion} -> ${wantVersion}`);
       await apps.patchNamespacedStatefulSet(
         {
@@ -215,7 +215,6 @@ export function startCrdbOperator(
     if ((sts.metadata?.annotations?.[CRDB_IMAGE_ANNOTATION] ?? '') !== wantImage)
       differs.push(CRDB_IMAGE_ANNOTATION);
     if (differs.length === 0) return;
-    op.deploys.push(differs.join(','));
     const containers = (sts.spec?.template?.spec?.containers ?? []).map((c, i) =>
       i === 0 ? { ...c, image } : c,
     );
@@ -237,6 +236,7 @@ export function startCrdbOperator(
       },
     };
     await apps.replaceNamespacedStatefulSet({ namespace, name, body: next });
+    op.deploys.push(differs.join(','));
   };
 
   const loop = async () => {
