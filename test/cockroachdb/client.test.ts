@@ -59,7 +59,9 @@ describe('CockroachAdminClient against the double', () => {
   let double: CockroachDouble;
   const client = new CockroachAdminClient();
   before(async () => {
-    double = await CockroachDouble.start({ nodes: 3, version: '23.2.5', ranges: 12 });
+    // A restarted node stays "not healthy" for 1.5 s (its first liveness heartbeat), long enough
+    // for the readiness call after the restart below to see it even on a loaded machine.
+    double = await CockroachDouble.start({ nodes: 3, version: '23.2.5', ranges: 12, startupMs: 1500 });
   });
   after(async () => {
     await client.close();
