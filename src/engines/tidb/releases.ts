@@ -52,12 +52,16 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     date: '2021-06-24',
     compatibility:
       'remove TiFlash replicas of system tables before upgrading (the upgrade fails otherwise); no MODIFY/CHANGE COLUMN and, with TiDB Binlog, no clustered-index table created during the rolling upgrade; a non-zero feedback-probability logs a panic; committer-concurrency 16 -> 128; TiKV hibernate-regions defaults to true, soft-pending-compaction-bytes-limit 64GB -> 192GB; tidb_analyze_version defaults to 2; TiCDC cdc cli changefeed --sort-dir deprecated',
+    deprecations: 'TiCDC cdc cli changefeed --sort-dir (set --sort-dir on cdc server)',
+    deprecationsAnchor: 'compatibility-changes',
   },
   {
     version: 'v5.2.0',
     date: '2021-08-27',
     compatibility:
       'set tidb_evolve_plan_baselines OFF before upgrading (the upgrade fails otherwise); from v4.0, tidb_multi_statement_mode defaults to OFF (was WARN); a non-zero feedback-probability logs a panic; TiKV flow control replaces the RocksDB write stall, raftstore.max-peer-down-duration 5m -> 10m; stmt-summary max-stmt-count 200 -> 3000; the notes warn of known defects: use the latest v5.2.x',
+    deprecations: 'tidb_enable_streaming; TiDB experimental.allow-expression-index',
+    deprecationsAnchor: 'compatibility-changes',
   },
   {
     version: 'v5.3.0',
@@ -90,6 +94,8 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     date: '2022-06-13',
     compatibility:
       'TiDB configuration items become system variables (e.g. prepared-plan-cache.enabled, query-log-max-len, require-secure-transport, run-auto-analyze: their values are copied once during the upgrade, the items are ignored after); TiKV raft-engine.enable defaults to true, region-max-size/keys follow region-split-size/keys; new clusters cache prepared plans by default; TiCDC changefeeds using Avro or dispatchers.topic/partition cannot go back below v6.1.0',
+    deprecations: 'none: its notes have no deprecated-features section',
+    deprecationsAnchor: 'compatibility-changes',
   },
   {
     version: 'v6.1.1',
@@ -151,6 +157,8 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     dmr: true,
     compatibility:
       'TiDB memory-usage-alarm-ratio no longer read (use tidb_memory_usage_alarm_ratio, default 0.8 -> 0.7); tidb_stats_load_sync_wait 0 -> 100 ms and tidb_stats_load_pseudo_timeout ON; TiCDC transaction-atomicity defaults to none; mysql.user gains two columns (BR restoring the mysql schema of an older backup reports column count mismatch); TiCDC Syncpoint needs SYSTEM_VARIABLES_ADMIN or SUPER',
+    deprecations: 'none: its notes have no deprecated-features section',
+    deprecationsAnchor: 'compatibility-changes',
   },
   {
     version: 'v6.5.0',
@@ -245,6 +253,8 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     dmr: true,
     compatibility:
       'TiCDC encodes FLOAT correctly in Avro (set the Confluent Schema Registry compatibility policy to None before upgrading TiCDC); tidb_dml_batch_size no longer applies to LOAD DATA; resource control on by default (tidb_enable_resource_control, TiKV resource-control.enabled); tidb_enable_null_aware_anti_join ON; TiKV resolved-ts.advance-ts-interval 1s -> 20s, raft-engine.enable-log-recycle true, snap-max-write-bytes-per-sec renamed snap-io-max-bytes-per-sec; an auto-increment column no longer needs an index',
+    deprecations: 'none: its notes have no deprecated-features section',
+    deprecationsAnchor: 'compatibility-changes',
   },
   {
     version: 'v7.1.0',
@@ -311,6 +321,8 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     dmr: true,
     compatibility:
       'version() reports 8.0.11-TiDB-... (MySQL 8.0 compatible); TiFlash upgraded to v7.4.0 cannot be downgraded in place (PageStorage V3 file names), storage.format_version 4 -> 5; tidb_enable_non_prepared_plan_cache back to OFF; TiDB enable-stats-cache-mem-quota defaults to true; tidb_enable_tiflash_pipeline_model removed',
+    deprecations: 'none: its notes have no deprecated-features section',
+    deprecationsAnchor: 'compatibility-changes',
   },
   {
     version: 'v7.5.0',

@@ -104,10 +104,15 @@ describe('tidb rules', () => {
   });
 
   it('says when the catalog has no summary of a release, with the link to its notes', () => {
-    // v7.4.0's deprecated features were not summarized: its line sends the user to the notes.
+    // v5.4.0's deprecated features were not summarized: its line sends the user to the notes.
+    assert.equal(
+      versions.notes?.(v('v5.4.0'))[1],
+      "v5.4.0 deprecated features: not summarized in Baton's catalog, read them: https://docs.pingcap.com/tidb/stable/release-5.4.0#deprecated-features",
+    );
+    // v7.4.0's notes have no deprecated-features section: said so, linking its compatibility changes.
     assert.equal(
       versions.notes?.(v('v7.4.0'))[1],
-      "v7.4.0 deprecated features: not summarized in Baton's catalog, read them: https://docs.pingcap.com/tidb/stable/release-7.4.0#deprecated-features",
+      'v7.4.0 deprecated features: none: its notes have no deprecated-features section: https://docs.pingcap.com/tidb/stable/release-7.4.0#compatibility-changes',
     );
     // v6.0.0's page is release-6.0.0-dmr; its deprecations were not summarized.
     assert.deepEqual(
