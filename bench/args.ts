@@ -12,6 +12,8 @@ export interface BenchFlag {
   name: string;
   /** Whole numbers only. */
   integer?: boolean;
+  /** 0 is a value too (it turns something off). */
+  zero?: boolean;
 }
 
 /** What {@link parseBenchArgs} read. */
@@ -26,7 +28,7 @@ export interface BenchArgs {
 
 /**
  * Reads `argv` of a benchmark over `engines` whose runs default to `defaultRuns` and that also
- * accepts `flags` (each a positive number). BadInputError for an unknown engine or flag, a flag
+ * accepts `flags` (each a positive number, or 0 where the flag allows it). BadInputError for an unknown engine or flag, a flag
  * given without a value, or a value that is not a positive number (a whole one where required).
  */
 export function parseBenchArgs(
@@ -59,14 +61,14 @@ export function parseBenchArgs(
     const value = Number(text);
     if (
       text === undefined ||
+      text.trim() === '' ||
       !Number.isFinite(value) ||
-      value <= 0 ||
+      value < 0 ||
+      (value === 0 && !flag.zero) ||
       (flag.integer && !Number.isInteger(value))
     ) {
-      throw new BadInputError(
-        'bench-args',
-        `${arg} needs a positive ${flag.integer ? 'whole number' : 'number'}, got ${text ?? 'nothing'}`,
-      );
+      const kind = `${flag.zero ? 'non-negative' : 'positive'} ${flag.integer ? 'whole number' : 'number'}`;
+      throw new BadInputError('bench-args', `${arg} needs a ${kind}, got ${text ?? 'nothing'}`);
     }
     values[flag.name] = value;
   }

@@ -41,5 +41,10 @@ test('an unknown engine or flag, a missing value or a bad number is one clear Ba
     );
   }
   assert.equal(parseBenchArgs(['--rate', '2.5'], PROBE).values['--rate'], 2.5);
+  assert.throws(() => parseBenchArgs(['--rate', '0'], PROBE), /--rate needs a positive number, got 0/);
+  const warm = { engines: ENGINES, defaultRuns: 1, flags: [{ name: '--warmup', zero: true }] };
+  assert.equal(parseBenchArgs(['--warmup', '0'], warm).values['--warmup'], 0, '0 turns it off');
+  assert.throws(() => parseBenchArgs(['--warmup', '-1'], warm), /--warmup needs a non-negative number/);
+  assert.throws(() => parseBenchArgs(['--warmup', ''], warm), /--warmup needs a non-negative number/);
   assert.throws(() => parseBenchArgs(['--workers', '1.5'], PROBE), BadInputError);
 });
