@@ -61,7 +61,7 @@ export const DEFAULT_WARMUP_MS = 5000;
  * twice the CPU per operation of its later ones (measured here: 589 then 785 ops/s of 1,000 on
  * the same cluster), and the baseline measured the warm-up rather than the steady state.
  */
-async function warmUp(engine: string, stateDir: string, ms: number, rate: number, workers?: number) {
+export async function warmUp(engine: string, stateDir: string, ms: number, rate: number, workers?: number) {
   const ctx = { clock: systemClock, logger: nullLogger };
   const platform = await openLocalCluster({ stateDir, name: 'bench', ctx });
   const endpoints = async () =>
