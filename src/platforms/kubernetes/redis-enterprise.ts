@@ -13,6 +13,12 @@
  *   upgrades the database), ready while `status.status` is `active`.
  * A Deployment or REDB that does not exist gives no member. Everything else goes to the wrapped
  * platform.
+ *
+ * The REC's own StatefulSet belongs to the Redis operator when it has a controller ownerReference
+ * to a `RedisEnterpriseCluster`: the operator rolls it itself when `redisEnterpriseImageSpec`
+ * changes and puts back a template it did not write, and it has no documented pause. Baton does not
+ * drive such a StatefulSet behind its back: the platform precheck {@link REC_OWNER_PRECHECK}
+ * blocks, naming the REC (Baton's pod-by-pod roll applies to a StatefulSet nothing else controls).
  */
 import {
   AppsV1Api,
@@ -21,6 +27,7 @@ import {
   setHeaderOptions,
   type KubeConfig,
   type V1Deployment,
+  type V1StatefulSet,
 } from '@kubernetes/client-node';
 import type { JournalStore, Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
 import type { PlatformMember, PrecheckResult, Snapshot, UpgradeSpec } from '../../core/types.js';
@@ -38,6 +45,36 @@ export const REDIS_ENTERPRISE_DATABASE: ClusterKind = {
 
 /** Name of the operator Deployment in the Redis operator bundle. */
 export const REDIS_ENTERPRISE_OPERATOR = 'redis-enterprise-operator';
+
+/** Name of the platform precheck about a REC StatefulSet the Redis operator controls. */
+export const REC_OWNER_PRECHECK = 'rec-owner';
+
+/** The Redis operator's cluster resource kind. */
+export const REDIS_ENTERPRISE_CLUSTER_KIND = 'RedisEnterpriseCluster';
+
+/**
+ * The {@link REC_OWNER_PRECHECK} verdict: fails when a member is a pod of a StatefulSet (from
+ * `statefulSets`, the namespace's) that a RedisEnterpriseCluster controls.
+ */
+export function recOwnerVerdict(statefulSets: V1StatefulSet[], members: string[]): PrecheckResult {
+  for (const sts of statefulSets) {
+    const name = sts.metadata?.name ?? '';
+    const owner = sts.metadata?.ownerReferences?.find((r) => r.controller === true);
+    if (owner?.kind !== REDIS_ENTERPRISE_CLUSTER_KIND) continue;
+    const pods = members.filter((m) => m.startsWith(`${name}-`) && /^\d+$/.test(m.slice(name.length + 1)));
+    if (pods.length === 0) continue;
+    return {
+      name: REC_OWNER_PRECHECK,
+      ok: false,
+      reason: `statefulset ${name} (pods ${pods.join(', ')}) is reconciled by ${REDIS_ENTERPRISE_CLUSTER_KIND} ${owner.name}: the Redis operator rolls it itself when spec.redisEnterpriseImageSpec changes and would undo Baton's template changes, and it has no pause; upgrade the cluster through ${REDIS_ENTERPRISE_CLUSTER_KIND} ${owner.name} (Baton still rolls the operator Deployment and the databases), or target a StatefulSet no operator controls`,
+    };
+  }
+  return {
+    name: REC_OWNER_PRECHECK,
+    ok: true,
+    reason: `no ${REDIS_ENTERPRISE_CLUSTER_KIND} controls the StatefulSets Baton rolls`,
+  };
+}
 
 const STRATEGIC_MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 
@@ -201,7 +238,16 @@ export class RedisEnterpriseStages implements Platform {
     return this.inner.stopMember(name, ctx);
   }
 
-  prechecks(snapshot: Snapshot, spec: UpgradeSpec, ctx: PortContext): Promise<PrecheckResult[]> {
-    return this.inner.prechecks ? this.inner.prechecks(snapshot, spec, ctx) : Promise.resolve([]);
+  /** The wrapped platform's prechecks and {@link REC_OWNER_PRECHECK} (one LIST of StatefulSets). */
+  async prechecks(snapshot: Snapshot, spec: UpgradeSpec, ctx: PortContext): Promise<PrecheckResult[]> {
+    const inner = this.inner.prechecks ? await this.inner.prechecks(snapshot, spec, ctx) : [];
+    const list = await this.apps.listNamespacedStatefulSet({ namespace: this.opts.namespace });
+    return [
+      ...inner,
+      recOwnerVerdict(
+        list.items,
+        snapshot.members.map((m) => m.name),
+      ),
+    ];
   }
 }
