@@ -157,6 +157,9 @@ export class PostgresPrimaryLocator {
     } catch (err) {
       this.forget(endpoint, opened);
       throw err;
+    } finally {
+      // A lookup that outlived its probe (cut off by the operation timeout) keeps nothing open.
+      if (this.users <= 0) this.forget(endpoint, opened);
     }
   }
 
