@@ -8,9 +8,16 @@
  */
 import { z } from 'zod';
 import { BadInputError } from '../core/errors.js';
+import type { BatchPolicy } from '../core/types.js';
 
 /** The engine that upgrades a nodes target (`spec.engine`, `--engine`). */
 export const KUBERNETES_NODES_ENGINE = 'kubernetes-nodes';
+
+/**
+ * Batches of a node upgrade unless the spec or `--batch` says otherwise: ACK's 1, 2, 4, ... capped at
+ * 10% of each pool (the control plane is always one node at a time).
+ */
+export const NODE_DEFAULT_BATCH: BatchPolicy = { kind: 'exponential', capPercent: 10 };
 
 /** Label of control-plane nodes (kubeadm, and most distributions). */
 export const CONTROL_PLANE_LABEL = 'node-role.kubernetes.io/control-plane';
@@ -21,7 +28,8 @@ export const DEFAULT_UPGRADE_NAMESPACE = 'kube-upgrade';
 const SELECTOR =
   /^!?[A-Za-z0-9./_-]+((=|==|!=)[A-Za-z0-9._-]*)?(,\s*!?[A-Za-z0-9./_-]+((=|==|!=)[A-Za-z0-9._-]*)?)*$/;
 
-const selector = z
+/** A node label selector as the spec and the CLI take it. */
+export const labelSelectorSchema = z
   .string()
   .min(1)
   .regex(SELECTOR, 'a label selector such as pool=gpu or node-role.kubernetes.io/control-plane')
@@ -73,11 +81,11 @@ const replaceSpec = z
 export const nodesTargetSchema = z
   .object({
     controlPlane: z
-      .object({ selector: selector.optional() })
+      .object({ selector: labelSelectorSchema.optional() })
       .optional()
       .describe(`control-plane nodes (default selector ${CONTROL_PLANE_LABEL})`),
     pools: z
-      .array(z.object({ name: z.string().min(1), selector }))
+      .array(z.object({ name: z.string().min(1), selector: labelSelectorSchema }))
       .optional()
       .describe('node pools in order, each a component (default: one pool "workers" of every other node)'),
     via: z

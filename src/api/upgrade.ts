@@ -9,7 +9,7 @@ import type { BatchPolicy, ProbeSpec, UpgradeSpec, UpgradeStatus } from '../core
 import { DEFAULT_PAUSED_EXPIRY_SECONDS, DEFAULT_STRATEGY, durationText } from '../core/defaults.js';
 import { parseDurationSeconds } from '../core/duration.js';
 import { makeSpec } from '../runner/start.js';
-import { checkNodesTarget, KUBERNETES_NODES_ENGINE, nodesTargetSchema } from './nodes.js';
+import { checkNodesTarget, KUBERNETES_NODES_ENGINE, NODE_DEFAULT_BATCH, nodesTargetSchema } from './nodes.js';
 
 export const GROUP = 'baton.dev';
 export const VERSION = 'v1alpha1';
@@ -293,11 +293,7 @@ export function toUpgradeSpec(res: UpgradeResource, cluster: string): UpgradeSpe
     strategy: {
       // Node upgrades default to ACK's batches (1, 2, 4, ... capped at 10% of each pool), limited only
       // by that cap; everything else to one member at a time.
-      batch: st.batch
-        ? batchOf(st.batch)
-        : nodes
-          ? { kind: 'exponential', capPercent: 10 }
-          : DEFAULT_STRATEGY.batch,
+      batch: st.batch ? batchOf(st.batch) : nodes ? NODE_DEFAULT_BATCH : DEFAULT_STRATEGY.batch,
       maxUnavailable:
         st.maxUnavailable ?? (nodes ? NO_UNAVAILABILITY_LIMIT : DEFAULT_STRATEGY.maxUnavailable),
       ...(st.maxFailedMembers !== undefined ? { maxFailedMembers: st.maxFailedMembers } : {}),

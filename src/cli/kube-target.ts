@@ -2,8 +2,10 @@
  * The Kubernetes target of the CLI: a kubeconfig (`--kubeconfig`, `KUBECONFIG`, in-cluster, or
  * `~/.kube/config`, then `--context`), a namespace (`-n`, else the context's, else `default`), the
  * journal of `Upgrade` resources in that namespace, and a {@link KubernetesPlatform} for either the
- * StatefulSets named with `--statefulset` or the cluster object named with `--cluster-ref` (apply,
- * plan, check) or the upgrade named with `--name` (or the only open one) for the other verbs.
+ * StatefulSets named with `--statefulset`, the cluster object named with `--cluster-ref`, or the
+ * nodes `--engine kubernetes-nodes` and its flags describe (apply, plan, check; a nodes target gets
+ * the node platform and engine of wiring/nodes.ts), or the upgrade named with `--name` (or the
+ * only open one) for the other verbs.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { BadInputError } from '../core/errors.js';
@@ -22,10 +24,12 @@ import { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
 import type { CliIO } from '../wiring/io.js';
 import type { Target } from '../wiring/targets.js';
 import { nodesTarget } from '../wiring/nodes.js';
+import { KUBERNETES_NODES_ENGINE } from '../api/nodes.js';
+import { nodesTargetFromFlags, type NodesFlags } from './nodes-flags.js';
 import { engineRegistry } from '../engines/registry.js';
 
 /** The flags this target reads (raw, as commander gives them). */
-export interface KubeTargetFlags {
+export interface KubeTargetFlags extends NodesFlags {
   namespace?: string;
   kubeconfig?: string;
   context?: string;
@@ -247,7 +251,14 @@ export async function kubernetesTarget(o: Record<string, unknown>, io: CliIO): P
       '--statefulset and --cluster-ref both name a target: give one of them',
     );
   }
-  const target = byStatefulSet ?? byCluster;
+  const byNodes = nodesTargetFromFlags(f);
+  if (byNodes && (byStatefulSet || byCluster)) {
+    throw new BadInputError(
+      'bad-target',
+      `--engine ${KUBERNETES_NODES_ENGINE} upgrades nodes, not ${byStatefulSet ? '--statefulset' : '--cluster-ref'}: give one target`,
+    );
+  }
+  const target = byStatefulSet ?? byCluster ?? (byNodes ? { nodes: byNodes } : undefined);
   const endpoints = parseEndpointFlags(f.endpoint);
   const credentialsSecret = parseCredentialsSecretFlag(f.credentialsSecret);
   const events = new KubeEventRecorder({ kc, clock: io.clock, logger: io.logger, instance: 'baton-cli' });
@@ -288,7 +299,7 @@ export async function kubernetesTarget(o: Record<string, unknown>, io: CliIO): P
       engine,
       clock: io.clock,
       cluster: defaultClusterName(upgrade),
-      close: async () => {},
+      close: () => engine.close(),
     };
   }
   const engineName = f.engine ?? upgrade.spec.engine ?? 'generic';

@@ -4,6 +4,8 @@
  * when the command line was parsed; they are parsed again here into typed settings.
  */
 import { BadInputError, OperationalError } from '../core/errors.js';
+import { KUBERNETES_NODES_ENGINE, NODE_DEFAULT_BATCH } from '../api/nodes.js';
+import { NO_UNAVAILABILITY_LIMIT } from '../api/upgrade.js';
 import type { ComponentSpec, ProbeSpec, Snapshot, UpgradeSpec } from '../core/types.js';
 import { isTerminal } from '../core/types.js';
 import { waitUntil } from '../core/wait.js';
@@ -15,6 +17,7 @@ import {
   defaultStateDir,
   parseBatch,
   parseCount,
+  parseDrainPolicy,
   parseDurationMs,
   parseDurationSeconds,
   parseNumber,
@@ -112,6 +115,15 @@ function given<T>(text: string | undefined, parse: (text: string) => T): T | und
 
 /** The spec the flags describe, validated (bad input throws before anything is written). */
 export function specFromOptions(o: RawOpts, target: Target): UpgradeSpec {
+  // A node upgrade defaults to ACK's batches, limited only by their cap (as its resource does).
+  const nodes = target.engine.name === KUBERNETES_NODES_ENGINE;
+  const drainPolicy = given(o.drainTimeoutPolicy, (v) => parseDrainPolicy('--drain-timeout-policy', v));
+  if (!nodes && (drainPolicy === 'delete' || drainPolicy === 'give-up')) {
+    throw new BadInputError(
+      'bad-policy',
+      `--drain-timeout-policy ${drainPolicy} applies to node upgrades (--engine ${KUBERNETES_NODES_ENGINE}); use pause or proceed`,
+    );
+  }
   const components: ComponentSpec[] = Object.entries(
     parsePairs('--component-version', o.componentVersion ?? []),
   ).map(([name, version]) => ({ name, version }));
@@ -123,14 +135,16 @@ export function specFromOptions(o: RawOpts, target: Target): UpgradeSpec {
     components: components.length ? components : undefined,
     // A flag left out (commander's defaults aside) takes the default of core/defaults.ts.
     strategy: {
-      batch: given(o.batch, parseBatch),
-      maxUnavailable: given(o.maxUnavailable, (v) => parseCount('--max-unavailable', v, 1, 100000)),
+      batch: given(o.batch, parseBatch) ?? (nodes ? NODE_DEFAULT_BATCH : undefined),
+      maxUnavailable:
+        given(o.maxUnavailable, (v) => parseCount('--max-unavailable', v, 1, 100000)) ??
+        (nodes ? NO_UNAVAILABILITY_LIMIT : undefined),
       soakSeconds: given(o.soak, (v) => parseDurationSeconds('--soak', v)),
       pauseAfterFirstBatch: !!o.pauseAfterFirstBatch,
       pauseAfterEachBatch: !!o.pauseAfterEachBatch,
       timeouts: {
         drainSeconds: given(o.drainTimeout, (v) => parsePositiveDurationSeconds('--drain-timeout', v)),
-        drainPolicy: given(o.drainTimeoutPolicy, (v) => parsePolicy('--drain-timeout-policy', v)),
+        drainPolicy,
         readySeconds: given(o.readyTimeout, (v) => parsePositiveDurationSeconds('--ready-timeout', v)),
         readyPolicy: given(o.readyTimeoutPolicy, (v) => parsePolicy('--ready-timeout-policy', v)),
       },

@@ -14,6 +14,7 @@ import {
   parseBatch,
   parseCount,
   parseDurationMs,
+  parseDrainPolicy,
   parseDurationSeconds,
   parseNamespace,
   parseNumber,
@@ -26,6 +27,7 @@ import {
 } from '../wiring/args.js';
 import type { CliIO } from '../wiring/io.js';
 import { CONTROL_VERBS, type ControlVerb } from './control-verbs.js';
+import { addNodesOptions } from './nodes-flags.js';
 import { MAX_PROBE_RATE, MAX_PROBE_WORKERS } from '../probe/probe.js';
 import { DEFAULT_OPEN_LOOP_WORKERS } from './probe.js';
 
@@ -128,15 +130,13 @@ export function addSpecOptions(cmd: Command): Command {
     )
     .option(
       '--batch <policy>',
-      'serial | fixed:N | percent:P | exponential[:CAP%]',
+      `serial | fixed:N | percent:P | exponential[:CAP%] (default ${DEFAULT_STRATEGY.batch.kind}; kubernetes-nodes: exponential:10)`,
       checked(parseBatch),
-      DEFAULT_STRATEGY.batch.kind,
     )
     .option(
       '--max-unavailable <n>',
-      'most members of a component down at once',
+      `most members of a component down at once (default ${DEFAULT_STRATEGY.maxUnavailable}; kubernetes-nodes: the batch cap)`,
       checked((v) => parseCount('--max-unavailable', v, 1, 100000)),
-      String(DEFAULT_STRATEGY.maxUnavailable),
     )
     .option(
       '--soak <duration>',
@@ -154,8 +154,8 @@ export function addSpecOptions(cmd: Command): Command {
     )
     .option(
       '--drain-timeout-policy <p>',
-      'pause | proceed (only where the engine says proceeding is safe)',
-      checked((v) => parsePolicy('--drain-timeout-policy', v)),
+      'pause | proceed (only where the engine says proceeding is safe); kubernetes-nodes also delete | give-up',
+      checked((v) => parseDrainPolicy('--drain-timeout-policy', v)),
       DEFAULT_STRATEGY.timeouts.drainPolicy,
     )
     .option(
@@ -192,22 +192,28 @@ export function addSpecOptions(cmd: Command): Command {
 
 /** Register the upgrade verbs. */
 export function registerUpgradeCommands(program: Command, io: CliIO, state: { code: number }): void {
-  addSpecOptions(
-    addTargetOptions(
-      program.command('plan').description('show what an upgrade would do, in order, before anything moves'),
+  addNodesOptions(
+    addSpecOptions(
+      addTargetOptions(
+        program.command('plan').description('show what an upgrade would do, in order, before anything moves'),
+      ),
     ),
   ).action(async (o) => (await actions()).plan(o, io));
 
-  addTargetOptions(
-    program.command('check').description('run the engine prechecks against the cluster; changes nothing'),
+  addNodesOptions(
+    addTargetOptions(
+      program.command('check').description('run the engine prechecks against the cluster; changes nothing'),
+    ),
   )
     .option('--to <version>', 'target version the checks are for', checked(versionOf('--to')))
     .option('--force <check>', 'report this failing check as forced (repeatable)', collect, [])
     .action(async (o) => (await actions()).check(o, io, state));
 
-  addSpecOptions(
-    addTargetOptions(
-      program.command('apply').description('plan, precheck and run an upgrade in the foreground'),
+  addNodesOptions(
+    addSpecOptions(
+      addTargetOptions(
+        program.command('apply').description('plan, precheck and run an upgrade in the foreground'),
+      ),
     ),
   )
     .option('--probe', 'run a client workload during the upgrade and report availability and lost writes')

@@ -19,7 +19,7 @@ import {
   type InformerStats,
   type ListResult,
   type ObjectMeta,
-} from './watch.js';
+} from '../api/watch.js';
 
 /** One or more informers of the same collection, read and driven as one. */
 export class InformerSet<T extends ObjectMeta> {

@@ -82,6 +82,14 @@ function clusterRules(): Record<string, unknown>[] {
       resources: [REDIS_ENTERPRISE_DATABASE.plural],
       verbs: ['list', 'patch'],
     },
+    // spec.target.nodes: Nodes are cordoned and uncordoned (patch) and, by the replace actuator,
+    // deleted; budgets, ReplicaSets and Jobs are watched (api/node-informers.ts); the job actuator
+    // creates upgrade Jobs; the replace actuator records its replacements in a ConfigMap.
+    { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch', 'patch', 'delete'] },
+    { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['list', 'watch'] },
+    { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['list', 'watch'] },
+    { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list', 'watch', 'create'] },
+    { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'create', 'patch'] },
   ];
 }
 

@@ -25,7 +25,7 @@ import { type EngineFactory, isConflictError, UpgradeReconciler } from './reconc
 import { OperatorMetrics, startHealthServer, type HealthServer } from './server.js';
 import { UpgradeMetrics } from './upgrade-metrics.js';
 import { InformerSet, operatorInformers } from './informers.js';
-import { keyOf } from './watch.js';
+import { keyOf } from '../api/watch.js';
 import { isReady } from '../api/conditions.js';
 
 /** Options of {@link Operator}. */
@@ -72,6 +72,9 @@ export interface OperatorOptions {
 
 type Pod = V1Pod;
 type Sts = V1StatefulSet;
+
+/** How soon after a change a node upgrade is looked at (changes within it make one look). */
+const WAKE_MS = 100;
 
 /** A container failure signal of a pod (waiting reason, non-zero exit, restarts). */
 function failureFacts(p: Pod | undefined): string {
@@ -153,6 +156,9 @@ export class Operator {
       events,
       engines: opts.engines,
       ...(opts.secretRetryMs !== undefined ? { secretRetryMs: opts.secretRetryMs } : {}),
+      // Node upgrades: a change of their Nodes, pods or Jobs brings the reconcile forward
+      // (coalesced: at most one look per WAKE_MS).
+      wake: (key) => this.queue.add(key, WAKE_MS),
       cache: {
         statefulSet: (key) => this.sets.get(key),
         pod: (key) => this.pods.get(key),

@@ -22,6 +22,8 @@ import { POLL_MS, type Action } from '../runner/decide.js';
 import { initialStatus, previewPlan } from '../runner/start.js';
 import { CachedPlatform, RememberingJournal, type CacheReader } from './cached.js';
 import { engineRegistry } from '../engines/registry.js';
+import { nodeInformers, nodesEngine, nodesPlatform } from '../wiring/nodes.js';
+import { KubernetesNodesEngine } from '../engines/kubernetes/engine.js';
 
 /**
  * Builds the engine an Upgrade names (it may read the Secret the spec names through `kc`); throws
@@ -72,6 +74,11 @@ export interface ReconcilerOptions {
    * Secret created afterwards lets it start without a spec change.
    */
   secretRetryMs?: number;
+  /**
+   * Look at Upgrade `key` again soon: a change it waits for happened outside the watched pods and
+   * StatefulSets (a node upgrade's Nodes, pods, Jobs).
+   */
+  wake?: (key: string) => void;
 }
 
 /** Error codes of a credentials Secret (or its key) that does not exist yet. */
@@ -82,12 +89,21 @@ function aboutSecret(message: string): boolean {
   return message.startsWith('spec.credentialsSecret');
 }
 
+/** What a driver needs of its real platform besides observing and acting through the port. */
+interface DriverPlatform {
+  readonly journal: JournalStore;
+  /** The Upgrade it serves (what Events are about). */
+  readonly upgrade?: UpgradeResource;
+  setUpgrade(upgrade: UpgradeResource): void;
+  knownTargetNames(): string[] | undefined;
+}
+
 interface Driver {
   uid: string;
   generation: number;
   runner: Runner;
-  /** The real platform (replacements, the Upgrade it serves). */
-  platform: KubernetesPlatform;
+  /** The real platform (replacements, the Upgrade it serves): pods, or Nodes (wiring/nodes.ts). */
+  platform: DriverPlatform;
   /** What the runner observes through: the cached platform when caches are given. */
   observed: Platform;
   engine: Engine;
@@ -227,6 +243,13 @@ export class UpgradeReconciler {
     const d = this.drivers.get(key);
     if (d && d.uid === (upgrade.metadata.uid ?? '') && d.engine.name === (upgrade.spec.engine ?? 'generic'))
       return d.engine;
+    if (upgrade.spec.target?.nodes) {
+      const { kc, clock, logger } = this.opts;
+      const informers = nodeInformers({ kc, upgrade, clock, logger });
+      const wake = this.opts.wake;
+      if (wake) informers.onChange(() => wake(key));
+      return nodesEngine({ kc, upgrade, clock, logger, informers });
+    }
     return this.engines(upgrade.spec.engine ?? 'generic', upgrade, this.opts.kc);
   }
 
@@ -248,22 +271,30 @@ export class UpgradeReconciler {
         return Promise.resolve();
       },
     };
-    const platform = new KubernetesPlatform({
-      kc,
-      engines: engineRegistry,
-      namespace,
-      upgrade,
-      journal,
-      clock,
-      logger,
-      events: detached,
-    });
-    const observed = withEngineStages(
-      engine.name,
-      cache ? new CachedPlatform(platform, namespace, cache, journal) : platform,
-      kc,
-      namespace,
-    );
+    let platform: DriverPlatform;
+    let observed: Platform;
+    if (upgrade.spec.target?.nodes) {
+      const informers = engine instanceof KubernetesNodesEngine ? engine.informers : undefined;
+      platform = observed = nodesPlatform({ kc, upgrade, journal, clock, logger, informers });
+    } else {
+      const pods = new KubernetesPlatform({
+        kc,
+        engines: engineRegistry,
+        namespace,
+        upgrade,
+        journal,
+        clock,
+        logger,
+        events: detached,
+      });
+      platform = pods;
+      observed = withEngineStages(
+        engine.name,
+        cache ? new CachedPlatform(pods, namespace, cache, journal) : pods,
+        kc,
+        namespace,
+      );
+    }
     const runner = new Runner({
       platform: observed,
       engine,
@@ -271,7 +302,7 @@ export class UpgradeReconciler {
       logger,
       name: upgrade.metadata.name,
       onEvent: (e: RunnerEvent) => {
-        if (detached) void detached.emit(e, { upgrade: platform.upgrade });
+        if (detached) void detached.emit(e, { upgrade: platform.upgrade ?? upgrade });
       },
       onStatus: (s) => hooks?.onStatus?.(key, s),
       onAction: hooks?.onAction,

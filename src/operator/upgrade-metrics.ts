@@ -9,7 +9,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { UpgradeResource } from '../api/upgrade.js';
 import { DEFAULT_PAUSED_EXPIRY_SECONDS, DEFAULT_STRATEGY } from '../core/defaults.js';
 import { parseDurationSeconds } from '../core/duration.js';
-import type { InformerStats } from './watch.js';
+import type { InformerStats } from '../api/watch.js';
 
 /** Default step timeouts and pause expiry of the Upgrade resource, in seconds (core/defaults.ts). */
 const DEFAULTS = {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
 import { systemClock } from '../../src/core/clock.js';
 import { nullLogger } from '../../src/core/logger.js';
-import { Informer } from '../../src/operator/watch.js';
+import { Informer } from '../../src/api/watch.js';
 import { waitFor } from '../kube/helpers.js';
 import { startCluster, type TestCluster } from '../kube/test-cluster.js';
 

@@ -86,6 +86,18 @@ const MALFORMED: Readonly<Record<string, readonly string[]>> = {
   '--lease-name': BLANK,
   '--lease-namespace': [...BLANK, 'Not_A_Name'],
   '--workers': [...NUMBER, '0', '65'],
+  '--control-plane-selector': [...BLANK, 'a b', 'x=1=2'],
+  '--pool': [...BLANK, 'a', '=b', 'A=x', 'control-plane=x', 'a=b c'],
+  '--via': VERSION,
+  '--actuator': [...BLANK, 'ssh', 'JOB'],
+  '--job-image': BLANK,
+  '--job-command': BLANK,
+  '--job-env': [...BLANK, 'a', '=b', '1A=x'],
+  '--job-namespace': [...BLANK, 'Not_A_Name'],
+  '--replace-image': BLANK,
+  '--replace-command': BLANK,
+  '--grace-period': NUMBER,
+  '--credentials-secret': [...BLANK, 'Not_A_Name'],
 };
 
 /** Every command path (`apply`, `cluster create`) with the long names of its value options. */

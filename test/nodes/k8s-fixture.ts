@@ -13,10 +13,22 @@ import {
   type V1Deployment,
   type V1Node,
 } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import { systemClock } from '../../src/core/clock.js';
 import { nullLogger } from '../../src/core/logger.js';
+import { Operator } from '../../src/operator/operator.js';
+import { applyDeploy, OPERATOR_NAMESPACE, serviceAccountToken } from '../kube/deploy.js';
 import type { UpgradeStatus } from '../../src/core/types.js';
 import type { NodesTarget } from '../../src/api/nodes.js';
-import { API_VERSION, KIND, type UpgradeResource, type UpgradeResourceSpec } from '../../src/api/upgrade.js';
+import {
+  API_VERSION,
+  GROUP,
+  KIND,
+  PLURAL,
+  VERSION,
+  type UpgradeResource,
+  type UpgradeResourceSpec,
+} from '../../src/api/upgrade.js';
 import { UpgradeResourceJournal } from '../../src/platforms/kubernetes/journal.js';
 import { KubeEventRecorder } from '../../src/platforms/kubernetes/events.js';
 import { createUpgrade } from '../../src/runner/start.js';
@@ -61,6 +73,8 @@ export async function nodeCluster(
     batch: kc.makeApiClient(BatchV1Api),
     policy: kc.makeApiClient(PolicyV1Api),
     node: (n: string) => `${c.namespace}-${n}`,
+    /** Run `fn` when the test ends (engines' informers are closed this way). */
+    cleanup: (fn: () => unknown) => t.after(fn),
   };
 }
 
@@ -145,6 +159,7 @@ export async function wireNodes(
     clock: fastClock,
     logger: nullLogger,
   });
+  n.cleanup(() => engine.close());
   const rec = (await journal.get(name))!;
   await createUpgrade(platform, engine, rec.spec, { clock: fastClock, logger: nullLogger });
   const recorder = new KubeEventRecorder({ kc, clock: fastClock, logger: nullLogger });
@@ -170,4 +185,105 @@ export async function wireNodes(
 export async function testNodes(n: NodeCluster): Promise<Map<string, V1Node>> {
   const all = await n.core.listNode({ labelSelector: `${NODE_GROUP_KEY}=${n.c.namespace}` });
   return new Map(all.items.map((x) => [x.metadata!.name!.slice(n.c.namespace.length + 1), x]));
+}
+
+/**
+ * An operator watching the test's namespace with the token of the ServiceAccount deploy/ creates
+ * (so with exactly the RBAC Baton ships, never as admin); killed, not stopped, when the test ends.
+ * Not started: the caller starts it.
+ */
+export async function nodesOperator(
+  t: Pick<TestContext, 'after'>,
+  n: NodeCluster,
+  identity = 'op-a',
+): Promise<Operator> {
+  await applyDeploy(n.c.controlPlane);
+  const kc = n.c.kubeConfig({ token: await serviceAccountToken(n.c.rest) });
+  const op = new Operator({
+    kc,
+    namespace: n.c.namespace,
+    leaseName: `baton-operator-${n.c.namespace}`,
+    leaseNamespace: OPERATOR_NAMESPACE,
+    identity,
+    clock: systemClock,
+    logger: nullLogger,
+    registry: new Registry(),
+    leaseDurationMs: 1500,
+    retryPeriodMs: 100,
+    manageStatefulSets: false,
+  });
+  t.after(() => op.kill());
+  return op;
+}
+
+/** Read Upgrade `name` of the test's namespace. */
+export async function readUpgrade(n: NodeCluster, name: string): Promise<UpgradeResource> {
+  return (await n.c.rest.get(
+    `/apis/${GROUP}/${VERSION}/namespaces/${n.c.namespace}/${PLURAL}/${name}`,
+  )) as UpgradeResource;
+}
+
+/** Wait until Upgrade `name` satisfies `check`, saying where it stood when it does not. */
+export async function waitUpgradeWhere(
+  n: NodeCluster,
+  name: string,
+  what: string,
+  check: (u: UpgradeResource) => boolean,
+  timeoutMs = 120_000,
+): Promise<UpgradeResource> {
+  let last: UpgradeResource | undefined;
+  try {
+    return await waitFor(
+      `upgrade ${name}: ${what}`,
+      async () => {
+        last = (await readUpgrade(n, name).catch(() => undefined)) ?? last;
+        return last && check(last) ? last : undefined;
+      },
+      timeoutMs,
+      50,
+    );
+  } catch (err) {
+    const s = last?.status;
+    throw new Error(
+      `${(err as Error).message}; last seen: ${s?.phase ?? 'no status'} (${s?.reason ?? ''}) ${JSON.stringify(s?.history?.slice(-4))}`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * Watch the test's Nodes from now on; `cordons()` gives, per short node name, how many times the
+ * node went from schedulable to cordoned (a node drained twice would show 2).
+ */
+export async function cordonCounter(t: Pick<TestContext, 'after'>, n: NodeCluster) {
+  const state = new Map<string, boolean>();
+  const counts = new Map<string, number>();
+  const w = n.c.rest.listWatch<V1Node>(
+    '/api/v1/nodes',
+    { labelSelector: `${NODE_GROUP_KEY}=${n.c.namespace}` },
+    (type, node) => {
+      const name = node.metadata!.name!.slice(n.c.namespace.length + 1);
+      const now = type !== 'DELETED' && node.spec?.unschedulable === true;
+      if (now && state.get(name) === false) counts.set(name, (counts.get(name) ?? 0) + 1);
+      state.set(name, now);
+    },
+  );
+  t.after(() => w.stop());
+  await w.synced;
+  return { cordons: () => counts };
+}
+
+/**
+ * Merge `change` into `spec.strategy` of Upgrade `name` (as `kubectl patch --type merge` would): a
+ * new generation, which also resumes an automatic pause. (The journal's `updateSpec` changes only
+ * the control fields: paused, cancel, force, ...)
+ */
+export async function patchStrategy(
+  n: NodeCluster,
+  name: string,
+  change: Record<string, unknown>,
+): Promise<void> {
+  await n.c.rest.patch(`/apis/${GROUP}/${VERSION}/namespaces/${n.c.namespace}/${PLURAL}/${name}`, {
+    spec: { strategy: change },
+  });
 }

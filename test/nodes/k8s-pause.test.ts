@@ -11,6 +11,7 @@ import type { UpgradeStatus } from '../../src/core/types.js';
 import {
   deployment,
   nodeCluster,
+  patchStrategy,
   testNodes,
   testTarget,
   waitAvailable,
@@ -64,14 +65,8 @@ describe('node upgrades that pause (real control plane)', () => {
       }
 
       // Forced past it: the drain of the first node with a web pod times out and pauses, naming the budget.
-      await w.journal.updateSpec('strict', (s) => ({
-        ...s,
-        force: ['drain-simulation'],
-        strategy: {
-          ...s.strategy,
-          timeouts: { ...s.strategy.timeouts, drainSeconds: 3, drainPolicy: 'pause' },
-        },
-      }));
+      await patchStrategy(n, 'strict', { timeouts: { drain: '3s', drainPolicy: 'pause' } });
+      await w.journal.updateSpec('strict', (s) => ({ ...s, force: ['drain-simulation'] }));
       const r2 = await runToPause(w);
       assert.equal(r2.status.phase, 'Paused');
       assert.match(

@@ -18,6 +18,7 @@ import {
   type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { isReady } from '../../api/conditions.js';
+import type { NodeInformers } from '../../api/node-informers.js';
 
 /** Objects of one observation. */
 export interface ClusterView {
@@ -33,12 +34,15 @@ export interface ClusterView {
 export type Workload =
   { kind: 'StatefulSet'; obj: V1StatefulSet } | { kind: 'ReplicaSet'; obj: V1ReplicaSet };
 
-/** The API clients of the node engine. */
+/** The API clients of the node engine, and the informers it reads through when it has them. */
 export class NodeApi {
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
   readonly policy: PolicyV1Api;
-  constructor(kc: KubeConfig) {
+  constructor(
+    kc: KubeConfig,
+    private readonly informers?: NodeInformers,
+  ) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.apps = kc.makeApiClient(AppsV1Api);
     this.policy = kc.makeApiClient(PolicyV1Api);
@@ -46,9 +50,20 @@ export class NodeApi {
 
   /**
    * Nodes, pods, PodDisruptionBudgets and (when `workloads`) the StatefulSets and ReplicaSets of the
-   * whole cluster: one LIST each, whatever the number of nodes.
+   * whole cluster: from the informers once they have seen Baton's own Node writes (no request), else
+   * one LIST each, whatever the number of nodes.
    */
-  async view(workloads: boolean): Promise<ClusterView> {
+  async view(workloads: boolean, signal?: AbortSignal): Promise<ClusterView> {
+    const inf = this.informers;
+    if (inf && (await inf.fresh(signal))) {
+      return viewOf(
+        inf.nodes.list(),
+        inf.pods.list(),
+        inf.pdbs.list(),
+        workloads ? inf.statefulSets.list() : [],
+        workloads ? inf.replicaSets.list() : [],
+      );
+    }
     const [nodes, pods, pdbs, sts, rs] = await Promise.all([
       this.core.listNode(),
       this.core.listPodForAllNamespaces(),
@@ -56,31 +71,47 @@ export class NodeApi {
       workloads ? this.apps.listStatefulSetForAllNamespaces() : undefined,
       workloads ? this.apps.listReplicaSetForAllNamespaces() : undefined,
     ]);
-    const podsByNode = new Map<string, V1Pod[]>();
-    for (const p of pods.items) {
-      const n = p.spec?.nodeName;
-      if (!n) continue;
-      const list = podsByNode.get(n) ?? [];
-      list.push(p);
-      podsByNode.set(n, list);
-    }
-    const wl = new Map<string, Workload>();
-    for (const obj of sts?.items ?? [])
-      wl.set(`${obj.metadata?.namespace}/StatefulSet/${obj.metadata?.name}`, { kind: 'StatefulSet', obj });
-    for (const obj of rs?.items ?? [])
-      wl.set(`${obj.metadata?.namespace}/ReplicaSet/${obj.metadata?.name}`, { kind: 'ReplicaSet', obj });
-    return {
-      nodes: new Map(nodes.items.map((n) => [n.metadata!.name!, n])),
-      podsByNode,
-      pdbs: pdbs.items,
-      workloads: wl,
-    };
+    return viewOf(nodes.items, pods.items, pdbs.items, sts?.items ?? [], rs?.items ?? []);
+  }
+
+  /** Record a write to Node `node` (its new object), so later views wait until they see it. */
+  wrote(node: V1Node): void {
+    this.informers?.wrote(node.metadata?.name ?? '', node.metadata?.resourceVersion);
   }
 
   /** The pods bound to `node` now. */
   async podsOn(node: string): Promise<V1Pod[]> {
     return (await this.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` })).items;
   }
+}
+
+/** A view of the objects given. */
+function viewOf(
+  nodes: V1Node[],
+  pods: V1Pod[],
+  pdbs: V1PodDisruptionBudget[],
+  sts: V1StatefulSet[],
+  rs: V1ReplicaSet[],
+): ClusterView {
+  const podsByNode = new Map<string, V1Pod[]>();
+  for (const p of pods) {
+    const n = p.spec?.nodeName;
+    if (!n) continue;
+    const list = podsByNode.get(n) ?? [];
+    list.push(p);
+    podsByNode.set(n, list);
+  }
+  const wl = new Map<string, Workload>();
+  for (const obj of sts)
+    wl.set(`${obj.metadata?.namespace}/StatefulSet/${obj.metadata?.name}`, { kind: 'StatefulSet', obj });
+  for (const obj of rs)
+    wl.set(`${obj.metadata?.namespace}/ReplicaSet/${obj.metadata?.name}`, { kind: 'ReplicaSet', obj });
+  return {
+    nodes: new Map(nodes.map((n) => [n.metadata!.name!, n])),
+    podsByNode,
+    pdbs,
+    workloads: wl,
+  };
 }
 
 /** Whether a Node reports Ready=True. */

@@ -41,6 +41,7 @@ import {
   type DrainRecord,
   type NodesTarget,
 } from '../../api/nodes.js';
+import type { NodeInformers } from '../../api/node-informers.js';
 import { NodeApi, nodeReady, podReady, workloadAvailable, type ClusterView } from './cluster.js';
 import { MERGE_PATCH, apiMessage, httpStatus } from '../../api/client.js';
 import { blockingBudgets, budgetsOf, controllerOf, keyOf, planPod, type PodPlan } from './pods.js';
@@ -52,8 +53,11 @@ import { CONTROL_PLANE, kubernetesNodesRules, MAX_KUBELET_MINORS_BEHIND } from '
  * catch-up once the pod is back.
  */
 export interface DatabaseDrains {
-  /** Hand over what `pod` (a member of StatefulSet `namespace/name`, engine `engine`) holds. Idempotent. */
-  drain(engine: string, statefulSet: string, pod: V1Pod, ctx: PortContext): Promise<string>;
+  /**
+   * Hand over what pod `pod` (a member of StatefulSet `namespace/name`, engine `engine`) holds, and
+   * say whether it holds nothing now (only then is it evicted). Idempotent.
+   */
+  drain(engine: string, statefulSet: string, pod: string, ctx: PortContext): Promise<DatabaseHandOver>;
   /** Whether the database is healthy with member `pod` caught up; `detail` says why not. */
   caughtUp(
     engine: string,
@@ -63,6 +67,16 @@ export interface DatabaseDrains {
   ): Promise<{ ok: boolean; detail: string }>;
   /** Members of the database that may be down at once. */
   tolerates(engine: string, replicas: number): number;
+  /** Release the database clients. */
+  close?(): Promise<void>;
+}
+
+/** What a database's own drain of a member did. */
+export interface DatabaseHandOver {
+  /** The member holds nothing now: its pod may be evicted. */
+  done: boolean;
+  /** What was handed over, or why not yet; absent when there was nothing to hand over. */
+  message?: string;
 }
 
 /** Options of {@link KubernetesNodesEngine}. */
@@ -72,6 +86,11 @@ export interface NodesEngineOptions {
   upgrade: string;
   target: NodesTarget;
   databases?: DatabaseDrains;
+  /**
+   * The informers observations read through (shared with the node platform); the engine stops them
+   * when closed. Without them every observation lists the cluster.
+   */
+  informers?: NodeInformers;
 }
 
 const MAX_NAMED = 3;
@@ -111,10 +130,18 @@ export class KubernetesNodesEngine implements Engine {
   private readonly key: string;
   private readonly opts: DrainOptions;
   private readonly databases?: DatabaseDrains;
+  /** The informers observations read through (the platform of the same upgrade shares them). */
+  readonly informers?: NodeInformers;
+  /**
+   * Per node, the drain record whose evicted workloads and databases were all back: not asked again
+   * (a database's catch-up is a call to it) until the node is drained again.
+   */
+  private readonly settled = new Map<string, string>();
 
   constructor(o: NodesEngineOptions) {
     this.rules = kubernetesNodesRules(o.target.via);
-    this.api = new NodeApi(o.kc);
+    this.api = new NodeApi(o.kc, o.informers);
+    this.informers = o.informers;
     this.version = o.kc.makeApiClient(VersionApi);
     this.key = o.upgrade;
     this.opts = drainOptions(o.target);
@@ -122,7 +149,7 @@ export class KubernetesNodesEngine implements Engine {
   }
 
   async observe(members: PlatformMember[], ctx: PortContext): Promise<EngineObservation> {
-    const view = await this.api.view(true);
+    const view = await this.api.view(true, ctx.signal);
     const out: Record<string, EngineMemberState> = {};
     let ready = 0;
     for (const m of members) {
@@ -144,6 +171,7 @@ export class KubernetesNodesEngine implements Engine {
     const state: EngineMemberState = { role: 'none', healthy: ready, caughtUp: ready, lag: 0 };
     // While cordoned for this upgrade, what is still on the node is what the drain has left to do.
     if (node.spec?.unschedulable && ours) {
+      this.settled.delete(name);
       // Pods still terminating count too: the drain is over once they are gone (kubectl waits).
       const left = pods
         .map((p) => planPod(p, this.opts))
@@ -165,12 +193,13 @@ export class KubernetesNodesEngine implements Engine {
       });
     }
     if (hosts.length > 0) state.hosts = hosts;
-    if (ours && ready && !node.spec?.unschedulable) {
+    const drained = node.metadata?.annotations?.[NODE_ANNOTATIONS.drained];
+    if (ours && ready && !node.spec?.unschedulable && this.settled.get(name) !== drained) {
       const waits = await this.afterDrain(record, view, ctx);
       if (waits.length > 0) {
         state.caughtUp = false;
         state.detail = `waiting for what was evicted from ${name}: ${named(waits)}`;
-      }
+      } else if (drained) this.settled.set(name, drained);
     }
     return state;
   }
@@ -192,8 +221,13 @@ export class KubernetesNodesEngine implements Engine {
     return waits;
   }
 
-  async prechecks(snapshot: Snapshot, spec: UpgradeSpec, _ctx: PortContext): Promise<PrecheckResult[]> {
-    const view = await this.api.view(false);
+  /** Stop the informers and release the database clients. */
+  async close(): Promise<void> {
+    await Promise.all([this.informers?.stop(), this.databases?.close?.()]);
+  }
+
+  async prechecks(snapshot: Snapshot, spec: UpgradeSpec, ctx: PortContext): Promise<PrecheckResult[]> {
+    const view = await this.api.view(false, ctx.signal);
     const todo = snapshot.members.filter((m) => compareVersions(m.version, spec.version) < 0);
     return [
       this.readyCheck(todo),
@@ -327,7 +361,7 @@ export class KubernetesNodesEngine implements Engine {
     await this.remember(node, plans);
     const view = { workloads: new Map(), nodes: new Map(), podsByNode: new Map(), pdbs: [] } as ClusterView;
     const needsView = this.databases && plans.some((p) => controllerOf(p.pod)?.kind === 'StatefulSet');
-    const full = needsView ? await this.api.view(true) : view;
+    const full = needsView ? await this.api.view(true, ctx.signal) : view;
     const force = ctx.timedOut === true;
     let evicted = 0;
     let deleted = 0;
@@ -343,7 +377,14 @@ export class KubernetesNodesEngine implements Engine {
           return;
         }
         const db = databaseOf(full, p.pod);
-        if (db && this.databases) handed.push(await this.databases.drain(db.engine, db.sts, p.pod, ctx));
+        if (db && this.databases) {
+          const h = await this.databases
+            .drain(db.engine, db.sts, p.pod.metadata!.name!, ctx)
+            .catch((err: unknown) => ({ done: false, message: `${keyOf(p.pod)}: ${apiMessage(err)}` }));
+          if (h.message) handed.push(h.message);
+          // Still holding: not evicted this time; the runner drains again on its back-off.
+          if (!h.done) return refused.push(`${keyOf(p.pod)} (its database's own drain is not done)`);
+        }
         const r = await this.evict(p.pod);
         if (r === 'ok') evicted += 1;
         else refused.push(r);
@@ -375,7 +416,7 @@ export class KubernetesNodesEngine implements Engine {
       if (ann[NODE_ANNOTATIONS.cordonedBy] === this.key) return 'ours';
       if (n.spec?.unschedulable) return 'admin';
       try {
-        await this.api.core.patchNode(
+        const written = await this.api.core.patchNode(
           {
             name: node,
             body: {
@@ -388,6 +429,7 @@ export class KubernetesNodesEngine implements Engine {
           },
           MERGE_PATCH,
         );
+        this.api.wrote(written);
         return 'ours';
       } catch (err) {
         if (httpStatus(err) !== 409 || attempt >= 5) throw err;
@@ -414,13 +456,14 @@ export class KubernetesNodesEngine implements Engine {
       }
     }
     if (JSON.stringify(rec) === before && prev) return;
-    await this.api.core.patchNode(
+    const written = await this.api.core.patchNode(
       {
         name: node,
         body: { metadata: { annotations: { [NODE_ANNOTATIONS.drained]: JSON.stringify(rec) } } },
       },
       MERGE_PATCH,
     );
+    this.api.wrote(written);
   }
 
   /** Evict a pod: 'ok' (gone or going), or why not (a PodDisruptionBudget's 429). */
@@ -473,7 +516,7 @@ export class KubernetesNodesEngine implements Engine {
       }
       if (n.metadata?.annotations?.[NODE_ANNOTATIONS.cordonedBy] !== this.key) return;
       try {
-        await this.api.core.patchNode(
+        const written = await this.api.core.patchNode(
           {
             name: node,
             body: {
@@ -486,6 +529,7 @@ export class KubernetesNodesEngine implements Engine {
           },
           MERGE_PATCH,
         );
+        this.api.wrote(written);
         return;
       } catch (err) {
         if (httpStatus(err) !== 409 || attempt >= 5) throw err;

@@ -24,6 +24,7 @@ import {
   type V1Node,
 } from '@kubernetes/client-node';
 import { DEFAULT_UPGRADE_NAMESPACE, matchesSelector, nodeGroups, type NodesTarget } from '../../api/nodes.js';
+import type { UpgradeResource } from '../../api/upgrade.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { JournalStore, Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
@@ -31,6 +32,7 @@ import type { PlatformMember } from '../../core/types.js';
 import { atVersion } from '../../core/version.js';
 import { apiMessage, isConflict, isNotFound, MERGE_PATCH, withRetry } from './api.js';
 import { isReady } from '../../api/conditions.js';
+import type { NodeInformers } from '../../api/node-informers.js';
 
 /** Annotation of a replacement Node naming the node (member) it replaces. */
 export const REPLACES_ANNOTATION = 'baton.dev/replaces';
@@ -44,10 +46,32 @@ export interface NodesPlatformOptions {
   /** Namespace and name of the Upgrade. */
   namespace: string;
   name: string;
+  /** The Upgrade resource, when there is one (what Events are about; the operator keeps it fresh). */
+  upgrade?: UpgradeResource;
   target: NodesTarget;
   journal: JournalStore;
   clock: Clock;
   logger: Logger;
+  /** Informers to list Nodes and Jobs from (shared with the node engine; see {@link jobScope}). */
+  informers?: NodeInformers;
+}
+
+/** Namespace and label selector of the upgrade Jobs of Upgrade `namespace/name` (what to watch). */
+export function jobScope(
+  namespace: string,
+  name: string,
+  target: NodesTarget,
+): { namespace: string; labelSelector: string } {
+  const a = target.actuator;
+  return {
+    namespace: (a.type === 'job' ? a.job?.namespace : a.replace?.namespace) ?? DEFAULT_UPGRADE_NAMESPACE,
+    labelSelector: `${JOB_LABELS.upgrade}=${upgradeLabelOf(namespace, name)}`,
+  };
+}
+
+/** The label value naming Upgrade `namespace/name` on its Jobs. */
+function upgradeLabelOf(namespace: string, name: string): string {
+  return label(`${namespace}.${name}`, `${namespace}/${name}`);
 }
 
 function short(text: string, n = 10): string {
@@ -84,13 +108,30 @@ export class KubernetesNodesPlatform implements Platform {
   private readonly o: NodesPlatformOptions;
   /** The Upgrade as `namespace.name` (a label value). */
   private readonly upgradeLabel: string;
+  private upgradeResource?: UpgradeResource;
 
   constructor(o: NodesPlatformOptions) {
     this.o = o;
     this.journal = o.journal;
     this.core = o.kc.makeApiClient(CoreV1Api);
     this.batch = o.kc.makeApiClient(BatchV1Api);
-    this.upgradeLabel = label(`${o.namespace}.${o.name}`, `${o.namespace}/${o.name}`);
+    this.upgradeLabel = upgradeLabelOf(o.namespace, o.name);
+    this.upgradeResource = o.upgrade;
+  }
+
+  /** The latest copy of the Upgrade resource given (what runner Events are about). */
+  get upgrade(): UpgradeResource | undefined {
+    return this.upgradeResource;
+  }
+
+  /** Use a newer copy of the Upgrade resource (the operator calls this after each read). */
+  setUpgrade(upgrade: UpgradeResource): void {
+    this.upgradeResource = upgrade;
+  }
+
+  /** StatefulSets this target's members belong to: none (its members are Nodes). */
+  knownTargetNames(): string[] {
+    return [];
   }
 
   private deps(ctx: PortContext) {
@@ -98,33 +139,41 @@ export class KubernetesNodesPlatform implements Platform {
   }
 
   private get jobNamespace(): string {
-    const a = this.o.target.actuator;
-    return (a.type === 'job' ? a.job?.namespace : a.replace?.namespace) ?? DEFAULT_UPGRADE_NAMESPACE;
+    return jobScope(this.o.namespace, this.o.name, this.o.target).namespace;
   }
 
   private get replacementsName(): string {
     return label(`baton-replaced-${this.o.name}`, `${this.o.namespace}/${this.o.name}`);
   }
 
+  private listNodes(ctx: PortContext): Promise<{ items: V1Node[] }> {
+    return withRetry('list nodes', () => this.core.listNode(), this.deps(ctx));
+  }
+
+  private listJobs(ctx: PortContext): Promise<{ items: V1Job[] }> {
+    return withRetry(
+      'list upgrade jobs',
+      () =>
+        this.batch
+          .listNamespacedJob({
+            namespace: this.jobNamespace,
+            labelSelector: `${JOB_LABELS.upgrade}=${this.upgradeLabel}`,
+          })
+          .catch((err: unknown) => {
+            if (isNotFound(err)) return { items: [] as V1Job[] };
+            throw err;
+          }),
+      this.deps(ctx),
+    );
+  }
+
   async listMembers(ctx: PortContext): Promise<PlatformMember[]> {
-    const d = this.deps(ctx);
     const replacing = this.o.target.actuator.type === 'replace';
+    const inf = this.o.informers;
+    const cached = inf && (await inf.fresh(ctx.signal));
     const [nodes, jobs, replaced] = await Promise.all([
-      withRetry('list nodes', () => this.core.listNode(), d),
-      withRetry(
-        'list upgrade jobs',
-        () =>
-          this.batch
-            .listNamespacedJob({
-              namespace: this.jobNamespace,
-              labelSelector: `${JOB_LABELS.upgrade}=${this.upgradeLabel}`,
-            })
-            .catch((err: unknown) => {
-              if (isNotFound(err)) return { items: [] as V1Job[] };
-              throw err;
-            }),
-        d,
-      ),
+      cached ? { items: inf.nodes.list() } : this.listNodes(ctx),
+      cached ? { items: inf.jobs.list() } : this.listJobs(ctx),
       replacing ? this.readReplacements(ctx) : Promise.resolve(undefined),
     ]);
     const groups = nodeGroups(this.o.target);
@@ -208,7 +257,7 @@ export class KubernetesNodesPlatform implements Platform {
       if (!fresh) continue;
       const node = fresh.metadata!.name!;
       try {
-        await this.core.patchNode(
+        const written = await this.core.patchNode(
           {
             name: node,
             body: {
@@ -220,6 +269,7 @@ export class KubernetesNodesPlatform implements Platform {
           },
           MERGE_PATCH,
         );
+        this.o.informers?.wrote(node, written.metadata?.resourceVersion);
       } catch (err) {
         if (isConflict(err)) continue; // changed under us: claim on the next observation
         throw err;

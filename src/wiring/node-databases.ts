@@ -1,0 +1,178 @@
+/**
+ * The database drains of a node upgrade (the node engine's {@link DatabaseDrains} port), built from
+ * the engines Baton drives on pods: before a node's drain evicts a pod of a StatefulSet labelled
+ * `baton.dev/engine: <engine>`, that engine hands over what the pod holds (etcd `move-leader`, a
+ * Redis failover, a PostgreSQL switchover) exactly as an upgrade of that database would before
+ * stopping the member, and after the pod is back the node waits for the engine's health and
+ * catch-up. Composition only: the members and their admin endpoints come from the Kubernetes
+ * platform of the StatefulSet (the Upgrade in its namespace that targets it, for its endpoints,
+ * port and credentials; else the StatefulSet alone, members reached by pod DNS names), the roles
+ * and the hand-over from the database's own engine.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import { API_VERSION, KIND, type UpgradeResource } from '../api/upgrade.js';
+import type { Clock } from '../core/clock.js';
+import { describeError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Engine, PortContext } from '../core/ports.js';
+import { isLeaderRole, type MemberView, type Snapshot } from '../core/types.js';
+import { parseVersion } from '../core/version.js';
+import type { DatabaseDrains, DatabaseHandOver } from '../engines/kubernetes/engine.js';
+import { engineRegistry } from '../engines/registry.js';
+import { UpgradeResourceJournal } from '../platforms/kubernetes/journal.js';
+import { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
+import { observe } from '../runner/observe.js';
+import { makeSpec } from '../runner/start.js';
+import { engineForUpgrade } from './kubernetes.js';
+
+/** Options of {@link PodDatabaseDrains}. */
+export interface PodDatabaseDrainsOptions {
+  kc: KubeConfig;
+  clock: Clock;
+  logger: Logger;
+  /** How long a hand-over may take to show (the member no longer leads) before the drain retries (default 10 s). */
+  handOverMs?: number;
+}
+
+interface Database {
+  platform: KubernetesPlatform;
+  engine: Engine;
+}
+
+/** Whether a member holds leadership now (a leader role, or leaders of ranges). */
+function holds(m: MemberView): boolean {
+  return isLeaderRole(m.engine?.role) || (m.engine?.leaderCount ?? 0) > 0;
+}
+
+/** The Upgrades of `namespace` that target StatefulSet `name`, newest first. */
+function referencing(all: UpgradeResource[], name: string): UpgradeResource[] {
+  return all
+    .filter((u) => {
+      const t = u.spec?.target ?? {};
+      return t.statefulSet === name || (t.statefulSets ?? []).some((s) => s.name === name);
+    })
+    .sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''));
+}
+
+/** Database drains through the engines on pods (see the module comment). */
+export class PodDatabaseDrains implements DatabaseDrains {
+  private readonly databases = new Map<string, Promise<Database>>();
+
+  constructor(private readonly o: PodDatabaseDrainsOptions) {}
+
+  /** The platform and engine of StatefulSet `namespace/name` run by `engine`, built once. */
+  private database(engine: string, sts: string): Promise<Database> {
+    const key = `${engine}:${sts}`;
+    let d = this.databases.get(key);
+    if (!d) {
+      d = this.build(engine, sts);
+      d.catch(() => this.databases.delete(key));
+      this.databases.set(key, d);
+    }
+    return d;
+  }
+
+  private async build(engineName: string, sts: string): Promise<Database> {
+    const { kc, clock, logger } = this.o;
+    const [namespace, name] = sts.split('/') as [string, string];
+    const journal = new UpgradeResourceJournal({ kc, namespace, clock, logger });
+    const found = referencing(await journal.listResources(), name)[0];
+    const base: UpgradeResource = found ?? {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      metadata: { name: `${name}-node-drain`, namespace },
+      spec: { engine: engineName, version: '0.0.0', target: { statefulSet: name } },
+    };
+    // Only this StatefulSet, with the engine its label names (the Upgrade may target several).
+    const upgrade: UpgradeResource = {
+      ...base,
+      spec: {
+        ...base.spec,
+        engine: engineName,
+        target: { ...base.spec.target, statefulSet: name, statefulSets: undefined, cluster: undefined },
+      },
+    };
+    const engine = await engineForUpgrade(kc, upgrade, 'spec.engine', engineName);
+    const platform = new KubernetesPlatform({
+      kc,
+      engines: engineRegistry,
+      namespace,
+      upgrade,
+      journal,
+      clock,
+      logger,
+    });
+    return { platform, engine };
+  }
+
+  async drain(engine: string, sts: string, pod: string, ctx: PortContext): Promise<DatabaseHandOver> {
+    const db = await this.database(engine, sts);
+    const snap = await observe(db.platform, db.engine, ctx);
+    const me = snap.members.find((m) => m.name === pod);
+    if (!me || !holds(me)) return { done: true };
+    const target = successor(snap, me);
+    // The spec of an upgrade that keeps the member at its version: only the drain's context.
+    const version = (() => {
+      try {
+        parseVersion(me.version);
+        return me.version;
+      } catch {
+        return '0.0.0';
+      }
+    })();
+    const spec = makeSpec({ name: `${pod}-node-drain`, cluster: sts, engine, version });
+    const r = await db.engine.drain(me, target, snap, { ...ctx, platform: db.platform, spec });
+    // Evict only once the database says the member holds nothing any more.
+    const deadline = ctx.clock.now() + (this.o.handOverMs ?? 10_000);
+    for (;;) {
+      const now = (await observe(db.platform, db.engine, ctx)).members.find((m) => m.name === pod);
+      if (!now || !holds(now)) return { done: true, message: `${sts}: ${r.message}` };
+      if (ctx.clock.now() >= deadline) {
+        return { done: false, message: `${pod} of ${sts} still leads after: ${r.message}` };
+      }
+      await ctx.clock.sleep(100, ctx.signal);
+    }
+  }
+
+  async caughtUp(
+    engine: string,
+    sts: string,
+    pod: string,
+    ctx: PortContext,
+  ): Promise<{ ok: boolean; detail: string }> {
+    const db = await this.database(engine, sts);
+    let snap: Snapshot;
+    try {
+      snap = await observe(db.platform, db.engine, ctx);
+    } catch (err) {
+      return { ok: false, detail: describeError(err) };
+    }
+    const me = snap.members.find((m) => m.name === pod);
+    if (!me) return { ok: false, detail: `${pod} is not back yet` };
+    if (!me.ready) return { ok: false, detail: `${pod} is not ready` };
+    if (me.engine && (!me.engine.healthy || !me.engine.caughtUp)) {
+      return { ok: false, detail: me.engine.detail ?? `${pod} has not caught up` };
+    }
+    if (!snap.health.healthy) return { ok: false, detail: snap.health.detail };
+    return { ok: true, detail: snap.health.detail };
+  }
+
+  tolerates(_engine: string, replicas: number): number {
+    return Math.max(1, Math.floor((replicas - 1) / 2));
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.databases.values()];
+    this.databases.clear();
+    await Promise.all(all.map(async (d) => (await d.catch(() => undefined))?.engine.close?.()));
+  }
+}
+
+/** The member to take over: a ready, healthy, caught-up other member, least lagging first. */
+function successor(snap: Snapshot, me: MemberView): MemberView | undefined {
+  return snap.members
+    .filter(
+      (m) => m.name !== me.name && m.ready && m.engine?.healthy !== false && m.engine?.caughtUp !== false,
+    )
+    .sort((a, b) => (a.engine?.lag ?? 0) - (b.engine?.lag ?? 0))[0];
+}
