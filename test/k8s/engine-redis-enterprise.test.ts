@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { UpgradeResource } from '../../src/api/upgrade.js';
+import { ORIGINAL_STRATEGY_ANNOTATION } from '../../src/platforms/kubernetes/custody.js';
 import { REC_PASSWORD, REC_USER } from '../redis-enterprise/double.js';
 import { startRecPods, type RecPods } from '../redis-enterprise/pods.js';
 import { waitFor } from '../kube/helpers.js';
@@ -109,6 +110,16 @@ describe('redis-enterprise on pods', () => {
       history.some((m) => /demoting the master node/.test(m)),
       `the master node was demoted before its pod went:\n${history.join('\n')}`,
     );
+    // The StatefulSet was taken over and handed back like any other: frozen first, then its own
+    // strategy restored, Baton's annotation gone.
+    assert.ok(
+      history.some((m) => m.includes('statefulset rec frozen at partition 3')),
+      history.join('\n'),
+    );
+    const sts = await env.apps.readNamespacedStatefulSet({ namespace: env.ns, name: 'rec' });
+    assert.equal(sts.metadata?.annotations?.[ORIGINAL_STRATEGY_ANNOTATION], undefined);
+    assert.equal(sts.spec?.updateStrategy?.type, 'RollingUpdate');
+    assert.equal(sts.spec?.updateStrategy?.rollingUpdate?.partition, 0);
   });
 
   it('an operator killed mid-roll is replaced and finishes; every pod replaced once', async (t) => {

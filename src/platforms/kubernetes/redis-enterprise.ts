@@ -29,7 +29,7 @@ import {
   type V1Deployment,
   type V1StatefulSet,
 } from '@kubernetes/client-node';
-import type { JournalStore, Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
+import type { Custody, JournalStore, Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
 import type { PlatformMember, PrecheckResult, Snapshot, UpgradeSpec } from '../../core/types.js';
 import { isNotFound, MERGE_PATCH } from './api.js';
 import type { ClusterKind } from './cluster-ref.js';
@@ -111,6 +111,8 @@ export interface RedisEnterpriseStagesOptions {
 export class RedisEnterpriseStages implements Platform {
   readonly name: string;
   readonly journal: JournalStore;
+  /** The wrapped platform's take-over and hand-back (the REC StatefulSet's freeze and restore). */
+  readonly custody?: Custody;
   private readonly apps: AppsV1Api;
   private readonly custom: CustomObjectsApi;
   private readonly deployment: string;
@@ -121,6 +123,7 @@ export class RedisEnterpriseStages implements Platform {
   ) {
     this.name = inner.name;
     this.journal = inner.journal;
+    if (inner.custody) this.custody = inner.custody;
     this.apps = opts.kc.makeApiClient(AppsV1Api);
     this.custom = opts.kc.makeApiClient(CustomObjectsApi);
     this.deployment = opts.operatorDeployment ?? REDIS_ENTERPRISE_OPERATOR;
