@@ -33,55 +33,68 @@ import {
   setup,
   statefulSet,
   waitUpgrade,
+  type Cleanup,
 } from './operator-fixtures.js';
+import { kubeCli } from './cli-fixture.js';
 
 const IMAGE = 'cockroachdb/cockroach';
 const FROM = `${IMAGE}:v23.2.5`;
 const TO = `${IMAGE}:v24.1.3`;
 const ENDED = ['Completed', 'Failed', 'Paused', 'AwaitingFinalization'];
 
+/**
+ * deploy/ applied, the CrdbCluster CRD, CrdbCluster `crdb` (`spec.image.name` v23.2.5) controlling
+ * StatefulSet `crdb` (3 double pods, the operator's annotations), and the stand-in operator, its
+ * first version check done.
+ */
+async function crdbClusterOnPods(t: Cleanup) {
+  const env = await setup(t);
+  await installCrdbClusterCrd(env.server);
+  const ref = {
+    group: CRDB_CLUSTER.group,
+    version: CRDB_CLUSTER.version,
+    plural: CRDB_CLUSTER.plural,
+    namespace: env.ns,
+  };
+  const cr = (await env.custom.createNamespacedCustomObject({
+    ...ref,
+    body: {
+      apiVersion: `${CRDB_CLUSTER.group}/${CRDB_CLUSTER.version}`,
+      kind: CRDB_CLUSTER.kind,
+      metadata: { name: 'crdb' },
+      spec: { nodes: 3, image: { name: FROM } },
+    },
+  })) as CrdbObject;
+  const pods = await startCockroachPods(t, env.server, {
+    statefulSet: 'crdb',
+    nodes: 3,
+    version: '23.2.5',
+    ranges: 18,
+  });
+  const body: V1StatefulSet = statefulSet('crdb', 3, { image: FROM });
+  body.metadata!.annotations = { [CRDB_VERSION_ANNOTATION]: 'v23.2.5', [CRDB_IMAGE_ANNOTATION]: FROM };
+  body.metadata!.ownerReferences = [
+    {
+      apiVersion: `${CRDB_CLUSTER.group}/${CRDB_CLUSTER.version}`,
+      kind: CRDB_CLUSTER.kind,
+      name: 'crdb',
+      uid: cr.metadata.uid!,
+      controller: true,
+      blockOwnerDeletion: true,
+    },
+  ];
+  await createSettled(env, body);
+  const c = pods.double.cluster;
+  await waitFor('every node live', () => c.nodes.every((n) => c.isLive(n)));
+  const crdbOp = startCrdbOperator(t, env.server, env.kc, 'crdb');
+  await waitFor('the version check of the first image', () => crdbOp.versionChecks.length === 1, 10_000);
+
+  return { env, ref, pods, c, crdbOp };
+}
+
 describe('cockroachdb through a CrdbCluster reference', () => {
   it("Baton's operator rolls the CrdbCluster's StatefulSet; the CockroachDB operator (stand-in) finds nothing to undo nor to roll itself", async (t) => {
-    const env = await setup(t);
-    await installCrdbClusterCrd(env.server);
-    const ref = {
-      group: CRDB_CLUSTER.group,
-      version: CRDB_CLUSTER.version,
-      plural: CRDB_CLUSTER.plural,
-      namespace: env.ns,
-    };
-    const cr = (await env.custom.createNamespacedCustomObject({
-      ...ref,
-      body: {
-        apiVersion: `${CRDB_CLUSTER.group}/${CRDB_CLUSTER.version}`,
-        kind: CRDB_CLUSTER.kind,
-        metadata: { name: 'crdb' },
-        spec: { nodes: 3, image: { name: FROM } },
-      },
-    })) as CrdbObject;
-    const pods = await startCockroachPods(t, env.server, {
-      statefulSet: 'crdb',
-      nodes: 3,
-      version: '23.2.5',
-      ranges: 18,
-    });
-    const body: V1StatefulSet = statefulSet('crdb', 3, { image: FROM });
-    body.metadata!.annotations = { [CRDB_VERSION_ANNOTATION]: 'v23.2.5', [CRDB_IMAGE_ANNOTATION]: FROM };
-    body.metadata!.ownerReferences = [
-      {
-        apiVersion: `${CRDB_CLUSTER.group}/${CRDB_CLUSTER.version}`,
-        kind: CRDB_CLUSTER.kind,
-        name: 'crdb',
-        uid: cr.metadata.uid!,
-        controller: true,
-        blockOwnerDeletion: true,
-      },
-    ];
-    await createSettled(env, body);
-    const c = pods.double.cluster;
-    await waitFor('every node live', () => c.nodes.every((n) => c.isLive(n)));
-    const crdbOp = startCrdbOperator(t, env.server, env.kc, 'crdb');
-    await waitFor('the version check of the first image', () => crdbOp.versionChecks.length === 1, 10_000);
+    const { env, ref, pods, c, crdbOp } = await crdbClusterOnPods(t);
 
     // The stand-in is not a bystander: a bare template change on its StatefulSet (the seed's
     // `kubectl patch statefulset` habit), even frozen, is undone: image back, partition gone.
@@ -169,5 +182,42 @@ describe('cockroachdb through a CrdbCluster reference', () => {
     // And afterwards the stand-in still finds nothing to change.
     await new Promise((r) => setTimeout(r, 500));
     assert.deepEqual([crdbOp.ownRolls, crdbOp.deploys], [[], []]);
+  });
+  it('baton apply --cluster-ref CrdbCluster/crdb rolls it from the CLI the same way', async (t) => {
+    const { env, ref, pods, c, crdbOp } = await crdbClusterOnPods(t);
+    const cli = await kubeCli(t, env.server);
+    const endpoints = Object.entries(pods.endpoints()).flatMap(([pod, ep]) => ['--endpoint', `${pod}=${ep}`]);
+    const run = await cli(
+      'apply',
+      '--engine',
+      'cockroachdb',
+      '--cluster-ref',
+      'CrdbCluster/crdb',
+      '--name',
+      'crdb-cli',
+      '--to',
+      'v24.1.3',
+      '--finalize',
+      'auto',
+      ...endpoints,
+    );
+    assert.equal(run.code, 0, run.err + run.out);
+    assert.match(run.out, /precheck statefulset-owner: ok/);
+    assert.match(run.out, /Completed/);
+    assert.deepEqual(pods.stopOrder(), ['crdb-2', 'crdb-1', 'crdb-0']);
+    assert.ok(
+      pods.stops.every((s) => s.draining && s.leases === 0),
+      'each node drained before its pod went',
+    );
+    assert.deepEqual(
+      [crdbOp.ownRolls, crdbOp.deploys],
+      [[], []],
+      'the stand-in neither rolled nor redeployed',
+    );
+    assert.deepEqual(crdbOp.versionChecks, [FROM, TO]);
+    await waitFor('cluster version 24.1', () => c.clusterVersionString() === '24.1');
+    const after = (await env.custom.getNamespacedCustomObject({ ...ref, name: 'crdb' })) as CrdbObject;
+    assert.equal(after.spec.image?.name, TO);
+    assert.equal(after.metadata.annotations?.[PAUSED_BY_ANNOTATION], undefined);
   });
 });
