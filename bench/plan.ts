@@ -7,7 +7,9 @@
  * - cluster100.planMs: plan 100 members in 5 components (TiDB: pd, tiflash, tikv, tidb, ticdc);
  * - sim.stepCpuMs: runner CPU per simulated upgrade step, one observe -> decide -> persist -> act
  *   cycle with the simulator included; sim.actionCpuMs: CPU per disruptive action counting every
- *   poll in between; sim.decideCpuMs: the pure decision alone.
+ *   poll in between; sim.decideCpuMs: the pure decision alone;
+ * - pool5000.chooseMs: the runner's decision that starts the next batch of a 5,000-node pool at its
+ *   10% cap (500 nodes chosen against the safety checks, then their drains started together).
  * Each figure is the median of several runs after a warm-up.
  */
 import { FakeClock } from '../src/core/clock.js';
@@ -19,7 +21,7 @@ import { simClusterFromFlags } from '../src/platforms/sim/index.js';
 import { decide } from '../src/runner/decide.js';
 import { observe } from '../src/runner/observe.js';
 import { Runner } from '../src/runner/runner.js';
-import { createUpgrade, makeSpec } from '../src/runner/start.js';
+import { createUpgrade, initialStatus, makeSpec } from '../src/runner/start.js';
 import { engineRegistry } from '../src/engines/registry.js';
 
 function median(xs: number[]): number {
@@ -71,6 +73,21 @@ const poolSpec = makeSpec({
 });
 const poolMs = timeMs(() => buildPlan({ spec: poolSpec, snapshot: pool, rules: poolRules }), 15);
 const poolPlan = buildPlan({ spec: poolSpec, snapshot: pool, rules: poolRules });
+
+// The runner choosing the next batch of that pool: the control plane is done, and the workers'
+// exponential batches have reached their 10% cap (500 of 5,000).
+const choosePool = snapshot([...members('control-plane', 3, '1.31.2', 0), ...members('workers', 4997, '1.30.4')]);
+const chooseStatus = initialStatus(
+  poolSpec,
+  buildPlan({ spec: poolSpec, snapshot: choosePool, rules: poolRules }),
+  choosePool,
+  0,
+);
+chooseStatus.phase = 'Running';
+chooseStatus.batchesSincePause = 31;
+const chooseInput = { spec: poolSpec, status: chooseStatus, snapshot: choosePool, rules: poolRules, now: 1 };
+const chosen = decide(chooseInput);
+const chooseMs = timeMs(() => void decide(chooseInput), 5);
 
 // 65,000 nodes: 3 control-plane nodes and two pools, two minors to go (a multi-step path).
 const bigRules = engineRules('kubernetes-nodes');
@@ -155,6 +172,8 @@ const result = {
     members: 5000,
     batches: poolPlan.components.reduce((n, c) => n + c.batches.length, 0),
     targetMs: 200,
+    chooseMs: Number(chooseMs.toFixed(2)),
+    chosen: chosen.actions?.length ?? (chosen.action ? 1 : 0),
   },
   nodes65000: {
     planMs: Number(bigMs.toFixed(2)),
