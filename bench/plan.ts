@@ -76,7 +76,10 @@ const poolPlan = buildPlan({ spec: poolSpec, snapshot: pool, rules: poolRules })
 
 // The runner choosing the next batch of that pool: the control plane is done, and the workers'
 // exponential batches have reached their 10% cap (500 of 5,000).
-const choosePool = snapshot([...members('control-plane', 3, '1.31.2', 0), ...members('workers', 4997, '1.30.4')]);
+const choosePool = snapshot([
+  ...members('control-plane', 3, '1.31.2', 0),
+  ...members('workers', 4997, '1.30.4'),
+]);
 const chooseStatus = initialStatus(
   poolSpec,
   buildPlan({ spec: poolSpec, snapshot: choosePool, rules: poolRules }),

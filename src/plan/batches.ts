@@ -4,6 +4,7 @@
  */
 import { BadInputError } from '../core/errors.js';
 import type { BatchPolicy } from '../core/types.js';
+import type { StopTally } from './safety.js';
 
 /** Cap of exponential batches when a user asks for exponential without one (ACK: 10%). */
 export const DEFAULT_EXPONENTIAL_CAP_PERCENT = 10;
@@ -67,38 +68,70 @@ export interface BatchDenial {
   reason: string;
 }
 
+/** The checks a batch must pass, tried one member at a time (built from the safety tallies). */
+export interface BatchGate {
+  /** Adds `name` to the batch held when every check allows the batch with it; false (and nothing added) otherwise. */
+  admit(name: string): boolean;
+  /** The first check that refuses the batch held with `name` added, and why (nothing changes). */
+  denial(name: string): BatchDenial;
+  /** Takes `name` out of the batch held. */
+  release(name: string): void;
+}
+
+/** A {@link BatchGate} over `tallies`, in order: the first that refuses a member is its denial. */
+export function batchGate(tallies: StopTally[]): BatchGate {
+  const add = (name: string) => tallies.forEach((t) => t.add(name));
+  const release = (name: string) => tallies.forEach((t) => t.remove(name));
+  return {
+    admit(name) {
+      add(name);
+      if (tallies.every((t) => t.allows())) return true;
+      release(name);
+      return false;
+    },
+    denial(name) {
+      add(name);
+      const verdict = tallies.find((t) => !t.allows())?.verdict();
+      release(name);
+      return verdict
+        ? { check: verdict.check, reason: verdict.reason }
+        : { check: 'internal', reason: `${name} was refused by no check` };
+    },
+    release,
+  };
+}
+
 /**
- * The next batch: up to `size` names of `ordered` (already in safe order), each admitted only when
- * `deny(trial)` finds nothing against the batch with it added. Without `skip` the batch ends at the
- * first denial, so the safety order holds (leader last); with `skip` a denied name is passed over and
- * later ones are tried (a node pool, where the order carries no leadership). The first denial is
- * returned, so a caller with an empty batch can say what blocks it.
+ * The next batch: up to `size` names of `ordered` (already in safe order) from index `from`, each
+ * admitted only when `gate` finds nothing against the batch with it added. Without `skip` the batch
+ * ends at the first refusal, so the safety order holds (leader last); with `skip` a refused name is
+ * passed over and later ones are tried (a node pool, where the order carries no leadership). The
+ * first denial is returned, so a caller with an empty batch can say what blocks it. The gate holds
+ * the batch chosen when this returns. O(names tried) gate calls, one denial at most.
  */
 export function chooseBatch(
   ordered: readonly string[],
   size: number,
-  deny: (trial: string[]) => BatchDenial | undefined,
+  gate: BatchGate,
   skip: boolean,
   from = 0,
 ): { batch: string[]; denial?: BatchDenial } {
   const batch: string[] = [];
   let denial: BatchDenial | undefined;
-  for (let i = from; i < ordered.length; i++) {
+  for (let i = from; i < ordered.length && batch.length < size; i++) {
     const name = ordered[i]!;
-    if (batch.length >= size) break;
-    // Tried in place (no copy per name: a 65,000-node pool has batches of thousands).
-    batch.push(name);
-    const bad = deny(batch);
-    if (!bad) continue;
-    batch.pop();
-    denial ??= bad;
+    if (gate.admit(name)) {
+      batch.push(name);
+      continue;
+    }
+    denial ??= gate.denial(name);
     if (!skip) break;
   }
   return { batch, ...(denial ? { denial } : {}) };
 }
 
 /**
- * {@link splitBatches} with the same choice the runner makes for each batch: `deny` may refuse a
+ * {@link splitBatches} with the same choice the runner makes for each batch: `gate` may refuse a
  * name in a batch (database members hosted together), and with `skip` a refused name waits for a
  * later batch instead of ending this one. A name refused even alone gets a batch of its own.
  */
@@ -106,7 +139,7 @@ export function planBatches(
   policy: BatchPolicy,
   names: string[],
   pauses: PauseSchedule,
-  deny: (trial: string[]) => BatchDenial | undefined,
+  gate: BatchGate,
   skip: boolean,
 ): string[][] {
   validateBatchPolicy(policy);
@@ -118,7 +151,9 @@ export function planBatches(
   let sincePause = 0;
   while (start < left.length) {
     const size = batchSize(policy, names.length, sincePause);
-    let { batch } = chooseBatch(left, size, deny, skip, start);
+    let { batch } = chooseBatch(left, size, gate, skip, start);
+    // Each batch is checked on its own: the gate is emptied for the next one.
+    for (const name of batch) gate.release(name);
     if (batch.length === 0) batch = [left[start]!];
     batches.push(batch);
     if (batch.every((n, i) => left[start + i] === n)) start += batch.length;

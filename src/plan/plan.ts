@@ -7,7 +7,7 @@
 import { BadInputError } from '../core/errors.js';
 import type { BatchPolicy, MemberView, Snapshot, StepKind, UpgradeSpec } from '../core/types.js';
 import type { ComponentRule, EngineRules } from '../core/rules.js';
-import { planBatches, splitBatches, validateBatchPolicy } from './batches.js';
+import { batchGate, planBatches, splitBatches, validateBatchPolicy } from './batches.js';
 import type { PauseSchedule } from './batches.js';
 import { estimateRemainingMs, stepEstimate } from './eta.js';
 import {
@@ -18,7 +18,7 @@ import {
   unreadyReason,
 } from './order.js';
 import { findVersionPath } from './path.js';
-import { firstDenial, hostedQuorumVerdict } from './safety.js';
+import { hostedQuorumTally } from './safety.js';
 import { skewHops } from './skew.js';
 import type { Plan, PlannedComponent, PlannedMember, PlannedStage, VersionHop } from '../core/types.js';
 import { atVersion, compareVersions, parseVersion, withoutV } from '../core/version.js';
@@ -391,9 +391,7 @@ export function buildPlan(input: PlanInput): Plan {
       policy,
       planned.map((m) => m.name),
       pauses,
-      healthyHosts.length === 0
-        ? () => undefined
-        : (trial) => firstDenial([hostedQuorumVerdict(healthyHosts, trial)]),
+      batchGate(healthyHosts.length === 0 ? [] : [hostedQuorumTally(healthyHosts)]),
       c.rule.topology === 'stateless',
     );
     if (batches.length > 0) firstBatchPlanned = true;

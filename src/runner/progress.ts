@@ -41,10 +41,11 @@ export function progressOf(
   let remainingBatches = 0;
   // Exponential sizing restarts at 1 in every component but the one the last batch belongs to.
   const lastBatch = members.find(([, m]) => m.batch !== undefined && m.batch === status.batchesStarted);
+  const inBatch = new Set(status.currentBatch);
   for (const c of components) {
     let sincePause = lastBatch?.[1].component === c.name ? status.batchesSincePause : 0;
     let left = members.filter(
-      ([n, m]) => m.component === c.name && m.state === 'pending' && !status.currentBatch.includes(n),
+      ([n, m]) => m.component === c.name && m.state === 'pending' && !inBatch.has(n),
     ).length;
     const size = c.members.length + c.upToDate.length;
     const policy = componentBatchPolicy(componentRule(rules, c.name), spec);

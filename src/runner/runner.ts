@@ -11,14 +11,9 @@ import type { Logger } from '../core/logger.js';
 import type { Engine, Platform, PortContext, UpgradeRecord } from '../core/ports.js';
 import type { PrecheckResult, Snapshot, UpgradeSpec, UpgradeStatus } from '../core/types.js';
 import { isTerminal } from '../core/types.js';
-import {
-  type Action,
-  type Availability,
-  type Decision,
-  type Outcome,
-  applyOutcome,
-  decide,
-} from './decide.js';
+import { decide } from './decide.js';
+import type { Action, Availability, Decision, Outcome } from './decision.js';
+import { applyOutcome } from './outcome.js';
 import { entriesAfter, historyEvent, type RunnerEvent } from './events.js';
 import { observe } from './observe.js';
 

@@ -7,6 +7,7 @@ import { DEFAULT_PAUSED_EXPIRY_SECONDS, DEFAULT_STRATEGY } from '../core/default
 import { BadInputError } from '../core/errors.js';
 import type { Engine, Platform, PortContext, UpgradeRecord } from '../core/ports.js';
 import type { MemberProgress, Snapshot, StrategySpec, UpgradeSpec, UpgradeStatus } from '../core/types.js';
+import { hopTarget } from '../plan/hop.js';
 import { buildPlan } from '../plan/plan.js';
 import type { Plan } from '../core/types.js';
 import { atVersion, parseVersion } from '../core/version.js';
@@ -83,18 +84,16 @@ export async function previewPlan(
 /** Member progress entries for the first pass of a plan. */
 export function initialMembers(plan: Plan, snapshot: Snapshot, now: number): Record<string, MemberProgress> {
   const members: Record<string, MemberProgress> = {};
-  const firstHop = plan.path[0];
   const views = new Map(snapshot.members.map((m) => [m.name, m]));
   for (const c of plan.components) {
     // The first hop's target; null when the component stays where it is in it (a node pool the
     // version skew policy lets wait while the control plane takes an intermediate minor).
-    const first =
-      c.hopTargets && c.hopTargets.length === plan.path.length ? (c.hopTargets[0] ?? null) : undefined;
-    const to = first !== undefined ? first : plan.path.length > 1 && firstHop ? firstHop.to : c.version;
+    const to = hopTarget(plan.path, 0, c);
     const planned = new Map(c.members.map((m) => [m.name, m]));
+    const current = new Set(c.upToDate);
     for (const name of [...c.members.map((m) => m.name), ...c.upToDate]) {
       const from = views.get(name)?.version ?? planned.get(name)?.version ?? to ?? c.version;
-      const upToDate = c.upToDate.includes(name) && atVersion(from, c.version);
+      const upToDate = current.has(name) && atVersion(from, c.version);
       const stays = to === null && !upToDate;
       members[name] = {
         component: c.name,

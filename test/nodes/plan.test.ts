@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HostedMember, MemberView, Snapshot } from '../../src/core/types.js';
 import { kubernetesNodesRules, kubernetesRules } from '../../src/engines/kubernetes/rules.js';
-import { chooseBatch, planBatches } from '../../src/plan/batches.js';
+import { type BatchGate, batchGate, chooseBatch, planBatches } from '../../src/plan/batches.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import { hostedQuorumVerdict } from '../../src/plan/safety.js';
 import { minorsBetween, skewHops } from '../../src/plan/skew.js';
@@ -255,17 +255,28 @@ describe('hosted quorum and the batch chooser', () => {
   }
 
   it('a node pool passes over a refused node; a raft component stops at it', () => {
-    const deny = (trial: string[]) =>
-      trial.includes('a') && trial.includes('b') ? { check: 'x', reason: 'no' } : undefined;
-    assert.deepEqual(chooseBatch(['a', 'b', 'c'], 2, deny, true), {
+    // A check that refuses a and b in the same batch.
+    const deny = (): BatchGate => {
+      const held = new Set<string>();
+      const allows = () => !(held.has('a') && held.has('b'));
+      return batchGate([
+        {
+          add: (n) => void held.add(n),
+          remove: (n) => void held.delete(n),
+          allows,
+          verdict: () => ({ allow: allows(), check: 'x', reason: 'no' }),
+        },
+      ]);
+    };
+    assert.deepEqual(chooseBatch(['a', 'b', 'c'], 2, deny(), true), {
       batch: ['a', 'c'],
       denial: { check: 'x', reason: 'no' },
     });
-    assert.deepEqual(chooseBatch(['a', 'b', 'c'], 2, deny, false), {
+    assert.deepEqual(chooseBatch(['a', 'b', 'c'], 2, deny(), false), {
       batch: ['a'],
       denial: { check: 'x', reason: 'no' },
     });
-    assert.deepEqual(planBatches({ kind: 'fixed', size: 2 }, ['a', 'b', 'c'], {}, deny, true), [
+    assert.deepEqual(planBatches({ kind: 'fixed', size: 2 }, ['a', 'b', 'c'], {}, deny(), true), [
       ['a', 'c'],
       ['b'],
     ]);
