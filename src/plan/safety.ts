@@ -306,7 +306,10 @@ export function hostedQuorumTally(members: MemberView[]): StopTally {
       g.tolerates = Math.min(g.tolerates, h.tolerates);
       g.down = Math.max(g.down, h.groupDown);
       groups.set(h.group, g);
-      if (h.healthy) hosted.set(m.name, [...(hosted.get(m.name) ?? []), h.group]);
+      if (!h.healthy) continue;
+      const own = hosted.get(m.name);
+      if (own) own.push(h.group);
+      else hosted.set(m.name, [h.group]);
     }
   }
   const stop = new Set<string>();
@@ -337,7 +340,11 @@ export function hostedQuorumTally(members: MemberView[]): StopTally {
       for (const m of members) {
         if (!stop.has(m.name)) continue;
         for (const h of m.engine?.hosts ?? []) {
-          if (h.healthy) taken.set(h.group, [...(taken.get(h.group) ?? []), `${h.member} on ${m.name}`]);
+          if (!h.healthy) continue;
+          const named = `${h.member} on ${m.name}`;
+          const names = taken.get(h.group);
+          if (names) names.push(named);
+          else taken.set(h.group, [named]);
         }
       }
       const hit = [...groups].filter(([group]) => taken.has(group));

@@ -61,7 +61,9 @@ export function describeActions(actions: Action[]): string {
       continue;
     }
     const key = describeAction(a).replace(member, '\0');
-    groups.set(key, [...(groups.get(key) ?? []), member]);
+    const members = groups.get(key);
+    if (members) members.push(member);
+    else groups.set(key, [member]);
   }
   return [...groups]
     .map(([key, members]) => (members.length ? key.replace('\0', members.join(', ')) : key))
