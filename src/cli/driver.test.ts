@@ -31,8 +31,14 @@ test('a driver lock whose PID now belongs to another process (start time differs
   assert.equal(await liveDriver(journal, 'u'), undefined);
   const got = await acquireDriver(journal, 'u');
   assert.ok('release' in got, 'the stale lock is taken over');
-  const held = JSON.parse(await readFile(join(journal.dir, 'u', 'driver.json'), 'utf8')) as ProcessIdentity;
-  assert.deepEqual(held, me, 'the lock now names this process with its start time');
+  const held = JSON.parse(await readFile(join(journal.dir, 'u', 'driver.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  // The holder's identity (PID, start time, boot id), beside the lock's own host and token.
+  const identity = Object.fromEntries(Object.keys(me).map((k) => [k, held[k]]));
+  assert.deepEqual(identity, me, 'the lock now names this process with its start time');
+  assert.equal(typeof held.token, 'string', 'each acquisition has its token');
   await got.release();
 });
 
