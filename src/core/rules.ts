@@ -34,6 +34,17 @@ export interface ComponentRule {
   batch?: BatchPolicy;
   /** The component's version follows another's within a skew (Kubernetes node pools). */
   versionSkew?: VersionSkewRule;
+  /**
+   * The component has its own release line (TiProxy's v1.x beside TiDB's v8.x): it moves only to
+   * a version the spec gives for it (`spec.components`), never to the cluster's target, and is
+   * left out of a plan that gives it none. The text says why, for the plan's note.
+   */
+  ownVersion?: string;
+  /**
+   * The component no longer exists from `version` on: a plan whose targets reach `version` while
+   * the cluster still has members of it is refused with `reason` (what to do instead).
+   */
+  removedIn?: { version: string; reason: string };
 }
 
 /**

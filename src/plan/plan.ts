@@ -140,16 +140,19 @@ export function resolveComponents(
     overrides.set(c.name, c);
   }
 
+  // A component on its own release line is planned only when the spec gives its version.
+  const keeps = (name: string) =>
+    ruleByName.get(name)?.ownVersion !== undefined && overrides.get(name)?.version === undefined;
   const base = [
     ...rules.components.map((r) => r.name).filter((name) => present.has(name)),
     ...[...present].filter((name) => !ruleByName.has(name)).sort(byPlatformRank(snapshot)),
-  ];
+  ].filter((name) => !keeps(name));
   const resolved = base.map((name): ResolvedComponent => {
     const rule = ruleByName.get(name) ?? defaultRule(name, rules);
     const override = overrides.get(name);
     const stage = override?.stage ?? rule.stage;
-    const prerequisites = [...new Set(override?.prerequisites ?? rule.prerequisites)].filter((p) =>
-      present.has(p),
+    const prerequisites = [...new Set(override?.prerequisites ?? rule.prerequisites)].filter(
+      (p) => present.has(p) && !keeps(p),
     );
     return {
       name,
@@ -298,6 +301,50 @@ function versionMix(members: MemberView[]): string | undefined {
     .join(', ');
 }
 
+/** Components with members that keep their own version (left out of the plan), with why. */
+function keptComponents(
+  resolved: ResolvedComponent[],
+  snapshot: Snapshot,
+  rules: EngineRules,
+): { name: string; versions: string[]; why: string }[] {
+  const planned = new Set(resolved.map((c) => c.name));
+  return rules.components.flatMap((r) => {
+    const members = snapshot.members.filter((m) => m.component === r.name);
+    if (r.ownVersion === undefined || planned.has(r.name) || members.length === 0) return [];
+    return [{ name: r.name, versions: [...new Set(members.map((m) => m.version))], why: r.ownVersion }];
+  });
+}
+
+/**
+ * Refuse a plan whose highest target reaches the version that removed a component the cluster
+ * still has members of (TiDB Binlog's Pump, removed in TiDB v8.4.0).
+ */
+function refuseRemoved(
+  resolved: ResolvedComponent[],
+  snapshot: Snapshot,
+  rules: EngineRules,
+  cluster: string,
+): void {
+  const targets = resolved.filter((c) => c.rule.ownVersion === undefined).map((c) => c.version);
+  const highest = targets.reduce<string | undefined>(
+    (a, b) => (a === undefined || compareVersions(b, a) > 0 ? b : a),
+    undefined,
+  );
+  if (highest === undefined) return;
+  for (const r of rules.components) {
+    if (!r.removedIn || compareVersions(highest, r.removedIn.version) < 0) continue;
+    const names = snapshot.members
+      .filter((m) => m.component === r.name)
+      .sort((a, b) => a.ordinal - b.ordinal)
+      .map((m) => m.name);
+    if (names.length === 0) continue;
+    throw new BadInputError(
+      'component-removed',
+      `cluster "${cluster}" has ${r.name} members (${names.join(', ')}), which ${rules.title} removed in ${r.removedIn.version}, so it cannot go to ${highest}: ${r.removedIn.reason}`,
+    );
+  }
+}
+
 /**
  * The plan for `input`: version path, stages, components with members in safe order and batches,
  * leadership moves, prechecks, an estimate and the warnings visible now.
@@ -310,8 +357,9 @@ function versionMix(members: MemberView[]): string | undefined {
  * - The estimate covers every hop of every component plus prechecks, hooks and finalizations.
  *
  * Throws BadInputError for an invalid batch policy or budget, an unparsable target or member
- * version, an unknown component, a refused downgrade, no version path, different component targets
- * on an engine that demands one version, or a snapshot without members.
+ * version, an unknown component, a refused downgrade, no version path, a target that reaches the
+ * version removing a component the cluster still has (`component-removed`), a cluster whose every
+ * component keeps its own version (`nothing-to-plan`), or a snapshot without members.
  */
 export function buildPlan(input: PlanInput): Plan {
   const { spec, snapshot, rules, durations } = input;
@@ -334,15 +382,29 @@ export function buildPlan(input: PlanInput): Plan {
     checkVersion(m.version, `member ${m.name} reports version "${m.version}"`);
   const resolved = resolveComponents(spec, snapshot, rules);
   for (const c of resolved) checkVersion(c.version, `target version of component ${c.name}`);
+  const kept = keptComponents(resolved, snapshot, rules);
+  if (resolved.length === 0) {
+    throw new BadInputError(
+      'nothing-to-plan',
+      `every component of cluster "${spec.cluster}" keeps its own version (${kept.map((k) => k.name).join(', ')}): give the version of the one to upgrade (per-component version)`,
+    );
+  }
+  refuseRemoved(resolved, snapshot, rules, spec.cluster);
   const allowDowngrade = input.allowDowngrade === true;
   const warnings: string[] = [];
   if (!snapshot.health.healthy) warnings.push(`cluster unhealthy: ${snapshot.health.detail}`);
   warnings.push(...(snapshot.health.warnings ?? []));
+  for (const k of kept) {
+    warnings.push(
+      `${k.name} keeps ${k.versions.join(', ')}, not ${spec.version}: ${k.why}; give ${k.name} its own version (per-component version) to upgrade it`,
+    );
+  }
   if (rules.uniformVersion !== undefined) {
-    const distinct = [...new Set(resolved.map((c) => withoutV(c.version)))];
+    const shared = resolved.filter((c) => c.rule.ownVersion === undefined);
+    const distinct = [...new Set(shared.map((c) => withoutV(c.version)))];
     if (distinct.length > 1) {
       warnings.push(
-        `components target different versions (${resolved.map((c) => `${c.name} ${c.version}`).join(', ')}): ${rules.uniformVersion}; a per-component override is allowed, and the cluster runs mixed versions until every component is on one`,
+        `components target different versions (${shared.map((c) => `${c.name} ${c.version}`).join(', ')}): ${rules.uniformVersion}; a per-component override is allowed, and the cluster runs mixed versions until every component is on one`,
       );
     }
   }

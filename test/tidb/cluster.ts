@@ -31,6 +31,8 @@ export interface DoubleClusterOptions {
   tikv?: number;
   tiflash?: number;
   tiproxy?: number;
+  /** TiProxy's own version (its v1.x line); default `version`. */
+  tiproxyVersion?: string;
   pump?: number;
   tidb?: number;
   ticdc?: number;
@@ -147,7 +149,7 @@ export class DoubleCluster implements Platform {
     }
     for (let i = 0; i < (opts.tiproxy ?? 0); i++) {
       const name = `${p}tiproxy-${i}`;
-      m.proxies.push({ name, ordinal: i, version: v, up: false, port: 0, readyAt: 0 });
+      m.proxies.push({ name, ordinal: i, version: opts.tiproxyVersion ?? v, up: false, port: 0, readyAt: 0 });
       const http = tiproxyServer(m, name);
       this.add(name, 'tiproxy', i, http, (up) => {
         const x = m.proxies[i]!;

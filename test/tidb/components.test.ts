@@ -30,6 +30,8 @@ describe('TiFlash, TiProxy and Pump during a TiDB roll', () => {
       tikv: 3,
       tiflash: 2,
       tiproxy: 2,
+      // TiProxy has its own release line: it moves only to the version given for it.
+      tiproxyVersion: 'v1.2.0',
       pump: 2,
       tidb: 2,
       regions: 60,
@@ -37,9 +39,14 @@ describe('TiFlash, TiProxy and Pump during a TiDB roll', () => {
     }));
     // The first start's warm-up is over before the roll: what is checked is the wait after a restart.
     await c.until(() => c.model.notServing().length === 0);
-    const run = await runUpgrade(c, { version: 'v8.1.1', engine: { tiflashMinReadySeconds: 1 } });
+    const run = await runUpgrade(c, {
+      version: 'v8.1.1',
+      components: [{ name: 'tiproxy', version: 'v1.3.0' }],
+      engine: { tiflashMinReadySeconds: 1 },
+    });
     const status = run.result.status;
     assert.equal(status.phase, 'Completed', status.reason);
+    assert.equal(status.plan?.components.find((x) => x.name === 'tiproxy')?.version, 'v1.3.0');
 
     const log = c.model.counters.restartLog;
     const names = [
@@ -48,7 +55,7 @@ describe('TiFlash, TiProxy and Pump during a TiDB roll', () => {
     ];
     for (const name of names) {
       assert.equal(c.model.counters.restarts[name], 1, `${name} restarted once`);
-      assert.equal(c.versionOf(name), 'v8.1.1');
+      assert.equal(c.versionOf(name), name.startsWith('tiproxy') ? 'v1.3.0' : 'v8.1.1');
     }
     const tier = (prefix: string) => log.filter((r) => r.name.startsWith(prefix)).map((r) => r.at);
     const order = ['pd-', 'tiproxy-', 'tiflash-', 'tikv-', 'pump-', 'tidb-'];

@@ -7,6 +7,7 @@
 import { systemClock, type Clock } from '../../src/core/clock.js';
 import { nullLogger } from '../../src/core/logger.js';
 import type { JournalStore, Platform } from '../../src/core/ports.js';
+import type { UpgradeSpec } from '../../src/core/types.js';
 import { TidbEngine, type TidbEngineOptions } from '../../src/engines/tidb/engine.js';
 import { Probe } from '../../src/probe/probe.js';
 import { TidbProbeClient } from '../../src/probe/clients/tidb.js';
@@ -57,6 +58,8 @@ export function pollingClock(capMs = 40): Clock {
 /** Options of {@link runUpgrade}. */
 export interface RunOptions {
   version: string;
+  /** Per-component targets (TiProxy's own version). */
+  components?: UpgradeSpec['components'];
   force?: string[];
   /** Kill Baton after these status writes. */
   crashAt?: number[];
@@ -81,6 +84,7 @@ export async function runUpgrade(cluster: DoubleCluster, opts: RunOptions): Prom
     cluster: 'tidb-double',
     engine: 'tidb',
     version: opts.version,
+    ...(opts.components ? { components: opts.components } : {}),
     force: opts.force ?? [],
     strategy: { timeouts: { drainSeconds: opts.drainSeconds ?? 60, readySeconds: 60 } },
   });

@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { TIDB_NO_DOWNGRADE, TIDB_RELEASES, tidbRules } from './rules.js';
 import { compareVersions, parseVersion } from '../../core/version.js';
 import { findVersionPath } from '../../plan/path.js';
+import { buildPlan } from '../../plan/plan.js';
+import { BadInputError } from '../../core/errors.js';
+import type { MemberView, UpgradeSpec } from '../../core/types.js';
+import { makeSpec } from '../../runner/start.js';
 
 const v = parseVersion;
 const { versions } = tidbRules;
@@ -212,5 +216,122 @@ describe('tidb rules', () => {
       () => findVersionPath(tidbRules, 'v6.5.2', 'v6.5.1', { allowDowngrade: true }),
       (err: unknown) => err instanceof Error && err.message.includes(TIDB_NO_DOWNGRADE),
     );
+  });
+
+  describe('plans a cluster', () => {
+    const member = (name: string, version: string): MemberView => ({
+      name,
+      component: name.replace(/-\d+$/, ''),
+      ordinal: Number(/(\d+)$/.exec(name)?.[1] ?? 0),
+      version,
+      ready: true,
+      running: true,
+      engine: { role: 'none', healthy: true, caughtUp: true, lag: 0 },
+    });
+    const cluster = (extra: MemberView[]) => ({
+      observedAt: 0,
+      members: [
+        member('pd-0', 'v8.1.1'),
+        member('pd-1', 'v8.1.1'),
+        member('pd-2', 'v8.1.1'),
+        member('tikv-0', 'v8.1.1'),
+        member('tikv-1', 'v8.1.1'),
+        member('tikv-2', 'v8.1.1'),
+        member('tidb-0', 'v8.1.1'),
+        ...extra,
+      ],
+      health: { healthy: true, detail: 'all good' },
+    });
+    const plan = (version: string, extra: MemberView[], components?: UpgradeSpec['components']) =>
+      buildPlan({
+        spec: makeSpec({
+          cluster: 'tc',
+          engine: 'tidb',
+          version,
+          ...(components ? { components } : {}),
+        }),
+        snapshot: cluster(extra),
+        rules: tidbRules,
+      });
+    const proxies = [member('tiproxy-0', 'v1.2.0'), member('tiproxy-1', 'v1.2.0')];
+
+    it('leaves TiProxy on its own version unless the spec gives one for it', () => {
+      const p = plan('v8.5.0', proxies);
+      assert.deepEqual(
+        p.components.map((c) => [c.name, c.version]),
+        [
+          ['pd', 'v8.5.0'],
+          ['tikv', 'v8.5.0'],
+          ['tidb', 'v8.5.0'],
+        ],
+      );
+      assert.ok(
+        p.warnings.some((w) =>
+          w.startsWith('tiproxy keeps v1.2.0, not v8.5.0: TiProxy is released on its own line (v1.x)'),
+        ),
+        p.warnings.join('\n'),
+      );
+      // Its own release line is no "different versions" against TiDB Operator's one-version rule.
+      assert.ok(!p.warnings.some((w) => w.includes('components target different versions')));
+    });
+
+    it('moves TiProxy to the version given for it, after PD', () => {
+      const p = plan('v8.5.0', proxies, [{ name: 'tiproxy', version: 'v1.3.2' }]);
+      assert.deepEqual(
+        p.components.map((c) => [c.name, c.version]),
+        [
+          ['pd', 'v8.5.0'],
+          ['tiproxy', 'v1.3.2'],
+          ['tikv', 'v8.5.0'],
+          ['tidb', 'v8.5.0'],
+        ],
+      );
+      assert.deepEqual(
+        p.components
+          .find((c) => c.name === 'tiproxy')
+          ?.members.map((m) => m.name)
+          .sort(),
+        ['tiproxy-0', 'tiproxy-1'],
+      );
+      assert.ok(!p.warnings.some((w) => w.includes('tiproxy keeps')));
+      assert.ok(!p.warnings.some((w) => w.includes('components target different versions')));
+    });
+
+    it('refuses v8.4.0 or later while the cluster has Pump members (TiDB Binlog is removed)', () => {
+      const pumps = [member('pump-0', 'v8.1.1'), member('pump-1', 'v8.1.1')];
+      for (const target of ['v8.4.0', 'v8.5.4']) {
+        assert.throws(
+          () => plan(target, pumps),
+          (err: unknown) =>
+            err instanceof BadInputError &&
+            err.code === 'component-removed' &&
+            err.message ===
+              `cluster "tc" has pump members (pump-0, pump-1), which TiDB removed in v8.4.0, so it cannot go to ${target}: TiDB Binlog (Pump and Drainer) is removed in v8.4.0: switch incremental replication to TiCDC (and point-in-time recovery to PITR), remove Pump and Drainer from the cluster, then upgrade`,
+        );
+      }
+      // A per-component target counts too: TiDB servers on v8.4.0 write no binlog any more.
+      assert.throws(
+        () => plan('v8.3.0', pumps, [{ name: 'tidb', version: 'v8.4.0' }]),
+        (err: unknown) => err instanceof BadInputError && err.code === 'component-removed',
+      );
+      // Below v8.4.0 Pump still rolls, before the TiDB servers; without Pump v8.5.x plans.
+      assert.deepEqual(
+        plan('v8.3.0', pumps).components.map((c) => c.name),
+        ['pd', 'tikv', 'pump', 'tidb'],
+      );
+      assert.equal(plan('v8.5.4', []).to, 'v8.5.4');
+    });
+
+    it('refuses to plan a cluster whose only members keep their own version', () => {
+      assert.throws(
+        () =>
+          buildPlan({
+            spec: makeSpec({ cluster: 'tc', engine: 'tidb', version: 'v8.5.0' }),
+            snapshot: { observedAt: 0, members: proxies, health: { healthy: true, detail: 'ok' } },
+            rules: tidbRules,
+          }),
+        (err: unknown) => err instanceof BadInputError && err.code === 'nothing-to-plan',
+      );
+    });
   });
 });

@@ -54,7 +54,19 @@ export const tidbRules: EngineRules = {
   components: [
     { name: 'pd', topology: 'raft', stage: 'cluster', prerequisites: [], quorum: true },
     // TiProxy routes client connections; it goes right after PD so it follows TiDB servers moving.
-    { name: 'tiproxy', topology: 'stateless', stage: 'cluster', prerequisites: ['pd'], quorum: false },
+    // It has its own release line (pingcap/tiproxy v1.x): TiUP's `component_versions.tiproxy`,
+    // TiDB Operator v2's TiProxyGroup `spec.template.spec.version` (examples/basic/05-tiproxy.yaml:
+    // v1.3.1) and v1's `spec.tiproxy.version` (TidbCluster.TiProxyImage in
+    // pkg/apis/pingcap/v1alpha1/tidbcluster.go: baseImage:version, spec.version only when unset).
+    // Baton never gives it the TiDB version: it moves only to a version given for it.
+    {
+      name: 'tiproxy',
+      topology: 'stateless',
+      stage: 'cluster',
+      prerequisites: ['pd'],
+      quorum: false,
+      ownVersion: `TiProxy is released on its own line (v1.x), not with TiDB`,
+    },
     // TiDB Operator (v1.2 and later) rolls TiFlash before TiKV: a TiFlash replica must understand
     // what a newer TiKV sends it, never the other way round.
     { name: 'tiflash', topology: 'multi-raft', stage: 'cluster', prerequisites: ['pd'], quorum: false },
@@ -65,8 +77,21 @@ export const tidbRules: EngineRules = {
       prerequisites: ['pd', 'tiflash'],
       quorum: true,
     },
-    // Pump (TiDB Binlog) before the TiDB servers that write binlogs to it.
-    { name: 'pump', topology: 'stateless', stage: 'cluster', prerequisites: ['tikv'], quorum: false },
+    // Pump (TiDB Binlog) before the TiDB servers that write binlogs to it. TiDB Binlog is removed
+    // in v8.4.0 (pingcap/docs releases/release-8.4.0.md, "Removed features": "Before you upgrade
+    // your TiDB cluster to v8.4.0 or later versions, be sure to switch to TiCDC and PITR"; the
+    // `--enable-binlog` TiDB flag and the pump/drainer packages are gone from v8.4.0).
+    {
+      name: 'pump',
+      topology: 'stateless',
+      stage: 'cluster',
+      prerequisites: ['tikv'],
+      quorum: false,
+      removedIn: {
+        version: 'v8.4.0',
+        reason: `TiDB Binlog (Pump and Drainer) is removed in v8.4.0: switch incremental replication to TiCDC (and point-in-time recovery to PITR), remove Pump and Drainer from the cluster, then upgrade`,
+      },
+    },
     { name: 'tidb', topology: 'stateless', stage: 'cluster', prerequisites: ['tikv', 'pump'], quorum: false },
     { name: 'ticdc', topology: 'stateless', stage: 'cluster', prerequisites: ['tidb'], quorum: false },
   ],

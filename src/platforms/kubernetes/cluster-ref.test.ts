@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { PlatformMember, UpgradeSpec } from '../../core/types.js';
 import { tidbRules } from '../../engines/tidb/rules.js';
+import { makeSpec } from '../../runner/start.js';
 import {
   CRDB_CLUSTER,
   OWNER_PRECHECK,
@@ -306,6 +307,34 @@ describe('cluster references: handing a TidbCluster back', () => {
       [observed('pd', ['v7.5.1']), observed('tidb', ['v7.5.0'])],
     );
     assert.deepEqual(d.ready && d.spec, { version: 'v7.5.0', pd: { version: 'v7.5.1' }, paused: true });
+  });
+
+  it('forward: TiProxy (its own release line) keeps what it runs, pinned in spec.tiproxy.version', () => {
+    const own = tidbRules.components.filter((c) => c.ownVersion !== undefined).map((c) => c.name);
+    assert.deepEqual(own, ['tiproxy']);
+    const d = handOverDecision(
+      { ...upgrade({ version: 'v8.5.0' }), ownVersion: own },
+      held({ version: 'v8.1.1' }),
+      [observed('pd', ['v8.5.0']), observed('tiproxy', ['v1.2.0']), observed('tidb', ['v8.5.0'])],
+    );
+    assert.deepEqual(d.ready && d.spec, { version: 'v8.5.0', tiproxy: { version: 'v1.2.0' }, paused: false });
+    // Given a version of its own, TiProxy must run it before the hand-over.
+    const given = {
+      ...upgrade({ version: 'v8.5.0', componentVersions: { tiproxy: 'v1.3.2' } }),
+      ownVersion: own,
+    };
+    assert.deepEqual(
+      handOverDecision(given, held({ version: 'v8.1.1' }), [
+        observed('pd', ['v8.5.0']),
+        observed('tiproxy', ['v1.2.0']),
+      ]),
+      { ready: false, reason: 'tiproxy runs v1.2.0, not yet v1.3.2' },
+    );
+    // intentOfSpec carries the list the platform reads from the engine's rules.
+    assert.deepEqual(
+      intentOfSpec(makeSpec({ cluster: 'c', engine: 'tidb', version: 'v8.5.0' }), own).ownVersion,
+      ['tiproxy'],
+    );
   });
 
   it('rollback: over only when every component is back at the version the TidbCluster still records', () => {

@@ -355,6 +355,11 @@ export interface HandOverIntent {
   version: string;
   /** Per-component targets. */
   componentVersions?: Record<string, string>;
+  /**
+   * Components on their own release line (the engine's `ownVersion`, TiProxy): without a
+   * per-component target they keep what they run, which the hand-over pins in `spec.<c>.version`.
+   */
+  ownVersion?: string[];
   cancel: boolean;
   rollback: boolean;
 }
@@ -369,14 +374,15 @@ export function intentOfResource(spec: UpgradeResource['spec']): HandOverIntent 
   };
 }
 
-/** The intent of a core spec (as the journal returns it). */
-export function intentOfSpec(spec: UpgradeSpec): HandOverIntent {
+/** The intent of a core spec (as the journal returns it); `ownVersion` as {@link HandOverIntent}. */
+export function intentOfSpec(spec: UpgradeSpec, ownVersion: string[] = []): HandOverIntent {
   const own = (spec.components ?? []).filter((c) => c.version !== undefined);
   return {
     version: spec.version,
     ...(own.length > 0
       ? { componentVersions: Object.fromEntries(own.map((c) => [c.name, c.version!])) }
       : {}),
+    ...(ownVersion.length > 0 ? { ownVersion } : {}),
     cancel: spec.cancel,
     rollback: spec.rollback,
   };
@@ -395,7 +401,8 @@ export type HandOver =
 
 /**
  * Whether the roll of a held TidbCluster is over, and what to write when it is:
- * - forward: every component at its target (`componentVersions[c]`, else `version`) with every
+ * - forward: every component at its target (`componentVersions[c]`, else what it runs for an
+ *   `ownVersion` component, else `version`) with every
  *   StatefulSet at rest -> `spec.version` (and `spec.<c>.version` where needed) as targets;
  * - `rollback`: every component back at the version the TidbCluster still records -> unchanged;
  * - `cancel`: every StatefulSet at rest and each component on one version -> those versions; a
@@ -434,7 +441,7 @@ export function handOverDecision(
     }
   } else if (!spec.cancel) {
     for (const [c, v] of Object.entries(runs)) {
-      const target = spec.componentVersions?.[c] ?? spec.version;
+      const target = spec.componentVersions?.[c] ?? (spec.ownVersion?.includes(c) ? v : spec.version);
       if (v !== target) return { ready: false, reason: `${c} runs ${v}, not yet ${target}` };
     }
     cluster = spec.version;

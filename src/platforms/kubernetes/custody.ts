@@ -57,6 +57,8 @@ export interface CustodyHost {
     ctx: PortContext,
   ): Promise<PlatformMember[]>;
   componentOf(target: CustodyTarget, sts: V1StatefulSet): string;
+  /** Components the Upgrade's engine versions on their own line (`ComponentRule.ownVersion`). */
+  ownVersionComponents(): string[];
   io(ctx: PortContext): ClusterIo;
   event(type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
@@ -183,7 +185,7 @@ export class KubernetesCustody implements Custody {
       const decision = await handOverTidbCluster(
         this.host.io(ctx),
         this.host.upgrade,
-        async () => intentOfSpec(spec),
+        async () => intentOfSpec(spec, this.host.ownVersionComponents()),
         cluster.kind,
         cluster.object.metadata.name,
         observed,

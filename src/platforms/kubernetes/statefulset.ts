@@ -184,6 +184,13 @@ export class KubernetesPlatform implements Platform {
     }
   }
 
+  /** Components the Upgrade's engine versions on their own line (TiDB's TiProxy). */
+  ownVersionComponents(): string[] {
+    return (this.engineRules()?.components ?? [])
+      .filter((c) => c.ownVersion !== undefined)
+      .map((c) => c.name);
+  }
+
   /**
    * The order of a cluster's components, from the injected rules only: the Upgrade's engine's,
    * then those of the engine the cluster kind belongs to (a TidbCluster upgraded with the generic
