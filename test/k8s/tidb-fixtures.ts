@@ -36,9 +36,12 @@ export async function tidbCluster(
     version?: string;
     annotations?: Record<string, string>;
     components?: readonly (readonly [string, number])[];
+    /** A component's own version (`spec.<component>.version`, TiDB Operator v1's override). */
+    componentVersions?: Record<string, string>;
   } = {},
 ): Promise<void> {
   const version = opts.version ?? 'v7.1.0';
+  const own = opts.componentVersions ?? {};
   await applyCrd(env.server.rest, {
     metadata: { name: `${TIDB_CLUSTER.plural}.${TIDB_CLUSTER.group}` },
     spec: {
@@ -61,12 +64,12 @@ export async function tidbCluster(
       apiVersion: `${TIDB_CLUSTER.group}/${TIDB_CLUSTER.version}`,
       kind: TIDB_CLUSTER.kind,
       metadata: { name: 'basic', ...(opts.annotations ? { annotations: opts.annotations } : {}) },
-      spec: { version },
+      spec: { version, ...Object.fromEntries(Object.entries(own).map(([c, v]) => [c, { version: v }])) },
     },
   })) as ClusterObject;
   for (const [c, n] of opts.components ?? BASIC_COMPONENTS) {
     const body = statefulSet(`basic-${c}`, n, {
-      image: `pingcap/${c}:${version}`,
+      image: `pingcap/${c}:${own[c] ?? version}`,
       labels: { 'app.kubernetes.io/instance': 'basic', 'app.kubernetes.io/component': c },
     });
     body.metadata!.ownerReferences = [
@@ -90,12 +93,15 @@ export async function assertRolledAndHandedBack(
   env: Env,
   version: string,
   components: readonly string[] = ['pd', 'tikv', 'tidb'],
+  componentVersions: Record<string, string> = {},
 ): Promise<void> {
   for (const c of components)
     for (const image of Object.values(await podImages(env, `basic-${c}`)))
-      assert.equal(image, `pingcap/${c}:${version}`);
+      assert.equal(image, `pingcap/${c}:${componentVersions[c] ?? version}`);
   const tc = (await env.custom.getNamespacedCustomObject({ ...tcRef(env), name: 'basic' })) as ClusterObject;
   assert.equal(tc.spec!.paused, false);
   assert.equal(tc.spec!.version, version);
+  for (const [c, v] of Object.entries(componentVersions))
+    assert.equal((tc.spec![c] as { version?: string } | undefined)?.version, v, `spec.${c}.version`);
   assert.equal(tc.metadata.annotations?.[PAUSED_BY_ANNOTATION], undefined);
 }

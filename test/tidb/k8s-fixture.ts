@@ -35,16 +35,23 @@ export async function tidbOnPods(
   version: string,
   shape: Shape,
   annotations?: Record<string, string>,
+  tiproxyVersion?: string,
 ): Promise<{ env: Env; pods: TidbPods }> {
   const env = await setup(t);
   const pods = await startTidbPods(t, env.server, {
     prefix: 'basic-',
     version,
     ...shape,
+    ...(tiproxyVersion ? { tiproxyVersion } : {}),
     timing: QUICK_TIMING,
   });
   const components = Object.entries(shape).filter(([, n]) => (n ?? 0) > 0) as [string, number][];
-  await tidbCluster(env, { version, components, ...(annotations ? { annotations } : {}) });
+  await tidbCluster(env, {
+    version,
+    components,
+    ...(annotations ? { annotations } : {}),
+    ...(tiproxyVersion ? { componentVersions: { tiproxy: tiproxyVersion } } : {}),
+  });
   await pods.double.formed(30_000);
   return { env, pods };
 }
