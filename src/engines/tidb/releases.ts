@@ -46,6 +46,43 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     date: '2021-04-07',
     compatibility:
       'tidb_dml_batch_size 20000 -> 0 and now GLOBAL (LOAD / INSERT INTO SELECT run as one large transaction: set it back after the upgrade if you relied on it); tidb_enable_clustered_index defaults to INT_ONLY; TiKV raftstore.sync-log removed (always synced), gc.enable-compaction-filter and enable-cross-table-merge default to true; PD enable-joint-consensus defaults to true; a non-zero TiDB feedback-probability logs a panic after the upgrade; no VARCHAR <-> CHAR column type change',
+    deprecations:
+      'no deprecated-features section; its compatibility changes: the tidb_*_concurrency variables still work but warn (use tidb_executor_concurrency); pessimistic-txn.enable, performance.max-memory, tikv-client.copr-cache.enable and rocksdb.auto-tuned replaced (tidb_txn_mode, server-memory-quota, copr-cache.capacity-mb, rate-limiter-auto-tuned); raftstore.sync-log removed',
+    deprecationsAnchor: 'compatibility-changes',
+  },
+  {
+    version: 'v5.0.1',
+    date: '2021-04-24',
+    compatibility: 'TiDB committer-concurrency 16 -> 128',
+  },
+  {
+    version: 'v5.0.2',
+    date: '2021-06-10',
+    compatibility:
+      'TiCDC cdc cli changefeed --sort-dir deprecated (set --sort-dir on cdc server); TiKV Hibernate Region on by default',
+  },
+  {
+    version: 'v5.0.3',
+    date: '2021-07-02',
+    compatibility:
+      'tidb_multi_statement_mode defaults to OFF (was WARN) in a cluster upgraded from v4.0; innodb_default_row_format accepted as a no-op variable',
+  },
+  {
+    version: 'v5.0.4',
+    date: '2021-09-27',
+    compatibility:
+      'SHOW VARIABLES fix reverts part of #19341 (may change behaviour); tidb_stmt_summary_max_stmt_count 200 -> 3000; bug fixes that change query results (UNION with NULL children, greatest(datetime) UNION NULL, last_day in SQL mode and others listed)',
+  },
+  {
+    version: 'v5.0.5',
+    date: '2021-12-03',
+    compatibility: 'none listed in its notes: one TiKV bug fix only',
+  },
+  {
+    version: 'v5.0.6',
+    date: '2021-12-31',
+    compatibility:
+      'TiCDC: cdc server errors go to stderr (was stdout), Kafka sink max-message-bytes defaults to 10M and partition-num to 3',
   },
   {
     version: 'v5.1.0',
@@ -56,6 +93,34 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     deprecationsAnchor: 'compatibility-changes',
   },
   {
+    version: 'v5.1.1',
+    date: '2021-07-30',
+    compatibility:
+      'tidb_multi_statement_mode defaults to OFF in a cluster upgraded from v4.0; tidb_stmt_summary_max_stmt_count 200 -> 3000; information_schema tables need privileges (table_storage_stats SUPER, user_privileges SELECT on mysql.user for other users, cluster_hardware and cluster_config CONFIG, cluster_info, cluster_load, cluster_systeminfo and cluster_log PROCESS)',
+  },
+  {
+    version: 'v5.1.2',
+    date: '2021-09-27',
+    compatibility:
+      'bug fixes that change query results (greatest(datetime) UNION NULL, HAVING, BETWEEN across collations, group_concat with a non-bin collation, multi-column count(distinct) with new collation, extract on a negative duration; invalid dates now error under STRICT_TRANS_TABLES and NO_ZERO_IN_DATE); TiCDC compatible version 5.2.0-alpha',
+  },
+  {
+    version: 'v5.1.3',
+    date: '2021-12-03',
+    compatibility: 'none listed in its notes: one TiKV bug fix only',
+  },
+  {
+    version: 'v5.1.4',
+    date: '2022-02-22',
+    compatibility:
+      'tidb_analyze_version defaults to 1 again (was 2); TiKV with storage.enable-ttl = true rejects requests from TiDB (TTL is RawKV only); TiCDC max-message-bytes defaults to 10M',
+  },
+  {
+    version: 'v5.1.5',
+    date: '2022-12-28',
+    compatibility: 'PD no longer compiles the swagger server by default',
+  },
+  {
     version: 'v5.2.0',
     date: '2021-08-27',
     compatibility:
@@ -64,10 +129,34 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     deprecationsAnchor: 'compatibility-changes',
   },
   {
+    version: 'v5.2.1',
+    date: '2021-09-09',
+    compatibility: 'none listed in its notes: two bug fixes only',
+  },
+  {
+    version: 'v5.2.2',
+    date: '2021-10-29',
+    compatibility: 'none listed in its notes: improvements and bug fixes only',
+  },
+  {
+    version: 'v5.2.3',
+    date: '2021-12-03',
+    compatibility: 'none listed in its notes: one TiKV bug fix only',
+  },
+  {
+    version: 'v5.2.4',
+    date: '2022-04-26',
+    compatibility:
+      'tidb_analyze_version defaults to 1 again (was 2); TiKV raft-log-gc-tick-interval 10s -> 3s, new raft-log-compact-sync-interval (2s), flow-control hard-pending-compaction-bytes-limit overrides the rocksdb CF one when flow control is on; TiDB Lightning regionMaxKeyCount 1,440,000 -> 1,280,000',
+  },
+  {
     version: 'v5.3.0',
     date: '2021-11-30',
     compatibility:
       'an invalid system variable value is accepted with a warning (was an error); SHOW CREATE VIEW needs SHOW VIEW; GRANT ALL ON performance_schema.* refused; prepared-plan-cache.capacity 100 -> 1000; PD max-snapshot-count 3 -> 64, max-pending-peer-count 16 -> 64, patrol-region-interval 100ms -> 10ms; TiKV raftstore.raft-reject-transfer-leader-duration removed; DM versions follow TiDB (v2.0.x -> v5.3.0); global temporary tables break a downgrade',
+    deprecations:
+      'no deprecated-features section; its compatibility changes: TiKV raftstore.raft-reject-transfer-leader-duration deleted; sql_auto_is_null becomes a noop variable (setting it errors unless tidb_enable_noop_functions); GRANT ALL ON performance_schema.* refused',
+    deprecationsAnchor: 'compatibility-changes',
   },
   {
     version: 'v5.3.1',
@@ -76,10 +165,47 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
       'tidb_analyze_version defaults to 1 again (was 2); TiKV with storage.enable-ttl = true rejects requests from TiDB (TTL is RawKV only)',
   },
   {
+    version: 'v5.3.2',
+    date: '2022-06-29',
+    compatibility:
+      'REPLACE no longer changes other rows when the auto ID is out of range; PD no longer compiles the swagger server by default; the notes advise against v5.3.2 (TiKV #12934, fixed in v5.3.3)',
+  },
+  {
+    version: 'v5.3.3',
+    date: '2022-09-14',
+    compatibility:
+      'none listed in its notes: the fix for TiKV #12934 (SQL errors after a PD leader change in v5.3.2) only',
+  },
+  {
+    version: 'v5.3.4',
+    date: '2022-11-24',
+    compatibility: 'none listed in its notes: improvements and bug fixes only',
+  },
+  {
     version: 'v5.4.0',
     date: '2022-02-15',
     compatibility:
       'tidb_enable_index_merge ON for new clusters (kept when upgrading from v4.0 or later, OFF from earlier); tidb_backoff_lock_fast 100 -> 10; tidb_store_limit GLOBAL only; TiKV log settings renamed log.level, log.format, log.file.* (old names still read), log-rotation-timespan, allow-remove-leader and raft-msg-flush-interval removed, backup.enable-auto-tune defaults to true; TiCDC Kafka partition-num 4 -> 3, max-message-bytes 10MB',
+    deprecations:
+      'no deprecated-features section; its compatibility changes: cdclog and cdclog-based PITR removed; TiKV log-rotation-timespan, allow-remove-leader and raft-msg-flush-interval deleted; TiKV log-level, log-format, log-file and log-rotation-size replaced by log.* (old names still read); tidb_store_limit global only; lc_time_names read-only',
+    deprecationsAnchor: 'compatibility-changes',
+  },
+  {
+    version: 'v5.4.1',
+    date: '2022-05-13',
+    compatibility:
+      'none in product design, but the notes warn that some bug fixes might change behaviour: read its bug fixes',
+  },
+  {
+    version: 'v5.4.2',
+    date: '2022-07-08',
+    compatibility:
+      'none listed in its notes; PD no longer compiles the swagger server by default; the notes advise against v5.4.2 (TiKV #12934, fixed in v5.4.3)',
+  },
+  {
+    version: 'v5.4.3',
+    date: '2022-10-13',
+    compatibility: 'none listed in its notes: improvements and bug fixes only',
   },
   {
     version: 'v6.0.0',
@@ -88,6 +214,9 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     notesPage: 'release-6.0.0-dmr',
     compatibility:
       'TiDB stmt-summary.* configuration items removed (use the system variables); per-operator tidb_mem_quota_* variables removed (tidb_mem_quota_query); new collations on by default for new clusters only; mutation checker and transaction assertions on for new clusters only; TiKV rocksdb.enable-pipelined-write defaults to false (Pipelined Commit); TiFlash storage.format_version 2 -> 3 (no in-place downgrade below v5.4), dt_enable_logical_split false; placement policies lose direct placement and VOTERS options, information_schema.placement_rules renamed placement_policies',
+    deprecations:
+      'no deprecated-features section; its compatibility changes: placement_checks and tidb_enable_alter_placement deleted (tidb_placement_mode), the tidb_mem_quota_* operator variables removed (tidb_mem_quota_query), TiDB stmt-summary.* configuration removed (system variables), direct placement options and VOTERS / VOTER_CONSTRAINTS removed, SPM binding status using replaced by enabled, DM full import uses TiDB Lightning instead of Loader (loaders.import-mode)',
+    deprecationsAnchor: 'compatibility-changes',
   },
   {
     version: 'v6.1.0',
@@ -468,6 +597,12 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     date: '2025-11-27',
     compatibility:
       'tidb_mpp_store_fail_ttl 60s -> 0s; tidb_replica_read applies to read-only statements only; TiKV rocksdb.max-manifest-file-size 128MiB -> 256MiB, server.grpc-raft-conn-num and grpc-concurrency scale with CPU cores; TiKV region-compact-* items deprecated for the gc.auto-compaction group; DECIMAL inserts truncate extra fractional digits as MySQL does',
+  },
+  {
+    version: 'v8.5.5',
+    date: '2026-01-15',
+    compatibility:
+      'restored tables are in restore mode (no reads or writes) until the restore ends; BR --load-stats=false no longer writes mysql.stats_meta; tidb_analyze_column_options PREDICATE -> ALL; new AFFINITY table option and SHOW AFFINITY; TiKV level0-slowdown-writes-trigger and soft-pending-compaction-bytes-limit overridden by flow control only when larger, new server.graceful-shutdown-timeout 20s (leaders move off before a stop); BR v8.5.5 PITR onto earlier clusters may fail: use the BR of the cluster version',
   },
 ];
 

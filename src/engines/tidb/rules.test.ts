@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TIDB_NO_DOWNGRADE, TIDB_RELEASES, tidbRules } from './rules.js';
+import { TIDB_RELEASE_CATALOG } from './releases.js';
 import { compareVersions, parseVersion } from '../../core/version.js';
 import { findVersionPath } from '../../plan/path.js';
 import { buildPlan } from '../../plan/plan.js';
@@ -107,24 +108,83 @@ describe('tidb rules', () => {
     );
   });
 
-  it('says when the catalog has no summary of a release, with the link to its notes', () => {
-    // v5.4.0's deprecated features were not summarized: its line sends the user to the notes.
-    assert.equal(
-      versions.notes?.(v('v5.4.0'))[1],
-      "v5.4.0 deprecated features: not summarized in Baton's catalog, read them: https://docs.pingcap.com/tidb/stable/release-5.4.0#deprecated-features",
+  it('summarizes every release, and the deprecations of every x.y.0, with the link to its notes', () => {
+    for (const r of TIDB_RELEASE_CATALOG) {
+      const lines = versions.notes?.(v(r.version)) ?? [];
+      for (const line of lines) assert.doesNotMatch(line, /not summarized/, line);
+      assert.equal(lines.length, r.version.endsWith('.0') ? 2 : 1, r.version);
+    }
+    // v5.4.0's notes have no deprecated-features section: its line says so and summarizes what its
+    // compatibility changes remove, linking them.
+    assert.match(
+      versions.notes?.(v('v5.4.0'))[1] ?? '',
+      /^v5\.4\.0 deprecated features: no deprecated-features section; its compatibility changes: cdclog and cdclog-based PITR removed;.*: https:\/\/docs\.pingcap\.com\/tidb\/stable\/release-5\.4\.0#compatibility-changes$/,
     );
     // v7.4.0's notes have no deprecated-features section: said so, linking its compatibility changes.
     assert.equal(
       versions.notes?.(v('v7.4.0'))[1],
       'v7.4.0 deprecated features: none: its notes have no deprecated-features section: https://docs.pingcap.com/tidb/stable/release-7.4.0#compatibility-changes',
     );
-    // v6.0.0's page is release-6.0.0-dmr; its deprecations were not summarized.
+    // v6.0.0's page is release-6.0.0-dmr.
     assert.deepEqual(
       versions.notes?.(v('v6.0.0')).map((n) => n.replace(/: .*: /, ': ... : ')),
       [
         'v6.0.0 (2022-04-07, DMR) compatibility changes: ... : https://docs.pingcap.com/tidb/stable/release-6.0.0-dmr#compatibility-changes',
-        'v6.0.0 deprecated features: ... : https://docs.pingcap.com/tidb/stable/release-6.0.0-dmr#deprecated-features',
+        'v6.0.0 deprecated features: ... : https://docs.pingcap.com/tidb/stable/release-6.0.0-dmr#compatibility-changes',
       ],
+    );
+  });
+
+  it('lists every v5.0.x .. v5.4.x patch release of PingCAP release timeline, with its date', () => {
+    const v5 = TIDB_RELEASE_CATALOG.filter((r) => r.version.startsWith('v5.')).map(
+      (r) => `${r.version} ${r.date}`,
+    );
+    assert.deepEqual(v5, [
+      'v5.0.0 2021-04-07',
+      'v5.0.1 2021-04-24',
+      'v5.0.2 2021-06-10',
+      'v5.0.3 2021-07-02',
+      'v5.0.4 2021-09-27',
+      'v5.0.5 2021-12-03',
+      'v5.0.6 2021-12-31',
+      'v5.1.0 2021-06-24',
+      'v5.1.1 2021-07-30',
+      'v5.1.2 2021-09-27',
+      'v5.1.3 2021-12-03',
+      'v5.1.4 2022-02-22',
+      'v5.1.5 2022-12-28',
+      'v5.2.0 2021-08-27',
+      'v5.2.1 2021-09-09',
+      'v5.2.2 2021-10-29',
+      'v5.2.3 2021-12-03',
+      'v5.2.4 2022-04-26',
+      'v5.3.0 2021-11-30',
+      'v5.3.1 2022-03-03',
+      'v5.3.2 2022-06-29',
+      'v5.3.3 2022-09-14',
+      'v5.3.4 2022-11-24',
+      'v5.4.0 2022-02-15',
+      'v5.4.1 2022-05-13',
+      'v5.4.2 2022-07-08',
+      'v5.4.3 2022-10-13',
+    ]);
+    // v5.0.0 -> v5.4.3 passes every one of them after v5.0.0, each with its line.
+    const path = findVersionPath(tidbRules, 'v5.0.0', 'v5.4.3');
+    assert.equal(path.length, 1);
+    assert.equal(
+      path[0]!.notes.filter((n) => /^v5\.\d\.\d \(\d{4}-\d\d-\d\d\) compatibility changes: /.test(n)).length,
+      26,
+    );
+    assert.match(
+      versions.notes?.(v('v5.1.4'))[0] ?? '',
+      /^v5\.1\.4 \(2022-02-22\) compatibility changes: tidb_analyze_version defaults to 1 again/,
+    );
+  });
+
+  it('knows v8.5.5 (2026-01-15)', () => {
+    assert.match(
+      versions.notes?.(v('v8.5.5'))[0] ?? '',
+      /^v8\.5\.5 \(2026-01-15\) compatibility changes: restored tables are in restore mode.*release-8\.5\.5#compatibility-changes$/,
     );
   });
 
@@ -150,7 +210,7 @@ describe('tidb rules', () => {
 
   it('says when a version is not in the release catalog', () => {
     assert.deepEqual(versions.notes?.(v('v9.1.0')), [
-      "v9.1.0 is not in Baton's TiDB release catalog (v4.0.16 .. v8.5.4): read its release notes yourself: https://docs.pingcap.com/tidb/stable/release-9.1.0",
+      "v9.1.0 is not in Baton's TiDB release catalog (v4.0.16 .. v8.5.5): read its release notes yourself: https://docs.pingcap.com/tidb/stable/release-9.1.0",
     ]);
     const path = findVersionPath(tidbRules, 'v8.4.0', 'v9.1.0');
     assert.equal(path.length, 1);
