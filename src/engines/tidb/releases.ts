@@ -501,6 +501,12 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     compatibility:
       'tidb_enable_historical_stats defaults to OFF; TiKV region-compact-* items deprecated for the new gc.auto-compaction group',
   },
+  // From PingCAP's Japanese translation of its notes ("リリース日: 2026年9月17日").
+  {
+    version: 'v7.5.8',
+    date: '2026-09-17',
+    compatibility: 'none listed in its notes: improvements and bug fixes only',
+  },
   {
     version: 'v7.6.0',
     date: '2024-01-25',
@@ -510,14 +516,15 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     deprecations:
       'TLSv1.0 and TLSv1.1 (removed in v8.0.0); plan baseline evolution and tidb_disable_txn_auto_retry announced for v8.0.0',
   },
+  // Compared with the published notes ("Release date: March 29, 2024").
   {
     version: 'v8.0.0',
     date: '2024-03-29',
     dmr: true,
     compatibility:
-      'require_secure_transport cannot be ON under Security Enhanced Mode; DM uses a customizable secret key (re-encrypt stored passwords on upgrade); ADD INDEX ingest concurrency follows tidb_ddl_reorg_worker_cnt (default 4, was a fixed 16); TiDB tls-version accepts only TLSv1.2 and TLSv1.3; TiKV raftstore.store-io-pool-size 0 -> 1; tidb_ddl_version renamed tidb_enable_fast_create_table',
+      'require_secure_transport cannot be ON under Security Enhanced Mode; DM uses a customizable secret key (re-encrypt stored passwords on upgrade); ADD INDEX ingest concurrency follows tidb_ddl_reorg_worker_cnt (default 4, was a fixed 16); TiDB tls-version accepts only TLSv1.2 and TLSv1.3; TiKV raftstore.store-io-pool-size 0 -> 1; tidb_ddl_version renamed tidb_enable_fast_create_table; PD witness-related schedulers removed',
     deprecations:
-      'tidb_disable_txn_auto_retry (optimistic transactions are no longer retried automatically); TLSv1.0 and TLSv1.1; TiDB Lightning duplicate-resolution (replaced by conflict.strategy)',
+      'tidb_disable_txn_auto_retry (optimistic transactions are no longer retried automatically); TLSv1.0 and TLSv1.1; TiDB Lightning duplicate-resolution (replaced by conflict.strategy); plan binding auto-evolution to be redesigned',
   },
   {
     version: 'v8.1.0',
@@ -539,6 +546,8 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     compatibility:
       'new TiKV server.snap-min-ingest-size (2MiB): smaller snapshots are written directly, not ingested',
   },
+  // Read from copies of its notes that still carry writers' markers ("Release date: xx xx, 2024"):
+  // no published copy was found to compare them with.
   {
     version: 'v8.2.0',
     date: '2024-07-11',
@@ -598,11 +607,27 @@ export const TIDB_RELEASE_CATALOG: readonly CatalogRelease[] = [
     compatibility:
       'tidb_mpp_store_fail_ttl 60s -> 0s; tidb_replica_read applies to read-only statements only; TiKV rocksdb.max-manifest-file-size 128MiB -> 256MiB, server.grpc-raft-conn-num and grpc-concurrency scale with CPU cores; TiKV region-compact-* items deprecated for the gc.auto-compaction group; DECIMAL inserts truncate extra fractional digits as MySQL does',
   },
+  // Published notes ("Release date: January 15, 2026"). v8.5.8 (pingcap/tidb release tag of
+  // 2026-08-27) is not in the catalog: no copy of its notes was found.
   {
     version: 'v8.5.5',
     date: '2026-01-15',
     compatibility:
       'restored tables are in restore mode (no reads or writes) until the restore ends; BR --load-stats=false no longer writes mysql.stats_meta; tidb_analyze_column_options PREDICATE -> ALL; new AFFINITY table option and SHOW AFFINITY; TiKV level0-slowdown-writes-trigger and soft-pending-compaction-bytes-limit overridden by flow control only when larger, new server.graceful-shutdown-timeout 20s (leaders move off before a stop); BR v8.5.5 PITR onto earlier clusters may fail: use the BR of the cluster version',
+  },
+  // Published notes ("Release date: April 14, 2026").
+  {
+    version: 'v8.5.6',
+    date: '2026-04-14',
+    compatibility:
+      'column-level privileges (GRANT / REVOKE on columns); FOR UPDATE OF accepts table aliases (the base table name then warns); tidb_ignore_inlist_plan_digest OFF -> ON; tidb_service_scope case-insensitive; statistics Version 1 (tidb_analyze_version = 1) deprecated; mysql.tidb gains cluster_id; Dumpling and DM support MySQL 8.4',
+  },
+  // From PingCAP's Japanese translation of its notes ("リリース日: 2026年7月9日").
+  {
+    version: 'v8.5.7',
+    date: '2026-07-09',
+    compatibility:
+      'TiKV rejects invalid max_ts updates (storage.max-ts.action-on-invalid-update = log keeps the old logging only); optimizer fix control 52869 on by default (IndexMerge considered: some plans change); INSERT of NULL into a NOT NULL column checked strictly (tidb_enable_strict_not_null_check = OFF for the old behaviour); tidb_auto_analyze_concurrency 1 -> 3, tidb_auto_build_stats_concurrency 1 -> 2, tidb_sysproc_scan_concurrency 1 -> 4 on new clusters only; telemetry deprecated; TiDB Lightning web interface removed',
   },
 ];
 

@@ -181,7 +181,19 @@ describe('tidb rules', () => {
     );
   });
 
-  it('knows v8.5.5 (2026-01-15)', () => {
+  it('knows v8.5.5, v8.5.6, v8.5.7 and v7.5.8, with their dates', () => {
+    assert.match(
+      versions.notes?.(v('v8.5.6'))[0] ?? '',
+      /^v8\.5\.6 \(2026-04-14\) compatibility changes: column-level privileges/,
+    );
+    assert.match(
+      versions.notes?.(v('v8.5.7'))[0] ?? '',
+      /^v8\.5\.7 \(2026-07-09\) compatibility changes: TiKV rejects invalid max_ts updates/,
+    );
+    assert.match(
+      versions.notes?.(v('v7.5.8'))[0] ?? '',
+      /^v7\.5\.8 \(2026-09-17\) compatibility changes: none listed in its notes/,
+    );
     assert.match(
       versions.notes?.(v('v8.5.5'))[0] ?? '',
       /^v8\.5\.5 \(2026-01-15\) compatibility changes: restored tables are in restore mode.*release-8\.5\.5#compatibility-changes$/,
@@ -210,7 +222,7 @@ describe('tidb rules', () => {
 
   it('says when a version is not in the release catalog', () => {
     assert.deepEqual(versions.notes?.(v('v9.1.0')), [
-      "v9.1.0 is not in Baton's TiDB release catalog (v4.0.16 .. v8.5.5): read its release notes yourself: https://docs.pingcap.com/tidb/stable/release-9.1.0",
+      "v9.1.0 is not in Baton's TiDB release catalog (v4.0.16 .. v8.5.7): read its release notes yourself: https://docs.pingcap.com/tidb/stable/release-9.1.0",
     ]);
     const path = findVersionPath(tidbRules, 'v8.4.0', 'v9.1.0');
     assert.equal(path.length, 1);
