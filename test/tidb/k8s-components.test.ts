@@ -5,8 +5,8 @@
  * spec.tiproxy.version, keeps it: no version was given for it); TiFlash stores never in
  * the evict-leader scheduler (their learners never lead; TiDB Operator's tiflash upgrader adds
  * none) and each upgraded one serving for the TidbCluster's `tidb.pingcap.com/tiflash-min-ready-
- * seconds` before the next pod goes; TiKV stores evicted; every TiCDC capture drained, the owner
- * resigned, before its pod goes; each pump online again before the next pod goes.
+ * seconds` before the next pod goes; TiKV stores evicted; every TiCDC capture empty (the owner
+ * resigned, a capture holding tables drained) before its pod goes; each pump online again before the next pod goes.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -89,10 +89,12 @@ describe('TidbCluster with TiProxy, TiFlash, Pump and TiCDC on pods', () => {
     }
     assert.deepEqual([...m.evictStores], []);
 
-    // TiCDC: each capture drained (the owner resigned first) and empty when its pod went.
+    // TiCDC: the owner resigned and was drained; every capture empty when its pod went (a capture
+    // that replicated no table when its turn came has nothing to drain, and is replaced at once).
     assert.ok(m.counters.ownerResigns >= 1, 'the owner resigned');
+    const drained = m.captures.filter((cap) => (m.counters.captureDrains[cap.name] ?? 0) >= 1);
+    assert.ok(drained.length >= 1, 'the capture replicating the tables was drained');
     for (const cap of m.captures) {
-      assert.ok((m.counters.captureDrains[cap.name] ?? 0) >= 1, `${cap.name} drained`);
       assert.deepEqual(
         m.counters.capturesAtStop[cap.name],
         { tables: 0, owner: false },
