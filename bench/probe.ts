@@ -4,7 +4,8 @@
  * on a fresh cluster through the CLI (`baton apply --probe --probe-rate 1000 --report`), and ONE
  * JSON object on stdout: per engine and run, the throughput achieved before the upgrade (the
  * baseline), the throughput loss of the worst member step against it, p99 before and during the
- * upgrade, the longest write gap and the acknowledged writes lost, with the issue's targets.
+ * upgrade, the longest write gap (of the whole run, before the first member step and during the
+ * steps) and the acknowledged writes lost, with the issue's targets.
  * Before the measured run the same load runs for `--warmup` seconds (default 5; 0: none) in this
  * process, so that the baseline measures the client's steady state rather than its warm-up.
  * Progress goes to stderr.
@@ -45,7 +46,10 @@ export interface ProbeRunFigures {
   worstStepLossPct: number;
   p99BeforeMs: number;
   p99DuringMs: number;
+  /** Longest write gap of the whole run, and of its parts: before the first member step, during the steps. */
   maxGapMs: number;
+  maxGapBeforeMs: number;
+  maxGapDuringMs: number;
   failedOps: number;
   lostWrites: number;
   errorKinds: Record<string, number>;
@@ -121,6 +125,8 @@ async function runOnce(
       p99BeforeMs: r.effect.p99BeforeMs,
       p99DuringMs: r.effect.p99DuringMs,
       maxGapMs: r.probe.maxGapMs,
+      maxGapBeforeMs: r.effect.maxGapBeforeMs,
+      maxGapDuringMs: r.effect.maxGapDuringMs,
       failedOps: r.probe.failedOps,
       lostWrites: r.probe.lostWrites + r.probe.unverifiedWrites,
       errorKinds: r.probe.errorKinds,
@@ -140,6 +146,8 @@ const FIGURES = [
   'p99BeforeMs',
   'p99DuringMs',
   'maxGapMs',
+  'maxGapBeforeMs',
+  'maxGapDuringMs',
   'lostWrites',
 ] as const;
 
@@ -163,7 +171,7 @@ async function bench(argv: string[]): Promise<void> {
       );
       const r = await runOnce(engine, from, to, rate, workers, warmupMs);
       process.stderr.write(
-        `baseline ${r.baselinePerSec} ops/s, worst step loss ${r.worstStepLossPct}%, p99 ${r.p99BeforeMs} -> ${r.p99DuringMs} ms, gap ${r.maxGapMs} ms, ${r.lostWrites} lost\n`,
+        `baseline ${r.baselinePerSec} ops/s, worst step loss ${r.worstStepLossPct}%, p99 ${r.p99BeforeMs} -> ${r.p99DuringMs} ms, gap ${r.maxGapMs} ms (before the steps ${r.maxGapBeforeMs}, during them ${r.maxGapDuringMs}), ${r.lostWrites} lost\n`,
       );
       results.push(r);
     }
@@ -180,6 +188,9 @@ async function bench(argv: string[]): Promise<void> {
       met: {
         lostWrites: results.every((r) => r.lostWrites <= target.lostWrites),
         maxGapMs: results.every((r) => r.maxGapMs <= target.maxGapMs),
+        // The same bound on the member steps alone: a gap in the baseline (no upgrade running yet,
+        // e.g. the disk stalling an AOF write) shows in maxGapMs but is not the upgrade's.
+        maxGapDuringSteps: results.every((r) => r.maxGapDuringMs <= target.maxGapMs),
         ...(target.worstStepLossPct !== undefined
           ? { worstStepLossPct: results.every((r) => r.worstStepLossPct <= target.worstStepLossPct!) }
           : {}),

@@ -101,6 +101,16 @@ describe('upgradeEffect', () => {
     assert.equal(e.p99BeforeMs, 2);
     assert.ok(e.p99DuringMs >= 200, `p99 during ${e.p99DuringMs}`);
     assert.equal(e.worstStep?.throughputLossPct, 0);
+    // The 300 ms stall is during the steps; before them writes were acknowledged every 10 ms.
+    assert.ok(e.maxGapDuringMs >= 300, `gap during ${e.maxGapDuringMs}`);
+    assert.equal(e.maxGapBeforeMs, 10);
+  });
+
+  it('tells a gap before the first member step from one during the steps', () => {
+    const r = run(6000, (due) => (due >= T0 + 1000 && due < T0 + 1400 ? T0 + 1400 : undefined));
+    const e = upgradeEffect(r, status({ a: [T0 + 2000, T0 + 4000] }));
+    assert.ok(e.maxGapBeforeMs >= 400, `gap before ${e.maxGapBeforeMs}`);
+    assert.equal(e.maxGapDuringMs, 10);
   });
 
   it('states the throughput a step lost as a percentage of the baseline', () => {

@@ -18,7 +18,10 @@ export interface UpgradeEffect {
   /** p99 latency before the first member step, and from its start to the end of the last one. */
   p99BeforeMs: number;
   p99DuringMs: number;
+  /** The longest write gap of the whole run, before the first member step, and during the steps. */
   maxGapMs: number;
+  maxGapBeforeMs: number;
+  maxGapDuringMs: number;
   lostWrites: number;
 }
 
@@ -129,6 +132,8 @@ export function upgradeEffect(r: Report, status: UpgradeStatus): UpgradeEffect {
     p99BeforeMs: before.p99Ms,
     p99DuringMs: during?.p99Ms ?? 0,
     maxGapMs: r.maxGapMs,
+    maxGapBeforeMs: before.maxGapMs,
+    maxGapDuringMs: during?.maxGapMs ?? 0,
     lostWrites: r.lostWrites,
   };
   if (worstStep) effect.worstStep = worstStep;
