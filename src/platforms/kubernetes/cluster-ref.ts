@@ -578,13 +578,13 @@ function lookedFor(kind: ClusterKind, name: string, order: readonly string[]): s
   return `looked for a controller ownerReference to it, or ${INSTANCE_LABEL}=${name}`;
 }
 
-async function patchCluster(
+/** A JSON merge patch of the cluster object `name` (retried as every write is). */
+export async function patchCluster(
   io: ClusterIo,
   kind: ClusterKind,
-  object: ClusterObject,
-  body: Record<string, unknown>,
+  name: string,
+  body: object,
 ): Promise<ClusterObject> {
-  const name = object.metadata.name;
   return (await withRetry(
     `patch ${kind.kind} ${io.namespace}/${name}`,
     () =>
@@ -632,7 +632,7 @@ export async function pauseTidbCluster(
     const annotations: Record<string, string> = { [PAUSED_BY_ANNOTATION]: upgradeName };
     if (!holder && paused) annotations[WAS_PAUSED_ANNOTATION] = 'true';
     try {
-      await patchCluster(io, kind, object, {
+      await patchCluster(io, kind, object.metadata.name, {
         metadata: { resourceVersion: object.metadata.resourceVersion, annotations },
         spec: { paused: true },
       });
@@ -677,7 +677,7 @@ export async function handOverTidbCluster(
     const decision = handOverDecision(wants, object, observed);
     if (!decision.ready) return decision;
     try {
-      await patchCluster(io, kind, object, {
+      await patchCluster(io, kind, object.metadata.name, {
         metadata: {
           resourceVersion: object.metadata.resourceVersion,
           annotations: { [PAUSED_BY_ANNOTATION]: null, [WAS_PAUSED_ANNOTATION]: null },

@@ -33,7 +33,7 @@ import type { Clock } from '../../core/clock.js';
 import { OperationalError } from '../../core/errors.js';
 import type { PrecheckResult } from '../../core/types.js';
 import type { UpgradeResource } from '../../api/upgrade.js';
-import { isConflict, MERGE_PATCH, withRetry } from './api.js';
+import { isConflict } from './api.js';
 import {
   CRDB_CLUSTER,
   type ClusterIo,
@@ -44,6 +44,7 @@ import {
   type ObservedTarget,
   OWNER_PRECHECK,
   PAUSED_BY_ANNOTATION,
+  patchCluster,
   readClusterObject,
   type ResolvedCluster,
   unsettled,
@@ -134,30 +135,6 @@ export function crdbDescribe(name: string): { takeOver: string; handBack: string
   };
 }
 
-async function patchCrdb(
-  io: ClusterIo,
-  kind: ClusterKind,
-  name: string,
-  body: object,
-): Promise<ClusterObject> {
-  return (await withRetry(
-    `patch ${kind.kind} ${io.namespace}/${name}`,
-    () =>
-      io.custom.patchNamespacedCustomObject(
-        {
-          group: kind.group,
-          version: kind.version,
-          plural: kind.plural,
-          namespace: io.namespace,
-          name,
-          body,
-        },
-        MERGE_PATCH,
-      ),
-    io.deps,
-  )) as ClusterObject;
-}
-
 /**
  * Take custody of CrdbCluster `name` for `upgrade`: the annotation {@link PAUSED_BY_ANNOTATION}, in
  * one resourceVersion-guarded merge patch. Idempotent; a line for events when it wrote something.
@@ -184,7 +161,7 @@ export async function holdCrdbCluster(
     const refusal = crdbRefusal(object);
     if (refusal) throw new OperationalError('owner-refused', refusal);
     try {
-      await patchCrdb(io, kind, name, {
+      await patchCluster(io, kind, name, {
         metadata: {
           resourceVersion: object.metadata.resourceVersion,
           annotations: { [PAUSED_BY_ANNOTATION]: me },
@@ -244,7 +221,7 @@ export async function pointCrdbClusterAt(
     }
     if ((object.spec as CrdbSpec | undefined)?.image?.name === image) break;
     try {
-      object = await patchCrdb(io, kind, name, {
+      object = await patchCluster(io, kind, name, {
         metadata: { resourceVersion: object.metadata.resourceVersion },
         spec: { image: { name: image } },
       });
@@ -301,7 +278,7 @@ export async function releaseCrdbCluster(
     const object = await readClusterObject(io, upgrade, kind, name);
     if (object.metadata.annotations?.[PAUSED_BY_ANNOTATION] !== upgrade.metadata.name) return undefined;
     try {
-      await patchCrdb(io, kind, name, {
+      await patchCluster(io, kind, name, {
         metadata: {
           resourceVersion: object.metadata.resourceVersion,
           annotations: { [PAUSED_BY_ANNOTATION]: null },
