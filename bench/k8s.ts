@@ -20,18 +20,17 @@
  * BATON_BENCH_RUNS (default 3), BATON_BENCH_NODE_FLAGS (Node flags of the operator instead of the
  * Deployment command's), BATON_CONTROLPLANE (use a running control plane instead of starting one).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1StatefulSet } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../src/api/upgrade.js';
-import { OPERATOR_NODE_FLAGS } from '../src/operator/manifests.js';
 import { startControlPlane, type ControlPlane } from '../test/kube/controlplane.js';
-import { applyDeploy, OPERATOR_NAMESPACE, serviceAccountToken } from '../test/kube/deploy.js';
+import { applyDeploy, serviceAccountToken } from '../test/kube/deploy.js';
 import { PATCH, type Rest } from '../test/kube/rest.js';
 import { createTestCluster, type TestCluster } from '../test/kube/test-cluster.js';
+import { OperatorProcess } from './operator-process.js';
 
 const DELAYS = (process.env.BATON_BENCH_DELAYS ?? '1000,200').split(',').map(Number);
 const SIZES = (process.env.BATON_BENCH_SIZES ?? '10,50').split(',').map(Number);
@@ -41,7 +40,6 @@ const TARGET_REQUESTS = 20;
 const TARGET_RSS_MB = 120;
 const TERMINAL = ['Completed', 'Failed', 'Paused', 'Cancelled', 'Expired'];
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => {
   const v = [...xs].sort((a, b) => a - b);
   return v.length ? v[Math.floor((v.length - 1) / 2)]! : 0;
@@ -156,72 +154,6 @@ async function baton(
   }
   await c.rest.delete(`/apis/apps/v1/namespaces/${ns}/statefulsets/${name}`);
   return { secondsPerPod: (t1 - t0) / 1000 / replicas, requests, phase };
-}
-
-/** `baton operator` from the compiled build (`dist/`), in its own process, watching one namespace. */
-class OperatorProcess {
-  private constructor(
-    private readonly child: ChildProcess,
-    private readonly rest: Rest,
-    private readonly lease: string,
-  ) {}
-
-  static async start(c: TestCluster, kubeconfig: string, log: string): Promise<OperatorProcess> {
-    const entry = new URL('../dist/operator/entrypoint.js', import.meta.url).pathname;
-    if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
-    const lease = `baton-bench-${c.namespace}`;
-    const child = spawn(
-      process.execPath,
-      [
-        // The Node flags of the Deployment's command; BATON_BENCH_NODE_FLAGS tries others.
-        ...(process.env.BATON_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? OPERATOR_NODE_FLAGS),
-        entry,
-        'operator',
-        '--kubeconfig',
-        kubeconfig,
-        '-n',
-        c.namespace,
-        '--lease-namespace',
-        OPERATOR_NAMESPACE,
-        '--lease-name',
-        lease,
-        '--port',
-        '0',
-        '--host',
-        '127.0.0.1',
-        '--identity',
-        'bench',
-      ],
-      { stdio: ['ignore', 'ignore', openSync(log, 'a')] },
-    );
-    const op = new OperatorProcess(child, c.rest, lease);
-    await op.waitLeader();
-    return op;
-  }
-
-  private async waitLeader(): Promise<void> {
-    for (;;) {
-      if (this.child.exitCode !== null) throw new Error(`operator exited with ${this.child.exitCode}`);
-      const lease = await this.rest.find<{ spec?: { holderIdentity?: string } }>(
-        `/apis/coordination.k8s.io/v1/namespaces/${OPERATOR_NAMESPACE}/leases/${this.lease}`,
-      );
-      if (lease?.spec?.holderIdentity === 'bench') return;
-      await sleep(20);
-    }
-  }
-
-  /** Peak resident set of the operator process (bytes). */
-  peakRssBytes(): number {
-    const text = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
-    return Number(/^VmHWM:\s+(\d+) kB/m.exec(text)?.[1] ?? 0) * 1024;
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGTERM');
-    await exited;
-  }
 }
 
 async function main(): Promise<void> {

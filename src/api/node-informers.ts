@@ -49,7 +49,29 @@ function revision(rv: string | undefined): bigint | undefined {
   return BigInt(rv);
 }
 
-type Lister<T> = () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
+/** One page of a list: `cont` is the continue token of the previous page. */
+type Lister<T> = (
+  cont: string | undefined,
+) => Promise<{ items: T[]; metadata?: { resourceVersion?: string; _continue?: string } }>;
+
+/** Objects listed per request: a list of thousands is parsed a page at a time. */
+const PAGE = 500;
+
+/**
+ * Drop what a node upgrade never reads and a cache of thousands would hold many times over: the
+ * server-side apply bookkeeping (`managedFields`) and kubectl's last-applied copy.
+ */
+function trim<T extends ObjectMeta>(obj: T): T {
+  const m = obj.metadata as (ObjectMeta['metadata'] & { managedFields?: unknown }) | undefined;
+  if (m) {
+    delete m.managedFields;
+    if (m.annotations?.['kubectl.kubernetes.io/last-applied-configuration'] !== undefined) {
+      const { 'kubectl.kubernetes.io/last-applied-configuration': _dropped, ...rest } = m.annotations;
+      m.annotations = rest;
+    }
+  }
+  return obj;
+}
 
 function informer<T extends ObjectMeta>(
   o: NodeInformersOptions,
@@ -64,10 +86,20 @@ function informer<T extends ObjectMeta>(
     logger: o.logger,
     what,
     path,
+    transform: trim,
     ...(labelSelector ? { labelSelector } : {}),
     list: async (): Promise<ListResult<T>> => {
-      const r = await list();
-      return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
+      const items: T[] = [];
+      let rv: string | undefined;
+      let cont: string | undefined;
+      do {
+        const r = await list(cont);
+        // A paged list is one snapshot, at the first page's resourceVersion.
+        rv ??= r.metadata?.resourceVersion ?? '';
+        for (const item of r.items) items.push(trim(item));
+        cont = r.metadata?._continue || undefined;
+      } while (cont);
+      return { items, resourceVersion: rv };
     },
   });
 }
@@ -91,24 +123,25 @@ export class NodeInformers {
     const policy = o.kc.makeApiClient(PolicyV1Api);
     const batch = o.kc.makeApiClient(BatchV1Api);
     const { namespace, labelSelector } = o.jobs;
-    this.nodes = informer(o, 'nodes', '/api/v1/nodes', () => core.listNode());
-    this.pods = informer(o, 'pods', '/api/v1/pods', () => core.listPodForAllNamespaces());
-    this.pdbs = informer(o, 'poddisruptionbudgets', '/apis/policy/v1/poddisruptionbudgets', () =>
-      policy.listPodDisruptionBudgetForAllNamespaces(),
+    const page = (cont: string | undefined) => ({ limit: PAGE, ...(cont ? { _continue: cont } : {}) });
+    this.nodes = informer(o, 'nodes', '/api/v1/nodes', (c) => core.listNode(page(c)));
+    this.pods = informer(o, 'pods', '/api/v1/pods', (c) => core.listPodForAllNamespaces(page(c)));
+    this.pdbs = informer(o, 'poddisruptionbudgets', '/apis/policy/v1/poddisruptionbudgets', (c) =>
+      policy.listPodDisruptionBudgetForAllNamespaces(page(c)),
     );
-    this.statefulSets = informer(o, 'statefulsets', '/apis/apps/v1/statefulsets', () =>
-      apps.listStatefulSetForAllNamespaces(),
+    this.statefulSets = informer(o, 'statefulsets', '/apis/apps/v1/statefulsets', (c) =>
+      apps.listStatefulSetForAllNamespaces(page(c)),
     );
-    this.replicaSets = informer(o, 'replicasets', '/apis/apps/v1/replicasets', () =>
-      apps.listReplicaSetForAllNamespaces(),
+    this.replicaSets = informer(o, 'replicasets', '/apis/apps/v1/replicasets', (c) =>
+      apps.listReplicaSetForAllNamespaces(page(c)),
     );
     this.jobs = informer(
       o,
       'upgrade jobs',
       `/apis/batch/v1/namespaces/${namespace}/jobs`,
       // The Jobs' namespace may not exist yet: no Jobs.
-      () =>
-        batch.listNamespacedJob({ namespace, labelSelector }).catch((err: unknown) => {
+      (c) =>
+        batch.listNamespacedJob({ namespace, labelSelector, ...page(c) }).catch((err: unknown) => {
           if (httpStatus(err) === 404) return { items: [] as V1Job[], metadata: {} };
           throw err;
         }),
@@ -201,6 +234,8 @@ export class NodeInformers {
     const deadline = this.o.clock.now() + (this.o.freshMs ?? 5_000);
     while (!this.all().every((i) => i.synced) || !this.caughtUp()) {
       if (this.o.clock.now() >= deadline || signal?.aborted) return false;
+      // An informer whose list fails (no permission, no such resource) will not sync soon.
+      if (this.all().some((i) => !i.synced && i.stats.errors > 0)) return false;
       await this.o.clock.sleep(5, signal).catch(() => undefined);
     }
     return true;

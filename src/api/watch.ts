@@ -52,6 +52,11 @@ export interface InformerOptions<T> {
   relistMs?: number;
   /** A watch silent for this long is restarted (default 60 s; the server sends bookmarks). */
   watchdogMs?: number;
+  /**
+   * What of each object to keep (client-go's SetTransform): applied to listed and watched objects
+   * before they are cached, so a cache of thousands keeps only the fields read. Default: all.
+   */
+  transform?: (obj: T) => T;
   /** Ask the server to end each watch after this long (`timeoutSeconds`); it is then resumed. */
   watchTimeoutSeconds?: number;
   /** First back-off after an error (default 200 ms), doubled up to `maxBackoffMs` (default 30 s). */
@@ -153,7 +158,9 @@ export class Informer<T extends ObjectMeta> {
     const r = await this.opts.list();
     this.stats.lists += 1;
     const seen = new Set<string>();
-    for (const item of r.items) {
+    const trim = this.opts.transform;
+    for (const listed of r.items) {
+      const item = trim ? trim(listed) : listed;
       const key = keyOf(item);
       seen.add(key);
       const old = this.cache.get(key);
@@ -282,7 +289,7 @@ export class Informer<T extends ObjectMeta> {
       else settle(new Error(`watch error ${status.code ?? ''}: ${status.message ?? 'unknown'}`));
       return;
     }
-    const obj = raw as T;
+    const obj = this.opts.transform ? this.opts.transform(raw as T) : (raw as T);
     const rv = obj.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (type === 'BOOKMARK') return;

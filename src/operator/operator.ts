@@ -74,7 +74,7 @@ type Pod = V1Pod;
 type Sts = V1StatefulSet;
 
 /** How soon after a change a node upgrade is looked at (changes within it make one look). */
-const WAKE_MS = 100;
+const WAKE_MS = 20;
 
 /** A container failure signal of a pod (waiting reason, non-zero exit, restarts). */
 function failureFacts(p: Pod | undefined): string {

@@ -35,8 +35,14 @@ export interface NodeSide {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Start acting the nodes' side for the test cluster `c` (stopped when the test ends via `stop`). */
-export function startNodeSide(c: TestCluster, o: NodeSideOptions): NodeSide {
+/**
+ * Start acting the nodes' side of `c`'s kubelet (stopped via `stop`): only its own nodes, so several
+ * kubelets (processes) can share a namespace's Jobs.
+ */
+export function startNodeSide(
+  c: Pick<TestCluster, 'rest' | 'kubelet' | 'namespace'>,
+  o: NodeSideOptions,
+): NodeSide {
   const restartMs = o.restartMs ?? 100;
   const side: NodeSide = { failJobsOn: new Set(), restarted: [], replaced: [], stop: () => {} };
   const done = new Set<string>();
@@ -51,7 +57,7 @@ export function startNodeSide(c: TestCluster, o: NodeSideOptions): NodeSide {
       const version = job.metadata?.annotations?.['baton.dev/target-version'];
       const complete = job.status?.conditions?.some((x) => x.type === 'Complete' && x.status === 'True');
       const uid = job.metadata!.uid!;
-      if (!node || !version || !complete || done.has(uid)) return;
+      if (!node || !version || !complete || done.has(uid) || !c.kubelet.nodeNames().includes(node)) return;
       done.add(uid);
       void (async () => {
         await c.kubelet.setNodeReady(node, false);
@@ -65,6 +71,7 @@ export function startNodeSide(c: TestCluster, o: NodeSideOptions): NodeSide {
   // The Job pods: how long they run and whether they fail, set as soon as they exist.
   const pods = c.rest.listWatch<V1Pod>(`/api/v1/namespaces/${o.jobNamespace}/pods`, {}, (type, pod) => {
     if (type === 'DELETED' || !pod.metadata?.labels?.['job-name']) return;
+    if (!c.kubelet.nodeNames().includes(pod.spec?.nodeName ?? '')) return;
     const key = pod.metadata.uid!;
     if (annotated.has(key)) return;
     annotated.add(key);

@@ -305,7 +305,7 @@ describe('node upgrade scenarios on one 23-node cluster (real control plane)', {
       version: 'v1.36.4',
       target: { nodes: testTarget(n.c) },
       force: ['drain-simulation'],
-      strategy: { timeouts: { drain: '8s', drainPolicy: 'pause' } },
+      strategy: { timeouts: { drain: '10s', drainPolicy: 'pause' } },
     });
     n.c.resetRequests();
     const r = await runUntil(w, endedOrPaused);

@@ -354,11 +354,11 @@ export class KubernetesNodesEngine implements Engine {
     ctx: EngineActionContext,
   ): Promise<DrainResult> {
     const node = member.endpoint ?? member.name;
-    const cordon = await this.cordon(node);
+    const { cordon, obj } = await this.cordon(node);
     if (cordon === 'gone') return { message: `${node} is gone; nothing to drain` };
     const pods = await this.api.podsOn(node);
     const plans = pods.map((p) => planPod(p, this.opts));
-    await this.remember(node, plans);
+    await this.remember(obj!, plans);
     const view = { workloads: new Map(), nodes: new Map(), podsByNode: new Map(), pdbs: [] } as ClusterView;
     const needsView = this.databases && plans.some((p) => controllerOf(p.pod)?.kind === 'StatefulSet');
     const full = needsView ? await this.api.view(true, ctx.signal) : view;
@@ -402,19 +402,22 @@ export class KubernetesNodesEngine implements Engine {
     return { message: parts.join('; ') };
   }
 
-  /** Cordon `node` with Baton's annotation unless it is cordoned already; `admin` when someone else's cordon holds it. */
-  private async cordon(node: string): Promise<'ours' | 'admin' | 'gone'> {
+  /**
+   * Cordon `node` with Baton's annotation unless it is cordoned already; `admin` when someone else's
+   * cordon holds it. With the Node as it is now.
+   */
+  private async cordon(node: string): Promise<{ cordon: 'ours' | 'admin' | 'gone'; obj?: V1Node }> {
     for (let attempt = 0; ; attempt++) {
       let n: V1Node;
       try {
         n = await this.api.core.readNode({ name: node });
       } catch (err) {
-        if (httpStatus(err) === 404) return 'gone';
+        if (httpStatus(err) === 404) return { cordon: 'gone' };
         throw err;
       }
       const ann = n.metadata?.annotations ?? {};
-      if (ann[NODE_ANNOTATIONS.cordonedBy] === this.key) return 'ours';
-      if (n.spec?.unschedulable) return 'admin';
+      if (ann[NODE_ANNOTATIONS.cordonedBy] === this.key) return { cordon: 'ours', obj: n };
+      if (n.spec?.unschedulable) return { cordon: 'admin', obj: n };
       try {
         const written = await this.api.core.patchNode(
           {
@@ -430,16 +433,16 @@ export class KubernetesNodesEngine implements Engine {
           MERGE_PATCH,
         );
         this.api.wrote(written);
-        return 'ours';
+        return { cordon: 'ours', obj: written };
       } catch (err) {
         if (httpStatus(err) !== 409 || attempt >= 5) throw err;
       }
     }
   }
 
-  /** Add the controllers and database members of the pods about to go to the node's drain record. */
-  private async remember(node: string, plans: PodPlan[]): Promise<void> {
-    const n = await this.api.core.readNode({ name: node });
+  /** Add the controllers and database members of the pods about to go to Node `n`'s drain record. */
+  private async remember(n: V1Node, plans: PodPlan[]): Promise<void> {
+    const node = n.metadata!.name!;
     const prev = readDrainRecord(n.metadata?.annotations);
     const rec: DrainRecord =
       prev?.upgrade === this.key ? prev : { upgrade: this.key, workloads: [], databases: [] };
@@ -507,14 +510,18 @@ export class KubernetesNodesEngine implements Engine {
   async restore(member: MemberView, _s: Snapshot, _ctx: PortContext): Promise<void> {
     const node = member.endpoint ?? member.name;
     for (let attempt = 0; ; attempt++) {
-      let n: V1Node;
+      // The informer's copy first (a stale one only costs a conflict and a read).
+      let n: V1Node | undefined = attempt === 0 ? this.informers?.nodes.get(`/${node}`) : undefined;
       try {
-        n = await this.api.core.readNode({ name: node });
+        n ??= await this.api.core.readNode({ name: node });
       } catch (err) {
         if (httpStatus(err) === 404) return;
         throw err;
       }
-      if (n.metadata?.annotations?.[NODE_ANNOTATIONS.cordonedBy] !== this.key) return;
+      if (n.metadata?.annotations?.[NODE_ANNOTATIONS.cordonedBy] !== this.key) {
+        if (attempt === 0 && this.informers) continue; // the copy may predate the cordon: read it
+        return;
+      }
       try {
         const written = await this.api.core.patchNode(
           {
