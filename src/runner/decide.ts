@@ -140,6 +140,26 @@ function phaseStep(t: Turn): Step {
  */
 function cancelling(t: Turn): Step {
   const { spec, status, now } = t;
+  // A member the platform reports failed (a failed upgrade Job, a crashed process) will never
+  // finish: the cancel leaves it for a human, as a failure within the allowance is, instead of
+  // resuming only to pause on it again.
+  for (const [name, m] of Object.entries(status.members)) {
+    const view = t.views.get(name);
+    const failing =
+      view?.failed &&
+      (m.state === 'verifying' || (m.state === 'replacing' && t.rules.steps?.failedWhileReplacing));
+    if (!failing) continue;
+    const cause = `${name} failed on ${m.to}: ${view.detail ?? 'the platform reports a failure'}`;
+    m.lastError = cause;
+    setMemberState(
+      status,
+      name,
+      'failed',
+      now,
+      `${name} failed and is left for a human (cancelled): ${cause}`,
+    );
+    record(status, { at: now, type: 'error', member: name, message: cause });
+  }
   // An evacuating member (a node being drained) has started: a cancel lets it finish.
   const evacuating = t.rules.steps?.evacuate !== undefined;
   const inFlight = Object.entries(status.members).filter(

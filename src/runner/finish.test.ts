@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import type { UpgradeStatus } from '../core/types.js';
 import { FROM, member, NOW, type Row, table, TO } from '../../test/runner/decisions.js';
-import { POLL_MS } from './decision.js';
+import { type Decision, POLL_MS } from './decision.js';
 
 const allUpgraded = [member(0, TO), member(1, TO), member(2, TO)];
 
@@ -196,6 +196,50 @@ describe('hand-back', () => {
         },
       },
     ]),
+  );
+});
+
+describe('cancel', () => {
+  table(
+    (() => {
+      // Paused on etcd-2's failed upgrade (its Job failed), then cancelled by the user.
+      const failedOnCancel = (s: UpgradeStatus) => {
+        s.phase = 'Paused';
+        s.pausedAt = NOW - 60_000;
+        s.pausedGeneration = 1;
+        s.pauseCause = 'etcd-2 failed while being upgraded to 3.5.1: Job etcd-2-upgrade failed';
+        for (const [name, m] of Object.entries(s.members)) {
+          if (name === 'etcd-2')
+            Object.assign(m, { state: 'replacing', replaceIssued: true, since: NOW - 90_000 });
+          else Object.assign(m, { state: 'done', finishedAt: NOW - 120_000 });
+        }
+      };
+      const failedJob = { failed: true, detail: 'Job etcd-2-upgrade failed' };
+      return [
+        {
+          name: 'paused on a member whose upgrade failed: the cancel leaves it failed and ends Cancelled',
+          spec: { cancel: true, generation: 2 },
+          rules: { steps: { failedWhileReplacing: true } },
+          members: [member(0, TO), member(1, TO), member(2, FROM, failedJob)],
+          status: failedOnCancel,
+          step: { kind: 'finish', phase: 'Cancelled' },
+          phase: 'Cancelled' as const,
+          then: (d: Decision) => {
+            assert.equal(d.status.members['etcd-2']?.state, 'failed');
+            assert.match(d.reason, /failed and left for a human: etcd-2/);
+          },
+        },
+        {
+          name: 'a member still restarting (not failed) is waited for',
+          spec: { cancel: true, generation: 2 },
+          rules: { steps: { failedWhileReplacing: true } },
+          members: [member(0, TO), member(1, TO), member(2, FROM, { ready: false })],
+          status: failedOnCancel,
+          step: { kind: 'wait', reason: /^cancelling: waiting for etcd-2 to finish/ },
+          phase: 'Running' as const,
+        },
+      ];
+    })(),
   );
 });
 
