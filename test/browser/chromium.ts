@@ -5,7 +5,7 @@
  * temporary directory that `BATON_UI_DIR` points the CLI at; and the artifacts directory where
  * screenshots are kept.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,7 +43,8 @@ export function buildUi(): Promise<string> {
     const dir = join(await mkdtemp(join(tmpdir(), 'baton-ui-')), 'ui');
     await bundleUi(dir);
     process.env.BATON_UI_DIR = dir;
-    process.once('exit', () => void rm(join(dir, '..'), { recursive: true, force: true }));
+    // Synchronously: an 'exit' listener cannot wait for a promise.
+    process.once('exit', () => rmSync(join(dir, '..'), { recursive: true, force: true }));
     return dir;
   })();
   return built;
