@@ -47,11 +47,14 @@ async function waitFor<T>(what: string, ms: number, check: () => Promise<T | str
 }
 
 const settled = (s: Snapshot): Snapshot | string =>
-  s.health.healthy && s.members.every((m) => m.engine?.healthy && m.engine.caughtUp)
+  s.health.healthy && s.members.every((m) => m.ready && m.engine?.healthy && m.engine.caughtUp)
     ? s
     : `${s.health.detail}; ${s.members
-        .filter((m) => !m.engine?.healthy || !m.engine.caughtUp)
-        .map((m) => `${m.name}: ${m.engine?.detail ?? m.detail ?? 'no engine state'}`)
+        .filter((m) => !m.ready || !m.engine?.healthy || !m.engine.caughtUp)
+        .map(
+          (m) =>
+            `${m.name}: ${m.ready ? '' : 'not ready (platform); '}${m.engine?.detail ?? m.detail ?? 'no engine state'}`,
+        )
         .join('; ')}`;
 
 describe('redis engine on a local 6-member cluster', { timeout: 180_000 }, () => {
