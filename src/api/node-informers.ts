@@ -30,7 +30,14 @@ import type { Logger } from '../core/logger.js';
 import { httpStatus } from './client.js';
 import { isReady } from './conditions.js';
 import { NODE_ANNOTATIONS } from './nodes.js';
-import { Informer, type ListResult, type ObjectMeta } from './watch.js';
+import {
+  dropBookkeeping,
+  Informer,
+  listPaged,
+  pageQuery,
+  type ObjectMeta,
+  type PageLister,
+} from './watch.js';
 
 /** Options of {@link NodeInformers}. */
 export interface NodeInformersOptions {
@@ -49,35 +56,11 @@ function revision(rv: string | undefined): bigint | undefined {
   return BigInt(rv);
 }
 
-/** One page of a list: `cont` is the continue token of the previous page. */
-type Lister<T> = (
-  cont: string | undefined,
-) => Promise<{ items: T[]; metadata?: { resourceVersion?: string; _continue?: string } }>;
-
-/** Objects listed per request: a list of thousands is parsed a page at a time. */
-const PAGE = 500;
-
-/**
- * Drop what a node upgrade never reads and a cache of thousands would hold many times over: the
- * server-side apply bookkeeping (`managedFields`) and kubectl's last-applied copy.
- */
-function trim<T extends ObjectMeta>(obj: T): T {
-  const m = obj.metadata as (ObjectMeta['metadata'] & { managedFields?: unknown }) | undefined;
-  if (m) {
-    delete m.managedFields;
-    if (m.annotations?.['kubectl.kubernetes.io/last-applied-configuration'] !== undefined) {
-      const { 'kubectl.kubernetes.io/last-applied-configuration': _dropped, ...rest } = m.annotations;
-      m.annotations = rest;
-    }
-  }
-  return obj;
-}
-
 function informer<T extends ObjectMeta>(
   o: NodeInformersOptions,
   what: string,
   path: string,
-  list: Lister<T>,
+  list: PageLister<T>,
   labelSelector?: string,
 ): Informer<T> {
   return new Informer<T>({
@@ -86,21 +69,9 @@ function informer<T extends ObjectMeta>(
     logger: o.logger,
     what,
     path,
-    transform: trim,
+    transform: dropBookkeeping,
     ...(labelSelector ? { labelSelector } : {}),
-    list: async (): Promise<ListResult<T>> => {
-      const items: T[] = [];
-      let rv: string | undefined;
-      let cont: string | undefined;
-      do {
-        const r = await list(cont);
-        // A paged list is one snapshot, at the first page's resourceVersion.
-        rv ??= r.metadata?.resourceVersion ?? '';
-        for (const item of r.items) items.push(trim(item));
-        cont = r.metadata?._continue || undefined;
-      } while (cont);
-      return { items, resourceVersion: rv };
-    },
+    list: () => listPaged(list, dropBookkeeping),
   });
 }
 
@@ -123,17 +94,16 @@ export class NodeInformers {
     const policy = o.kc.makeApiClient(PolicyV1Api);
     const batch = o.kc.makeApiClient(BatchV1Api);
     const { namespace, labelSelector } = o.jobs;
-    const page = (cont: string | undefined) => ({ limit: PAGE, ...(cont ? { _continue: cont } : {}) });
-    this.nodes = informer(o, 'nodes', '/api/v1/nodes', (c) => core.listNode(page(c)));
-    this.pods = informer(o, 'pods', '/api/v1/pods', (c) => core.listPodForAllNamespaces(page(c)));
+    this.nodes = informer(o, 'nodes', '/api/v1/nodes', (c) => core.listNode(pageQuery(c)));
+    this.pods = informer(o, 'pods', '/api/v1/pods', (c) => core.listPodForAllNamespaces(pageQuery(c)));
     this.pdbs = informer(o, 'poddisruptionbudgets', '/apis/policy/v1/poddisruptionbudgets', (c) =>
-      policy.listPodDisruptionBudgetForAllNamespaces(page(c)),
+      policy.listPodDisruptionBudgetForAllNamespaces(pageQuery(c)),
     );
     this.statefulSets = informer(o, 'statefulsets', '/apis/apps/v1/statefulsets', (c) =>
-      apps.listStatefulSetForAllNamespaces(page(c)),
+      apps.listStatefulSetForAllNamespaces(pageQuery(c)),
     );
     this.replicaSets = informer(o, 'replicasets', '/apis/apps/v1/replicasets', (c) =>
-      apps.listReplicaSetForAllNamespaces(page(c)),
+      apps.listReplicaSetForAllNamespaces(pageQuery(c)),
     );
     this.jobs = informer(
       o,
@@ -141,7 +111,7 @@ export class NodeInformers {
       `/apis/batch/v1/namespaces/${namespace}/jobs`,
       // The Jobs' namespace may not exist yet: no Jobs.
       (c) =>
-        batch.listNamespacedJob({ namespace, labelSelector, ...page(c) }).catch((err: unknown) => {
+        batch.listNamespacedJob({ namespace, labelSelector, ...pageQuery(c) }).catch((err: unknown) => {
           if (httpStatus(err) === 404) return { items: [] as V1Job[], metadata: {} };
           throw err;
         }),

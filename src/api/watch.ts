@@ -69,6 +69,57 @@ export function keyOf(o: ObjectMeta): string {
   return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 }
 
+/**
+ * Drop what no reader of a cache uses and a cache of thousands would hold many times over (the
+ * informers' `transform`): the server-side apply bookkeeping (`metadata.managedFields`, on a pod
+ * about as big as the rest of it, on an Upgrade an entry per member) and kubectl's last-applied
+ * copy. Changes `obj` in place and returns it.
+ */
+export function dropBookkeeping<T extends ObjectMeta>(obj: T): T {
+  const m = obj.metadata as (ObjectMeta['metadata'] & { managedFields?: unknown }) | undefined;
+  if (m) {
+    delete m.managedFields;
+    if (m.annotations?.['kubectl.kubernetes.io/last-applied-configuration'] !== undefined) {
+      const { 'kubectl.kubernetes.io/last-applied-configuration': _dropped, ...rest } = m.annotations;
+      m.annotations = rest;
+    }
+  }
+  return obj;
+}
+
+/** One page of a list: `cont` is the continue token of the previous page (undefined: the first). */
+export type PageLister<T> = (
+  cont: string | undefined,
+) => Promise<{ items: T[]; metadata?: { resourceVersion?: string; _continue?: string } }>;
+
+/** Objects listed per request: a list of thousands is read and parsed a page at a time. */
+export const LIST_PAGE = 500;
+
+/** The query of page `cont` ({@link LIST_PAGE} objects). */
+export function pageQuery(cont: string | undefined): { limit: number; _continue?: string } {
+  return { limit: LIST_PAGE, ...(cont ? { _continue: cont } : {}) };
+}
+
+/**
+ * A whole list read page by page (one snapshot, at the first page's resourceVersion), each object
+ * passed through `transform` as its page arrives, so at most one page is held untrimmed.
+ */
+export async function listPaged<T>(
+  list: PageLister<T>,
+  transform: (o: T) => T = (o) => o,
+): Promise<ListResult<T>> {
+  const items: T[] = [];
+  let rv: string | undefined;
+  let cont: string | undefined;
+  do {
+    const r = await list(cont);
+    rv ??= r.metadata?.resourceVersion ?? '';
+    for (const item of r.items) items.push(transform(item));
+    cont = r.metadata?._continue || undefined;
+  } while (cont);
+  return { items, resourceVersion: rv };
+}
+
 /** Counters an informer keeps (exposed for tests and metrics). */
 export interface InformerStats {
   lists: number;

@@ -13,11 +13,13 @@ import {
 } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type UpgradeResource } from '../api/upgrade.js';
 import {
+  dropBookkeeping,
   Informer,
+  listPaged,
+  pageQuery,
   type InformerHandler,
   type InformerOptions,
   type InformerStats,
-  type ListResult,
   type ObjectMeta,
 } from '../api/watch.js';
 
@@ -95,6 +97,9 @@ export function operatorInformers(
   const custom = common.kc.makeApiClient(CustomObjectsApi);
   const core = common.kc.makeApiClient(CoreV1Api);
   const apps = common.kc.makeApiClient(AppsV1Api);
+  // Every cache drops the apply bookkeeping and lists a page at a time: a namespace of a
+  // 1,000-node upgrade holds a pod per node (and one per upgrade Job), and the Upgrade's own
+  // managedFields grow an entry per member.
   const upgrades = new InformerSet(
     namespaces,
     (namespace) =>
@@ -102,22 +107,29 @@ export function operatorInformers(
         ...common,
         what: 'upgrades',
         path: `/apis/${GROUP}/${VERSION}${at(namespace)}/${PLURAL}`,
-        list: async () => {
-          const r = (
-            namespace
-              ? await custom.listNamespacedCustomObject({
-                  group: GROUP,
-                  version: VERSION,
-                  namespace,
-                  plural: PLURAL,
-                })
-              : await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
-          ) as {
-            items: UpgradeResource[];
-            metadata?: { resourceVersion?: string };
-          };
-          return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
-        },
+        transform: dropBookkeeping,
+        list: () =>
+          listPaged(
+            async (cont) =>
+              (namespace
+                ? await custom.listNamespacedCustomObject({
+                    group: GROUP,
+                    version: VERSION,
+                    namespace,
+                    plural: PLURAL,
+                    ...pageQuery(cont),
+                  })
+                : await custom.listClusterCustomObject({
+                    group: GROUP,
+                    version: VERSION,
+                    plural: PLURAL,
+                    ...pageQuery(cont),
+                  })) as {
+                items: UpgradeResource[];
+                metadata?: { resourceVersion?: string; _continue?: string };
+              },
+            dropBookkeeping,
+          ),
       }),
   );
   const pods = new InformerSet(
@@ -127,12 +139,15 @@ export function operatorInformers(
         ...common,
         what: 'pods',
         path: `/api/v1${at(namespace)}/pods`,
-        list: async (): Promise<ListResult<V1Pod>> => {
-          const r = namespace
-            ? await core.listNamespacedPod({ namespace })
-            : await core.listPodForAllNamespaces();
-          return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
-        },
+        transform: dropBookkeeping,
+        list: () =>
+          listPaged(
+            (cont) =>
+              namespace
+                ? core.listNamespacedPod({ namespace, ...pageQuery(cont) })
+                : core.listPodForAllNamespaces(pageQuery(cont)),
+            dropBookkeeping,
+          ),
       }),
   );
   const sets = new InformerSet(
@@ -142,12 +157,15 @@ export function operatorInformers(
         ...common,
         what: 'statefulsets',
         path: `/apis/apps/v1${at(namespace)}/statefulsets`,
-        list: async (): Promise<ListResult<V1StatefulSet>> => {
-          const r = namespace
-            ? await apps.listNamespacedStatefulSet({ namespace })
-            : await apps.listStatefulSetForAllNamespaces();
-          return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
-        },
+        transform: dropBookkeeping,
+        list: () =>
+          listPaged(
+            (cont) =>
+              namespace
+                ? apps.listNamespacedStatefulSet({ namespace, ...pageQuery(cont) })
+                : apps.listStatefulSetForAllNamespaces(pageQuery(cont)),
+            dropBookkeeping,
+          ),
       }),
   );
   return { upgrades, pods, sets };

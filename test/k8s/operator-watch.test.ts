@@ -1,9 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
+import { operatorInformers } from '../../src/operator/informers.js';
 import { systemClock } from '../../src/core/clock.js';
 import { nullLogger } from '../../src/core/logger.js';
-import { Informer } from '../../src/api/watch.js';
+import { dropBookkeeping, Informer, listPaged } from '../../src/api/watch.js';
 import { waitFor } from '../kube/helpers.js';
 import { startCluster, type TestCluster } from '../kube/test-cluster.js';
 
@@ -99,5 +100,61 @@ describe('operator informer', () => {
     await waitFor('errors counted', () => inf.stats.errors >= 1);
     await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'late' } } });
     await waitFor('recovery', () => inf.get(`${NS}/late`) !== undefined);
+  });
+  it('reads a list a page at a time, as one snapshot, trimming each page', async (t) => {
+    const server = await startCluster(t);
+    const NS = server.namespace;
+    const core = server.kubeConfig().makeApiClient(CoreV1Api);
+    for (let i = 0; i < 7; i++)
+      await core.createNamespacedConfigMap({
+        namespace: NS,
+        body: {
+          metadata: {
+            name: `cm-${i}`,
+            annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{}', keep: 'yes' },
+          },
+        },
+      });
+    const versions: string[] = [];
+    const r = await listPaged(async (cont) => {
+      const page = await core.listNamespacedConfigMap({ namespace: NS, limit: 3, _continue: cont });
+      versions.push(page.metadata!.resourceVersion!);
+      // What the server sends carries the bookkeeping the transform must drop.
+      assert.ok(page.items.every((c) => c.metadata!.managedFields?.length));
+      return page;
+    }, dropBookkeeping);
+    const names = r.items.map((c) => c.metadata!.name).filter((n) => n !== 'kube-root-ca.crt');
+    assert.deepEqual(names.sort(), ['cm-0', 'cm-1', 'cm-2', 'cm-3', 'cm-4', 'cm-5', 'cm-6']);
+    assert.equal(versions.length, 3, '8 objects (kube-root-ca.crt too) in pages of 3');
+    assert.equal(r.resourceVersion, versions[0]);
+    for (const c of r.items) {
+      assert.equal(c.metadata!.managedFields, undefined);
+      assert.equal(c.metadata!.annotations?.['kubectl.kubernetes.io/last-applied-configuration'], undefined);
+    }
+    assert.equal(r.items.find((c) => c.metadata!.name === 'cm-0')!.metadata!.annotations!.keep, 'yes');
+  });
+
+  it("keeps the operator's pods without their managedFields, listed or watched", async (t) => {
+    const server = await startCluster(t);
+    const NS = server.namespace;
+    const kc = server.kubeConfig();
+    const core = kc.makeApiClient(CoreV1Api);
+    const pod = (name: string) => ({
+      metadata: { name, labels: { app: 'x' } },
+      spec: { containers: [{ name: 'c', image: 'registry.local:5000/x:1' }] },
+    });
+    await core.createNamespacedPod({ namespace: NS, body: pod('listed') });
+    const inf = operatorInformers([NS], { kc, clock: systemClock, logger: nullLogger });
+    t.after(() => Promise.all([inf.pods.stop(), inf.sets.stop(), inf.upgrades.stop()]));
+    await Promise.all([inf.pods.start(), inf.sets.start(), inf.upgrades.start()]);
+    await core.createNamespacedPod({ namespace: NS, body: pod('watched') });
+    await waitFor('the watched pod', () => inf.pods.get(`${NS}/watched`) !== undefined);
+    const server1 = await core.readNamespacedPod({ namespace: NS, name: 'listed' });
+    assert.ok(server1.metadata!.managedFields?.length, 'the server keeps managedFields');
+    for (const name of ['listed', 'watched']) {
+      const cached = inf.pods.get(`${NS}/${name}`)!;
+      assert.equal(cached.metadata!.managedFields, undefined, name);
+      assert.equal(cached.spec!.containers[0]!.image, 'registry.local:5000/x:1');
+    }
   });
 });
