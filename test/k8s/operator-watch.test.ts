@@ -145,8 +145,8 @@ describe('operator informer', () => {
     });
     await core.createNamespacedPod({ namespace: NS, body: pod('listed') });
     const inf = operatorInformers([NS], { kc, clock: systemClock, logger: nullLogger });
-    t.after(() => Promise.all([inf.pods.stop(), inf.sets.stop(), inf.upgrades.stop()]));
-    await Promise.all([inf.pods.start(), inf.sets.start(), inf.upgrades.start()]);
+    t.after(() => inf.pods.stop());
+    await inf.pods.start();
     await core.createNamespacedPod({ namespace: NS, body: pod('watched') });
     await waitFor('the watched pod', () => inf.pods.get(`${NS}/watched`) !== undefined);
     const server1 = await core.readNamespacedPod({ namespace: NS, name: 'listed' });
