@@ -10,6 +10,7 @@ import {
   generationBump,
   invalidStatus,
   isMarkedInvalid,
+  mergePatchOf,
   resourceSpecOf,
   resourceStatusOf,
 } from './journal.js';
@@ -31,6 +32,7 @@ test('resourceSpecOf is the inverse of toUpgradeSpec for every representable fie
     force: ['all-pods-ready'],
     supervised: true,
     pausedExpirySeconds: 3600,
+    probe: { rate: 200, workers: 4, readRatio: 0.5, maxWriteGapMs: 1500, maxErrorRate: 0.01, maxP99Ms: 250 },
   });
   const res: UpgradeResource = {
     apiVersion: API_VERSION,
@@ -147,4 +149,29 @@ test('invalidStatus: Failed with Progressing and Ready False InvalidSpec, a hist
     later.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime,
     new Date(now).toISOString(),
   );
+});
+
+test('mergePatchOf: changed keys, nested objects recursively, removed keys as null, arrays whole', () => {
+  assert.deepEqual(
+    mergePatchOf({ a: 1, b: { c: 2, d: 3 }, e: [1] }, { a: 1, b: { c: 2, d: 3 }, e: [1] }),
+    {},
+  );
+  assert.deepEqual(
+    mergePatchOf(
+      { paused: false, strategy: { batch: { type: 'percent', percent: 10 }, soak: '0s' }, force: ['x'] },
+      {
+        paused: true,
+        strategy: { batch: { type: 'fixed', size: 2 }, soak: '0s' },
+        force: ['x', 'y'],
+        probe: {},
+      },
+    ),
+    {
+      paused: true,
+      strategy: { batch: { type: 'fixed', size: 2, percent: null } },
+      force: ['x', 'y'],
+      probe: {},
+    },
+  );
+  assert.deepEqual(mergePatchOf({ probe: { rate: 5 } }, {}), { probe: null });
 });

@@ -11,7 +11,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { BadInputError, ConflictError, describeError, OperationalError } from '../../core/errors.js';
 import { nullLogger, type Logger } from '../../core/logger.js';
 import type { JournalStore, UpgradeRecord } from '../../core/ports.js';
-import type { BatchPolicy, HistoryEntry, UpgradeSpec, UpgradeStatus } from '../../core/types.js';
+import type { BatchPolicy, HistoryEntry, ProbeSpec, UpgradeSpec, UpgradeStatus } from '../../core/types.js';
 import { isTerminal } from '../../core/types.js';
 import { newStatus } from '../../runner/status.js';
 import {
@@ -106,8 +106,47 @@ export function resourceSpecOf(
     rollback: spec.rollback,
     supervised: spec.supervised,
     expiry: seconds(spec.pausedExpirySeconds),
+    ...(spec.probe ? { probe: resourceProbeOf(spec.probe) } : {}),
     ...(extra.credentialsSecret ? { credentialsSecret: extra.credentialsSecret } : {}),
   };
+}
+
+function resourceProbeOf(p: ProbeSpec): NonNullable<UpgradeResourceSpec['probe']> {
+  const d = (ms: number | undefined) => (ms === undefined ? undefined : seconds(ms / 1000));
+  const probe = {
+    rate: p.rate,
+    workers: p.workers,
+    readRatio: p.readRatio,
+    maxWriteGap: d(p.maxWriteGapMs),
+    maxErrorRate: p.maxErrorRate,
+    maxP99: d(p.maxP99Ms),
+  };
+  return Object.fromEntries(Object.entries(probe).filter(([, v]) => v !== undefined));
+}
+
+type Json = unknown;
+const isObject = (v: Json): v is Record<string, Json> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The JSON merge patch (RFC 7386) that turns `from` into `to`: changed keys, nested objects
+ * recursively, removed keys as null, arrays whole. Empty when they are equal.
+ */
+export function mergePatchOf(from: Record<string, Json>, to: Record<string, Json>): Record<string, Json> {
+  const patch: Record<string, Json> = {};
+  for (const key of new Set([...Object.keys(from), ...Object.keys(to)])) {
+    const a = from[key];
+    const b = to[key];
+    if (b === undefined) {
+      if (a !== undefined) patch[key] = null;
+    } else if (isObject(a) && isObject(b)) {
+      const inner = mergePatchOf(a, b);
+      if (Object.keys(inner).length > 0) patch[key] = inner;
+    } else if (JSON.stringify(a) !== JSON.stringify(b)) {
+      patch[key] = b;
+    }
+  }
+  return patch;
 }
 
 /** A condition reason in the Kubernetes form (CamelCase letters and digits): `precheck:all-pods-ready` -> `PrecheckAllPodsReady`. */
@@ -489,10 +528,11 @@ export class UpgradeResourceJournal implements JournalStore {
   }
 
   /**
-   * Apply `change` to the spec's control fields (paused, cancel, force, finalize,
-   * finalizeRequested, rollback, supervised) with a merge patch guarded by resourceVersion; the
-   * API server bumps `metadata.generation`, also when nothing changed (see {@link generationBump}).
-   * Other changes are ignored: the rest of the resource spec is the user's to edit.
+   * Apply `change` to the resource's spec with a merge patch guarded by resourceVersion: the fields
+   * it changed, in the resource's own form (control fields, strategy, expiry, probe, version...);
+   * what it left alone stays as the user wrote it. The API server bumps `metadata.generation`, also
+   * when nothing changed (see {@link generationBump}). A change to what the resource cannot hold
+   * (its name and cluster, component stages and prerequisites) is an error, not a silent drop.
    */
   async updateSpec(name: string, change: (spec: UpgradeSpec) => UpgradeSpec): Promise<UpgradeSpec> {
     for (let attempt = 0; ; attempt++) {
@@ -504,19 +544,16 @@ export class UpgradeResourceJournal implements JournalStore {
         );
       const before = toUpgradeSpec(res, this.clusterName(res));
       const after = change(structuredClone(before));
-      const fields = [
-        'paused',
-        'cancel',
-        'force',
-        'finalize',
-        'finalizeRequested',
-        'rollback',
-        'supervised',
-      ] as const;
-      const patch: Record<string, unknown> = {};
-      for (const f of fields) {
-        if (JSON.stringify(before[f]) !== JSON.stringify(after[f])) patch[f] = after[f];
-      }
+      const layout = (s: UpgradeSpec) =>
+        JSON.stringify([s.name, s.cluster, (s.components ?? []).map((c) => ({ ...c, version: undefined }))]);
+      if (layout(before) !== layout(after))
+        throw new Error(
+          `upgrade ${name}: the name, the cluster and component stages or prerequisites cannot be changed on an Upgrade resource`,
+        );
+      const patch = mergePatchOf(
+        resourceSpecOf(before, res.spec.target) as Record<string, Json>,
+        resourceSpecOf(after, res.spec.target) as Record<string, Json>,
+      );
       if (Object.keys(patch).length === 0) Object.assign(patch, generationBump(res.spec));
       try {
         const out = (await this.retry(`patch upgrade ${this.namespace}/${name}`, () =>
