@@ -30,14 +30,7 @@ import type { Logger } from '../core/logger.js';
 import { httpStatus } from './client.js';
 import { isReady } from './conditions.js';
 import { NODE_ANNOTATIONS } from './nodes.js';
-import {
-  dropBookkeeping,
-  Informer,
-  listPaged,
-  pageQuery,
-  type ObjectMeta,
-  type PageLister,
-} from './watch.js';
+import { dropBookkeeping, Informer, pageQuery, type ObjectMeta, type PageLister } from './watch.js';
 
 /** Options of {@link NodeInformers}. */
 export interface NodeInformersOptions {
@@ -71,7 +64,7 @@ function informer<T extends ObjectMeta>(
     path,
     transform: dropBookkeeping,
     ...(labelSelector ? { labelSelector } : {}),
-    list: () => listPaged(list, dropBookkeeping),
+    list,
   });
 }
 

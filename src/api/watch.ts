@@ -24,12 +24,6 @@ export interface ObjectMeta {
   };
 }
 
-/** A list response: items and the collection's resourceVersion. */
-export interface ListResult<T> {
-  items: T[];
-  resourceVersion: string;
-}
-
 /** Change kinds delivered to handlers. */
 export type InformerEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -43,8 +37,13 @@ export interface InformerOptions<T> {
   what: string;
   /** Watch path, e.g. `/api/v1/pods` or `/apis/baton.dev/v1alpha1/namespaces/db/upgrades`. */
   path: string;
-  /** List the same collection (same namespace and selector as `path` and `labelSelector`). */
-  list: () => Promise<ListResult<T>>;
+  /**
+   * List the same collection (same namespace and selector as `path` and `labelSelector`), one page
+   * per call: `cont` is the previous page's continue token (undefined: the first page; a lister
+   * that never returns one lists in one page). Each page goes into the cache as it arrives, so a
+   * relist of thousands holds the old cache and one page, not the old cache and a second copy.
+   */
+  list: PageLister<T>;
   labelSelector?: string;
   clock: Clock;
   logger: Logger;
@@ -92,32 +91,12 @@ export type PageLister<T> = (
   cont: string | undefined,
 ) => Promise<{ items: T[]; metadata?: { resourceVersion?: string; _continue?: string } }>;
 
-/** Objects listed per request: a list of thousands is read and parsed a page at a time. */
+/** Objects listed per request: a list of thousands is read, parsed and cached a page at a time. */
 export const LIST_PAGE = 500;
 
 /** The query of page `cont` ({@link LIST_PAGE} objects). */
 export function pageQuery(cont: string | undefined): { limit: number; _continue?: string } {
   return { limit: LIST_PAGE, ...(cont ? { _continue: cont } : {}) };
-}
-
-/**
- * A whole list read page by page (one snapshot, at the first page's resourceVersion), each object
- * passed through `transform` as its page arrives, so at most one page is held untrimmed.
- */
-export async function listPaged<T>(
-  list: PageLister<T>,
-  transform: (o: T) => T = (o) => o,
-): Promise<ListResult<T>> {
-  const items: T[] = [];
-  let rv: string | undefined;
-  let cont: string | undefined;
-  do {
-    const r = await list(cont);
-    rv ??= r.metadata?.resourceVersion ?? '';
-    for (const item of r.items) items.push(transform(item));
-    cont = r.metadata?._continue || undefined;
-  } while (cont);
-  return { items, resourceVersion: rv };
 }
 
 /** Counters an informer keeps (exposed for tests and metrics). */
@@ -204,28 +183,38 @@ export class Informer<T extends ObjectMeta> {
     }
   }
 
-  /** Replace the cache with a fresh list, emitting the differences. */
+  /**
+   * Replace the cache with a fresh list, emitting the differences. Page by page: each listed object
+   * replaces its cached one as its page arrives; what no page held is deleted at the end.
+   */
   private async relist(): Promise<void> {
-    const r = await this.opts.list();
-    this.stats.lists += 1;
     const seen = new Set<string>();
     const trim = this.opts.transform;
-    for (const listed of r.items) {
-      const item = trim ? trim(listed) : listed;
-      const key = keyOf(item);
-      seen.add(key);
-      const old = this.cache.get(key);
-      this.cache.set(key, item);
-      if (!old) this.emit('ADDED', item, undefined);
-      else if (old.metadata?.resourceVersion !== item.metadata?.resourceVersion)
-        this.emit('MODIFIED', item, old);
-    }
+    let rv: string | undefined;
+    let cont: string | undefined;
+    do {
+      const page = await this.opts.list(cont);
+      // A paged list is one snapshot, at the first page's resourceVersion.
+      rv ??= page.metadata?.resourceVersion ?? '';
+      for (const listed of page.items) {
+        const item = trim ? trim(listed) : listed;
+        const key = keyOf(item);
+        seen.add(key);
+        const old = this.cache.get(key);
+        this.cache.set(key, item);
+        if (!old) this.emit('ADDED', item, undefined);
+        else if (old.metadata?.resourceVersion !== item.metadata?.resourceVersion)
+          this.emit('MODIFIED', item, old);
+      }
+      cont = page.metadata?._continue || undefined;
+    } while (cont);
+    this.stats.lists += 1;
     for (const [key, old] of [...this.cache]) {
       if (seen.has(key)) continue;
       this.cache.delete(key);
       this.emit('DELETED', old, old);
     }
-    this.resourceVersion = r.resourceVersion;
+    this.resourceVersion = rv;
     if (!this.hasSynced) {
       this.hasSynced = true;
       this.releaseSyncWaiters();

@@ -15,7 +15,6 @@ import { GROUP, PLURAL, VERSION, type UpgradeResource } from '../api/upgrade.js'
 import {
   dropBookkeeping,
   Informer,
-  listPaged,
   pageQuery,
   type InformerHandler,
   type InformerOptions,
@@ -97,7 +96,7 @@ export function operatorInformers(
   const custom = common.kc.makeApiClient(CustomObjectsApi);
   const core = common.kc.makeApiClient(CoreV1Api);
   const apps = common.kc.makeApiClient(AppsV1Api);
-  // Every cache drops the apply bookkeeping and lists a page at a time: a namespace of a
+  // Every cache drops the apply bookkeeping and lists (and relists) a page at a time: a namespace of a
   // 1,000-node upgrade holds a pod per node (and one per upgrade Job), and the Upgrade's own
   // managedFields grow an entry per member.
   const upgrades = new InformerSet(
@@ -108,28 +107,24 @@ export function operatorInformers(
         what: 'upgrades',
         path: `/apis/${GROUP}/${VERSION}${at(namespace)}/${PLURAL}`,
         transform: dropBookkeeping,
-        list: () =>
-          listPaged(
-            async (cont) =>
-              (namespace
-                ? await custom.listNamespacedCustomObject({
-                    group: GROUP,
-                    version: VERSION,
-                    namespace,
-                    plural: PLURAL,
-                    ...pageQuery(cont),
-                  })
-                : await custom.listClusterCustomObject({
-                    group: GROUP,
-                    version: VERSION,
-                    plural: PLURAL,
-                    ...pageQuery(cont),
-                  })) as {
-                items: UpgradeResource[];
-                metadata?: { resourceVersion?: string; _continue?: string };
-              },
-            dropBookkeeping,
-          ),
+        list: async (cont) =>
+          (namespace
+            ? await custom.listNamespacedCustomObject({
+                group: GROUP,
+                version: VERSION,
+                namespace,
+                plural: PLURAL,
+                ...pageQuery(cont),
+              })
+            : await custom.listClusterCustomObject({
+                group: GROUP,
+                version: VERSION,
+                plural: PLURAL,
+                ...pageQuery(cont),
+              })) as {
+            items: UpgradeResource[];
+            metadata?: { resourceVersion?: string; _continue?: string };
+          },
       }),
   );
   const pods = new InformerSet(
@@ -140,14 +135,10 @@ export function operatorInformers(
         what: 'pods',
         path: `/api/v1${at(namespace)}/pods`,
         transform: dropBookkeeping,
-        list: () =>
-          listPaged(
-            (cont) =>
-              namespace
-                ? core.listNamespacedPod({ namespace, ...pageQuery(cont) })
-                : core.listPodForAllNamespaces(pageQuery(cont)),
-            dropBookkeeping,
-          ),
+        list: (cont) =>
+          namespace
+            ? core.listNamespacedPod({ namespace, ...pageQuery(cont) })
+            : core.listPodForAllNamespaces(pageQuery(cont)),
       }),
   );
   const sets = new InformerSet(
@@ -158,14 +149,10 @@ export function operatorInformers(
         what: 'statefulsets',
         path: `/apis/apps/v1${at(namespace)}/statefulsets`,
         transform: dropBookkeeping,
-        list: () =>
-          listPaged(
-            (cont) =>
-              namespace
-                ? apps.listNamespacedStatefulSet({ namespace, ...pageQuery(cont) })
-                : apps.listStatefulSetForAllNamespaces(pageQuery(cont)),
-            dropBookkeeping,
-          ),
+        list: (cont) =>
+          namespace
+            ? apps.listNamespacedStatefulSet({ namespace, ...pageQuery(cont) })
+            : apps.listStatefulSetForAllNamespaces(pageQuery(cont)),
       }),
   );
   return { upgrades, pods, sets };

@@ -4,7 +4,7 @@ import { CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
 import { operatorInformers } from '../../src/operator/informers.js';
 import { systemClock } from '../../src/core/clock.js';
 import { nullLogger } from '../../src/core/logger.js';
-import { dropBookkeeping, Informer, listPaged } from '../../src/api/watch.js';
+import { dropBookkeeping, Informer } from '../../src/api/watch.js';
 import { waitFor } from '../kube/helpers.js';
 import { startCluster, type TestCluster } from '../kube/test-cluster.js';
 
@@ -19,10 +19,7 @@ function informer(
     kc,
     what: 'configmaps',
     path: `/api/v1/namespaces/${server.namespace}/configmaps`,
-    list: async () => {
-      const r = await core.listNamespacedConfigMap({ namespace: server.namespace });
-      return { items: r.items, resourceVersion: r.metadata!.resourceVersion! };
-    },
+    list: () => core.listNamespacedConfigMap({ namespace: server.namespace }),
     clock: systemClock,
     logger: nullLogger,
     backoffMs: 20,
@@ -101,7 +98,7 @@ describe('operator informer', () => {
     await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'late' } } });
     await waitFor('recovery', () => inf.get(`${NS}/late`) !== undefined);
   });
-  it('reads a list a page at a time, as one snapshot, trimming each page', async (t) => {
+  it('lists a page at a time into the cache, as one snapshot, trimming each object', async (t) => {
     const server = await startCluster(t);
     const NS = server.namespace;
     const core = server.kubeConfig().makeApiClient(CoreV1Api);
@@ -115,23 +112,40 @@ describe('operator informer', () => {
           },
         },
       });
-    const versions: string[] = [];
-    const r = await listPaged(async (cont) => {
-      const page = await core.listNamespacedConfigMap({ namespace: NS, limit: 3, _continue: cont });
-      versions.push(page.metadata!.resourceVersion!);
-      // What the server sends carries the bookkeeping the transform must drop.
-      assert.ok(page.items.every((c) => c.metadata!.managedFields?.length));
-      return page;
-    }, dropBookkeeping);
-    const names = r.items.map((c) => c.metadata!.name).filter((n) => n !== 'kube-root-ca.crt');
+    const pages: { cont?: string; cachedBefore: number; rv: string }[] = [];
+    const { inf } = informer(t, server, {
+      transform: dropBookkeeping,
+      list: async (cont) => {
+        const cachedBefore = inf.list().length;
+        const page = await core.listNamespacedConfigMap({ namespace: NS, limit: 3, _continue: cont });
+        pages.push({ cont, cachedBefore, rv: page.metadata!.resourceVersion! });
+        // What the server sends carries the bookkeeping the transform drops.
+        assert.ok(page.items.every((c) => c.metadata!.managedFields?.length));
+        return page;
+      },
+    });
+    await inf.start();
+    // 8 objects (kube-root-ca.crt too) in pages of 3, each cached before the next is asked for.
+    assert.deepEqual(
+      pages.map((p) => p.cachedBefore),
+      [0, 3, 6],
+    );
+    assert.equal(pages[0]!.cont, undefined);
+    assert.ok(pages[1]!.cont && pages[2]!.cont);
+    const names = inf
+      .list()
+      .map((c) => c.metadata!.name!)
+      .filter((n) => n !== 'kube-root-ca.crt');
     assert.deepEqual(names.sort(), ['cm-0', 'cm-1', 'cm-2', 'cm-3', 'cm-4', 'cm-5', 'cm-6']);
-    assert.equal(versions.length, 3, '8 objects (kube-root-ca.crt too) in pages of 3');
-    assert.equal(r.resourceVersion, versions[0]);
-    for (const c of r.items) {
+    for (const c of inf.list()) {
       assert.equal(c.metadata!.managedFields, undefined);
       assert.equal(c.metadata!.annotations?.['kubectl.kubernetes.io/last-applied-configuration'], undefined);
     }
-    assert.equal(r.items.find((c) => c.metadata!.name === 'cm-0')!.metadata!.annotations!.keep, 'yes');
+    assert.equal(inf.get(`${NS}/cm-0`)!.metadata!.annotations!.keep, 'yes');
+    // The watch resumes from the list's snapshot: a change made now arrives.
+    await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'later' } } });
+    await waitFor('the watched change', () => inf.get(`${NS}/later`) !== undefined);
+    assert.equal(inf.stats.lists, 1);
   });
 
   it("keeps the operator's pods without their managedFields, listed or watched", async (t) => {
