@@ -383,6 +383,11 @@ export function upgradeOpenApiSchema(): JsonSchema {
         type: 'object',
         description: 'Written by Baton: phase, conditions, plan, progress, members, history (the journal).',
         'x-kubernetes-preserve-unknown-fields': true,
+        // Only Baton writes status, always whole (PUT to /status). As an atomic map the apiserver
+        // tracks one managed field for it instead of one per leaf of the journal (members,
+        // history...), so each status write computes and stores a fieldset of one entry, not
+        // hundreds, and `kubectl get -o yaml` is not mostly managedFields.
+        'x-kubernetes-map-type': 'atomic',
         properties: {
           phase: { type: 'string' },
           reason: { type: 'string' },

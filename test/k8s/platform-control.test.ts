@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION } from '../../src/api/upgrade.js';
 import { nullLogger } from '../../src/core/logger.js';
 import { MERGE_PATCH } from '../../src/platforms/kubernetes/api.js';
 import { imageTag } from '../../src/platforms/kubernetes/members.js';
@@ -52,6 +53,24 @@ describe('KubernetesPlatform: control through the Upgrade resource', () => {
     assert.equal(watch.deletions().length, 4, 'each pod deleted exactly once');
     assert.equal(watch.maxUnready(), 1);
     assert.ok(r.status.history.some((h) => h.type === 'force' || /forced/.test(h.message)));
+
+    // The CRD marks status an atomic map: the apiserver's field manager records Baton's status
+    // writes as one field, not one per leaf of the journal.
+    const raw = (await server
+      .kubeConfig({ direct: true })
+      .makeApiClient(CustomObjectsApi)
+      .getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: NS,
+        plural: PLURAL,
+        name: 'od',
+      })) as {
+      metadata: { managedFields: { subresource?: string; fieldsV1: unknown }[] };
+    };
+    const statusFields = raw.metadata.managedFields.filter((f) => f.subresource === 'status');
+    assert.ok(statusFields.length > 0, 'Baton wrote status through the status subresource');
+    for (const f of statusFields) assert.deepEqual(f.fieldsV1, { 'f:status': {} });
   });
 
   it('pause stops new members, resume continues, the status conditions follow', async (t) => {
