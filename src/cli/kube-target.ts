@@ -328,7 +328,7 @@ export async function kubernetesTarget(o: Record<string, unknown>, io: CliIO): P
   });
   return {
     kind: 'kubernetes',
-    platform: withEngineStages(engine.name, platform, kc, namespace),
+    platform: withEngineStages(engine.name, platform, kc, namespace, () => platform.upgrade),
     engine,
     clock: io.clock,
     cluster: defaultClusterName(upgrade),

@@ -293,6 +293,7 @@ export class UpgradeReconciler {
         cache ? new CachedPlatform(pods, namespace, cache, journal) : pods,
         kc,
         namespace,
+        () => pods.upgrade,
       );
     }
     const runner = new Runner({

@@ -114,13 +114,21 @@ async function kubernetesVersion(kc: KubeConfig): Promise<string | undefined> {
  * The platform an Upgrade of engine `engine` runs on: `platform` (its StatefulSets' pods), plus,
  * for Redis Enterprise, the operator Deployment and the RedisEnterpriseDatabases of `namespace` as
  * members of their own stages (platforms/kubernetes/redis-enterprise.ts), so that the operator,
- * the cluster and the databases are upgraded in that order.
+ * the cluster and the databases are upgraded in that order; `upgrade` gives the Upgrade as it
+ * stands (a REC targeted through `spec.target.cluster` passes the `rec-owner` check).
  */
 export function withEngineStages(
   engine: string,
   platform: Platform,
   kc: KubeConfig,
   namespace: string,
+  upgrade?: () => UpgradeResource,
 ): Platform {
-  return engine === 'redis-enterprise' ? new RedisEnterpriseStages(platform, { kc, namespace }) : platform;
+  if (engine !== 'redis-enterprise') return platform;
+  const t = () => upgrade?.().spec.target;
+  return new RedisEnterpriseStages(platform, {
+    kc,
+    namespace,
+    clusterRef: () => (t()?.statefulSet || t()?.statefulSets ? undefined : t()?.cluster),
+  });
 }

@@ -247,7 +247,9 @@ export class RedisEnterpriseEngine implements Engine {
    * Hand over what a cluster pod holds before it goes: fail over its primary shards (one call per
    * database), then maintenance mode (demoting it when it is the master node). Idempotent: a node
    * already holding nothing gets nothing; an action refused because the database is busy (409)
-   * leaves the previous one running. Operator and database members hold nothing.
+   * leaves the previous one running; shards another party failed over meanwhile, and a node that
+   * is down already (its pod going, as in the Redis operator's own roll of a REC), are no error.
+   * Operator and database members hold nothing.
    */
   async drain(
     member: MemberView,
@@ -274,22 +276,41 @@ export class RedisEnterpriseEngine implements Engine {
         issued.push(action);
         done.push(`failover of bdb ${bdb} shards ${uids.join(', ')} (action ${action})`);
       } catch (err) {
-        if (!/\b409\b|db_busy/.test(describeError(err))) throw err;
+        const why = describeError(err);
+        // Someone else (the Redis operator rolling a REC, the cluster's own failover) promoted
+        // the replica meanwhile: nothing left to do for these shards.
+        if (/shard_is_slave/.test(why)) {
+          done.push(`bdb ${bdb} shards ${uids.join(', ')} already failed over`);
+          continue;
+        }
+        if (!/\b409\b|db_busy/.test(why)) throw err;
         done.push(`bdb ${bdb} busy: a failover or upgrade is already running`);
       }
     }
-    if (!st?.maintenance_snapshot && !(await this.pendingMaintenance(member.name))) {
+    if (node.status !== 'active') {
+      // Its pod is already going (the Redis operator's own roll of a REC): maintenance mode would
+      // be refused, and the cluster fails over what the node still holds by itself.
+      done.push(`node ${node.uid} is ${node.status}: its pod is already going, no maintenance mode`);
+    } else if (!st?.maintenance_snapshot && !(await this.pendingMaintenance(member.name))) {
       const demote = st?.role === 'master';
-      const action = await this.api.nodeAction(node.uid, 'maintenance_on', {
-        evict_ha_replica: false,
-        evict_active_active_replica: false,
-        ...(demote ? { demote_node: true } : {}),
-      });
-      issued.push(action);
-      this.maintenanceOn.set(member.name, [action]);
-      done.push(
-        `maintenance_on node ${node.uid}${demote ? ' (demoting the master node)' : ''} (action ${action})`,
-      );
+      try {
+        const action = await this.api.nodeAction(node.uid, 'maintenance_on', {
+          evict_ha_replica: false,
+          evict_active_active_replica: false,
+          ...(demote ? { demote_node: true } : {}),
+        });
+        issued.push(action);
+        this.maintenanceOn.set(member.name, [action]);
+        done.push(
+          `maintenance_on node ${node.uid}${demote ? ' (demoting the master node)' : ''} (action ${action})`,
+        );
+      } catch (err) {
+        // Refused because the node went down meanwhile (its pod is being replaced by its owner):
+        // as above. Any other refusal is the drain's failure.
+        const again = nodeOf(member, await lookAt(this.api));
+        if (!again || again.status === 'active') throw err;
+        done.push(`node ${node.uid} went ${again.status} meanwhile: no maintenance mode`);
+      }
     }
     this.issued.set(member.name, issued);
     return { message: `${member.name}: ${done.length > 0 ? done.join('; ') : 'holds nothing'}` };

@@ -62,6 +62,20 @@ export const CRDB_CLUSTER: ClusterKind = {
   kind: 'CrdbCluster',
 };
 
+/**
+ * The Redis Enterprise operator's cluster resource (REC). Its operator has no pause: Baton drives
+ * it through its spec and gates the operator's own roll (rec-ref.ts).
+ */
+export const REDIS_ENTERPRISE_CLUSTER: ClusterKind = {
+  group: 'app.redislabs.com',
+  version: 'v1',
+  plural: 'redisenterpriseclusters',
+  kind: 'RedisEnterpriseCluster',
+};
+
+/** The component of a RedisEnterpriseCluster's pods (the `redis-enterprise` engine's `rec`). */
+export const REC_COMPONENT = 'rec';
+
 /** Recommended label naming the instance (cluster) an object belongs to. */
 export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
 /** Recommended label naming the component of the instance. */
@@ -114,11 +128,11 @@ export interface ResolvedCluster {
 export type ClusterRef = NonNullable<UpgradeResource['spec']['target']['cluster']>;
 
 /**
- * The known kind a reference names: `TidbCluster` or `CrdbCluster`, when `apiVersion` is absent or
- * in the kind's group (its version then wins). Undefined for any other kind.
+ * The known kind a reference names: `TidbCluster`, `CrdbCluster` or `RedisEnterpriseCluster`, when
+ * `apiVersion` is absent or in the kind's group (its version then wins). Undefined for any other kind.
  */
 export function knownClusterKind(ref: ClusterRef): ClusterKind | undefined {
-  for (const k of [TIDB_CLUSTER, CRDB_CLUSTER]) {
+  for (const k of [TIDB_CLUSTER, CRDB_CLUSTER, REDIS_ENTERPRISE_CLUSTER]) {
     if (ref.kind !== k.kind) continue;
     if (!ref.apiVersion) return k;
     const [group, version] = ref.apiVersion.split('/');
@@ -133,7 +147,7 @@ export function groupVersion(ref: ClusterRef): { group: string; version: string 
   if (!ref.apiVersion) {
     throw new BadInputError(
       'bad-target',
-      `spec.target.cluster.apiVersion is required for kind ${ref.kind} (Baton knows ${TIDB_CLUSTER.kind} and ${CRDB_CLUSTER.kind} without it): set it to the resource's group/version, e.g. example.com/v1`,
+      `spec.target.cluster.apiVersion is required for kind ${ref.kind} (Baton knows ${TIDB_CLUSTER.kind}, ${CRDB_CLUSTER.kind} and ${REDIS_ENTERPRISE_CLUSTER.kind} without it): set it to the resource's group/version, e.g. example.com/v1`,
     );
   }
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
@@ -177,6 +191,8 @@ export function orderTargets(targets: ClusterTarget[], order: readonly string[])
  *   `<name>-<component>` for a component `engineOrder` names; the component is the label (else
  *   the suffix); ordered by `engineOrder` (the platform passes the `tidb` rules' order).
  * - CrdbCluster: the StatefulSet named like the cluster, component {@link CRDB_COMPONENT}.
+ * - RedisEnterpriseCluster: the StatefulSet named like the cluster (the Redis operator names it so),
+ *   component {@link REC_COMPONENT}.
  * - any other kind: those with a controller ownerReference to the object (its uid), else those
  *   labelled `app.kubernetes.io/instance=<name>`; the component is the `baton.dev/component` label,
  *   else `app.kubernetes.io/component`, else the StatefulSet name; ordered by `engineOrder`.
@@ -205,6 +221,10 @@ export function selectClusterStatefulSets(
   if (kind.kind === CRDB_CLUSTER.kind && kind.group === CRDB_CLUSTER.group) {
     const sts = all.find((s) => s.metadata?.name === name);
     return finish(sts ? [{ sts, component: CRDB_COMPONENT }] : [], [CRDB_COMPONENT]);
+  }
+  if (kind.kind === REDIS_ENTERPRISE_CLUSTER.kind && kind.group === REDIS_ENTERPRISE_CLUSTER.group) {
+    const sts = all.find((s) => s.metadata?.name === name);
+    return finish(sts ? [{ sts, component: REC_COMPONENT }] : [], [REC_COMPONENT]);
   }
   const uid = object.metadata.uid;
   const owned = all.filter((s) => uid !== undefined && controllerOf(s)?.uid === uid);
@@ -574,7 +594,8 @@ export async function resolveCluster(
 
 function lookedFor(kind: ClusterKind, name: string, order: readonly string[]): string {
   if (isPausable(kind)) return `looked for ${INSTANCE_LABEL}=${name} or ${name}-<${order.join('|')}>`;
-  if (kind.kind === CRDB_CLUSTER.kind) return `looked for statefulset ${name}`;
+  if (kind.kind === CRDB_CLUSTER.kind || kind.kind === REDIS_ENTERPRISE_CLUSTER.kind)
+    return `looked for statefulset ${name}`;
   return `looked for a controller ownerReference to it, or ${INSTANCE_LABEL}=${name}`;
 }
 

@@ -6,7 +6,9 @@
  *   {@link ORIGINAL_STRATEGY_ANNOTATION}) so the controller restarts nothing by itself; a TidbCluster
  *   is paused (`spec.paused`, see {@link pauseTidbCluster}) so TiDB Operator leaves its StatefulSets
  *   to Baton; a CrdbCluster, which has no pause, is taken into custody (crdb-ref.ts: its spec is
- *   pointed at each version before the StatefulSet changes). OnDelete StatefulSets need nothing.
+ *   pointed at each version before the StatefulSet changes). OnDelete StatefulSets need nothing. A
+ *   RedisEnterpriseCluster's StatefulSet is left to the Redis operator (never frozen): the REC is
+ *   only marked as driven by the Upgrade (rec-ref.ts), and its pods move when its versionTag does.
  * - hand back: a StatefulSet whose roll is over (the controller saw the latest template, every pod
  *   Ready at the update revision) gets its strategy back; a TidbCluster gets back the versions it
  *   then runs and `spec.paused` as it was (see {@link handOverTidbCluster}). A cancelled roll left
@@ -30,6 +32,7 @@ import {
 } from './cluster-ref.js';
 import { crdbDescribe, holdCrdbCluster, isCrdbCluster, releaseCrdbCluster } from './crdb-ref.js';
 import { isRollingUpdate, REVISION_LABEL } from './members.js';
+import { holdRec, isRecCluster, recDescribe, releaseRec } from './rec-ref.js';
 
 /** Annotation holding the update strategy a StatefulSet had before Baton froze it (JSON). */
 export const ORIGINAL_STRATEGY_ANNOTATION = 'baton.dev/original-update-strategy';
@@ -97,6 +100,10 @@ export class KubernetesCustody implements Custody {
       take.push(d.takeOver);
       back.push(d.handBack);
     }
+    if (cluster && isRecCluster(cluster.kind)) {
+      const d = recDescribe(cluster.object.metadata.name);
+      return { takeOver: d.takeOver, handBack: d.handBack };
+    }
     for (const t of await this.host.targets(ctx)) {
       const sts = await this.host.readStatefulSet(t.name, ctx);
       if (!isRollingUpdate(sts)) {
@@ -129,6 +136,13 @@ export class KubernetesCustody implements Custody {
       const message = await holdCrdbCluster(this.host.io(ctx), this.host.upgrade, cluster.kind, name);
       if (message) await this.host.event('Normal', 'OwnerHeld', message);
       done.push(message ?? `${cluster.kind.kind} ${name} already held by this upgrade`);
+    }
+    if (cluster && isRecCluster(cluster.kind)) {
+      // The Redis operator rolls its StatefulSet itself: nothing of it is frozen.
+      const name = cluster.object.metadata.name;
+      const message = await holdRec(this.host.io(ctx), this.host.upgrade, cluster.kind, name);
+      if (message) await this.host.event('Normal', 'OwnerHeld', message);
+      return message ?? `${cluster.kind.kind} ${name} already driven by this upgrade`;
     }
     for (const t of await this.host.targets(ctx)) done.push(await this.freeze(t.name, ctx));
     return done.join('; ');
@@ -212,6 +226,22 @@ export class KubernetesCustody implements Custody {
         await this.host.event('Normal', 'OwnerReleased', decision.message);
         lines.push(decision.message);
       } else if (spec.cancel) lines.push(`${name} stays held: ${decision.reason}`);
+      else return { done: false, reason: decision.reason };
+    }
+    if (cluster && isRecCluster(cluster.kind)) {
+      const name = `${cluster.kind.kind} ${cluster.object.metadata.name}`;
+      const decision = await releaseRec(
+        this.host.io(ctx),
+        this.host.upgrade,
+        cluster.kind,
+        cluster.object.metadata.name,
+        observed,
+      );
+      if (!decision) lines.push(`${name} is not driven by this upgrade`);
+      else if (decision.ready) {
+        await this.host.event('Normal', 'OwnerReleased', decision.message);
+        lines.push(decision.message);
+      } else if (spec.cancel) lines.push(`${name} stays marked: ${decision.reason}`);
       else return { done: false, reason: decision.reason };
     }
     return { done: true, message: lines.length > 0 ? lines.join('; ') : 'nothing held' };

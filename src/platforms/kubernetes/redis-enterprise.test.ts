@@ -24,6 +24,15 @@ describe('rec-owner precheck', () => {
       owned.reason,
       /^statefulset rec \(pods rec-0, rec-1\) is reconciled by RedisEnterpriseCluster rec/,
     );
+    assert.match(
+      owned.reason,
+      /target the REC instead \(spec\.target\.cluster: \{kind: RedisEnterpriseCluster, name: rec\}, or --cluster-ref RedisEnterpriseCluster\/rec\)/,
+    );
+    const viaRec = recOwnerVerdict([sts('rec', 'RedisEnterpriseCluster')], members, {
+      kind: 'RedisEnterpriseCluster',
+      name: 'rec',
+    });
+    assert.equal(viaRec.ok, true, 'the upgrade targets the REC itself');
     assert.equal(recOwnerVerdict([sts('rec')], members).ok, true, 'no controller');
     assert.equal(recOwnerVerdict([sts('rec', 'Other')], members).ok, true, 'another kind');
     assert.equal(

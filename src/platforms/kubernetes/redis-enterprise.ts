@@ -17,8 +17,9 @@
  * The REC's own StatefulSet belongs to the Redis operator when it has a controller ownerReference
  * to a `RedisEnterpriseCluster`: the operator rolls it itself when `redisEnterpriseImageSpec`
  * changes and puts back a template it did not write, and it has no documented pause. Baton does not
- * drive such a StatefulSet behind its back: the platform precheck {@link REC_OWNER_PRECHECK}
- * blocks, naming the REC (Baton's pod-by-pod roll applies to a StatefulSet nothing else controls).
+ * drive such a StatefulSet behind its back: targeted directly, the platform precheck
+ * {@link REC_OWNER_PRECHECK} blocks, saying to target the REC instead (`spec.target.cluster`), which
+ * Baton drives through its spec and whose roll it gates (rec-ref.ts).
  */
 import {
   AppsV1Api,
@@ -32,7 +33,7 @@ import {
 import type { Custody, JournalStore, Platform, PortContext, ReplaceOptions } from '../../core/ports.js';
 import type { PlatformMember, PrecheckResult, Snapshot, UpgradeSpec } from '../../core/types.js';
 import { isNotFound, MERGE_PATCH } from './api.js';
-import type { ClusterKind } from './cluster-ref.js';
+import { type ClusterKind, type ClusterRef, REDIS_ENTERPRISE_CLUSTER } from './cluster-ref.js';
 import { imageTag, withTag } from './members.js';
 
 /** The Redis operator's database resource. */
@@ -50,13 +51,26 @@ export const REDIS_ENTERPRISE_OPERATOR = 'redis-enterprise-operator';
 export const REC_OWNER_PRECHECK = 'rec-owner';
 
 /** The Redis operator's cluster resource kind. */
-export const REDIS_ENTERPRISE_CLUSTER_KIND = 'RedisEnterpriseCluster';
+export const REDIS_ENTERPRISE_CLUSTER_KIND = REDIS_ENTERPRISE_CLUSTER.kind;
 
 /**
  * The {@link REC_OWNER_PRECHECK} verdict: fails when a member is a pod of a StatefulSet (from
- * `statefulSets`, the namespace's) that a RedisEnterpriseCluster controls.
+ * `statefulSets`, the namespace's) that a RedisEnterpriseCluster controls, unless the Upgrade
+ * targets that REC itself (`viaCluster`, its `spec.target.cluster`): then the cluster reference's
+ * own `statefulset-owner` check judges it.
  */
-export function recOwnerVerdict(statefulSets: V1StatefulSet[], members: string[]): PrecheckResult {
+export function recOwnerVerdict(
+  statefulSets: V1StatefulSet[],
+  members: string[],
+  viaCluster?: ClusterRef,
+): PrecheckResult {
+  if (viaCluster?.kind === REDIS_ENTERPRISE_CLUSTER_KIND) {
+    return {
+      name: REC_OWNER_PRECHECK,
+      ok: true,
+      reason: `the upgrade targets ${REDIS_ENTERPRISE_CLUSTER_KIND} ${viaCluster.name} itself: Baton drives it through its spec (see statefulset-owner)`,
+    };
+  }
   for (const sts of statefulSets) {
     const name = sts.metadata?.name ?? '';
     const owner = sts.metadata?.ownerReferences?.find((r) => r.controller === true);
@@ -66,7 +80,7 @@ export function recOwnerVerdict(statefulSets: V1StatefulSet[], members: string[]
     return {
       name: REC_OWNER_PRECHECK,
       ok: false,
-      reason: `statefulset ${name} (pods ${pods.join(', ')}) is reconciled by ${REDIS_ENTERPRISE_CLUSTER_KIND} ${owner.name}: the Redis operator rolls it itself when spec.redisEnterpriseImageSpec changes and would undo Baton's template changes, and it has no pause; upgrade the cluster through ${REDIS_ENTERPRISE_CLUSTER_KIND} ${owner.name} (Baton still rolls the operator Deployment and the databases), or target a StatefulSet no operator controls`,
+      reason: `statefulset ${name} (pods ${pods.join(', ')}) is reconciled by ${REDIS_ENTERPRISE_CLUSTER_KIND} ${owner.name}: the Redis operator rolls it itself and would undo Baton's template changes; target the REC instead (spec.target.cluster: {kind: ${REDIS_ENTERPRISE_CLUSTER_KIND}, name: ${owner.name}}, or --cluster-ref ${REDIS_ENTERPRISE_CLUSTER_KIND}/${owner.name}): Baton then sets its versionTag and gates the operator's roll pod by pod`,
     };
   }
   return {
@@ -105,6 +119,8 @@ export interface RedisEnterpriseStagesOptions {
   namespace: string;
   /** The operator Deployment (default {@link REDIS_ENTERPRISE_OPERATOR}). */
   operatorDeployment?: string;
+  /** The Upgrade's `spec.target.cluster` as it stands (for {@link recOwnerVerdict}). */
+  clusterRef?: () => ClusterRef | undefined;
 }
 
 /** The wrapped platform plus the operator and database members (see the module comment). */
@@ -250,6 +266,7 @@ export class RedisEnterpriseStages implements Platform {
       recOwnerVerdict(
         list.items,
         snapshot.members.map((m) => m.name),
+        this.opts.clusterRef?.(),
       ),
     ];
   }

@@ -59,6 +59,7 @@ import {
 } from './cluster-ref.js';
 import { KubernetesCustody, ORIGINAL_STRATEGY_ANNOTATION } from './custody.js';
 import { crdbOwnerVerdict, isCrdbCluster, pointCrdbClusterAt } from './crdb-ref.js';
+import { isRecCluster, recRefVerdict, setRecVersion } from './rec-ref.js';
 import type { EventSink } from './events.js';
 import {
   imageTag,
@@ -282,7 +283,9 @@ export class KubernetesPlatform implements Platform {
     );
     const fresh = { ...cluster, object };
     const me = this.upgradeResource.metadata.name;
-    return [isCrdbCluster(cluster.kind) ? crdbOwnerVerdict(fresh, me) : ownerVerdict(fresh, me)];
+    if (isCrdbCluster(cluster.kind)) return [crdbOwnerVerdict(fresh, me)];
+    if (isRecCluster(cluster.kind)) return [recRefVerdict(fresh, me)];
+    return [ownerVerdict(fresh, me)];
   }
 
   /** GET a StatefulSet of the namespace; BadInputError when it does not exist. */
@@ -600,7 +603,8 @@ export class KubernetesPlatform implements Platform {
 
   /**
    * Replace pod `name` so that it runs image tag `version` (forward or rollback alike).
-   * Idempotent: a pod already running `version`, or terminating towards it, is left alone.
+   * Idempotent: a pod already running `version`, or terminating towards it, is left alone. A pod
+   * of a RedisEnterpriseCluster target is not touched: the REC's versionTag is set (rec-ref.ts).
    * Throws OperationalError `out-of-order` when a RollingUpdate member is asked for before a higher
    * ordinal runs the update revision (the partition cannot skip it).
    */
@@ -613,6 +617,20 @@ export class KubernetesPlatform implements Platform {
   ): Promise<void> {
     const { sts: stsName, ordinal } = await this.locate(name, ctx);
     await this.checkOwnerHeld(ctx);
+    const cluster = await this.resolvedCluster(ctx);
+    if (cluster && isRecCluster(cluster.kind)) {
+      // The Redis operator rolls the REC's pods itself once its spec names the version: Baton
+      // writes that spec (once) and the runner gates each pod; the StatefulSet is left alone.
+      const message = await setRecVersion(
+        this.io(ctx),
+        this.upgradeResource,
+        cluster.kind,
+        cluster.object.metadata.name,
+        version,
+      );
+      if (message) await this.event('Normal', 'OwnerVersionSet', message, name);
+      return;
+    }
     // The fast path decides on the copies the caller observed (an informer cache) when the template
     // already runs `version`: the partition patch tests generation and partition, and pod deletes
     // carry the uid, so a stale copy can only fail a write (and fall back to fresh reads), never
@@ -699,7 +717,8 @@ export class KubernetesPlatform implements Platform {
    */
   private async checkOwnerHeld(ctx: PortContext): Promise<void> {
     const cluster = await this.resolvedCluster(ctx);
-    if (!cluster || !(isPausable(cluster.kind) || isCrdbCluster(cluster.kind))) return;
+    if (!cluster || !(isPausable(cluster.kind) || isCrdbCluster(cluster.kind) || isRecCluster(cluster.kind)))
+      return;
     const me = this.upgradeResource.metadata.name;
     const held = (o: { metadata: { annotations?: Record<string, string> } }) =>
       o.metadata.annotations?.[PAUSED_BY_ANNOTATION] === me;
