@@ -9,7 +9,7 @@
 import { stringify } from 'yaml';
 import { DEFAULT_IMAGE, DEFAULT_NAMESPACE } from './defaults.js';
 import { upgradeCrd, GROUP, PLURAL } from '../api/upgrade.js';
-import { CRDB_CLUSTER, TIDB_CLUSTER } from '../platforms/kubernetes/cluster-ref.js';
+import { CRDB_CLUSTER, REDIS_ENTERPRISE_CLUSTER, TIDB_CLUSTER } from '../platforms/kubernetes/cluster-ref.js';
 import { REDIS_ENTERPRISE_DATABASE } from '../platforms/kubernetes/redis-enterprise.js';
 
 /** Name shared by the ServiceAccount, the Deployment, the ClusterRole and the Lease. */
@@ -71,10 +71,16 @@ function clusterRules(): Record<string, unknown>[] {
     // Admin credentials named by spec.credentialsSecret; `get` only, never list or watch.
     { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
     // spec.target.cluster: a TidbCluster is read, paused for the roll and handed back (patch); a
-    // CrdbCluster is read, held and pointed at each version (patch). Other kinds need a grant of
-    // `get` added by the user.
+    // CrdbCluster is read, held and pointed at each version (patch); a RedisEnterpriseCluster is
+    // read, marked and given each version's versionTag (patch). Other kinds need a grant of `get`
+    // added by the user.
     { apiGroups: [TIDB_CLUSTER.group], resources: [TIDB_CLUSTER.plural], verbs: ['get', 'patch'] },
     { apiGroups: [CRDB_CLUSTER.group], resources: [CRDB_CLUSTER.plural], verbs: ['get', 'patch'] },
+    {
+      apiGroups: [REDIS_ENTERPRISE_CLUSTER.group],
+      resources: [REDIS_ENTERPRISE_CLUSTER.plural],
+      verbs: ['get', 'patch'],
+    },
     // Redis Enterprise's stages: the operator Deployment's image and each REDB's redisVersion.
     { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] },
     {
