@@ -1,8 +1,9 @@
 /**
  * A REC StatefulSet that the Redis operator controls (a controller ownerReference to a
  * RedisEnterpriseCluster, as the operator creates it) is never rolled behind the operator's back:
- * the platform precheck `rec-owner` blocks the upgrade naming the REC, and nothing moves (no
- * template write, no pod deleted, no failover). The same pods under a StatefulSet nothing controls
+ * the platform precheck `rec-owner` blocks the upgrade naming the REC and saying to target it
+ * instead (test/k8s/engine-redis-enterprise-rec.test.ts), and nothing moves (no template write, no
+ * pod deleted, no failover). The same pods under a StatefulSet nothing controls
  * are rolled (test/k8s/engine-redis-enterprise.test.ts).
  */
 import { describe, it } from 'node:test';
@@ -12,9 +13,9 @@ import {
   REC_OWNER_PRECHECK,
   REDIS_ENTERPRISE_CLUSTER_KIND,
 } from '../../src/platforms/kubernetes/redis-enterprise.js';
-import { applyCrd } from '../kube/crds.js';
 import { REC_PASSWORD, REC_USER } from '../redis-enterprise/double.js';
 import { startRecPods } from '../redis-enterprise/pods.js';
+import { installRecCrd } from '../redis-enterprise/rec-operator.js';
 import { waitFor } from '../kube/helpers.js';
 import {
   createSettled,
@@ -42,22 +43,7 @@ describe('redis-enterprise: a REC StatefulSet the Redis operator controls', () =
       namespace: env.ns,
       body: { metadata: { name: 'rec-admin' }, stringData: { username: REC_USER, password: REC_PASSWORD } },
     });
-    await applyCrd(env.server.rest, {
-      metadata: { name: `${REC.plural}.${REC.group}` },
-      spec: {
-        group: REC.group,
-        scope: 'Namespaced',
-        names: { kind: REDIS_ENTERPRISE_CLUSTER_KIND, plural: REC.plural },
-        versions: [
-          {
-            name: REC.version,
-            served: true,
-            storage: true,
-            schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
-          },
-        ],
-      },
-    });
+    await installRecCrd(env.server);
     const rec = (await env.custom.createNamespacedCustomObject({
       group: REC.group,
       version: REC.version,
@@ -95,8 +81,9 @@ describe('redis-enterprise: a REC StatefulSet the Redis operator controls', () =
     assert.equal(blocked.status?.blockedBy?.check, `precheck:${REC_OWNER_PRECHECK}`);
     assert.match(
       blocked.status?.blockedBy?.reason ?? '',
-      /^statefulset rec \(pods rec-0, rec-1, rec-2\) is reconciled by RedisEnterpriseCluster rec: the Redis operator rolls it itself/,
+      /^statefulset rec \(pods rec-0, rec-1, rec-2\) is reconciled by RedisEnterpriseCluster rec: the Redis operator rolls it itself.*; target the REC instead \(spec\.target\.cluster: \{kind: RedisEnterpriseCluster, name: rec\}, or --cluster-ref RedisEnterpriseCluster\/rec\)/,
     );
+    assert.equal((blocked.status?.blockedBy?.reason ?? '').split('\n').length, 1, 'one line');
     assert.deepEqual(pods.stopOrder(), [], 'no pod deleted');
     assert.deepEqual(Object.values(await podImages(env, 'rec')), Array(3).fill(`${IMAGE}:7.2.4-92`));
     const sts = await env.apps.readNamespacedStatefulSet({ namespace: env.ns, name: 'rec' });

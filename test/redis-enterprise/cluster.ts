@@ -92,6 +92,11 @@ export class RecDoubleCluster {
   readonly shards: DoubleShard[] = [];
   readonly actions = new Map<string, DoubleAction>();
   masterNode = 1;
+  /**
+   * How long the shards of node `uid` load and sync after it starts (default `syncMs`): a test makes
+   * one node's shards never sync.
+   */
+  syncMsOf?: (uid: number) => number;
   /** Requests the REST server handled (for tests): `POST /v1/shards/actions/failover`, ... */
   readonly requests: string[] = [];
   private readonly o: Required<Omit<RecDoubleOptions, 'nodes' | 'softwareVersion' | 'databases'>>;
@@ -324,7 +329,26 @@ export class RecDoubleCluster {
     n.up = true;
     n.softwareVersion = softwareVersion;
     n.startedAt = Date.now();
-    for (const s of this.shards.filter((x) => x.nodeUid === uid)) s.syncingUntil = Date.now() + this.o.syncMs;
+    const ms = this.syncMsOf?.(uid) ?? this.o.syncMs;
+    for (const s of this.shards.filter((x) => x.nodeUid === uid)) s.syncingUntil = Date.now() + ms;
+  }
+
+  /**
+   * What the Redis operator does before it deletes a REC pod in its rolling upgrade (redis.io
+   * "How does the REC upgrade work?": if the pod is the cluster's master or hosts primary shards, a
+   * replica on a different pod is promoted): every primary of node `uid` whose replica is in sync
+   * fails over, and the master role moves to another node that is up. Returns how many primaries
+   * the node still holds (their replicas not in sync yet: the operator waits and tries again).
+   */
+  handOverNode(uid: number): number {
+    let held = 0;
+    for (const s of this.shards.filter((x) => x.nodeUid === uid && x.role === 'master')) {
+      const r = this.partner(s);
+      if (r && this.synced(r)) this.swap(s);
+      else held += 1;
+    }
+    if (this.masterNode === uid) this.electMaster(uid);
+    return held + (this.masterNode === uid ? 1 : 0);
   }
 
   private electMaster(except: number): void {
