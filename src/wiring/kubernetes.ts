@@ -47,8 +47,8 @@ export async function createPodEngine(
 
 /**
  * The cluster object an Upgrade targets, when it is of a kind Baton knows (TidbCluster,
- * CrdbCluster): each {@link TargetCluster.annotations} call is one GET of the object through `kc`
- * (the operator's RBAC grants `get` on both kinds).
+ * CrdbCluster, RedisEnterpriseCluster): each {@link TargetCluster.annotations} call is one GET of
+ * the object through `kc` (the operator's RBAC grants `get` on each of those kinds).
  */
 export function targetCluster(kc: KubeConfig, upgrade: UpgradeResource): TargetCluster | undefined {
   const ref = upgrade.spec.target.cluster;
