@@ -626,6 +626,88 @@ export async function patchCluster(
 
 const MAX_CONFLICTS = 5;
 
+/** How {@link markHeld} words and vetoes a mark. */
+export interface MarkOptions {
+  /** How the holder relates to the cluster, for messages (`held`, `driven`). */
+  verb: string;
+  /** Why this cluster may not be marked (OperationalError `owner-refused`), or undefined. */
+  refuse?: (object: ClusterObject) => string | undefined;
+}
+
+/**
+ * Mark cluster `name` as held by `upgrade`: the annotation {@link PAUSED_BY_ANNOTATION}, in one
+ * resourceVersion-guarded merge patch (the custody of a CrdbCluster, the mark of a
+ * RedisEnterpriseCluster). Idempotent: false when `upgrade` holds it already, true when written.
+ * OperationalError `owner-held` when another Upgrade holds it, `owner-refused` when `opts.refuse`
+ * says so.
+ */
+export async function markHeld(
+  io: ClusterIo,
+  upgrade: UpgradeResource,
+  kind: ClusterKind,
+  name: string,
+  opts: MarkOptions,
+): Promise<boolean> {
+  const me = upgrade.metadata.name;
+  for (let attempt = 0; ; attempt++) {
+    const object = await readClusterObject(io, upgrade, kind, name);
+    const holder = object.metadata.annotations?.[PAUSED_BY_ANNOTATION];
+    if (holder === me) return false;
+    if (holder) {
+      throw new OperationalError(
+        'owner-held',
+        `${kind.kind} ${name} is ${opts.verb} by Upgrade ${holder} (annotation ${PAUSED_BY_ANNOTATION}): let that upgrade finish, or remove the annotation if it is gone`,
+      );
+    }
+    const refusal = opts.refuse?.(object);
+    if (refusal) throw new OperationalError('owner-refused', refusal);
+    try {
+      await patchCluster(io, kind, name, {
+        metadata: {
+          resourceVersion: object.metadata.resourceVersion,
+          annotations: { [PAUSED_BY_ANNOTATION]: me },
+        },
+      });
+      return true;
+    } catch (err) {
+      if (isConflict(err) && attempt < MAX_CONFLICTS) continue;
+      throw err;
+    }
+  }
+}
+
+/**
+ * Remove the mark of {@link markHeld} once `decide` (given the object as read) says the hand-back
+ * is ready, in one resourceVersion-guarded merge patch. Undefined when `upgrade` does not hold it;
+ * otherwise the decision (a decision that is not ready writes nothing).
+ */
+export async function unmarkHeld(
+  io: ClusterIo,
+  upgrade: UpgradeResource,
+  kind: ClusterKind,
+  name: string,
+  decide: (object: ClusterObject) => HandOver,
+): Promise<HandOver | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const object = await readClusterObject(io, upgrade, kind, name);
+    if (object.metadata.annotations?.[PAUSED_BY_ANNOTATION] !== upgrade.metadata.name) return undefined;
+    const decision = decide(object);
+    if (!decision.ready) return decision;
+    try {
+      await patchCluster(io, kind, name, {
+        metadata: {
+          resourceVersion: object.metadata.resourceVersion,
+          annotations: { [PAUSED_BY_ANNOTATION]: null },
+        },
+      });
+      return decision;
+    } catch (err) {
+      if (isConflict(err) && attempt < MAX_CONFLICTS) continue;
+      throw err;
+    }
+  }
+}
+
 /**
  * Make sure TiDB Operator leaves the TidbCluster's StatefulSets to Baton: `spec.paused: true`, with
  * {@link PAUSED_BY_ANNOTATION} naming `upgradeName` (and {@link WAS_PAUSED_ANNOTATION} when a user

@@ -41,12 +41,14 @@ import {
   type ClusterObject,
   controllerOf,
   type HandOver,
+  markHeld,
   type ObservedTarget,
   OWNER_PRECHECK,
   PAUSED_BY_ANNOTATION,
   patchCluster,
   readClusterObject,
   type ResolvedCluster,
+  unmarkHeld,
   unsettled,
 } from './cluster-ref.js';
 import { imageTag } from './members.js';
@@ -147,32 +149,10 @@ export async function holdCrdbCluster(
   kind: ClusterKind,
   name: string,
 ): Promise<string | undefined> {
-  const me = upgrade.metadata.name;
-  for (let attempt = 0; ; attempt++) {
-    const object = await readClusterObject(io, upgrade, kind, name);
-    const holder = object.metadata.annotations?.[PAUSED_BY_ANNOTATION];
-    if (holder === me) return undefined;
-    if (holder) {
-      throw new OperationalError(
-        'owner-held',
-        `${kind.kind} ${name} is held by Upgrade ${holder} (annotation ${PAUSED_BY_ANNOTATION}): let that upgrade finish, or remove the annotation if it is gone`,
-      );
-    }
-    const refusal = crdbRefusal(object);
-    if (refusal) throw new OperationalError('owner-refused', refusal);
-    try {
-      await patchCluster(io, kind, name, {
-        metadata: {
-          resourceVersion: object.metadata.resourceVersion,
-          annotations: { [PAUSED_BY_ANNOTATION]: me },
-        },
-      });
-      return `${kind.kind} ${name}: in Baton's custody (annotation ${PAUSED_BY_ANNOTATION}=${me}); the CockroachDB operator keeps reconciling, and each version Baton rolls to is set as spec.image.name first`;
-    } catch (err) {
-      if (isConflict(err) && attempt < MAX_CONFLICTS) continue;
-      throw err;
-    }
-  }
+  const wrote = await markHeld(io, upgrade, kind, name, { verb: 'held', refuse: crdbRefusal });
+  return wrote
+    ? `${kind.kind} ${name}: in Baton's custody (annotation ${PAUSED_BY_ANNOTATION}=${upgrade.metadata.name}); the CockroachDB operator keeps reconciling, and each version Baton rolls to is set as spec.image.name first`
+    : undefined;
 }
 
 /** Whether the operator has seen `image` as the CrdbCluster's image (see the module comment). */
@@ -274,25 +254,9 @@ export async function releaseCrdbCluster(
       };
     }
   }
-  for (let attempt = 0; ; attempt++) {
-    const object = await readClusterObject(io, upgrade, kind, name);
-    if (object.metadata.annotations?.[PAUSED_BY_ANNOTATION] !== upgrade.metadata.name) return undefined;
-    try {
-      await patchCluster(io, kind, name, {
-        metadata: {
-          resourceVersion: object.metadata.resourceVersion,
-          annotations: { [PAUSED_BY_ANNOTATION]: null },
-        },
-      });
-      const image = (object.spec as CrdbSpec | undefined)?.image?.name ?? '?';
-      return {
-        ready: true,
-        spec: {},
-        message: `${kind.kind} ${name} released to the CockroachDB operator (spec.image.name=${image}, what runs)`,
-      };
-    } catch (err) {
-      if (isConflict(err) && attempt < MAX_CONFLICTS) continue;
-      throw err;
-    }
-  }
+  return unmarkHeld(io, upgrade, kind, name, (object) => ({
+    ready: true,
+    spec: {},
+    message: `${kind.kind} ${name} released to the CockroachDB operator (spec.image.name=${(object.spec as CrdbSpec | undefined)?.image?.name ?? '?'}, what runs)`,
+  }));
 }

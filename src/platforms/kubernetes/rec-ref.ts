@@ -34,6 +34,7 @@ import {
   type ClusterObject,
   controllerOf,
   type HandOver,
+  markHeld,
   type ObservedTarget,
   OWNER_PRECHECK,
   PAUSED_BY_ANNOTATION,
@@ -41,6 +42,7 @@ import {
   readClusterObject,
   REDIS_ENTERPRISE_CLUSTER,
   type ResolvedCluster,
+  unmarkHeld,
   unsettled,
 } from './cluster-ref.js';
 
@@ -143,30 +145,10 @@ export async function holdRec(
   kind: ClusterKind,
   name: string,
 ): Promise<string | undefined> {
-  const me = upgrade.metadata.name;
-  for (let attempt = 0; ; attempt++) {
-    const object = await readClusterObject(io, upgrade, kind, name);
-    const holder = object.metadata.annotations?.[PAUSED_BY_ANNOTATION];
-    if (holder === me) return undefined;
-    if (holder) {
-      throw new OperationalError(
-        'owner-held',
-        `${kind.kind} ${name} is driven by Upgrade ${holder} (annotation ${PAUSED_BY_ANNOTATION}): let that upgrade finish, or remove the annotation if it is gone`,
-      );
-    }
-    try {
-      await patchCluster(io, kind, name, {
-        metadata: {
-          resourceVersion: object.metadata.resourceVersion,
-          annotations: { [PAUSED_BY_ANNOTATION]: me },
-        },
-      });
-      return `${kind.kind} ${name}: driven by this upgrade (annotation ${PAUSED_BY_ANNOTATION}=${me}); the Redis operator keeps reconciling and rolls the pods itself once spec.redisEnterpriseImageSpec.versionTag changes`;
-    } catch (err) {
-      if (isConflict(err) && attempt < MAX_CONFLICTS) continue;
-      throw err;
-    }
-  }
+  const wrote = await markHeld(io, upgrade, kind, name, { verb: 'driven' });
+  return wrote
+    ? `${kind.kind} ${name}: driven by this upgrade (annotation ${PAUSED_BY_ANNOTATION}=${upgrade.metadata.name}); the Redis operator keeps reconciling and rolls the pods itself once spec.redisEnterpriseImageSpec.versionTag changes`
+    : undefined;
 }
 
 /**
@@ -248,22 +230,5 @@ export async function releaseRec(
   name: string,
   observed: ObservedTarget[],
 ): Promise<HandOver | undefined> {
-  for (let attempt = 0; ; attempt++) {
-    const object = await readClusterObject(io, upgrade, kind, name);
-    if (object.metadata.annotations?.[PAUSED_BY_ANNOTATION] !== upgrade.metadata.name) return undefined;
-    const decision = recRollOver(object, observed);
-    if (!decision.ready) return decision;
-    try {
-      await patchCluster(io, kind, name, {
-        metadata: {
-          resourceVersion: object.metadata.resourceVersion,
-          annotations: { [PAUSED_BY_ANNOTATION]: null },
-        },
-      });
-      return decision;
-    } catch (err) {
-      if (isConflict(err) && attempt < MAX_CONFLICTS) continue;
-      throw err;
-    }
-  }
+  return unmarkHeld(io, upgrade, kind, name, (object) => recRollOver(object, observed));
 }
