@@ -154,6 +154,12 @@ async function assertRolledThroughRec(r: RecEnv): Promise<void> {
     .entries.filter((e) => ['update', 'patch', 'delete'].includes(e.verb))
     .filter((e) => ['statefulsets', 'pods'].includes(e.resource));
   assert.deepEqual(writes, [], 'Baton wrote neither the StatefulSet nor a pod');
+  // Baton's only writes of the REC: the mark, the versionTag, the release (none repeated; a patch
+  // refused with 409 because the operator wrote the status meanwhile wrote nothing).
+  const recPatches = env.server
+    .requests()
+    .entries.filter((e) => e.verb === 'patch' && e.resource === REC.plural && e.status < 300);
+  assert.equal(recPatches.length, 3, 'the REC patched three times: marked, versionTag set, released');
 }
 
 describe('redis-enterprise through a RedisEnterpriseCluster reference', () => {
