@@ -165,6 +165,24 @@ export interface EngineRules {
   stepEstimatesMs: Partial<Record<StepKind, number>>;
 }
 
+/** Topologies whose members hold raft groups: a majority of voters keeps serving. */
+const RAFT_TOPOLOGIES: ReadonlySet<Topology> = new Set(['raft', 'multi-raft']);
+
+/**
+ * How many members of a database of `replicas` members may be down at once when something else
+ * takes them down (the nodes hosting them drained together). Only a database of raft groups (etcd,
+ * PD, TiKV, CockroachDB: every stateful component `raft` or `multi-raft`) loses a minority and keeps
+ * serving; any other (a PostgreSQL primary with its standbys, Redis Cluster shards whose primary and
+ * replica may sit on the two nodes, Redis Enterprise, a generic StatefulSet, an engine Baton does not
+ * know: `rules` absent) loses one at a time. Never below one: a database of one or two members still
+ * lets its nodes be drained, one member at a time.
+ */
+export function membersDownTolerated(rules: EngineRules | undefined, replicas: number): number {
+  const stateful = (rules?.components ?? []).filter((c) => c.topology !== 'stateless');
+  const raft = stateful.length > 0 && stateful.every((c) => RAFT_TOPOLOGIES.has(c.topology));
+  return raft ? Math.max(1, Math.floor((replicas - 1) / 2)) : 1;
+}
+
 /**
  * Engine rules by name, as the composition root hands them to code below it (the simulator
  * resolves a description's engine through it). Implemented by `engines/registry.ts`.

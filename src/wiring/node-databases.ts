@@ -15,10 +15,11 @@ import type { Clock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Engine, PortContext } from '../core/ports.js';
+import { membersDownTolerated } from '../core/rules.js';
 import { isLeaderRole, type MemberView, type Snapshot } from '../core/types.js';
 import { parseVersion } from '../core/version.js';
 import type { DatabaseDrains, DatabaseHandOver } from '../engines/kubernetes/engine.js';
-import { engineRegistry } from '../engines/registry.js';
+import { engineRegistry, engineRules, knownEngines } from '../engines/registry.js';
 import { UpgradeResourceJournal } from '../platforms/kubernetes/journal.js';
 import { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
 import { observe } from '../runner/observe.js';
@@ -157,8 +158,8 @@ export class PodDatabaseDrains implements DatabaseDrains {
     return { ok: true, detail: snap.health.detail };
   }
 
-  tolerates(_engine: string, replicas: number): number {
-    return Math.max(1, Math.floor((replicas - 1) / 2));
+  tolerates(engine: string, replicas: number): number {
+    return membersDownTolerated(knownEngines().includes(engine) ? engineRules(engine) : undefined, replicas);
   }
 
   async close(): Promise<void> {

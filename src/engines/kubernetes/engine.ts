@@ -29,7 +29,7 @@ import type {
   Snapshot,
   UpgradeSpec,
 } from '../../core/types.js';
-import type { EngineRules } from '../../core/rules.js';
+import { membersDownTolerated, type EngineRules } from '../../core/rules.js';
 import { compareVersions, parseVersion } from '../../core/version.js';
 import { largestBatch, batchSize } from '../../plan/batches.js';
 import {
@@ -65,7 +65,10 @@ export interface DatabaseDrains {
     pod: string,
     ctx: PortContext,
   ): Promise<{ ok: boolean; detail: string }>;
-  /** Members of the database that may be down at once. */
+  /**
+   * Members of the database that may be down at once: a minority for raft engines, else one
+   * (`membersDownTolerated` in core/rules.ts, the one home of the rule).
+   */
   tolerates(engine: string, replicas: number): number;
   /** Release the database clients. */
   close?(): Promise<void>;
@@ -186,8 +189,9 @@ export class KubernetesNodesEngine implements Engine {
       hosts.push({
         group: db.sts,
         member: p.metadata!.name!,
+        // Without the databases' rules, one member at a time (the rule for any database not raft).
         tolerates:
-          this.databases?.tolerates(db.engine, db.replicas) ?? Math.max(1, Math.floor((db.replicas - 1) / 2)),
+          this.databases?.tolerates(db.engine, db.replicas) ?? membersDownTolerated(undefined, db.replicas),
         groupDown: Math.max(0, db.replicas - db.ready),
         healthy: podReady(p),
       });
