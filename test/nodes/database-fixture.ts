@@ -1,0 +1,90 @@
+/**
+ * Database StatefulSets on the fake nodes of a node-upgrade test: process-backed pods spread one per
+ * node, the database's own (paused) Upgrade naming the members' admin endpoints, a writer through
+ * the database's client, and what the pods' process events say about members down at once.
+ */
+import { DATABASE_ENGINE_LABEL } from '../../src/api/nodes.js';
+import { GROUP, PLURAL, VERSION } from '../../src/api/upgrade.js';
+import { systemClock } from '../../src/core/clock.js';
+import { nullLogger } from '../../src/core/logger.js';
+import { Probe, createProbeClient } from '../../src/probe/index.js';
+import type { ProcessPods } from '../kube/process-pods.js';
+import { waitFor } from '../kube/helpers.js';
+import { statefulSet } from '../k8s/platform-fixture.js';
+import type { NodeCluster } from './k8s-fixture.js';
+
+/**
+ * Create StatefulSet `name` of `replicas` pods labelled `baton.dev/engine: engine`, one pod per node
+ * (required anti-affinity on the hostname), started in parallel, and wait until every pod is Ready.
+ */
+export async function createSpreadDatabase(
+  n: NodeCluster,
+  o: { name: string; replicas: number; engine: string; image: string },
+): Promise<void> {
+  const sts = statefulSet(o.name, o.replicas, {
+    image: o.image,
+    labels: { [DATABASE_ENGINE_LABEL]: o.engine },
+  });
+  sts.spec!.podManagementPolicy = 'Parallel';
+  sts.spec!.template.spec!.affinity = {
+    podAntiAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: [
+        { labelSelector: { matchLabels: { app: o.name } }, topologyKey: 'kubernetes.io/hostname' },
+      ],
+    },
+  };
+  await n.apps.createNamespacedStatefulSet({ namespace: n.c.namespace, body: sts });
+  await waitFor(
+    `${o.name} ready`,
+    async () =>
+      (await n.apps.readNamespacedStatefulSet({ name: o.name, namespace: n.c.namespace })).status
+        ?.readyReplicas === o.replicas,
+    120_000,
+    50,
+  );
+}
+
+/** The database's own Upgrade (paused, never run): where the node drains find its members' endpoints. */
+export async function databaseUpgrade(
+  n: NodeCluster,
+  o: { name: string; engine: string; version: string; endpoints: Record<string, string> },
+): Promise<void> {
+  await n.c.rest.post(`/apis/${GROUP}/${VERSION}/namespaces/${n.c.namespace}/${PLURAL}`, {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'Upgrade',
+    metadata: { name: o.name },
+    spec: {
+      engine: o.engine,
+      version: o.version,
+      paused: true,
+      target: { statefulSet: o.name, endpoints: o.endpoints },
+    },
+  });
+}
+
+/** A started writer through the database's own client (stopped when `t` ends if not before). */
+export async function startWriter(
+  t: { after(fn: () => unknown): void },
+  engine: 'etcd' | 'redis' | 'postgres',
+  endpoints: () => string[],
+): Promise<Probe> {
+  const probe = new Probe({
+    client: createProbeClient(engine, { endpoints: () => Promise.resolve(endpoints()), logger: nullLogger }),
+    clock: systemClock,
+    logger: nullLogger,
+  });
+  await probe.start();
+  t.after(() => probe.stop().catch(() => undefined));
+  return probe;
+}
+
+/** The most members whose processes were down at once, after the first `initial` starts. */
+export function mostDownAtOnce(pods: ProcessPods, initial: number): number {
+  let down = 0;
+  let worst = 0;
+  for (const e of pods.events.slice(initial)) {
+    down += e.kind === 'stop' ? 1 : -1;
+    worst = Math.max(worst, down);
+  }
+  return worst;
+}
