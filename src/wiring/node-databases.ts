@@ -12,7 +12,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION, KIND, type UpgradeResource } from '../api/upgrade.js';
 import type { Clock } from '../core/clock.js';
-import { describeError } from '../core/errors.js';
+import { describeError, OperationalError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Engine, PortContext } from '../core/ports.js';
 import { membersDownTolerated } from '../core/rules.js';
@@ -25,6 +25,14 @@ import { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
 import { observe } from '../runner/observe.js';
 import { makeSpec } from '../runner/start.js';
 import { engineForUpgrade } from './kubernetes.js';
+
+/**
+ * Codes of a database drain's errors that retrying cannot change on pods: a PostgreSQL switchover
+ * needs the primary stopped without its pod being replaced, and the Kubernetes platform has no
+ * such stop (`platform-cannot-stop`, engines/postgres/switchover.ts). The node's drain then fails
+ * with the cause (the upgrade pauses) instead of retrying until its timeout.
+ */
+const CANNOT_HAND_OVER: ReadonlySet<string> = new Set(['platform-cannot-stop']);
 
 /** Options of {@link PodDatabaseDrains}. */
 export interface PodDatabaseDrainsOptions {
@@ -122,7 +130,15 @@ export class PodDatabaseDrains implements DatabaseDrains {
       }
     })();
     const spec = makeSpec({ name: `${pod}-node-drain`, cluster: sts, engine, version });
-    const r = await db.engine.drain(me, target, snap, { ...ctx, platform: db.platform, spec });
+    let r;
+    try {
+      r = await db.engine.drain(me, target, snap, { ...ctx, platform: db.platform, spec });
+    } catch (err) {
+      if (err instanceof OperationalError && CANNOT_HAND_OVER.has(err.code)) {
+        return { done: false, blocked: { code: err.code, message: err.message } };
+      }
+      throw err;
+    }
     // Evict only once the database says the member holds nothing any more.
     const deadline = ctx.clock.now() + (this.o.handOverMs ?? 10_000);
     for (;;) {

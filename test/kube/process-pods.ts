@@ -29,7 +29,12 @@ import type {
   LocalMemberLayout,
 } from '../../src/platforms/local/adapter.js';
 import { pickFreePorts } from '../../src/platforms/local/ports.js';
-import { spawnDetached, stopProcess, type ProcessIdentity } from '../../src/platforms/local/process.js';
+import {
+  effectiveRunAs,
+  spawnDetached,
+  stopProcess,
+  type ProcessIdentity,
+} from '../../src/platforms/local/process.js';
 import { imageTag, ordinalOf } from '../../src/platforms/kubernetes/members.js';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { PodRuntime } from './fake-kubelet.js';
@@ -174,6 +179,8 @@ export class ProcessPods implements PodRuntime {
       this.initialised.add(ordinal);
     }
     const spec = await this.opts.adapter.launch(member, version, {}, ctx);
+    // The unprivileged user the adapter asks for when the tests run as root (PostgreSQL refuses root).
+    const user = await effectiveRunAs(spec.runAsUser);
     const tag = imageTag(podImage(pod));
     if (this.closed || run.exited) {
       run.exited = true;
@@ -191,6 +198,7 @@ export class ProcessPods implements PodRuntime {
         },
         ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
         logFile: member.logFile,
+        ...(user ? { user } : {}),
       },
       () => {
         run.exited = true;

@@ -15,17 +15,19 @@ import type { NodeCluster } from './k8s-fixture.js';
 
 /**
  * Create StatefulSet `name` of `replicas` pods labelled `baton.dev/engine: engine`, one pod per node
- * (required anti-affinity on the hostname), started in parallel, and wait until every pod is Ready.
+ * (required anti-affinity on the hostname), on nodes labelled `pool=workers`; started in parallel
+ * unless `ordered` (OrderedReady: each pod once the one before is Ready).
  */
 export async function createSpreadDatabase(
   n: NodeCluster,
-  o: { name: string; replicas: number; engine: string; image: string },
+  o: { name: string; replicas: number; engine: string; image: string; ordered?: boolean },
 ): Promise<void> {
   const sts = statefulSet(o.name, o.replicas, {
     image: o.image,
     labels: { [DATABASE_ENGINE_LABEL]: o.engine },
   });
-  sts.spec!.podManagementPolicy = 'Parallel';
+  sts.spec!.podManagementPolicy = o.ordered ? 'OrderedReady' : 'Parallel';
+  sts.spec!.template.spec!.nodeSelector = { pool: 'workers' };
   sts.spec!.template.spec!.affinity = {
     podAntiAffinity: {
       requiredDuringSchedulingIgnoredDuringExecution: [
@@ -34,12 +36,45 @@ export async function createSpreadDatabase(
     },
   };
   await n.apps.createNamespacedStatefulSet({ namespace: n.c.namespace, body: sts });
-  await waitFor(
-    `${o.name} ready`,
-    async () =>
-      (await n.apps.readNamespacedStatefulSet({ name: o.name, namespace: n.c.namespace })).status
-        ?.readyReplicas === o.replicas,
-    120_000,
+}
+
+/** Wait until StatefulSet `name` has `replicas` pods Ready. */
+export async function waitDatabaseReady(n: NodeCluster, name: string, replicas: number): Promise<void> {
+  try {
+    await waitFor(
+      `${name} ready`,
+      async () =>
+        (await n.apps.readNamespacedStatefulSet({ name, namespace: n.c.namespace })).status?.readyReplicas ===
+        replicas,
+      120_000,
+      50,
+    );
+  } catch (err) {
+    const pods = await n.core.listNamespacedPod({ namespace: n.c.namespace, labelSelector: `app=${name}` });
+    const where = pods.items.map(
+      (p) => `${p.metadata?.name} ${p.status?.phase} on ${p.spec?.nodeName ?? '-'}`,
+    );
+    throw new Error(
+      `${(err as Error).message}: ${where.join(', ')}; kubelet: ${n.c.kubelet.errors.join('; ')}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/** The short name of the node pod `pod` of the test's namespace is bound to, once it is. */
+export async function nodeOfPod(n: NodeCluster, pod: string): Promise<string> {
+  return waitFor(
+    `${pod} bound to a node`,
+    async () => {
+      const p = await n.core
+        .readNamespacedPod({ name: pod, namespace: n.c.namespace })
+        .catch(() => undefined);
+      const node = p?.spec?.nodeName;
+      return node ? node.slice(n.c.namespace.length + 1) : undefined;
+    },
+    60_000,
     50,
   );
 }

@@ -10,7 +10,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formRedisCluster, startRedisPods } from '../kube/redis-pods.js';
-import { createSpreadDatabase, databaseUpgrade, mostDownAtOnce, startWriter } from './database-fixture.js';
+import {
+  createSpreadDatabase,
+  databaseUpgrade,
+  mostDownAtOnce,
+  startWriter,
+  waitDatabaseReady,
+} from './database-fixture.js';
 import { nodeCluster, testNodes, testTarget, wireNodes } from './k8s-fixture.js';
 
 const FROM = 'v1.36.5';
@@ -24,6 +30,7 @@ describe('node drains that know Redis Cluster (real control plane, real redis-se
       const n = await nodeCluster(t, { cp: 1, workers: 7, from: FROM });
       const pods = await startRedisPods(t, n.c, { statefulSet: 'cache', replicas: 6 });
       await createSpreadDatabase(n, { name: 'cache', replicas: 6, engine: 'redis', image: 'redis:7.0.15' });
+      await waitDatabaseReady(n, 'cache', 6);
       await formRedisCluster(pods);
       await databaseUpgrade(n, {
         name: 'cache',

@@ -30,6 +30,7 @@ import type {
   UpgradeSpec,
 } from '../../core/types.js';
 import { membersDownTolerated, type EngineRules } from '../../core/rules.js';
+import { OperationalError } from '../../core/errors.js';
 import { compareVersions, parseVersion } from '../../core/version.js';
 import { largestBatch, batchSize } from '../../plan/batches.js';
 import {
@@ -80,6 +81,13 @@ export interface DatabaseHandOver {
   done: boolean;
   /** What was handed over, or why not yet; absent when there was nothing to hand over. */
   message?: string;
+  /**
+   * The database cannot hand this member over here, and trying again will not change that (a
+   * PostgreSQL switchover needs the member stopped without its pod being replaced, which Kubernetes
+   * cannot do: `platform-cannot-stop`): the node's drain fails with this cause, which pauses the
+   * upgrade, instead of retrying until the drain timeout.
+   */
+  blocked?: { code: string; message: string };
 }
 
 /** Options of {@link KubernetesNodesEngine}. */
@@ -140,6 +148,12 @@ export class KubernetesNodesEngine implements Engine {
    * (a database's catch-up is a call to it) until the node is drained again.
    */
   private readonly settled = new Map<string, string>();
+  /**
+   * Per pod (`namespace/name`) whose database's own drain is not done, why (the database's words),
+   * so what is left on a node, and so the drain timeout's cause, names it. Set and cleared by the
+   * drain; a restarted Baton knows it again after its next drain attempt.
+   */
+  private readonly notHandedOver = new Map<string, string>();
 
   constructor(o: NodesEngineOptions) {
     this.rules = kubernetesNodesRules(o.target.via);
@@ -180,7 +194,7 @@ export class KubernetesNodesEngine implements Engine {
         .map((p) => planPod(p, this.opts))
         .filter((p) => p.action !== 'skip' || p.pod.metadata?.deletionTimestamp);
       state.leaderCount = left.length;
-      if (left.length > 0) state.detail = leftDetail(name, left, view);
+      if (left.length > 0) state.detail = leftDetail(name, left, view, this.notHandedOver);
     }
     const hosts: HostedMember[] = [];
     for (const p of pods) {
@@ -371,6 +385,7 @@ export class KubernetesNodesEngine implements Engine {
     let deleted = 0;
     const refused: string[] = [];
     const handed: string[] = [];
+    const blocked: { pod: string; code: string; message: string }[] = [];
     await Promise.all(
       plans.map(async (p) => {
         if (p.action === 'skip') return;
@@ -381,19 +396,37 @@ export class KubernetesNodesEngine implements Engine {
           return;
         }
         const db = databaseOf(full, p.pod);
+        const key = keyOf(p.pod);
         if (db && this.databases) {
-          const h = await this.databases
+          const h: DatabaseHandOver = await this.databases
             .drain(db.engine, db.sts, p.pod.metadata!.name!, ctx)
-            .catch((err: unknown) => ({ done: false, message: `${keyOf(p.pod)}: ${apiMessage(err)}` }));
+            .catch((err: unknown) => ({ done: false, message: `${key}: ${apiMessage(err)}` }));
+          if (h.blocked) {
+            this.notHandedOver.set(key, `${h.blocked.code}: ${h.blocked.message}`);
+            return blocked.push({ pod: key, ...h.blocked });
+          }
           if (h.message) handed.push(h.message);
           // Still holding: not evicted this time; the runner drains again on its back-off.
-          if (!h.done) return refused.push(`${keyOf(p.pod)} (its database's own drain is not done)`);
+          if (!h.done) {
+            const why = h.message ?? 'not yet';
+            this.notHandedOver.set(key, why);
+            return refused.push(`${key} (its database's own drain is not done: ${why})`);
+          }
+          this.notHandedOver.delete(key);
         }
         const r = await this.evict(p.pod);
         if (r === 'ok') evicted += 1;
         else refused.push(r);
       }),
     );
+    if (blocked.length > 0) {
+      // Retrying cannot help: fail the drain, so the upgrade pauses with the database's cause.
+      const b = blocked[0]!;
+      throw new OperationalError(
+        b.code,
+        `${b.pod} cannot be handed over by its database on Kubernetes (${b.code}: ${b.message}); it stays on the cordoned node: hand it over by hand, then resume`,
+      );
+    }
     const parts = [
       cordon === 'admin'
         ? `${node} was already cordoned by someone else (it stays cordoned)`
@@ -549,10 +582,22 @@ export class KubernetesNodesEngine implements Engine {
   }
 }
 
-/** "2 pods left on n1: app/web-1 (PodDisruptionBudget app/web allows 0 disruptions), ..." */
-function leftDetail(node: string, left: PodPlan[], view: ClusterView): string {
+/**
+ * "2 pods left on n1: app/web-1 (PodDisruptionBudget app/web allows 0 disruptions), db/pg-0 (its
+ * database's own drain is not done: ...)": what the drain still waits for, in the words of what
+ * holds each pod.
+ */
+function leftDetail(
+  node: string,
+  left: PodPlan[],
+  view: ClusterView,
+  notHandedOver: ReadonlyMap<string, string>,
+): string {
   const items = left.map((p) => {
     if (p.action === 'refuse') return `${keyOf(p.pod)} (${p.reason})`;
+    const held = notHandedOver.get(keyOf(p.pod));
+    if (held && !p.pod.metadata?.deletionTimestamp)
+      return `${keyOf(p.pod)} (its database's own drain is not done: ${held})`;
     const b = budgetsOf(p.pod, view.pdbs).find((x) => (x.status?.disruptionsAllowed ?? 0) < 1);
     if (b)
       return `${keyOf(p.pod)} (PodDisruptionBudget ${keyOf(b)} allows ${b.status?.disruptionsAllowed ?? 0} disruptions)`;
