@@ -103,6 +103,10 @@ function phaseStep(t: Turn): Step {
   if (status.phase === 'Paused' && status.pausedAt !== undefined) {
     const limit = spec.pausedExpirySeconds * 1000;
     if (now - status.pausedAt >= limit) {
+      // What Baton drained but did not upgrade is restored first (a node uncordoned, Baton's
+      // cordon only); what it took over from an owner stays as it is (held, not handed back).
+      const leftover = restoreLeftover(t, true);
+      if (leftover) return leftover;
       pruneToSummary(status, now);
       return finish(t, 'Expired', `paused for more than ${formatDuration(limit)}: upgrade expired`);
     }

@@ -32,15 +32,18 @@ export function currentTarget(status: UpgradeStatus, comp: PlannedComponent): st
 /**
  * A member drained (leaderships kept away from it) that a pass left without a restart and a
  * restore (drain timed out, cancelled, or already at the version): restore it before the pass ends.
+ * On expiry (`expired`) also one still draining (a node cordoned and drained while the upgrade
+ * paused on it), so the upgrade ends with nothing of Baton's left on it; a member left failed for
+ * a human stays as it is (a node given up on stays cordoned), as does one restarting.
  */
-export function restoreLeftover(t: Turn): Step | undefined {
+export function restoreLeftover(t: Turn, expired = false): Step | undefined {
+  const states: string[] = expired ? ['pending', 'draining', 'done'] : ['pending', 'done'];
   for (const [name, p] of Object.entries(t.status.members)) {
-    if (p.drainIssued && !p.restored && (p.state === 'pending' || p.state === 'done')) {
-      return act(
-        t,
-        { kind: 'restore', member: name },
-        `restore ${name}: drained but not restarted in this pass`,
-      );
+    if (p.drainIssued && !p.restored && states.includes(p.state)) {
+      const why = expired
+        ? 'drained but not upgraded when the upgrade expired'
+        : 'drained but not restarted in this pass';
+      return act(t, { kind: 'restore', member: name }, `restore ${name}: ${why}`);
     }
   }
   return undefined;

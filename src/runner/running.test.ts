@@ -325,6 +325,38 @@ describe('Paused, cancel, expiry, terminal', () => {
       phase: 'Expired',
     },
     {
+      name: 'expired with a member drained but not upgraded (a node cordoned): it is restored first',
+      status: (s) => {
+        Object.assign(s, { phase: 'Paused', pausedAt: NOW - 15 * 86_400_000 });
+        Object.assign(s.members['etcd-2']!, { state: 'draining', drainIssued: true });
+      },
+      step: {
+        kind: 'act',
+        actions: [{ kind: 'restore', member: 'etcd-2' }],
+        reason: 'restore etcd-2: drained but not upgraded when the upgrade expired',
+      },
+      phase: 'Paused',
+    },
+    {
+      name: 'expired once it is restored: Expired, what Baton took over stays held',
+      status: (s) => {
+        Object.assign(s, { phase: 'Paused', pausedAt: NOW - 15 * 86_400_000, custody: 'held' });
+        Object.assign(s.members['etcd-2']!, { state: 'draining', drainIssued: true, restored: true });
+      },
+      step: { kind: 'finish', phase: 'Expired' },
+      phase: 'Expired',
+      then: (d) => assert.equal(d.status.custody, 'held'),
+    },
+    {
+      name: 'expired with a member failed and left for a human: it stays as it is',
+      status: (s) => {
+        Object.assign(s, { phase: 'Paused', pausedAt: NOW - 15 * 86_400_000 });
+        Object.assign(s.members['etcd-2']!, { state: 'failed', drainIssued: true });
+      },
+      step: { kind: 'finish', phase: 'Expired' },
+      phase: 'Expired',
+    },
+    {
       name: 'cancelled with nothing in flight: Cancelled',
       spec: { cancel: true },
       status: (s) => void (s.members['etcd-2']!.state = 'done'),
