@@ -66,7 +66,8 @@ function clusterRules(): Record<string, unknown>[] {
     { apiGroups: ['apps'], resources: ['controllerrevisions'], verbs: ['get', 'list'] },
     { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'delete'] },
     { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] },
-    { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    // Events: recorded (create, patch), and an expired upgrade's deleted (list, delete).
+    { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch', 'list', 'delete'] },
     { apiGroups: [''], resources: ['services'], verbs: ['get'] },
     // Admin credentials named by spec.credentialsSecret; `get` only, never list or watch.
     { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },

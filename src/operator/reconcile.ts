@@ -222,6 +222,13 @@ export class UpgradeReconciler {
     const r = await driver.runner.reconcile(signal);
     if (r.terminal) {
       logger.info(`upgrade ${key} is ${r.status.phase}`, { upgrade: key, reason: r.status.reason });
+      const events = this.opts.events;
+      if (r.status.phase === 'Expired' && events?.prune) {
+        // An expired upgrade drops its Events with its history (ACK); those of what the pruned
+        // history keeps stay. After the Events this reconcile emitted (sent on the next turns).
+        const kept = r.status.history;
+        setImmediate(() => void events.prune!(upgrade, kept));
+      }
       this.forget(key);
       return { phase: r.status.phase, action: r.action?.kind };
     }
