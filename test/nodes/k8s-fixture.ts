@@ -34,6 +34,7 @@ import { KubeEventRecorder } from '../../src/platforms/kubernetes/events.js';
 import { createUpgrade } from '../../src/runner/start.js';
 import { Runner, type RunnerEvent } from '../../src/runner/runner.js';
 import { nodesTarget } from '../../src/wiring/nodes.js';
+import type { DatabaseDrains } from '../../src/engines/kubernetes/engine.js';
 import { ensureUpgradeCrd } from '../kube/crds.js';
 import { waitFor } from '../kube/helpers.js';
 import { NODE_GROUP_KEY, startCluster, type TestCluster } from '../kube/test-cluster.js';
@@ -137,11 +138,15 @@ export async function waitBudget(n: NodeCluster, name: string, allowed: number):
   );
 }
 
-/** Create the Upgrade, plan it, and give a runner for it (wired as the CLI wires a nodes target). */
+/**
+ * Create the Upgrade, plan it, and give a runner for it (wired as the CLI wires a nodes target;
+ * `databases`: the databases' drains instead of the engines on pods).
+ */
 export async function wireNodes(
   n: NodeCluster,
   name: string,
   spec: Partial<UpgradeResourceSpec> & { version: string; target: { nodes: NodesTarget } },
+  databases?: DatabaseDrains,
 ) {
   const { kc, c } = n;
   const journal = new UpgradeResourceJournal({ kc, namespace: c.namespace, clock: fastClock });
@@ -158,6 +163,7 @@ export async function wireNodes(
     journal,
     clock: fastClock,
     logger: nullLogger,
+    ...(databases ? { databases } : {}),
   });
   n.cleanup(() => engine.close());
   const rec = (await journal.get(name))!;

@@ -8,6 +8,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NODE_ANNOTATIONS } from '../../src/api/nodes.js';
 import type { UpgradeStatus } from '../../src/core/types.js';
+import { DATABASE_ENGINE_LABEL } from '../../src/api/nodes.js';
+import type { DatabaseDrains } from '../../src/engines/kubernetes/engine.js';
+import { waitFor } from '../kube/helpers.js';
+import { statefulSet } from '../k8s/platform-fixture.js';
 import {
   deployment,
   nodeCluster,
@@ -94,6 +98,62 @@ describe('node upgrades that pause (real control plane)', () => {
       assert.ok(r.status.pauseCause!.includes(jobs[0]!.metadata!.name!), 'the cause names the Job');
       const nodes = await testNodes(n);
       assert.equal(nodes.get('w-01')!.status?.nodeInfo?.kubeletVersion, FROM, 'no worker touched');
+    },
+  );
+  it(
+    "a database's own drain that does not finish: the drain timeout's cause names the database's reason",
+    { timeout: 240_000 },
+    async (t) => {
+      const n = await nodeCluster(t, { cp: 1, workers: 1, from: FROM });
+      const ns = n.c.namespace;
+      // A database StatefulSet (simulated pods) whose drain never hands its member over.
+      const db = statefulSet('db', 1, { labels: { [DATABASE_ENGINE_LABEL]: 'etcd' } });
+      db.spec!.template.spec!.nodeSelector = { pool: 'workers' };
+      await n.apps.createNamespacedStatefulSet({ namespace: ns, body: db });
+      await waitFor(
+        'db ready',
+        async () =>
+          (await n.apps.readNamespacedStatefulSet({ name: 'db', namespace: ns })).status?.readyReplicas === 1,
+        60_000,
+        20,
+      );
+      const asked: string[] = [];
+      const databases: DatabaseDrains = {
+        drain: (_engine, sts, pod) => {
+          asked.push(`${sts}/${pod}`);
+          return Promise.resolve({
+            done: false,
+            message: `${pod} of ${sts} still leads: no healthy follower to take over`,
+          });
+        },
+        caughtUp: () => Promise.resolve({ ok: true, detail: 'healthy' }),
+        tolerates: () => 1,
+      };
+      const w = await wireNodes(
+        n,
+        'held',
+        {
+          version: TO,
+          target: { nodes: testTarget(n.c) },
+          strategy: { timeouts: { drain: '3s', drainPolicy: 'pause' } },
+        },
+        databases,
+      );
+      const r = await runToPause(w);
+      assert.equal(r.status.phase, 'Paused');
+      assert.ok(asked.includes(`${ns}/db/db-0`), `the database was asked: ${asked.join(', ')}`);
+      assert.match(
+        r.status.pauseCause ?? '',
+        new RegExp(
+          `draining ${n.node('w-01')} timed out after 3s: 1 pods left on ${n.node('w-01')}: ${ns}/db-0 \\(its database's own drain is not done: db-0 of ${ns}/db still leads: no healthy follower to take over\\)`,
+        ),
+      );
+      const node = (await testNodes(n)).get('w-01')!;
+      assert.equal(
+        node.metadata?.annotations?.[NODE_ANNOTATIONS.cordonedBy],
+        `${ns}/held`,
+        'left cordoned for the resume',
+      );
     },
   );
 });
