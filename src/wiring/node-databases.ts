@@ -14,7 +14,7 @@ import { API_VERSION, KIND, type UpgradeResource } from '../api/upgrade.js';
 import type { Clock } from '../core/clock.js';
 import { describeError, OperationalError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { Engine, PortContext } from '../core/ports.js';
+import type { DrainResult, Engine, PortContext } from '../core/ports.js';
 import { membersDownTolerated } from '../core/rules.js';
 import { isLeaderRole, type MemberView, type Snapshot } from '../core/types.js';
 import { parseVersion } from '../core/version.js';
@@ -130,7 +130,7 @@ export class PodDatabaseDrains implements DatabaseDrains {
       }
     })();
     const spec = makeSpec({ name: `${pod}-node-drain`, cluster: sts, engine, version });
-    let r;
+    let r: DrainResult;
     try {
       r = await db.engine.drain(me, target, snap, { ...ctx, platform: db.platform, spec });
     } catch (err) {
