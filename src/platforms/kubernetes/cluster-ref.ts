@@ -261,6 +261,26 @@ function describeOwner(ref: V1OwnerReference): string {
 }
 
 /**
+ * The failing {@link OWNER_PRECHECK} verdict when another Upgrade holds the cluster (the
+ * {@link PAUSED_BY_ANNOTATION} names it), or undefined; `how` says what that holding means for
+ * this kind ("held paused", "driven"...).
+ */
+export function heldByAnother(
+  object: ClusterObject,
+  self: string,
+  upgradeName: string,
+  how: string,
+): PrecheckResult | undefined {
+  const holder = object.metadata.annotations?.[PAUSED_BY_ANNOTATION];
+  if (!holder || holder === upgradeName) return undefined;
+  return {
+    name: OWNER_PRECHECK,
+    ok: false,
+    reason: `${self} is ${how} by Upgrade ${holder} (annotation ${PAUSED_BY_ANNOTATION}): let that upgrade finish, or remove the annotation if it is gone, then retry`,
+  };
+}
+
+/**
  * The {@link OWNER_PRECHECK} verdict: fails when a StatefulSet of the cluster is reconciled (a
  * controller ownerReference) by an object Baton cannot pause (another object than the cluster, or
  * the cluster itself when its kind has no pause Baton knows), since that controller would undo
@@ -289,14 +309,8 @@ export function ownerVerdict(cluster: ResolvedCluster, upgradeName: string): Pre
       };
     }
   }
-  const holder = object.metadata.annotations?.[PAUSED_BY_ANNOTATION];
-  if (holder && holder !== upgradeName) {
-    return {
-      name: OWNER_PRECHECK,
-      ok: false,
-      reason: `${self} is held paused by Upgrade ${holder} (annotation ${PAUSED_BY_ANNOTATION}): let that upgrade finish, or remove the annotation if it is gone, then retry`,
-    };
-  }
+  const held = heldByAnother(object, self, upgradeName, 'held paused');
+  if (held) return held;
   const owned = cluster.statefulSets
     .filter((s) => controllerOf(s)?.uid === uid)
     .map((s) => s.metadata!.name!);

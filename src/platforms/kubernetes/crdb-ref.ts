@@ -41,6 +41,7 @@ import {
   type ClusterObject,
   controllerOf,
   type HandOver,
+  heldByAnother,
   markHeld,
   type ObservedTarget,
   OWNER_PRECHECK,
@@ -106,14 +107,8 @@ export function crdbOwnerVerdict(cluster: ResolvedCluster, upgradeName: string):
   }
   const refusal = crdbRefusal(object);
   if (refusal) return { name: OWNER_PRECHECK, ok: false, reason: refusal };
-  const holder = object.metadata.annotations?.[PAUSED_BY_ANNOTATION];
-  if (holder && holder !== upgradeName) {
-    return {
-      name: OWNER_PRECHECK,
-      ok: false,
-      reason: `${self} is held by Upgrade ${holder} (annotation ${PAUSED_BY_ANNOTATION}): let that upgrade finish, or remove the annotation if it is gone, then retry`,
-    };
-  }
+  const held = heldByAnother(object, self, upgradeName, 'held');
+  if (held) return held;
   return {
     name: OWNER_PRECHECK,
     ok: true,

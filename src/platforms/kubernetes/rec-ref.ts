@@ -34,6 +34,7 @@ import {
   type ClusterObject,
   controllerOf,
   type HandOver,
+  heldByAnother,
   markHeld,
   type ObservedTarget,
   OWNER_PRECHECK,
@@ -103,14 +104,8 @@ export function recRefVerdict(cluster: ResolvedCluster, upgradeName: string): Pr
       };
     }
   }
-  const holder = object.metadata.annotations?.[PAUSED_BY_ANNOTATION];
-  if (holder && holder !== upgradeName) {
-    return {
-      name: OWNER_PRECHECK,
-      ok: false,
-      reason: `${self} is driven by Upgrade ${holder} (annotation ${PAUSED_BY_ANNOTATION}): let that upgrade finish, or remove the annotation if it is gone, then retry`,
-    };
-  }
+  const held = heldByAnother(object, self, upgradeName, 'driven');
+  if (held) return held;
   return {
     name: OWNER_PRECHECK,
     ok: true,
