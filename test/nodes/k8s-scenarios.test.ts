@@ -9,7 +9,8 @@
  *    cordon stays;
  * 2. a 20% cap: 1, 2, 4; a pause lets the batch in flight finish and the next batch after resume is
  *    1 again; cancel after a pause ends it with the upgraded nodes upgraded and the rest untouched;
- * 3. a failing upgrade Job pauses the upgrade naming the Job;
+ * 3. a failing upgrade Job pauses the upgrade naming the Job; a cancel then ends it, the node left
+ *    failed and cordoned for a human;
  * 4. a budget refusing every eviction: the retries back off (429s getting further apart), the drain
  *    timeout pauses naming the budget and the pod; policy delete then deletes the pod and goes on;
  *    policy give-up leaves the node cordoned by Baton for a human, recorded as a failed node.
@@ -265,7 +266,24 @@ describe('node upgrade scenarios on one 23-node cluster (real control plane)', {
     assert.match(r.status.pauseCause ?? '', /upgrade Job .*failed/);
     assert.ok(r.status.pauseCause!.includes(failed.metadata!.name!), 'the cause names the Job');
     assert.equal(jobs.length, 2, 'cp-1 done, cp-2 failed, nothing else tried');
-    // It stays paused (cp-2 cordoned by it) for a human; the next scenario lifts that cordon.
+
+    // Cancelled while paused on it: cp-2 is left failed for a human (cordoned by Baton, its Job
+    // kept) and the upgrade ends, instead of resuming only to pause on cp-2 again.
+    await w.journal.updateSpec('failing', (s) => ({ ...s, cancel: true }));
+    const cancelled = await runUntil(w, () => false);
+    assert.equal(cancelled.status.phase, 'Cancelled', cancelled.status.reason);
+    assert.equal(cancelled.status.members[n.node('cp-2')]?.state, 'failed');
+    assert.match(cancelled.status.reason ?? '', new RegExp(`left for a human: ${n.node('cp-2')}`));
+    const cp2 = (await testNodes(n)).get('cp-2')!;
+    assert.equal(cp2.spec?.unschedulable, true, 'the failed node stays cordoned for the human');
+    assert.equal(
+      (await n.batch.listNamespacedJob({ namespace: n.c.namespace })).items.filter(
+        (j) => j.metadata?.annotations?.['baton.dev/upgrade-name'] === `${n.c.namespace}/failing`,
+      ).length,
+      2,
+      'no Job started after the cancel, the failed one kept',
+    );
+    // The next scenario lifts Baton's cordon of cp-2, as the human would.
   });
 
   it('a budget refusing evictions: backed-off retries, the timeout pauses naming it; delete goes on; give-up leaves the node cordoned', async () => {
