@@ -170,6 +170,41 @@ describe('CockroachDB against the double: failures, crashes and control', () => 
     assert.equal(f.double.cluster.clusterVersionString(), '24.1');
   });
 
+  it('a Baton stopped in the middle of a drain drains again when it resumes, until the leases are gone', async () => {
+    // Drain calls that move two leases each (of six), so the drain needs several of them.
+    f = await crdbFixture({ version: '24.1.1', leaseTransferMs: 10, drainBudgetMs: 25 });
+    const strategy = { ...STRATEGY, timeouts: { ...STRATEGY.timeouts, drainSeconds: 5 } };
+    const first = await f.upgrade('24.1.3', { strategy: strategy as never });
+    // The operator's shutdown: its signal aborts right after the first Drain call began.
+    const stop = new AbortController();
+    const c = f.double.cluster;
+    const watch = setInterval(() => {
+      if ([...c.drains.values()].some((n) => n > 0)) stop.abort(new Error('operator killed'));
+    }, 2);
+    await assert.rejects(first.run({ signal: stop.signal }), /operator killed/);
+    clearInterval(watch);
+    const drained = c.nodes.find((n) => n.draining)!;
+    assert.ok(drained, 'a node was being drained');
+    assert.ok(
+      c.ranges.some((r) => r.leaseholder === drained.id),
+      'the drain was cut short with leases left on the node',
+    );
+
+    const byEndpoint = new Map(c.nodes.map((n) => [f!.platform.endpointOf(n.id), f!.double.addresses(n.id)]));
+    const engine = new CockroachEngine({ addresses: (e) => byEndpoint.get(e)! });
+    const second = new Runner({
+      platform: f.platform,
+      engine,
+      clock: systemClock,
+      logger: nullLogger,
+      name: 'up',
+    });
+    const r = await second.run({ stopWhen: untilPausedOr(), signal: AbortSignal.timeout(60_000) });
+    await engine.close();
+    assert.equal(r.status.phase, 'Completed', r.status.reason);
+    assert.deepEqual(f.binaries(), ['24.1.3', '24.1.3', '24.1.3']);
+  });
+
   it('pause lets the node in flight finish and starts no other; resume completes', async () => {
     f = await crdbFixture({ version: '24.1.1' });
     const runner = await f.upgrade('24.1.3');
