@@ -20,6 +20,7 @@ import { isLeaderRole, type MemberView, type Snapshot } from '../core/types.js';
 import { parseVersion } from '../core/version.js';
 import type { DatabaseDrains, DatabaseHandOver } from '../engines/kubernetes/engine.js';
 import { engineRegistry, engineRules, knownEngines } from '../engines/registry.js';
+import { PLATFORM_CANNOT_STOP } from '../engines/postgres/switchover.js';
 import { UpgradeResourceJournal } from '../platforms/kubernetes/journal.js';
 import { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
 import { observe } from '../runner/observe.js';
@@ -32,7 +33,7 @@ import { engineForUpgrade } from './kubernetes.js';
  * such stop (`platform-cannot-stop`, engines/postgres/switchover.ts). The node's drain then fails
  * with the cause (the upgrade pauses) instead of retrying until its timeout.
  */
-const CANNOT_HAND_OVER: ReadonlySet<string> = new Set(['platform-cannot-stop']);
+const CANNOT_HAND_OVER: ReadonlySet<string> = new Set([PLATFORM_CANNOT_STOP]);
 
 /** Options of {@link PodDatabaseDrains}. */
 export interface PodDatabaseDrainsOptions {

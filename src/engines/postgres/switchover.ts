@@ -34,6 +34,12 @@ import { buildConninfo, parseConninfo, parseEndpoint } from './conninfo.js';
 import { formatLsn, lagBytes, parseLsn, parseLsnOrUndefined } from './lsn.js';
 
 /** What a switchover needs; all injected. */
+/**
+ * Code of the error a switchover fails with on a platform that cannot stop a member without
+ * replacing it (Kubernetes): retrying cannot change it.
+ */
+export const PLATFORM_CANNOT_STOP = 'platform-cannot-stop';
+
 export interface SwitchoverDeps {
   admin: PgAdmin;
   platform: Platform;
@@ -170,7 +176,7 @@ export async function switchover(
   }
   if (!deps.platform.stopMember) {
     throw new OperationalError(
-      'platform-cannot-stop',
+      PLATFORM_CANNOT_STOP,
       `platform ${deps.platform.name} cannot stop a member, which a PostgreSQL switchover needs`,
     );
   }

@@ -205,12 +205,12 @@ export class KubernetesCustody implements Custody {
         observed,
         cluster.object,
       );
-      if (!decision) lines.push(`${name} is not held by this upgrade`);
-      else if (decision.ready) {
-        await this.host.event('Normal', 'OwnerResumed', decision.message);
-        lines.push(decision.message);
-      } else if (spec.cancel) lines.push(`${name} stays paused: ${decision.reason}`);
-      else return { done: false, reason: decision.reason };
+      const waiting = await this.settle(name, decision, spec.cancel, lines, {
+        held: 'held',
+        stays: 'paused',
+        event: 'OwnerResumed',
+      });
+      if (waiting) return waiting;
     }
     if (cluster && isCrdbCluster(cluster.kind)) {
       const name = `${cluster.kind.kind} ${cluster.object.metadata.name}`;
@@ -221,12 +221,12 @@ export class KubernetesCustody implements Custody {
         cluster.object.metadata.name,
         observed,
       );
-      if (!decision) lines.push(`${name} is not held by this upgrade`);
-      else if (decision.ready) {
-        await this.host.event('Normal', 'OwnerReleased', decision.message);
-        lines.push(decision.message);
-      } else if (spec.cancel) lines.push(`${name} stays held: ${decision.reason}`);
-      else return { done: false, reason: decision.reason };
+      const waiting = await this.settle(name, decision, spec.cancel, lines, {
+        held: 'held',
+        stays: 'held',
+        event: 'OwnerReleased',
+      });
+      if (waiting) return waiting;
     }
     if (cluster && isRecCluster(cluster.kind)) {
       const name = `${cluster.kind.kind} ${cluster.object.metadata.name}`;
@@ -237,14 +237,35 @@ export class KubernetesCustody implements Custody {
         cluster.object.metadata.name,
         observed,
       );
-      if (!decision) lines.push(`${name} is not driven by this upgrade`);
-      else if (decision.ready) {
-        await this.host.event('Normal', 'OwnerReleased', decision.message);
-        lines.push(decision.message);
-      } else if (spec.cancel) lines.push(`${name} stays marked: ${decision.reason}`);
-      else return { done: false, reason: decision.reason };
+      const waiting = await this.settle(name, decision, spec.cancel, lines, {
+        held: 'driven',
+        stays: 'marked',
+        event: 'OwnerReleased',
+      });
+      if (waiting) return waiting;
     }
     return { done: true, message: lines.length > 0 ? lines.join('; ') : 'nothing held' };
+  }
+
+  /**
+   * An owner's hand-back decision into `lines`: released (with an Event), not held by this upgrade,
+   * or not ready yet: the hand-back waits (returned), unless the upgrade is cancelled, when the
+   * owner stays as it is and the line says why. `words` are the kind's: held/driven, paused/held/marked.
+   */
+  private async settle(
+    name: string,
+    decision: { ready: true; message: string } | { ready: false; reason: string } | undefined,
+    cancel: boolean,
+    lines: string[],
+    words: { held: string; stays: string; event: string },
+  ): Promise<{ done: false; reason: string } | undefined> {
+    if (!decision) lines.push(`${name} is not ${words.held} by this upgrade`);
+    else if (decision.ready) {
+      await this.host.event('Normal', words.event, decision.message);
+      lines.push(decision.message);
+    } else if (cancel) lines.push(`${name} stays ${words.stays}: ${decision.reason}`);
+    else return { done: false, reason: decision.reason };
+    return undefined;
   }
 
   /** Give `sts` (its roll over) the strategy recorded before the freeze. */
