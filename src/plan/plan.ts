@@ -233,9 +233,9 @@ function componentPath(
   allowDowngrade: boolean,
 ): VersionHop[] {
   if (pending.length === 0) return [];
-  const sorted = [...pending].sort(byVersion);
-  const lowest = sorted[0] as MemberView;
-  const highest = sorted[sorted.length - 1] as MemberView;
+  // Scans, not a sort: a pool may hold 65,000 nodes.
+  const lowest = pending.reduce((a, b) => (byVersion(b, a) < 0 ? b : a));
+  const highest = pending.reduce((a, b) => (byVersion(b, a) > 0 ? b : a));
   const above = compareVersions(highest.version, target) > 0;
   if (above) {
     const down = findVersionPath(rules, highest.version, target, { allowDowngrade });
@@ -422,7 +422,7 @@ export function buildPlan(input: PlanInput): Plan {
     if (skew && leader && pending.length > 0 && (leader.path?.length ?? 0) > 0) {
       const leaderPath = leader.path ?? [];
       const leaderTargets = leaderPath.map((h, i) => (i === leaderPath.length - 1 ? leader.version : h.to));
-      const lowest = pending.reduce((a, b) => (byVersion(b, a) < 0 ? b : a)); // a scan, not a sort of 65,000
+      const lowest = pending.reduce((a, b) => (byVersion(b, a) < 0 ? b : a));
       const hops = skewHops(rules, { ...skew, component: c.name }, lowest.version, c.version, leaderTargets);
       path = hops.path;
       hopTargets = hops.hopTargets;
@@ -479,14 +479,15 @@ export function buildPlan(input: PlanInput): Plan {
       leadershipMoves.push(move);
       if (warning) warnings.push(warning);
     }
-    for (const m of [...members].sort((a, b) => a.ordinal - b.ordinal)) {
+    const flagged = members.filter((m) => !m.engine || unreadyReason(m) !== undefined);
+    for (const m of flagged.sort((a, b) => a.ordinal - b.ordinal)) {
       const why = unreadyReason(m);
       const detail = m.detail ? ` (${m.detail})` : '';
       if (why)
         warnings.push(
           `${m.name} is ${why}${detail}: it goes first and counts against the unavailability budget`,
         );
-      else if (!m.engine)
+      else
         warnings.push(
           `${m.name} is not reachable by the ${rules.title} engine: its role and lag are unknown`,
         );
@@ -512,7 +513,7 @@ export function buildPlan(input: PlanInput): Plan {
     undefined,
   ) as PlannedComponent;
   const planPath = widest.path ?? [];
-  const lowest = [...snapshot.members].sort(byVersion)[0] as MemberView;
+  const lowest = snapshot.members.reduce((a, b) => (byVersion(b, a) < 0 ? b : a));
   const from = planPath[0]?.from ?? lowest.version;
   const to = planPath[planPath.length - 1]?.to ?? spec.version;
 
@@ -524,10 +525,10 @@ export function buildPlan(input: PlanInput): Plan {
     hops.forEach((h, i) => {
       const need = needing(members, h, i === hops.length - 1, c.version);
       const rule = componentRule(rules, c.name);
-      const order = orderMembers(need, resolved.find((r) => r.name === c.name)?.rule.topology ?? 'stateless');
+      // How many batches, not which: their sizes depend on the count alone, so no ordering.
       const batches = splitBatches(
         componentBatchPolicy(rule, spec),
-        order.map((o) => o.member.name),
+        need.map((m) => m.name),
         {
           afterEach: strategy.pauseAfterEachBatch,
         },

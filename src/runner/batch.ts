@@ -26,6 +26,7 @@ import {
   block,
   converged,
   pause,
+  replacedAlready,
   type Step,
   stepReason,
   together,
@@ -200,6 +201,8 @@ function startMember(t: Turn, name: string, checks: StopTally[]): Step {
   const p = status.members[name]!;
   const view = t.views.get(name);
   const compMembers = t.membersOf(p.component);
+  // Nothing of Baton's stops it: it counts as unavailable already, wherever it is.
+  if (replacedAlready(t, name)) return wait(t, `${name}: already replaced by its owner`, 0);
 
   // Re-check the budget: others may have become unavailable since the batch was chosen.
   if (!batchGate(checks).admit(name)) {

@@ -16,7 +16,7 @@ import type {
 } from '../core/types.js';
 import type { EngineRules } from '../core/rules.js';
 import { atVersion } from '../core/version.js';
-import { record, setPhase } from './status.js';
+import { record, setMemberState, setPhase } from './status.js';
 
 /** One disruptive (or I/O) step the runner performs for a decision. */
 export type Action =
@@ -204,6 +204,27 @@ export function together(t: Turn): boolean {
 /** Ready, at the version, and the engine says healthy and caught up. */
 export function converged(m: MemberView | undefined, version: string): boolean {
   return !!m && m.ready && atVersion(m.version, version) && !!m.engine?.healthy && !!m.engine.caughtUp;
+}
+
+/**
+ * Whether member `name`, about to be drained or being drained, already runs its target: its owner
+ * (an operator rolling pods that Baton only gates, such as the Redis operator's roll of a REC)
+ * replaced it first. The old process is gone, so there is nothing to drain, and a drain now would
+ * move leadership or primaries back onto members still to go. When true, the member was moved to
+ * `verifying` (a drain already issued is still restored there).
+ */
+export function replacedAlready(t: Turn, name: string): boolean {
+  const p = t.status.members[name];
+  const view = t.views.get(name);
+  if (!p || !view || !atVersion(view.version, p.to)) return false;
+  setMemberState(
+    t.status,
+    name,
+    'verifying',
+    t.now,
+    `${name} already runs ${p.to} (replaced by its owner): no drain; waiting until ready and caught up`,
+  );
+  return true;
 }
 
 /** Whether a member is still to be moved in this pass (neither done nor given up on). */

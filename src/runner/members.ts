@@ -19,6 +19,7 @@ import {
   pause,
   type PauseStep,
   POLL_MS,
+  replacedAlready,
   type Step,
   together,
   type Turn,
@@ -206,6 +207,7 @@ function driveDrain(
 ): MemberStep | undefined {
   const { status, spec, rules, now } = t;
   const evacuate = rules.steps?.evacuate !== undefined;
+  if (replacedAlready(t, name)) return undefined;
   if (!evacuate && (spec.paused || status.phase === 'Paused')) {
     // Not yet stopped: a pause leaves it running (leadership already moved is harmless).
     setMemberState(status, name, 'pending', now, `${name}: not started (paused)`);

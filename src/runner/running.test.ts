@@ -50,6 +50,18 @@ describe('Running: choosing and starting a batch', () => {
       then: (d) => assert.equal(d.status.members['etcd-2']!.state, 'done'),
     },
     {
+      name: 'the leader already replaced by its owner, still catching up: verified, its leadership not moved back',
+      members: [
+        member(0, TO, { engine: { role: 'leader', healthy: true, caughtUp: false, lag: 40 } }),
+        member(1, TO),
+        member(2, TO),
+      ],
+      status: (s) => doneBut(s, 'etcd-0'),
+      step: { kind: 'wait', reason: 'etcd-0: already replaced by its owner' },
+      phase: 'Running',
+      then: (d) => assert.equal(d.status.members['etcd-0']!.state, 'verifying'),
+    },
+    {
       name: 'another member down: blocked by the budget',
       members: [member(0), member(1, TO, { ready: false }), member(2)],
       status: (s) => doneBut(s, 'etcd-0', 'etcd-2'),
@@ -235,6 +247,27 @@ describe('Running: members in flight', () => {
       step: { kind: 'act', actions: [{ kind: 'replace', member: 'etcd-0', version: TO }] },
       phase: 'Running',
       then: (d) => assert.equal(d.status.members['etcd-0']!.state, 'replacing'),
+    },
+    {
+      name: 'draining, its owner replaced it meanwhile (the Redis operator rolling a REC): verified, no drain',
+      members: [
+        member(0, TO, { engine: { role: 'leader', healthy: true, caughtUp: false, lag: 40 } }),
+        member(1, TO),
+        member(2, TO),
+      ],
+      status: (s) => {
+        doneBut(s, 'etcd-0');
+        inFlight(s, 'etcd-0', 'draining', { drainIssued: false, drainTarget: 'etcd-1' });
+      },
+      step: { kind: 'wait' },
+      phase: 'Running',
+      then: (d) => {
+        assert.equal(d.status.members['etcd-0']!.state, 'verifying');
+        assert.match(
+          d.status.history.at(-1)!.message,
+          /etcd-0 already runs 3\.5\.1 \(replaced by its owner\): no drain/,
+        );
+      },
     },
     {
       name: 'draining past its timeout (policy pause): paused, the member back to pending',
