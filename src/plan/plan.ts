@@ -429,15 +429,19 @@ export function buildPlan(input: PlanInput): Plan {
     }
     const policy = componentBatchPolicy(c.rule, spec);
     const ordered = orderMembers(pending, c.rule.topology);
-    const planned: PlannedMember[] = ordered.map(({ member, reason }) => ({
-      name: member.name,
-      ordinal: member.ordinal,
-      ...(member.engine ? { role: member.engine.role } : {}),
-      version: member.version,
-      ready: member.ready,
-      reason,
-      leadershipMove: c.rule.topology !== 'stateless' && holdsLeadership(member),
-    }));
+    const stateless = c.rule.topology === 'stateless';
+    const planned = ordered.map(({ member, reason }) => {
+      const p: PlannedMember = {
+        name: member.name,
+        ordinal: member.ordinal,
+        version: member.version,
+        ready: member.ready,
+        reason,
+        leadershipMove: !stateless && holdsLeadership(member),
+      };
+      if (member.engine) p.role = member.engine.role;
+      return p;
+    });
     const pauses: PauseSchedule = {
       afterEach: strategy.pauseAfterEachBatch,
       afterFirst: strategy.pauseAfterFirstBatch && !firstBatchPlanned,
@@ -447,8 +451,8 @@ export function buildPlan(input: PlanInput): Plan {
     // Only members hosting something can be refused: the verdict looks at them alone, so a pool
     // of thousands of nodes without database pods is not scanned once per node.
     const healthyHosts = ordered
-      .map(({ member }) => healthyHosted(member))
-      .filter((m) => m.engine?.hosts?.length);
+      .filter(({ member }) => member.engine?.hosts?.length)
+      .map(({ member }) => healthyHosted(member));
     const batches = planBatches(
       policy,
       planned.map((m) => m.name),
