@@ -18,7 +18,8 @@
  * resident memory (VmHWM). Targets: <= 1.10x the floor, <= 40 requests per node, <= 200 MB.
  *
  * Environment: BATON_BENCH_NODES (default 1000), BATON_BENCH_JOB_MS (default 1000),
- * BATON_BENCH_RESTART_MS (default 2000), BATON_CONTROLPLANE (use a running control plane).
+ * BATON_BENCH_RESTART_MS (default 2000), BATON_CONTROLPLANE (use a running control plane),
+ * BATON_BENCH_DETAIL (write the runner's history, the nodes' times and every request to a file).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -326,6 +327,21 @@ async function main(): Promise<void> {
       }
       const wallMs = Date.now() - t0;
       const requests = c.requests().total;
+      if (process.env.BATON_BENCH_DETAIL) {
+        // What happened when, for a reader of the gaps: the runner's history and the cluster's side.
+        const u = await c.rest.get<{ status?: { history?: unknown[] } }>(`${path}/nodes`);
+        const file = join(tmpdir(), `baton-bench-nodes-${process.pid}.detail.json`);
+        const sent = c
+          .requests()
+          .entries.map(
+            (e) => `${e.at - t0} +${(e.answeredAt ?? e.at) - e.at} ${e.method} ${e.path} ${e.status}`,
+          );
+        await writeFile(
+          file,
+          JSON.stringify({ t0, history: u.status?.history, nodes: Object.fromEntries(seen.times), sent }),
+        );
+        process.stderr.write(`detail: ${file}\n`);
+      }
       const rssMb = round(op.peakRssBytes() / 2 ** 20, 1);
       const { floorMs, batches, incomplete, gapsSeconds, firstCordon } = floorOf(seen.times);
       const ratio = round(wallMs / floorMs);

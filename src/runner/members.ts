@@ -62,10 +62,21 @@ export function driveInFlight(t: Turn): Step | undefined {
   return undefined;
 }
 
+/** Read through a call: a step may have moved the member on since `p.state` was last tested. */
+const verifying = (p: MemberProgress) => p.state === 'verifying';
+
 function driveMember(t: Turn, name: string, p: MemberProgress, waits: Waits): MemberStep | undefined {
   const view = t.views.get(name);
-  if (p.state === 'draining') return driveDrain(t, name, p, view, waits);
-  if (p.state === 'replacing') return driveReplacing(t, name, p, view, waits);
+  // A member that reaches `verifying` is verified in the same decision (its restore, or done), not
+  // on the next look: with hundreds of nodes in a batch, a look costs a journal write.
+  if (p.state === 'draining') {
+    const s = driveDrain(t, name, p, view, waits);
+    if (s || !verifying(p)) return s;
+  }
+  if (p.state === 'replacing') {
+    const s = driveReplacing(t, name, p, view, waits);
+    if (s || !verifying(p)) return s;
+  }
   if (p.state === 'verifying') return driveVerifying(t, name, p, view, waits);
   return undefined;
 }

@@ -18,8 +18,25 @@ export function applyOutcome(
   action: Action,
   outcome: Outcome,
 ): UpgradeStatus {
+  return applyOutcomes(input, [[action, outcome]]);
+}
+
+/**
+ * The outcomes of the actions of one decision (a batch's drains, replacements...) folded in order
+ * with {@link applyOutcome}'s rules into one copy of the status: a batch of hundreds of nodes
+ * copies the status once, not once per node.
+ */
+export function applyOutcomes(
+  input: { spec: UpgradeSpec; status: UpgradeStatus; now: number },
+  done: readonly (readonly [Action, Outcome])[],
+): UpgradeStatus {
   const status = structuredClone(input.status);
-  const { now, spec } = input;
+  for (const [action, outcome] of done) fold(status, input.spec, input.now, action, outcome);
+  return status;
+}
+
+/** {@link applyOutcome} in place. */
+function fold(status: UpgradeStatus, spec: UpgradeSpec, now: number, action: Action, outcome: Outcome): void {
   status.updatedAt = now;
   const key = actionKey(action);
   if (!outcome.ok) {
@@ -29,7 +46,7 @@ export function applyOutcome(
       status.retry = { key, count, lastError: msg };
       status.reason = `retrying (${count}/${MAX_ACTION_ATTEMPTS - 1}): ${msg}`;
       record(status, { at: now, type: 'error', message: status.reason, member: memberOf(action) });
-      return status;
+      return;
     }
     status.retry = undefined;
     record(status, { at: now, type: 'error', message: msg, member: memberOf(action) });
@@ -38,7 +55,7 @@ export function applyOutcome(
       status.prechecksGeneration = spec.generation;
       status.blockedBy = blockedSince(status, 'precheck:error', msg, now);
       status.reason = msg;
-      return status;
+      return;
     }
     const failed = memberOf(action);
     if (failed && status.members[failed]) status.members[failed]!.lastError = describeError(outcome.error);
@@ -46,7 +63,7 @@ export function applyOutcome(
     status.pausedGeneration = spec.generation;
     status.batchesSincePause = 0;
     setPhase(status, 'Paused', `paused: ${msg}`, now);
-    return status;
+    return;
   }
   status.retry = undefined;
   switch (action.kind) {
@@ -83,29 +100,29 @@ export function applyOutcome(
         if (status.phase === 'Prechecking')
           setPhase(status, 'Running', 'prechecks passed; upgrade running', now);
       }
-      return status;
+      return;
     }
     case 'hook': {
       const k = action.component ? `${action.hook}:${action.component}` : action.hook;
       if (!status.hooksDone.includes(k)) status.hooksDone.push(k);
       record(status, { at: now, type: 'step', message: outcome.message ?? describeAction(action) });
-      return status;
+      return;
     }
     case 'takeOver': {
       status.custody = 'held';
       record(status, { at: now, type: 'step', message: outcome.message ?? describeAction(action) });
-      return status;
+      return;
     }
     case 'handBack': {
       if (outcome.notYet !== undefined) {
         status.handBackWait = { since: status.handBackWait?.since ?? now, at: now, reason: outcome.notYet };
         status.reason = `waiting to hand back: ${outcome.notYet}`;
-        return status;
+        return;
       }
       status.custody = 'returned';
       status.handBackWait = undefined;
       record(status, { at: now, type: 'step', message: outcome.message ?? describeAction(action) });
-      return status;
+      return;
     }
     case 'drain': {
       const p = status.members[action.member];
@@ -123,12 +140,12 @@ export function applyOutcome(
         member: action.member,
         message: outcome.message ?? describeAction(action),
       });
-      return status;
+      return;
     }
     case 'replace': {
       const p = status.members[action.member];
       if (p) p.replaceIssued = true;
-      return status;
+      return;
     }
     case 'restore': {
       const p = status.members[action.member];
@@ -136,7 +153,7 @@ export function applyOutcome(
         p.restored = true;
         p.restoredAt = now;
       }
-      return status;
+      return;
     }
     case 'finalize': {
       const path = status.plan?.path ?? [];
@@ -147,14 +164,14 @@ export function applyOutcome(
           type: 'step',
           message: outcome.message ?? `finalized hop to ${path[status.hop]?.to}`,
         });
-        return status;
+        return;
       }
       // Completed once the cluster reports healthy again (CockroachDB runs its migrations now).
       status.finalized = true;
       record(status, { at: now, type: 'step', message: outcome.message ?? 'finalized' });
       if (status.phase !== 'Running')
         setPhase(status, 'Running', 'finalized; waiting for the cluster to report healthy', now);
-      return status;
+      return;
     }
   }
 }

@@ -13,7 +13,7 @@ import type { PrecheckResult, Snapshot, UpgradeSpec, UpgradeStatus } from '../co
 import { isTerminal } from '../core/types.js';
 import { decide } from './decide.js';
 import type { Action, Availability, Decision, Outcome } from './decision.js';
-import { applyOutcome } from './outcome.js';
+import { applyOutcome, applyOutcomes } from './outcome.js';
 import { entriesAfter, historyEvent, type RunnerEvent } from './events.js';
 import { observe } from './observe.js';
 
@@ -183,9 +183,10 @@ export class Runner {
       const outcomes = await Promise.all(
         actions.map((a) => limit(() => this.perform(a, snapshot, record.spec, signal))),
       );
-      actions.forEach((a, i) => {
-        status = applyOutcome({ spec: record.spec, status, now: clock.now() }, a, outcomes[i]!);
-      });
+      status = applyOutcomes(
+        { spec: record.spec, status, now: clock.now() },
+        actions.map((a, i) => [a, outcomes[i]!] as const),
+      );
       try {
         await this.persist({ ...record, status: decision.status }, status, revision);
       } catch (err) {

@@ -169,10 +169,26 @@ describe('Running: members in flight', () => {
       then: (d) => assert.equal(d.status.members['etcd-2']!.state, 'failed'),
     },
     {
-      name: 'replacing, now on the target: verifying',
+      name: 'replacing, now on the target and caught up: verified in the same decision, done, the next batch starts',
       members: upgraded(2),
       status: (s) => inFlight(s, 'etcd-2', 'replacing', { replaceIssued: true }),
-      step: { kind: 'wait', reason: 'waiting for etcd-2' },
+      step: { kind: 'act', actions: [{ kind: 'replace', member: 'etcd-1', version: TO }] },
+      phase: 'Running',
+      then: (d) => {
+        assert.equal(d.status.members['etcd-2']!.state, 'done');
+        const steps = d.status.history.filter((h) => h.member === 'etcd-2').map((h) => h.state);
+        assert.deepEqual(steps.slice(-2), ['verifying', 'done']);
+      },
+    },
+    {
+      name: 'replacing, now on the target but catching up: verifying',
+      members: [
+        member(0),
+        member(1),
+        member(2, TO, { engine: { role: 'follower', healthy: true, caughtUp: false, lag: 7 } }),
+      ],
+      status: (s) => inFlight(s, 'etcd-2', 'replacing', { replaceIssued: true }),
+      step: { kind: 'wait' },
       phase: 'Running',
       then: (d) => assert.equal(d.status.members['etcd-2']!.state, 'verifying'),
     },
