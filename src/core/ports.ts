@@ -133,6 +133,14 @@ export interface Engine {
     ctx: EngineActionContext,
   ): Promise<DrainResult>;
   /**
+   * Why {@link drain} cannot hand `member` over on `platform` in a way no retry would change (a
+   * PostgreSQL primary on a platform that cannot stop a member without replacing it:
+   * `platform-cannot-stop`), judged from the observed `snapshot` without touching anything;
+   * undefined when it can, or when the member holds nothing. Lets a precheck name the member before
+   * anything moves. Optional: without it every hand-over is assumed possible.
+   */
+  handOverBlocked?(member: MemberView, snapshot: Snapshot, platform: Platform): HandOverBlocked | undefined;
+  /**
    * Settings the replacement of `member` must start with (e.g. the primary a PostgreSQL standby
    * follows). Optional.
    */
@@ -154,6 +162,12 @@ export interface Engine {
   finalize?(snapshot: Snapshot, ctx: PortContext): Promise<string>;
   /** Release connections and timers. */
   close?(): Promise<void>;
+}
+
+/** Why an engine cannot hand a member over on a platform: the error code its drain fails with, and why. */
+export interface HandOverBlocked {
+  code: string;
+  message: string;
 }
 
 /** Context for engine actions that may need the platform (PostgreSQL switchover stops a member). */

@@ -152,6 +152,23 @@ export class PodDatabaseDrains implements DatabaseDrains {
     }
   }
 
+  async blockers(
+    engine: string,
+    sts: string,
+    pods: string[],
+    ctx: PortContext,
+  ): Promise<{ pod: string; code: string; message: string }[]> {
+    const db = await this.database(engine, sts);
+    if (!db.engine.handOverBlocked) return [];
+    // The roles as the drain sees them (the same observation), judged by the engine's own rule.
+    const snap = await observe(db.platform, db.engine, ctx);
+    return pods.flatMap((pod) => {
+      const me = snap.members.find((m) => m.name === pod);
+      const b = me && holds(me) ? db.engine.handOverBlocked?.(me, snap, db.platform) : undefined;
+      return b ? [{ pod, ...b }] : [];
+    });
+  }
+
   async caughtUp(
     engine: string,
     sts: string,

@@ -1,6 +1,6 @@
 /**
  * `baton check` on an Upgrade whose target is nodes, on the real control plane: the CLI wires the
- * node platform and engine (wiring/nodes.ts) and prints the five node prechecks as a report.
+ * node platform and engine (wiring/nodes.ts) and prints the six node prechecks as a report.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -5,18 +5,21 @@
  * `baton.dev/engine: postgres`, one pod per worker with a spare worker, under a writer. The primary
  * is placed on w-01, the worker the node upgrade takes last (highest ordinal first).
  *
- * The standbys' nodes drain: their pods are evicted (nothing to hand over), come back on another
- * node as standbys, and each node counts as done once the database is healthy with its member
- * caught up. The primary's node cannot: a PostgreSQL switchover stops the primary without its pod
+ * The primary's node cannot be drained: a PostgreSQL switchover stops the primary without its pod
  * being replaced, which the Kubernetes platform cannot do (an evicted primary's pod would be
- * recreated from the same data, as a primary). So the drain fails with `platform-cannot-stop`,
- * the upgrade pauses with that cause named, and the primary is never stopped. No acknowledged
- * write is lost.
+ * recreated from the same data, as a primary). The precheck `databases-hand-over` says so before
+ * anything moves (`baton check` and the runner name the node, the pod and the cause; no node is
+ * cordoned). Forced past it, the standbys' nodes drain: their pods are evicted (nothing to hand
+ * over), come back on another node as standbys, and each node counts as done once the database is
+ * healthy with its member caught up; the primary's drain fails with `platform-cannot-stop`, the
+ * upgrade pauses with that cause named, and the primary is never stopped. No acknowledged write is
+ * lost.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MERGE_PATCH } from '../../src/api/client.js';
 import { startPostgresPods } from '../kube/postgres-pods.js';
+import { kubeCli } from '../k8s/cli-fixture.js';
 import {
   createSpreadDatabase,
   databaseUpgrade,
@@ -28,11 +31,12 @@ import {
 import { nodeCluster, testNodes, testTarget, wireNodes } from './k8s-fixture.js';
 
 const FROM = 'v1.36.5';
+const HAND_OVER = 'databases-hand-over';
 const TO = 'v1.37.2';
 
 describe('node drains that know PostgreSQL (real control plane, real postgres)', () => {
   it(
-    "standbys' nodes drain; the primary's node pauses the upgrade with platform-cannot-stop, the primary never stopped, no acknowledged write lost",
+    "the precheck names the primary's node, nothing cordoned; forced, standbys' nodes drain and the primary's node pauses the upgrade with platform-cannot-stop, the primary never stopped, no acknowledged write lost",
     { timeout: 420_000 },
     async (t) => {
       const n = await nodeCluster(t, { cp: 1, workers: 4, from: FROM });
@@ -73,6 +77,32 @@ describe('node drains that know PostgreSQL (real control plane, real postgres)',
         target: { nodes: testTarget(n.c) },
         strategy: { batch: { type: 'fixed', size: 1 } },
       });
+
+      // Before anything moves: `baton check` and the runner's prechecks name the primary's node.
+      const baton = await kubeCli(t, n.c);
+      const checked = await baton('check', '--name', 'nodes', '--to', TO);
+      assert.equal(checked.code, 1, checked.err + checked.out);
+      const line = checked.out.split('\n').find((l) => l.includes(HAND_OVER)) ?? '';
+      t.diagnostic(`baton check: ${line}`);
+      for (const what of [/w-01/, /pg-0/, /platform-cannot-stop/, /switch it over by hand/, /force/])
+        assert.match(line, what, `baton check names ${String(what)}`);
+      const blocked = await w.runner().run({
+        stopWhen: (x) => x.status.prechecks.some((p) => p.name === HAND_OVER),
+        signal: AbortSignal.timeout(60_000),
+      });
+      assert.equal(blocked.status.phase, 'Prechecking');
+      const failed = blocked.status.prechecks.find((p) => p.name === HAND_OVER);
+      assert.equal(failed?.ok, false, JSON.stringify(blocked.status.prechecks));
+      assert.match(failed?.reason ?? '', /w-01 hosts .*pg-0.*platform-cannot-stop/);
+      assert.deepEqual(
+        [...(await testNodes(n)).entries()].filter(([, x]) => x.spec?.unschedulable).map(([k]) => k),
+        [],
+        'no node cordoned while the precheck blocks',
+      );
+      assert.equal(pods.events.filter((e) => e.kind === 'stop').length, 0, 'no pod stopped');
+
+      // Forced past it, the drain reaches the primary's node and pauses there.
+      await w.journal.updateSpec('nodes', (s) => ({ ...s, force: [...s.force, HAND_OVER] }));
       const r = await w
         .runner()
         .run({ stopWhen: (x) => x.status.phase === 'Paused', signal: AbortSignal.timeout(360_000) })

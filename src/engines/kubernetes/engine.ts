@@ -67,6 +67,18 @@ export interface DatabaseDrains {
     ctx: PortContext,
   ): Promise<{ ok: boolean; detail: string }>;
   /**
+   * Of `pods` (members of StatefulSet `namespace/name`, engine `engine`), those whose database
+   * cannot hand them over on Kubernetes however often the drain tries (a PostgreSQL primary:
+   * `platform-cannot-stop`), with the code and why; asks the database's own engine, changes
+   * nothing. Optional: without it no member is known to be blocked.
+   */
+  blockers?(
+    engine: string,
+    statefulSet: string,
+    pods: string[],
+    ctx: PortContext,
+  ): Promise<{ pod: string; code: string; message: string }[]>;
+  /**
    * Members of the database that may be down at once: a minority for raft engines, else one
    * (`membersDownTolerated` in core/rules.ts, the one home of the rule).
    */
@@ -245,13 +257,15 @@ export class KubernetesNodesEngine implements Engine {
   }
 
   async prechecks(snapshot: Snapshot, spec: UpgradeSpec, ctx: PortContext): Promise<PrecheckResult[]> {
-    const view = await this.api.view(false, ctx.signal);
+    // With the workloads: a pod's database is its StatefulSet's label.
+    const view = await this.api.view(true, ctx.signal);
     const todo = snapshot.members.filter((m) => compareVersions(m.version, spec.version) < 0);
     return [
       this.readyCheck(todo),
       this.poolCheck(snapshot, todo, spec),
       this.drainSimulation(todo, view),
       this.policyCheck(todo, view),
+      await this.handOverCheck(todo, view, ctx),
       await this.skewCheck(snapshot, spec),
     ];
   }
@@ -334,6 +348,60 @@ export class KubernetesNodesEngine implements Engine {
       name: 'pods-drain-policy',
       ok: true,
       reason: told.length ? told.join('; ') : 'every pod to move has a controller and no local storage',
+    };
+  }
+
+  /**
+   * Every database member on a node to upgrade can be handed over by its own engine before the
+   * drain evicts it: one that cannot (a PostgreSQL primary) would pause the upgrade when the drain
+   * reaches its node, with that node already cordoned; named here before anything moves.
+   */
+  private async handOverCheck(
+    todo: MemberView[],
+    view: ClusterView,
+    ctx: PortContext,
+  ): Promise<PrecheckResult> {
+    const name = 'databases-hand-over';
+    const byDatabase = new Map<string, { engine: string; sts: string; nodeOf: Map<string, string> }>();
+    for (const m of todo) {
+      const node = m.endpoint ?? m.name;
+      for (const p of view.podsByNode.get(node) ?? []) {
+        const db = databaseOf(view, p);
+        if (!db || p.metadata?.deletionTimestamp) continue;
+        const key = `${db.engine}:${db.sts}`;
+        const entry = byDatabase.get(key) ?? { engine: db.engine, sts: db.sts, nodeOf: new Map() };
+        entry.nodeOf.set(p.metadata!.name!, node);
+        byDatabase.set(key, entry);
+      }
+    }
+    const members = [...byDatabase.values()].reduce((n, d) => n + d.nodeOf.size, 0);
+    const problems: string[] = [];
+    if (this.databases?.blockers) {
+      for (const d of byDatabase.values()) {
+        const [ns] = d.sts.split('/');
+        try {
+          const blocked = await this.databases.blockers(d.engine, d.sts, [...d.nodeOf.keys()], ctx);
+          for (const b of blocked) {
+            const node = d.nodeOf.get(b.pod) ?? '?';
+            problems.push(
+              `${node} hosts ${ns}/${b.pod}, which its database (${d.engine} ${d.sts}) cannot hand over before the drain (${b.code}: ${b.message}): switch it over by hand (e.g. with the database's operator) and check again, or leave ${node} out of the upgrade's pools, or force ${name} and the upgrade pauses when the drain reaches ${node}`,
+            );
+          }
+        } catch (err) {
+          problems.push(
+            `cannot ask ${d.engine} ${d.sts} whether its members on ${named([...new Set(d.nodeOf.values())])} can be handed over: ${apiMessage(err)}`,
+          );
+        }
+      }
+    }
+    if (problems.length > 0) return { name, ok: false, reason: problems.join('; ') };
+    return {
+      name,
+      ok: true,
+      reason:
+        members === 0
+          ? 'no database member on the nodes to upgrade'
+          : `every database member on the nodes to upgrade can be handed over by its database (${members} members of ${byDatabase.size} databases)`,
     };
   }
 

@@ -61,7 +61,14 @@ describe('kubernetes rules', () => {
     });
     assert.deepEqual(
       kubernetesRules.prechecks.map((p) => p.name),
-      ['nodes-ready', 'pool-can-lose-batch', 'drain-simulation', 'pods-drain-policy', 'version-skew'],
+      [
+        'nodes-ready',
+        'pool-can-lose-batch',
+        'drain-simulation',
+        'pods-drain-policy',
+        'databases-hand-over',
+        'version-skew',
+      ],
     );
   });
 

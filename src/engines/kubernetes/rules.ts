@@ -99,6 +99,11 @@ export const NODE_PRECHECKS = [
       'pods without a controller and pods with local storage, and what the drain policy does with each',
   },
   {
+    name: 'databases-hand-over',
+    description:
+      'every database member on a node to upgrade can be handed over by its own engine before its pod is evicted (a PostgreSQL primary cannot be on Kubernetes: each is named with its node)',
+  },
+  {
     name: 'version-skew',
     description:
       'the target keeps every kubelet within the skew policy: never newer than the API server, at most three minors older',

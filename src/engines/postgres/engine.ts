@@ -10,6 +10,8 @@ import type {
   Engine,
   EngineActionContext,
   EngineObservation,
+  HandOverBlocked,
+  Platform,
   PortContext,
   ReplaceOptions,
 } from '../../core/ports.js';
@@ -19,7 +21,7 @@ import { PgAdmin, type PgAdminOptions } from './admin.js';
 import { assessCluster, type MemberRead } from './observe.js';
 import { postgresPrechecks } from './prechecks.js';
 import { postgresRules } from './rules.js';
-import { conninfoFor, repointStandbys, switchover } from './switchover.js';
+import { conninfoFor, repointStandbys, switchover, switchoverBlocked } from './switchover.js';
 
 /** Default lag (bytes of WAL) under which a standby counts as caught up: 1 MiB. */
 export const DEFAULT_LAG_THRESHOLD_BYTES = 1024 * 1024;
@@ -141,7 +143,7 @@ export class PostgresEngine implements Engine {
         message: `${member.name} is down and no other member is primary: no failover, it restarts as it was`,
       };
     }
-    if (snapshot.members.every((m) => m.name === member.name)) {
+    if (onlyMember(member, snapshot)) {
       return {
         message: `${member.name} is the only member: nothing to hand over, writes stop while it restarts`,
       };
@@ -165,6 +167,16 @@ export class PostgresEngine implements Engine {
   }
 
   /**
+   * A primary with other members (what {@link drain} switches over, by the role {@link observe}
+   * read) cannot be handed over on a platform that cannot stop it (switchover.ts
+   * `switchoverBlocked`); a standby, a sole member or a member down holds nothing to hand over.
+   */
+  handOverBlocked(member: MemberView, snapshot: Snapshot, platform: Platform): HandOverBlocked | undefined {
+    if (member.engine?.role !== 'primary' || onlyMember(member, snapshot)) return undefined;
+    return switchoverBlocked(member, platform);
+  }
+
+  /**
    * The member restarts as a standby of the current primary (found live among the other members),
    * as the primary when it is the primary or the only member, and with no role setting (keeping
    * whatever role its data directory has) when it is down and no other member is primary.
@@ -177,7 +189,7 @@ export class PostgresEngine implements Engine {
       };
     }
     const selfRole = member.endpoint ? await this.admin.inRecovery(member.endpoint) : undefined;
-    if (selfRole === false || snapshot.members.every((m) => m.name === member.name)) {
+    if (selfRole === false || onlyMember(member, snapshot)) {
       return { settings: { role: 'primary' } };
     }
     return { settings: {} };
@@ -195,4 +207,9 @@ export class PostgresEngine implements Engine {
   async close(): Promise<void> {
     await this.admin.close();
   }
+}
+
+/** Whether `member` is the cluster's only member (nothing to hand over: writes stop while it restarts). */
+function onlyMember(member: MemberView, snapshot: Snapshot): boolean {
+  return snapshot.members.every((m) => m.name === member.name);
 }

@@ -2,7 +2,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EngineMemberState, MemberView, Snapshot } from '../../core/types.js';
 import { parseConninfo } from './conninfo.js';
-import { chooseSwitchoverTarget, conninfoFor } from './switchover.js';
+import type { Platform } from '../../core/ports.js';
+import { PostgresEngine } from './engine.js';
+import {
+  chooseSwitchoverTarget,
+  conninfoFor,
+  PLATFORM_CANNOT_STOP,
+  switchoverBlocked,
+} from './switchover.js';
 
 function view(i: number, engine?: EngineMemberState): MemberView {
   return {
@@ -60,5 +67,27 @@ describe('switchover target', () => {
       application_name: 'pg-0',
       connect_timeout: '5',
     });
+  });
+});
+
+describe('a hand-over where the platform cannot stop a member', () => {
+  const members = [view(0, primary), view(1, replica(0)), view(2, replica(10))];
+  const s = snap(members);
+  const pods = { name: 'kubernetes' } as Platform;
+  const processes = { name: 'local', stopMember: () => Promise.resolve() } as unknown as Platform;
+  const engine = new PostgresEngine();
+
+  it('is blocked for a primary with standbys (platform-cannot-stop), never where members can stop', () => {
+    assert.equal(switchoverBlocked(members[0]!, pods)?.code, PLATFORM_CANNOT_STOP);
+    assert.match(switchoverBlocked(members[0]!, pods)?.message ?? '', /pg-0 is the primary/);
+    assert.equal(switchoverBlocked(members[0]!, processes), undefined);
+    assert.equal(engine.handOverBlocked(members[0]!, s, pods)?.code, PLATFORM_CANNOT_STOP);
+    assert.equal(engine.handOverBlocked(members[0]!, s, processes), undefined);
+  });
+
+  it('is not blocked for a standby, a member not reached, or a sole primary (nothing to hand over)', () => {
+    assert.equal(engine.handOverBlocked(members[1]!, s, pods), undefined);
+    assert.equal(engine.handOverBlocked(view(3), snap([...members, view(3)]), pods), undefined);
+    assert.equal(engine.handOverBlocked(members[0]!, snap([members[0]!]), pods), undefined);
   });
 });

@@ -27,7 +27,7 @@ import type { Clock } from '../../core/clock.js';
 import { waitUntil as waitFor } from '../../core/wait.js';
 import { OperationalError, describeError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import type { DrainResult, Platform } from '../../core/ports.js';
+import type { DrainResult, HandOverBlocked, Platform } from '../../core/ports.js';
 import type { MemberView, Snapshot } from '../../core/types.js';
 import type { PgAdmin } from './admin.js';
 import { buildConninfo, parseConninfo, parseEndpoint } from './conninfo.js';
@@ -62,6 +62,21 @@ export interface SwitchoverDeps {
   lagThresholdBytes: number;
   /** Longest wait for that catch-up; past it the switchover goes on regardless. */
   catchUpMs: number;
+}
+
+/**
+ * Why no switchover of primary `member` can run on `platform` whatever the cluster's state: the
+ * platform cannot stop a member without replacing it (Kubernetes; an evicted primary's pod would
+ * come back from the same data, as a primary). Undefined when it can stop members. The one home of
+ * this rule: {@link switchover} fails with it, and the engine's `handOverBlocked` reports it
+ * before anything moves.
+ */
+export function switchoverBlocked(member: MemberView, platform: Platform): HandOverBlocked | undefined {
+  if (platform.stopMember) return undefined;
+  return {
+    code: PLATFORM_CANNOT_STOP,
+    message: `${member.name} is the primary and platform ${platform.name} cannot stop a member without replacing it, which a PostgreSQL switchover needs`,
+  };
 }
 
 /** The primary_conninfo a standby named `applicationName` uses to follow `primary`. */
@@ -174,12 +189,8 @@ export async function switchover(
       `cannot hand over primary ${member.name}: no healthy streaming standby to promote`,
     );
   }
-  if (!deps.platform.stopMember) {
-    throw new OperationalError(
-      PLATFORM_CANNOT_STOP,
-      `platform ${deps.platform.name} cannot stop a member, which a PostgreSQL switchover needs`,
-    );
-  }
+  const blocked = switchoverBlocked(member, deps.platform);
+  if (blocked) throw new OperationalError(blocked.code, blocked.message);
   // The target must be streaming from this primary right now, or stopping the primary loses WAL.
   const replication = await admin.replication(primaryEndpoint);
   const link = replication.find((r) => r.applicationName === target.name);
@@ -224,7 +235,8 @@ export async function switchover(
   if (before === null) throw new OperationalError('no-lsn', `${member.name} reported no WAL position`);
   const lsnBefore = parseLsn(before);
   const stopAt = clock.now();
-  await deps.platform.stopMember(member.name, { clock, logger, signal: deps.signal });
+  // switchoverBlocked above: the platform has stopMember.
+  await deps.platform.stopMember!(member.name, { clock, logger, signal: deps.signal });
   await waitUntil(deps, deadline, `${member.name} to stop`, async () =>
     (await admin.inRecovery(primaryEndpoint)) === undefined ? true : undefined,
   );
