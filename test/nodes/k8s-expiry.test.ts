@@ -4,11 +4,14 @@
  * cordoned by Baton, drained but not upgraded) and, with a short `spec.expiry`, ends Expired: the
  * history pruned to a summary, the Upgrade's Events deleted (those of the expiry itself stay),
  * Baton's cordon lifted from the node it drained but did not upgrade, an admin's cordon kept.
+ * Events about a node are recorded against its Node (kind Node, no namespace in involvedObject; the
+ * Event in `default`, where the API server accepts Events of cluster-scoped objects).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NODE_ANNOTATIONS } from '../../src/api/nodes.js';
 import { GROUP, PLURAL, VERSION } from '../../src/api/upgrade.js';
+import type { CoreV1Event } from '@kubernetes/client-node';
 import { MERGE_PATCH } from '../../src/platforms/kubernetes/api.js';
 import { waitFor } from '../kube/helpers.js';
 import {
@@ -20,6 +23,7 @@ import {
   waitAvailable,
   waitBudget,
   waitUpgradeWhere,
+  type NodeCluster,
 } from './k8s-fixture.js';
 
 const FROM = 'v1.36.5';
@@ -35,31 +39,8 @@ describe('expiry of a paused node upgrade (real control plane, the operator)', (
       // An admin's cordon on w-03 (upgraded first of the workers: highest ordinal first).
       await n.core.patchNode({ name: n.node('w-03'), body: { spec: { unschedulable: true } } }, MERGE_PATCH);
       // One web pod on w-02 that no budget lets go: the drain of w-02 is held.
-      const web = deployment('web', 1);
-      web.spec!.template.spec!.nodeSelector = { 'kubernetes.io/hostname': n.node('w-02') };
-      await n.apps.createNamespacedDeployment({ namespace: ns, body: web });
-      await n.policy.createNamespacedPodDisruptionBudget({
-        namespace: ns,
-        body: {
-          metadata: { name: 'web' },
-          spec: { minAvailable: 1, selector: { matchLabels: { app: 'web' } } },
-        },
-      });
-      await waitAvailable(n, 'web');
-      await waitBudget(n, 'web', 0);
-      await n.c.rest.post(`/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`, {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: 'Upgrade',
-        metadata: { name: 'nodes' },
-        spec: {
-          engine: 'kubernetes-nodes',
-          version: TO,
-          target: { nodes: testTarget(n.c) },
-          force: ['drain-simulation'],
-          expiry: '8s',
-          strategy: { batch: { type: 'fixed', size: 1 }, timeouts: { drain: '2s', drainPolicy: 'pause' } },
-        },
-      });
+      await heldDrainOn(n, 'w-02');
+      await createExpiringUpgrade(n);
       const op = await nodesOperator(t, n);
       await op.start();
 
@@ -74,6 +55,23 @@ describe('expiry of a paused node upgrade (real control plane, the operator)', (
         fieldSelector: `involvedObject.uid=${uid}`,
       });
       assert.ok(before.items.length > 5, `the upgrade's Events while paused: ${before.items.length}`);
+      // Events about a node are against the Node, none against a pod named after a node.
+      const onNodes = await nodeEvents(n, uid);
+      t.diagnostic(`Events on Nodes while paused: ${onNodes.length}`);
+      const w02Events = onNodes.filter((ev) => ev.involvedObject.name === n.node('w-02'));
+      assert.ok(w02Events.length > 0, 'Events about w-02 recorded against its Node');
+      for (const ev of onNodes) {
+        assert.equal(ev.involvedObject.apiVersion, 'v1');
+        assert.equal(ev.involvedObject.namespace, undefined, 'a Node has no namespace');
+        assert.equal(ev.related?.uid, uid, 'the Upgrade is the related object');
+      }
+      assert.deepEqual(
+        before.items
+          .concat(await relatedInNamespace(n, uid))
+          .filter((ev) => ev.involvedObject.kind === 'Pod'),
+        [],
+        'no Event against a pod for a node',
+      );
       const held = (await testNodes(n)).get('w-02')!;
       assert.equal(held.spec?.unschedulable, true, 'w-02 cordoned while paused');
       assert.equal(held.metadata?.annotations?.[NODE_ANNOTATIONS.cordonedBy], `${ns}/nodes`);
@@ -103,23 +101,9 @@ describe('expiry of a paused node upgrade (real control plane, the operator)', (
       assert.equal(nodes.get('w-01')?.status?.nodeInfo?.kubeletVersion, FROM, 'w-01 never touched');
       assert.equal(nodes.get('w-01')?.spec?.unschedulable ?? false, false);
 
-      // The Upgrade's Events from before the expiry are deleted; those of the expiry stay.
-      const kept = (reason: string | undefined) => ['PhaseChanged', 'Summary'].includes(reason ?? '');
-      // Every Event of the upgrade: on it, and on its members (their related object is the Upgrade).
-      let left: Awaited<ReturnType<typeof n.core.listNamespacedEvent>>['items'] = [];
-      await waitFor(
-        "the upgrade's Events pruned",
-        async () => {
-          left = (await n.core.listNamespacedEvent({ namespace: ns })).items.filter(
-            (ev) => ev.involvedObject.uid === uid || ev.related?.uid === uid,
-          );
-          return left.every((ev) => kept(ev.reason));
-        },
-        30_000,
-        100,
-      ).catch((err: unknown) => {
-        throw new Error(`${String(err)}: ${left.map((ev) => `${ev.reason}: ${ev.message}`).join('\n')}`);
-      });
+      // The Upgrade's Events from before the expiry are deleted (its Nodes' too); those of the
+      // expiry stay.
+      const left = await waitPruned(n, uid);
       const own = left.filter((ev) => ev.involvedObject.uid === uid);
       assert.ok(own.length < before.items.length);
       assert.ok(
@@ -129,3 +113,81 @@ describe('expiry of a paused node upgrade (real control plane, the operator)', (
     },
   );
 });
+
+const EXPIRY_S = 8;
+
+type Event = CoreV1Event;
+
+/** Whether an Event of that reason stays after an expiry (those of the history the pruning keeps). */
+function keptReason(reason: string | undefined): boolean {
+  return ['PhaseChanged', 'Summary'].includes(reason ?? '');
+}
+
+/** One web pod on `node` that no PodDisruptionBudget lets go: the drain of `node` is held. */
+async function heldDrainOn(n: NodeCluster, node: string): Promise<void> {
+  const ns = n.c.namespace;
+  const web = deployment('web', 1);
+  web.spec!.template.spec!.nodeSelector = { 'kubernetes.io/hostname': n.node(node) };
+  await n.apps.createNamespacedDeployment({ namespace: ns, body: web });
+  await n.policy.createNamespacedPodDisruptionBudget({
+    namespace: ns,
+    body: { metadata: { name: 'web' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'web' } } } },
+  });
+  await waitAvailable(n, 'web');
+  await waitBudget(n, 'web', 0);
+}
+
+/** Upgrade `nodes`, one node at a time, pausing on a drain held for 2 s, expiring 8 s after. */
+async function createExpiringUpgrade(n: NodeCluster): Promise<void> {
+  await n.c.rest.post(`/apis/${GROUP}/${VERSION}/namespaces/${n.c.namespace}/${PLURAL}`, {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'Upgrade',
+    metadata: { name: 'nodes' },
+    spec: {
+      engine: 'kubernetes-nodes',
+      version: TO,
+      target: { nodes: testTarget(n.c) },
+      force: ['drain-simulation'],
+      expiry: `${EXPIRY_S}s`,
+      strategy: { batch: { type: 'fixed', size: 1 }, timeouts: { drain: '2s', drainPolicy: 'pause' } },
+    },
+  });
+}
+
+/** The Events of the test's namespace about the Upgrade `uid` or naming it as related. */
+async function relatedInNamespace(n: NodeCluster, uid: string): Promise<Event[]> {
+  return (await n.core.listNamespacedEvent({ namespace: n.c.namespace })).items.filter(
+    (ev) => ev.involvedObject.uid === uid || ev.related?.uid === uid,
+  );
+}
+
+/** The Events about Nodes whose related object is the Upgrade `uid` (in `default`). */
+async function nodeEvents(n: NodeCluster, uid: string): Promise<Event[]> {
+  const all = await n.core.listNamespacedEvent({
+    namespace: 'default', // where the API server accepts Events about cluster-scoped objects
+    fieldSelector: 'involvedObject.kind=Node',
+  });
+  return all.items.filter((ev) => ev.related?.uid === uid);
+}
+
+/** Every Event of the Upgrade `uid`: on it, and on its members (their related object is the Upgrade). */
+async function allEvents(n: NodeCluster, uid: string): Promise<Event[]> {
+  return [...(await relatedInNamespace(n, uid)), ...(await nodeEvents(n, uid))];
+}
+
+/** Wait until only the Events of the expiry are left of the Upgrade `uid`'s; those left. */
+async function waitPruned(n: NodeCluster, uid: string): Promise<Event[]> {
+  let left: Event[] = [];
+  await waitFor(
+    "the upgrade's Events pruned",
+    async () => {
+      left = await allEvents(n, uid);
+      return left.every((ev) => keptReason(ev.reason));
+    },
+    30_000,
+    100,
+  ).catch((err: unknown) => {
+    throw new Error(`${String(err)}: ${left.map((ev) => `${ev.reason}: ${ev.message}`).join('\n')}`);
+  });
+  return left;
+}

@@ -1,8 +1,9 @@
 /**
  * Kubernetes Events for an upgrade: every runner event lands on the Upgrade resource and, when it
- * names a member, on that member's pod too, so `kubectl describe upgrade` and `kubectl describe pod`
- * both tell the story (a member's Event names the Upgrade as its `related` object). Recording is
- * best effort: a failed Event write is logged and dropped, never failing a reconcile. An expired
+ * names a member, on that member's object too: its pod, or its Node for an Upgrade of nodes
+ * (`spec.target.nodes`), so `kubectl describe upgrade` and `kubectl describe pod` (or `node`) all
+ * tell the story (a member's Event names the Upgrade as its `related` object). Recording is best
+ * effort: a failed Event write is logged and dropped, never failing a reconcile. An expired
  * upgrade's Events are deleted ({@link EventSink.prune}).
  */
 import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
@@ -21,18 +22,49 @@ export const REPORTING_CONTROLLER = 'baton.dev/operator';
 /** Where runner events go. */
 export interface EventSink {
   /**
-   * Record `e` against the Upgrade and, when `pod` is given (or `e.member` names one), against the
-   * pod. Never rejects.
+   * Record `e` against the Upgrade and, when `pod` is given (or `e.member` names one), against that
+   * member: the pod, or the Node when the Upgrade's members are nodes. Never rejects.
    */
   emit(e: RunnerEvent, involved: { upgrade: UpgradeResource; pod?: string }): Promise<void>;
   /**
    * Delete the Events recorded for `upgrade` (on it, and on its members: their `related` object is
    * the Upgrade) except those of the history entries `kept` (the pruned history of an expired
    * upgrade: its summary and last phase changes), once the events already emitted are written.
-   * An expired upgrade drops its Events with its history, as ACK does. Returns how many went.
-   * Never rejects.
+   * An expired upgrade drops its Events with its history, as ACK does. Idempotent: a second call
+   * finds nothing more to delete. Returns how many went, or undefined when the Events could not be
+   * listed or deleted (a later call tries again). Never rejects.
    */
-  prune?(upgrade: UpgradeResource, kept: HistoryEntry[]): Promise<number>;
+  prune?(upgrade: UpgradeResource, kept: HistoryEntry[]): Promise<number | undefined>;
+}
+
+/**
+ * Namespace of the Events about a Node. A Node is cluster-scoped, and the API server accepts an
+ * Event whose involvedObject has no namespace only in `default` (pkg/apis/core/validation/events.go
+ * `legacyValidateEvent`, for Events without `eventTime` such as Baton's); client-go's recorder puts
+ * every cluster-scoped object's Events there (tools/record/event.go `makeEvent`), as the node
+ * lifecycle controller's about Nodes.
+ */
+export const NODE_EVENTS_NAMESPACE = 'default';
+
+/**
+ * The object an Event about member `member` of `upgrade` is recorded against, and the namespace of
+ * that Event: the member's Node for an Upgrade of nodes, else its pod beside the Upgrade. A Node's
+ * `uid` is its name, the second of the two UIDs `kubectl describe node` looks Events up by
+ * (staging/src/k8s.io/kubectl/pkg/describe/describe.go, NodeDescriber: the node's uid, then its
+ * name, which the kubelet used), so the Events show there without reading the Node.
+ */
+export function memberObject(
+  upgrade: UpgradeResource,
+  member: string,
+): { namespace: string; obj: CoreV1Event['involvedObject'] } {
+  if (upgrade.spec?.target?.nodes) {
+    return {
+      namespace: NODE_EVENTS_NAMESPACE,
+      obj: { apiVersion: 'v1', kind: 'Node', name: member, uid: member },
+    };
+  }
+  const namespace = upgrade.metadata.namespace ?? 'default';
+  return { namespace, obj: { apiVersion: 'v1', kind: 'Pod', name: member, namespace } };
 }
 
 /** Longest Event message the API server accepts. */
@@ -68,20 +100,19 @@ export class KubeEventRecorder implements EventSink {
   async emit(e: RunnerEvent, involved: { upgrade: UpgradeResource; pod?: string }): Promise<void> {
     const u = involved.upgrade;
     const namespace = u.metadata.namespace ?? 'default';
-    const targets: CoreV1Event['involvedObject'][] = [
-      {
-        apiVersion: u.apiVersion || API_VERSION,
-        kind: u.kind || KIND,
-        name: u.metadata.name,
-        namespace,
-        uid: u.metadata.uid,
-      },
-    ];
-    const pod = involved.pod ?? e.member;
-    if (pod) targets.push({ apiVersion: 'v1', kind: 'Pod', name: pod, namespace });
+    const upgrade: CoreV1Event['involvedObject'] = {
+      apiVersion: u.apiVersion || API_VERSION,
+      kind: u.kind || KIND,
+      name: u.metadata.name,
+      namespace,
+      uid: u.metadata.uid,
+    };
+    const member = involved.pod ?? e.member;
     const written = (async () => {
-      for (const obj of targets)
-        await this.create(namespace, obj, obj === targets[0] ? undefined : targets[0], e);
+      await this.create(namespace, upgrade, undefined, e);
+      if (!member) return;
+      const m = memberObject(u, member);
+      await this.create(m.namespace, m.obj, upgrade, e);
     })();
     this.inFlight.add(written);
     try {
@@ -91,27 +122,33 @@ export class KubeEventRecorder implements EventSink {
     }
   }
 
-  async prune(upgrade: UpgradeResource, kept: HistoryEntry[]): Promise<number> {
+  async prune(upgrade: UpgradeResource, kept: HistoryEntry[]): Promise<number | undefined> {
     const namespace = upgrade.metadata.namespace ?? 'default';
     const uid = upgrade.metadata.uid;
     if (!uid) return 0;
     await Promise.all([...this.inFlight]);
     const keep = new Set(kept.map((h) => messageOf(historyEvent(h).message)));
+    // The Upgrade's namespace, and where its members' Events are when they are Nodes.
+    const namespaces = [
+      ...new Set([namespace, ...(upgrade.spec?.target?.nodes ? [NODE_EVENTS_NAMESPACE] : [])]),
+    ];
     let deleted = 0;
     try {
-      const all = await this.core.listNamespacedEvent({
-        namespace,
-        fieldSelector: `source=${REPORTING_CONTROLLER}`,
-      });
-      const ours = all.items.filter(
-        (ev) => (ev.involvedObject.uid === uid || ev.related?.uid === uid) && !keep.has(ev.message ?? ''),
-      );
-      for (const ev of ours) {
-        try {
-          await this.core.deleteNamespacedEvent({ name: ev.metadata.name!, namespace });
-          deleted += 1;
-        } catch (err) {
-          if (httpStatus(err) !== 404) throw err;
+      for (const ns of namespaces) {
+        const all = await this.core.listNamespacedEvent({
+          namespace: ns,
+          fieldSelector: `source=${REPORTING_CONTROLLER}`,
+        });
+        const ours = all.items.filter(
+          (ev) => (ev.involvedObject.uid === uid || ev.related?.uid === uid) && !keep.has(ev.message ?? ''),
+        );
+        for (const ev of ours) {
+          try {
+            await this.core.deleteNamespacedEvent({ name: ev.metadata.name!, namespace: ns });
+            deleted += 1;
+          } catch (err) {
+            if (httpStatus(err) !== 404) throw err;
+          }
         }
       }
     } catch (err) {
@@ -119,6 +156,7 @@ export class KubeEventRecorder implements EventSink {
         upgrade: `${namespace}/${upgrade.metadata.name}`,
         error: apiMessage(err),
       });
+      return undefined;
     }
     return deleted;
   }
