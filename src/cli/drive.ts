@@ -5,7 +5,7 @@
 import type { UpgradeRecord } from '../core/ports.js';
 import type { Snapshot, UpgradeStatus } from '../core/types.js';
 import { isTerminal } from '../core/types.js';
-import type { Availability } from '../runner/decide.js';
+import { expiring, type Availability } from '../runner/decide.js';
 import { observe } from '../runner/observe.js';
 import { type ReconcileResult, Runner } from '../runner/runner.js';
 import type { CliIO } from '../wiring/io.js';
@@ -78,6 +78,8 @@ export async function driveUpgrade(
     if (s.phase === 'Prechecking' && s.blockedBy?.check.startsWith('precheck') && s.prechecks.length > 0)
       return true;
     if (s.phase === 'Paused') {
+      // A pause past its expiry: restore what was drained and end Expired before returning.
+      if (expiring(r.spec, s, clock.now())) return false;
       // Let members in flight finish before returning after a requested pause. An automatic pause
       // (pauseCause) is often caused by a member in flight that will not finish (it failed to
       // start): waiting for it would never return.

@@ -308,8 +308,12 @@ export class Operator {
     // A new term takes up everything; what was deferred before it is part of that.
     this.deferred.clear();
     this.setsDeferred = false;
-    for (const u of this.upgrades.list())
-      if (!u.status?.phase || !isTerminal(u.status.phase as Phase)) this.queue.add(keyOf(u));
+    // An Expired one too: an operator killed before deleting its Events left them (the reconcile
+    // deletes them, once per term: a list of its Events).
+    for (const u of this.upgrades.list()) {
+      const phase = u.status?.phase as Phase | undefined;
+      if (!phase || !isTerminal(phase) || phase === 'Expired') this.queue.add(keyOf(u));
+    }
     for (const s of this.sets.list()) this.onStatefulSet(s);
   }
 

@@ -11,7 +11,7 @@ import type { Clock } from '../core/clock.js';
 import { BadInputError, ConflictError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Engine, JournalStore, Platform, PortContext } from '../core/ports.js';
-import { isTerminal, type UpgradeSpec, type UpgradeStatus } from '../core/types.js';
+import { isTerminal, type HistoryEntry, type UpgradeSpec, type UpgradeStatus } from '../core/types.js';
 import { httpStatus } from '../platforms/kubernetes/api.js';
 import { engineForUpgrade, withEngineStages } from '../wiring/kubernetes.js';
 import type { EventSink } from '../platforms/kubernetes/events.js';
@@ -115,6 +115,9 @@ function needsStart(u: UpgradeResource): boolean {
   return !st?.phase || (st.phase === 'Failed' && !!st.conditions?.some((c) => c.reason === 'InvalidSpec'));
 }
 
+/** How long after a failed deletion of an expired upgrade's Events it is tried again. */
+const PRUNE_RETRY_MS = 30_000;
+
 /** Reconciles Upgrade resources, keeping one runner per resource between calls. */
 export class UpgradeReconciler {
   private readonly journals = new Map<string, JournalStore>();
@@ -122,6 +125,8 @@ export class UpgradeReconciler {
   private readonly drivers = new Map<string, Driver>();
   /** Per key, the `uid/generation` this reconciler planned (wrote the first status of). */
   private readonly planned = new Map<string, string>();
+  /** UIDs of the Expired upgrades whose Events this reconciler has deleted. */
+  private readonly pruned = new Set<string>();
   private readonly engines: EngineFactory;
 
   constructor(private readonly opts: ReconcilerOptions) {
@@ -192,6 +197,10 @@ export class UpgradeReconciler {
       // credentials Secret was missing, on every retry (the Secret may exist now).
       if (!invalid || ((st.observedGeneration ?? 0) >= generation && !aboutSecret(invalid.message))) {
         this.forget(key);
+        // An operator killed between the Expired status write and the deletion left the Events.
+        if (st.phase === 'Expired' && !(await this.pruneExpired(upgrade, st.history ?? []))) {
+          return { phase: st.phase, requeueMs: PRUNE_RETRY_MS };
+        }
         return { phase: st.phase };
       }
     }
@@ -222,20 +231,35 @@ export class UpgradeReconciler {
     const r = await driver.runner.reconcile(signal);
     if (r.terminal) {
       logger.info(`upgrade ${key} is ${r.status.phase}`, { upgrade: key, reason: r.status.reason });
-      const events = this.opts.events;
-      if (r.status.phase === 'Expired' && events?.prune) {
-        // An expired upgrade drops its Events with its history (ACK); those of what the pruned
-        // history keeps stay. After the Events this reconcile emitted (sent on the next turns).
-        const kept = r.status.history;
-        setImmediate(() => void events.prune!(upgrade, kept));
-      }
       this.forget(key);
+      if (r.status.phase === 'Expired' && !(await this.pruneExpired(upgrade, r.status.history))) {
+        return { phase: r.status.phase, action: r.action?.kind, requeueMs: PRUNE_RETRY_MS };
+      }
       return { phase: r.status.phase, action: r.action?.kind };
     }
     // After a replacement the next change is the pod's (a watch event wakes us); looking at once
     // would only observe the old pod again.
     const requeueMs = r.action?.kind === 'replace' ? Math.max(r.requeueMs, POLL_MS) : r.requeueMs;
     return { requeueMs, phase: r.status.phase, action: r.action?.kind };
+  }
+
+  /**
+   * An expired upgrade drops its Events with its history (ACK): delete them but those of the
+   * entries the pruned history `kept`, after the Events this reconcile emitted (sent on the next
+   * turns of the event loop). Done whenever an Expired upgrade is seen, once per upgrade and
+   * reconciler (so once after each operator start: a list of its Events, nothing left to delete
+   * when an earlier operator finished): the deletion is idempotent, so an operator killed
+   * between the Expired status write and the deletion leaves it to the next. False when it could
+   * not be done (the caller looks again later).
+   */
+  private async pruneExpired(upgrade: UpgradeResource, kept: HistoryEntry[]): Promise<boolean> {
+    const events = this.opts.events;
+    const uid = upgrade.metadata.uid;
+    if (!events?.prune || !uid || this.pruned.has(uid)) return true;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if ((await events.prune(upgrade, kept)) === undefined) return false;
+    this.pruned.add(uid);
+    return true;
   }
 
   private read(u: UpgradeResource): Promise<UpgradeResource | undefined> {

@@ -11,7 +11,7 @@
  * batch.ts, members.ts, finish.ts); this file dispatches on the phase and on what holds in every
  * phase (terminal, expiry, force, cancel) and turns the step into the {@link Decision}.
  */
-import type { UpgradeStatus } from '../core/types.js';
+import type { UpgradeSpec, UpgradeStatus } from '../core/types.js';
 import { isTerminal } from '../core/types.js';
 import {
   type DecideInput,
@@ -94,22 +94,32 @@ export function nextStep(t: Turn): Step {
   throw new Error(`internal: more than ${MAX_TRANSITIONS} phase transitions in one decision`);
 }
 
+/**
+ * Whether the upgrade has been paused longer than its expiry allows, so the next decisions restore
+ * what it drained and end it Expired (a front end driving it goes on until then).
+ */
+export function expiring(spec: UpgradeSpec, status: UpgradeStatus, now: number): boolean {
+  return (
+    status.phase === 'Paused' &&
+    status.pausedAt !== undefined &&
+    now - status.pausedAt >= spec.pausedExpirySeconds * 1000
+  );
+}
+
 /** What holds in every phase (terminal, expiry, force, cancel), then the phase's own function. */
 function phaseStep(t: Turn): Step {
   const { spec, status, now } = t;
   if (isTerminal(status.phase)) return wait(t, `upgrade is ${status.phase}`, 0);
 
   // A paused upgrade expires after its configured time (ACK: 15 days).
-  if (status.phase === 'Paused' && status.pausedAt !== undefined) {
+  if (expiring(spec, status, now)) {
+    // What Baton drained but did not upgrade is restored first (a node uncordoned, Baton's
+    // cordon only); what it took over from an owner stays as it is (held, not handed back).
+    const leftover = restoreLeftover(t, true);
+    if (leftover) return leftover;
+    pruneToSummary(status, now);
     const limit = spec.pausedExpirySeconds * 1000;
-    if (now - status.pausedAt >= limit) {
-      // What Baton drained but did not upgrade is restored first (a node uncordoned, Baton's
-      // cordon only); what it took over from an owner stays as it is (held, not handed back).
-      const leftover = restoreLeftover(t, true);
-      if (leftover) return leftover;
-      pruneToSummary(status, now);
-      return finish(t, 'Expired', `paused for more than ${formatDuration(limit)}: upgrade expired`);
-    }
+    return finish(t, 'Expired', `paused for more than ${formatDuration(limit)}: upgrade expired`);
   }
 
   // Force: reported while it stays set.

@@ -6,6 +6,10 @@
  * Baton's cordon lifted from the node it drained but did not upgrade, an admin's cordon kept.
  * Events about a node are recorded against its Node (kind Node, no namespace in involvedObject; the
  * Event in `default`, where the API server accepts Events of cluster-scoped objects).
+ *
+ * The deletion of the Events does not depend on the process that ended the upgrade Expired: an
+ * operator that never deleted them (as one killed between the status write and the deletion) is
+ * followed by one that does, and `baton apply` in the foreground deletes them itself.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -14,10 +18,14 @@ import { GROUP, PLURAL, VERSION } from '../../src/api/upgrade.js';
 import type { CoreV1Event } from '@kubernetes/client-node';
 import { MERGE_PATCH } from '../../src/platforms/kubernetes/api.js';
 import { waitFor } from '../kube/helpers.js';
+import { NODE_GROUP_KEY } from '../kube/test-cluster.js';
+import { kubeCli } from '../k8s/cli-fixture.js';
 import {
+  CP_LABEL,
   deployment,
   nodeCluster,
   nodesOperator,
+  readUpgrade,
   testNodes,
   testTarget,
   waitAvailable,
@@ -108,6 +116,109 @@ describe('expiry of a paused node upgrade (real control plane, the operator)', (
       assert.ok(own.length < before.items.length);
       assert.ok(
         own.some((ev) => /expired/.test(ev.message ?? '')),
+        'the expiry itself is recorded',
+      );
+    },
+  );
+
+  it(
+    'an operator that did not delete the Events of the upgrade it expired is followed by one that does',
+    { timeout: 240_000 },
+    async (t) => {
+      const n = await nodeCluster(t, { cp: 1, workers: 2, from: FROM });
+      await heldDrainOn(n, 'w-02');
+      await createExpiringUpgrade(n);
+      const a = await nodesOperator(t, n, 'op-a', { withoutPrune: true });
+      await a.start();
+      const expired = await waitUpgradeWhere(n, 'nodes', 'Expired', (u) =>
+        ['Expired', 'Completed', 'Failed'].includes(u.status?.phase ?? ''),
+      );
+      assert.equal(expired.status?.phase, 'Expired', JSON.stringify(expired.status?.history?.slice(-5)));
+      const uid = expired.metadata.uid!;
+      const stale = (await allEvents(n, uid)).filter((ev) => !keptReason(ev.reason));
+      assert.ok(stale.length > 0, 'the Events are left by the first operator');
+      assert.ok(
+        stale.some((ev) => ev.involvedObject.kind === 'Node'),
+        "the Nodes' Events are left by the first operator",
+      );
+      a.kill();
+
+      const b = await nodesOperator(t, n, 'op-b');
+      await b.start();
+      const left = await waitPruned(n, uid);
+      assert.ok(
+        left.some((ev) => /expired/.test(ev.message ?? '')),
+        'the expiry itself is recorded',
+      );
+    },
+  );
+
+  it(
+    'baton apply in the foreground deletes the Events of the upgrade it ends Expired',
+    { timeout: 240_000 },
+    async (t) => {
+      const n = await nodeCluster(t, { cp: 1, workers: 2, from: FROM });
+      const ns = n.c.namespace;
+      await heldDrainOn(n, 'w-02');
+      const group = `${NODE_GROUP_KEY}=${ns}`;
+      const flags = [
+        '--name',
+        'nodes',
+        '--engine',
+        'kubernetes-nodes',
+        '--to',
+        TO,
+        '--control-plane-selector',
+        `${group},${CP_LABEL}`,
+        '--pool',
+        `workers=${group},pool=workers`,
+        '--job-image',
+        'registry.local:5000/kubeadm-upgrade:1',
+        '--job-namespace',
+        ns,
+        '--batch',
+        'fixed:1',
+        '--drain-timeout',
+        '2s',
+        '--drain-timeout-policy',
+        'pause',
+        '--paused-expiry',
+        `${EXPIRY_S}s`,
+        '--force',
+        'drain-simulation',
+      ];
+      const baton = await kubeCli(t, n.c);
+      const first = await baton('apply', ...flags);
+      const paused = await readUpgrade(n, 'nodes');
+      assert.equal(paused.status?.phase, 'Paused', first.err + first.out);
+      assert.match(paused.status?.pauseCause ?? '', /draining .*w-02 timed out/);
+      const uid = paused.metadata.uid!;
+      const onNodes = await nodeEvents(n, uid);
+      assert.ok(
+        onNodes.some((ev) => ev.involvedObject.name === n.node('w-02')),
+        "the CLI records w-02's Events against its Node",
+      );
+      assert.ok((await allEvents(n, uid)).some((ev) => !keptReason(ev.reason)));
+
+      // Past the expiry, the next drive ends it Expired and deletes its Events before it returns.
+      const pausedAt = paused.status?.history?.findLast((h) => h.type === 'phase')?.at ?? Date.now();
+      await waitFor(
+        'the pause to outlive the expiry',
+        () => Promise.resolve(Date.now() > pausedAt + (EXPIRY_S + 1) * 1000),
+        30_000,
+        100,
+      );
+      const second = await baton('apply', ...flags);
+      const expired = await readUpgrade(n, 'nodes');
+      assert.equal(expired.status?.phase, 'Expired', second.err + second.out);
+      const left = await allEvents(n, uid);
+      assert.deepEqual(
+        left.filter((ev) => !keptReason(ev.reason)).map((ev) => `${ev.reason}: ${ev.message}`),
+        [],
+        'nothing but the expiry left',
+      );
+      assert.ok(
+        left.some((ev) => /expired/.test(ev.message ?? '')),
         'the expiry itself is recorded',
       );
     },

@@ -196,16 +196,21 @@ export async function testNodes(n: NodeCluster): Promise<Map<string, V1Node>> {
 /**
  * An operator watching the test's namespace with the token of the ServiceAccount deploy/ creates
  * (so with exactly the RBAC Baton ships, never as admin); killed, not stopped, when the test ends.
- * Not started: the caller starts it.
+ * Not started: the caller starts it. `withoutPrune`: its Events are recorded but an expired
+ * upgrade's never deleted, as by an operator killed between the Expired status write and the
+ * deletion.
  */
 export async function nodesOperator(
   t: Pick<TestContext, 'after'>,
   n: NodeCluster,
   identity = 'op-a',
+  o: { withoutPrune?: boolean } = {},
 ): Promise<Operator> {
   await applyDeploy(n.c.controlPlane);
   const kc = n.c.kubeConfig({ token: await serviceAccountToken(n.c.rest) });
+  const recorder = new KubeEventRecorder({ kc, clock: systemClock, logger: nullLogger, instance: identity });
   const op = new Operator({
+    ...(o.withoutPrune ? { events: { emit: (e, involved) => recorder.emit(e, involved) } } : {}),
     kc,
     namespace: n.c.namespace,
     leaseName: `baton-operator-${n.c.namespace}`,

@@ -264,8 +264,9 @@ export interface UpgradeResourceJournalOptions {
   logger?: Logger;
   /**
    * When set, every history entry a status write adds becomes an Event (on the Upgrade and the
-   * member's pod). For front ends without their own runner `onEvent` wiring (the CLI); the
-   * operator records events from the runner instead and leaves this unset.
+   * member's pod or Node), and the write that ends an upgrade Expired deletes its earlier Events
+   * ({@link EventSink.prune}). For front ends without their own runner `onEvent` wiring (the CLI);
+   * the operator records events from the runner instead and leaves this unset.
    */
   events?: EventSink;
 }
@@ -525,6 +526,9 @@ export class UpgradeResourceJournal implements JournalStore {
     const fresh = entriesAfter(status.history, this.lastEntry.get(name));
     this.lastEntry.set(name, status.history[status.history.length - 1]);
     for (const h of fresh) await sink.emit(historyEvent(h), { upgrade: res });
+    // The write that ended the upgrade Expired: its Events go with its history (EventSink.prune),
+    // as the operator does when its reconcile ends it so.
+    if (status.phase === 'Expired' && fresh.length > 0) await sink.prune?.(res, status.history);
   }
 
   /**
