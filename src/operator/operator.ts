@@ -158,7 +158,7 @@ export class Operator {
       ...(opts.secretRetryMs !== undefined ? { secretRetryMs: opts.secretRetryMs } : {}),
       // Node upgrades: a change of their Nodes, pods or Jobs brings the reconcile forward
       // (coalesced: at most one look per WAKE_MS).
-      wake: (key) => this.queue.add(key, WAKE_MS),
+      wake: (key, delayMs = WAKE_MS) => this.queue.add(key, delayMs),
       cache: {
         statefulSet: (key) => this.sets.get(key),
         pod: (key) => this.pods.get(key),

@@ -75,10 +75,11 @@ export interface ReconcilerOptions {
    */
   secretRetryMs?: number;
   /**
-   * Look at Upgrade `key` again soon: a change it waits for happened outside the watched pods and
-   * StatefulSets (a node upgrade's Nodes, pods, Jobs).
+   * Look at Upgrade `key` again soon (or after `delayMs`): a change it waits for happened outside
+   * the watched pods and StatefulSets (a node upgrade's Nodes, pods, Jobs), or a deletion of its
+   * Events is to be tried again.
    */
-  wake?: (key: string) => void;
+  wake?: (key: string, delayMs?: number) => void;
 }
 
 /** Error codes of a credentials Secret (or its key) that does not exist yet. */
@@ -198,9 +199,7 @@ export class UpgradeReconciler {
       if (!invalid || ((st.observedGeneration ?? 0) >= generation && !aboutSecret(invalid.message))) {
         this.forget(key);
         // An operator killed between the Expired status write and the deletion left the Events.
-        if (st.phase === 'Expired' && !(await this.pruneExpired(upgrade, st.history ?? []))) {
-          return { phase: st.phase, requeueMs: PRUNE_RETRY_MS };
-        }
+        if (st.phase === 'Expired') this.pruneExpired(key, upgrade, st.history ?? []);
         return { phase: st.phase };
       }
     }
@@ -232,9 +231,7 @@ export class UpgradeReconciler {
     if (r.terminal) {
       logger.info(`upgrade ${key} is ${r.status.phase}`, { upgrade: key, reason: r.status.reason });
       this.forget(key);
-      if (r.status.phase === 'Expired' && !(await this.pruneExpired(upgrade, r.status.history))) {
-        return { phase: r.status.phase, action: r.action?.kind, requeueMs: PRUNE_RETRY_MS };
-      }
+      if (r.status.phase === 'Expired') this.pruneExpired(key, upgrade, r.status.history);
       return { phase: r.status.phase, action: r.action?.kind };
     }
     // After a replacement the next change is the pod's (a watch event wakes us); looking at once
@@ -245,21 +242,26 @@ export class UpgradeReconciler {
 
   /**
    * An expired upgrade drops its Events with its history (ACK): delete them but those of the
-   * entries the pruned history `kept`, after the Events this reconcile emitted (sent on the next
-   * turns of the event loop). Done whenever an Expired upgrade is seen, once per upgrade and
+   * entries the pruned history `kept`, in the background (thousands of Events after a large node
+   * upgrade must not hold a worker), after the Events this reconcile emitted (sent on the next
+   * turns of the event loop). Done whenever Expired upgrade `key` is seen, once per upgrade and
    * reconciler (so once after each operator start: a list of its Events, nothing left to delete
-   * when an earlier operator finished): the deletion is idempotent, so an operator killed
-   * between the Expired status write and the deletion leaves it to the next. False when it could
-   * not be done (the caller looks again later).
+   * when an earlier operator finished): the deletion is idempotent, so an operator killed between
+   * the Expired status write and the deletion leaves it to the next. One that could not finish is
+   * tried again {@link PRUNE_RETRY_MS} later (`wake`).
    */
-  private async pruneExpired(upgrade: UpgradeResource, kept: HistoryEntry[]): Promise<boolean> {
+  private pruneExpired(key: string, upgrade: UpgradeResource, kept: HistoryEntry[]): void {
     const events = this.opts.events;
     const uid = upgrade.metadata.uid;
-    if (!events?.prune || !uid || this.pruned.has(uid)) return true;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    if ((await events.prune(upgrade, kept)) === undefined) return false;
+    if (!events?.prune || !uid || this.pruned.has(uid)) return;
     this.pruned.add(uid);
-    return true;
+    setImmediate(() => {
+      void events.prune!(upgrade, kept).then((deleted) => {
+        if (deleted !== undefined) return;
+        this.pruned.delete(uid);
+        this.opts.wake?.(key, PRUNE_RETRY_MS);
+      });
+    });
   }
 
   private read(u: UpgradeResource): Promise<UpgradeResource | undefined> {
