@@ -168,6 +168,8 @@ export class LocalPlatform implements Platform {
   private readonly readyTimeoutMs: number;
   /** Exits seen by this process for children it spawned, by member name. */
   private readonly exits = new Map<string, ChildExit>();
+  /** The pid of the process this object last started for each member (its exit is reported here). */
+  private readonly spawned = new Map<string, number>();
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -578,7 +580,7 @@ export class LocalPlatform implements Platform {
       return `stopped by Baton${m.lastStop?.killed ? ' (had to be killed after the stop timeout)' : ''}`;
     }
     if (!m.process) return 'never started';
-    const exit = this.exits.get(m.name);
+    const exit = await this.exitOf(m.name, m.process.pid);
     const how =
       exit && exit.pid === m.process.pid
         ? exit.signal
@@ -587,6 +589,23 @@ export class LocalPlatform implements Platform {
         : `process ${m.process.pid} is not running`;
     const last = (await tailFile(m.logFile, 1)).slice(0, 200);
     return `${how}; ${last ? `last log line: ${last}` : `see ${m.logFile}`}`;
+  }
+
+  /**
+   * The recorded exit of `member`'s process `pid`. A process this object started is reported gone by
+   * the process table a moment before Node delivers its exit status: wait for it (at most a second)
+   * rather than say less than the exit code.
+   */
+  private async exitOf(member: string, pid: number): Promise<ChildExit | undefined> {
+    const known = () => {
+      const exit = this.exits.get(member);
+      return exit?.pid === pid ? exit : undefined;
+    };
+    if (this.spawned.get(member) !== pid) return known();
+    for (let waited = 0; !known() && waited < 1000; waited += 20) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return known();
   }
 
   /** Serialise `fn` within this object and, through the lock file, across processes. */
@@ -829,6 +848,7 @@ export class LocalPlatform implements Platform {
         ctx.logger.debug('member process exited', { member: rec.name, ...exit });
       },
     );
+    this.spawned.set(rec.name, id.pid);
     this.recordLaunch(rec, id, launch, ctx.clock.now());
     await this.save(ctx);
     ctx.logger.debug('member started', { member: rec.name, version, pid: id.pid, command: spec.command });
