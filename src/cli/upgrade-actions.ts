@@ -219,17 +219,27 @@ export async function plan(o: RawOpts, io: CliIO): Promise<void> {
 export async function check(o: RawOpts, io: CliIO, state: { code: number }): Promise<void> {
   await withTarget(o, io, async (t) => {
     const snapshot = await observe(t.platform, t.engine, { clock: t.clock, logger: io.logger });
+    // Without --to: the target of the upgrade named, else of the one open on this cluster.
+    const journal = t.platform.journal;
+    const open =
+      o.to !== undefined
+        ? undefined
+        : o.name !== undefined
+          ? await journal.get(o.name)
+          : (await journal.list()).find((r) => r.spec.cluster === t.cluster && !isTerminal(r.status.phase));
     const spec = makeSpec({
       cluster: t.cluster,
       engine: t.engine.name,
-      version: o.to ?? snapshot.members[0]?.version ?? '0',
+      version: o.to ?? open?.spec.version ?? snapshot.members[0]?.version ?? '0',
       force: o.force,
     });
     const results = applyForce(
       await runPrechecks(t.platform, t.engine, snapshot, spec, { clock: t.clock, logger: io.logger }),
       spec.force,
     );
-    out(io, o, { prechecks: results, health: snapshot.health }, () => renderPrechecks(results));
+    out(io, o, { version: spec.version, prechecks: results, health: snapshot.health }, () =>
+      renderPrechecks(results),
+    );
     if (results.some((r) => !r.ok && !r.forced)) state.code = 1;
   });
 }

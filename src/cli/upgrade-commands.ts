@@ -205,7 +205,11 @@ export function registerUpgradeCommands(program: Command, io: CliIO, state: { co
       program.command('check').description('run the engine prechecks against the cluster; changes nothing'),
     ),
   )
-    .option('--to <version>', 'target version the checks are for', checked(versionOf('--to')))
+    .option(
+      '--to <version>',
+      'target version the checks are for (default: the target of the open upgrade)',
+      checked(versionOf('--to')),
+    )
     .option('--force <check>', 'report this failing check as forced (repeatable)', collect, [])
     .action(async (o) => (await actions()).check(o, io, state));
 

@@ -29,6 +29,10 @@ describe('baton check of a nodes target (real control plane)', () => {
     const r = await baton('check', '--name', 'nodes');
     assert.equal(r.code, 0, r.err + r.out);
     for (const p of NODE_PRECHECKS) assert.match(r.out, new RegExp(p.name), `${p.name} reported`);
+    // Without --to, the checks are for the Upgrade's own target, not the nodes' current version.
+    const json = await baton('check', '--name', 'nodes', '-o', 'json');
+    assert.equal(json.code, 0, json.err + json.out);
+    assert.equal((JSON.parse(json.out) as { version: string }).version, 'v1.37.2');
     const nodes = await n.core.listNode({ labelSelector: `baton.dev/test-node-group=${n.c.namespace}` });
     assert.ok(nodes.items.every((x) => !x.spec?.unschedulable));
   });
