@@ -18,16 +18,15 @@ import { GROUP, PLURAL, VERSION } from '../../src/api/upgrade.js';
 import type { CoreV1Event } from '@kubernetes/client-node';
 import { MERGE_PATCH } from '../../src/platforms/kubernetes/api.js';
 import { waitFor } from '../kube/helpers.js';
-import { NODE_GROUP_KEY } from '../kube/test-cluster.js';
 import { kubeCli } from '../k8s/cli-fixture.js';
 import {
-  CP_LABEL,
   deployment,
   nodeCluster,
   nodesOperator,
   readUpgrade,
   testNodes,
   testTarget,
+  testTargetFlags,
   waitAvailable,
   waitBudget,
   waitUpgradeWhere,
@@ -158,24 +157,11 @@ describe('expiry of a paused node upgrade (real control plane, the operator)', (
     { timeout: 240_000 },
     async (t) => {
       const n = await nodeCluster(t, { cp: 1, workers: 2, from: FROM });
-      const ns = n.c.namespace;
       await heldDrainOn(n, 'w-02');
-      const group = `${NODE_GROUP_KEY}=${ns}`;
       const flags = [
         '--name',
         'nodes',
-        '--engine',
-        'kubernetes-nodes',
-        '--to',
-        TO,
-        '--control-plane-selector',
-        `${group},${CP_LABEL}`,
-        '--pool',
-        `workers=${group},pool=workers`,
-        '--job-image',
-        'registry.local:5000/kubeadm-upgrade:1',
-        '--job-namespace',
-        ns,
+        ...testTargetFlags(n.c, TO),
         '--batch',
         'fixed:1',
         '--drain-timeout',

@@ -95,6 +95,25 @@ export function testTarget(c: TestCluster, extra: Partial<NodesTarget> = {}): No
   };
 }
 
+/** {@link testTarget} as `baton` node flags (engine, target version, selectors, the Job actuator). */
+export function testTargetFlags(c: TestCluster, to: string): string[] {
+  const group = `${NODE_GROUP_KEY}=${c.namespace}`;
+  return [
+    '--engine',
+    'kubernetes-nodes',
+    '--to',
+    to,
+    '--control-plane-selector',
+    `${group},${CP_LABEL}`,
+    '--pool',
+    `workers=${group},pool=workers`,
+    '--job-image',
+    'registry.local:5000/kubeadm-upgrade:1',
+    '--job-namespace',
+    c.namespace,
+  ];
+}
+
 /** A Deployment of `replicas` pods spread by the scheduler over the test's schedulable nodes. */
 export function deployment(name: string, replicas: number): V1Deployment {
   return {

@@ -13,13 +13,13 @@ import { MERGE_PATCH } from '../../src/platforms/kubernetes/api.js';
 import { NODE_GROUP_KEY } from '../kube/test-cluster.js';
 import { kubeCli } from '../k8s/cli-fixture.js';
 import {
-  CP_LABEL,
   cordonCounter,
   deployment,
   nodeCluster,
   nodesOperator,
   testNodes,
   testTarget,
+  testTargetFlags,
   waitAvailable,
   waitBudget,
   waitUpgradeWhere,
@@ -39,20 +39,7 @@ describe('node upgrades driven by the operator (real control plane, shipped RBAC
       await waitAvailable(n, 'web');
       const baton = await kubeCli(t, n.c);
       const group = `${NODE_GROUP_KEY}=${ns}`;
-      const flags = [
-        '--engine',
-        'kubernetes-nodes',
-        '--to',
-        TO,
-        '--control-plane-selector',
-        `${group},${CP_LABEL}`,
-        '--pool',
-        `workers=${group},pool=workers`,
-        '--job-image',
-        'registry.local:5000/kubeadm-upgrade:1',
-        '--job-namespace',
-        ns,
-      ];
+      const flags = testTargetFlags(n.c, TO);
 
       // Bad node flags: one line, exit 2, nothing written.
       const bad = await baton('plan', ...flags, '--pool', 'GPU=pool=gpu');
