@@ -18,7 +18,7 @@ import type { DrainResult, Engine, PortContext } from '../core/ports.js';
 import { membersDownTolerated } from '../core/rules.js';
 import { isLeaderRole, type MemberView, type Snapshot } from '../core/types.js';
 import { parseVersion } from '../core/version.js';
-import type { DatabaseDrains, DatabaseHandOver } from '../engines/kubernetes/engine.js';
+import type { BlockedPod, DatabaseDrains, DatabaseHandOver } from '../engines/kubernetes/engine.js';
 import { engineRegistry, engineRules, knownEngines } from '../engines/registry.js';
 import { PLATFORM_CANNOT_STOP } from '../engines/postgres/switchover.js';
 import { UpgradeResourceJournal } from '../platforms/kubernetes/journal.js';
@@ -152,12 +152,7 @@ export class PodDatabaseDrains implements DatabaseDrains {
     }
   }
 
-  async blockers(
-    engine: string,
-    sts: string,
-    pods: string[],
-    ctx: PortContext,
-  ): Promise<{ pod: string; code: string; message: string }[]> {
+  async blockers(engine: string, sts: string, pods: string[], ctx: PortContext): Promise<BlockedPod[]> {
     const db = await this.database(engine, sts);
     if (!db.engine.handOverBlocked) return [];
     // The roles as the drain sees them (the same observation), judged by the engine's own rule.

@@ -14,10 +14,11 @@
 import type { KubeConfig, V1Node, V1Pod } from '@kubernetes/client-node';
 import { VersionApi } from '@kubernetes/client-node';
 import type {
+  DrainResult,
   Engine,
   EngineActionContext,
   EngineObservation,
-  DrainResult,
+  HandOverBlocked,
   PortContext,
 } from '../../core/ports.js';
 import type {
@@ -53,6 +54,9 @@ import { CONTROL_PLANE, kubernetesNodesRules, MAX_KUBELET_MINORS_BEHIND } from '
  * database engines on pods): their own drain before their pod is evicted, and their health and
  * catch-up once the pod is back.
  */
+/** A database member whose engine cannot hand it over on Kubernetes, and why. */
+export type BlockedPod = HandOverBlocked & { pod: string };
+
 export interface DatabaseDrains {
   /**
    * Hand over what pod `pod` (a member of StatefulSet `namespace/name`, engine `engine`) holds, and
@@ -72,12 +76,7 @@ export interface DatabaseDrains {
    * `platform-cannot-stop`), with the code and why; asks the database's own engine, changes
    * nothing. Optional: without it no member is known to be blocked.
    */
-  blockers?(
-    engine: string,
-    statefulSet: string,
-    pods: string[],
-    ctx: PortContext,
-  ): Promise<{ pod: string; code: string; message: string }[]>;
+  blockers?(engine: string, statefulSet: string, pods: string[], ctx: PortContext): Promise<BlockedPod[]>;
   /**
    * Members of the database that may be down at once: a minority for raft engines, else one
    * (`membersDownTolerated` in core/rules.ts, the one home of the rule).
@@ -99,7 +98,7 @@ export interface DatabaseHandOver {
    * cannot do: `platform-cannot-stop`): the node's drain fails with this cause, which pauses the
    * upgrade, instead of retrying until the drain timeout.
    */
-  blocked?: { code: string; message: string };
+  blocked?: HandOverBlocked;
 }
 
 /** Options of {@link KubernetesNodesEngine}. */
@@ -453,7 +452,7 @@ export class KubernetesNodesEngine implements Engine {
     let deleted = 0;
     const refused: string[] = [];
     const handed: string[] = [];
-    const blocked: { pod: string; code: string; message: string }[] = [];
+    const blocked: BlockedPod[] = [];
     await Promise.all(
       plans.map(async (p) => {
         if (p.action === 'skip') return;

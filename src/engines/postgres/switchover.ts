@@ -33,13 +33,13 @@ import type { PgAdmin } from './admin.js';
 import { buildConninfo, parseConninfo, parseEndpoint } from './conninfo.js';
 import { formatLsn, lagBytes, parseLsn, parseLsnOrUndefined } from './lsn.js';
 
-/** What a switchover needs; all injected. */
 /**
  * Code of the error a switchover fails with on a platform that cannot stop a member without
  * replacing it (Kubernetes): retrying cannot change it.
  */
 export const PLATFORM_CANNOT_STOP = 'platform-cannot-stop';
 
+/** What a switchover needs; all injected. */
 export interface SwitchoverDeps {
   admin: PgAdmin;
   platform: Platform;
