@@ -24,7 +24,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../src/api/upgrade.js';
 import { startControlPlane, type ControlPlane } from '../test/kube/controlplane.js';
 import { applyDeploy, serviceAccountToken } from '../test/kube/deploy.js';
@@ -80,6 +80,39 @@ function watchUntil<T>(rest: Rest, path: string, name: string, done: (o: T) => b
   });
 }
 
+/** BATON_BENCH_DETAIL: each pod's Ready and deletion times during a run, written beside the requests. */
+function podTimeline(rest: Rest, ns: string, app: string): { stop(t0: number, file: string): Promise<void> } {
+  const lines: string[] = [];
+  const seen = new Map<string, string>();
+  const w = rest.listWatch<V1Pod>(
+    `/api/v1/namespaces/${ns}/pods`,
+    { labelSelector: `app=${app}` },
+    (type, p) => {
+      const name = p.metadata!.name!;
+      const ready = p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+      const state =
+        type === 'DELETED' ? 'gone' : p.metadata?.deletionTimestamp ? 'deleting' : ready ? 'ready' : 'up';
+      if (seen.get(name) === state) return;
+      seen.set(name, state);
+      lines.push(`${Date.now()} ${name} ${state}`);
+    },
+  );
+  return {
+    async stop(t0, file) {
+      w.stop();
+      await writeFile(
+        file,
+        lines
+          .map((l) => {
+            const [at, ...rest] = l.split(' ');
+            return `${Number(at) - t0} ${rest.join(' ')}`;
+          })
+          .join('\n'),
+      );
+    },
+  };
+}
+
 async function createSettled(rest: Rest, ns: string, body: V1StatefulSet): Promise<void> {
   const name = body.metadata!.name!;
   await rest.post(`/apis/apps/v1/namespaces/${ns}/statefulsets`, body);
@@ -96,6 +129,7 @@ async function native(c: TestCluster, name: string, replicas: number): Promise<n
   const ns = c.namespace;
   await createSettled(c.rest, ns, statefulSet(name, replicas));
   const path = `/apis/apps/v1/namespaces/${ns}/statefulsets`;
+  const pods = process.env.BATON_BENCH_DETAIL ? podTimeline(c.rest, ns, name) : undefined;
   const t0 = Date.now();
   const patched = await c.rest.patch<V1StatefulSet>(
     `${path}/${name}`,
@@ -113,6 +147,7 @@ async function native(c: TestCluster, name: string, replicas: number): Promise<n
       s.status?.readyReplicas === replicas &&
       s.status?.currentRevision === s.status?.updateRevision,
   );
+  await pods?.stop(t0, join(tmpdir(), `baton-bench-${name}.pods`));
   await c.rest.delete(`${path}/${name}`);
   return (t1 - t0) / 1000 / replicas;
 }
@@ -132,6 +167,7 @@ async function baton(
     return TERMINAL.includes(phase);
   });
   c.resetRequests();
+  const pods = process.env.BATON_BENCH_DETAIL ? podTimeline(c.rest, ns, name) : undefined;
   const t0 = Date.now();
   await c.rest.post(path, {
     apiVersion: `${GROUP}/${VERSION}`,
@@ -140,6 +176,7 @@ async function baton(
     spec: { target: { statefulSet: name }, version: '1.1.0' },
   });
   const t1 = await ended;
+  await pods?.stop(t0, join(tmpdir(), `baton-bench-${name}.pods`));
   const stats = c.requests();
   const requests = stats.total;
   if (process.env.BATON_BENCH_DETAIL) {

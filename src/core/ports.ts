@@ -47,6 +47,18 @@ export interface Platform {
    */
   replaceMember(name: string, version: string, opts: ReplaceOptions, ctx: PortContext): Promise<void>;
   /**
+   * True when the platform's writes outlive Baton: a replacement (a StatefulSet's partition lowered,
+   * an upgrade Job created), a take-over or a hand-back, once asked for, is carried out by the
+   * cluster itself even if Baton dies the next instant, and the next observation shows it. The
+   * runner then performs these actions first and journals their intent together with their
+   * outcome, in one write: a crash before that write only means the same action is decided again,
+   * and each is idempotent. Platforms where Baton itself carries a replacement out (the local
+   * platform restarts the process) leave it unset, and every intent is journalled before its
+   * action. Drains, restores, hooks and finalization are always journalled first: what they set up
+   * must be undone later, and only the journal remembers that they ran.
+   */
+  readonly durableActions?: boolean;
+  /**
    * Stop a member without starting it again (PostgreSQL switchover stops the old primary before
    * promoting a standby). Idempotent. Platforms that cannot stop without replacing omit it.
    */
@@ -76,7 +88,9 @@ export type HandBackResult =
 /**
  * Taking members over from their owner and giving them back. Observation never writes: these two
  * calls are the platform's only writes besides member replacements, and the runner journals each
- * one's intent before it runs, so a crash between any two steps resumes with the next.
+ * one's intent before it runs, or with its outcome where the platform's actions are durable
+ * (`Platform.durableActions`), so a crash between any two steps resumes with the next or repeats
+ * the last.
  */
 export interface Custody {
   /** One line each for `baton plan`: what taking over and handing back mean for this target. */

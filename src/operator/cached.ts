@@ -112,6 +112,7 @@ function selects(sts: V1StatefulSet, pod: V1Pod): boolean {
  */
 export class CachedPlatform implements Platform {
   readonly name: string;
+  readonly durableActions: boolean | undefined;
 
   constructor(
     private readonly inner: KubernetesPlatform,
@@ -120,6 +121,7 @@ export class CachedPlatform implements Platform {
     readonly journal: JournalStore,
   ) {
     this.name = inner.name;
+    this.durableActions = inner.durableActions;
   }
 
   async listMembers(ctx: PortContext): Promise<PlatformMember[]> {

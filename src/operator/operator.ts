@@ -17,6 +17,7 @@ import type { Logger } from '../core/logger.js';
 import { isTerminal, type Phase } from '../core/types.js';
 import { httpStatus } from '../platforms/kubernetes/api.js';
 import { KubeEventRecorder, type EventSink } from '../platforms/kubernetes/events.js';
+import { PacedEventSink } from './paced-events.js';
 import { reuseConnections } from './agent.js';
 import { LeaderElector } from './leader.js';
 import { managedUpgradeFor } from './managed.js';
@@ -131,6 +132,7 @@ export class Operator {
   private workers: Promise<void>[] = [];
   private server?: HealthServer;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  private readonly events: PacedEventSink | undefined;
 
   constructor(private readonly opts: OperatorOptions) {
     const { clock, logger } = opts;
@@ -141,10 +143,14 @@ export class Operator {
     const kc = opts.keepAlive === false ? opts.kc : reuseConnections(opts.kc);
     this.queue = new WorkQueue({ clock });
     this.custom = kc.makeApiClient(CustomObjectsApi);
+    // Paced (operator/paced-events.ts): one at a time, after the writes a step waits for.
     const events =
       opts.events === false
         ? undefined
-        : (opts.events ?? new KubeEventRecorder({ kc, clock, logger, instance: opts.identity }));
+        : new PacedEventSink(
+            opts.events ?? new KubeEventRecorder({ kc, clock, logger, instance: opts.identity }),
+          );
+    this.events = events;
     this.metrics = new OperatorMetrics(opts.registry, {
       phases: () => this.phaseCounts(),
       leader: () => this.elector.isLeader(),
@@ -257,6 +263,7 @@ export class Operator {
     this.state = 'stopping';
     this.queue.shutdown();
     await Promise.all(this.workers);
+    await this.events?.settle();
     await this.elector.stop({ release: true });
     await this.shutdownRest();
     this.opts.logger.info('operator stopped', { identity: this.opts.identity });
@@ -271,6 +278,7 @@ export class Operator {
     this.state = 'stopping';
     this.abort.abort(new Error('operator killed'));
     this.queue.shutdown();
+    this.events?.drop();
     await this.elector.stop({ release: false });
     await Promise.all(this.workers.map((w) => w.catch(() => undefined)));
     await this.shutdownRest();

@@ -202,7 +202,8 @@ function startMember(t: Turn, name: string, checks: StopTally[]): Step {
   const view = t.views.get(name);
   const compMembers = t.membersOf(p.component);
   // Nothing of Baton's stops it: it counts as unavailable already, wherever it is.
-  if (replacedAlready(t, name)) return wait(t, `${name}: already replaced by its owner`, 0);
+  const replaced = replacedAlready(t, name);
+  if (replaced) return replaced;
 
   // Re-check the budget: others may have become unavailable since the batch was chosen.
   if (!batchGate(checks).admit(name)) {

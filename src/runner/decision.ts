@@ -207,24 +207,22 @@ export function converged(m: MemberView | undefined, version: string): boolean {
 }
 
 /**
- * Whether member `name`, about to be drained or being drained, already runs its target: its owner
- * (an operator rolling pods that Baton only gates, such as the Redis operator's roll of a REC)
- * replaced it first. The old process is gone, so there is nothing to drain, and a drain now would
- * move leadership or primaries back onto members still to go. When true, the member was moved to
- * `verifying` (a drain already issued is still restored there).
+ * The replacement of member `name`, about to be drained or being drained, when it already runs its
+ * target: its owner replaced it first (an operator rolling pods that Baton only gates, such as the
+ * Redis operator's roll of a REC), or Baton did just before it died, the cluster carrying the
+ * replacement out (`Platform.durableActions`) before its journal write. The old process is
+ * gone, so there is nothing to drain, and a drain now would move leadership or primaries back onto
+ * members still to go. The member goes to `replacing` (a drain already issued is still restored
+ * once it is verified) and the replacement is asked for again, which leaves a member already
+ * running its target alone; undefined when the member does not run its target yet.
  */
-export function replacedAlready(t: Turn, name: string): boolean {
+export function replacedAlready(t: Turn, name: string): ActStep | undefined {
   const p = t.status.members[name];
   const view = t.views.get(name);
-  if (!p || !view || !atVersion(view.version, p.to)) return false;
-  setMemberState(
-    t.status,
-    name,
-    'verifying',
-    t.now,
-    `${name} already runs ${p.to} (replaced by its owner): no drain; waiting until ready and caught up`,
-  );
-  return true;
+  if (!p || !view || !atVersion(view.version, p.to)) return undefined;
+  setMemberState(t.status, name, 'replacing', t.now, `${name} already runs ${p.to}: no drain`);
+  p.replaceCalls += 1;
+  return act(t, { kind: 'replace', member: name, version: p.to });
 }
 
 /** Whether a member is still to be moved in this pass (neither done nor given up on). */

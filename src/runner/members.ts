@@ -218,7 +218,8 @@ function driveDrain(
 ): MemberStep | undefined {
   const { status, spec, rules, now } = t;
   const evacuate = rules.steps?.evacuate !== undefined;
-  if (replacedAlready(t, name)) return undefined;
+  const replaced = replacedAlready(t, name);
+  if (replaced) return replaced;
   if (!evacuate && (spec.paused || status.phase === 'Paused')) {
     // Not yet stopped: a pause leaves it running (leadership already moved is harmless).
     setMemberState(status, name, 'pending', now, `${name}: not started (paused)`);

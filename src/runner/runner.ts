@@ -76,6 +76,10 @@ export async function runPrechecks(
   ];
 }
 
+/** Actions a platform with `durableActions` performs before their intent is journalled. */
+const DURABLE: ReadonlySet<Action['kind']> = new Set(['replace', 'takeOver', 'handBack']);
+const isDurable = (a: Action) => DURABLE.has(a.kind);
+
 /** Most actions of one decision (a batch's drains, replacements...) run at the same time. */
 export const ACTION_CONCURRENCY = 32;
 
@@ -155,13 +159,18 @@ export class Runner {
     }
     let revision = record.revision;
     const now = clock.now();
+    const actions = decision.action ? (decision.actions ?? [decision.action]) : [];
+    // A replacement, take-over or hand-back the cluster carries out by itself needs no intent
+    // journalled before it: performed first, it is journalled with its outcome (a crash in between
+    // decides it again).
+    const actFirst = platform.durableActions === true && actions.length > 0 && actions.every(isDurable);
     // A wait that changed nothing but its wording is not worth a journal write on every poll; the
     // wording is still persisted every few seconds so `baton status` elsewhere stays current.
     const worthWriting =
       decision.action !== undefined ||
       fingerprint(decision.status) !== fingerprint(record.status) ||
       (decision.reason !== record.status.reason && now - this.lastWriteAt >= REASON_WRITE_INTERVAL_MS);
-    if (worthWriting) {
+    if (worthWriting && !actFirst) {
       try {
         revision = await this.persist(record, decision.status, record.revision);
         this.lastWriteAt = now;
@@ -170,7 +179,7 @@ export class Runner {
           return { status: record.status, spec: record.spec, requeueMs: 0, terminal: false };
         throw err;
       }
-    } else {
+    } else if (!actFirst) {
       this.deps.onStatus?.(decision.status, record.spec);
     }
     let status = decision.status;
@@ -178,7 +187,6 @@ export class Runner {
       logger.info(decision.reason, { upgrade: name, action: decision.action.kind });
       // Several actions are the same step for members of one batch: they run together, a bounded
       // number at a time, and every outcome is folded into the status before it is persisted.
-      const actions = decision.actions ?? [decision.action];
       const limit = pLimit(ACTION_CONCURRENCY);
       const outcomes = await Promise.all(
         actions.map((a) => limit(() => this.perform(a, snapshot, record.spec, signal))),
@@ -188,7 +196,8 @@ export class Runner {
         actions.map((a, i) => [a, outcomes[i]!] as const),
       );
       try {
-        await this.persist({ ...record, status: decision.status }, status, revision);
+        await this.persist(actFirst ? record : { ...record, status: decision.status }, status, revision);
+        if (actFirst) this.lastWriteAt = now;
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
       }

@@ -6,7 +6,9 @@
  * the uninterrupted run did: the same end, every member restarted exactly as often onto the same
  * versions, the same cluster calls in the same order (a call is repeated only when the crash
  * swallowed the write recording its outcome, and then only right after itself), and the same
- * history, entry for entry.
+ * history, entry for entry. Runs whose members have an owner replace durably (the owner carries a
+ * replacement out, as on Kubernetes): the replacement is asked for first and its intent journalled
+ * with its outcome, so a crash instead of that write repeats the replacement right after itself.
  *
  * Fixed seed by default; `BATON_PROPERTY_SEED` and `BATON_CRASH_RUNS` override it.
  */

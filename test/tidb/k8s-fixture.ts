@@ -110,6 +110,7 @@ export async function wireTidbUpgrade(
       name: platform.name,
       listMembers: platform.listMembers.bind(platform),
       replaceMember: platform.replaceMember.bind(platform),
+      durableActions: platform.durableActions,
       prechecks: platform.prechecks.bind(platform),
       custody: platform.custody,
       journal: j,

@@ -105,6 +105,8 @@ function jobDone(j: V1Job): boolean {
 /** Nodes of a nodes target as members; the actuator replaces them. */
 export class KubernetesNodesPlatform implements Platform {
   readonly name = 'kubernetes';
+  /** An upgrade Job (or a recorded replacement, then the Node's deletion) runs without Baton. */
+  readonly durableActions = true;
   readonly journal: JournalStore;
   private readonly core: CoreV1Api;
   private readonly batch: BatchV1Api;

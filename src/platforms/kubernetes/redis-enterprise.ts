@@ -127,6 +127,8 @@ export interface RedisEnterpriseStagesOptions {
 export class RedisEnterpriseStages implements Platform {
   readonly name: string;
   readonly journal: JournalStore;
+  /** The wrapped platform's; the operator Deployment's and the databases' are written specs too. */
+  readonly durableActions: boolean | undefined;
   /** The wrapped platform's take-over and hand-back (the REC StatefulSet's freeze and restore). */
   readonly custody?: Custody;
   private readonly apps: AppsV1Api;
@@ -139,6 +141,7 @@ export class RedisEnterpriseStages implements Platform {
   ) {
     this.name = inner.name;
     this.journal = inner.journal;
+    this.durableActions = inner.durableActions;
     if (inner.custody) this.custody = inner.custody;
     this.apps = opts.kc.makeApiClient(AppsV1Api);
     this.custom = opts.kc.makeApiClient(CustomObjectsApi);

@@ -146,6 +146,8 @@ const CRDB_ACK_MS = 100;
 /** Members are StatefulSet pods; replacements step the partition (RollingUpdate) or delete pods (OnDelete). */
 export class KubernetesPlatform implements Platform {
   readonly name = 'kubernetes';
+  /** A lowered partition (or a deleted pod) is carried out by the StatefulSet controller. */
+  readonly durableActions = true;
   readonly journal: JournalStore;
   /** Taking the StatefulSets (and a TidbCluster) over before the roll and handing them back after. */
   readonly custody: Custody = new KubernetesCustody(this);
@@ -636,7 +638,7 @@ export class KubernetesPlatform implements Platform {
     // carry the uid, so a stale copy can only fail a write (and fall back to fresh reads), never
     // make a wrong one. The pod that restarts next is then one PATCH away from its turn.
     for (let attempt = 0; ; attempt++) {
-      const cached = seen && attempt === 0 ? this.seenAt(seen, stsName, version) : undefined;
+      let cached = seen && attempt === 0 ? this.seenAt(seen, stsName, version) : undefined;
       try {
         if (cached) {
           await this.step(name, ordinal, version, cached.sts, cached.pods, ctx);
@@ -645,10 +647,12 @@ export class KubernetesPlatform implements Platform {
         // One read of the StatefulSet and one list of its pods decide the step; every write below
         // is guarded by what they returned (generation and partition, pod uid), so the step is as
         // safe as reading each object again, and the pod that must restart next is not kept
-        // waiting for the reads.
+        // waiting for the reads. The first replacement of a roll (the template written just now,
+        // the partition still frozen, so no pod moved) takes the observed pods when there are.
         const sts = await this.ensureTemplate(stsName, version, ctx);
-        const pods = await this.podsOf(sts, ctx);
-        await this.step(name, ordinal, version, sts, pods, ctx);
+        const seenPods = seen && attempt === 0 ? seen.pods(sts) : undefined;
+        if (seenPods) cached = { sts, pods: seenPods };
+        await this.step(name, ordinal, version, sts, seenPods ?? (await this.podsOf(sts, ctx)), ctx);
         return;
       } catch (err) {
         // The copies lagged behind a pod just replaced, or someone changed the StatefulSet since

@@ -72,8 +72,9 @@ export interface SimClusterDescription {
   precheckFailures: Record<string, string>;
   /**
    * The members belong to an owner that would roll them by itself (a StatefulSet controller, an
-   * operator): the platform has take-over and hand-back steps, and replacing a member the owner
-   * still holds fails.
+   * operator): the platform has take-over and hand-back steps, replacing a member the owner
+   * still holds fails, and a replacement asked for is carried out by the cluster itself
+   * (`Platform.durableActions`), as a lowered StatefulSet partition is.
    */
   owner: boolean;
 }

@@ -20,6 +20,8 @@ export class SimPlatform implements Platform {
   readonly journal: JournalStore;
   /** Present when the description gives the members an owner (`owner: true`). */
   readonly custody?: Custody;
+  /** With an owner, as on Kubernetes: the owner carries a replacement out. */
+  readonly durableActions: boolean;
 
   /** `journal` defaults to a fresh {@link MemoryJournalStore}; pass one to share it across runners. */
   constructor(
@@ -27,6 +29,7 @@ export class SimPlatform implements Platform {
     journal?: JournalStore,
   ) {
     this.journal = journal ?? new MemoryJournalStore();
+    this.durableActions = cluster.description.owner;
     if (cluster.description.owner) {
       this.custody = {
         describe: async () => ({
