@@ -278,7 +278,6 @@ export class Operator {
     this.state = 'stopping';
     this.abort.abort(new Error('operator killed'));
     this.queue.shutdown();
-    this.events?.drop();
     await this.elector.stop({ release: false });
     await Promise.all(this.workers.map((w) => w.catch(() => undefined)));
     await this.shutdownRest();

@@ -69,11 +69,6 @@ export class PacedEventSink implements EventSink {
       await Promise.race([empty, late]);
       clearTimeout(timer);
     }
-    this.drop();
-  }
-
-  /** Drop what is still queued (the process dies, as far as its Events go). */
-  drop(): void {
     this.stopTimer();
     this.queue.length = 0;
   }

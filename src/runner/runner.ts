@@ -160,10 +160,12 @@ export class Runner {
     let revision = record.revision;
     const now = clock.now();
     const actions = decision.action ? (decision.actions ?? [decision.action]) : [];
-    // A replacement, take-over or hand-back the cluster carries out by itself needs no intent
-    // journalled before it: performed first, it is journalled with its outcome (a crash in between
-    // decides it again).
-    const actFirst = platform.durableActions === true && actions.length > 0 && actions.every(isDurable);
+    // Performed first and journalled with their outcome, in one write (a crash in between decides
+    // them again): a restore, whose intent changes nothing in the journal, and a replacement,
+    // take-over or hand-back that the cluster carries out by itself.
+    const actFirst =
+      actions.length > 0 &&
+      actions.every((a) => a.kind === 'restore' || (platform.durableActions === true && isDurable(a)));
     // A wait that changed nothing but its wording is not worth a journal write on every poll; the
     // wording is still persisted every few seconds so `baton status` elsewhere stays current.
     const worthWriting =

@@ -1,11 +1,12 @@
 /**
  * Custody of a TidbCluster across a Baton crash, on the real control plane with double-backed pods
  * (k8s-fixture.ts): Baton dies right after the journal write that records the TidbCluster taken
- * over (paused, before the first member), right after the write that records the last member done
- * (before the hand-back), and right after the hand-back's intent. A fresh Baton process (new
- * platform, new engine) resumes each time: no member is evicted, transferred or restarted twice,
- * smooth upgrade is started and finished once, and the TidbCluster ends un-paused at the new
- * version.
+ * over (paused, before the first member), instead of the write that records the first replacement
+ * asked for (Kubernetes actions are durable: a replacement is journalled with its outcome, after
+ * it ran), right after the write that records the last member done (before the hand-back), and
+ * instead of the write that records the hand-back (which ran). A fresh Baton process (new platform,
+ * new engine) resumes each time: no member is evicted, transferred or restarted twice, smooth
+ * upgrade is started and finished once, and the TidbCluster ends un-paused at the new version.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,20 +21,30 @@ import { tidbOnPods, wireTidbUpgrade } from './k8s-fixture.js';
 
 const HANDING_BACK = 'hand the members';
 
-/** The writes Baton dies right after, each once, in the order they come. */
-const CRASH_AFTER: [string, (s: UpgradeStatus) => boolean][] = [
+/**
+ * The writes Baton dies at, each once, in the order they come: right after the write reached the
+ * journal, or instead of it.
+ */
+const CRASHES: [string, 'after' | 'before', (s: UpgradeStatus) => boolean][] = [
   [
     'taken over, before the first member',
+    'after',
     (s) => s.custody === 'held' && Object.values(s.members).every((m) => !m.drainIssued && !m.replaceIssued),
   ],
   [
+    'the first replacement asked for, not journalled',
+    'before',
+    (s) => Object.values(s.members).some((m) => m.replaceIssued),
+  ],
+  [
     'last member done, before the hand-back',
+    'after',
     (s) =>
       s.custody === 'held' &&
       Object.values(s.members).every((m) => m.state === 'done') &&
       s.progress.step?.startsWith(HANDING_BACK) !== true,
   ],
-  ['hand-back intent', (s) => s.custody === 'held' && s.progress.step?.startsWith(HANDING_BACK) === true],
+  ['the hand-back done, not journalled', 'before', (s) => s.custody === 'returned'],
 ];
 
 async function tidbClusterObject(env: Env): Promise<ClusterObject> {
@@ -55,18 +66,20 @@ describe('TidbCluster custody across a Baton crash', () => {
       list: () => inner.list(),
       updateSpec: (name, fn) => inner.updateSpec(name, fn),
       async writeStatus(name, status, revision) {
+        const point = CRASHES.find(([what, , match]) => !crashed.includes(what) && match(status));
+        const die = async (what: string) => {
+          crashed.push(what);
+          atCrash[what] = await tidbClusterObject(env);
+          return Object.assign(new Error(`baton killed at the ${what} write`), { processCrash: true });
+        };
+        if (point?.[1] === 'before') throw await die(point[0]);
         const rev = await inner.writeStatus(name, status, revision);
-        const point = CRASH_AFTER.find(([what, match]) => !crashed.includes(what) && match(status));
-        if (point) {
-          crashed.push(point[0]);
-          atCrash[point[0]] = await tidbClusterObject(env);
-          throw Object.assign(new Error(`baton killed after the ${point[0]} write`), { processCrash: true });
-        }
+        if (point) throw await die(point[0]);
         return rev;
       },
     };
     let status: UpgradeStatus | undefined;
-    for (let run = 0; run <= CRASH_AFTER.length; run++) {
+    for (let run = 0; run <= CRASHES.length; run++) {
       const { platform, engine } = await w.process(journal);
       const runner = new Runner({ platform, engine, clock: w.clock, logger: nullLogger, name: 'tc-custody' });
       try {
@@ -78,17 +91,20 @@ describe('TidbCluster custody across a Baton crash', () => {
     }
     assert.deepEqual(
       crashed,
-      CRASH_AFTER.map(([what]) => what),
+      CRASHES.map(([what]) => what),
     );
     const history = (status?.history ?? []).map((h) => h.message).join('\n');
     assert.equal(status?.phase, 'Completed', `${status?.reason}\n${history}`);
 
     for (const [what, tc] of Object.entries(atCrash)) {
-      assert.equal(tc.spec!.paused, true, `TidbCluster paused when Baton died (${what})`);
-      assert.equal(tc.metadata.annotations?.[PAUSED_BY_ANNOTATION], 'tc-custody', what);
+      // The hand-back ran before Baton died there: the TidbCluster was already given back.
+      const held = what !== 'the hand-back done, not journalled';
+      assert.equal(tc.spec!.paused ?? false, held, `TidbCluster paused when Baton died (${what})`);
+      assert.equal(tc.metadata.annotations?.[PAUSED_BY_ANNOTATION], held ? 'tc-custody' : undefined, what);
     }
     for (const [name, p] of Object.entries(status!.members)) {
-      assert.equal(p.replaceCalls, 1, `${name} replaced once`);
+      // The member whose replacement ran unjournalled may be found done already (0 in the journal).
+      assert.ok(p.replaceCalls <= 1, `${name} asked for once at most (${p.replaceCalls})`);
       assert.equal(m.counters.restarts[name], 1, `${name} restarted once`);
       assert.equal(pods.double.versionOf(name), 'v8.1.1', name);
     }
