@@ -45,7 +45,8 @@ import {
 } from '../../api/nodes.js';
 import type { NodeInformers } from '../../api/node-informers.js';
 import { NodeApi, nodeReady, podReady, workloadAvailable, type ClusterView } from './cluster.js';
-import { MERGE_PATCH, apiMessage, httpStatus } from '../../api/client.js';
+import { JSON_PATCH, MERGE_PATCH, apiMessage, httpStatus } from '../../api/client.js';
+import { isPreconditionFailed } from '../../platforms/kubernetes/api.js';
 import { blockingBudgets, budgetsOf, controllerOf, keyOf, planPod, type PodPlan } from './pods.js';
 import { CONTROL_PLANE, kubernetesNodesRules, MAX_KUBELET_MINORS_BEHIND } from './rules.js';
 
@@ -610,9 +611,14 @@ export class KubernetesNodesEngine implements Engine {
     }
   }
 
-  /** Uncordon the node if Baton's cordon (this upgrade's) holds it; an admin's cordon stays. */
+  /**
+   * Uncordon the node if Baton's cordon (this upgrade's) holds it; an admin's cordon stays. One JSON
+   * patch that tests the cordon is still ours, so the kubelet's status writes (which happen just
+   * as a restarted node comes back) cost no conflict and no second read.
+   */
   async restore(member: MemberView, _s: Snapshot, _ctx: PortContext): Promise<void> {
     const node = member.endpoint ?? member.name;
+    const cordonedBy = `/metadata/annotations/${NODE_ANNOTATIONS.cordonedBy.replaceAll('~', '~0').replaceAll('/', '~1')}`;
     for (let attempt = 0; ; attempt++) {
       // The informer's copy first (a stale one only costs a conflict and a read).
       let n: V1Node | undefined = attempt === 0 ? this.informers?.nodes.get(`/${node}`) : undefined;
@@ -630,20 +636,19 @@ export class KubernetesNodesEngine implements Engine {
         const written = await this.api.core.patchNode(
           {
             name: node,
-            body: {
-              metadata: {
-                resourceVersion: n.metadata?.resourceVersion,
-                annotations: { [NODE_ANNOTATIONS.cordonedBy]: null },
-              },
-              spec: { unschedulable: null },
-            },
+            body: [
+              { op: 'test', path: cordonedBy, value: this.key },
+              { op: 'remove', path: cordonedBy },
+              { op: 'add', path: '/spec/unschedulable', value: false },
+            ],
           },
-          MERGE_PATCH,
+          JSON_PATCH,
         );
         this.api.wrote(written);
         return;
       } catch (err) {
-        if (httpStatus(err) !== 409 || attempt >= 5) throw err;
+        // The cordon changed hands since it was read: read the Node again and decide.
+        if (!isPreconditionFailed(err) || attempt >= 5) throw err;
       }
     }
   }
