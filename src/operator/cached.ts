@@ -33,7 +33,10 @@ const WRITTEN_KEPT = 32;
  * A journal that remembers the record it last wrote. `get` returns that memory while the cache
  * holds nothing newer than our own writes (the cache may lag behind them); a revision we did not
  * write (a spec change by a user, another writer) sends `get` to the API server. A failed write
- * forgets the memory, so a conflict is always followed by a fresh read.
+ * forgets the memory, so a conflict is always followed by a fresh read. Records are shared, not
+ * copied: its users only read them (the runner decides on a copy of its own, and writes new
+ * statuses), and copying a node upgrade's status of hundreds of members twice per reconcile was
+ * a good part of the operator's time.
  */
 export class RememberingJournal implements JournalStore {
   private readonly memory = new Map<string, { record: UpgradeRecord; written: string[] }>();
@@ -52,10 +55,10 @@ export class RememberingJournal implements JournalStore {
     const m = this.memory.get(name);
     if (m) {
       const cachedRv = this.cache.upgrade(`${this.namespace}/${name}`)?.metadata.resourceVersion;
-      if (!cachedRv || m.written.includes(cachedRv)) return structuredClone(m.record);
+      if (!cachedRv || m.written.includes(cachedRv)) return m.record;
     }
     const rec = await this.inner.get(name);
-    if (rec) this.memory.set(name, { record: structuredClone(rec), written: [rec.revision] });
+    if (rec) this.memory.set(name, { record: rec, written: [rec.revision] });
     else this.memory.delete(name);
     return rec;
   }
@@ -69,7 +72,7 @@ export class RememberingJournal implements JournalStore {
     try {
       const next = await this.inner.writeStatus(name, status, revision);
       if (m && m.record.revision === revision) {
-        m.record = { spec: m.record.spec, status: structuredClone(status), revision: next };
+        m.record = { spec: m.record.spec, status, revision: next };
         m.written.push(next);
         if (m.written.length > WRITTEN_KEPT) m.written.splice(0, m.written.length - WRITTEN_KEPT);
       } else {
