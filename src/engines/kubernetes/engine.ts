@@ -45,8 +45,7 @@ import {
 } from '../../api/nodes.js';
 import type { NodeInformers } from '../../api/node-informers.js';
 import { NodeApi, nodeReady, podReady, workloadAvailable, type ClusterView } from './cluster.js';
-import { JSON_PATCH, MERGE_PATCH, apiMessage, httpStatus } from '../../api/client.js';
-import { isPreconditionFailed } from '../../platforms/kubernetes/api.js';
+import { JSON_PATCH, MERGE_PATCH, apiMessage, httpStatus, isPreconditionFailed } from '../../api/client.js';
 import { blockingBudgets, budgetsOf, controllerOf, keyOf, planPod, type PodPlan } from './pods.js';
 import { CONTROL_PLANE, kubernetesNodesRules, MAX_KUBELET_MINORS_BEHIND } from './rules.js';
 

@@ -7,7 +7,15 @@ import type { Clock } from '../../core/clock.js';
 import { OperationalError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 
-export { MERGE_PATCH, JSON_PATCH, httpStatus, apiMessage } from '../../api/client.js';
+export {
+  MERGE_PATCH,
+  JSON_PATCH,
+  httpStatus,
+  apiMessage,
+  isConflict,
+  isNotFound,
+  isPreconditionFailed,
+} from '../../api/client.js';
 import { apiMessage, httpStatus } from '../../api/client.js';
 
 /** True for failures worth retrying: 5xx, 429, and errors without an HTTP status (connection reset). */
@@ -15,36 +23,6 @@ export function isTransient(err: unknown): boolean {
   const code = httpStatus(err);
   if (code === undefined) return !(err instanceof TypeError) && !(err instanceof RangeError);
   return code >= 500 || code === 429;
-}
-
-/** True when the call failed with 404 Not Found. */
-export function isNotFound(err: unknown): boolean {
-  return httpStatus(err) === 404;
-}
-
-/** True when the call failed with 409 Conflict (stale resourceVersion or already exists). */
-export function isConflict(err: unknown): boolean {
-  return httpStatus(err) === 409;
-}
-
-/**
- * The whole message kube-apiserver gives for a JSON patch it could not apply (a failed `test`
- * operation): a generic 422 Invalid with no field causes
- * (k8s.io/apiserver/pkg/endpoints/handlers/patch.go -> apimachinery NewGenericServerResponse).
- */
-const JSON_PATCH_NOT_APPLIED = 'the server rejected our request due to an error in our request';
-
-/**
- * True when a write lost to a concurrent change: 409 Conflict (stale resourceVersion), or 422 from
- * a JSON patch whose `test` operation failed. kube-apiserver reports the latter with its generic
- * 422 message only; other servers name the path ("testing value PATH failed"). A validation error
- * (422 naming a field) is not one.
- */
-export function isPreconditionFailed(err: unknown): boolean {
-  if (isConflict(err)) return true;
-  if (httpStatus(err) !== 422) return false;
-  const message = apiMessage(err);
-  return message === JSON_PATCH_NOT_APPLIED || /testing value \S+ failed/i.test(message);
 }
 
 /** How transient failures are retried. */
