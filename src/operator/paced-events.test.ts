@@ -60,4 +60,32 @@ describe('PacedEventSink', () => {
     );
     assert.equal(paced.pending, 0);
   });
+
+  it('a queued Event holds the Upgrade`s identity and spec, not its status', async () => {
+    const got: UpgradeResource[] = [];
+    const sink: EventSink = {
+      emit: async (_e, involved) => {
+        got.push(involved.upgrade);
+      },
+    };
+    const paced = new PacedEventSink(sink, 0);
+    const spec = { target: { statefulSet: 'db' }, version: '1.1.0' } as UpgradeResource['spec'];
+    const full = {
+      apiVersion: 'baton.dev/v1alpha1',
+      kind: 'Upgrade',
+      metadata: { name: 'up', namespace: 'ns', uid: 'u1', resourceVersion: '7' },
+      spec,
+      status: { phase: 'Running' },
+    } as UpgradeResource;
+    await paced.emit(event('a'), { upgrade: full });
+    await paced.settle();
+    assert.deepEqual(got, [
+      {
+        apiVersion: 'baton.dev/v1alpha1',
+        kind: 'Upgrade',
+        metadata: { name: 'up', namespace: 'ns', uid: 'u1' },
+        spec,
+      },
+    ]);
+  });
 });

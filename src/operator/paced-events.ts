@@ -36,7 +36,11 @@ export class PacedEventSink implements EventSink {
 
   /** Queued; resolves at once (the Event is sent later, and a failure is only logged by `inner`). */
   emit(e: RunnerEvent, involved: { upgrade: UpgradeResource; pod?: string }): Promise<void> {
-    this.push(Date.now() + this.delayMs, () => this.inner.emit(e, involved));
+    // Only the Upgrade's identity and spec wait in the queue: a queued Event holding the whole
+    // resource pinned one copy of its status (a member entry per node) per Event, and a
+    // 1,000-node upgrade's backlog ran the operator out of heap.
+    const queued = { ...involved, upgrade: identityOf(involved.upgrade) };
+    this.push(Date.now() + this.delayMs, () => this.inner.emit(e, queued));
     return Promise.resolve();
   }
 
@@ -44,8 +48,9 @@ export class PacedEventSink implements EventSink {
   prune(upgrade: UpgradeResource, kept: HistoryEntry[]): Promise<number | undefined> {
     const inner = this.inner;
     if (!inner.prune) return Promise.resolve(0);
+    const queued = identityOf(upgrade);
     return new Promise((resolve) => {
-      this.push(Date.now(), async () => resolve(await inner.prune!(upgrade, kept)));
+      this.push(Date.now(), async () => resolve(await inner.prune!(queued, kept)));
     });
   }
 
@@ -109,4 +114,19 @@ export class PacedEventSink implements EventSink {
         this.next();
       });
   }
+}
+
+/** What an Event needs of an Upgrade: its identity and spec, without its status or managedFields. */
+function identityOf(u: UpgradeResource): UpgradeResource {
+  const { name, namespace, uid } = u.metadata;
+  return {
+    apiVersion: u.apiVersion,
+    kind: u.kind,
+    metadata: {
+      name,
+      ...(namespace !== undefined ? { namespace } : {}),
+      ...(uid !== undefined ? { uid } : {}),
+    },
+    spec: u.spec,
+  };
 }
