@@ -178,10 +178,14 @@ describe('KubernetesPlatform: failures, faults and rollback', () => {
     // db-1 goes to 1.1.0 too, but this time the release is broken: it never becomes Ready.
     server.kubelet.settings.badImages.push(/:1\.1\.0$/);
     await p.replaceMember('db-1', '1.1.0', {}, ctx);
-    await waitFor('db-1 stuck', async () => {
-      const pod = await core.readNamespacedPod({ namespace: NS, name: 'db-1' });
-      return imageTag(pod.spec!.containers[0]!.image!) === '1.1.0' && !pod.metadata!.deletionTimestamp;
-    });
+    await waitFor(
+      'db-1 stuck',
+      async () => {
+        const pod = await core.readNamespacedPod({ namespace: NS, name: 'db-1' });
+        return imageTag(pod.spec!.containers[0]!.image!) === '1.1.0' && !pod.metadata!.deletionTimestamp;
+      },
+      30_000,
+    );
     const watch = await watchUnready(t, server, 'db', 4);
     // Roll back in partition order: db-3 first. db-1 blocks the controller until Baton deletes it.
     for (const name of ['db-3', 'db-2', 'db-1']) {
