@@ -104,16 +104,20 @@ describe('PD client', () => {
     // No election while the leaderless answers are asserted: the model notices the stopped leader
     // on its next tick and, with the test pace, would elect another one a few ticks later, which a
     // busy machine can let happen before the second request.
+    // Restored even when an assertion fails, so the tests after this one still get a leader.
     const election = cluster.model.timing.pdElectionMs;
     cluster.model.timing.pdElectionMs = 3_600_000;
-    await cluster.stopMember(leader, {
-      clock: { now: Date.now, sleep: async () => {} },
-      logger: undefined as never,
-    });
-    await cluster.until(() => cluster.model.pdLeader === undefined);
-    assert.equal((await first.members()).members.length, 3);
-    await assert.rejects(first.stores(), (err: unknown) => err instanceof HttpError && err.status === 503);
-    cluster.model.timing.pdElectionMs = election;
+    try {
+      await cluster.stopMember(leader, {
+        clock: { now: Date.now, sleep: async () => {} },
+        logger: undefined as never,
+      });
+      await cluster.until(() => cluster.model.pdLeader === undefined);
+      assert.equal((await first.members()).members.length, 3);
+      await assert.rejects(first.stores(), (err: unknown) => err instanceof HttpError && err.status === 503);
+    } finally {
+      cluster.model.timing.pdElectionMs = election;
+    }
     await cluster.until(() => cluster.model.pdLeader !== undefined);
     assert.equal((await first.stores()).length, 3);
     await cluster.restart(leader);
