@@ -103,21 +103,28 @@ describe('baton dashboard and baton report in Chromium during a real upgrade', {
         '--probe-baseline',
         '1s',
         // A soak after each batch: the pause lands before the next batch however fast the members
-        // restart (each member is verified in the decision that sees it on the target).
+        // restart (each member is verified in the decision that sees it on the target). It counts
+        // from the member's readiness, so it is long enough for the page to show the member and
+        // the click's write to land on a loaded machine (CI runs the control plane's tests beside
+        // this one).
         '--soak',
-        '3s',
+        '10s',
       ]);
       let applyOut = '';
       apply.child.stdout.on('data', (d: Buffer) => (applyOut += d.toString()));
       apply.child.stderr.on('data', (d: Buffer) => (applyOut += d.toString()));
 
-      // The first member in plan order starts; press Pause while the others still wait.
-      await page.waitForSelector(
-        'tr[data-member][data-state="replacing"], tr[data-member][data-state="draining"]',
-        {
+      // The first member in plan order starts; press Pause while the others still wait (its
+      // replacement can last 100 ms here, so the page's own record of what it showed is what is
+      // waited on, not a selector that must catch the row in that state; the soak holds the rest).
+      await page
+        .waitForFunction("window.__seen.some(([, s]) => s === 'replacing' || s === 'draining')", undefined, {
           timeout: 120_000,
-        },
-      );
+        })
+        .catch(async (err: unknown) => {
+          const seen = await page.evaluate('JSON.stringify(window.__seen)').catch(() => '?');
+          throw new Error(`${String(err)}\nthe page showed ${String(seen)}\nbaton apply said:\n${applyOut}`);
+        });
       await page.click('#pause-button');
       await page.waitForSelector('.controls .message:text("pause requested")');
       await page.waitForSelector('.phase[data-phase="Paused"]', { timeout: 120_000 });
@@ -129,7 +136,7 @@ describe('baton dashboard and baton report in Chromium during a real upgrade', {
       const pending = Object.values(paused.status.members).filter((m) => m.state === 'pending').length;
       assert.ok(
         pending >= 1 && pending <= 2,
-        `members left to do after the pause: ${pending} ${JSON.stringify(Object.entries(paused.status.members).map(([n, m]) => [n, m.state]))}`,
+        `members left to do after the pause: ${pending} ${JSON.stringify(Object.entries(paused.status.members).map(([n, m]) => [n, m.state]))}\n${JSON.stringify(paused.status.history)}\n${applyOut}`,
       );
       await page.waitForFunction("Number(document.querySelector('.chart')?.getAttribute('data-points')) > 0");
 
