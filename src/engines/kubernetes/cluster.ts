@@ -79,9 +79,19 @@ export class NodeApi {
     this.informers?.wrote(node.metadata?.name ?? '', node.metadata?.resourceVersion);
   }
 
-  /** The pods bound to `node` now. */
+  /**
+   * The pods bound to `node`: from the pod informer once it has listed (a pod bound a moment ago
+   * may be missing; callers act again while the node is not empty), else one LIST.
+   */
   async podsOn(node: string): Promise<V1Pod[]> {
+    const pods = this.informers?.pods;
+    if (pods?.synced) return pods.list().filter((p) => p.spec?.nodeName === node);
     return (await this.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` })).items;
+  }
+
+  /** The informer's copy of Node `node`, when it has one (possibly a little behind). */
+  cachedNode(node: string): V1Node | undefined {
+    return this.informers?.nodes.synced ? this.informers.nodes.get(`/${node}`) : undefined;
   }
 }
 

@@ -439,11 +439,13 @@ export class KubernetesNodesEngine implements Engine {
     ctx: EngineActionContext,
   ): Promise<DrainResult> {
     const node = member.endpoint ?? member.name;
-    const { cordon, obj } = await this.cordon(node);
-    if (cordon === 'gone') return { message: `${node} is gone; nothing to drain` };
+    // The pods first, so that the cordon and the record of what is about to be evicted are one
+    // write. A pod bound after this read is not in the plans: it is still on the cordoned node, so
+    // the runner drains again, and that drain records and evicts it.
     const pods = await this.api.podsOn(node);
     const plans = pods.map((p) => planPod(p, this.opts));
-    await this.remember(obj!, plans);
+    const cordon = await this.cordon(node, plans);
+    if (cordon === 'gone') return { message: `${node} is gone; nothing to drain` };
     const view = { workloads: new Map(), nodes: new Map(), podsByNode: new Map(), pdbs: [] } as ClusterView;
     const needsView = this.databases && plans.some((p) => controllerOf(p.pod)?.kind === 'StatefulSet');
     const full = needsView ? await this.api.view(true, ctx.signal) : view;
@@ -507,21 +509,26 @@ export class KubernetesNodesEngine implements Engine {
   }
 
   /**
-   * Cordon `node` with Baton's annotation unless it is cordoned already; `admin` when someone else's
-   * cordon holds it. With the Node as it is now.
+   * Cordon `node` with Baton's annotation unless it is cordoned already (`admin` when someone
+   * else's cordon holds it), and add the controllers and database members of `plans` (the pods
+   * about to go) to its drain record, in one write when Baton cordons it. Decided on the informer's
+   * copy of the Node when there is one (the patch carries its resourceVersion, so a stale copy only
+   * costs a conflict and a read), else on a read.
    */
-  private async cordon(node: string): Promise<{ cordon: 'ours' | 'admin' | 'gone'; obj?: V1Node }> {
+  private async cordon(node: string, plans: PodPlan[]): Promise<'ours' | 'admin' | 'gone'> {
     for (let attempt = 0; ; attempt++) {
-      let n: V1Node;
+      let n: V1Node | undefined = attempt === 0 ? this.api.cachedNode(node) : undefined;
       try {
-        n = await this.api.core.readNode({ name: node });
+        n ??= await this.api.core.readNode({ name: node });
       } catch (err) {
-        if (httpStatus(err) === 404) return { cordon: 'gone' };
+        if (httpStatus(err) === 404) return 'gone';
         throw err;
       }
       const ann = n.metadata?.annotations ?? {};
-      if (ann[NODE_ANNOTATIONS.cordonedBy] === this.key) return { cordon: 'ours', obj: n };
-      if (n.spec?.unschedulable) return { cordon: 'admin', obj: n };
+      const held: 'ours' | 'admin' | undefined =
+        ann[NODE_ANNOTATIONS.cordonedBy] === this.key ? 'ours' : n.spec?.unschedulable ? 'admin' : undefined;
+      const record = this.drainRecord(n, plans);
+      if (held && !record) return held;
       try {
         const written = await this.api.core.patchNode(
           {
@@ -529,27 +536,33 @@ export class KubernetesNodesEngine implements Engine {
             body: {
               metadata: {
                 resourceVersion: n.metadata?.resourceVersion,
-                annotations: { [NODE_ANNOTATIONS.cordonedBy]: this.key },
+                annotations: {
+                  ...(held ? {} : { [NODE_ANNOTATIONS.cordonedBy]: this.key }),
+                  ...(record ? { [NODE_ANNOTATIONS.drained]: record } : {}),
+                },
               },
-              spec: { unschedulable: true },
+              ...(held ? {} : { spec: { unschedulable: true } }),
             },
           },
           MERGE_PATCH,
         );
         this.api.wrote(written);
-        return { cordon: 'ours', obj: written };
+        return held ?? 'ours';
       } catch (err) {
+        if (httpStatus(err) === 404) return 'gone';
         if (httpStatus(err) !== 409 || attempt >= 5) throw err;
       }
     }
   }
 
-  /** Add the controllers and database members of the pods about to go to Node `n`'s drain record. */
-  private async remember(n: V1Node, plans: PodPlan[]): Promise<void> {
-    const node = n.metadata!.name!;
+  /**
+   * Node `n`'s drain record with the controllers and database members of the pods about to go
+   * added, serialized; undefined when it already holds them.
+   */
+  private drainRecord(n: V1Node, plans: PodPlan[]): string | undefined {
     const prev = readDrainRecord(n.metadata?.annotations);
-    const rec: DrainRecord =
-      prev?.upgrade === this.key ? prev : { upgrade: this.key, workloads: [], databases: [] };
+    const mine = prev?.upgrade === this.key;
+    const rec: DrainRecord = mine ? prev : { upgrade: this.key, workloads: [], databases: [] };
     const before = JSON.stringify(rec);
     for (const p of plans) {
       if (p.action === 'skip') continue;
@@ -562,15 +575,8 @@ export class KubernetesNodesEngine implements Engine {
         if (!rec.databases.includes(d)) rec.databases.push(d);
       }
     }
-    if (JSON.stringify(rec) === before && prev) return;
-    const written = await this.api.core.patchNode(
-      {
-        name: node,
-        body: { metadata: { annotations: { [NODE_ANNOTATIONS.drained]: JSON.stringify(rec) } } },
-      },
-      MERGE_PATCH,
-    );
-    this.api.wrote(written);
+    const after = JSON.stringify(rec);
+    return mine && after === before ? undefined : after;
   }
 
   /** Evict a pod: 'ok' (gone or going), or why not (a PodDisruptionBudget's 429). */
