@@ -122,6 +122,7 @@ export class Informer<T extends ObjectMeta> {
   private syncWaiters: (() => void)[] = [];
   /** Counters since start. */
   readonly stats: InformerStats = { lists: 0, watches: 0, expired: 0, watchdogRestarts: 0, errors: 0 };
+  private changeCount = 0;
 
   constructor(private readonly opts: InformerOptions<T>) {}
 
@@ -164,6 +165,14 @@ export class Informer<T extends ObjectMeta> {
     return [...this.cache.values()];
   }
 
+  /**
+   * How many changes (added, modified, deleted objects) the cache has taken: equal numbers mean
+   * the same contents, so what was computed from them can be reused.
+   */
+  get changes(): number {
+    return this.changeCount;
+  }
+
   private releaseSyncWaiters(): void {
     const w = this.syncWaiters;
     this.syncWaiters = [];
@@ -171,6 +180,7 @@ export class Informer<T extends ObjectMeta> {
   }
 
   private emit(type: InformerEventType, obj: T, old: T | undefined): void {
+    this.changeCount += 1;
     for (const h of this.handlers) {
       try {
         h(type, obj, old);

@@ -80,8 +80,13 @@ export async function runPrechecks(
 const DURABLE: ReadonlySet<Action['kind']> = new Set(['replace', 'takeOver', 'handBack']);
 const isDurable = (a: Action) => DURABLE.has(a.kind);
 
-/** Most actions of one decision (a batch's drains, replacements...) run at the same time. */
-export const ACTION_CONCURRENCY = 32;
+/**
+ * Most actions of one decision (a batch's drains, replacements...) run at the same time. A
+ * decision's reconcile lasts as long as its slowest action: at 32, the 99 drains of a 1,000-node
+ * pool's batch went out in four waves whose spread (2.5 to 5.8 s under load) every node of the
+ * batch then waited for. Each action in flight holds a connection to the API server (HTTP/1.1).
+ */
+export const ACTION_CONCURRENCY = 64;
 
 /** How often a changed wait reason alone is persisted. */
 export const REASON_WRITE_INTERVAL_MS = 2000;

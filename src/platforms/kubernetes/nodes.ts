@@ -113,6 +113,13 @@ export class KubernetesNodesPlatform implements Platform {
   private readonly o: NodesPlatformOptions;
   /** The Upgrade as `namespace.name` (a label value). */
   private readonly upgradeLabel: string;
+  /**
+   * The members last built from the informers' caches, with the caches' change counts then: a
+   * batch's replacements (one listing each) and the next observation reuse them while nothing
+   * changed, instead of sorting and matching every Node again (99 listings of 1,000 nodes held a
+   * reconcile for 2 s).
+   */
+  private built?: { changes: string; members: PlatformMember[] };
   private upgradeResource?: UpgradeResource;
 
   constructor(o: NodesPlatformOptions) {
@@ -176,6 +183,22 @@ export class KubernetesNodesPlatform implements Platform {
     const replacing = this.o.target.actuator.type === 'replace';
     const inf = this.o.informers;
     const cached = inf && (await inf.fresh(ctx.signal));
+    // The replace actuator also reads its record of replaced nodes (and may claim new ones).
+    const changes = cached && !replacing ? `${inf.nodes.changes}/${inf.jobs.changes}` : undefined;
+    if (changes !== undefined && this.built?.changes === changes) {
+      return this.built.members.map((m) => ({ ...m }));
+    }
+    const members = await this.buildMembers(ctx, replacing, cached ? inf : undefined);
+    this.built = changes === undefined ? undefined : { changes, members: members.map((m) => ({ ...m })) };
+    return members;
+  }
+
+  private async buildMembers(
+    ctx: PortContext,
+    replacing: boolean,
+    inf: NodeInformers | undefined,
+  ): Promise<PlatformMember[]> {
+    const cached = inf !== undefined;
     const [nodes, jobs, replaced] = await Promise.all([
       cached ? { items: inf.nodes.list() } : this.listNodes(ctx),
       cached ? { items: inf.jobs.list() } : this.listJobs(ctx),
