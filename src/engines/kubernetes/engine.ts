@@ -626,15 +626,16 @@ export class KubernetesNodesEngine implements Engine {
     const cordonedBy = `/metadata/annotations/${NODE_ANNOTATIONS.cordonedBy.replaceAll('~', '~0').replaceAll('/', '~1')}`;
     for (let attempt = 0; ; attempt++) {
       // The informer's copy first (a stale one only costs a conflict and a read).
-      let n: V1Node | undefined = attempt === 0 ? this.informers?.nodes.get(`/${node}`) : undefined;
+      const cached = attempt === 0 ? this.api.cachedNode(node) : undefined;
+      let n: V1Node;
       try {
-        n ??= await this.api.core.readNode({ name: node });
+        n = cached ?? (await this.api.core.readNode({ name: node }));
       } catch (err) {
         if (httpStatus(err) === 404) return;
         throw err;
       }
       if (n.metadata?.annotations?.[NODE_ANNOTATIONS.cordonedBy] !== this.key) {
-        if (attempt === 0 && this.informers) continue; // the copy may predate the cordon: read it
+        if (cached) continue; // the copy may predate the cordon: read it
         return;
       }
       try {

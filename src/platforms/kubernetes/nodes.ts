@@ -185,12 +185,15 @@ export class KubernetesNodesPlatform implements Platform {
     const cached = inf && (await inf.fresh(ctx.signal));
     // The replace actuator also reads its record of replaced nodes (and may claim new ones).
     const changes = cached && !replacing ? `${inf.nodes.changes}/${inf.jobs.changes}` : undefined;
-    if (changes !== undefined && this.built?.changes === changes) {
-      return this.built.members.map((m) => ({ ...m }));
+    if (changes === undefined) {
+      this.built = undefined;
+      return this.buildMembers(ctx, replacing, cached ? inf : undefined);
     }
-    const members = await this.buildMembers(ctx, replacing, cached ? inf : undefined);
-    this.built = changes === undefined ? undefined : { changes, members: members.map((m) => ({ ...m })) };
-    return members;
+    if (this.built?.changes !== changes) {
+      this.built = { changes, members: await this.buildMembers(ctx, replacing, inf) };
+    }
+    // Copies: callers annotate the members they are given.
+    return this.built.members.map((m) => ({ ...m }));
   }
 
   private async buildMembers(
