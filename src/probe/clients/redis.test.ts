@@ -11,7 +11,15 @@ import {
   newTestProbe,
 } from '../../../test/probe/probe.js';
 import { recordingClient } from '../../../test/probe/recording.js';
-import { freePort, pause, removeDir, ServerProcess, tempDir, waitFor } from '../../../test/probe/servers.js';
+import {
+  freePort,
+  logTail,
+  pause,
+  removeDir,
+  ServerProcess,
+  tempDir,
+  waitFor,
+} from '../../../test/probe/servers.js';
 
 interface Node {
   port: number;
@@ -54,9 +62,13 @@ describe('RedisProbeClient against a real Redis Cluster (primary + replica)', ()
     throw new Error('no primary');
   };
 
-  before(async () => {
-    dir = tempDir('redis');
-    for (const name of ['a', 'b']) {
+  /**
+   * Start Redis node `name` on a free port and wait until it answers. A server that exited meanwhile
+   * (its port taken by another test file between the probe and its bind) gets a new port, twice
+   * at most; otherwise the failure says how the server ended and what its log says.
+   */
+  const startNode = async (name: string): Promise<Node> => {
+    for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const server = new ServerProcess(
         '/usr/bin/redis-server',
@@ -74,11 +86,22 @@ describe('RedisProbeClient against a real Redis Cluster (primary + replica)', ()
         join(dir, `redis-${name}.log`),
       );
       server.start();
-      nodes.push({ port, server });
+      try {
+        const up = async () => !server.running || (await command(port, 'PING')) === 'PONG';
+        await waitFor(`redis ${port} up`, up);
+      } catch (err) {
+        await server.stop();
+        throw new Error(`${(err as Error).message} (still running; log: ${logTail(server.logFile)})`);
+      }
+      if (server.running) return { port, server };
+      if (attempt >= 3) throw new Error(`redis ${port} exited at start (log: ${logTail(server.logFile)})`);
     }
+  };
+
+  before(async () => {
+    dir = tempDir('redis');
+    for (const name of ['a', 'b']) nodes.push(await startNode(name));
     const [a, b] = nodes as [Node, Node];
-    for (const n of nodes)
-      await waitFor(`redis ${n.port} up`, async () => (await command(n.port, 'PING')) === 'PONG');
     await command(a.port, 'CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
     await command(b.port, 'CLUSTER', 'MEET', '127.0.0.1', String(a.port));
     const aId = String(await command(a.port, 'CLUSTER', 'MYID'));
