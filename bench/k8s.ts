@@ -5,9 +5,9 @@
  *
  * - A, native: the real kube-controller-manager's RollingUpdate (the template patched; done when
  *   the status shows every replica updated and ready at the update revision);
- * - B, Baton: the operator (the compiled CLI in its own process, with the ServiceAccount token
- *   deploy/ binds, through the fault proxy) driving an Upgrade with the generic engine (created;
- *   done when it is Completed),
+ * - B, Baton: the operator (the image's program, dist/baton-operator.js, in its own process with
+ *   the image's jemalloc and the ServiceAccount token deploy/ binds, through the fault proxy)
+ *   driving an Upgrade with the generic engine (created; done when it is Completed),
  *
  * interleaved A B A B, 3 runs each, every run on a fresh StatefulSet. Prints ONE JSON object: for
  * each delay and size the seconds per pod of each (median of the runs, and every run), the ratio
@@ -262,7 +262,7 @@ async function main(): Promise<void> {
         results,
         operatorPeakRssMb: rssMb,
         operatorProcess:
-          'compiled CLI in its own process, with the Node flags of the Deployment command (VmHWM)',
+          "the image's program (dist/baton-operator.js) in its own process, with the Node flags of the Deployment command and the image's jemalloc (VmHWM)",
         targets: { ratio: TARGET_RATIO, requestsPerMember: TARGET_REQUESTS, rssMb: TARGET_RSS_MB },
         met: results.every((r) => r.met) && rssMb <= TARGET_RSS_MB,
       }) + '\n',

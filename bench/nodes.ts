@@ -2,12 +2,12 @@
  * `npm run bench:nodes`: a node upgrade of 1,000 fake nodes (3 control-plane, the rest one worker
  * pool) on the real control plane (test/kube/), one pod per node (a Deployment spread one per node
  * by a topology spread constraint, so an evicted pod comes back to its node once it is uncordoned),
- * driven by the operator (the compiled CLI in its own process, with the ServiceAccount token
- * deploy/ binds, through the fault proxy) with the `job` actuator and the default batches (1, 2, 4,
- * ... capped at 10% of the pool). The node side (test/nodes/fake-nodes.ts) runs each upgrade Job's
- * pod for BATON_BENCH_JOB_MS and restarts the node NotReady for BATON_BENCH_RESTART_MS; the nodes
- * live in fake-kubelet processes of 250 nodes each (bench/nodes-kubelet.ts), apart from the fault
- * proxy the operator's requests go through.
+ * driven by the operator (the image's program, dist/baton-operator.js, in its own process with the
+ * image's jemalloc and the ServiceAccount token deploy/ binds, through the fault proxy) with the
+ * `job` actuator and the default batches (1, 2, 4, ... capped at 10% of the pool). The node side
+ * (test/nodes/fake-nodes.ts) runs each upgrade Job's pod for BATON_BENCH_JOB_MS and restarts the
+ * node NotReady for BATON_BENCH_RESTART_MS; the nodes live in fake-kubelet processes of 250 nodes
+ * each (bench/nodes-kubelet.ts), apart from the fault proxy the operator's requests go through.
  *
  * Prints ONE JSON object: the wall time from the Upgrade's creation to Completed against the floor
  * (the sum over batches of the slowest node's drain + upgrade + ready, each measured from the
@@ -379,7 +379,7 @@ async function main(): Promise<void> {
           requestsByVerbResource: c.requests().byVerbResource,
           operatorPeakRssMb: rssMb,
           operatorProcess:
-            'compiled CLI in its own process, with the Node flags of the Deployment command (VmHWM)',
+            "the image's program (dist/baton-operator.js) in its own process, with the Node flags of the Deployment command and the image's jemalloc (VmHWM)",
           targets: TARGETS,
           met:
             phase === 'Completed' &&

@@ -1,13 +1,15 @@
 /**
  * `baton operator` from the compiled build (`dist/`) in its own process, as the benchmarks run it:
- * the Node flags of the Deployment's command (or BATON_BENCH_NODE_FLAGS), a kubeconfig with the ServiceAccount
+ * the Node flags of the Deployment's command (or BATON_BENCH_NODE_FLAGS) and the image's environment
+ * (jemalloc preloaded; BATON_BENCH_MALLOC=glibc without), a kubeconfig with the ServiceAccount
  * token deploy/ binds, one watched namespace, its own Lease; its peak resident memory is read from
  * /proc.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, readFileSync } from 'node:fs';
-import { OPERATOR_NODE_FLAGS } from '../src/operator/manifests.js';
+import { OPERATOR_ENTRYPOINT, OPERATOR_NODE_FLAGS } from '../src/operator/manifests.js';
 import { OPERATOR_NAMESPACE } from '../test/kube/deploy.js';
+import { operatorImageEnv } from '../test/kube/operator-pods.js';
 import type { Rest } from '../test/kube/rest.js';
 import type { TestCluster } from '../test/kube/test-cluster.js';
 
@@ -22,7 +24,7 @@ export class OperatorProcess {
   ) {}
 
   static async start(c: TestCluster, kubeconfig: string, log: string): Promise<OperatorProcess> {
-    const entry = new URL('../dist/operator/entrypoint.js', import.meta.url).pathname;
+    const entry = new URL(`../${OPERATOR_ENTRYPOINT}`, import.meta.url).pathname;
     if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
     const lease = `baton-bench-${c.namespace}`;
     const child = spawn(
@@ -47,7 +49,11 @@ export class OperatorProcess {
         '--identity',
         'bench',
       ],
-      { stdio: ['ignore', 'ignore', openSync(log, 'a')] },
+      {
+        stdio: ['ignore', 'ignore', openSync(log, 'a')],
+        // The image's environment (jemalloc); BATON_BENCH_MALLOC=glibc leaves it out to compare.
+        env: { ...process.env, ...(process.env.BATON_BENCH_MALLOC === 'glibc' ? {} : operatorImageEnv()) },
+      },
     );
     const op = new OperatorProcess(child, c.rest, lease);
     await op.waitLeader();

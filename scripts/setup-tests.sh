@@ -2,7 +2,8 @@
 # What the tests need on this machine, done by `npm test` itself (scripts/run-tests.mjs runs this
 # first) so that the README's test command works on a fresh machine:
 #   - Debian packages: etcd and redis-server (real databases for the engine tests), chromium and
-#     prometheus (promtool) for the browser and monitoring tests. Installed with
+#     prometheus (promtool) for the browser and monitoring tests, libjemalloc2 (the operator
+#     image's malloc, preloaded where a test runs the operator's program). Installed with
 #     apt-get when running as root (as CI does); otherwise the missing ones are named and this
 #     exits 2.
 #   - with --controlplane: the Kubernetes control plane, etcd for it, kubectl and helm, built from
@@ -19,6 +20,8 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server redis-tools)
 # downloads a browser) and promtool (package prometheus) for deploy/monitoring's alert rules.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# jemalloc: the operator image preloads it, and so do the tests and benchmarks that run its program.
+dpkg-query -W -f='${Status}' libjemalloc2 2>/dev/null | grep -q 'ok installed' || need+=(libjemalloc2)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != "0" ]; then
     echo "setup-tests: missing ${need[*]}; install them (as root: apt-get install -y ${need[*]}) and run again" >&2

@@ -1,5 +1,6 @@
 /**
- * Entry point of the operator image: `node dist/operator/entrypoint.js operator --port 8080` runs
+ * Entry point of the operator image: `node dist/baton-operator.js operator --port 8080` (this module
+ * compiled, then bundled with what it loads by src/operator/bundle.ts) runs
  * the operator command alone (the same command as `baton operator`), compiled, without the CLI's
  * other commands. Exits with the command's exit code.
  */

@@ -81,13 +81,14 @@ const DURABLE: ReadonlySet<Action['kind']> = new Set(['replace', 'takeOver', 'ha
 const isDurable = (a: Action) => DURABLE.has(a.kind);
 
 /**
- * Most actions of one decision (a batch's drains, replacements...) run at the same time. A
- * decision's reconcile lasts as long as its slowest action, so the 99 drains of a 1,000-node
- * pool's batch go out in four waves (spread over 2.5 to 5.8 s under load) that every node of the
- * batch waits for; 64 or 128 at a time took bench:nodes from 1.34x to 1.26x, but the operator's
- * peak RSS from 200 MB to 223 to 226 MB (its budget is 200 MB), so it stays at 32.
+ * Most actions of one decision (a batch's drains, replacements...) run at the same time, this many
+ * at once. A decision's reconcile lasts as long as its slowest action: at 32 the 99 drains of a
+ * 1,000-node pool's batch went out in four waves spread over 2.5 to 5.8 s under load that every
+ * node of the batch waited for. 64 took bench:nodes from 1.34x to 1.26x the floor, and the
+ * operator's peak RSS from 200 MB to 223 MB under glibc's malloc; with the bundled program and
+ * jemalloc of the image (src/operator/bundle.ts, OPERATOR_IMAGE_ENV) it peaks at 189 MB (budget 200).
  */
-export const ACTION_CONCURRENCY = 32;
+export const ACTION_CONCURRENCY = 64;
 
 /** How often a changed wait reason alone is persisted. */
 export const REASON_WRITE_INTERVAL_MS = 2000;

@@ -11,7 +11,14 @@ import { registerManifestsCommand } from '../../src/cli/manifests-command.js';
 import { FakeClock } from '../../src/core/clock.js';
 import { BadInputError } from '../../src/core/errors.js';
 import { nullLogger } from '../../src/core/logger.js';
-import { fileText, kustomizationYaml, renderManifests } from '../../src/operator/manifests.js';
+import {
+  fileText,
+  kustomizationYaml,
+  OPERATOR_ENTRYPOINT,
+  OPERATOR_IMAGE_ENV,
+  OPERATOR_NODE_FLAGS,
+  renderManifests,
+} from '../../src/operator/manifests.js';
 import { controlPlaneBinaries } from '../kube/binaries.js';
 
 const run = promisify(execFile);
@@ -56,6 +63,18 @@ describe('baton manifests', () => {
     assert.equal(await readFile(join(deployDir, 'kustomization.yaml'), 'utf8'), kustomizationYaml());
     const printed = await manifests([]);
     assert.equal(printed, renderManifests().map(fileText).join('---\n'));
+  });
+
+  it("builds an image that runs the Deployment's command: the same Node flags, the bundled program, jemalloc", async () => {
+    const dockerfile = await readFile(join(deployDir, '..', 'Dockerfile'), 'utf8');
+    const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
+    assert.ok(entrypoint, 'the Dockerfile has no ENTRYPOINT');
+    assert.deepEqual(JSON.parse(entrypoint), ['node', ...OPERATOR_NODE_FLAGS, OPERATOR_ENTRYPOINT]);
+    for (const [key, value] of Object.entries(OPERATOR_IMAGE_ENV)) {
+      assert.match(dockerfile, new RegExp(`^ENV ${key}=${value.replaceAll('.', '\\.')}$`, 'm'));
+      if (key === 'LD_PRELOAD')
+        assert.ok(dockerfile.includes(`libjemalloc.so.2" ${value} `), `no link at ${value}`);
+    }
   });
 
   it('prints CRD, namespace, least-privilege RBAC, ServiceAccount, a hardened 2-replica Deployment and its metrics Service', async () => {

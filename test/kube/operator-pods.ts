@@ -1,14 +1,17 @@
 /**
  * A {@link PodRuntime} that runs Baton's operator image for real: the pods of an operator
- * Deployment (deploy/ or the Helm chart) become `node src/operator/entrypoint.ts <args>` processes
- * -- the program the image's ENTRYPOINT runs compiled (Dockerfile), from source through tsx --
- * started the way a kubelet starts a container:
+ * Deployment (deploy/ or the Helm chart) become `node <flags> <bundle> <args>` processes, where the
+ * bundle is what the image runs (`dist/baton-operator.js`, src/operator/bundle.ts) built afresh
+ * from the sources when the runtime starts (so a stale `dist/` is never what is tested), started
+ * the way a kubelet starts a container:
  *
  * - the container's `args`, with `$(VAR)` references expanded from its `env` (values and the
  *   downward API's `metadata.name` / `metadata.namespace`), as the kubelet expands them;
- * - the container's `command` (`node <flags> dist/operator/entrypoint.js`): the same Node flags, with
- *   the TypeScript entry point through tsx instead of the compiled one;
- * - the container's environment plus `KUBECONFIG`: a kubeconfig with a
+ * - the container's `command` (`node <flags> dist/baton-operator.js`): the same Node flags and
+ *   the same bundle (built from the sources beside node_modules, where the modules it leaves out
+ *   of the bundle resolve, and removed with the runtime);
+ * - the image's environment (jemalloc preloaded: {@link operatorImageEnv}), the container's, and
+ *   `KUBECONFIG`: a kubeconfig with a
  *   token of the pod's ServiceAccount (TokenRequest), through the test's fault proxy -- the pod's
  *   identity, as the projected service-account token gives it in a cluster;
  * - the health port (`--port`) moved to a free port of 127.0.0.1 (`--host 127.0.0.1`): pods share
@@ -17,11 +20,14 @@
  *   after its termination grace period (at most 10 s here).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import { bundleOperator } from '../../src/operator/bundle.js';
+import { OPERATOR_ENTRYPOINT, OPERATOR_IMAGE_ENV } from '../../src/operator/manifests.js';
 import { pickFreePorts } from '../../src/platforms/local/ports.js';
 import { tailFile } from '../../src/platforms/local/process.js';
 import { serviceAccountToken } from './deploy.js';
@@ -29,6 +35,7 @@ import type { PodRuntime } from './fake-kubelet.js';
 import type { TestCluster } from './test-cluster.js';
 
 const ENTRYPOINT = fileURLToPath(new URL('../../src/operator/entrypoint.ts', import.meta.url));
+const NODE_MODULES = fileURLToPath(new URL('../../node_modules/', import.meta.url));
 
 interface Running {
   uid: string;
@@ -63,12 +70,28 @@ export function nodeFlags(c: V1Container): string[] {
   const command = c.command ?? [];
   if (command.length === 0) return [];
   const entry = command[command.length - 1]!;
-  if (command[0] !== 'node' || !entry.endsWith('operator/entrypoint.js')) {
+  if (command[0] !== 'node' || entry !== OPERATOR_ENTRYPOINT) {
     throw new Error(
       `container ${c.name}: command ${JSON.stringify(command)} is not node <flags> <entry point>`,
     );
   }
   return command.slice(1, -1);
+}
+
+/**
+ * The image's environment ({@link OPERATOR_IMAGE_ENV}) on this machine: the image links Debian's
+ * libjemalloc2 to /usr/local/lib; here it is where Debian puts it (scripts/setup-tests.sh installs
+ * the package).
+ */
+export function operatorImageEnv(): Record<string, string> {
+  const arch = ({ x64: 'x86_64', arm64: 'aarch64' } as Record<string, string>)[process.arch] ?? process.arch;
+  const jemalloc = `/usr/lib/${arch}-linux-gnu/libjemalloc.so.2`;
+  if (!existsSync(jemalloc)) {
+    throw new Error(`${jemalloc} is missing: install Debian's libjemalloc2 (the operator image preloads it)`);
+  }
+  const env = { ...OPERATOR_IMAGE_ENV };
+  if (env.LD_PRELOAD) env.LD_PRELOAD = jemalloc;
+  return env;
 }
 
 /** Runs the operator pods `claims` selects (see the module comment). */
@@ -80,6 +103,7 @@ export class OperatorPods implements PodRuntime {
     private readonly cluster: TestCluster,
     private readonly dir: string,
     private readonly select: (pod: V1Pod) => boolean,
+    private readonly program: string,
   ) {}
 
   /** A runtime for the pods `select` picks; installed as the test cluster's kubelet runtime. */
@@ -89,8 +113,12 @@ export class OperatorPods implements PodRuntime {
     select: (pod: V1Pod) => boolean,
   ): Promise<OperatorPods> {
     const dir = await mkdtemp(join(tmpdir(), 'baton-operator-pods-'));
-    const pods = new OperatorPods(cluster, dir, select);
+    await mkdir(join(NODE_MODULES, '.cache'), { recursive: true });
+    const programDir = await mkdtemp(join(NODE_MODULES, '.cache', 'baton-operator-pods-'));
+    const program = join(programDir, 'baton-operator.mjs');
+    const pods = new OperatorPods(cluster, dir, select, program);
     t.after(() => pods.close());
+    await bundleOperator(ENTRYPOINT, program);
     cluster.kubelet.settings.runtime = pods;
     return pods;
   }
@@ -118,9 +146,15 @@ export class OperatorPods implements PodRuntime {
     const log = join(this.dir, `${pod.metadata!.name}-${uid}.log`);
     const fh = await open(log, 'a');
     try {
-      const child = spawn(process.execPath, [...nodeFlags(c), '--import', 'tsx', ENTRYPOINT, ...args], {
+      const child = spawn(process.execPath, [...nodeFlags(c), this.program, ...args], {
         stdio: ['ignore', fh.fd, fh.fd],
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.dir, ...env, KUBECONFIG: kubeconfig },
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: this.dir,
+          ...operatorImageEnv(),
+          ...env,
+          KUBECONFIG: kubeconfig,
+        },
       });
       const run: Running = { uid, child, port: port!, exited: false, log };
       child.once('exit', () => (run.exited = true));
@@ -173,5 +207,6 @@ export class OperatorPods implements PodRuntime {
       }),
     );
     await rm(this.dir, { recursive: true, force: true });
+    await rm(dirname(this.program), { recursive: true, force: true });
   }
 }
