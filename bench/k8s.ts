@@ -261,8 +261,7 @@ async function main(): Promise<void> {
         order: 'native, Baton, native, Baton, ... (fresh StatefulSet each run)',
         results,
         operatorPeakRssMb: rssMb,
-        operatorProcess:
-          "the image's program (dist/baton-operator.js) in its own process, with the Node flags of the Deployment command and the image's jemalloc (VmHWM)",
+        operatorProcess: OperatorProcess.description,
         targets: { ratio: TARGET_RATIO, requestsPerMember: TARGET_REQUESTS, rssMb: TARGET_RSS_MB },
         met: results.every((r) => r.met) && rssMb <= TARGET_RSS_MB,
       }) + '\n',

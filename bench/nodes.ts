@@ -378,8 +378,7 @@ async function main(): Promise<void> {
           requestsPerNode: perNode,
           requestsByVerbResource: c.requests().byVerbResource,
           operatorPeakRssMb: rssMb,
-          operatorProcess:
-            "the image's program (dist/baton-operator.js) in its own process, with the Node flags of the Deployment command and the image's jemalloc (VmHWM)",
+          operatorProcess: OperatorProcess.description,
           targets: TARGETS,
           met:
             phase === 'Completed' &&

@@ -17,6 +17,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `baton operator` from the compiled build (`dist/`), in its own process, watching one namespace. */
 export class OperatorProcess {
+  /** How the benchmarks' JSON names the process whose peak RSS they report. */
+  static readonly description =
+    "the image's program (dist/baton-operator.js) in its own process, with the Node flags of the Deployment command and the image's jemalloc (VmHWM)";
+
   private constructor(
     private readonly child: ChildProcess,
     private readonly rest: Rest,

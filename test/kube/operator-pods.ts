@@ -89,9 +89,7 @@ export function operatorImageEnv(): Record<string, string> {
   if (!existsSync(jemalloc)) {
     throw new Error(`${jemalloc} is missing: install Debian's libjemalloc2 (the operator image preloads it)`);
   }
-  const env = { ...OPERATOR_IMAGE_ENV };
-  if (env.LD_PRELOAD) env.LD_PRELOAD = jemalloc;
-  return env;
+  return { ...OPERATOR_IMAGE_ENV, LD_PRELOAD: jemalloc };
 }
 
 /** Runs the operator pods `claims` selects (see the module comment). */
@@ -104,6 +102,8 @@ export class OperatorPods implements PodRuntime {
     private readonly dir: string,
     private readonly select: (pod: V1Pod) => boolean,
     private readonly program: string,
+    /** {@link operatorImageEnv}, read once: every pod gets the same. */
+    private readonly imageEnv: Record<string, string>,
   ) {}
 
   /** A runtime for the pods `select` picks; installed as the test cluster's kubelet runtime. */
@@ -112,11 +112,12 @@ export class OperatorPods implements PodRuntime {
     cluster: TestCluster,
     select: (pod: V1Pod) => boolean,
   ): Promise<OperatorPods> {
+    const imageEnv = operatorImageEnv(); // before anything is made: a missing jemalloc leaves nothing behind
     const dir = await mkdtemp(join(tmpdir(), 'baton-operator-pods-'));
     await mkdir(join(NODE_MODULES, '.cache'), { recursive: true });
     const programDir = await mkdtemp(join(NODE_MODULES, '.cache', 'baton-operator-pods-'));
     const program = join(programDir, 'baton-operator.mjs');
-    const pods = new OperatorPods(cluster, dir, select, program);
+    const pods = new OperatorPods(cluster, dir, select, program, imageEnv);
     t.after(() => pods.close());
     await bundleOperator(ENTRYPOINT, program);
     cluster.kubelet.settings.runtime = pods;
@@ -151,7 +152,7 @@ export class OperatorPods implements PodRuntime {
         env: {
           PATH: process.env.PATH ?? '/usr/bin:/bin',
           HOME: this.dir,
-          ...operatorImageEnv(),
+          ...this.imageEnv,
           ...env,
           KUBECONFIG: kubeconfig,
         },
