@@ -90,7 +90,10 @@ export interface EngineMemberState {
    * For engines whose drain leaves something in place that the database itself may drop (TiKV:
    * the store in PD's evict-leader scheduler, which PD can forget when its leader changes): true
    * while it is in place, false when it is gone. The runner drains again a draining member that
-   * reports false. Absent for engines without such a thing.
+   * reports false. Evacuating engines (a node): true while everything left on the member is
+   * already leaving (pods terminating), so draining it again on the back-off would do nothing;
+   * false while something is not (an eviction refused, a pod bound since). Absent for engines
+   * without such a thing.
    */
   drainInPlace?: boolean;
   /** Human-readable detail, e.g. "raft index 1200, leader at 1250". */

@@ -279,7 +279,8 @@ function driveDrain(
   // Past the timeout with policy delete, drain again at once (deleting what eviction cannot move).
   const deleteNow = timedOut && (p.drainedAt ?? p.since) < p.since + limit;
   const redrainAt = (p.drainedAt ?? p.since) + redrainDelay(t, p.drainCalls ?? 1);
-  if (evacuate && (deleteNow || now >= redrainAt)) {
+  // A node whose every pod left is already on its way out (drainInPlace) has nothing to drain again.
+  if (evacuate && (deleteNow || (now >= redrainAt && view.engine?.drainInPlace !== true))) {
     return act(t, { kind: 'drain', member: name, evacuate: true, ...(timedOut ? { timedOut } : {}) });
   }
   if (evacuate) {

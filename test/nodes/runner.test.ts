@@ -135,6 +135,31 @@ describe('node steps (pure decisions)', () => {
     assert.deepEqual(brief(d), ['replace:w-2']);
   });
 
+  it('a node whose pods left are all terminating is not drained again, but its drain still times out', () => {
+    const spec = specOf({ batch: { kind: 'serial' }, timeouts: { drainSeconds: 60, drainPolicy: 'delete' } });
+    const members = workers(3);
+    let d = step(spec, running(spec, members), members);
+    const status = applyOutcome({ spec, status: d.status, now: NOW }, d.action!, { ok: true });
+    const leaving = (inPlace: boolean) =>
+      members.map((m) =>
+        m.name === 'w-2'
+          ? node('w-2', 'workers', 2, { leaderCount: 1, drainInPlace: inPlace, detail: 'web-1 terminating' })
+          : m,
+      );
+    d = step(spec, status, leaving(true), NOW + 5000);
+    assert.deepEqual(brief(d), [], 'everything left is already leaving: nothing to evict again');
+    assert.match(d.reason, /w-2: web-1 terminating/);
+    assert.deepEqual(
+      brief(step(spec, status, leaving(false), NOW + 5000)),
+      ['drain:w-2'],
+      'a pod not leaving is',
+    );
+    d = step(spec, status, leaving(true), NOW + 60_000);
+    assert.deepEqual(brief(d), ['drain:w-2'], 'past the timeout, policy delete drains again');
+    const again = all(d)[0]!;
+    assert.equal(again.kind === 'drain' && again.timedOut, true);
+  });
+
   const timeoutCases: { policy: 'pause' | 'delete' | 'give-up'; expect: (d: Decision) => void }[] = [
     {
       policy: 'pause',

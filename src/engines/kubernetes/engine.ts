@@ -205,7 +205,11 @@ export class KubernetesNodesEngine implements Engine {
         .map((p) => planPod(p, this.opts))
         .filter((p) => p.action !== 'skip' || p.pod.metadata?.deletionTimestamp);
       state.leaderCount = left.length;
-      if (left.length > 0) state.detail = leftDetail(name, left, view, this.notHandedOver);
+      if (left.length > 0) {
+        state.detail = leftDetail(name, left, view, this.notHandedOver);
+        // Only pods already terminating: another drain would evict nothing (it waits for them).
+        state.drainInPlace = left.every((p) => !!p.pod.metadata?.deletionTimestamp);
+      }
     }
     const hosts: HostedMember[] = [];
     for (const p of pods) {
