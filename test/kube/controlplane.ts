@@ -65,6 +65,8 @@ export interface ControlPlane {
   stop(): Promise<void>;
   /** SIGKILL every process and remove the directory, synchronously (for a process `exit` hook). */
   kill(): void;
+  /** The process ID of a running component (`kube-apiserver`, `etcd`...), for benchmarks that read its CPU time. */
+  pid(component: string): number | undefined;
 }
 
 /** Options of {@link startControlPlane}. */
@@ -114,7 +116,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     for (let attempt = 1; ; attempt++) {
       try {
         const info = await startOnce(bins, dir, procs, track, deadline);
-        return { info, startMs: Date.now() - started, stop, kill };
+        const pid = (component: string) => procs.find((p) => p.name === component && !p.exited)?.child.pid;
+        return { info, startMs: Date.now() - started, stop, kill, pid };
       } catch (err) {
         const taken = await portTaken(procs);
         await Promise.all(procs.splice(0).map(stopProc));
