@@ -117,7 +117,8 @@ export class PostgresEngine implements Engine {
    * Switch over when `member` is the primary (see switchover.ts); a no-op for a standby, for a
    * single-member cluster, and for a primary that is already down while another member is
    * primary (a repeated call after the switchover). A primary that is down with no other primary
-   * is left alone: Baton does not fail over; the member restarts as the primary it was.
+   * (after a wait for a promotion in flight to show) is left alone: Baton does not fail over; the
+   * member restarts as the primary it was.
    */
   async drain(
     member: MemberView,
@@ -128,7 +129,7 @@ export class PostgresEngine implements Engine {
     const role = member.endpoint ? await this.admin.inRecovery(member.endpoint) : undefined;
     if (role === true) return { message: `${member.name} is a standby: nothing to hand over` };
     if (role === undefined) {
-      const primary = await this.livePrimary(snapshot, member.name);
+      const primary = await this.promotedPrimary(snapshot, member.name, ctx);
       if (primary) {
         // A switchover interrupted after the promotion may not have re-pointed every standby.
         const { repointed } = await repointStandbys(this.admin, primary, [member.name], snapshot, ctx.logger);
@@ -195,6 +196,25 @@ export class PostgresEngine implements Engine {
     return { settings: {} };
   }
 
+  /**
+   * The member other than `down` (a primary that is down) that is the primary, waiting up to
+   * {@link PROMOTION_WAIT_MS} for one: a Baton killed just after asking a standby to promote
+   * leaves it finishing its promotion, in recovery still, when the rerun looks. Taking that for
+   * "no other primary" restarted the old primary as the primary it was beside the promoted one.
+   */
+  private async promotedPrimary(
+    snapshot: Snapshot,
+    down: string,
+    ctx: EngineActionContext,
+  ): Promise<MemberView | undefined> {
+    const deadline = ctx.clock.now() + PROMOTION_WAIT_MS;
+    for (;;) {
+      const primary = await this.livePrimary(snapshot, down);
+      if (primary || ctx.clock.now() >= deadline) return primary;
+      await ctx.clock.sleep(PROMOTION_POLL_MS, ctx.signal);
+    }
+  }
+
   /** The member other than `except` that answers as a primary right now. */
   private async livePrimary(snapshot: Snapshot, except: string): Promise<MemberView | undefined> {
     const others = snapshot.members.filter((m) => m.name !== except && m.endpoint);
@@ -208,6 +228,10 @@ export class PostgresEngine implements Engine {
     await this.admin.close();
   }
 }
+
+/** How long a drain of a primary that is down waits for a promotion in flight to show. */
+const PROMOTION_WAIT_MS = 3000;
+const PROMOTION_POLL_MS = 100;
 
 /** Whether `member` is the cluster's only member (nothing to hand over: writes stop while it restarts). */
 function onlyMember(member: MemberView, snapshot: Snapshot): boolean {
