@@ -107,9 +107,16 @@ function jobDone(j: V1Job): boolean {
  * group); `replacing`: a node that replaced another stands for it (its annotation), and the
  * members so claimed are returned.
  */
+type Groups = { component: string; selector: string }[];
+
+/** The component (control plane or pool) whose selector picks `n`, if any. */
+function groupOf(groups: Groups, n: V1Node): string | undefined {
+  return groups.find((g) => matchesSelector(n.metadata?.labels, g.selector))?.component;
+}
+
 function membersOfNodes(
   nodes: V1Node[],
-  groups: { component: string; selector: string }[],
+  groups: Groups,
   replacing: boolean,
 ): { members: PlatformMember[]; byComponent: Map<string, number>; claimed: Set<string> } {
   const members: PlatformMember[] = [];
@@ -117,7 +124,7 @@ function membersOfNodes(
   const claimed = new Set<string>();
   const sorted = [...nodes].sort((a, b) => BY_NAME.compare(a.metadata!.name!, b.metadata!.name!));
   for (const n of sorted) {
-    const component = groups.find((g) => matchesSelector(n.metadata?.labels, g.selector))?.component;
+    const component = groupOf(groups, n);
     if (!component) continue;
     const node = n.metadata!.name!;
     const member = (replacing && n.metadata?.annotations?.[REPLACES_ANNOTATION]) || node;
@@ -150,12 +157,10 @@ function withJobs(members: PlatformMember[], jobs: V1Job[], jobNamespace: string
   for (const m of members) {
     const node = m.endpoint ?? m.name;
     const own = jobsByNode.get(node) ?? [];
-    const failed = own.map(jobFailed).filter((x) => x !== undefined);
-    const running = own.filter((j) => !jobFailed(j) && !jobDone(j));
-    if (failed.length > 0 && running.length === 0) {
-      const names = own.filter(jobFailed).map((j) => `${jobNamespace}/${j.metadata?.name}`);
+    const last = own.filter(jobFailed).at(-1);
+    if (last && !own.some((j) => !jobFailed(j) && !jobDone(j))) {
       m.failed = true;
-      m.detail = `upgrade Job ${names.at(-1)} failed (${failed.at(-1)}); it is kept for inspection`;
+      m.detail = `upgrade Job ${jobNamespace}/${last.metadata?.name} failed (${jobFailed(last)}); it is kept for inspection`;
     }
     if (!m.ready && !m.detail) m.detail = `${node} is NotReady`;
   }
@@ -299,9 +304,7 @@ export class KubernetesNodesPlatform implements Platform {
         detail: `${old} deleted; waiting for a new ${r.component} node at ${r.to}`,
       });
     }
-    const groupOf = (n: V1Node) =>
-      groups.find((g) => matchesSelector(n.metadata?.labels, g.selector))?.component;
-    if (replaced) await this.claim(out, nodes.items, replaced, groupOf, ctx);
+    if (replaced) await this.claim(out, nodes.items, replaced, (n) => groupOf(groups, n), ctx);
     return out;
   }
 
