@@ -62,7 +62,10 @@ export interface KubeletSettings {
   readinessDelayMs: number;
   /** How long containers take to stop after a deletion, at most the grace period (default 20 ms). */
   podTerminationMs: number;
-  /** Images (exact string or pattern) that never pull. */
+  /**
+   * Images (exact string or pattern) that never pull. Checked when a pod's containers start, as a
+   * real pull fails then: a container already running an image keeps running when it is added.
+   */
   badImages: (string | RegExp)[];
   /** Runs claimed pods for real (see {@link PodRuntime}). */
   runtime?: PodRuntime;
@@ -87,6 +90,8 @@ interface PodState {
   specKey: string;
   /** When the current containers started (ms). */
   startedAt: number;
+  /** Whether the current containers' image failed to pull (decided when they started). */
+  pullFailed: boolean;
   restarts: number;
   terminating: boolean;
   timer?: NodeJS.Timeout;
@@ -249,6 +254,10 @@ export class FakeKubelet {
     return this.settings.badImages.some((b) => (typeof b === 'string' ? b === image : b.test(image)));
   }
 
+  private pullFails(pod: V1Pod): boolean {
+    return (pod.spec?.containers ?? []).some((c) => this.isBadImage(c.image));
+  }
+
   private async writeNodeStatus(name: string, capacity: Record<string, string>): Promise<void> {
     const node = this.nodes.get(name)!;
     await this.rest.patch(
@@ -329,6 +338,7 @@ export class FakeKubelet {
         pod,
         specKey: specKey(pod),
         startedAt: Date.now(),
+        pullFailed: this.pullFails(pod),
         restarts: 0,
         terminating: false,
         syncing: false,
@@ -379,6 +389,7 @@ export class FakeKubelet {
     if (restarted) {
       state.specKey = key;
       state.startedAt = now;
+      state.pullFailed = this.pullFails(pod);
     }
     const runtime = this.settings.runtime;
     if (pod.metadata?.deletionTimestamp) {
@@ -402,8 +413,7 @@ export class FakeKubelet {
   private phase(state: PodState, now: number): Phase {
     const pod = state.pod;
     const ann = pod.metadata?.annotations ?? {};
-    const containers = pod.spec?.containers ?? [];
-    if (containers.some((c) => this.isBadImage(c.image))) return 'bad';
+    if (state.pullFailed) return 'bad';
     if (ann[CRASH_ANNOTATION] === 'true') return 'crash';
     const restarts = (pod.spec?.restartPolicy ?? 'Always') === 'Always';
     if (!restarts) {
