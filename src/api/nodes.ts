@@ -164,6 +164,13 @@ export interface DrainRecord {
   workloads: string[];
   /** Database members evicted, `<namespace>/<statefulset>/<pod>`. */
   databases: string[];
+  /**
+   * Per workload of `workloads`, how many of its desired replicas were already unavailable when this
+   * drain first recorded it (before it evicted anything of it); absent means none. The catch-up
+   * waits until the workload is no worse than that, so a replica broken before the drain does not
+   * hold the node.
+   */
+  unavailableBefore?: Record<string, number>;
 }
 
 /** The drain record of a node's annotations, or undefined when absent or unreadable. */
@@ -175,7 +182,15 @@ export function readDrainRecord(annotations: Record<string, string> | undefined)
     if (typeof r.upgrade !== 'string') return undefined;
     const strings = (x: unknown) =>
       Array.isArray(x) ? x.filter((v): v is string => typeof v === 'string') : [];
-    return { upgrade: r.upgrade, workloads: strings(r.workloads), databases: strings(r.databases) };
+    const before = Object.entries(r.unavailableBefore ?? {}).filter(
+      (e): e is [string, number] => Number.isInteger(e[1]) && (e[1] as number) > 0,
+    );
+    return {
+      upgrade: r.upgrade,
+      workloads: strings(r.workloads),
+      databases: strings(r.databases),
+      ...(before.length > 0 ? { unavailableBefore: Object.fromEntries(before) } : {}),
+    };
   } catch {
     return undefined;
   }

@@ -185,5 +185,16 @@ describe('drain record', () => {
       },
     );
     assert.equal(readDrainRecord(undefined), undefined);
+    const before = { upgrade: 'a/b', workloads: ['x', 'y'], databases: [], unavailableBefore: { x: 2 } };
+    assert.deepEqual(readDrainRecord({ [NODE_ANNOTATIONS.drained]: JSON.stringify(before) }), before);
+    assert.deepEqual(
+      readDrainRecord({
+        [NODE_ANNOTATIONS.drained]: JSON.stringify({
+          ...before,
+          unavailableBefore: { x: -1, y: 'z', w: 1.5 },
+        }),
+      }),
+      { upgrade: 'a/b', workloads: ['x', 'y'], databases: [] },
+    );
   });
 });

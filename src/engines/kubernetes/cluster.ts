@@ -17,6 +17,7 @@ import {
   type V1ReplicaSet,
   type V1StatefulSet,
 } from '@kubernetes/client-node';
+import { httpStatus } from '../../api/client.js';
 import { isReady } from '../../api/conditions.js';
 import type { NodeInformers } from '../../api/node-informers.js';
 
@@ -89,10 +90,40 @@ export class NodeApi {
     return (await this.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` })).items;
   }
 
+  /**
+   * StatefulSet or ReplicaSet `key` (`namespace/Kind/name`): the informer's copy once it has
+   * listed, else one GET; undefined when it does not exist.
+   */
+  async workload(key: string): Promise<Workload | undefined> {
+    const [namespace = '', kind, name = ''] = key.split('/');
+    const inf = this.informers;
+    if (kind === 'StatefulSet') {
+      if (inf?.statefulSets.synced) return wrap('StatefulSet', inf.statefulSets.get(`${namespace}/${name}`));
+      return wrap('StatefulSet', await this.apps.readNamespacedStatefulSet({ namespace, name }).catch(gone));
+    }
+    if (kind === 'ReplicaSet') {
+      if (inf?.replicaSets.synced) return wrap('ReplicaSet', inf.replicaSets.get(`${namespace}/${name}`));
+      return wrap('ReplicaSet', await this.apps.readNamespacedReplicaSet({ namespace, name }).catch(gone));
+    }
+    return undefined;
+  }
+
   /** The informer's copy of Node `node`, when it has one (possibly a little behind). */
   cachedNode(node: string): V1Node | undefined {
     return this.informers?.nodes.synced ? this.informers.nodes.get(`/${node}`) : undefined;
   }
+}
+
+function wrap(kind: 'StatefulSet', obj: V1StatefulSet | undefined): Workload | undefined;
+function wrap(kind: 'ReplicaSet', obj: V1ReplicaSet | undefined): Workload | undefined;
+function wrap(kind: Workload['kind'], obj: V1StatefulSet | V1ReplicaSet | undefined): Workload | undefined {
+  return obj ? ({ kind, obj } as Workload) : undefined;
+}
+
+/** undefined for a 404 (the object is gone), else the error again. */
+function gone(err: unknown): undefined {
+  if (httpStatus(err) === 404) return undefined;
+  throw err;
 }
 
 /** A view of the objects given. */
@@ -134,10 +165,13 @@ export function podReady(pod: V1Pod): boolean {
   return isReady(pod);
 }
 
-/** Whether a workload has all its desired replicas available (a ReplicaSet) or ready (a StatefulSet). */
-export function workloadAvailable(w: Workload | undefined): boolean {
-  if (!w) return true; // deleted since: nothing to wait for
+/**
+ * How many of a workload's desired replicas are not available (a ReplicaSet) or not ready (a
+ * StatefulSet); 0 for a workload that is gone (nothing to wait for).
+ */
+export function workloadUnavailable(w: Workload | undefined): number {
+  if (!w) return 0;
   const want = w.obj.spec?.replicas ?? 1;
   const have = w.kind === 'StatefulSet' ? w.obj.status?.readyReplicas : w.obj.status?.availableReplicas;
-  return (have ?? 0) >= want;
+  return Math.max(0, want - (have ?? 0));
 }

@@ -44,7 +44,7 @@ import {
   type NodesTarget,
 } from '../../api/nodes.js';
 import type { NodeInformers } from '../../api/node-informers.js';
-import { NodeApi, nodeReady, podReady, workloadAvailable, type ClusterView } from './cluster.js';
+import { NodeApi, nodeReady, podReady, workloadUnavailable, type ClusterView } from './cluster.js';
 import { JSON_PATCH, MERGE_PATCH, apiMessage, httpStatus, isPreconditionFailed } from '../../api/client.js';
 import { blockingBudgets, budgetsOf, controllerOf, keyOf, planPod, type PodPlan } from './pods.js';
 import { CONTROL_PLANE, kubernetesNodesRules, MAX_KUBELET_MINORS_BEHIND } from './rules.js';
@@ -239,7 +239,10 @@ export class KubernetesNodesEngine implements Engine {
 
   /** What the drain of a node took off it and is not back yet: workloads not available, databases not caught up. */
   private async afterDrain(record: DrainRecord, view: ClusterView, ctx: PortContext): Promise<string[]> {
-    const waits = record.workloads.filter((w) => !workloadAvailable(view.workloads.get(w)));
+    // Back when no worse than before the drain: a replica unavailable already then is not waited for.
+    const waits = record.workloads.filter(
+      (w) => workloadUnavailable(view.workloads.get(w)) > (record.unavailableBefore?.[w] ?? 0),
+    );
     for (const d of record.databases) {
       const [ns, sts, pod] = d.split('/');
       const w = view.workloads.get(`${ns}/StatefulSet/${sts}`);
@@ -531,7 +534,7 @@ export class KubernetesNodesEngine implements Engine {
       const ann = n.metadata?.annotations ?? {};
       const held: 'ours' | 'admin' | undefined =
         ann[NODE_ANNOTATIONS.cordonedBy] === this.key ? 'ours' : n.spec?.unschedulable ? 'admin' : undefined;
-      const record = this.drainRecord(n, plans);
+      const record = await this.drainRecord(n, plans);
       if (held && !record) return held;
       try {
         const written = await this.api.core.patchNode(
@@ -561,9 +564,10 @@ export class KubernetesNodesEngine implements Engine {
 
   /**
    * Node `n`'s drain record with the controllers and database members of the pods about to go
-   * added, serialized; undefined when it already holds them.
+   * added, serialized; undefined when it already holds them. A workload added here records how many
+   * of its replicas are unavailable now, before this drain evicts any of its pods.
    */
-  private drainRecord(n: V1Node, plans: PodPlan[]): string | undefined {
+  private async drainRecord(n: V1Node, plans: PodPlan[]): Promise<string | undefined> {
     const prev = readDrainRecord(n.metadata?.annotations);
     const mine = prev?.upgrade === this.key;
     const rec: DrainRecord = mine ? prev : { upgrade: this.key, workloads: [], databases: [] };
@@ -573,7 +577,11 @@ export class KubernetesNodesEngine implements Engine {
       const owner = controllerOf(p.pod);
       if (!owner || (owner.kind !== 'ReplicaSet' && owner.kind !== 'StatefulSet')) continue;
       const w = `${p.pod.metadata?.namespace}/${owner.kind}/${owner.name}`;
-      if (!rec.workloads.includes(w)) rec.workloads.push(w);
+      if (!rec.workloads.includes(w)) {
+        rec.workloads.push(w);
+        const down = workloadUnavailable(await this.api.workload(w));
+        if (down > 0) rec.unavailableBefore = { ...rec.unavailableBefore, [w]: down };
+      }
       if (owner.kind === 'StatefulSet') {
         const d = `${p.pod.metadata?.namespace}/${owner.name}/${p.pod.metadata?.name}`;
         if (!rec.databases.includes(d)) rec.databases.push(d);
