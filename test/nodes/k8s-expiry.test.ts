@@ -9,7 +9,8 @@
  *
  * The deletion of the Events does not depend on the process that ended the upgrade Expired: an
  * operator that never deleted them (as one killed between the status write and the deletion) is
- * followed by one that does, and `baton apply` in the foreground deletes them itself.
+ * followed by one that does, `baton apply` in the foreground deletes them itself, and a `baton apply`
+ * that replaces an Expired upgrade whose Events were left deletes them first.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -148,6 +149,41 @@ describe('expiry of a paused node upgrade (real control plane, the operator)', (
       assert.ok(
         left.some((ev) => /expired/.test(ev.message ?? '')),
         'the expiry itself is recorded',
+      );
+    },
+  );
+
+  it(
+    'baton apply over an Expired upgrade whose Events were left deletes them before it replaces it',
+    { timeout: 240_000 },
+    async (t) => {
+      const n = await nodeCluster(t, { cp: 1, workers: 2, from: FROM });
+      await heldDrainOn(n, 'w-02');
+      await createExpiringUpgrade(n);
+      const a = await nodesOperator(t, n, 'op-a', { withoutPrune: true });
+      await a.start();
+      const expired = await waitUpgradeWhere(n, 'nodes', 'Expired', (u) =>
+        ['Expired', 'Completed', 'Failed'].includes(u.status?.phase ?? ''),
+      );
+      assert.equal(expired.status?.phase, 'Expired', JSON.stringify(expired.status?.history?.slice(-5)));
+      a.kill();
+      const uid = expired.metadata.uid!;
+      assert.ok(
+        (await allEvents(n, uid)).some((ev) => !keptReason(ev.reason)),
+        'the Events are left',
+      );
+
+      // The CLI starts a new upgrade of the same name (created for the operator, which is gone).
+      const baton = await kubeCli(t, n.c);
+      const r = await baton('apply', '--name', 'nodes', ...testTargetFlags(n.c, TO), '--detach');
+      assert.equal(r.code, 0, r.err + r.out);
+      const replaced = await readUpgrade(n, 'nodes');
+      assert.notEqual(replaced.metadata.uid, uid, 'a new Upgrade of that name');
+      const left = await allEvents(n, uid);
+      assert.deepEqual(
+        left.filter((ev) => !keptReason(ev.reason)).map((ev) => `${ev.reason}: ${ev.message}`),
+        [],
+        'nothing of the expired upgrade but its summary left',
       );
     },
   );

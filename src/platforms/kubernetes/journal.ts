@@ -436,6 +436,9 @@ export class UpgradeResourceJournal implements JournalStore {
           `upgrade ${this.namespace}/${spec.name} is ${res.status!.phase}: continue it, cancel it, or pick another --name`,
         );
       }
+      // A front end killed between the Expired status write and the deletion of its Events left
+      // them: delete them now (idempotent), before the resource they name is replaced.
+      if (res.status!.phase === 'Expired') await this.opts.events?.prune?.(res, res.status!.history ?? []);
       await this.delete(spec.name);
       res = undefined;
     }
