@@ -142,6 +142,14 @@ export interface DrainOptions {
  */
 export const DATABASE_ENGINE_LABEL = 'baton.dev/engine';
 
+/**
+ * Labels of such a StatefulSet naming which of the engine's components it runs (its value: a
+ * component of the engine's rules, e.g. `pd`, `tikv` or `tidb`), first found wins: Baton's own, then
+ * the recommended Kubernetes label that TiDB Operator puts on its StatefulSets. A value that is not a
+ * component of the engine is ignored (the engine's components together decide).
+ */
+export const DATABASE_COMPONENT_LABELS = ['baton.dev/component', 'app.kubernetes.io/component'] as const;
+
 /** Annotations Baton writes on the Nodes it drains. */
 export const NODE_ANNOTATIONS = {
   /**

@@ -165,22 +165,40 @@ export interface EngineRules {
   stepEstimatesMs: Partial<Record<StepKind, number>>;
 }
 
-/** Topologies whose members hold raft groups: a majority of voters keeps serving. */
-const RAFT_TOPOLOGIES: ReadonlySet<Topology> = new Set(['raft', 'multi-raft']);
+/**
+ * Replicas of each range (CockroachDB's default zone `num_replicas`) or region (TiKV and TiFlash:
+ * PD's `replication.max-replicas`) unless configured otherwise. A multi-raft database keeps serving
+ * with (this - 1) / 2 of a range's replicas down, whatever its number of stores: any two stores may
+ * hold two of one range's three replicas (cockroachlabs.com/docs/stable/architecture/replication-layer,
+ * "The number of failures that can be tolerated is equal to (Replication factor - 1)/2").
+ */
+export const DEFAULT_RANGE_REPLICAS = 3;
 
 /**
  * How many members of a database of `replicas` members may be down at once when something else
- * takes them down (the nodes hosting them drained together). Only a database of raft groups (etcd,
- * PD, TiKV, CockroachDB: every stateful component `raft` or `multi-raft`) loses a minority and keeps
- * serving; any other (a PostgreSQL primary with its standbys, Redis Cluster shards whose primary and
- * replica may sit on the two nodes, Redis Enterprise, a generic StatefulSet, an engine Baton does not
- * know: `rules` absent) loses one at a time. Never below one: a database of one or two members still
- * lets its nodes be drained, one member at a time.
+ * takes them down (the nodes hosting them drained together), by the topology of its components, or
+ * of `component` alone when the database names one of the engine's components (a TiDB cluster's
+ * PD, TiKV or TiDB servers). A raft group (etcd, PD) keeps serving with a minority down (1 of 3, 2
+ * of 5), and so do stateless servers (a majority keeps serving); a multi-raft store (TiKV, TiFlash,
+ * CockroachDB) loses one at a time ({@link DEFAULT_RANGE_REPLICAS}); any other (a PostgreSQL primary
+ * with its standbys, Redis Cluster shards whose primary and replica may sit on the two nodes, Redis
+ * Enterprise, a generic StatefulSet, an engine Baton does not know: `rules` absent) one at a time.
+ * Without a component, the least tolerant of the engine's stateful components decides. Never below
+ * one: a database of one or two members still lets its nodes be drained, one member at a time.
  */
-export function membersDownTolerated(rules: EngineRules | undefined, replicas: number): number {
-  const stateful = (rules?.components ?? []).filter((c) => c.topology !== 'stateless');
-  const raft = stateful.length > 0 && stateful.every((c) => RAFT_TOPOLOGIES.has(c.topology));
-  return raft ? Math.max(1, Math.floor((replicas - 1) / 2)) : 1;
+export function membersDownTolerated(
+  rules: EngineRules | undefined,
+  replicas: number,
+  component?: string,
+): number {
+  const named = component ? rules?.components.find((c) => c.name === component) : undefined;
+  const judged = named ? [named] : (rules?.components ?? []).filter((c) => c.topology !== 'stateless');
+  if (judged.length === 0) return 1;
+  const minority = Math.max(1, Math.floor((replicas - 1) / 2));
+  const ofRange = Math.max(1, Math.floor((DEFAULT_RANGE_REPLICAS - 1) / 2));
+  const each = (t: Topology): number =>
+    t === 'raft' || t === 'stateless' ? minority : t === 'multi-raft' ? Math.min(minority, ofRange) : 1;
+  return Math.min(...judged.map((c) => each(c.topology)));
 }
 
 /**

@@ -187,8 +187,9 @@ export class PodDatabaseDrains implements DatabaseDrains {
     return { ok: true, detail: snap.health.detail };
   }
 
-  tolerates(engine: string, replicas: number): number {
-    return membersDownTolerated(knownEngines().includes(engine) ? engineRules(engine) : undefined, replicas);
+  tolerates(engine: string, replicas: number, component?: string): number {
+    const rules = knownEngines().includes(engine) ? engineRules(engine) : undefined;
+    return membersDownTolerated(rules, replicas, component);
   }
 
   async close(): Promise<void> {

@@ -35,6 +35,7 @@ import { OperationalError } from '../../core/errors.js';
 import { compareVersions, parseVersion } from '../../core/version.js';
 import { largestBatch, batchSize } from '../../plan/batches.js';
 import {
+  DATABASE_COMPONENT_LABELS,
   DATABASE_ENGINE_LABEL,
   NODE_ANNOTATIONS,
   drainOptions,
@@ -78,10 +79,10 @@ export interface DatabaseDrains {
    */
   blockers?(engine: string, statefulSet: string, pods: string[], ctx: PortContext): Promise<BlockedPod[]>;
   /**
-   * Members of the database that may be down at once: a minority for raft engines, else one
-   * (`membersDownTolerated` in core/rules.ts, the one home of the rule).
+   * Members of the database (of `component` when the StatefulSet names one) that may be down at
+   * once (`membersDownTolerated` in core/rules.ts, the one home of the rule).
    */
-  tolerates(engine: string, replicas: number): number;
+  tolerates(engine: string, replicas: number, component?: string): number;
   /** Release the database clients. */
   close?(): Promise<void>;
 }
@@ -127,16 +128,19 @@ function named(xs: string[]): string {
 function databaseOf(
   view: ClusterView,
   pod: V1Pod,
-): { engine: string; sts: string; replicas: number; ready: number } | undefined {
+): { engine: string; component?: string; sts: string; replicas: number; ready: number } | undefined {
   const owner = controllerOf(pod);
   if (owner?.kind !== 'StatefulSet') return undefined;
   const key = `${pod.metadata?.namespace}/StatefulSet/${owner.name}`;
   const w = view.workloads.get(key);
   if (w?.kind !== 'StatefulSet') return undefined;
-  const engine = w.obj.metadata?.labels?.[DATABASE_ENGINE_LABEL];
+  const labels = w.obj.metadata?.labels ?? {};
+  const engine = labels[DATABASE_ENGINE_LABEL];
   if (!engine) return undefined;
+  const component = DATABASE_COMPONENT_LABELS.map((l) => labels[l]).find((v) => !!v);
   return {
     engine,
+    ...(component ? { component } : {}),
     sts: `${pod.metadata?.namespace}/${owner.name}`,
     replicas: w.obj.spec?.replicas ?? 1,
     ready: w.obj.status?.readyReplicas ?? 0,
@@ -220,7 +224,8 @@ export class KubernetesNodesEngine implements Engine {
         member: p.metadata!.name!,
         // Without the databases' rules, one member at a time (the rule for any database not raft).
         tolerates:
-          this.databases?.tolerates(db.engine, db.replicas) ?? membersDownTolerated(undefined, db.replicas),
+          this.databases?.tolerates(db.engine, db.replicas, db.component) ??
+          membersDownTolerated(undefined, db.replicas),
         groupDown: Math.max(0, db.replicas - db.ready),
         healthy: podReady(p),
       });
