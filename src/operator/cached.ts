@@ -40,6 +40,8 @@ const WRITTEN_KEPT = 32;
  */
 export class RememberingJournal implements JournalStore {
   private readonly memory = new Map<string, { record: UpgradeRecord; written: string[] }>();
+  /** Status writes in flight by upgrade name (a runner writing behind reads while one is). */
+  private readonly inflight = new Map<string, Promise<string>>();
 
   constructor(
     private readonly inner: JournalStore,
@@ -52,11 +54,11 @@ export class RememberingJournal implements JournalStore {
   }
 
   async get(name: string): Promise<UpgradeRecord | undefined> {
+    // The cache may show a write of ours in flight before its answer does: wait for that answer.
+    const pending = this.inflight.get(name);
+    if (pending && !this.isOurs(name)) await pending.catch(() => undefined);
     const m = this.memory.get(name);
-    if (m) {
-      const cachedRv = this.cache.upgrade(`${this.namespace}/${name}`)?.metadata.resourceVersion;
-      if (!cachedRv || m.written.includes(cachedRv)) return m.record;
-    }
+    if (m && this.isOurs(name)) return m.record;
     const rec = await this.inner.get(name);
     if (rec) this.memory.set(name, { record: rec, written: [rec.revision] });
     else this.memory.delete(name);
@@ -67,10 +69,20 @@ export class RememberingJournal implements JournalStore {
     return this.inner.list();
   }
 
+  /** Whether the cache holds nothing newer than our own writes of `name` (or nothing at all). */
+  private isOurs(name: string): boolean {
+    const m = this.memory.get(name);
+    if (!m) return false;
+    const cachedRv = this.cache.upgrade(`${this.namespace}/${name}`)?.metadata.resourceVersion;
+    return !cachedRv || m.written.includes(cachedRv);
+  }
+
   async writeStatus(name: string, status: UpgradeStatus, revision: string): Promise<string> {
     const m = this.memory.get(name);
+    const write = this.inner.writeStatus(name, status, revision);
+    this.inflight.set(name, write);
     try {
-      const next = await this.inner.writeStatus(name, status, revision);
+      const next = await write;
       if (m && m.record.revision === revision) {
         m.record = { spec: m.record.spec, status, revision: next };
         m.written.push(next);
@@ -82,6 +94,8 @@ export class RememberingJournal implements JournalStore {
     } catch (err) {
       this.memory.delete(name);
       throw err;
+    } finally {
+      if (this.inflight.get(name) === write) this.inflight.delete(name);
     }
   }
 

@@ -153,10 +153,11 @@ export class UpgradeReconciler {
     return this.drivers.get(key)?.platform.knownTargetNames();
   }
 
-  /** Close every engine. */
+  /** Finish the status writes in flight, then close every engine. */
   async close(): Promise<void> {
     const all = [...this.drivers.values()];
     this.drivers.clear();
+    await Promise.all(all.map((d) => d.runner.flush().catch(() => undefined)));
     await Promise.all(all.map((d) => d.engine.close?.()));
   }
 
@@ -340,6 +341,8 @@ export class UpgradeReconciler {
       },
       onStatus: (s) => hooks?.onStatus?.(key, s),
       onAction: hooks?.onAction,
+      // The next reconcile need not wait for an outcome's write (Runner's writeBehind).
+      writeBehind: true,
     });
     const next = { uid, generation, runner, platform, observed, engine };
     this.drivers.set(key, next);

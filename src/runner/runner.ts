@@ -1,8 +1,9 @@
 /**
  * The durable runner: observe -> decide (pure) -> persist the intent -> one step -> persist the
  * outcome -> observe again. It holds no state of its own between reconciles besides counters for
- * back-off: everything that matters is in the journal, so a new Runner (another process, another
- * operator replica) picks up exactly where a crashed one stopped.
+ * back-off and, writing behind, the statuses not yet written (none of them an intent): everything
+ * that matters is in the journal, so a new Runner (another process, another operator replica)
+ * picks up exactly where a crashed one stopped.
  */
 import pLimit from 'p-limit';
 import { BadInputError, ConflictError, describeError } from '../core/errors.js';
@@ -36,6 +37,17 @@ export interface RunnerDeps {
   onStatus?: (status: UpgradeStatus, spec: UpgradeSpec) => void;
   /** Called after each action with its duration (metrics). */
   onAction?: (action: Action, ms: number, ok: boolean) => void;
+  /**
+   * Write behind: a status that records no intent (the outcomes of the actions just performed, a
+   * step the platform carries out by itself, a change without an action) is written while the next
+   * reconcile already observes and decides on it, one write at a time, a newer status replacing
+   * one still waiting to go out. An intent is still durable before its action runs (it waits for
+   * everything written before it), and so is a terminal status before it is reported. A crash
+   * loses at most statuses that record no intent: what a crash before an outcome write loses
+   * anyway, decided again from what the cluster shows. For the operator, whose status writes of a
+   * large node upgrade take a large part of a second each under load.
+   */
+  writeBehind?: boolean;
 }
 
 /** Result of one reconcile. */
@@ -128,6 +140,15 @@ export function fingerprint(s: UpgradeStatus): string {
 export class Runner {
   private observeFailures = 0;
   private lastWriteAt = -Infinity;
+  /** Write behind: the record as last written (what the next write is based on). */
+  private written?: UpgradeRecord;
+  /** Write behind: the newest status decided, written or not (what the next decision starts from). */
+  private latest?: UpgradeRecord;
+  /** Write behind: the status waiting for the write in flight. */
+  private waiting?: UpgradeStatus;
+  private writing?: Promise<void>;
+  /** Write behind: why a write failed (reported by the next reconcile, which then reads afresh). */
+  private writeError?: { err: unknown };
 
   constructor(private readonly deps: RunnerDeps) {}
 
@@ -138,7 +159,31 @@ export class Runner {
   /** One observe -> decide -> act -> persist cycle. */
   async reconcile(signal?: AbortSignal): Promise<ReconcileResult> {
     const { platform, engine, clock, logger, name } = this.deps;
-    const record = await platform.journal.get(name);
+    if (this.writeError) {
+      const conflict = await this.settled().then(
+        () => false,
+        (err: unknown) => {
+          if (err instanceof ConflictError) return true;
+          throw err;
+        },
+      );
+      // Someone else wrote (a spec change, another replica): decide again on a fresh read.
+      if (conflict)
+        logger.info('a status written behind met a newer revision; reading again', { upgrade: name });
+    }
+    let record = await platform.journal.get(name);
+    if (record && this.latest) {
+      if (record.spec.generation === this.latest.spec.generation) {
+        // Decide on what was decided last, written or not.
+        record = this.latest;
+      } else {
+        // The spec changed while statuses were written behind: let them land (or fail), read again.
+        await this.settled().catch((err: unknown) => {
+          if (!(err instanceof ConflictError)) throw err;
+        });
+        record = await platform.journal.get(name);
+      }
+    }
     if (!record) throw new BadInputError('no-such-upgrade', `no upgrade named "${name}"`);
     if (isTerminal(record.status.phase)) {
       return { status: record.status, spec: record.spec, requeueMs: 0, terminal: true };
@@ -179,9 +224,14 @@ export class Runner {
       decision.action !== undefined ||
       fingerprint(decision.status) !== fingerprint(record.status) ||
       (decision.reason !== record.status.reason && now - this.lastWriteAt >= REASON_WRITE_INTERVAL_MS);
-    if (worthWriting && !actFirst) {
+    let base = record;
+    if (worthWriting && !actFirst && this.deps.writeBehind && !decision.action) {
+      this.writeLater(record, decision.status);
+    } else if (worthWriting && !actFirst) {
       try {
-        revision = await this.persist(record, decision.status, record.revision);
+        // An intent goes out after everything written behind, and is durable before its action.
+        base = (await this.settled()) ?? record;
+        revision = await this.persist(base, decision.status, base.revision);
         this.lastWriteAt = now;
       } catch (err) {
         if (err instanceof ConflictError)
@@ -204,14 +254,29 @@ export class Runner {
         { spec: record.spec, status, now: clock.now() },
         actions.map((a, i) => [a, outcomes[i]!] as const),
       );
-      try {
-        await this.persist(actFirst ? record : { ...record, status: decision.status }, status, revision);
-        if (actFirst) this.lastWriteAt = now;
-      } catch (err) {
-        if (!(err instanceof ConflictError)) throw err;
+      const before = actFirst ? record : { ...base, status: decision.status, revision };
+      if (this.deps.writeBehind) {
+        this.writeLater(before, status);
+      } else {
+        try {
+          await this.persist(before, status, revision);
+          if (actFirst) this.lastWriteAt = now;
+        } catch (err) {
+          if (!(err instanceof ConflictError)) throw err;
+        }
       }
     } else if (decision.reason !== record.status.reason) {
       logger.info(decision.reason, { upgrade: name });
+    }
+    if (isTerminal(status.phase) && this.deps.writeBehind) {
+      // An end is reported only once it is written.
+      try {
+        await this.settled();
+      } catch (err) {
+        if (err instanceof ConflictError)
+          return { status: record.status, spec: record.spec, requeueMs: 0, terminal: false };
+        throw err;
+      }
     }
     const retry = status.retry ? Math.min(10_000, 500 * 2 ** status.retry.count) : undefined;
     return {
@@ -269,6 +334,64 @@ export class Runner {
     const next = this.decideOn(record.spec, checked, fresh);
     if (next.action?.kind === 'precheck') return { decision: settled, snapshot: fresh };
     return { decision: next, snapshot: fresh };
+  }
+
+  /**
+   * Write behind: queue `status`, decided on `before` (the record as written when nothing is
+   * pending), after the write in flight; a status still waiting is replaced by it.
+   */
+  private writeLater(before: UpgradeRecord, status: UpgradeStatus): void {
+    if (!this.writing) this.written = before;
+    this.latest = { spec: before.spec, status, revision: before.revision };
+    this.waiting = status;
+    this.writing ??= this.writeWaiting();
+  }
+
+  private async writeWaiting(): Promise<void> {
+    while (this.waiting && !this.writeError) {
+      const status = this.waiting;
+      this.waiting = undefined;
+      const from = this.written!;
+      try {
+        const revision = await this.persist(from, status, from.revision);
+        this.written = { spec: from.spec, status, revision };
+        // A reconcile deciding on this status meanwhile writes on from its revision.
+        if (this.latest?.status === status) this.latest.revision = revision;
+        this.lastWriteAt = this.deps.clock.now();
+      } catch (err) {
+        this.writeError = { err };
+      }
+    }
+    this.writing = undefined;
+    // Nothing pending: the next reconcile reads the journal again (a spec change shows there).
+    if (!this.writeError) {
+      this.latest = undefined;
+      this.written = undefined;
+    }
+  }
+
+  /**
+   * Wait for every status written behind: the record as last written (undefined when nothing was
+   * written behind since the last call). Throws what a write failed with, once; the next reconcile
+   * then reads the journal afresh.
+   */
+  private async settled(): Promise<UpgradeRecord | undefined> {
+    while (this.writing) await this.writing;
+    const { written, writeError } = this;
+    this.written = undefined;
+    this.latest = undefined;
+    this.waiting = undefined;
+    this.writeError = undefined;
+    if (writeError) throw writeError.err;
+    return written;
+  }
+
+  /**
+   * Wait until every status written behind is written. Throws what a write failed with (a
+   * ConflictError: the journal changed meanwhile, decide again); the next reconcile reads afresh.
+   */
+  async flush(): Promise<void> {
+    await this.settled();
   }
 
   private async persist(before: UpgradeRecord, status: UpgradeStatus, revision: string): Promise<string> {
@@ -366,7 +489,15 @@ export class Runner {
     for (;;) {
       opts.signal?.throwIfAborted();
       const r = await this.reconcile(opts.signal);
-      if (r.terminal || opts.stopWhen?.(r)) return r;
+      if (r.terminal || opts.stopWhen?.(r)) {
+        try {
+          await this.flush();
+        } catch (err) {
+          if (err instanceof ConflictError) continue;
+          throw err;
+        }
+        return r;
+      }
       if (r.requeueMs > 0) await this.deps.clock.sleep(r.requeueMs, opts.signal);
     }
   }

@@ -36,6 +36,8 @@ export class CrashingJournal implements JournalStore {
   constructor(
     private readonly inner: JournalStore,
     private readonly crashAt?: JournalCrashPoint,
+    /** Turns of the event loop each write takes (a runner writing behind goes on meanwhile). */
+    private readonly writeTurns = 0,
   ) {}
 
   create(spec: UpgradeSpec, status: UpgradeStatus): Promise<UpgradeRecord> {
@@ -57,6 +59,7 @@ export class CrashingJournal implements JournalStore {
       this.crashed = true;
       throw new JournalCrash(due);
     }
+    for (let i = 0; i < this.writeTurns; i++) await new Promise((r) => setImmediate(r));
     const next = await this.inner.writeStatus(name, status, revision);
     if (due?.when === 'after') {
       this.crashed = true;

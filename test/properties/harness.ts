@@ -101,6 +101,8 @@ export interface DriveOptions {
    * at once).
    */
   restartDelayMs?: (crash: unknown) => number;
+  /** Drive with the runner writing behind (`RunnerDeps.writeBehind`, as the operator does). */
+  writeBehind?: boolean;
 }
 
 /** Wire the world of a scenario and create its upgrade. */
@@ -183,7 +185,8 @@ export async function drive(s: Scenario, opts: DriveOptions = {}): Promise<RunOu
   for (const m of world.cluster.memberViews()) {
     initiallyUnready[m.component] = (initiallyUnready[m.component] ?? 0) + (m.ready ? 0 : 1);
   }
-  const fresh = () => new Runner({ ...world, clock, logger: nullLogger, name: created.name });
+  const fresh = () =>
+    new Runner({ ...world, clock, logger: nullLogger, name: created.name, writeBehind: opts.writeBehind });
   let runner = fresh();
   let reconciles = 0;
   let actions = 0;
@@ -258,10 +261,8 @@ export async function drive(s: Scenario, opts: DriveOptions = {}): Promise<RunOu
       }));
     }
     let r: ReconcileResult;
-    try {
-      reconciles += 1;
-      r = await runner.reconcile();
-    } catch (err) {
+    /** The process died (`err`): a fresh one looks at the journal; the run's end, if that is one. */
+    const crashed = async (err: unknown): Promise<StopKind | undefined> => {
       if (!isProcessCrash(err)) throw err;
       crashes += 1;
       runner = fresh();
@@ -274,13 +275,31 @@ export async function drive(s: Scenario, opts: DriveOptions = {}): Promise<RunOu
         const ended = isTerminal(rec.status.phase)
           ? 'terminal'
           : ((await react(rec.status, rec.spec)) ?? track(rec.status));
-        if (ended) {
-          stop = ended;
-          break;
-        }
+        if (ended) return ended;
       }
       const delay = opts.restartDelayMs?.(err) ?? 0;
       if (delay > 0) await clock.sleep(delay);
+      return undefined;
+    };
+    /** A runner writing behind has written what it reports before the run ends on it. */
+    const ends = async (kind: StopKind): Promise<StopKind | 'crashed' | undefined> => {
+      if (!opts.writeBehind) return kind;
+      try {
+        await runner.flush();
+        return kind;
+      } catch (err) {
+        return (await crashed(err)) ?? 'crashed';
+      }
+    };
+    try {
+      reconciles += 1;
+      r = await runner.reconcile();
+    } catch (err) {
+      const ended = await crashed(err);
+      if (ended) {
+        stop = ended;
+        break;
+      }
       continue;
     }
     opts.onReconcile?.(r);
@@ -290,20 +309,15 @@ export async function drive(s: Scenario, opts: DriveOptions = {}): Promise<RunOu
       actions += 1;
       lastActionAt = clock.now();
     }
-    if (r.terminal) {
-      stop = 'terminal';
-      break;
-    }
     const st = r.status;
-    const ended = await react(st, r.spec);
-    if (ended) {
-      stop = ended;
-      break;
-    }
-    const stuck = track(st);
-    if (stuck) {
-      stop = stuck;
-      break;
+    const end = r.terminal ? 'terminal' : ((await react(st, r.spec)) ?? track(st));
+    if (end) {
+      const ended = await ends(end);
+      if (ended === 'crashed') continue;
+      if (ended) {
+        stop = ended;
+        break;
+      }
     }
     if (r.requeueMs > 0) await clock.sleep(r.requeueMs);
   }
