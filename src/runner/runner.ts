@@ -41,8 +41,9 @@ export interface RunnerDeps {
    * Write behind: a status that records no intent (the outcomes of the actions just performed, a
    * step the platform carries out by itself, a change without an action) is written while the next
    * reconcile already observes and decides on it, one write at a time, a newer status replacing
-   * one still waiting to go out. An intent is still durable before its action runs (it waits for
-   * everything written before it), and so is a terminal status before it is reported. A crash
+   * one still waiting to go out. An intent is still durable before its action runs (it is written
+   * after the write in flight, in the place of what waits behind it), and so is a terminal status
+   * before it is reported. A crash
    * loses at most statuses that record no intent: what a crash before an outcome write loses
    * anyway, decided again from what the cluster shows. For the operator, whose status writes of a
    * large node upgrade take a large part of a second each under load.
@@ -149,6 +150,8 @@ export class Runner {
   private writing?: Promise<void>;
   /** Write behind: why a write failed (reported by the next reconcile, which then reads afresh). */
   private writeError?: { err: unknown };
+  /** Write behind: the last write that landed (an intent written behind reads its revision here). */
+  private landed?: UpgradeRecord;
 
   constructor(private readonly deps: RunnerDeps) {}
 
@@ -230,9 +233,19 @@ export class Runner {
     } else if (worthWriting && !actFirst) {
       try {
         // An intent goes out after everything written behind, and is durable before its action.
-        base = (await this.settled()) ?? record;
-        revision = await this.persist(base, decision.status, base.revision);
-        this.lastWriteAt = now;
+        if (this.writing) {
+          // It holds all that waits behind the write in flight: it takes that place.
+          this.writeLater(record, decision.status);
+          await this.settled();
+          const landed = this.landed;
+          if (landed?.status !== decision.status) throw new Error('the intent was not written');
+          base = landed;
+          revision = landed.revision;
+        } else {
+          base = (await this.settled()) ?? record;
+          revision = await this.persist(base, decision.status, base.revision);
+          this.lastWriteAt = now;
+        }
       } catch (err) {
         if (err instanceof ConflictError)
           return { status: record.status, spec: record.spec, requeueMs: 0, terminal: false };
@@ -355,6 +368,7 @@ export class Runner {
       try {
         const revision = await this.persist(from, status, from.revision);
         this.written = { spec: from.spec, status, revision };
+        this.landed = this.written;
         // A reconcile deciding on this status meanwhile writes on from its revision.
         if (this.latest?.status === status) this.latest.revision = revision;
         this.lastWriteAt = this.deps.clock.now();

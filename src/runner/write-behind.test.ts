@@ -2,8 +2,8 @@
  * A runner writing behind (`RunnerDeps.writeBehind`, as the operator runs it), with status writes
  * held until the test lets them land: an intent is durable before its action runs; an action's
  * outcome is written while the reconcile returns and the next one decides on it; statuses waiting
- * behind a write in flight go out as one, the newest; a spec change while writes are pending is
- * seen; the end is written before it is reported.
+ * behind a write in flight go out as one, the newest (an intent among them); a spec change while
+ * writes are pending is seen; the end is written before it is reported.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -106,7 +106,7 @@ describe('a runner writing behind', () => {
     assert.deepEqual((await stored(journal)).members, r.status.members, 'the outcome landed');
   });
 
-  it('decides on a status still being written; statuses waiting behind it go out as one, the newest', async () => {
+  it('decides on a status still being written; an intent takes the place of the statuses waiting behind it', async () => {
     const { journal, runner, clock } = await setUp();
     // Run to the first outcome written behind.
     let r = await runner.reconcile();
@@ -134,13 +134,12 @@ describe('a runner writing behind', () => {
     journal.releaseOne();
     await blocked;
     await runner.flush();
-    // The write in flight, then one write of the newest waiting status, then the intent and its outcome.
+    // The write in flight, then the intent (which holds every status waiting behind it: it takes
+    // their place), then its outcome.
     const landed = journal.landed.slice(landedBefore);
-    assert.ok(landed.length <= 4, `${landed.length} writes for ${decided.size} statuses`);
-    assert.ok(
-      landed.some((s) => JSON.stringify(s.members) === JSON.stringify(r.status.members)),
-      'the newest status decided before the intent was written',
-    );
+    assert.equal(landed.length, 3, `${landed.length} writes for ${decided.size} statuses`);
+    assert.ok(landed[1]!.history.length > r.status.history.length, 'the intent holds the newest status');
+    assert.deepEqual(landed[1]!.history.slice(0, r.status.history.length), r.status.history);
   });
 
   it('sees a spec change made while writes are pending, and writes the end before reporting it', async () => {
