@@ -13,7 +13,7 @@
  * that replaces an Expired upgrade whose Events were left deletes them first.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { NODE_ANNOTATIONS } from '../../src/api/nodes.js';
 import { GROUP, PLURAL, VERSION } from '../../src/api/upgrade.js';
 import type { CoreV1Event } from '@kubernetes/client-node';
@@ -125,16 +125,7 @@ describe('expiry of a paused node upgrade (real control plane, the operator)', (
     'an operator that did not delete the Events of the upgrade it expired is followed by one that does',
     { timeout: 240_000 },
     async (t) => {
-      const n = await nodeCluster(t, { cp: 1, workers: 2, from: FROM });
-      await heldDrainOn(n, 'w-02');
-      await createExpiringUpgrade(n);
-      const a = await nodesOperator(t, n, 'op-a', { withoutPrune: true });
-      await a.start();
-      const expired = await waitUpgradeWhere(n, 'nodes', 'Expired', (u) =>
-        ['Expired', 'Completed', 'Failed'].includes(u.status?.phase ?? ''),
-      );
-      assert.equal(expired.status?.phase, 'Expired', JSON.stringify(expired.status?.history?.slice(-5)));
-      const uid = expired.metadata.uid!;
+      const { n, a, uid } = await expiredByOperatorWithoutPrune(t);
       const stale = (await allEvents(n, uid)).filter((ev) => !keptReason(ev.reason));
       assert.ok(stale.length > 0, 'the Events are left by the first operator');
       assert.ok(
@@ -157,17 +148,8 @@ describe('expiry of a paused node upgrade (real control plane, the operator)', (
     'baton apply over an Expired upgrade whose Events were left deletes them before it replaces it',
     { timeout: 240_000 },
     async (t) => {
-      const n = await nodeCluster(t, { cp: 1, workers: 2, from: FROM });
-      await heldDrainOn(n, 'w-02');
-      await createExpiringUpgrade(n);
-      const a = await nodesOperator(t, n, 'op-a', { withoutPrune: true });
-      await a.start();
-      const expired = await waitUpgradeWhere(n, 'nodes', 'Expired', (u) =>
-        ['Expired', 'Completed', 'Failed'].includes(u.status?.phase ?? ''),
-      );
-      assert.equal(expired.status?.phase, 'Expired', JSON.stringify(expired.status?.history?.slice(-5)));
+      const { n, a, uid } = await expiredByOperatorWithoutPrune(t);
       a.kill();
-      const uid = expired.metadata.uid!;
       assert.ok(
         (await allEvents(n, uid)).some((ev) => !keptReason(ev.reason)),
         'the Events are left',
@@ -248,6 +230,23 @@ describe('expiry of a paused node upgrade (real control plane, the operator)', (
 });
 
 const EXPIRY_S = 8;
+
+/**
+ * A node upgrade paused on a held drain and ended Expired by an operator (`a`, still running) that
+ * records Events but never deletes them, as one killed between the Expired write and the deletion.
+ */
+async function expiredByOperatorWithoutPrune(t: TestContext) {
+  const n = await nodeCluster(t, { cp: 1, workers: 2, from: FROM });
+  await heldDrainOn(n, 'w-02');
+  await createExpiringUpgrade(n);
+  const a = await nodesOperator(t, n, 'op-a', { withoutPrune: true });
+  await a.start();
+  const expired = await waitUpgradeWhere(n, 'nodes', 'Expired', (u) =>
+    ['Expired', 'Completed', 'Failed'].includes(u.status?.phase ?? ''),
+  );
+  assert.equal(expired.status?.phase, 'Expired', JSON.stringify(expired.status?.history?.slice(-5)));
+  return { n, a, uid: expired.metadata.uid! };
+}
 
 type Event = CoreV1Event;
 

@@ -100,14 +100,23 @@ function restarts(out: RunOutcome): Record<string, Record<string, number>> {
   );
 }
 
-/** How the crashed run `got` differs from the uninterrupted run `want`; empty when it does not. */
-function differences(want: RunOutcome, got: RunOutcome, at: JournalCrashPoint): string[] {
+/**
+ * What every crashed run must share with the uninterrupted one: one crash, the same end, and every
+ * member restarted as often onto the same versions (asserted); the differences in the end.
+ */
+function endDifferences(want: RunOutcome, got: RunOutcome): string[] {
   const bad: string[] = [];
   if (got.crashes !== 1) bad.push(`expected one crash, got ${got.crashes}`);
   if (got.stop !== want.stop) bad.push(`stopped ${got.stop}, uninterrupted ${want.stop}`);
   if (got.status.phase !== want.status.phase)
     bad.push(`ended ${got.status.phase} (${got.status.reason}), uninterrupted ${want.status.phase}`);
   assert.deepEqual(restarts(got), restarts(want), 'restarts per member and version');
+  return bad;
+}
+
+/** How the crashed run `got` differs from the uninterrupted run `want`; empty when it does not. */
+function differences(want: RunOutcome, got: RunOutcome, at: JournalCrashPoint): string[] {
+  const bad = endDifferences(want, got);
   const calls = disruptiveCalls(got);
   const base = disruptiveCalls(want);
   // Died after the write: the action it announced had not run yet, so nothing may run twice.
@@ -148,12 +157,7 @@ function firstTimes(calls: string[]): string[] {
  * asked for each change, and the safety rules the simulated cluster checks.
  */
 function differencesBehind(want: RunOutcome, got: RunOutcome): string[] {
-  const bad: string[] = [];
-  if (got.crashes !== 1) bad.push(`expected one crash, got ${got.crashes}`);
-  if (got.stop !== want.stop) bad.push(`stopped ${got.stop}, uninterrupted ${want.stop}`);
-  if (got.status.phase !== want.status.phase)
-    bad.push(`ended ${got.status.phase} (${got.status.reason}), uninterrupted ${want.status.phase}`);
-  assert.deepEqual(restarts(got), restarts(want), 'restarts per member and version');
+  const bad = endDifferences(want, got);
   assert.deepEqual(firstTimes(disruptiveCalls(got)), firstTimes(disruptiveCalls(want)), 'cluster calls');
   assert.deepEqual(got.world.cluster.recorder.violations(), [], 'safety');
   return bad;
