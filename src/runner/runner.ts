@@ -43,10 +43,9 @@ export interface RunnerDeps {
    * reconcile already observes and decides on it, one write at a time, a newer status replacing
    * one still waiting to go out. An intent is still durable before its action runs (it is written
    * after the write in flight, in the place of what waits behind it), and so is a terminal status
-   * before it is reported. A crash
-   * loses at most statuses that record no intent: what a crash before an outcome write loses
-   * anyway, decided again from what the cluster shows. For the operator, whose status writes of a
-   * large node upgrade take a large part of a second each under load.
+   * before it is reported. A crash loses at most statuses that record no intent: what a crash
+   * before an outcome write loses anyway, decided again from what the cluster shows. For the
+   * operator's node upgrades, whose status writes take a large part of a second each under load.
    */
   writeBehind?: boolean;
 }
