@@ -7,6 +7,8 @@ import type { Snapshot, UpgradeStatus } from '../core/types.js';
 import { isTerminal } from '../core/types.js';
 import { expiring, type Availability } from '../runner/decide.js';
 import { observe } from '../runner/observe.js';
+import { ConflictError } from '../core/errors.js';
+import { KUBERNETES_NODES_ENGINE } from '../api/nodes.js';
 import { type ReconcileResult, Runner } from '../runner/runner.js';
 import type { CliIO } from '../wiring/io.js';
 import { ProgressReporter } from './progress.js';
@@ -62,6 +64,10 @@ export async function driveUpgrade(
     onAction: () => {
       actions += 1;
     },
+    // As in the operator (src/operator/reconcile.ts): a node upgrade's status holds every node,
+    // hundreds of KB and up to a second a write under load, so the next reconcile does not wait for
+    // an outcome's write (Runner's writeBehind; an intent is still written before its action).
+    writeBehind: target.kind === 'kubernetes' && target.engine.name === KUBERNETES_NODES_ENGINE,
   });
   const refreshSnapshot = async () => {
     if (!reporter || !io.stdout.isTTY) return;
@@ -93,15 +99,30 @@ export async function driveUpgrade(
     return false;
   };
   let lastRefresh = -Infinity;
-  for (;;) {
-    io.signal?.throwIfAborted();
-    if (clock.now() - lastRefresh >= 2000) {
-      lastRefresh = clock.now();
-      await refreshSnapshot();
+  try {
+    for (;;) {
+      io.signal?.throwIfAborted();
+      if (clock.now() - lastRefresh >= 2000) {
+        lastRefresh = clock.now();
+        await refreshSnapshot();
+      }
+      const r = await runner.reconcile(io.signal);
+      if (r.terminal || stopWhen(r)) {
+        // What was written behind is in the journal before the drive reads it and returns; a write
+        // that met a newer revision (someone paused or changed the spec meanwhile) decides again.
+        try {
+          await runner.flush();
+        } catch (err) {
+          if (err instanceof ConflictError) continue;
+          throw err;
+        }
+        break;
+      }
+      if (r.requeueMs > 0) await clock.sleep(r.requeueMs, io.signal);
     }
-    const r = await runner.reconcile(io.signal);
-    if (r.terminal || stopWhen(r)) break;
-    if (r.requeueMs > 0) await clock.sleep(r.requeueMs, io.signal);
+  } finally {
+    // Interrupted (Ctrl-C) or failed: what is decided is written before the process goes, if it can.
+    await runner.flush().catch(() => undefined);
   }
   reporter?.finish();
   const record = (await target.platform.journal.get(name))!;

@@ -67,6 +67,11 @@ export interface ControlPlane {
   kill(): void;
   /** The process ID of a running component (`kube-apiserver`, `etcd`...), for benchmarks that read its CPU time. */
   pid(component: string): number | undefined;
+  /**
+   * Let this process exit while the components run (a test file's own control plane: its `exit`
+   * hook then kills them).
+   */
+  unref(): void;
 }
 
 /** Options of {@link startControlPlane}. */
@@ -117,7 +122,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       try {
         const info = await startOnce(bins, dir, procs, track, deadline);
         const pid = (component: string) => procs.find((p) => p.name === component && !p.exited)?.child.pid;
-        return { info, startMs: Date.now() - started, stop, kill, pid };
+        const unref = () => procs.forEach((p) => p.child.unref());
+        return { info, startMs: Date.now() - started, stop, kill, pid, unref };
       } catch (err) {
         const taken = await portTaken(procs);
         await Promise.all(procs.splice(0).map(stopProc));

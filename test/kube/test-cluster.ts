@@ -108,6 +108,8 @@ export function sharedControlPlane(): Promise<ControlPlaneInfo> {
   const file = process.env.BATON_CONTROLPLANE;
   if (file) return Promise.resolve(JSON.parse(readFileSync(file, 'utf8')) as ControlPlaneInfo);
   privatePlane ??= startControlPlane().then((cp) => {
+    // The components must not keep the process alive once its tests are done, or it never exits.
+    cp.unref();
     process.once('exit', () => cp.kill());
     return cp.info;
   });
