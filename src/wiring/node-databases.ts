@@ -67,6 +67,11 @@ function referencing(all: UpgradeResource[], name: string): UpgradeResource[] {
 /** Database drains through the engines on pods (see the module comment). */
 export class PodDatabaseDrains implements DatabaseDrains {
   private readonly databases = new Map<string, Promise<Database>>();
+  /**
+   * Members (`namespace/statefulset/pod`) this process restored since it last drained them: the
+   * engine's restore runs once per drain here, and again after a restart (it is idempotent).
+   */
+  private readonly restored = new Set<string>();
 
   constructor(private readonly o: PodDatabaseDrainsOptions) {}
 
@@ -117,6 +122,7 @@ export class PodDatabaseDrains implements DatabaseDrains {
 
   async drain(engine: string, sts: string, pod: string, ctx: PortContext): Promise<DatabaseHandOver> {
     const db = await this.database(engine, sts);
+    this.restored.delete(`${sts}/${pod}`);
     const snap = await observe(db.platform, db.engine, ctx);
     const me = snap.members.find((m) => m.name === pod);
     if (!me || !holds(me)) return { done: true };
@@ -180,6 +186,14 @@ export class PodDatabaseDrains implements DatabaseDrains {
     const me = snap.members.find((m) => m.name === pod);
     if (!me) return { ok: false, detail: `${pod} is not back yet` };
     if (!me.ready) return { ok: false, detail: `${pod} is not ready` };
+    const key = `${sts}/${pod}`;
+    if (db.engine.restore && !this.restored.has(key)) {
+      // Back: undo what its drain set up (maintenance mode, an evict-leader scheduler), as a roll
+      // does once a member is back, then judge it on a fresh observation.
+      await db.engine.restore(me, snap, ctx);
+      this.restored.add(key);
+      return { ok: false, detail: `${pod} back: its database's drain undone, checking it again` };
+    }
     if (me.engine && (!me.engine.healthy || !me.engine.caughtUp)) {
       return { ok: false, detail: me.engine.detail ?? `${pod} has not caught up` };
     }

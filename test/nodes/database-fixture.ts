@@ -82,7 +82,14 @@ export async function nodeOfPod(n: NodeCluster, pod: string): Promise<string> {
 /** The database's own Upgrade (paused, never run): where the node drains find its members' endpoints. */
 export async function databaseUpgrade(
   n: NodeCluster,
-  o: { name: string; engine: string; version: string; endpoints: Record<string, string> },
+  o: {
+    name: string;
+    engine: string;
+    version: string;
+    endpoints: Record<string, string>;
+    /** The Secret of the database's admin credentials (Redis Enterprise's REST API). */
+    credentialsSecret?: string;
+  },
 ): Promise<void> {
   await n.c.rest.post(`/apis/${GROUP}/${VERSION}/namespaces/${n.c.namespace}/${PLURAL}`, {
     apiVersion: `${GROUP}/${VERSION}`,
@@ -93,6 +100,7 @@ export async function databaseUpgrade(
       version: o.version,
       paused: true,
       target: { statefulSet: o.name, endpoints: o.endpoints },
+      ...(o.credentialsSecret ? { credentialsSecret: { name: o.credentialsSecret } } : {}),
     },
   });
 }

@@ -64,7 +64,12 @@ export interface DatabaseDrains {
    * say whether it holds nothing now (only then is it evicted). Idempotent.
    */
   drain(engine: string, statefulSet: string, pod: string, ctx: PortContext): Promise<DatabaseHandOver>;
-  /** Whether the database is healthy with member `pod` caught up; `detail` says why not. */
+  /**
+   * Whether the database is healthy with member `pod` caught up; `detail` says why not. Once the
+   * member is back and Ready, first undoes what its drain set up for it (the database engine's
+   * restore: Redis Enterprise's maintenance mode off, TiKV's evict-leader scheduler removed), as a
+   * roll does after each member; idempotent, so a restarted Baton does it again.
+   */
   caughtUp(
     engine: string,
     statefulSet: string,

@@ -80,6 +80,8 @@ export class RedisEnterpriseEngine implements Engine {
   private readonly issued = new Map<string, string[]>();
   /** The last `maintenance_on` action per member. */
   private readonly maintenanceOn = new Map<string, string[]>();
+  /** The last `maintenance_off` action per member (a restore asked again while it runs waits for it). */
+  private readonly maintenanceOff = new Map<string, string[]>();
   /** The last failed action per member, until the member holds nothing. */
   private readonly failures = new Map<string, string>();
 
@@ -148,8 +150,13 @@ export class RedisEnterpriseEngine implements Engine {
    * Whether a `maintenance_on` this engine issued for `member` is still running: a drain repeated
    * meanwhile must not activate maintenance mode again (each activation takes a snapshot of its own).
    */
-  private async pendingMaintenance(member: string): Promise<boolean> {
-    for (const uid of this.maintenanceOn.get(member) ?? []) {
+  private pendingMaintenance(member: string): Promise<boolean> {
+    return this.pending(this.maintenanceOn, member);
+  }
+
+  /** Whether an action of `issued` (per member) for `member` is still running. */
+  private async pending(issued: Map<string, string[]>, member: string): Promise<boolean> {
+    for (const uid of issued.get(member) ?? []) {
       try {
         const a = await this.api.action(uid);
         if (a.status !== 'completed' && a.status !== 'failed') return true;
@@ -323,7 +330,10 @@ export class RedisEnterpriseEngine implements Engine {
     const view = await lookAt(this.api);
     const node = nodeOf(member, view);
     if (!node || !view.status[String(node.uid)]?.maintenance_snapshot) return;
+    // Asked again while its maintenance_off still runs (the snapshot stays until it is done).
+    if (await this.pending(this.maintenanceOff, member.name)) return;
     const action = await this.api.nodeAction(node.uid, 'maintenance_off', {});
     this.issued.set(member.name, [action]);
+    this.maintenanceOff.set(member.name, [action]);
   }
 }
