@@ -98,13 +98,19 @@ export class PodDatabaseDrains implements DatabaseDrains {
       metadata: { name: `${name}-node-drain`, namespace },
       spec: { engine: engineName, version: '0.0.0', target: { statefulSet: name } },
     };
-    // Only this StatefulSet, with the engine its label names (the Upgrade may target several).
+    // The whole database when its Upgrade names several StatefulSets: a TiKV store's hand-over
+    // goes through PD, the members of another one. Else only this StatefulSet. With the engine
+    // its label names either way.
+    const t = base.spec.target;
+    const whole = (t.statefulSets?.length ?? 0) > 1;
     const upgrade: UpgradeResource = {
       ...base,
       spec: {
         ...base.spec,
         engine: engineName,
-        target: { ...base.spec.target, statefulSet: name, statefulSets: undefined, cluster: undefined },
+        target: whole
+          ? { ...t, statefulSet: undefined, cluster: undefined }
+          : { ...t, statefulSet: name, statefulSets: undefined, cluster: undefined },
       },
     };
     const engine = await engineForUpgrade(kc, upgrade, 'spec.engine', engineName);
@@ -213,11 +219,16 @@ export class PodDatabaseDrains implements DatabaseDrains {
   }
 }
 
-/** The member to take over: a ready, healthy, caught-up other member, least lagging first. */
+/** The member to take over: a ready, healthy, caught-up other member of its component, least lagging first. */
 function successor(snap: Snapshot, me: MemberView): MemberView | undefined {
   return snap.members
     .filter(
-      (m) => m.name !== me.name && m.ready && m.engine?.healthy !== false && m.engine?.caughtUp !== false,
+      (m) =>
+        m.name !== me.name &&
+        m.component === me.component &&
+        m.ready &&
+        m.engine?.healthy !== false &&
+        m.engine?.caughtUp !== false,
     )
     .sort((a, b) => (a.engine?.lag ?? 0) - (b.engine?.lag ?? 0))[0];
 }

@@ -20,11 +20,19 @@ import type { NodeCluster } from './k8s-fixture.js';
  */
 export async function createSpreadDatabase(
   n: NodeCluster,
-  o: { name: string; replicas: number; engine: string; image: string; ordered?: boolean },
+  o: {
+    name: string;
+    replicas: number;
+    engine: string;
+    image: string;
+    ordered?: boolean;
+    /** More labels on the StatefulSet (`baton.dev/component`). */
+    labels?: Record<string, string>;
+  },
 ): Promise<void> {
   const sts = statefulSet(o.name, o.replicas, {
     image: o.image,
-    labels: { [DATABASE_ENGINE_LABEL]: o.engine },
+    labels: { [DATABASE_ENGINE_LABEL]: o.engine, ...o.labels },
   });
   sts.spec!.podManagementPolicy = o.ordered ? 'OrderedReady' : 'Parallel';
   sts.spec!.template.spec!.nodeSelector = { pool: 'workers' };
@@ -89,6 +97,8 @@ export async function databaseUpgrade(
     endpoints: Record<string, string>;
     /** The Secret of the database's admin credentials (Redis Enterprise's REST API). */
     credentialsSecret?: string;
+    /** The database's StatefulSets with their components, when it has several (TiDB's PD, TiKV). */
+    statefulSets?: { name: string; component: string }[];
   },
 ): Promise<void> {
   await n.c.rest.post(`/apis/${GROUP}/${VERSION}/namespaces/${n.c.namespace}/${PLURAL}`, {
@@ -99,7 +109,10 @@ export async function databaseUpgrade(
       engine: o.engine,
       version: o.version,
       paused: true,
-      target: { statefulSet: o.name, endpoints: o.endpoints },
+      target: {
+        ...(o.statefulSets ? { statefulSets: o.statefulSets } : { statefulSet: o.name }),
+        endpoints: o.endpoints,
+      },
       ...(o.credentialsSecret ? { credentialsSecret: { name: o.credentialsSecret } } : {}),
     },
   });
