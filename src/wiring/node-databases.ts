@@ -22,6 +22,7 @@ import type { BlockedPod, DatabaseDrains, DatabaseHandOver } from '../engines/ku
 import { engineRegistry, engineRules, knownEngines } from '../engines/registry.js';
 import { PLATFORM_CANNOT_STOP } from '../engines/postgres/switchover.js';
 import { UpgradeResourceJournal } from '../platforms/kubernetes/journal.js';
+import { ordinalOf } from '../platforms/kubernetes/members.js';
 import { KubernetesPlatform } from '../platforms/kubernetes/statefulset.js';
 import { observe } from '../runner/observe.js';
 import { makeSpec } from '../runner/start.js';
@@ -54,14 +55,21 @@ function holds(m: MemberView): boolean {
   return isLeaderRole(m.engine?.role) || (m.engine?.leaderCount ?? 0) > 0;
 }
 
-/** The Upgrades of `namespace` that target StatefulSet `name`, newest first. */
+/** Upgrades newest first. */
+function newestFirst(all: UpgradeResource[]): UpgradeResource[] {
+  return all.sort((a, b) =>
+    (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''),
+  );
+}
+
+/** The Upgrades of `namespace` that target StatefulSet `name` by its name, newest first. */
 function referencing(all: UpgradeResource[], name: string): UpgradeResource[] {
-  return all
-    .filter((u) => {
+  return newestFirst(
+    all.filter((u) => {
       const t = u.spec?.target ?? {};
       return t.statefulSet === name || (t.statefulSets ?? []).some((s) => s.name === name);
-    })
-    .sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''));
+    }),
+  );
 }
 
 /** Database drains through the engines on pods (see the module comment). */
@@ -76,45 +84,21 @@ export class PodDatabaseDrains implements DatabaseDrains {
   constructor(private readonly o: PodDatabaseDrainsOptions) {}
 
   /** The platform and engine of StatefulSet `namespace/name` run by `engine`, built once. */
-  private database(engine: string, sts: string): Promise<Database> {
+  private database(engine: string, sts: string, ctx: PortContext): Promise<Database> {
     const key = `${engine}:${sts}`;
     let d = this.databases.get(key);
     if (!d) {
-      d = this.build(engine, sts);
+      d = this.build(engine, sts, ctx);
       d.catch(() => this.databases.delete(key));
       this.databases.set(key, d);
     }
     return d;
   }
 
-  private async build(engineName: string, sts: string): Promise<Database> {
+  private platformOf(upgrade: UpgradeResource, journal: UpgradeResourceJournal): KubernetesPlatform {
     const { kc, clock, logger } = this.o;
-    const [namespace, name] = sts.split('/') as [string, string];
-    const journal = new UpgradeResourceJournal({ kc, namespace, clock, logger });
-    const found = referencing(await journal.listResources(), name)[0];
-    const base: UpgradeResource = found ?? {
-      apiVersion: API_VERSION,
-      kind: KIND,
-      metadata: { name: `${name}-node-drain`, namespace },
-      spec: { engine: engineName, version: '0.0.0', target: { statefulSet: name } },
-    };
-    // The whole database when its Upgrade names several StatefulSets: a TiKV store's hand-over
-    // goes through PD, the members of another one. Else only this StatefulSet. With the engine
-    // its label names either way.
-    const t = base.spec.target;
-    const whole = (t.statefulSets?.length ?? 0) > 1;
-    const upgrade: UpgradeResource = {
-      ...base,
-      spec: {
-        ...base.spec,
-        engine: engineName,
-        target: whole
-          ? { ...t, statefulSet: undefined, cluster: undefined }
-          : { ...t, statefulSet: name, statefulSets: undefined, cluster: undefined },
-      },
-    };
-    const engine = await engineForUpgrade(kc, upgrade, 'spec.engine', engineName);
-    const platform = new KubernetesPlatform({
+    const namespace = upgrade.metadata.namespace!;
+    return new KubernetesPlatform({
       kc,
       engines: engineRegistry,
       namespace,
@@ -123,11 +107,64 @@ export class PodDatabaseDrains implements DatabaseDrains {
       clock,
       logger,
     });
-    return { platform, engine };
+  }
+
+  /**
+   * The newest Upgrade of `engine` that targets its database through a cluster reference (a
+   * TidbCluster, CrdbCluster, RedisEnterpriseCluster) whose members include pods of StatefulSet
+   * `name`, as the Kubernetes platform resolves that reference.
+   */
+  private async byClusterReference(
+    all: UpgradeResource[],
+    engine: string,
+    name: string,
+    journal: UpgradeResourceJournal,
+    ctx: PortContext,
+  ): Promise<UpgradeResource | undefined> {
+    const candidates = newestFirst(all.filter((u) => u.spec?.target?.cluster && u.spec.engine === engine));
+    for (const u of candidates) {
+      const members = await this.platformOf(u, journal)
+        .listMembers(ctx)
+        .catch(() => []);
+      if (members.some((m) => ordinalOf(name, m.name) !== undefined)) return u;
+    }
+    return undefined;
+  }
+
+  private async build(engineName: string, sts: string, ctx: PortContext): Promise<Database> {
+    const { kc, clock, logger } = this.o;
+    const [namespace, name] = sts.split('/') as [string, string];
+    const journal = new UpgradeResourceJournal({ kc, namespace, clock, logger });
+    const all = await journal.listResources();
+    const found =
+      referencing(all, name)[0] ?? (await this.byClusterReference(all, engineName, name, journal, ctx));
+    const base: UpgradeResource = found ?? {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      metadata: { name: `${name}-node-drain`, namespace },
+      spec: { engine: engineName, version: '0.0.0', target: { statefulSet: name } },
+    };
+    // The whole database when its Upgrade names several StatefulSets or the cluster they form: a
+    // TiKV store's hand-over goes through PD, the members of another one. Else only this
+    // StatefulSet. With the engine its label names either way.
+    const t = base.spec.target;
+    const whole = !!t.cluster || (t.statefulSets?.length ?? 0) > 1;
+    const upgrade: UpgradeResource = {
+      ...base,
+      spec: {
+        ...base.spec,
+        engine: engineName,
+        target: whole
+          ? { ...t, statefulSet: undefined }
+          : { ...t, statefulSet: name, statefulSets: undefined, cluster: undefined },
+      },
+    };
+    const engine = await engineForUpgrade(kc, upgrade, 'spec.engine', engineName);
+    return { platform: this.platformOf(upgrade, journal), engine };
   }
 
   async drain(engine: string, sts: string, pod: string, ctx: PortContext): Promise<DatabaseHandOver> {
-    const db = await this.database(engine, sts);
+    const db = await this.database(engine, sts, ctx);
     this.restored.delete(`${sts}/${pod}`);
     const snap = await observe(db.platform, db.engine, ctx);
     const me = snap.members.find((m) => m.name === pod);
@@ -165,7 +202,7 @@ export class PodDatabaseDrains implements DatabaseDrains {
   }
 
   async blockers(engine: string, sts: string, pods: string[], ctx: PortContext): Promise<BlockedPod[]> {
-    const db = await this.database(engine, sts);
+    const db = await this.database(engine, sts, ctx);
     if (!db.engine.handOverBlocked) return [];
     // The roles as the drain sees them (the same observation), judged by the engine's own rule.
     const snap = await observe(db.platform, db.engine, ctx);
@@ -182,7 +219,7 @@ export class PodDatabaseDrains implements DatabaseDrains {
     pod: string,
     ctx: PortContext,
   ): Promise<{ ok: boolean; detail: string }> {
-    const db = await this.database(engine, sts);
+    const db = await this.database(engine, sts, ctx);
     let snap: Snapshot;
     try {
       snap = await observe(db.platform, db.engine, ctx);

@@ -25,6 +25,26 @@ export const BASIC_COMPONENTS: readonly (readonly [string, number])[] = [
   ['tidb', 2],
 ];
 
+/** The TidbCluster CRD (only what Baton reads: any spec and status kept). */
+export async function applyTidbClusterCrd(rest: Parameters<typeof applyCrd>[0]): Promise<void> {
+  await applyCrd(rest, {
+    metadata: { name: `${TIDB_CLUSTER.plural}.${TIDB_CLUSTER.group}` },
+    spec: {
+      group: TIDB_CLUSTER.group,
+      scope: 'Namespaced',
+      names: { kind: TIDB_CLUSTER.kind, plural: TIDB_CLUSTER.plural },
+      versions: [
+        {
+          name: TIDB_CLUSTER.version,
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+        },
+      ],
+    },
+  });
+}
+
 /**
  * The TidbCluster CRD, a TidbCluster `basic` at `opts.version` (default v7.1.0, with
  * `opts.annotations`) and its StatefulSets (`opts.components`, default {@link BASIC_COMPONENTS}),
@@ -42,22 +62,7 @@ export async function tidbCluster(
 ): Promise<void> {
   const version = opts.version ?? 'v7.1.0';
   const own = opts.componentVersions ?? {};
-  await applyCrd(env.server.rest, {
-    metadata: { name: `${TIDB_CLUSTER.plural}.${TIDB_CLUSTER.group}` },
-    spec: {
-      group: TIDB_CLUSTER.group,
-      scope: 'Namespaced',
-      names: { kind: TIDB_CLUSTER.kind, plural: TIDB_CLUSTER.plural },
-      versions: [
-        {
-          name: TIDB_CLUSTER.version,
-          served: true,
-          storage: true,
-          schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
-        },
-      ],
-    },
-  });
+  await applyTidbClusterCrd(env.server.rest);
   const tc = (await env.custom.createNamespacedCustomObject({
     ...tcRef(env),
     body: {

@@ -99,6 +99,8 @@ export async function databaseUpgrade(
     credentialsSecret?: string;
     /** The database's StatefulSets with their components, when it has several (TiDB's PD, TiKV). */
     statefulSets?: { name: string; component: string }[];
+    /** Or the cluster object they form (a TidbCluster). */
+    cluster?: { kind: string; name: string };
   },
 ): Promise<void> {
   await n.c.rest.post(`/apis/${GROUP}/${VERSION}/namespaces/${n.c.namespace}/${PLURAL}`, {
@@ -110,7 +112,11 @@ export async function databaseUpgrade(
       version: o.version,
       paused: true,
       target: {
-        ...(o.statefulSets ? { statefulSets: o.statefulSets } : { statefulSet: o.name }),
+        ...(o.cluster
+          ? { cluster: o.cluster }
+          : o.statefulSets
+            ? { statefulSets: o.statefulSets }
+            : { statefulSet: o.name }),
         endpoints: o.endpoints,
       },
       ...(o.credentialsSecret ? { credentialsSecret: { name: o.credentialsSecret } } : {}),
