@@ -16,7 +16,7 @@ import { describe, it } from 'node:test';
 import { startCockroachPods } from '../cockroachdb/pods.js';
 import { waitFor } from '../kube/helpers.js';
 import { createSpreadDatabase, databaseUpgrade, waitDatabaseReady } from './database-fixture.js';
-import { nodeCluster, testNodes, testTarget, wireNodes } from './k8s-fixture.js';
+import { nodeCluster, upgradeAllNodes } from './k8s-fixture.js';
 
 const FROM = 'v1.36.5';
 const TO = 'v1.37.2';
@@ -63,23 +63,8 @@ describe('node drains that know CockroachDB (real control plane, CockroachDB dou
       }, 10);
       t.after(() => clearInterval(sampler));
 
-      const w = await wireNodes(n, 'nodes', {
-        version: TO,
-        target: { nodes: testTarget(n.c) },
-        strategy: { batch: { type: 'fixed', size: 3 } },
-      });
-      const r = await w
-        .runner()
-        .run({ stopWhen: (x) => x.status.phase === 'Paused', signal: AbortSignal.timeout(360_000) })
-        .catch((err: unknown) => {
-          const last = w.statuses.at(-1);
-          throw new Error(`${String(err)}; last: ${JSON.stringify(last?.history.slice(-5))}`);
-        });
+      const { history } = await upgradeAllNodes(n, { version: TO, size: 3 });
       clearInterval(sampler);
-      const history = r.status.history.map((h) => h.message).join('\n');
-      assert.equal(r.status.phase, 'Completed', `${r.status.pauseCause}\n${history}`);
-      for (const [name, node] of await testNodes(n))
-        assert.equal(node.status?.nodeInfo?.kubeletVersion, TO, `${name} upgraded`);
 
       assert.deepEqual(
         [...new Set(pods.stopOrder())].sort(),

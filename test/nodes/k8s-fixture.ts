@@ -4,6 +4,7 @@
  * on them, an Upgrade resource with a nodes target, and the runner wired as the CLI wires it
  * (`wiring/nodes.ts`).
  */
+import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import {
   AppsV1Api,
@@ -204,6 +205,47 @@ export async function wireNodes(
       onStatus: (s) => statuses.push(structuredClone(s)),
     });
   return { journal, platform, engine, runner, events, statuses };
+}
+
+/**
+ * Run a runner of `w` until the upgrade ends or pauses (`timeoutMs`, default 6 minutes); a timeout
+ * names the last steps. The status, and its history's messages one per line.
+ */
+export async function runToRest(
+  w: Awaited<ReturnType<typeof wireNodes>>,
+  timeoutMs = 360_000,
+): Promise<{ status: UpgradeStatus; history: string }> {
+  const r = await w
+    .runner()
+    .run({ stopWhen: (x) => x.status.phase === 'Paused', signal: AbortSignal.timeout(timeoutMs) })
+    .catch((err: unknown) => {
+      const last = w.statuses.at(-1);
+      throw new Error(`${String(err)}; last: ${JSON.stringify(last?.history.slice(-5))}`);
+    });
+  return { status: r.status, history: r.status.history.map((h) => h.message).join('\n') };
+}
+
+/**
+ * The node upgrade `nodes` of every test node to `version`, in fixed batches of `size` (the ready
+ * timeout `ready` when given), run to its end: it must be Completed with every node at `version`.
+ */
+export async function upgradeAllNodes(
+  n: NodeCluster,
+  o: { version: string; size: number; ready?: string },
+): Promise<{ status: UpgradeStatus; history: string }> {
+  const w = await wireNodes(n, 'nodes', {
+    version: o.version,
+    target: { nodes: testTarget(n.c) },
+    strategy: {
+      batch: { type: 'fixed', size: o.size },
+      ...(o.ready ? { timeouts: { ready: o.ready } } : {}),
+    },
+  });
+  const r = await runToRest(w);
+  assert.equal(r.status.phase, 'Completed', `${r.status.pauseCause}\n${r.history}`);
+  for (const [name, node] of await testNodes(n))
+    assert.equal(node.status?.nodeInfo?.kubeletVersion, o.version, `${name} upgraded`);
+  return r;
 }
 
 /** The test's Nodes by short name (`cp-1`, `w-01`, or a replacement's). */

@@ -28,7 +28,7 @@ import {
   startWriter,
   waitDatabaseReady,
 } from './database-fixture.js';
-import { nodeCluster, testNodes, testTarget, wireNodes } from './k8s-fixture.js';
+import { nodeCluster, runToRest, testNodes, testTarget, wireNodes } from './k8s-fixture.js';
 
 const FROM = 'v1.36.5';
 const HAND_OVER = 'databases-hand-over';
@@ -103,15 +103,9 @@ describe('node drains that know PostgreSQL (real control plane, real postgres)',
 
       // Forced past it, the drain reaches the primary's node and pauses there.
       await w.journal.updateSpec('nodes', (s) => ({ ...s, force: [...s.force, HAND_OVER] }));
-      const r = await w
-        .runner()
-        .run({ stopWhen: (x) => x.status.phase === 'Paused', signal: AbortSignal.timeout(360_000) })
-        .catch((err: unknown) => {
-          const last = w.statuses.at(-1);
-          throw new Error(`${String(err)}; last: ${JSON.stringify(last?.history.slice(-5))}`);
-        });
+      const r = await runToRest(w);
       const report = await probe.stop();
-      const history = r.status.history.map((h) => h.message).join('\n');
+      const history = r.history;
       assert.equal(r.status.phase, 'Paused', `${r.status.reason}\n${history}`);
       t.diagnostic(`pause cause: ${r.status.pauseCause}`);
       assert.match(r.status.pauseCause ?? '', /w-01/, 'the cause names the node');

@@ -16,7 +16,7 @@ import { describe, it } from 'node:test';
 import { REC_PASSWORD, REC_USER } from '../redis-enterprise/double.js';
 import { startRecPods } from '../redis-enterprise/pods.js';
 import { createSpreadDatabase, databaseUpgrade, waitDatabaseReady } from './database-fixture.js';
-import { nodeCluster, testNodes, testTarget, wireNodes } from './k8s-fixture.js';
+import { nodeCluster, upgradeAllNodes } from './k8s-fixture.js';
 
 const FROM = 'v1.36.5';
 const TO = 'v1.37.2';
@@ -56,22 +56,7 @@ describe('node drains that know Redis Enterprise (real control plane, REST doubl
         credentialsSecret: 'rec-admin',
       });
 
-      const w = await wireNodes(n, 'nodes', {
-        version: TO,
-        target: { nodes: testTarget(n.c) },
-        strategy: { batch: { type: 'fixed', size: 2 }, timeouts: { ready: '90s' } },
-      });
-      const r = await w
-        .runner()
-        .run({ stopWhen: (x) => x.status.phase === 'Paused', signal: AbortSignal.timeout(360_000) })
-        .catch((err: unknown) => {
-          const last = w.statuses.at(-1);
-          throw new Error(`${String(err)}; last: ${JSON.stringify(last?.history.slice(-5))}`);
-        });
-      const history = r.status.history.map((h) => h.message).join('\n');
-      assert.equal(r.status.phase, 'Completed', `${r.status.pauseCause}\n${history}`);
-      for (const [name, node] of await testNodes(n))
-        assert.equal(node.status?.nodeInfo?.kubeletVersion, TO, `${name} upgraded`);
+      const { history } = await upgradeAllNodes(n, { version: TO, size: 2, ready: '90s' });
 
       const c = pods.cluster;
       assert.deepEqual(pods.stopOrder().sort(), ['rec-0', 'rec-1', 'rec-2'], 'each REC pod evicted once');
@@ -79,6 +64,7 @@ describe('node drains that know Redis Enterprise (real control plane, REST doubl
         assert.equal(s.primaries, 0, `${s.member} held no primary shard when its pod went`);
         assert.equal(s.wasMaster, false, `${s.member} was not the master node when its pod went`);
       }
+      assert.match(history, /rec-\d: failover of bdb \d+ shards/, 'the node drains failed shards over');
       const posts = c.requests.filter((x) => x.startsWith('POST'));
       assert.equal(posts.filter((x) => /maintenance_on$/.test(x)).length, 3, posts.join('\n'));
       assert.equal(posts.filter((x) => /maintenance_off$/.test(x)).length, 3, posts.join('\n'));

@@ -17,7 +17,7 @@ import {
   startWriter,
   waitDatabaseReady,
 } from './database-fixture.js';
-import { nodeCluster, testNodes, testTarget, wireNodes } from './k8s-fixture.js';
+import { nodeCluster, upgradeAllNodes } from './k8s-fixture.js';
 
 const FROM = 'v1.36.5';
 const TO = 'v1.37.2';
@@ -40,23 +40,8 @@ describe('node drains that know Redis Cluster (real control plane, real redis-se
       });
       const probe = await startWriter(t, 'redis', () => Object.values(pods.endpoints()));
 
-      const w = await wireNodes(n, 'nodes', {
-        version: TO,
-        target: { nodes: testTarget(n.c) },
-        strategy: { batch: { type: 'fixed', size: 3 } },
-      });
-      const r = await w
-        .runner()
-        .run({ stopWhen: (x) => x.status.phase === 'Paused', signal: AbortSignal.timeout(360_000) })
-        .catch((err: unknown) => {
-          const last = w.statuses.at(-1);
-          throw new Error(`${String(err)}; last: ${JSON.stringify(last?.history.slice(-5))}`);
-        });
+      const { history } = await upgradeAllNodes(n, { version: TO, size: 3 });
       const report = await probe.stop();
-      const history = r.status.history.map((h) => h.message).join('\n');
-      assert.equal(r.status.phase, 'Completed', `${r.status.pauseCause}\n${history}`);
-      for (const [name, node] of await testNodes(n))
-        assert.equal(node.status?.nodeInfo?.kubeletVersion, TO, `${name} upgraded`);
 
       const stops = pods.events.filter((e) => e.kind === 'stop').map((e) => e.pod);
       assert.deepEqual(

@@ -20,7 +20,7 @@ import { applyTidbClusterCrd } from '../k8s/tidb-fixtures.js';
 import { QUICK_TIMING } from '../tidb/model.js';
 import { startTidbPods } from '../tidb/pods.js';
 import { createSpreadDatabase, databaseUpgrade, waitDatabaseReady } from './database-fixture.js';
-import { nodeCluster, testNodes, testTarget, wireNodes } from './k8s-fixture.js';
+import { nodeCluster, upgradeAllNodes } from './k8s-fixture.js';
 
 const FROM = 'v1.36.5';
 const TO = 'v1.37.2';
@@ -83,22 +83,7 @@ describe('node drains that know TiDB (real control plane, TiDB double)', () => {
             : { cluster: { kind: TIDB_CLUSTER.kind, name: 'basic' } }),
         });
 
-        const w = await wireNodes(n, 'nodes', {
-          version: TO,
-          target: { nodes: testTarget(n.c) },
-          strategy: { batch: { type: 'fixed', size: 2 }, timeouts: { ready: '90s' } },
-        });
-        const r = await w
-          .runner()
-          .run({ stopWhen: (x) => x.status.phase === 'Paused', signal: AbortSignal.timeout(360_000) })
-          .catch((err: unknown) => {
-            const last = w.statuses.at(-1);
-            throw new Error(`${String(err)}; last: ${JSON.stringify(last?.history.slice(-5))}`);
-          });
-        const history = r.status.history.map((h) => h.message).join('\n');
-        assert.equal(r.status.phase, 'Completed', `${r.status.pauseCause}\n${history}`);
-        for (const [name, node] of await testNodes(n))
-          assert.equal(node.status?.nodeInfo?.kubeletVersion, TO, `${name} upgraded`);
+        await upgradeAllNodes(n, { version: TO, size: 2, ready: '90s' });
 
         const m = pods.double.model;
         const stopped = Object.keys(m.counters.restarts).sort();
