@@ -2,13 +2,13 @@
  * Driving an upgrade in the foreground: the runner loop with live progress, stopping when the
  * upgrade ends, pauses or waits for a human (finalization, failing prechecks).
  */
+import { KUBERNETES_NODES_ENGINE } from '../api/nodes.js';
+import { ConflictError } from '../core/errors.js';
 import type { UpgradeRecord } from '../core/ports.js';
 import type { Snapshot, UpgradeStatus } from '../core/types.js';
 import { isTerminal } from '../core/types.js';
 import { expiring, type Availability } from '../runner/decide.js';
 import { observe } from '../runner/observe.js';
-import { ConflictError } from '../core/errors.js';
-import { KUBERNETES_NODES_ENGINE } from '../api/nodes.js';
 import { type ReconcileResult, Runner } from '../runner/runner.js';
 import type { CliIO } from '../wiring/io.js';
 import { ProgressReporter } from './progress.js';

@@ -154,9 +154,7 @@ export class PodDatabaseDrains implements DatabaseDrains {
       spec: {
         ...base.spec,
         engine: engineName,
-        target: whole
-          ? { ...t, statefulSet: undefined }
-          : { ...t, statefulSet: name, statefulSets: undefined, cluster: undefined },
+        target: whole ? t : { ...t, statefulSet: name, statefulSets: undefined, cluster: undefined },
       },
     };
     const engine = await engineForUpgrade(kc, upgrade, 'spec.engine', engineName);

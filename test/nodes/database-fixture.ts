@@ -4,7 +4,7 @@
  * the database's client, and what the pods' process events say about members down at once.
  */
 import { DATABASE_ENGINE_LABEL } from '../../src/api/nodes.js';
-import { GROUP, PLURAL, VERSION } from '../../src/api/upgrade.js';
+import { GROUP, PLURAL, VERSION, type UpgradeResourceSpec } from '../../src/api/upgrade.js';
 import { systemClock } from '../../src/core/clock.js';
 import { nullLogger } from '../../src/core/logger.js';
 import { Probe, createProbeClient } from '../../src/probe/index.js';
@@ -97,10 +97,11 @@ export async function databaseUpgrade(
     endpoints: Record<string, string>;
     /** The Secret of the database's admin credentials (Redis Enterprise's REST API). */
     credentialsSecret?: string;
-    /** The database's StatefulSets with their components, when it has several (TiDB's PD, TiKV). */
-    statefulSets?: { name: string; component: string }[];
-    /** Or the cluster object they form (a TidbCluster). */
-    cluster?: { kind: string; name: string };
+    /**
+     * What the Upgrade targets, when not StatefulSet `name` alone: the database's StatefulSets
+     * with their components (TiDB's PD, TiKV), or the cluster object they form (a TidbCluster).
+     */
+    target?: Pick<UpgradeResourceSpec['target'], 'statefulSets' | 'cluster'>;
   },
 ): Promise<void> {
   await n.c.rest.post(`/apis/${GROUP}/${VERSION}/namespaces/${n.c.namespace}/${PLURAL}`, {
@@ -111,14 +112,7 @@ export async function databaseUpgrade(
       engine: o.engine,
       version: o.version,
       paused: true,
-      target: {
-        ...(o.cluster
-          ? { cluster: o.cluster }
-          : o.statefulSets
-            ? { statefulSets: o.statefulSets }
-            : { statefulSet: o.name }),
-        endpoints: o.endpoints,
-      },
+      target: { ...(o.target ?? { statefulSet: o.name }), endpoints: o.endpoints },
       ...(o.credentialsSecret ? { credentialsSecret: { name: o.credentialsSecret } } : {}),
     },
   });

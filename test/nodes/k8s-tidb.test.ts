@@ -73,14 +73,15 @@ describe('node drains that know TiDB (real control plane, TiDB double)', () => {
           engine: 'tidb',
           version: TIDB,
           endpoints: pods.endpoints(),
-          ...(reference === 'statefulSets'
-            ? {
-                statefulSets: [
-                  { name: 'basic-pd', component: 'pd' },
-                  { name: 'basic-tikv', component: 'tikv' },
-                ],
-              }
-            : { cluster: { kind: TIDB_CLUSTER.kind, name: 'basic' } }),
+          target:
+            reference === 'statefulSets'
+              ? {
+                  statefulSets: [
+                    { name: 'basic-pd', component: 'pd' },
+                    { name: 'basic-tikv', component: 'tikv' },
+                  ],
+                }
+              : { cluster: { kind: TIDB_CLUSTER.kind, name: 'basic' } },
         });
 
         await upgradeAllNodes(n, { version: TO, size: 2, ready: '90s' });

@@ -146,14 +146,6 @@ export class RedisEnterpriseEngine implements Engine {
     return state;
   }
 
-  /**
-   * Whether a `maintenance_on` this engine issued for `member` is still running: a drain repeated
-   * meanwhile must not activate maintenance mode again (each activation takes a snapshot of its own).
-   */
-  private pendingMaintenance(member: string): Promise<boolean> {
-    return this.pending(this.maintenanceOn, member);
-  }
-
   /** Whether an action of `issued` (per member) for `member` is still running. */
   private async pending(issued: Map<string, string[]>, member: string): Promise<boolean> {
     for (const uid of issued.get(member) ?? []) {
@@ -298,7 +290,9 @@ export class RedisEnterpriseEngine implements Engine {
       // Its pod is already going (the Redis operator's own roll of a REC): maintenance mode would
       // be refused, and the cluster fails over what the node still holds by itself.
       done.push(`node ${node.uid} is ${node.status}: its pod is already going, no maintenance mode`);
-    } else if (!st?.maintenance_snapshot && !(await this.pendingMaintenance(member.name))) {
+    } else if (!st?.maintenance_snapshot && !(await this.pending(this.maintenanceOn, member.name))) {
+      // A drain repeated while its maintenance_on still runs must not activate maintenance mode
+      // again (each activation takes a snapshot of its own).
       const demote = st?.role === 'master';
       try {
         const action = await this.api.nodeAction(node.uid, 'maintenance_on', {
